@@ -1,0 +1,67 @@
+#include "bench/affinity.h"
+
+#include <hwloc.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+
+namespace flopslab::bench {
+namespace {
+
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+std::vector<int> compute_order() {
+  const std::vector<int> allowed = allowed_cpus();
+  std::vector<int> order;
+  hwloc_topology_t topo = nullptr;
+  if (hwloc_topology_init(&topo) == 0 && hwloc_topology_load(topo) == 0) {
+    const int cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+    // Round r takes the r-th PU of every core.
+    for (int round = 0; cores > 0; ++round) {
+      bool any = false;
+      for (int c = 0; c < cores; ++c) {
+        hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, c);
+        hwloc_obj_t pu = hwloc_get_obj_inside_cpuset_by_type(topo, core->cpuset, HWLOC_OBJ_PU, round);
+        if (pu == nullptr) continue;
+        any = true;
+        const int os = static_cast<int>(pu->os_index);
+        if (std::find(allowed.begin(), allowed.end(), os) != allowed.end()) order.push_back(os);
+      }
+      if (!any) break;
+    }
+  }
+  if (topo != nullptr) hwloc_topology_destroy(topo);
+  if (order.empty()) order = allowed;
+  if (order.empty()) order.push_back(0);
+  return order;
+}
+
+}  // namespace
+
+const std::vector<int>& cpu_order() {
+  static const std::vector<int> order = compute_order();
+  return order;
+}
+
+bool pin_current_thread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+void pin_omp_thread(int thread_index) {
+  const std::vector<int>& order = cpu_order();
+  pin_current_thread(order[static_cast<std::size_t>(thread_index) % order.size()]);
+}
+
+}  // namespace flopslab::bench

@@ -1,0 +1,21 @@
+// Which CPU each measuring thread runs on. Peak and scaling measurements pin thread i to the
+// i-th CPU of cpu_order(): one hardware thread of every core first, then the SMT siblings, so
+// "2 threads" means two cores, never two hyperthreads of one core.
+#pragma once
+
+#include <vector>
+
+namespace flopslab::bench {
+
+// OS CPU numbers this process may use, ordered: first PU of each core, then second PUs, ...
+// Falls back to the allowed CPUs in numeric order when hwloc cannot tell cores apart.
+const std::vector<int>& cpu_order();
+
+// Pins the calling thread to one CPU; returns false (and leaves it unpinned) on failure.
+bool pin_current_thread(int cpu);
+
+// Pins the threads of an OpenMP team of `threads` to cpu_order()[0..threads), wrapping around
+// when there are more threads than CPUs. Call it inside the parallel region.
+void pin_omp_thread(int thread_index);
+
+}  // namespace flopslab::bench

@@ -1,0 +1,63 @@
+#include "bench/files.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace flopslab::bench {
+
+void write_file_atomically(const std::string& path, const std::string& content) {
+  const std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw std::runtime_error(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    throw std::runtime_error(fmt::format("cannot rename {} to {}: {}", tmp, path, std::strerror(err)));
+  }
+}
+
+namespace {
+std::int64_t meminfo_field(const char* field) {
+  std::ifstream in("/proc/meminfo");
+  std::string key, unit;
+  std::int64_t value = 0;
+  while (in >> key >> value) {
+    std::getline(in, unit);
+    if (key == field) return value * 1024;  // reported in kB
+  }
+  return -1;
+}
+}  // namespace
+
+std::int64_t available_memory_bytes() { return meminfo_field("MemAvailable:"); }
+std::int64_t total_memory_bytes() { return meminfo_field("MemTotal:"); }
+
+std::string format_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  if (u == 0) return fmt::format("{:.0f} B", bytes);
+  return bytes == static_cast<double>(static_cast<std::int64_t>(bytes))
+             ? fmt::format("{:.0f} {}", bytes, units[u])
+             : fmt::format("{:.2f} {}", bytes, units[u]);
+}
+
+}  // namespace flopslab::bench

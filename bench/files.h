@@ -1,0 +1,21 @@
+// Writing results without ever leaving a half-written file behind.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace flopslab::bench {
+
+// Writes to "<path>.tmp-<pid>" and renames it over <path>; the rename is atomic, so a reader
+// (or a crash) sees either the old file or the complete new one.
+void write_file_atomically(const std::string& path, const std::string& content);
+
+// Bytes of memory the OS can still hand out (MemAvailable), or -1 when unknown.
+std::int64_t available_memory_bytes();
+// Total memory the OS sees (MemTotal), or -1 when unknown.
+std::int64_t total_memory_bytes();
+
+// "1.50 GiB", "512 KiB", "17 B".
+std::string format_bytes(double bytes);
+
+}  // namespace flopslab::bench

@@ -1,0 +1,49 @@
+// The GEMM checker: a float64 reference and an error bound that a correct float32 kernel can
+// never exceed, whatever order it sums in.
+//
+// For c = sum over p of a_p * b_p computed in float32 in any order (with or without FMA),
+//   |c - exact| <= (k + 2) * u * sum over p of |a_p * b_p|,    u = 2^-24
+// (the classic gamma_k bound, plus one rounding for the products and one for the store).
+// The bound scales with k; a kernel that drops or repeats one term of a random problem
+// exceeds it by a wide margin, and a NaN or Inf anywhere in C fails outright.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/gemm.h"
+
+namespace flopslab::bench {
+
+struct GemmCheck {
+  std::int64_t compared = 0;    // elements compared with the reference
+  std::int64_t over_bound = 0;  // elements with |c - ref| > bound
+  std::int64_t non_finite = 0;  // NaN or Inf anywhere in C (the whole matrix is scanned)
+  double worst = 0;             // max |c - ref| / bound over the compared elements
+  std::int64_t worst_i = -1, worst_j = -1;
+  bool sampled = false;  // rows and columns were sampled instead of every element
+
+  bool passed() const { return over_bound == 0 && non_finite == 0; }
+  std::string summary() const;
+};
+
+// Compares every element when m*n*k <= full_check_work, otherwise every element of 16 rows
+// and 16 columns (the first, the last and random ones between), which catches edge-handling
+// bugs at any size in a fraction of the kernel's own time.
+GemmCheck check_gemm(const gemm::Operands& op, std::int64_t full_check_work = std::int64_t(1) << 27,
+                     std::uint64_t seed = 7);
+
+// A, B and C for one shape, with leading dimensions = columns + pad. A and B hold uniform
+// values in [-1, 1); C starts as NaN so that an element a kernel forgets to write fails.
+struct GemmProblem {
+  GemmProblem(gemm::Shape shape, std::uint64_t seed, std::int64_t pad = 0);
+  gemm::Operands operands();
+  void poison_c();
+
+  gemm::Shape shape;
+  std::int64_t lda, ldb, ldc;
+  std::vector<float> a, b, c;
+};
+
+}  // namespace flopslab::bench

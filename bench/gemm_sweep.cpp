@@ -1,0 +1,281 @@
+#include "bench/gemm_sweep.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "bench/files.h"
+
+namespace flopslab::bench {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool same_shape(gemm::Shape a, gemm::Shape b) { return a.m == b.m && a.n == b.n && a.k == b.k; }
+
+std::string format_ratio(double r) {
+  if (!std::isfinite(r)) return "-";
+  return r >= 100 ? fmt::format("{:.0f}x", r) : r >= 10 ? fmt::format("{:.1f}x", r) : fmt::format("{:.2f}x", r);
+}
+
+std::string format_percent(double fraction) {
+  return std::isfinite(fraction) ? fmt::format("{:.1f}%", 100 * fraction) : "-";
+}
+
+}  // namespace
+
+std::string format_rate(double v) {
+  if (!std::isfinite(v)) return "-";
+  if (v >= 100) return fmt::format("{:.0f}", v);
+  if (v >= 10) return fmt::format("{:.1f}", v);
+  if (v >= 1) return fmt::format("{:.2f}", v);
+  return fmt::format("{:.3f}", v);
+}
+
+std::string format_shape(gemm::Shape s) {
+  if (s.m == s.n && s.n == s.k) return fmt::format("{}^3", s.m);
+  return fmt::format("{}x{}x{}", s.m, s.n, s.k);
+}
+
+double GemmRow::gflops() const {
+  if (!timing || timing->median <= 0) return kNaN;
+  return variant->flops(shape) / timing->median * 1e-9;
+}
+
+const GemmRow* GemmSweep::find(std::string_view variant, gemm::Shape shape, int threads) const {
+  for (const GemmRow& r : rows)
+    if (r.variant->name == variant && same_shape(r.shape, shape) && r.threads == threads) return &r;
+  return nullptr;
+}
+
+double GemmSweep::peak_gflops(int threads) const {
+  for (const PeakMeasurement& p : peaks)
+    if (p.threads == threads) return p.gflops();
+  return kNaN;
+}
+
+double GemmSweep::best_peer_gflops(gemm::Shape shape, int threads) const {
+  double best = kNaN;
+  for (const GemmRow& r : rows)
+    if (r.variant->role == Role::peer && r.threads == threads && same_shape(r.shape, shape) &&
+        r.timing && r.check.passed() && !(r.gflops() <= best))
+      best = r.gflops();
+  return best;
+}
+
+double GemmSweep::naive_gflops(gemm::Shape shape) const {
+  const GemmRow* r = find("naive", shape, 1);
+  return r != nullptr && r->timing ? r->gflops() : kNaN;
+}
+
+bool GemmSweep::all_checks_passed() const {
+  return std::all_of(rows.begin(), rows.end(),
+                     [](const GemmRow& r) { return !r.skipped.empty() || r.check.passed(); });
+}
+
+GemmSweepOptions default_gemm_sweep(int physical_cores, bool quick) {
+  GemmSweepOptions o;
+  const std::vector<std::int64_t> sizes = quick ? std::vector<std::int64_t>{64, 127}
+                                                : std::vector<std::int64_t>{256, 512, 1024, 2048};
+  for (std::int64_t s : sizes) o.shapes.push_back({s, s, s});
+  o.threads = {1};
+  if (physical_cores > 1) o.threads.push_back(physical_cores);
+  for (const GemmVariant* v : gemm_variants())
+    if (v->device == Device::cpu) o.variants.push_back(v);
+  if (quick) {
+    o.timing = quick_timing();
+    o.max_call_seconds = 0.5;
+  } else {
+    o.max_call_seconds = 1.5;
+  }
+  return o;
+}
+
+std::string gemm_sweep_problem(const GemmSweepOptions& o) {
+  if (o.shapes.empty()) return "no sizes to run";
+  if (o.threads.empty()) return "no thread counts to run";
+  if (o.variants.empty()) return "no variants to run";
+  const std::int64_t available = available_memory_bytes();
+  for (const gemm::Shape& s : o.shapes) {
+    // A, B, C plus the checker's float64 rows: about the matrices' size again at most.
+    const double need = gemm::compulsory_bytes(s) * 1.1 + 64.0 * (s.n + s.k);
+    if (available > 0 && need > 0.9 * double(available))
+      return fmt::format("size {} needs {} for A, B and C but only {} of memory is available; "
+                         "choose smaller --sizes",
+                         format_shape(s), format_bytes(need), format_bytes(double(available)));
+  }
+  return {};
+}
+
+GemmSweep run_gemm_sweep(const GemmSweepOptions& o) {
+  GemmSweep sweep;
+  const probes::FmaLoop& peak_loop = probes::widest_fma_loop(probes::Precision::fp32);
+  if (peak_loop.supported())
+    for (int t : o.threads) {
+      if (o.progress) o.progress(fmt::format("peak: {} FMA loop on {} thread(s)", peak_loop.name, t));
+      sweep.peaks.push_back(measure_fma_peak(peak_loop, t, o.timing));
+    }
+
+  // Smallest problems first, so every variant's rate is known before the big ones.
+  std::vector<gemm::Shape> shapes = o.shapes;
+  std::stable_sort(shapes.begin(), shapes.end(),
+                   [](gemm::Shape a, gemm::Shape b) { return gemm::flop_count(a) < gemm::flop_count(b); });
+
+  int total = 0, done = 0;
+  for (int t : o.threads)
+    for (const GemmVariant* v : o.variants) total += (t == 1 || v->multithreaded) ? 1 : 0;
+  total *= static_cast<int>(shapes.size());
+
+  std::map<std::pair<std::string_view, int>, double> last_rate;  // GFLOP/s by (variant, threads)
+  for (const gemm::Shape& shape : shapes) {
+    GemmProblem problem(shape, o.seed);
+    for (int t : o.threads) {
+      for (const GemmVariant* v : o.variants) {
+        if (t != 1 && !v->multithreaded) continue;  // one-thread rungs appear once per shape
+        GemmRow row{.variant = v, .shape = shape, .threads = t};
+        ++done;
+        if (!v->available()) {
+          row.skipped = v->unavailable();
+          sweep.rows.push_back(row);
+          continue;
+        }
+        if (auto it = last_rate.find({v->name, t}); it != last_rate.end()) {
+          const double estimate = v->flops(shape) * 1e-9 / it->second;
+          if (estimate > o.max_call_seconds) {
+            row.skipped = fmt::format("one call would take about {:.0f} s (limit {:.0f} s)",
+                                      estimate, o.max_call_seconds);
+            sweep.rows.push_back(row);
+            continue;
+          }
+        }
+        if (o.progress)
+          o.progress(fmt::format("gemm {}/{}: {} {} on {} thread(s)", done, total, v->name,
+                                 format_shape(shape), t));
+        const gemm::Operands op = problem.operands();
+        const RunContext ctx{.threads = t};
+        problem.poison_c();
+        const auto started = std::chrono::steady_clock::now();
+        v->run(op, ctx);  // the checked call, which also warms up
+        const double first_call = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        row.check = check_gemm(op);
+        TimingOptions timing = o.timing;
+        if (first_call > 0.2) timing.warmup_calls = 0, timing.warmup_s = 0;  // slow: it was warm-up enough
+        row.timing = measure([&] { v->run(op, ctx); }, timing);
+        last_rate[{v->name, t}] = row.gflops();
+        sweep.rows.push_back(row);
+      }
+    }
+  }
+  return sweep;
+}
+
+Table gemm_sweep_table(const GemmSweep& sweep) {
+  using A = Table::Align;
+  Table table({{"variant", A::left},
+               {"step"},
+               {"size"},
+               {"threads"},
+               {"GFLOP/s"},
+               {"spread"},
+               {"% peak"},
+               {"vs best peer"},
+               {"vs naive"},
+               {"check", A::left}});
+  for (const GemmRow& r : sweep.rows) {
+    const std::string step = r.variant->role == Role::peer ? "peer" : std::to_string(r.variant->step);
+    if (!r.skipped.empty()) {
+      table.add_row({std::string(r.variant->name), step, format_shape(r.shape), std::to_string(r.threads),
+                     "-", "-", "-", "-", "-", "skipped: " + r.skipped});
+      continue;
+    }
+    const double g = r.gflops();
+    table.add_row({std::string(r.variant->name), step, format_shape(r.shape), std::to_string(r.threads),
+                   format_rate(g), fmt::format("±{:.1f}%", 100 * r.timing->spread() / 2),
+                   format_percent(g / sweep.peak_gflops(r.threads)),
+                   format_ratio(g / sweep.best_peer_gflops(r.shape, r.threads)),
+                   format_ratio(g / sweep.naive_gflops(r.shape)),
+                   r.check.passed() ? "ok" : r.check.summary()});
+  }
+  return table;
+}
+
+std::vector<std::string> gemm_sweep_headlines(const GemmSweep& sweep) {
+  std::vector<std::string> lines;
+  if (sweep.rows.empty()) return lines;
+  gemm::Shape largest = sweep.rows.front().shape;
+  std::vector<int> threads;
+  for (const GemmRow& r : sweep.rows) {
+    if (gemm::flop_count(r.shape) > gemm::flop_count(largest)) largest = r.shape;
+    if (std::find(threads.begin(), threads.end(), r.threads) == threads.end()) threads.push_back(r.threads);
+  }
+  for (int t : threads) {
+    const GemmRow* best = nullptr;
+    for (const GemmRow& r : sweep.rows)
+      if (r.variant->role == Role::ladder && r.threads == t && same_shape(r.shape, largest) && r.timing &&
+          r.check.passed() && (best == nullptr || r.gflops() > best->gflops()))
+        best = &r;
+    if (best == nullptr) continue;
+    std::string line = fmt::format("{} on {} thread(s): best rung {} at {} GFLOP/s, {} of the measured FMA peak",
+                                   format_shape(largest), t, best->variant->name,
+                                   format_rate(best->gflops()),
+                                   format_percent(best->gflops() / sweep.peak_gflops(t)));
+    for (const GemmRow& r : sweep.rows)
+      if (r.variant->role == Role::peer && r.threads == t && same_shape(r.shape, largest) && r.timing)
+        line += fmt::format(", {} of {} ({} GFLOP/s)", format_percent(best->gflops() / r.gflops()),
+                            r.variant->name, format_rate(r.gflops()));
+    lines.push_back(line + ".");
+  }
+  return lines;
+}
+
+Json gemm_sweep_json(const GemmSweep& sweep) {
+  auto finite_or_null = [](double x) { return std::isfinite(x) ? Json(x) : Json(nullptr); };
+  Json peaks = Json::array();
+  for (const PeakMeasurement& p : sweep.peaks)
+    peaks.push_back({{"loop", p.loop->name}, {"threads", p.threads}, {"gflops", p.gflops()},
+                     {"median_s", p.timing.median}, {"spread", p.timing.spread()}});
+  Json rows = Json::array();
+  for (const GemmRow& r : sweep.rows) {
+    Json row{{"variant", r.variant->name},
+             {"step", r.variant->step},
+             {"role", r.variant->role == Role::peer ? "peer" : "ladder"},
+             {"device", device_name(r.variant->device)},
+             {"m", r.shape.m},
+             {"n", r.shape.n},
+             {"k", r.shape.k},
+             {"threads", r.threads},
+             {"flops", r.variant->flops(r.shape)},
+             {"bytes", r.variant->bytes(r.shape)}};
+    if (!r.skipped.empty()) {
+      row["skipped"] = r.skipped;
+    } else {
+      const Timing& t = *r.timing;
+      const double g = r.gflops();
+      row["median_s"] = t.median;
+      row["min_s"] = t.min;
+      row["max_s"] = t.max;
+      row["q1_s"] = t.q1;
+      row["q3_s"] = t.q3;
+      row["spread"] = t.spread();
+      row["samples"] = t.samples.size();
+      row["calls_per_sample"] = t.calls_per_sample;
+      row["settled"] = t.settled;
+      row["gflops"] = g;
+      row["gbytes_per_s"] = r.variant->bytes(r.shape) / t.median * 1e-9;
+      row["fraction_of_peak"] = finite_or_null(g / sweep.peak_gflops(r.threads));
+      row["vs_best_peer"] = finite_or_null(g / sweep.best_peer_gflops(r.shape, r.threads));
+      row["vs_naive"] = finite_or_null(g / sweep.naive_gflops(r.shape));
+      row["check"] = {{"passed", r.check.passed()},       {"compared", r.check.compared},
+                      {"over_bound", r.check.over_bound}, {"non_finite", r.check.non_finite},
+                      {"worst_fraction_of_bound", r.check.worst}, {"sampled", r.check.sampled}};
+    }
+    rows.push_back(row);
+  }
+  return Json{{"peaks", peaks}, {"rows", rows}};
+}
+
+}  // namespace flopslab::bench

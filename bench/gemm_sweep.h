@@ -1,0 +1,77 @@
+// The GEMM sweep: every selected registry variant at every shape and thread count, each
+// result checked against the float64 reference, timed with the harness, and set against the
+// measured FMA peak, the best peer library and the naive loop of the same run.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/cpu_peak.h"
+#include "bench/gemm_check.h"
+#include "bench/json.h"
+#include "bench/table.h"
+#include "bench/timing.h"
+#include "kernels/registry.h"
+
+namespace flopslab::bench {
+
+struct GemmSweepOptions {
+  std::vector<gemm::Shape> shapes;
+  std::vector<int> threads{1};
+  std::vector<const GemmVariant*> variants;  // CPU variants; ladder rungs and peers
+  TimingOptions timing;
+  // A variant whose call is predicted (from its rate at a smaller shape) to take longer than
+  // this is skipped at that shape and says so, instead of stalling the sweep.
+  double max_call_seconds = 2.0;
+  std::function<void(const std::string&)> progress;  // one line per measurement, may be empty
+  std::uint64_t seed = 1;
+};
+
+struct GemmRow {
+  const GemmVariant* variant = nullptr;
+  gemm::Shape shape;
+  int threads = 1;
+  std::string skipped;  // why it was not measured; empty when it was
+  std::optional<Timing> timing;
+  GemmCheck check;
+
+  double gflops() const;
+};
+
+struct GemmSweep {
+  std::vector<GemmRow> rows;
+  std::vector<PeakMeasurement> peaks;  // FP32 FMA peak per thread count, widest ISA
+
+  const GemmRow* find(std::string_view variant, gemm::Shape shape, int threads) const;
+  // NaN when there is nothing to compare with.
+  double peak_gflops(int threads) const;
+  double best_peer_gflops(gemm::Shape shape, int threads) const;
+  double naive_gflops(gemm::Shape shape) const;  // the single-thread naive rung
+  bool all_checks_passed() const;
+};
+
+// The sweep `flopslab gemm` and the report run by default: sizes 256 to 2048 (quick: 64 and
+// 127), one thread and every physical core, every CPU variant in the registry.
+GemmSweepOptions default_gemm_sweep(int physical_cores, bool quick);
+
+// Empty when the options can run here; otherwise a one-line reason (for example a shape whose
+// matrices would not fit in the memory the OS has available).
+std::string gemm_sweep_problem(const GemmSweepOptions& options);
+
+GemmSweep run_gemm_sweep(const GemmSweepOptions& options);
+
+Table gemm_sweep_table(const GemmSweep& sweep);
+// One sentence per thread count about the largest shape: the best rung against the peak and
+// against each peer.
+std::vector<std::string> gemm_sweep_headlines(const GemmSweep& sweep);
+Json gemm_sweep_json(const GemmSweep& sweep);
+
+// "0.912", "12.3", "1562": three significant figures without exponents.
+std::string format_rate(double value);
+// "2048x2048x2048", or "2048^3" for a cube.
+std::string format_shape(gemm::Shape shape);
+
+}  // namespace flopslab::bench

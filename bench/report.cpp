@@ -1,0 +1,162 @@
+#include "bench/report.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "bench/build_info.h"
+#include "bench/files.h"
+#include "bench/gemm_sweep.h"
+
+namespace flopslab::bench {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Runs a shell command, returning its exit status and combined output.
+std::pair<int, std::string> run_command(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {-1, "could not start a shell"};
+  std::array<char, 512> buf{};
+  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) output += buf.data();
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string last_line(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  const std::size_t nl = text.rfind('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+std::string image(const std::string& dir, const std::string& file, const std::string& alt) {
+  return fs::exists(fs::path(dir) / file) ? fmt::format("![{}]({})\n\n", alt, file) : "";
+}
+
+std::string gemm_markdown(const GemmSweep& sweep, const std::string& dir) {
+  std::string md = "## GEMM on the CPU (lesson 05)\n\n";
+  md += "C = A·B in single precision, row-major, square sizes. Each rung of the ladder "
+        "(kernels/cpu/gemm) and each peer library was checked against a float64 reference "
+        "before timing, with an error bound that grows with k (bench/gemm_check.h). "
+        "GFLOP/s are 2·m·n·k over the median time per call; *spread* is half the interquartile "
+        "range of the samples, relative to the median. *% peak* is relative to the FP32 FMA "
+        "throughput measured in the same run";
+  std::vector<std::string> peaks;
+  for (const PeakMeasurement& p : sweep.peaks)
+    peaks.push_back(fmt::format("{} GFLOP/s on {} thread(s)", format_rate(p.gflops()), p.threads));
+  if (!peaks.empty())
+    md += fmt::format(" ({} loop: {})", sweep.peaks.front().loop->name, fmt::join(peaks, ", "));
+  md += ". *vs best peer* divides by the faster of OpenBLAS and oneDNN at the same size and "
+        "thread count; *vs naive* by the one-thread naive loop.\n\n";
+  for (const std::string& line : gemm_sweep_headlines(sweep)) md += "- " + line + "\n";
+  md += "\n" + image(dir, "gemm_ladder.png", "GEMM ladder: GFLOP/s per rung and size");
+  md += gemm_sweep_table(sweep).markdown() + "\n";
+  return md;
+}
+
+}  // namespace
+
+std::string default_report_dir(const MachineInfo& machine) {
+  const std::string base = fmt::format("reports/{}-{}", machine_slug(machine), today_utc());
+  std::string dir = base;
+  for (int n = 2; fs::exists(dir); ++n) dir = fmt::format("{}-{}", base, n);
+  return dir;
+}
+
+std::string report_problem(const ReportOptions& o) {
+  if (!o.out_dir.empty() && fs::exists(o.out_dir) && !o.force)
+    return fmt::format("{} already exists; pass --force to replace it or choose another --out", o.out_dir);
+  if (!o.out_dir.empty()) {
+    const fs::path parent = fs::absolute(o.out_dir).parent_path();
+    if (!fs::is_directory(parent))
+      return fmt::format("cannot create {}: {} is not a directory", o.out_dir, parent.string());
+  }
+  return {};
+}
+
+std::string run_plot_script(const std::string& dir) {
+  std::string script = fmt::format("{}/scripts/plot", build_info().source_dir);
+  if (const char* env = std::getenv("FLOPSLAB_PLOT_SCRIPT")) script = env;
+  if (!fs::exists(script)) return fmt::format("charts not drawn: {} not found", script);
+  // Debian's interpreter carries python3-matplotlib; a python3 earlier on PATH may not.
+  const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const auto [status, output] = run_command(fmt::format("{} {} {}", python, shell_quote(script), shell_quote(dir)));
+  if (status == 0) return {};
+  if (output.find("No module named 'matplotlib'") != std::string::npos)
+    return "charts not drawn: matplotlib is missing (sudo apt-get install python3-matplotlib)";
+  return fmt::format("charts not drawn: scripts/plot failed: {}", last_line(output));
+}
+
+ReportOutcome write_report(const ReportOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  const MachineInfo machine = describe_machine();
+  ReportOutcome out;
+  out.dir = o.out_dir.empty() ? default_report_dir(machine) : o.out_dir;
+  fs::create_directories(fs::absolute(out.dir).parent_path());
+  const std::string staging = fmt::format("{}.partial-{}", out.dir, ::getpid());
+  fs::remove_all(staging);
+  fs::create_directories(staging);
+  try {
+    Json json{{"schema", "flopslab-report/1"},
+              {"command", o.command_line},
+              {"quick", o.quick},
+              {"machine", machine_json(machine)},
+              {"sections", Json::object()}};
+
+    GemmSweepOptions gemm_options = default_gemm_sweep(machine.physical_cores, o.quick);
+    gemm_options.progress = o.progress;
+    const GemmSweep gemm = run_gemm_sweep(gemm_options);
+    json["sections"]["gemm"] = gemm_sweep_json(gemm);
+    json["sections"]["gemm"]["headlines"] = gemm_sweep_headlines(gemm);
+    out.checks_passed = out.checks_passed && gemm.all_checks_passed();
+
+    json["duration_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    write_file_atomically(staging + "/report.json", json.dump(2) + "\n");
+
+    if (o.progress) o.progress("drawing charts");
+    out.plot_note = o.plots ? run_plot_script(staging) : "charts not drawn: --no-plots";
+
+    const BuildInfo& b = build_info();
+    std::string md = fmt::format("# flopslab report: {}\n\n", machine.cpu_brand);
+    md += fmt::format("Measured {} by `{}` (flopslab {}, commit {}{}) in {:.0f} s.{}\n\n", machine.date_utc,
+                      o.command_line, b.version, b.git_commit, b.git_dirty ? " with local changes" : "",
+                      json["duration_s"].get<double>(),
+                      o.quick ? " **Quick mode: tiny sizes and short timing, a smoke test, not a measurement.**" : "");
+    if (!out.plot_note.empty()) md += fmt::format("> {}\n\n", out.plot_note);
+    md += "## Machine\n\n```\n" + machine_summary(machine) + "```\n\n";
+    md += gemm_markdown(gemm, staging);
+    write_file_atomically(staging + "/report.md", md);
+
+    if (fs::exists(out.dir)) {
+      if (!o.force) throw std::runtime_error(out.dir + " appeared while the report ran; nothing was replaced");
+      fs::remove_all(out.dir);
+    }
+    fs::rename(staging, out.dir);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+    throw;
+  }
+  for (const auto& entry : fs::directory_iterator(out.dir)) out.files.push_back(entry.path().filename().string());
+  std::sort(out.files.begin(), out.files.end());
+  return out;
+}
+
+}  // namespace flopslab::bench

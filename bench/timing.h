@@ -1,0 +1,48 @@
+// Timing done once, for every measurement in flopslab: warm-up, repetitions until a minimum
+// time has passed and the median has settled, then median, min and spread.
+//
+// The statistics do not care which clock took the samples. measure() uses steady_clock
+// around CPU work; the GPU harness passes a function that times a batch with CUDA events.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+namespace flopslab::bench {
+
+struct TimingOptions {
+  int warmup_calls = 1;          // untimed first calls: page faults, caches, thread pools,
+  double warmup_s = 0.05;        // ... and keep warming up this long (clocks ramp, threads migrate)
+                                 // 0 and 0: the caller warmed up; the first call is a sample
+  double min_time_s = 0.25;      // sample at least this long in total
+  double max_time_s = 3.0;       // stop after this long even when the median still moves
+  int min_samples = 5;
+  int max_samples = 2000;
+  double min_sample_s = 200e-6;  // batch short calls so one sample is far above clock jitter
+  double settle = 0.01;          // stable: median of the first half within 1% of the median
+};
+
+// Fast settings for smoke tests and --quick runs.
+TimingOptions quick_timing();
+
+struct Timing {
+  std::vector<double> samples;  // seconds per call, in the order taken
+  int calls_per_sample = 1;
+  double median = 0, min = 0, max = 0, q1 = 0, q3 = 0;
+  bool settled = false;  // the median stopped moving before the time ran out
+
+  // Interquartile range relative to the median: 0.02 means the middle half of the samples
+  // lies within a 2% band.
+  double spread() const { return median > 0 ? (q3 - q1) / median : 0.0; }
+};
+
+// Order statistics of a set of per-call times.
+Timing summarize(std::vector<double> samples, int calls_per_sample, bool settled);
+
+// time_batch(n) runs the work n times back to back and returns the elapsed seconds.
+Timing measure_batches(const std::function<double(int)>& time_batch, const TimingOptions& options);
+
+// CPU work timed with std::chrono::steady_clock.
+Timing measure(const std::function<void()>& work, const TimingOptions& options = {});
+
+}  // namespace flopslab::bench

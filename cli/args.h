@@ -1,0 +1,40 @@
+// Parsing and validation of the command line's values. Every mistake becomes a UsageError
+// whose message names the option, the offending value and what would be valid; main() prints
+// it on one line and exits with status 2.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/registry.h"
+
+namespace flopslab::cli {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+constexpr std::int64_t kMaxDimension = 1 << 20;  // beyond this a size is a typo; memory decides below it
+constexpr int kMaxThreads = 4096;
+
+// "256,1024,1000x500x300": squares or m x n x k, each dimension in [1, kMaxDimension].
+std::vector<gemm::Shape> parse_sizes(const std::string& option, const std::string& text);
+
+// "1,2,8" or "all" (= all_threads); each in [1, kMaxThreads].
+std::vector<int> parse_threads(const std::string& option, const std::string& text, int all_threads);
+
+// "all" or a comma-separated list of registry names for the device.
+std::vector<const GemmVariant*> parse_variants(const std::string& option, const std::string& text,
+                                               Device device);
+
+// One positive integer in [low, high].
+long long parse_integer(const std::string& option, const std::string& text, long long low, long long high);
+
+// A number of seconds > 0.
+double parse_seconds(const std::string& option, const std::string& text);
+
+// Comma-joined names of the registry's variants for a device, for messages and --help.
+std::string variant_names(Device device);
+
+}  // namespace flopslab::cli

@@ -1,0 +1,235 @@
+// flopslab: one command for the whole suite.
+//
+//   flopslab info                      what this machine is
+//   flopslab gemm [--sizes ...]        the CPU GEMM ladder against OpenBLAS and oneDNN
+//   flopslab report [--out DIR]        everything, written to report.md / report.json / PNGs
+//   flopslab lesson N                  run lesson N of the syllabus
+//
+// Exit status: 0 success, 1 a measurement or check failed, 2 bad command line.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "bench/build_info.h"
+#include "bench/files.h"
+#include "bench/gemm_sweep.h"
+#include "bench/machine.h"
+#include "bench/progress.h"
+#include "bench/report.h"
+#include "cli/args.h"
+#include "lessons/frame.h"
+
+namespace flopslab::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string joined_command(int argc, char** argv) {
+  std::string s = "flopslab";
+  for (int i = 1; i < argc; ++i) s += std::string(" ") + argv[i];
+  return s;
+}
+
+// Refuses an output file whose directory does not exist, before any measuring starts.
+void check_output_file(const std::string& option, const std::string& path) {
+  if (path.empty()) return;
+  const fs::path parent = fs::absolute(path).parent_path();
+  if (!fs::is_directory(parent))
+    throw UsageError(fmt::format("{}: cannot write {}: directory {} does not exist", option, path, parent.string()));
+  if (fs::is_directory(path)) throw UsageError(fmt::format("{}: {} is a directory, not a file", option, path));
+}
+
+void warn_oversubscription(const std::vector<int>& threads, int logical_cpus) {
+  for (int t : threads)
+    if (t > logical_cpus)
+      std::fprintf(stderr,
+                   "flopslab: warning: %d threads is more than the %d logical CPUs here; they will share cores\n",
+                   t, logical_cpus);
+}
+
+int run_info(const std::string& json_path) {
+  check_output_file("--json", json_path);
+  const bench::MachineInfo m = bench::describe_machine();
+  std::printf("%s", bench::machine_summary(m).c_str());
+  if (!json_path.empty()) bench::write_file_atomically(json_path, bench::machine_json(m).dump(2) + "\n");
+  return 0;
+}
+
+struct GemmArgs {
+  std::string sizes, threads, variants = "all", json, max_call_seconds;
+  bool quick = false, no_progress = false;
+};
+
+int run_gemm(const GemmArgs& a, const std::string& command) {
+  const bench::MachineInfo machine = bench::describe_machine();
+  bench::GemmSweepOptions o = bench::default_gemm_sweep(machine.physical_cores, a.quick);
+  if (!a.sizes.empty()) o.shapes = parse_sizes("--sizes", a.sizes);
+  if (!a.threads.empty()) o.threads = parse_threads("--threads", a.threads, machine.physical_cores);
+  o.variants = parse_variants("--variants", a.variants, Device::cpu);
+  if (!a.max_call_seconds.empty()) o.max_call_seconds = parse_seconds("--max-call-seconds", a.max_call_seconds);
+  check_output_file("--json", a.json);
+  if (const std::string problem = bench::gemm_sweep_problem(o); !problem.empty()) throw UsageError("gemm: " + problem);
+  warn_oversubscription(o.threads, machine.logical_cpus);
+
+  bench::Progress progress(!a.no_progress);
+  o.progress = [&](const std::string& line) { progress(line); };
+  const bench::GemmSweep sweep = bench::run_gemm_sweep(o);
+  progress.finish();
+
+  for (const bench::PeakMeasurement& p : sweep.peaks)
+    std::printf("Measured FP32 peak (%s FMA loop): %s GFLOP/s on %d thread(s)\n", p.loop->name,
+                bench::format_rate(p.gflops()).c_str(), p.threads);
+  std::printf("\n%s\n", bench::gemm_sweep_table(sweep).text().c_str());
+  for (const std::string& line : bench::gemm_sweep_headlines(sweep)) std::printf("%s\n", line.c_str());
+
+  if (!a.json.empty()) {
+    const Json json{{"schema", "flopslab-gemm/1"},
+                    {"command", command},
+                    {"machine", bench::machine_json(machine)},
+                    {"gemm", bench::gemm_sweep_json(sweep)}};
+    bench::write_file_atomically(a.json, json.dump(2) + "\n");
+    std::printf("\nWrote %s\n", a.json.c_str());
+  }
+  if (!sweep.all_checks_passed()) {
+    std::fprintf(stderr, "flopslab: error: some results failed verification (see the check column)\n");
+    return 1;
+  }
+  return 0;
+}
+
+struct ReportArgs {
+  std::string out;
+  bool force = false, quick = false, no_plots = false, no_progress = false;
+};
+
+int run_report(const ReportArgs& a, const std::string& command) {
+  bench::ReportOptions o{.out_dir = a.out, .force = a.force, .quick = a.quick, .plots = !a.no_plots,
+                         .command_line = command};
+  if (const std::string problem = bench::report_problem(o); !problem.empty()) throw UsageError("report: " + problem);
+  bench::Progress progress(!a.no_progress);
+  o.progress = [&](const std::string& line) { progress(line); };
+  const bench::ReportOutcome out = bench::write_report(o);
+  progress.finish();
+  std::printf("Wrote %s/: ", out.dir.c_str());
+  for (std::size_t i = 0; i < out.files.size(); ++i) std::printf("%s%s", i ? ", " : "", out.files[i].c_str());
+  std::printf("\n");
+  if (!out.plot_note.empty()) std::printf("Note: %s\n", out.plot_note.c_str());
+  if (!out.checks_passed) {
+    std::fprintf(stderr, "flopslab: error: some kernel results failed verification; see report.md\n");
+    return 1;
+  }
+  return 0;
+}
+
+std::string lesson_list() {
+  std::string s;
+  for (const lessons::Lesson& l : lessons::lessons())
+    s += fmt::format("{}{:02d} ({})", s.empty() ? "" : ", ", l.number, l.title);
+  return s;
+}
+
+int run_lesson(const std::string& number, bool list, bool quick, const std::string& threads) {
+  if (list) {
+    for (const lessons::Lesson& l : lessons::lessons())
+      std::printf("%02d  %-28s lessons/%s/README.md\n", l.number, l.title, l.directory);
+    return 0;
+  }
+  if (number.empty()) throw UsageError("lesson: which lesson? available: " + lesson_list());
+  const int n = static_cast<int>(parse_integer("lesson", number, 1, 99));
+  const lessons::Lesson* lesson = lessons::find_lesson(n);
+  if (lesson == nullptr)
+    throw UsageError(fmt::format("lesson: lesson {} is not written yet; available: {}", n, lesson_list()));
+  lessons::LessonOptions o{.quick = quick};
+  if (!threads.empty()) o.threads = static_cast<int>(parse_integer("--threads", threads, 1, kMaxThreads));
+  return lesson->run(o);
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"flopslab: measure what this machine can do for deep learning, and why.\n"
+               "Every result is checked against a reference and set against the machine's measured\n"
+               "peak and the best library on the same machine.",
+               "flopslab"};
+  app.set_version_flag("--version", std::string("flopslab ") + build_info().version + " (" +
+                                        build_info().git_commit + ")");
+  app.footer("Exit status: 0 success, 1 a measurement or check failed, 2 bad command line.\n"
+             "Run 'flopslab COMMAND --help' for the options of a command.");
+
+  auto* info = app.add_subcommand("info", "Describe this machine: CPU, SIMD, cores, caches, memory, build");
+  std::string info_json;
+  info->add_option("--json", info_json, "Also write the description as JSON to FILE")->type_name("FILE");
+
+  GemmArgs gemm_args;
+  auto* gemm = app.add_subcommand(
+      "gemm", "Run the CPU GEMM ladder (naive -> loop order -> blocking -> packed SIMD -> OpenMP) "
+              "against OpenBLAS and oneDNN");
+  gemm->add_option("--sizes", gemm_args.sizes, "Comma-separated sizes: N (N x N x N) or MxNxK  [256,512,1024,2048]")
+      ->type_name("LIST");
+  gemm->add_option("--threads", gemm_args.threads, "Comma-separated thread counts, or 'all'  [1,<physical cores>]")
+      ->type_name("LIST");
+  gemm->add_option("--variants", gemm_args.variants, "'all' or a comma-separated list of: " + variant_names(Device::cpu))
+      ->type_name("LIST");
+  gemm->add_option("--json", gemm_args.json, "Also write every result, with the machine, as JSON to FILE")
+      ->type_name("FILE");
+  gemm->add_option("--max-call-seconds", gemm_args.max_call_seconds,
+                   "Skip a variant at a size where one call is predicted to take longer  [1.5]")
+      ->type_name("S");
+  gemm->add_flag("--quick", gemm_args.quick, "Tiny sizes and short timing (a smoke test)");
+  gemm->add_flag("--no-progress", gemm_args.no_progress, "Do not print progress on stderr");
+
+  ReportArgs report_args;
+  auto* report = app.add_subcommand("report", "Measure this machine and write report.md, report.json and charts");
+  report->add_option("--out", report_args.out, "Directory to write  [reports/<machine>-<date>]")->type_name("DIR");
+  report->add_flag("--force", report_args.force, "Replace --out if it exists");
+  report->add_flag("--quick", report_args.quick, "Tiny sizes and short timing (a smoke test, not a measurement)");
+  report->add_flag("--no-plots", report_args.no_plots, "Do not run scripts/plot");
+  report->add_flag("--no-progress", report_args.no_progress, "Do not print progress on stderr");
+
+  std::string lesson_number, lesson_threads;
+  bool lesson_list_flag = false, lesson_quick = false;
+  auto* lesson = app.add_subcommand("lesson", "Run lesson N of the syllabus: measure its claim here and check it");
+  lesson->add_option("N", lesson_number, "Lesson number (see --list)");
+  lesson->add_flag("--list", lesson_list_flag, "List the lessons written so far");
+  lesson->add_flag("--quick", lesson_quick, "Small sizes and short timing");
+  lesson->add_option("--threads", lesson_threads, "Threads for the parallel parts  [physical cores]")->type_name("N");
+
+  // CLI11 would call an unknown command "an extra argument"; name it and the choices instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
+    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, gemm, report, lesson)", argv[1]));
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::string where = "flopslab";
+    for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
+    throw UsageError(fmt::format("{} (see '{} --help')", e.what(), where));
+  }
+
+  const std::string command = joined_command(argc, argv);
+  if (info->parsed()) return run_info(info_json);
+  if (gemm->parsed()) return run_gemm(gemm_args, command);
+  if (report->parsed()) return run_report(report_args, command);
+  if (lesson->parsed()) return run_lesson(lesson_number, lesson_list_flag, lesson_quick, lesson_threads);
+  throw UsageError("no command given (valid: info, gemm, report, lesson; see 'flopslab --help')");
+}
+
+}  // namespace
+}  // namespace flopslab::cli
+
+int main(int argc, char** argv) {
+  try {
+    return flopslab::cli::run(argc, argv);
+  } catch (const flopslab::cli::UsageError& e) {
+    std::fprintf(stderr, "flopslab: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "flopslab: error: %s\n", e.what());
+    return 1;
+  }
+}

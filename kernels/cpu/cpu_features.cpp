@@ -1,0 +1,163 @@
+#include "kernels/cpu/cpu_features.h"
+
+#include <cstring>
+#include <string_view>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define FLOPSLAB_X86 1
+#endif
+
+namespace flopslab {
+namespace {
+
+#ifdef FLOPSLAB_X86
+struct Regs {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+};
+
+Regs cpuid(unsigned leaf, unsigned subleaf = 0) {
+  Regs r;
+  __cpuid_count(leaf, subleaf, r.eax, r.ebx, r.ecx, r.edx);
+  return r;
+}
+
+bool bit(unsigned value, int index) { return (value >> index) & 1u; }
+
+// XCR0 says which register files the OS saves: bits 1-2 for SSE/AVX (XMM, YMM), bits 5-7 for
+// AVX-512 (opmask, upper ZMM halves, ZMM16-31). Without them the instructions fault.
+unsigned long long read_xcr0() {
+  unsigned lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (static_cast<unsigned long long>(hi) << 32) | lo;
+}
+
+CpuFeatures detect() {
+  CpuFeatures f;
+  const unsigned max_leaf = cpuid(0).eax;
+  {
+    const Regs r = cpuid(0);
+    char vendor[13] = {};
+    std::memcpy(vendor + 0, &r.ebx, 4);
+    std::memcpy(vendor + 4, &r.edx, 4);
+    std::memcpy(vendor + 8, &r.ecx, 4);
+    f.vendor = vendor;
+  }
+  const Regs l1 = cpuid(1);
+  const unsigned base_family = (l1.eax >> 8) & 0xf, base_model = (l1.eax >> 4) & 0xf;
+  f.family = static_cast<int>(base_family == 0xf ? base_family + ((l1.eax >> 20) & 0xff) : base_family);
+  f.model = static_cast<int>((base_family == 0x6 || base_family == 0xf)
+                                 ? (((l1.eax >> 16) & 0xf) << 4) | base_model
+                                 : base_model);
+  f.stepping = static_cast<int>(l1.eax & 0xf);
+  f.sse = bit(l1.edx, 25);
+  f.sse2 = bit(l1.edx, 26);
+  f.sse3 = bit(l1.ecx, 0);
+  f.ssse3 = bit(l1.ecx, 9);
+  f.fma = bit(l1.ecx, 12);
+  f.sse41 = bit(l1.ecx, 19);
+  f.sse42 = bit(l1.ecx, 20);
+  f.f16c = bit(l1.ecx, 29);
+  f.hypervisor = bit(l1.ecx, 31);
+
+  const bool osxsave = bit(l1.ecx, 27);
+  const unsigned long long xcr0 = osxsave ? read_xcr0() : 0;
+  const bool os_avx = (xcr0 & 0x6) == 0x6;
+  const bool os_avx512 = os_avx && (xcr0 & 0xe0) == 0xe0;
+  const bool os_amx = (xcr0 & 0x60000) == 0x60000;
+
+  f.avx = bit(l1.ecx, 28) && os_avx;
+  f.fma = f.fma && os_avx;
+  f.f16c = f.f16c && os_avx;
+  if (max_leaf >= 7) {
+    const Regs l7 = cpuid(7, 0);
+    f.avx2 = bit(l7.ebx, 5) && os_avx;
+    f.avx512f = bit(l7.ebx, 16) && os_avx512;
+    f.avx512dq = bit(l7.ebx, 17) && os_avx512;
+    f.avx512cd = bit(l7.ebx, 28) && os_avx512;
+    f.avx512bw = bit(l7.ebx, 30) && os_avx512;
+    f.avx512vl = bit(l7.ebx, 31) && os_avx512;
+    f.avx512_vnni = bit(l7.ecx, 11) && os_avx512;
+    f.avx512_fp16 = bit(l7.edx, 23) && os_avx512;
+    f.amx_tile = bit(l7.edx, 24) && os_amx;
+    if (cpuid(7, 0).eax >= 1) f.avx512_bf16 = bit(cpuid(7, 1).eax, 5) && os_avx512;
+  }
+
+  if (cpuid(0x80000000).eax >= 0x80000004) {
+    char brand[49] = {};
+    for (unsigned i = 0; i < 3; ++i) {
+      const Regs r = cpuid(0x80000002 + i);
+      std::memcpy(brand + 16 * i + 0, &r.eax, 4);
+      std::memcpy(brand + 16 * i + 4, &r.ebx, 4);
+      std::memcpy(brand + 16 * i + 8, &r.ecx, 4);
+      std::memcpy(brand + 16 * i + 12, &r.edx, 4);
+    }
+    std::string_view s(brand);
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.remove_suffix(1);
+    f.brand = std::string(s);
+  }
+  if (f.hypervisor) {
+    const Regs h = cpuid(0x40000000);
+    char name[13] = {};
+    std::memcpy(name + 0, &h.ebx, 4);
+    std::memcpy(name + 4, &h.ecx, 4);
+    std::memcpy(name + 8, &h.edx, 4);
+    f.hypervisor_vendor = name;
+  }
+  return f;
+}
+#else
+CpuFeatures detect() {
+  CpuFeatures f;
+  f.vendor = "unknown (not x86)";
+  return f;
+}
+#endif
+
+}  // namespace
+
+std::vector<std::string> CpuFeatures::names() const {
+  const std::pair<bool, const char*> all[] = {
+      {sse, "sse"},           {sse2, "sse2"},         {sse3, "sse3"},
+      {ssse3, "ssse3"},       {sse41, "sse4.1"},      {sse42, "sse4.2"},
+      {avx, "avx"},           {avx2, "avx2"},         {fma, "fma"},
+      {f16c, "f16c"},         {avx512f, "avx512f"},   {avx512dq, "avx512dq"},
+      {avx512cd, "avx512cd"}, {avx512bw, "avx512bw"}, {avx512vl, "avx512vl"},
+      {avx512_vnni, "avx512_vnni"}, {avx512_bf16, "avx512_bf16"},
+      {avx512_fp16, "avx512_fp16"}, {amx_tile, "amx_tile"}};
+  std::vector<std::string> out;
+  for (const auto& [present, name] : all)
+    if (present) out.emplace_back(name);
+  return out;
+}
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures features = detect();
+  return features;
+}
+
+SimdPath best_simd_path() {
+  const CpuFeatures& f = cpu_features();
+  if (f.can_avx512()) return SimdPath::avx512;
+  if (f.can_avx2_fma()) return SimdPath::avx2;
+  return SimdPath::scalar;
+}
+
+const char* simd_path_name(SimdPath path) {
+  switch (path) {
+    case SimdPath::avx512: return "avx512";
+    case SimdPath::avx2: return "avx2";
+    case SimdPath::scalar: return "scalar";
+  }
+  return "?";
+}
+
+std::vector<SimdPath> supported_simd_paths() {
+  std::vector<SimdPath> paths{SimdPath::scalar};
+  if (cpu_features().can_avx2_fma()) paths.push_back(SimdPath::avx2);
+  if (cpu_features().can_avx512()) paths.push_back(SimdPath::avx512);
+  return paths;
+}
+
+}  // namespace flopslab

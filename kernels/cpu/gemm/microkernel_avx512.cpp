@@ -1,0 +1,58 @@
+// AVX-512 micro-kernel: a 12 x 32 tile of C held in 24 ZMM registers.
+//
+// Per step p: two loads of B (32 floats), twelve broadcasts of A (folded into the FMAs as
+// embedded {1to16} broadcasts), twenty-four FMAs. 24 accumulators + 2 B vectors leave room
+// in the 32 registers; 24 independent chains cover two 512-bit FMA pipes of latency 4.
+#include "kernels/cpu/gemm/packed.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+namespace flopslab::gemm::packed {
+namespace {
+
+constexpr int kMr = 12, kNr = 32;
+
+__attribute__((target("avx512f,avx2,fma"))) void micro_12x32(std::int64_t kc, const float* a,
+                                                              const float* b, float* c,
+                                                              std::int64_t ldc,
+                                                              bool accumulate) {
+  __m512 acc[kMr][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+
+  for (std::int64_t p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_load_ps(b);
+    const __m512 b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < kMr; ++r) {
+      const __m512 a_r = _mm512_set1_ps(a[r]);
+      acc[r][0] = _mm512_fmadd_ps(a_r, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(a_r, b1, acc[r][1]);
+    }
+    a += kMr;
+    b += kNr;
+  }
+
+#pragma GCC unroll 12
+  for (int r = 0; r < kMr; ++r) {
+    float* c_row = c + r * ldc;
+    if (accumulate) {
+      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(c_row));
+      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(c_row + 16));
+    }
+    _mm512_storeu_ps(c_row, acc[r][0]);
+    _mm512_storeu_ps(c_row + 16, acc[r][1]);
+  }
+}
+
+}  // namespace
+
+const MicroKernel kMicroKernelAvx512{SimdPath::avx512, kMr, kNr, micro_12x32};
+
+}  // namespace flopslab::gemm::packed
+#else
+namespace flopslab::gemm::packed {
+const MicroKernel kMicroKernelAvx512{SimdPath::avx512, 0, 0, nullptr};  // not x86: never selected
+}
+#endif

@@ -1,0 +1,80 @@
+// The machinery shared by steps 4 and 5: packing, the macro-kernel and the micro-kernels
+// (the Goto/BLIS structure).
+//
+//   for jc in n, step nc:          a panel of B, kc x nc, lives in L3
+//     for pc in k, step kc:
+//       pack B[pc:pc+kc, jc:jc+nc] into slivers of nr columns
+//       for ic in m, step mc:      a block of A, mc x kc, lives in L2
+//         pack A[ic:ic+mc, pc:pc+kc] into slivers of mr rows
+//         macro-kernel: for each B sliver (kept in L1), for each A sliver:
+//           micro-kernel: C[mr x nr] += A sliver * B sliver, all in registers
+//
+// Packing copies each block once into the exact order the micro-kernel reads it, so its
+// loads are contiguous, aligned and free of TLB misses, and edges are zero-padded so the
+// micro-kernel never needs a bounds check.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/gemm.h"
+
+namespace flopslab::gemm::packed {
+
+// Computes one mr x nr tile: C = (accumulate ? C : 0) + sum over p of a[p] (x) b[p], where
+// the packed A sliver holds, for each p, the mr values A[i..i+mr)[p], and the packed B sliver
+// holds, for each p, the nr values B[p][j..j+nr). Both slivers are 64-byte aligned.
+using MicroKernelFn = void (*)(std::int64_t kc, const float* a, const float* b, float* c,
+                               std::int64_t ldc, bool accumulate);
+
+struct MicroKernel {
+  SimdPath path;
+  int mr, nr;
+  MicroKernelFn run;
+};
+
+// Defined in microkernel_{scalar,avx2,avx512}.cpp.
+extern const MicroKernel kMicroKernelScalar, kMicroKernelAvx2, kMicroKernelAvx512;
+const MicroKernel& micro_kernel(SimdPath path);
+
+// Block sizes: mc a multiple of mr, nc a multiple of nr.
+struct Blocking {
+  std::int64_t mc, kc, nc;
+};
+Blocking default_blocking(const MicroKernel& uk);
+
+// A block size <= block, a multiple of unit, that cuts total into as few, nearly equal pieces
+// as block allows: 1024 rows in blocks of at most 168 become 7 x 150 (the last 124), not
+// 6 x 168 + 16, whose thin last block would run the micro-kernel on mostly padding.
+std::int64_t balanced_block(std::int64_t total, std::int64_t block, int unit);
+
+// Copies rows [0, rows) x columns [0, kc) of A into ceil(rows / mr) slivers, zero-padded.
+void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, int mr,
+            float* dst);
+// Copies rows [0, kc) x columns [0, cols) of B (cols <= nr) into one sliver, zero-padded.
+void pack_b_sliver(const float* b, std::int64_t ldb, std::int64_t kc, std::int64_t cols, int nr,
+                   float* dst);
+// C[rows x cols] (+)= packed A block * packed B panel.
+void macro_kernel(const MicroKernel& uk, std::int64_t rows, std::int64_t cols, std::int64_t kc,
+                  const float* a_packed, const float* b_packed, float* c, std::int64_t ldc,
+                  bool accumulate);
+
+// Step 4 (one thread) and step 5 (threads share each packed B panel, split the rows of C).
+void gemm_packed(const Operands& op, const MicroKernel& uk, const Blocking& blocking);
+void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Blocking& blocking,
+                          int threads);
+
+// 64-byte aligned scratch for packed blocks.
+class AlignedBuffer {
+ public:
+  explicit AlignedBuffer(std::int64_t floats);
+  ~AlignedBuffer();
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  float* data() const { return data_; }
+
+ private:
+  float* data_;
+};
+
+}  // namespace flopslab::gemm::packed

@@ -1,0 +1,77 @@
+#include "lessons/frame.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace flopslab::lessons {
+namespace {
+
+std::string format_value(double v, const std::string& unit) {
+  if (!std::isfinite(v)) return "n/a";
+  if (unit == "%") return fmt::format("{:.1f}%", 100 * v);
+  const std::string number = std::abs(v) >= 100 ? fmt::format("{:.0f}", v)
+                             : std::abs(v) >= 10 ? fmt::format("{:.1f}", v)
+                                                 : fmt::format("{:.2f}", v);
+  return unit.empty() ? number : unit == "x" ? number + "x" : number + " " + unit;
+}
+
+}  // namespace
+
+LessonRun::LessonRun(int number, std::string title) : number_(number) {
+  const std::string heading = fmt::format("Lesson {:02d}: {}", number, title);
+  std::printf("%s\n%s\n\n", heading.c_str(), std::string(heading.size(), '=').c_str());
+  std::fflush(stdout);
+}
+
+void LessonRun::say(const std::string& text) {
+  std::printf("%s\n", text.c_str());
+  std::fflush(stdout);
+}
+
+void LessonRun::show(const bench::Table& table) {
+  std::printf("\n%s\n", table.text().c_str());
+  std::fflush(stdout);
+}
+
+void LessonRun::progress(const std::string& step) {
+  std::fprintf(stderr, "  ... %s\n", step.c_str());
+  std::fflush(stderr);
+}
+
+void LessonRun::compare(std::string claim, double textbook, std::string source, double measured,
+                        std::string unit) {
+  comparisons_.push_back({std::move(claim), std::move(source), std::move(unit), textbook, measured});
+}
+
+bool LessonRun::check(bool ok, std::string statement) {
+  checks_.emplace_back(ok, std::move(statement));
+  return ok;
+}
+
+int LessonRun::finish(const std::string& takeaway) {
+  if (!comparisons_.empty()) {
+    using A = bench::Table::Align;
+    bench::Table t({{"claim", A::left}, {"textbook (source, year)", A::left}, {"measured here"}, {"ratio"}});
+    for (const Comparison& c : comparisons_)
+      t.add_row({c.claim, fmt::format("{} ({})", format_value(c.textbook, c.unit), c.source),
+                 format_value(c.measured, c.unit),
+                 std::isfinite(c.measured) && c.textbook != 0 ? fmt::format("{:.2f}", c.measured / c.textbook) : "n/a"});
+    std::printf("\nTextbook vs measured\n\n%s", t.text().c_str());
+  }
+  int failed = 0;
+  std::printf("\nChecks\n\n");
+  for (const auto& [ok, statement] : checks_) {
+    std::printf("  %s  %s\n", ok ? "PASS" : "FAIL", statement.c_str());
+    failed += ok ? 0 : 1;
+  }
+  std::printf("\nTakeaway: %s\n", takeaway.c_str());
+  if (failed > 0)
+    std::printf("\n%d of %zu checks failed on this machine; the numbers above say by how much.\n", failed,
+                checks_.size());
+  std::fflush(stdout);
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace flopslab::lessons

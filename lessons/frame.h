@@ -1,0 +1,59 @@
+// The lesson frame. A lesson program measures a claim on this machine and prints, wherever a
+// textbook figure exists, "textbook value (source, year) | measured here | ratio", then the
+// checks it verified as PASS/FAIL lines and the takeaway. Lessons call the library for every
+// kernel and timer; the frame only formats.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bench/table.h"
+
+namespace flopslab::lessons {
+
+struct LessonOptions {
+  bool quick = false;  // small sizes and short timing (the test suite's smoke run)
+  int threads = 0;     // 0: every physical core
+};
+
+class LessonRun {
+ public:
+  LessonRun(int number, std::string title);
+
+  void say(const std::string& text);       // narrative, printed as it comes
+  void show(const bench::Table& table);    // a measured table, printed as it comes
+  void progress(const std::string& step);  // a transient status line on stderr
+
+  // A textbook figure next to the measured one; ratio = measured / textbook.
+  void compare(std::string claim, double textbook, std::string source, double measured,
+               std::string unit);
+  // Records a verified statement; returns ok so callers can chain on it.
+  bool check(bool ok, std::string statement);
+
+  // Prints the comparison table, the checks and the takeaway. Returns the exit code: 0 when
+  // every check passed, 1 otherwise.
+  int finish(const std::string& takeaway);
+
+ private:
+  struct Comparison {
+    std::string claim, source, unit;
+    double textbook, measured;
+  };
+  int number_;
+  std::vector<Comparison> comparisons_;
+  std::vector<std::pair<bool, std::string>> checks_;
+};
+
+struct Lesson {
+  int number;
+  const char* directory;  // lessons/<directory>/README.md holds the text
+  const char* title;
+  int (*run)(const LessonOptions&);
+};
+
+// The lessons written so far, in syllabus order.
+std::span<const Lesson> lessons();
+const Lesson* find_lesson(int number);
+
+}  // namespace flopslab::lessons

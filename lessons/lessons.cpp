@@ -1,0 +1,23 @@
+// The lesson list. Adding a lesson: a directory lessons/NN-name/ with README.md and
+// lesson.cpp (defining run_lesson_NN), plus one line here and one in CMakeLists.txt.
+#include "lessons/frame.h"
+
+namespace flopslab::lessons {
+
+int run_lesson_05(const LessonOptions&);
+
+namespace {
+const Lesson kLessons[] = {
+    {5, "05-cpu-gemm", "GEMM on the CPU", run_lesson_05},
+};
+}  // namespace
+
+std::span<const Lesson> lessons() { return kLessons; }
+
+const Lesson* find_lesson(int number) {
+  for (const Lesson& l : kLessons)
+    if (l.number == number) return &l;
+  return nullptr;
+}
+
+}  // namespace flopslab::lessons

@@ -1,0 +1,160 @@
+// Table formatting, machine description, FMA loops, the sweep's bookkeeping.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "bench/cpu_peak.h"
+#include "bench/files.h"
+#include "bench/gemm_sweep.h"
+#include "bench/machine.h"
+#include "bench/table.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/probes/fma_chains.h"
+
+using namespace flopslab;
+
+TEST_CASE("table: aligned text and Markdown") {
+  bench::Table t({{"name", bench::Table::Align::left}, {"value"}});
+  t.add_row({"a", "1.5"});
+  t.add_row({"long|name", "22"});
+  CHECK(t.text() ==
+        "name       value\n"
+        "---------  -----\n"
+        "a            1.5\n"
+        "long|name     22\n");
+  CHECK(t.markdown() ==
+        "| name | value |\n"
+        "| :--- | ---: |\n"
+        "| a | 1.5 |\n"
+        "| long\\|name | 22 |\n");
+  CHECK_THROWS(t.add_row({"only one cell"}));
+}
+
+TEST_CASE("format helpers") {
+  CHECK(bench::format_rate(1562.4) == "1562");
+  CHECK(bench::format_rate(12.34) == "12.3");
+  CHECK(bench::format_rate(1.234) == "1.23");
+  CHECK(bench::format_rate(0.9123) == "0.912");
+  CHECK(bench::format_rate(std::nan("")) == "-");
+  CHECK(bench::format_shape({2048, 2048, 2048}) == "2048^3");
+  CHECK(bench::format_shape({10, 20, 30}) == "10x20x30");
+  CHECK(bench::format_bytes(17) == "17 B");
+  CHECK(bench::format_bytes(512 * 1024) == "512 KiB");
+  CHECK(bench::format_bytes(1.5 * 1024 * 1024 * 1024) == "1.50 GiB");
+}
+
+TEST_CASE("machine description") {
+  const bench::MachineInfo m = bench::describe_machine();
+  CHECK(m.logical_cpus >= 1);
+  CHECK(m.physical_cores >= 1);
+  CHECK(m.physical_cores <= m.logical_cpus);
+  CHECK(m.memory_os_bytes > 0);
+  CHECK_FALSE(m.cpu_vendor.empty());
+  const Json j = bench::machine_json(m);
+  for (const char* key : {"cpu", "topology", "memory", "os", "date_utc", "build"}) CHECK(j.contains(key));
+  CHECK(j["build"].contains("git_commit"));
+  CHECK(j["build"].contains("compiler"));
+  CHECK(j["build"].contains("cxx_flags"));
+
+  bench::MachineInfo fake = m;
+  fake.physical_cores = 56;
+  fake.cpu_brand = "Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz";
+  CHECK(bench::machine_slug(fake) == "intel-xeon-platinum-8480-56c");
+  fake.cpu_brand = "AMD EPYC 7B13 64-Core Processor";
+  CHECK(bench::machine_slug(fake) == "amd-epyc-7b13-64-56c");
+}
+
+TEST_CASE("CPU features are consistent") {
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512f) CHECK(f.avx2);
+  if (f.avx2) CHECK(f.avx);
+  const auto paths = supported_simd_paths();
+  CHECK(paths.front() == SimdPath::scalar);
+  CHECK(paths.back() == best_simd_path());
+}
+
+TEST_CASE("FMA loops: every supported loop runs and counts its FLOPs") {
+  for (const probes::FmaLoop& loop : probes::fma_loops()) {
+    CHECK(loop.flops_per_iteration() == 2.0 * loop.lanes * loop.accumulators);
+    if (!loop.supported()) continue;
+    const double r = loop.run(1000);
+    CHECK(std::isfinite(r));
+    // Each chain converges to about 1, so the lanes sum to about lanes x chains.
+    CHECK(r == doctest::Approx(double(loop.lanes * loop.accumulators)).epsilon(0.05));
+  }
+  const probes::FmaLoop& widest = probes::widest_fma_loop(probes::Precision::fp32);
+  CHECK(widest.precision == probes::Precision::fp32);
+  const bench::PeakMeasurement p = bench::measure_fma_peak(widest, 2, bench::quick_timing());
+  CHECK(p.flops_per_call == widest.flops_per_iteration() * (1 << 20) * 2);
+  CHECK(p.gflops() > 0);
+}
+
+TEST_CASE("sweep: every row checked, one-thread rungs once, derived ratios") {
+  bench::GemmSweepOptions o = bench::default_gemm_sweep(2, /*quick=*/true);
+  o.shapes = {{48, 40, 33}};
+  o.threads = {1, 2};
+  const bench::GemmSweep sweep = bench::run_gemm_sweep(o);
+  CHECK(sweep.all_checks_passed());
+  CHECK(sweep.peaks.size() == 2);
+  int rows_at_two = 0;
+  for (const bench::GemmRow& r : sweep.rows) {
+    if (r.threads == 2) {
+      ++rows_at_two;
+      CHECK(r.variant->multithreaded);
+    }
+    if (r.skipped.empty()) CHECK(r.check.compared == 48 * 40);
+  }
+  CHECK(rows_at_two == 3);  // openmp, openblas, onednn
+  const bench::GemmRow* naive = sweep.find("naive", {48, 40, 33}, 1);
+  REQUIRE(naive != nullptr);
+  CHECK(sweep.naive_gflops({48, 40, 33}) == naive->gflops());
+
+  const Json j = bench::gemm_sweep_json(sweep);
+  CHECK(j["rows"].size() == sweep.rows.size());
+  CHECK(j["rows"][0]["variant"] == "naive");
+  CHECK(j["rows"][0]["check"]["passed"] == true);
+  CHECK(j["rows"][0]["vs_naive"].get<double>() == doctest::Approx(1.0));
+  CHECK(j["peaks"].size() == 2);
+}
+
+TEST_CASE("sweep: a call predicted to be too slow is skipped with the reason") {
+  bench::GemmSweepOptions o = bench::default_gemm_sweep(1, true);
+  o.variants = {find_gemm_variant("naive")};
+  o.threads = {1};
+  o.shapes = {{32, 32, 32}, {1024, 1024, 1024}};
+  o.max_call_seconds = 1e-4;
+  const bench::GemmSweep sweep = bench::run_gemm_sweep(o);
+  REQUIRE(sweep.rows.size() == 2);
+  CHECK(sweep.rows[0].skipped.empty());
+  CHECK(sweep.rows[1].skipped.find("one call would take about") == 0);
+}
+
+TEST_CASE("sweep: a shape larger than memory is refused before allocating") {
+  bench::GemmSweepOptions o = bench::default_gemm_sweep(1, true);
+  o.shapes = {{1 << 20, 1 << 20, 1}};
+  const std::string problem = bench::gemm_sweep_problem(o);
+  CHECK(problem.find("size 1048576x1048576x1 needs 4.40 TiB for A, B and C but only") == 0);
+  CHECK(problem.find("choose smaller --sizes") != std::string::npos);
+}
+
+TEST_CASE("write_file_atomically replaces the file and leaves no temporary") {
+  const std::string dir = std::filesystem::temp_directory_path() / "flopslab-atomic-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/out.json";
+  bench::write_file_atomically(path, "first");
+  bench::write_file_atomically(path, "second");
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  CHECK(s.str() == "second");
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  CHECK(files == 1);
+  CHECK_THROWS(bench::write_file_atomically(dir + "/missing/x.json", "x"));
+  std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,233 @@
+// Every CPU GEMM variant in the registry against the float64 reference, at awkward sizes,
+// padded leading dimensions and several thread counts; the packed kernels on every SIMD path
+// this CPU has, with tiny blocks so every edge case of the blocking is hit; and the checker
+// itself, which must reject NaNs, unwritten elements and a kernel that drops one term.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "bench/gemm_check.h"
+#include "kernels/cpu/gemm/packed.h"
+#include "kernels/registry.h"
+
+using namespace flopslab;
+
+namespace {
+
+const std::vector<gemm::Shape> kShapes = {
+    {1, 1, 1},     {2, 2, 2},      {7, 7, 7},       {31, 31, 31},   {33, 33, 33},   {64, 64, 64},
+    {127, 127, 127}, {129, 129, 129}, {255, 255, 255}, {257, 257, 257}, {1000, 1000, 1000},
+    {1, 300, 7},   {300, 1, 7},    {5, 3, 400},     {97, 61, 1},    {200, 37, 129}, {13, 517, 33},
+};
+
+std::string describe(const GemmVariant& v, gemm::Shape s, std::int64_t pad, int threads) {
+  return std::string(v.name) + " " + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k) +
+         " pad " + std::to_string(pad) + " threads " + std::to_string(threads);
+}
+
+// Elements of C's padding (columns n..ldc) that are no longer NaN: writes outside the matrix.
+std::int64_t writes_outside(const bench::GemmProblem& p) {
+  std::int64_t count = 0;
+  for (std::int64_t i = 0; i < p.shape.m; ++i)
+    for (std::int64_t j = p.shape.n; j < p.ldc; ++j) count += std::isnan(p.c[i * p.ldc + j]) ? 0 : 1;
+  return count;
+}
+
+bench::GemmCheck run_and_check(const GemmVariant& v, gemm::Shape s, std::int64_t pad, int threads) {
+  bench::GemmProblem problem(s, /*seed=*/s.m * 7919 + s.n * 31 + s.k, pad);
+  const gemm::Operands op = problem.operands();
+  v.run(op, RunContext{.threads = threads});
+  CHECK_MESSAGE(writes_outside(problem) == 0, v.name, " wrote into the padding of C");
+  return bench::check_gemm(op, /*full_check_work=*/std::numeric_limits<std::int64_t>::max());
+}
+
+}  // namespace
+
+TEST_CASE("every CPU GEMM variant matches the float64 reference") {
+  for (const GemmVariant* v : gemm_variants()) {
+    if (v->device != Device::cpu) continue;
+    if (!v->available()) {
+      MESSAGE(v->name << " not tested: " << v->unavailable());
+      continue;
+    }
+    for (const gemm::Shape& s : kShapes) {
+      for (std::int64_t pad : {0, 3}) {
+        if (pad == 3 && s.m * s.n * s.k > 300 * 300 * 300) continue;  // padding matters at small sizes
+        for (int threads : v->multithreaded ? std::vector<int>{1, 2, 3} : std::vector<int>{1}) {
+          if (threads > 1 && s.m * s.n * s.k > 300 * 300 * 300 && threads != 2) continue;
+          const bench::GemmCheck check = run_and_check(*v, s, pad, threads);
+          INFO(describe(*v, s, pad, threads) << ": " << check.summary());
+          CHECK(check.passed());
+          CHECK(check.compared == s.m * s.n);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("k = 0 gives C = 0 (an empty sum), not the old contents") {
+  for (const GemmVariant* v : gemm_variants()) {
+    if (v->device != Device::cpu || !v->available()) continue;
+    bench::GemmProblem problem({5, 9, 0}, 1);
+    std::fill(problem.c.begin(), problem.c.end(), 42.0f);
+    v->run(problem.operands(), RunContext{.threads = 2});
+    for (float x : problem.c) CHECK_MESSAGE(x == 0.0f, v->name);
+  }
+}
+
+TEST_CASE("the packed kernels agree with the reference on every SIMD path and tiny blocks") {
+  using namespace gemm::packed;
+  for (SimdPath path : supported_simd_paths()) {
+    const MicroKernel& uk = micro_kernel(path);
+    REQUIRE(bool(uk.run));
+    // Blocks of 2 slivers, k blocks of 5, panels of 2 slivers: edges at every loop level.
+    const Blocking tiny{.mc = 2 * uk.mr, .kc = 5, .nc = 2 * uk.nr};
+    for (const gemm::Shape& s : {gemm::Shape{1, 1, 1}, gemm::Shape{29, 71, 23}, gemm::Shape{100, 37, 11},
+                                 gemm::Shape{3 * uk.mr, 3 * uk.nr, 10}, gemm::Shape{uk.mr + 1, uk.nr - 1, 6}}) {
+      for (const Blocking& blk : {tiny, default_blocking(uk)}) {
+        for (int threads : {1, 2, 4}) {
+          bench::GemmProblem problem(s, 99, /*pad=*/1);
+          const gemm::Operands op = problem.operands();
+          if (threads == 1)
+            gemm_packed(op, uk, blk);
+          else
+            gemm_packed_parallel(op, uk, blk, threads);
+          CHECK(writes_outside(problem) == 0);
+          const bench::GemmCheck check = bench::check_gemm(op);
+          INFO(simd_path_name(path) << " " << s.m << "x" << s.n << "x" << s.k << " mc " << blk.mc << " kc "
+                                    << blk.kc << " threads " << threads << ": " << check.summary());
+          CHECK(check.passed());
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("balanced_block splits rows into near-equal blocks") {
+  using gemm::packed::balanced_block;
+  CHECK(balanced_block(1024, 168, 6) == 150);  // 7 blocks: 6 x 150 + 124
+  CHECK(balanced_block(2048, 168, 6) == 162);  // 13 blocks
+  CHECK(balanced_block(100, 168, 6) == 102);   // one block, rounded up to whole slivers
+  CHECK(balanced_block(168, 168, 6) == 168);
+  CHECK(balanced_block(169, 168, 6) == 90);    // 2 blocks instead of 168 + 1
+}
+
+TEST_CASE("the checker rejects NaN, Inf, unwritten and wrong elements") {
+  const gemm::Shape s{40, 30, 50};
+  const GemmVariant& reference = *find_gemm_variant("loop-order");
+
+  SUBCASE("a correct result passes") {
+    bench::GemmProblem p(s, 3);
+    reference.run(p.operands(), {});
+    const bench::GemmCheck c = bench::check_gemm(p.operands());
+    CHECK(c.passed());
+    CHECK(c.worst < 1.0);
+  }
+  SUBCASE("one NaN fails") {
+    bench::GemmProblem p(s, 3);
+    reference.run(p.operands(), {});
+    p.c[7 * p.ldc + 11] = std::numeric_limits<float>::quiet_NaN();
+    const bench::GemmCheck c = bench::check_gemm(p.operands());
+    CHECK_FALSE(c.passed());
+    CHECK(c.non_finite == 1);
+  }
+  SUBCASE("one Inf fails") {
+    bench::GemmProblem p(s, 3);
+    reference.run(p.operands(), {});
+    p.c[0] = std::numeric_limits<float>::infinity();
+    CHECK(bench::check_gemm(p.operands()).non_finite == 1);
+  }
+  SUBCASE("an element the kernel never wrote fails (C starts as NaN)") {
+    bench::GemmProblem p(s, 3);
+    gemm::Operands op = p.operands();
+    op.shape.n -= 1;  // a kernel that forgets the last column
+    reference.run(op, {});
+    const bench::GemmCheck c = bench::check_gemm(p.operands());
+    CHECK_FALSE(c.passed());
+    CHECK(c.non_finite == s.m);
+  }
+  SUBCASE("a kernel that drops the last term of every dot product fails") {
+    for (std::int64_t k : {2, 50, 1000}) {
+      bench::GemmProblem p({30, 20, k}, 5);
+      gemm::Operands op = p.operands();
+      op.shape.k -= 1;
+      reference.run(op, {});
+      const bench::GemmCheck c = bench::check_gemm(p.operands());
+      INFO("k = " << k << ": " << c.summary());
+      CHECK_FALSE(c.passed());
+      CHECK(c.over_bound > 30 * 20 / 2);
+      CHECK(c.worst > 2.0);
+    }
+  }
+  SUBCASE("one element off by a relative 1e-3 fails") {
+    bench::GemmProblem p(s, 3);
+    reference.run(p.operands(), {});
+    float& x = p.c[13 * p.ldc + 17];
+    x += std::max(1e-3f * std::abs(x), 1e-4f);
+    const bench::GemmCheck c = bench::check_gemm(p.operands());
+    CHECK(c.over_bound == 1);
+    CHECK(c.worst_i == 13);
+    CHECK(c.worst_j == 17);
+  }
+  SUBCASE("sampled checking still sees the last row and column") {
+    bench::GemmProblem p({300, 200, 100}, 4);
+    reference.run(p.operands(), {});
+    p.c[299 * p.ldc + 5] += 1.0f;
+    p.c[7 * p.ldc + 199] += 1.0f;
+    const bench::GemmCheck c = bench::check_gemm(p.operands(), /*full_check_work=*/1000);
+    CHECK(c.sampled);
+    CHECK(c.over_bound == 2);
+    CHECK(c.compared == 16 * 200 + 16 * (300 - 16));  // 16 rows, then 16 columns minus those rows
+  }
+}
+
+TEST_CASE("the error bound grows with k") {
+  // The same relative perturbation passes at large k and fails at small k.
+  auto perturbed_passes = [](std::int64_t k) {
+    bench::GemmProblem p({8, 8, k}, 11);
+    find_gemm_variant("loop-order")->run(p.operands(), {});
+    // |A||B| ~ k/4 for uniform [-1, 1); add 50 units of roundoff relative to it.
+    p.c[0] += static_cast<float>(50 * 0x1p-24 * double(k) / 4);
+    return bench::check_gemm(p.operands()).passed();
+  };
+  CHECK_FALSE(perturbed_passes(4));
+  CHECK(perturbed_passes(4000));
+}
+
+TEST_CASE("FLOP and byte counts") {
+  const gemm::Shape s{2, 3, 4};
+  CHECK(gemm::flop_count(s) == 48.0);
+  CHECK(gemm::compulsory_bytes(s) == 4.0 * (8 + 12 + 6));
+  for (const GemmVariant* v : gemm_variants()) {
+    CHECK(v->flops(s) == 48.0);
+    CHECK(v->bytes(s) == 104.0);
+  }
+}
+
+TEST_CASE("the registry: unique names, ladder steps in order, peers last") {
+  std::vector<std::string> names;
+  int last_step = 0;
+  bool seen_peer = false;
+  for (const GemmVariant* v : gemm_variants()) {
+    if (v->device != Device::cpu) continue;
+    CHECK(std::find(names.begin(), names.end(), std::string(v->name)) == names.end());
+    names.emplace_back(v->name);
+    CHECK(bool(v->run));
+    CHECK_FALSE(v->idea.empty());
+    if (v->role == Role::ladder) {
+      CHECK_FALSE(seen_peer);
+      CHECK(v->step == last_step + 1);
+      last_step = v->step;
+    } else {
+      seen_peer = true;
+      CHECK(v->step == 0);
+    }
+  }
+  CHECK(last_step == 5);
+  CHECK(find_gemm_variant("packed-simd") != nullptr);
+  CHECK(find_gemm_variant("no-such-kernel") == nullptr);
+}
