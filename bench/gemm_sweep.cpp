@@ -146,7 +146,7 @@ GemmSweep run_gemm_sweep(const GemmSweepOptions& o) {
         if (auto it = last_rate.find({v->name, t}); it != last_rate.end()) {
           const double estimate = v->flops(shape) * 1e-9 / it->second;
           if (estimate > o.max_call_seconds) {
-            row.skipped = fmt::format("one call would take about {:.0f} s (limit {:.0f} s)",
+            row.skipped = fmt::format("one call would take about {:.1f} s (limit {:.1f} s)",
                                       estimate, o.max_call_seconds);
             sweep.rows.push_back(row);
             continue;
@@ -219,8 +219,8 @@ std::vector<std::string> gemm_sweep_headlines(const GemmSweep& sweep) {
           r.check.passed() && (best == nullptr || r.gflops() > best->gflops()))
         best = &r;
     if (best == nullptr) continue;
-    std::string line = fmt::format("{} on {} thread(s): best rung {} at {} GFLOP/s, {} of the measured FMA peak",
-                                   format_shape(largest), t, best->variant->name,
+    std::string line = fmt::format("{} on {} thread{}: best rung {} at {} GFLOP/s, {} of the measured FMA peak",
+                                   format_shape(largest), t, t == 1 ? "" : "s", best->variant->name,
                                    format_rate(best->gflops()),
                                    format_percent(best->gflops() / sweep.peak_gflops(t)));
     for (const GemmRow& r : sweep.rows)

@@ -60,7 +60,7 @@ std::string gemm_markdown(const GemmSweep& sweep, const std::string& dir) {
         "throughput measured in the same run";
   std::vector<std::string> peaks;
   for (const PeakMeasurement& p : sweep.peaks)
-    peaks.push_back(fmt::format("{} GFLOP/s on {} thread(s)", format_rate(p.gflops()), p.threads));
+    peaks.push_back(fmt::format("{} GFLOP/s on {} thread{}", format_rate(p.gflops()), p.threads, p.threads == 1 ? "" : "s"));
   if (!peaks.empty())
     md += fmt::format(" ({} loop: {})", sweep.peaks.front().loop->name, fmt::join(peaks, ", "));
   md += ". *vs best peer* divides by the faster of OpenBLAS and oneDNN at the same size and "
