@@ -42,8 +42,10 @@ struct GemmRow {
 };
 
 struct GemmSweep {
+  std::vector<const GemmVariant*> variants;  // as selected
   std::vector<GemmRow> rows;
-  std::vector<PeakMeasurement> peaks;  // FP32 FMA peak per thread count, widest ISA
+  std::vector<PeakMeasurement> peaks;  // FP32 FMA peak per thread count, widest ISA (the better
+                                       // of a run before and one after the sweep)
 
   const GemmRow* find(std::string_view variant, gemm::Shape shape, int threads) const;
   // NaN when there is nothing to compare with.
@@ -64,6 +66,8 @@ std::string gemm_sweep_problem(const GemmSweepOptions& options);
 GemmSweep run_gemm_sweep(const GemmSweepOptions& options);
 
 Table gemm_sweep_table(const GemmSweep& sweep);
+// One row per variant: its step, what it does, and what it chose on this machine.
+Table gemm_variant_table(const std::vector<const GemmVariant*>& variants);
 // One sentence per thread count about the largest shape: the best rung against the peak and
 // against each peer.
 std::vector<std::string> gemm_sweep_headlines(const GemmSweep& sweep);

@@ -57,7 +57,7 @@ std::string gemm_markdown(const GemmSweep& sweep, const std::string& dir) {
         "before timing, with an error bound that grows with k (bench/gemm_check.h). "
         "GFLOP/s are 2·m·n·k over the median time per call; *spread* is half the interquartile "
         "range of the samples, relative to the median. *% peak* is relative to the FP32 FMA "
-        "throughput measured in the same run";
+        "throughput measured in the same run (the fastest call of the FMA loop, before and after the sweep)";
   std::vector<std::string> peaks;
   for (const PeakMeasurement& p : sweep.peaks)
     peaks.push_back(fmt::format("{} GFLOP/s on {} thread{}", format_rate(p.gflops()), p.threads, p.threads == 1 ? "" : "s"));
@@ -66,7 +66,8 @@ std::string gemm_markdown(const GemmSweep& sweep, const std::string& dir) {
   md += ". *vs best peer* divides by the faster of OpenBLAS and oneDNN at the same size and "
         "thread count; *vs naive* by the one-thread naive loop.\n\n";
   for (const std::string& line : gemm_sweep_headlines(sweep)) md += "- " + line + "\n";
-  md += "\n" + image(dir, "gemm_ladder.png", "GEMM ladder: GFLOP/s per rung and size");
+  md += "\n" + gemm_variant_table(sweep.variants).markdown() + "\n";
+  md += image(dir, "gemm_ladder.png", "GEMM ladder: GFLOP/s per rung and size");
   md += gemm_sweep_table(sweep).markdown() + "\n";
   return md;
 }

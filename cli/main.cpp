@@ -83,7 +83,8 @@ int run_gemm(const GemmArgs& a, const std::string& command) {
   for (const bench::PeakMeasurement& p : sweep.peaks)
     std::printf("Measured FP32 peak (%s FMA loop): %s GFLOP/s on %d thread%s\n", p.loop->name,
                 bench::format_rate(p.gflops()).c_str(), p.threads, p.threads == 1 ? "" : "s");
-  std::printf("\n%s\n", bench::gemm_sweep_table(sweep).text().c_str());
+  std::printf("\n%s\n", bench::gemm_variant_table(sweep.variants).text().c_str());
+  std::printf("%s\n", bench::gemm_sweep_table(sweep).text().c_str());
   for (const std::string& line : bench::gemm_sweep_headlines(sweep)) std::printf("%s\n", line.c_str());
 
   if (!a.json.empty()) {

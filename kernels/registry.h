@@ -4,6 +4,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "kernels/gemm.h"
@@ -32,6 +33,8 @@ struct GemmVariant {
   double (*bytes)(gemm::Shape) = gemm::compulsory_bytes;
   // Null when the variant can run here; otherwise why not (peer library not built, ...).
   const char* (*unavailable)() = nullptr;
+  // What it chose at run time on this machine (micro-kernel, library core, ISA); may be null.
+  std::string (*detail)() = nullptr;
 
   bool available() const { return unavailable == nullptr || unavailable() == nullptr; }
 };

@@ -61,11 +61,15 @@ TEST_CASE("machine description") {
   CHECK(j["build"].contains("cxx_flags"));
 
   bench::MachineInfo fake = m;
+  fake.gpu = bench::GpuStatus{};
   fake.physical_cores = 56;
   fake.cpu_brand = "Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz";
   CHECK(bench::machine_slug(fake) == "intel-xeon-platinum-8480-56c");
   fake.cpu_brand = "AMD EPYC 7B13 64-Core Processor";
   CHECK(bench::machine_slug(fake) == "amd-epyc-7b13-64-56c");
+  fake.gpu.usable = true;
+  fake.gpu.devices = {bench::GpuDevice{.name = "NVIDIA H100 80GB HBM3"}};
+  CHECK(bench::machine_slug(fake) == "amd-epyc-7b13-64-56c-h100-80gb-hbm3");
 }
 
 TEST_CASE("CPU features are consistent") {

@@ -89,7 +89,7 @@ TEST_CASE("the packed kernels agree with the reference on every SIMD path and ti
     for (const gemm::Shape& s : {gemm::Shape{1, 1, 1}, gemm::Shape{29, 71, 23}, gemm::Shape{100, 37, 11},
                                  gemm::Shape{3 * uk.mr, 3 * uk.nr, 10}, gemm::Shape{uk.mr + 1, uk.nr - 1, 6}}) {
       for (const Blocking& blk : {tiny, default_blocking(uk)}) {
-        for (int threads : {1, 2, 4}) {
+        for (int threads : {1, 2, 4, 6}) {
           bench::GemmProblem problem(s, 99, /*pad=*/1);
           const gemm::Operands op = problem.operands();
           if (threads == 1)
@@ -114,6 +114,20 @@ TEST_CASE("balanced_block splits rows into near-equal blocks") {
   CHECK(balanced_block(100, 168, 6) == 102);   // one block, rounded up to whole slivers
   CHECK(balanced_block(168, 168, 6) == 168);
   CHECK(balanced_block(169, 168, 6) == 90);    // 2 blocks instead of 168 + 1
+}
+
+TEST_CASE("thread_grid splits C to minimise what each thread reads") {
+  using gemm::packed::thread_grid;
+  auto grid = [](std::int64_t m, std::int64_t n, int t) {
+    const auto g = thread_grid(m, n, t, 6, 16);
+    return std::pair{g.rows, g.cols};
+  };
+  CHECK(grid(2048, 2048, 16) == std::pair{4, 4});
+  CHECK(grid(2048, 2048, 2) == std::pair{2, 1});   // a tie goes to splitting rows
+  CHECK(grid(4096, 256, 8) == std::pair{8, 1});    // tall C: rows only
+  CHECK(grid(12, 4096, 8) == std::pair{1, 8});     // wide C: columns only
+  CHECK(grid(6, 16, 8) == std::pair{1, 1});        // one sliver each way: no split possible
+  CHECK(grid(2048, 2048, 7) == std::pair{7, 1});   // a prime count
 }
 
 TEST_CASE("the checker rejects NaN, Inf, unwritten and wrong elements") {

@@ -29,6 +29,7 @@ int run_lesson_05(const LessonOptions& options) {
   sweep_options.max_call_seconds = 30;  // the lesson wants every rung, naive included
   sweep_options.progress = [&](const std::string& s) { lesson.progress(s); };
   const bench::GemmSweep sweep = bench::run_gemm_sweep(sweep_options);
+  lesson.show(bench::gemm_variant_table(sweep.variants));
   lesson.show(bench::gemm_sweep_table(sweep));
   for (const std::string& line : bench::gemm_sweep_headlines(sweep)) lesson.say(line);
 

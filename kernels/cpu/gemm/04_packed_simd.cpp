@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <string>
 
 #include "kernels/cpu/gemm/packed.h"
 #include "kernels/registry.h"
@@ -175,6 +176,15 @@ void packed_simd(const Operands& op, const RunContext&) {
 }
 
 }  // namespace
+
+std::string describe_choice() {
+  const MicroKernel& uk = micro_kernel(best_simd_path());
+  const Blocking b = default_blocking(uk);
+  return std::string(simd_path_name(uk.path)) + " micro-kernel " + std::to_string(uk.mr) + "x" +
+         std::to_string(uk.nr) + ", blocks mc " + std::to_string(b.mc) + " kc " + std::to_string(b.kc) + " nc " +
+         std::to_string(b.nc);
+}
+
 }  // namespace flopslab::gemm::packed
 
 namespace flopslab::gemm {
@@ -183,5 +193,6 @@ extern const GemmVariant kCpuPackedSimd{
     .step = 4,
     .idea = "packed panels + a register-tile micro-kernel (AVX-512 / AVX2+FMA / scalar by CPUID)",
     .run = packed::packed_simd,
+    .detail = packed::describe_choice,
 };
 }  // namespace flopslab::gemm

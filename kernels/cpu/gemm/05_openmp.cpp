@@ -1,10 +1,12 @@
 // Step 5: step 4 on every core, with OpenMP.
 //
-// The threads share each packed panel of B (they pack it together, one B sliver per loop
-// iteration, then wait at a barrier) and split the rows of C: thread t owns a contiguous
-// range of A slivers, packs its own A blocks into a private buffer and runs the same
-// macro-kernel. Nothing is written by two threads, so the only synchronisation is the two
-// barriers around each shared B panel.
+// The threads form a grid of tr x tc (rows x columns of C). For each panel they first pack B
+// and A together, one sliver per loop iteration of an `omp for`, then each thread runs the
+// same macro-kernel on its own rectangle of C: its rows of the packed A against its columns of
+// the packed B. Splitting columns as well as rows matters on many cores: with rows alone,
+// every thread would stream the whole B panel through its caches; on a 4 x 4 grid each reads a
+// quarter of A and a quarter of B. Nothing is written by two threads, so the only
+// synchronisation is the barrier after each packing step and before packed data is reused.
 #include <omp.h>
 
 #include <algorithm>
@@ -14,42 +16,79 @@
 
 namespace flopslab::gemm::packed {
 
-void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Blocking& blk,
-                          int threads) {
+ThreadGrid thread_grid(std::int64_t m, std::int64_t n, int threads, int mr, int nr) {
+  // Minimise what one thread reads per panel, m / rows + n / cols, among the factorisations
+  // that leave every thread at least one sliver of each; on a tie, split rows.
+  const std::int64_t row_slivers = (m + mr - 1) / mr, col_slivers = (n + nr - 1) / nr;
+  ThreadGrid best{1, 1};
+  double best_cost = -1;
+  for (int rows = threads; rows >= 1; --rows) {
+    if (threads % rows != 0) continue;
+    const int cols = threads / rows;
+    if (rows > row_slivers || cols > col_slivers) continue;
+    const double cost = double(m) / rows + double(n) / cols;
+    if (best_cost < 0 || cost < best_cost) best = {rows, cols}, best_cost = cost;
+  }
+  if (best_cost < 0) {  // too small a problem for this many threads: as many rows as fit
+    best = {static_cast<int>(std::clamp<std::int64_t>(row_slivers, 1, threads)), 1};
+  }
+  return best;
+}
+
+namespace {
+
+// [begin, end) of part `index` when `total` is split into `parts` near-equal runs of whole
+// slivers.
+std::pair<std::int64_t, std::int64_t> share(std::int64_t total, int unit, int index, int parts) {
+  const std::int64_t slivers = (total + unit - 1) / unit;
+  return {std::min(total, slivers * index / parts * unit), std::min(total, slivers * (index + 1) / parts * unit)};
+}
+
+}  // namespace
+
+void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Blocking& blk, int threads) {
   const auto [m, n, k] = op.shape;
-  const std::int64_t slivers = (m + uk.mr - 1) / uk.mr;  // rows of C in units of mr
-  threads = static_cast<int>(std::clamp<std::int64_t>(threads, 1, std::max<std::int64_t>(slivers, 1)));
-  if (threads == 1 || k == 0) return gemm_packed(op, uk, blk);
+  const ThreadGrid grid = thread_grid(m, n, std::max(threads, 1), uk.mr, uk.nr);
+  if (grid.rows * grid.cols == 1 || k == 0) return gemm_packed(op, uk, blk);
 
   const std::int64_t kc_max = std::min(blk.kc, k);
   const std::int64_t nc_max = std::min(blk.nc, (n + uk.nr - 1) / uk.nr * uk.nr);
-  AlignedBuffer b_packed(nc_max * kc_max);  // shared by all threads
+  // A is packed a chunk of rows at a time, all of it when the packed copy stays under 8 MiB.
+  const std::int64_t chunk_unit = std::int64_t(grid.rows) * uk.mr;
+  const std::int64_t chunk_rows =
+      std::max(chunk_unit, std::min((m + chunk_unit - 1) / chunk_unit, ((8 << 20) / (4 * kc_max)) / chunk_unit) * chunk_unit);
+  AlignedBuffer a_packed(chunk_rows * kc_max), b_packed(nc_max * kc_max);  // shared
 
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(grid.rows * grid.cols)
   {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const std::int64_t row_begin = std::min(m, slivers * t / nt * uk.mr);
-    const std::int64_t row_end = std::min(m, slivers * (t + 1) / nt * uk.mr);
-    const std::int64_t mc_step = balanced_block(row_end - row_begin, blk.mc, uk.mr);
-    AlignedBuffer a_packed(mc_step * kc_max);
-
+    const int t = omp_get_thread_num();
+    const int my_row = t / grid.cols, my_col = t % grid.cols;
     for (std::int64_t jc = 0; jc < n; jc += blk.nc) {
       const std::int64_t nc = std::min(blk.nc, n - jc);
+      const auto [col_begin, col_end] = share(nc, uk.nr, my_col, grid.cols);
       for (std::int64_t pc = 0; pc < k; pc += blk.kc) {
         const std::int64_t kc = std::min(blk.kc, k - pc);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (std::int64_t j0 = 0; j0 < nc; j0 += uk.nr)
-          pack_b_sliver(op.b + pc * op.ldb + jc + j0, op.ldb, kc,
-                        std::min<std::int64_t>(uk.nr, nc - j0), uk.nr, b_packed.data() + j0 * kc);
-        // (implicit barrier: the panel is complete)
-        for (std::int64_t ic = row_begin; ic < row_end; ic += mc_step) {
-          const std::int64_t mc = std::min(mc_step, row_end - ic);
-          pack_a(op.a + ic * op.lda + pc, op.lda, mc, kc, uk.mr, a_packed.data());
-          macro_kernel(uk, mc, nc, kc, a_packed.data(), b_packed.data(),
-                       op.c + ic * op.ldc + jc, op.ldc, /*accumulate=*/pc > 0);
-        }
+          pack_b_sliver(op.b + pc * op.ldb + jc + j0, op.ldb, kc, std::min<std::int64_t>(uk.nr, nc - j0), uk.nr,
+                        b_packed.data() + j0 * kc);
+        for (std::int64_t ic = 0; ic < m; ic += chunk_rows) {
+          const std::int64_t rows = std::min(chunk_rows, m - ic);
+#pragma omp for schedule(static)
+          for (std::int64_t i0 = 0; i0 < rows; i0 += uk.mr)
+            pack_a(op.a + (ic + i0) * op.lda + pc, op.lda, std::min<std::int64_t>(uk.mr, rows - i0), kc, uk.mr,
+                   a_packed.data() + i0 * kc);
+          // (implicit barrier: both panels are complete)
+          const auto [row_begin, row_end] = share(rows, uk.mr, my_row, grid.rows);
+          const std::int64_t mc_step = balanced_block(row_end - row_begin, blk.mc, uk.mr);
+          if (col_end > col_begin)
+            for (std::int64_t i0 = row_begin; i0 < row_end; i0 += mc_step)
+              macro_kernel(uk, std::min(mc_step, row_end - i0), col_end - col_begin, kc, a_packed.data() + i0 * kc,
+                           b_packed.data() + col_begin * kc, op.c + (ic + i0) * op.ldc + jc + col_begin, op.ldc,
+                           /*accumulate=*/pc > 0);
 #pragma omp barrier
-        // (nobody still reads the panel when the next one is packed over it)
+          // (nobody reads the packed panels any more when the next ones are packed over them)
+        }
       }
     }
   }
@@ -70,7 +109,8 @@ extern const GemmVariant kCpuOpenmp{
     .name = "openmp",
     .step = 5,
     .multithreaded = true,
-    .idea = "step 4 on all cores: threads share each packed B panel and split the rows of C",
+    .idea = "step 4 on all cores: threads pack A and B together, then each multiplies its block of C",
     .run = packed::openmp,
+    .detail = packed::describe_choice,
 };
 }  // namespace flopslab::gemm

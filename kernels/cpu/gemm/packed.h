@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/gemm.h"
@@ -59,10 +60,19 @@ void macro_kernel(const MicroKernel& uk, std::int64_t rows, std::int64_t cols, s
                   const float* a_packed, const float* b_packed, float* c, std::int64_t ldc,
                   bool accumulate);
 
-// Step 4 (one thread) and step 5 (threads share each packed B panel, split the rows of C).
+// How step 5 lays its threads over C: rows x cols threads, each owning a rectangle.
+struct ThreadGrid {
+  int rows, cols;
+};
+ThreadGrid thread_grid(std::int64_t m, std::int64_t n, int threads, int mr, int nr);
+
+// Step 4 (one thread) and step 5 (a grid of threads over C, sharing the packed panels).
 void gemm_packed(const Operands& op, const MicroKernel& uk, const Blocking& blocking);
 void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Blocking& blocking,
                           int threads);
+
+// "avx2 micro-kernel 6x16, blocks mc 168 kc 256 nc 4080": what steps 4 and 5 run here.
+std::string describe_choice();
 
 // 64-byte aligned scratch for packed blocks.
 class AlignedBuffer {

@@ -31,12 +31,17 @@ void openblas(const Operands& op, const RunContext& ctx) {
               0.0f, op.c, int(std::max<std::int64_t>(op.ldc, 1)));
 }
 const char* (*const openblas_unavailable)() = nullptr;
+// OpenBLAS picks its kernels from CPUID when loaded; a CPU newer than the library falls back
+// to an older core's kernels, which explains many slow OpenBLAS rows.
+std::string openblas_choice() { return std::string("kernels for core ") + openblas_get_corename(); }
+std::string (*const openblas_detail)() = openblas_choice;
 #else
 void openblas(const Operands&, const RunContext&) {
   throw std::logic_error("openblas: not built into this binary");
 }
 const char* openblas_missing() { return "not built: libopenblas-dev was not found at configure time"; }
 const char* (*const openblas_unavailable)() = openblas_missing;
+std::string (*const openblas_detail)() = nullptr;
 #endif
 
 }  // namespace
@@ -48,6 +53,7 @@ extern const GemmVariant kCpuOpenblas{
     .idea = "OpenBLAS cblas_sgemm (Debian's build: AVX2 kernels at most)",
     .run = openblas,
     .unavailable = openblas_unavailable,
+    .detail = openblas_detail,
 };
 
 }  // namespace flopslab::gemm
