@@ -1,6 +1,7 @@
 #include "bench/affinity.h"
 
 #include <hwloc.h>
+#include <omp.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -62,6 +63,15 @@ bool pin_current_thread(int cpu) {
 void pin_omp_thread(int thread_index) {
   const std::vector<int>& order = cpu_order();
   pin_current_thread(order[static_cast<std::size_t>(thread_index) % order.size()]);
+}
+
+}  // namespace flopslab::bench
+
+namespace flopslab::bench {
+
+void pin_team(int threads) {
+#pragma omp parallel num_threads(threads)
+  pin_omp_thread(omp_get_thread_num());
 }
 
 }  // namespace flopslab::bench

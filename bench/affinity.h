@@ -18,4 +18,8 @@ bool pin_current_thread(int cpu);
 // when there are more threads than CPUs. Call it inside the parallel region.
 void pin_omp_thread(int thread_index);
 
+// Starts a team of `threads` and pins each; OpenMP reuses the same pinned threads for the next
+// parallel regions of that size, so the timed regions pay nothing for it.
+void pin_team(int threads);
+
 }  // namespace flopslab::bench

@@ -21,10 +21,7 @@ PeakMeasurement measure_fma_peak(const probes::FmaLoop& loop, int threads,
   m.threads = threads;
   m.flops_per_call = loop.flops_per_iteration() * double(kIterations) * threads;
   int team_size = threads;
-  // Pin once, outside the timed calls: thread i on the i-th core (see affinity.h). OpenMP
-  // reuses the same worker threads for the next parallel regions of the same size.
-#pragma omp parallel num_threads(threads)
-  pin_omp_thread(omp_get_thread_num());
+  pin_team(threads);  // once, outside the timed calls (see affinity.h)
   m.timing = measure(
       [&] {
 #pragma omp parallel num_threads(threads)

@@ -1,5 +1,6 @@
 #include "bench/files.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,6 +47,16 @@ std::int64_t meminfo_field(const char* field) {
 
 std::int64_t available_memory_bytes() { return meminfo_field("MemAvailable:"); }
 std::int64_t total_memory_bytes() { return meminfo_field("MemTotal:"); }
+
+std::pair<int, std::string> run_shell(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {-1, "could not start a shell"};
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) output += buf;
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
 
 std::string format_bytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace flopslab::bench {
 
@@ -14,6 +15,10 @@ void write_file_atomically(const std::string& path, const std::string& content);
 std::int64_t available_memory_bytes();
 // Total memory the OS sees (MemTotal), or -1 when unknown.
 std::int64_t total_memory_bytes();
+
+// Runs a command through /bin/sh; returns its exit status (-1 if it did not exit normally) and
+// its stdout and stderr together.
+std::pair<int, std::string> run_shell(const std::string& command);
 
 // "1.50 GiB", "512 KiB", "17 B".
 std::string format_bytes(double bytes);

@@ -1,6 +1,5 @@
 #include "bench/report.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,24 +14,16 @@
 #include <fmt/ranges.h>
 
 #include "bench/build_info.h"
+#include "bench/counters.h"
+#include "bench/cpu_model.h"
 #include "bench/files.h"
 #include "bench/gemm_sweep.h"
+#include "bench/probe.h"
 
 namespace flopslab::bench {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Runs a shell command, returning its exit status and combined output.
-std::pair<int, std::string> run_command(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, "could not start a shell"};
-  std::array<char, 512> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) output += buf.data();
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -98,7 +89,7 @@ std::string run_plot_script(const std::string& dir) {
   if (!fs::exists(script)) return fmt::format("charts not drawn: {} not found", script);
   // Debian's interpreter carries python3-matplotlib; a python3 earlier on PATH may not.
   const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const auto [status, output] = run_command(fmt::format("{} {} {}", python, shell_quote(script), shell_quote(dir)));
+  const auto [status, output] = run_shell(fmt::format("{} {} {}", python, shell_quote(script), shell_quote(dir)));
   if (status == 0) return {};
   if (output.find("No module named 'matplotlib'") != std::string::npos)
     return "charts not drawn: matplotlib is missing (sudo apt-get install python3-matplotlib)";
@@ -107,7 +98,8 @@ std::string run_plot_script(const std::string& dir) {
 
 ReportOutcome write_report(const ReportOptions& o) {
   const auto started = std::chrono::steady_clock::now();
-  const MachineInfo machine = describe_machine();
+  const ProbeSession session({.quick = o.quick, .progress = o.progress});
+  const MachineInfo& machine = session.machine;
   ReportOutcome out;
   out.dir = o.out_dir.empty() ? default_report_dir(machine) : o.out_dir;
   fs::create_directories(fs::absolute(out.dir).parent_path());
@@ -120,6 +112,17 @@ ReportOutcome write_report(const ReportOptions& o) {
               {"quick", o.quick},
               {"machine", machine_json(machine)},
               {"sections", Json::object()}};
+
+    const ProbeContext& ctx = session.context;
+    const ClockMeasurement& clock = session.clock;
+    json["machine"]["cpu_model"] = cpu_peak_json(machine, clock);
+    std::vector<ProbeReport> probes;
+    Json cpu_json = Json::object();
+    for (const Probe& probe : cpu_probes()) {
+      probes.push_back(probe.run(ctx));
+      cpu_json[std::string(probe.name)] = probes.back().json;
+    }
+    json["sections"]["cpu"] = cpu_json;
 
     GemmSweepOptions gemm_options = default_gemm_sweep(machine.physical_cores, o.quick);
     gemm_options.progress = o.progress;
@@ -141,7 +144,16 @@ ReportOutcome write_report(const ReportOptions& o) {
                       json["duration_s"].get<double>(),
                       o.quick ? " **Quick mode: tiny sizes and short timing, a smoke test, not a measurement.**" : "");
     if (!out.plot_note.empty()) md += fmt::format("> {}\n\n", out.plot_note);
-    md += "## Machine\n\n```\n" + machine_summary(machine) + "```\n\n";
+    md += "## Machine\n\n```\n" + machine_summary(machine) + cpu_peak_summary(machine, clock) + "```\n\n";
+    md += "## CPU\n\n";
+    md += "Each subsection is one `flopslab probe`; the lesson it belongs to is in its title. ";
+    if (machine.hypervisor)
+      md += "This machine is virtualised: the host may run another tenant on a core's SMT sibling or move it, so "
+            "throughput can shift between runs by up to 2x; each row's spread shows the noise within a run. ";
+    const Counters& counters = Counters::instance();
+    md += counters.available() ? "Hardware counters (perf_event_open) are attached where a probe shows them.\n\n"
+                               : counters.reason() + ".\n\n";
+    for (const ProbeReport& probe : probes) md += probe.markdown(staging);
     md += gemm_markdown(gemm, staging);
     write_file_atomically(staging + "/report.md", md);
 

@@ -1,8 +1,10 @@
 #include "cli/args.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -32,6 +34,26 @@ long long parse_integer(const std::string& option, const std::string& text, long
   if (value < low)
     throw UsageError(fmt::format("{}: {} is too small (at least {})", option, text, low));
   return value;
+}
+
+std::int64_t parse_bytes(const std::string& option, const std::string& text, std::int64_t low, std::int64_t high) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  const std::string number = text.substr(0, digits), unit = text.substr(digits);
+  int shift = -1;
+  for (const auto& [names, s] : {std::pair{std::vector<std::string>{"", "B"}, 0},
+                                 std::pair{std::vector<std::string>{"K", "KiB", "k"}, 10},
+                                 std::pair{std::vector<std::string>{"M", "MiB"}, 20},
+                                 std::pair{std::vector<std::string>{"G", "GiB"}, 30}})
+    if (std::find(names.begin(), names.end(), unit) != names.end()) shift = s;
+  if (number.empty() || shift < 0)
+    throw UsageError(fmt::format("{}: '{}' is not a size; use a number with K, M or G (binary), e.g. 512M or 1G",
+                                 option, text));
+  const long long value = parse_integer(option, number, 0, std::numeric_limits<long long>::max() >> 30);
+  const std::int64_t bytes = std::int64_t(value) << shift;
+  if (bytes < low) throw UsageError(fmt::format("{}: {} is too small (at least {} bytes)", option, text, low));
+  if (bytes > high) throw UsageError(fmt::format("{}: {} is too large (at most {} bytes)", option, text, high));
+  return bytes;
 }
 
 double parse_seconds(const std::string& option, const std::string& text) {

@@ -31,6 +31,10 @@ std::vector<const GemmVariant*> parse_variants(const std::string& option, const 
 // One positive integer in [low, high].
 long long parse_integer(const std::string& option, const std::string& text, long long low, long long high);
 
+// A size in bytes: "1GiB", "512MiB", "64M", "4096" (K, M, G are binary multiples), in
+// [low, high].
+std::int64_t parse_bytes(const std::string& option, const std::string& text, std::int64_t low, std::int64_t high);
+
 // A number of seconds > 0.
 double parse_seconds(const std::string& option, const std::string& text);
 

@@ -1,6 +1,7 @@
 // flopslab: one command for the whole suite.
 //
-//   flopslab info                      what this machine is
+//   flopslab info                      what this machine is, its measured clock and peak
+//   flopslab probe NAME                CPU probes: flops, latency, bandwidth, locality, threads
 //   flopslab gemm [--sizes ...]        the CPU GEMM ladder against OpenBLAS and oneDNN
 //   flopslab report [--out DIR]        everything, written to report.md / report.json / PNGs
 //   flopslab lesson N                  run lesson N of the syllabus
@@ -15,9 +16,12 @@
 #include <fmt/format.h>
 
 #include "bench/build_info.h"
+#include "bench/counters.h"
+#include "bench/cpu_model.h"
 #include "bench/files.h"
 #include "bench/gemm_sweep.h"
 #include "bench/machine.h"
+#include "bench/probe.h"
 #include "bench/progress.h"
 #include "bench/report.h"
 #include "cli/args.h"
@@ -54,8 +58,70 @@ void warn_oversubscription(const std::vector<int>& threads, int logical_cpus) {
 int run_info(const std::string& json_path) {
   check_output_file("--json", json_path);
   const bench::MachineInfo m = bench::describe_machine();
-  std::printf("%s", bench::machine_summary(m).c_str());
-  if (!json_path.empty()) bench::write_file_atomically(json_path, bench::machine_json(m).dump(2) + "\n");
+  const bench::ClockMeasurement clock = bench::measure_clock(m.physical_cores, bench::quick_timing());
+  std::printf("%s%s", bench::machine_summary(m).c_str(), bench::cpu_peak_summary(m, clock).c_str());
+  if (!json_path.empty()) {
+    Json json = bench::machine_json(m);
+    json["cpu_model"] = bench::cpu_peak_json(m, clock);
+    bench::write_file_atomically(json_path, json.dump(2) + "\n");
+  }
+  return 0;
+}
+
+struct ProbeArgs {
+  std::string name, threads, max_size, json;
+  bool quick = false, no_progress = false, no_peers = false;
+};
+
+int run_probe(const ProbeArgs& a, const std::string& command) {
+  std::vector<const bench::Probe*> probes;
+  if (a.name == "all") {
+    for (const bench::Probe& p : bench::cpu_probes()) probes.push_back(&p);
+  } else if (const bench::Probe* p = bench::find_probe(a.name)) {
+    probes.push_back(p);
+  } else {
+    throw UsageError(fmt::format("probe: unknown probe '{}' (valid: {}, all)", a.name, bench::probe_names()));
+  }
+  const bench::MachineInfo described = bench::describe_machine();
+  bench::ProbeSessionOptions options{.quick = a.quick, .peers = !a.no_peers};
+  if (!a.threads.empty()) options.cores = static_cast<int>(parse_integer("--threads", a.threads, 1, kMaxThreads));
+  if (!a.max_size.empty()) {
+    options.max_bytes = parse_bytes("--max-size", a.max_size, 1 << 20, std::int64_t(1) << 50);
+    const std::int64_t available = bench::available_memory_bytes();
+    if (available > 0 && options.max_bytes > available / 2)
+      throw UsageError(fmt::format("--max-size: {} is more than half of the {} of memory available; the probes "
+                                   "need up to twice the working set",
+                                   bench::format_bytes(double(options.max_bytes)), bench::format_bytes(double(available))));
+  }
+  check_output_file("--json", a.json);
+  warn_oversubscription({options.cores}, described.logical_cpus);
+
+  bench::Progress progress(!a.no_progress);
+  options.progress = [&](const std::string& line) { progress(line); };
+  const bench::ProbeSession session(options);
+  const bench::ProbeContext& ctx = session.context;
+  const bench::MachineInfo& machine = session.machine;
+  const bench::ClockMeasurement& clock = session.clock;
+  Json results = Json::object();
+  std::string text;
+  for (const bench::Probe* p : probes) {
+    const bench::ProbeReport r = p->run(ctx);
+    results[std::string(p->name)] = r.json;
+    text += r.text();
+  }
+  progress.finish();
+  const bench::Counters& counters = bench::Counters::instance();
+  std::printf("%s\n%s%s", bench::cpu_peak_summary(machine, clock).c_str(),
+              counters.available() ? "" : (counters.reason() + "\n").c_str(), ("\n" + text).c_str());
+  if (!a.json.empty()) {
+    const Json json{{"schema", "flopslab-probe/1"},
+                    {"command", command},
+                    {"machine", bench::machine_json(machine)},
+                    {"cpu_model", bench::cpu_peak_json(machine, clock)},
+                    {"probes", results}};
+    bench::write_file_atomically(a.json, json.dump(2) + "\n");
+    std::printf("Wrote %s\n", a.json.c_str());
+  }
   return 0;
 }
 
@@ -189,6 +255,19 @@ int run(int argc, char** argv) {
   report->add_flag("--no-plots", report_args.no_plots, "Do not run scripts/plot");
   report->add_flag("--no-progress", report_args.no_progress, "Do not print progress on stderr");
 
+  ProbeArgs probe_args;
+  auto* probe = app.add_subcommand("probe", "Measure one property of the CPU and memory: " + bench::probe_names() + ", or all");
+  probe->add_option("NAME", probe_args.name, "Which probe: " + bench::probe_names() + ", all")->required();
+  probe->add_option("--threads", probe_args.threads, "Threads for the all-core runs  [physical cores]")->type_name("N");
+  probe->add_option("--max-size", probe_args.max_size,
+                    "Largest working set of the memory probes, e.g. 512M, 2G  [1G, or 4x the last-level cache]")
+      ->type_name("SIZE");
+  probe->add_option("--json", probe_args.json, "Also write every raw point, with the machine, as JSON to FILE")
+      ->type_name("FILE");
+  probe->add_flag("--quick", probe_args.quick, "Small working sets and short timing (a smoke test)");
+  probe->add_flag("--no-peers", probe_args.no_peers, "Do not run likwid-bench beside the probes");
+  probe->add_flag("--no-progress", probe_args.no_progress, "Do not print progress on stderr");
+
   std::string lesson_number, lesson_threads;
   bool lesson_list_flag = false, lesson_quick = false;
   auto* lesson = app.add_subcommand("lesson", "Run lesson N of the syllabus: measure its claim here and check it");
@@ -201,7 +280,7 @@ int run(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
-    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, gemm, report, lesson)", argv[1]));
+    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, report, lesson)", argv[1]));
   }
   try {
     app.parse(argc, argv);
@@ -214,10 +293,11 @@ int run(int argc, char** argv) {
 
   const std::string command = joined_command(argc, argv);
   if (info->parsed()) return run_info(info_json);
+  if (probe->parsed()) return run_probe(probe_args, command);
   if (gemm->parsed()) return run_gemm(gemm_args, command);
   if (report->parsed()) return run_report(report_args, command);
   if (lesson->parsed()) return run_lesson(lesson_number, lesson_list_flag, lesson_quick, lesson_threads);
-  throw UsageError("no command given (valid: info, gemm, report, lesson; see 'flopslab --help')");
+  throw UsageError("no command given (valid: info, probe, gemm, report, lesson; see 'flopslab --help')");
 }
 
 }  // namespace

@@ -26,18 +26,35 @@ LessonRun::LessonRun(int number, std::string title) : number_(number) {
 }
 
 void LessonRun::say(const std::string& text) {
+  progress_.finish();
   std::printf("%s\n", text.c_str());
   std::fflush(stdout);
 }
 
 void LessonRun::show(const bench::Table& table) {
+  progress_.finish();
   std::printf("\n%s\n", table.text().c_str());
   std::fflush(stdout);
 }
 
-void LessonRun::progress(const std::string& step) {
-  std::fprintf(stderr, "  ... %s\n", step.c_str());
-  std::fflush(stderr);
+void LessonRun::progress(const std::string& step) { progress_(step); }
+
+std::function<void(const std::string&)> LessonRun::progress_callback() {
+  return [this](const std::string& step) { progress(step); };
+}
+
+const Json* find_point(const Json& points, const std::vector<std::pair<std::string, Json>>& match) {
+  for (const Json& p : points) {
+    bool all = true;
+    for (const auto& [key, value] : match) all = all && p.contains(key) && p[key] == value;
+    if (all) return &p;
+  }
+  return nullptr;
+}
+
+double point_value(const Json& points, const std::vector<std::pair<std::string, Json>>& match, const char* field) {
+  const Json* p = find_point(points, match);
+  return p != nullptr && p->contains(field) && (*p)[field].is_number() ? (*p)[field].get<double>() : std::nan("");
 }
 
 void LessonRun::compare(std::string claim, double textbook, std::string source, double measured,
@@ -51,6 +68,7 @@ bool LessonRun::check(bool ok, std::string statement) {
 }
 
 int LessonRun::finish(const std::string& takeaway) {
+  progress_.finish();
   if (!comparisons_.empty()) {
     using A = bench::Table::Align;
     bench::Table t({{"claim", A::left}, {"textbook (source, year)", A::left}, {"measured here"}, {"ratio"}});

@@ -4,10 +4,13 @@
 // kernel and timer; the frame only formats.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "bench/json.h"
+#include "bench/progress.h"
 #include "bench/table.h"
 
 namespace flopslab::lessons {
@@ -24,6 +27,8 @@ class LessonRun {
   void say(const std::string& text);       // narrative, printed as it comes
   void show(const bench::Table& table);    // a measured table, printed as it comes
   void progress(const std::string& step);  // a transient status line on stderr
+  // The same, as a callback for the library's progress hooks.
+  std::function<void(const std::string&)> progress_callback();
 
   // A textbook figure next to the measured one; ratio = measured / textbook.
   void compare(std::string claim, double textbook, std::string source, double measured,
@@ -41,9 +46,15 @@ class LessonRun {
     double textbook, measured;
   };
   int number_;
+  bench::Progress progress_;
   std::vector<Comparison> comparisons_;
   std::vector<std::pair<bool, std::string>> checks_;
 };
+
+// The first element of a JSON array whose fields match every (key, value) pair, or null.
+const Json* find_point(const Json& points, const std::vector<std::pair<std::string, Json>>& match);
+// A number from such a point, NaN when the point or field is missing.
+double point_value(const Json& points, const std::vector<std::pair<std::string, Json>>& match, const char* field);
 
 struct Lesson {
   int number;

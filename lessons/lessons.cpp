@@ -4,10 +4,18 @@
 
 namespace flopslab::lessons {
 
+int run_lesson_01(const LessonOptions&);
+int run_lesson_02(const LessonOptions&);
+int run_lesson_03(const LessonOptions&);
+int run_lesson_04(const LessonOptions&);
 int run_lesson_05(const LessonOptions&);
 
 namespace {
 const Lesson kLessons[] = {
+    {1, "01-peak-flops", "Peak FLOPS of a CPU", run_lesson_01},
+    {2, "02-memory-hierarchy", "The memory hierarchy", run_lesson_02},
+    {3, "03-locality", "Locality", run_lesson_03},
+    {4, "04-threads", "Parallelism and hyperthreads", run_lesson_04},
     {5, "05-cpu-gemm", "GEMM on the CPU", run_lesson_05},
 };
 }  // namespace

@@ -73,3 +73,18 @@ TEST_CASE("seconds") {
   CHECK(error_of([] { cli::parse_seconds("--max-call-seconds", "soon"); }) ==
         "--max-call-seconds: 'soon' is not a number of seconds");
 }
+
+TEST_CASE("sizes in bytes with binary units") {
+  CHECK(cli::parse_bytes("--max-size", "4096", 1, 1 << 30) == 4096);
+  CHECK(cli::parse_bytes("--max-size", "64K", 1, 1 << 30) == 64 << 10);
+  CHECK(cli::parse_bytes("--max-size", "512M", 1, 1 << 30) == 512 << 20);
+  CHECK(cli::parse_bytes("--max-size", "1GiB", 1, std::int64_t(1) << 40) == std::int64_t(1) << 30);
+  CHECK(error_of([] { cli::parse_bytes("--max-size", "1.5G", 1, 1 << 30); }) ==
+        "--max-size: '1.5G' is not a size; use a number with K, M or G (binary), e.g. 512M or 1G");
+  CHECK(error_of([] { cli::parse_bytes("--max-size", "2G", 1, 1 << 30); }) ==
+        "--max-size: 2G is too large (at most 1073741824 bytes)");
+  CHECK(error_of([] { cli::parse_bytes("--max-size", "1K", 1 << 20, 1 << 30); }) ==
+        "--max-size: 1K is too small (at least 1048576 bytes)");
+  CHECK(error_of([] { cli::parse_bytes("--max-size", "", 1, 1 << 30); }) ==
+        "--max-size: '' is not a size; use a number with K, M or G (binary), e.g. 512M or 1G");
+}

@@ -1,0 +1,138 @@
+// Probe "flops": FMA throughput for every ISA width and precision, on one core, one thread
+// per core, and every hardware thread, next to the theoretical peak (with its formula) and to
+// likwid-bench's peakflops kernels measured in the same run.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "bench/counters.h"
+#include "bench/cpu_peak.h"
+#include "bench/likwid.h"
+#include "bench/probe.h"
+#include "kernels/cpu/probes/fma_chains.h"
+
+namespace flopslab::bench {
+namespace {
+
+// likwid-bench's kernel for the same ISA and precision (FMA variants only; its scalar and SSE
+// kernels use separate multiplies and adds, which is a different experiment).
+const char* likwid_test(const probes::FmaLoop& loop) {
+  const bool sp = loop.precision == probes::Precision::fp32;
+  if (loop.vector_bits == 256) return sp ? "peakflops_sp_avx_fma" : "peakflops_avx_fma";
+  if (loop.vector_bits == 512) return sp ? "peakflops_sp_avx512_fma" : "peakflops_avx512_fma";
+  return nullptr;
+}
+
+struct Row {
+  const probes::FmaLoop* loop;
+  int threads;
+  PeakMeasurement m;
+};
+
+}  // namespace
+
+ProbeReport run_flops_probe(const ProbeContext& ctx) {
+  ProbeReport report("flops", "Peak FLOPS (lesson 01)");
+  const MachineInfo& machine = ctx.machine;
+  std::vector<int> thread_counts{1};
+  if (ctx.cores > 1) thread_counts.push_back(ctx.cores);
+  if (machine.logical_cpus > ctx.cores) thread_counts.push_back(machine.logical_cpus);
+
+  std::vector<Row> rows;
+  std::vector<std::string> unsupported;
+  for (const probes::FmaLoop& loop : probes::fma_loops()) {
+    if (!loop.supported()) {
+      unsupported.push_back(loop.name);
+      continue;
+    }
+    for (int t : thread_counts) {
+      ctx.step(fmt::format("flops: {} on {} thread{}", loop.name, t, t == 1 ? "" : "s"));
+      rows.push_back({&loop, t, measure_fma_peak(loop, t, ctx.timing)});
+    }
+  }
+
+  // FMA pipes: from the table, or inferred from the one-core fp32 loop of the same width.
+  const FmaPipes table_pipes = fma_pipes(machine);
+  auto pipes_of = [&](const probes::FmaLoop& loop) {
+    if (table_pipes.from_table) return pipes_for(table_pipes, loop);
+    for (const Row& r : rows)
+      if (r.threads == 1 && r.loop->vector_bits == loop.vector_bits)
+        return infer_pipes(r.m.gflops(), ctx.clock.ghz_one_core, *r.loop);
+    return 1;
+  };
+
+  using A = Table::Align;
+  Table table({{"loop", A::left}, {"threads"}, {"GFLOP/s"}, {"best"}, {"theoretical"}, {"% of theoretical"},
+               {"likwid-bench"}, {"vs likwid"}});
+  Json points = Json::array();
+  for (const Row& r : rows) {
+    const int cores_used = std::min(r.threads, ctx.cores);  // SMT siblings share their core's pipes
+    const double ghz = r.threads == 1 ? ctx.clock.ghz_one_core : ctx.clock.ghz_all_cores;
+    const TheoreticalPeak theory = theoretical_peak(*r.loop, cores_used, ghz, pipes_of(*r.loop));
+    const double median = r.m.flops_per_call / r.m.timing.median * 1e-9;
+    LikwidResult peer;
+    if (const char* test = likwid_test(*r.loop); ctx.peers && test != nullptr && r.threads <= ctx.cores) {
+      ctx.step(fmt::format("flops: likwid-bench {} on {} thread{}", test, r.threads, r.threads == 1 ? "" : "s"));
+      peer = run_likwid(test, fmt::format("N:{}kB:{}", 32 * r.threads, r.threads));
+    }
+    table.add_row({r.loop->name, std::to_string(r.threads), fmt::format("{:.1f}", median),
+                   fmt::format("{:.1f}", r.m.gflops()), fmt::format("{:.1f}", theory.gflops),
+                   fmt::format("{:.1f}%", 100 * r.m.gflops() / theory.gflops),
+                   peer.ran ? fmt::format("{:.1f}", peer.gflops) : "-",
+                   peer.ran ? fmt::format("{:.3f}x", median / peer.gflops) : "-"});
+    points.push_back({{"loop", r.loop->name},
+                      {"isa", r.loop->isa},
+                      {"precision", precision_name(r.loop->precision)},
+                      {"lanes", r.loop->lanes},
+                      {"accumulators", r.loop->accumulators},
+                      {"threads", r.threads},
+                      {"flops_per_call", r.m.flops_per_call},
+                      {"gflops_median", median},
+                      {"gflops_best", r.m.gflops()},
+                      {"spread", r.m.timing.spread()},
+                      {"theoretical_gflops", theory.gflops},
+                      {"theoretical_formula", theory.formula},
+                      {"likwid", peer.ran ? Json{{"command", peer.command}, {"gflops", peer.gflops}}
+                                          : Json{{"command", peer.command}, {"not_run", peer.reason}}}});
+  }
+
+  const probes::FmaLoop& widest = probes::widest_fma_loop(probes::Precision::fp32);
+  const probes::FmaLoop* avx512 = nullptr;
+  for (const probes::FmaLoop& loop : probes::fma_loops())
+    if (loop.vector_bits == 512 && loop.precision == probes::Precision::fp32) avx512 = &loop;
+  const std::string narrow_pipes = std::to_string(pipes_of(probes::fma_loops()[0]));
+  const std::string wide_pipes = avx512 != nullptr && avx512->supported() ? std::to_string(pipes_of(*avx512))
+                                                                           : std::string("none (no AVX-512)");
+  report.say(fmt::format(
+      "Clock measured with a dependent add chain (one add per cycle): {:.2f} GHz on one core, {:.2f} GHz per core "
+      "with all {} cores busy. FMA pipes per core: {} for 256-bit and narrower operations, {} for 512-bit ({}, {}).",
+      ctx.clock.ghz_one_core, ctx.clock.ghz_all_cores, ctx.cores, narrow_pipes, wide_pipes,
+      table_pipes.microarchitecture,
+      table_pipes.from_table ? "from flopslab's table" : "not in flopslab's table: inferred from this measurement"));
+  report.say(fmt::format("Theoretical FP32 peak, one core: {}.",
+                         theoretical_peak(widest, 1, ctx.clock.ghz_one_core, pipes_of(widest)).formula));
+  if (ctx.cores > 1)
+    report.say(fmt::format("Theoretical FP32 peak, all cores: {}.",
+                           theoretical_peak(widest, ctx.cores, ctx.clock.ghz_all_cores, pipes_of(widest)).formula));
+  report.say("GFLOP/s is the median call; *best* is the fastest call, the ceiling used for \"% of peak\" elsewhere. "
+             "Each loop keeps 12 (24 for AVX-512) independent FMA chains in registers, enough to cover the FMA "
+             "latency on every current core. *vs likwid* divides the median by likwid-bench's peakflops kernel "
+             "for the same ISA, run right after it.");
+  report.table(std::move(table));
+  if (!unsupported.empty())
+    report.say(fmt::format("Not supported by this CPU (skipped): {}.", fmt::join(unsupported, ", ")));
+  if (!ctx.peers)
+    report.say("Peers not run (quick mode).");
+  else if (!likwid_available())
+    report.say("likwid-bench is not installed, so there is no peer column (sudo apt-get install likwid).");
+
+  report.json = Json{{"clock_ghz_one_core", ctx.clock.ghz_one_core},
+                     {"clock_ghz_all_cores", ctx.clock.ghz_all_cores},
+                     {"cores", ctx.cores},
+                     {"fma_pipes", {{"narrow", table_pipes.narrow}, {"wide", table_pipes.wide},
+                                    {"microarchitecture", table_pipes.microarchitecture},
+                                    {"from_table", table_pipes.from_table}}},
+                     {"points", points}};
+  return report;
+}
+
+}  // namespace flopslab::bench

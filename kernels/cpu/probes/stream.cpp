@@ -1,0 +1,102 @@
+#include "kernels/cpu/probes/stream.h"
+
+#include <emmintrin.h>
+
+#include <cstring>
+
+namespace flopslab::probes {
+namespace {
+
+#define FLOPSLAB_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+
+// Sixteen partial sums: the compiler keeps them in 2-4 vector registers, so the adds do not
+// wait on each other and loads, not add latency, set the pace.
+FLOPSLAB_CLONES double read(double*, const double* b, const double*, std::int64_t n) {
+  double partial[16] = {};
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) partial[j] += b[i + j];
+  double sum = 0;
+  for (; i < n; ++i) sum += b[i];
+  for (double p : partial) sum += p;
+  return sum;
+}
+FLOPSLAB_CLONES double write(double* __restrict a, const double*, const double*, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) a[i] = kStreamScalar;
+  return 0;
+}
+FLOPSLAB_CLONES double copy(double* __restrict a, const double* __restrict b, const double*, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) a[i] = b[i];
+  return 0;
+}
+FLOPSLAB_CLONES double scale(double* __restrict a, const double* __restrict b, const double*, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) a[i] = kStreamScalar * b[i];
+  return 0;
+}
+FLOPSLAB_CLONES double add(double* __restrict a, const double* __restrict b, const double* __restrict c,
+                           std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) a[i] = b[i] + c[i];
+  return 0;
+}
+FLOPSLAB_CLONES double triad(double* __restrict a, const double* __restrict b, const double* __restrict c,
+                             std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) a[i] = b[i] + kStreamScalar * c[i];
+  return 0;
+}
+
+// Non-temporal stores: 16-byte SSE2 streaming stores (every x86-64 has them); the write-
+// combining buffers merge them into full lines. sfence orders them before the caller's next
+// timing read.
+double write_nt(double* a, const double*, const double*, std::int64_t n) {
+  const __m128d s = _mm_set1_pd(kStreamScalar);
+  for (std::int64_t i = 0; i < n; i += 2) _mm_stream_pd(a + i, s);
+  _mm_sfence();
+  return 0;
+}
+double copy_nt(double* a, const double* b, const double*, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; i += 2) _mm_stream_pd(a + i, _mm_load_pd(b + i));
+  _mm_sfence();
+  return 0;
+}
+double triad_nt(double* a, const double* b, const double* c, std::int64_t n) {
+  const __m128d s = _mm_set1_pd(kStreamScalar);
+  for (std::int64_t i = 0; i < n; i += 2)
+    _mm_stream_pd(a + i, _mm_add_pd(_mm_load_pd(b + i), _mm_mul_pd(s, _mm_load_pd(c + i))));
+  _mm_sfence();
+  return 0;
+}
+
+const StreamKernel kKernels[] = {
+    {"read", "sum += b[i]", 1, 0, 1, false, read},
+    {"write", "a[i] = s", 0, 1, 0, false, write},
+    {"copy", "a[i] = b[i]", 1, 1, 0, false, copy},
+    {"scale", "a[i] = s*b[i]", 1, 1, 1, false, scale},
+    {"add", "a[i] = b[i] + c[i]", 2, 1, 1, false, add},
+    {"triad", "a[i] = b[i] + s*c[i]", 2, 1, 2, false, triad},
+    {"write-nt", "a[i] = s (non-temporal store)", 0, 1, 0, true, write_nt},
+    {"copy-nt", "a[i] = b[i] (non-temporal store)", 1, 1, 0, true, copy_nt},
+    {"triad-nt", "a[i] = b[i] + s*c[i] (non-temporal store)", 2, 1, 2, true, triad_nt},
+};
+
+}  // namespace
+
+std::span<const StreamKernel> stream_kernels() { return kKernels; }
+
+const StreamKernel* find_stream_kernel(const char* name) {
+  for (const StreamKernel& k : kKernels)
+    if (std::strcmp(k.name, name) == 0) return &k;
+  return nullptr;
+}
+
+double strided_sum(const double* a, std::int64_t n, std::int64_t stride) {
+  // Eight chains: enough that two loads per cycle, not the 3-4 cycle add latency, set the pace.
+  double s[8] = {};
+  const std::int64_t step = 8 * stride;
+  std::int64_t i = 0;
+  for (; i + 7 * stride < n; i += step)
+    for (int j = 0; j < 8; ++j) s[j] += a[i + j * stride];
+  for (; i < n; i += stride) s[0] += a[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+}  // namespace flopslab::probes

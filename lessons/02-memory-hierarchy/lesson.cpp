@@ -1,0 +1,74 @@
+// Lesson 02: the memory hierarchy. The latency staircase (pointer chasing from 1 KiB to 1 GiB)
+// with the levels found from the curve, against hwloc's sizes and the textbook latencies; and
+// STREAM bandwidth from L1 to DRAM.
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "bench/files.h"
+#include "bench/probe.h"
+#include "lessons/frame.h"
+
+namespace flopslab::lessons {
+
+int run_lesson_02(const LessonOptions& options) {
+  LessonRun lesson(2, "The memory hierarchy");
+  const bench::ProbeSession session({.quick = options.quick, .cores = options.threads,
+                                     .progress = lesson.progress_callback()});
+  const bench::ProbeReport latency = bench::find_probe("latency")->run(session.context);
+  lesson.say(latency.text());
+  const bench::ProbeReport bandwidth = bench::find_probe("bandwidth")->run(session.context);
+  lesson.say(bandwidth.text());
+
+  const Json& levels = latency.json["levels"];
+  auto level = [&](const char* name, const char* field) { return point_value(levels, {{"level", name}}, field); };
+  struct Book {
+    const char* level;
+    double ns;
+    const char* source;
+  };
+  for (const Book& b : {Book{"L1", 0.5, "2010 latency list"}, Book{"L1", 1.5, "d2l"}, Book{"L2", 7, "2010 latency list"},
+                        Book{"L2", 5, "d2l"}, Book{"L3", 16, "d2l"}, Book{"DRAM", 100, "2010 latency list"},
+                        Book{"DRAM", 60, "d2l: 46-75"}})
+    if (std::isfinite(level(b.level, "latency_ns")))
+      lesson.compare(fmt::format("{} latency (ns)", b.level), b.ns, b.source, level(b.level, "latency_ns"), "");
+  for (const char* name : {"L1", "L2", "L3"})
+    if (level(name, "hwloc_bytes") > 0 && level(name, "boundary_bytes") > 0)
+      lesson.compare(fmt::format("{} size (KiB)", name), level(name, "hwloc_bytes") / 1024, "hwloc, this machine",
+                     level(name, "boundary_bytes") / 1024, "");
+
+  // One thread: each kernel at its smallest (L1) and largest (DRAM) working set.
+  const Json& bw = bandwidth.json["points"];
+  auto at_extreme = [&](const char* kernel, bool largest) {
+    double bytes = largest ? 0 : 1e30, value = std::nan("");
+    for (const Json& p : bw)
+      if (p["threads"] == 1 && p["kernel"] == kernel &&
+          (largest ? p["bytes"].get<double>() > bytes : p["bytes"].get<double>() < bytes))
+        bytes = p["bytes"].get<double>(), value = p["gbytes_per_s"].get<double>();
+    return value;
+  };
+  const double copy = at_extreme("copy", true), copy_nt = at_extreme("copy-nt", true);
+  const double triad_small = at_extreme("triad", false), triad_dram = at_extreme("triad", true);
+  lesson.compare("copy-nt over copy at DRAM sizes (write-allocate)", 1.5, "24 bytes moved per element vs 16",
+                 copy_nt / copy, "x");
+
+  const double l1 = level("L1", "latency_ns"), dram = level("DRAM", "latency_ns");
+  for (const char* name : {"L1", "L2"}) {
+    const double ratio = level(name, "boundary_bytes") / level(name, "hwloc_bytes");
+    lesson.check(ratio >= 0.5 && ratio <= 2,
+                 fmt::format("the {} boundary found from the curve is within 2x of hwloc's size ({:.2f}x)", name, ratio));
+  }
+  bool increasing = levels.size() >= 2;
+  for (std::size_t k = 1; k < levels.size(); ++k)
+    increasing = increasing && levels[k]["latency_ns"].get<double>() > levels[k - 1]["latency_ns"].get<double>();
+  lesson.check(increasing, fmt::format("each of the {} levels found is slower than the one before", levels.size()));
+  lesson.check(dram >= 20 * l1, fmt::format("DRAM is at least 20x slower than L1 ({:.0f}x)", dram / l1));
+  lesson.check(triad_small >= 3 * triad_dram,
+               fmt::format("triad ran at least 3x faster from L1 than from DRAM ({:.1f}x)", triad_small / triad_dram));
+  return lesson.finish(fmt::format(
+      "a load costs {:.1f} ns when the data is in L1 and {:.0f} ns when it comes from DRAM, {:.0f}x more; what "
+      "decides speed is which level the working set fits in.",
+      l1, dram, dram / l1));
+}
+
+}  // namespace flopslab::lessons

@@ -1,0 +1,54 @@
+// Lesson 03: locality. Spatial: row against column traversal, a stride sweep. Temporal: reuse
+// by blocking (transpose). Both at once: the memory mountain.
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "bench/probe.h"
+#include "lessons/frame.h"
+
+namespace flopslab::lessons {
+
+int run_lesson_03(const LessonOptions& options) {
+  LessonRun lesson(3, "Locality");
+  const bench::ProbeSession session({.quick = options.quick, .cores = options.threads,
+                                     .progress = lesson.progress_callback()});
+  const bench::ProbeReport report = bench::find_probe("locality")->run(session.context);
+  lesson.say(report.text());
+
+  const Json& j = report.json;
+  const double slowdown = point_value(j["traversal"], {{"order", "column"}}, "slowdown");
+  const double stride1 = point_value(j["strides"], {{"stride", 1}}, "ns_per_element");
+  const double stride8 = point_value(j["strides"], {{"stride", 8}}, "ns_per_element");
+  double transpose_best = 0;
+  for (const Json& t : j["transpose"]) transpose_best = std::max(transpose_best, t["speedup"].get<double>());
+  const Json& m = j["mountain"];
+  double small = 0, big = 0;
+  double smallest = 1e30, largest = 0;
+  for (const Json& p : m) smallest = std::min(smallest, p["bytes"].get<double>()), largest = std::max(largest, p["bytes"].get<double>());
+  int widest_stride = 0;
+  for (const Json& p : m) widest_stride = std::max(widest_stride, p["stride"].get<int>());
+  for (const Json& p : m) {
+    if (p["bytes"] == smallest && p["stride"] == 1) small = p["gbytes_per_s"].get<double>();
+    if (p["bytes"] == largest && p["stride"] == widest_stride) big = p["gbytes_per_s"].get<double>();
+  }
+
+  lesson.compare("column over row traversal, time", 8, "one 64-byte line per element instead of per 8", slowdown, "x");
+  lesson.compare("stride 8 over stride 1, time per element", 8, "a new line per read instead of every 8th", stride8 / stride1, "x");
+
+  lesson.check(slowdown >= 3, fmt::format("column traversal was at least 3x slower than row traversal ({:.1f}x)", slowdown));
+  lesson.check(stride8 >= 3 * stride1,
+               fmt::format("reading every 8th double cost at least 3x per element what reading all did ({:.1f}x)",
+                           stride8 / stride1));
+  lesson.check(transpose_best >= 1.5,
+               fmt::format("the best blocked transpose beat the naive one by at least 1.5x ({:.1f}x)", transpose_best));
+  lesson.check(small >= 5 * big,
+               fmt::format("the mountain's peak (L1, stride 1) is at least 5x its foot (DRAM, stride {}): {:.1f} vs {:.2f} GB/s",
+                           widest_stride, small, big));
+  return lesson.finish(fmt::format(
+      "the same arithmetic over the same bytes ran {:.1f}x slower in the wrong order: use every byte of a line you "
+      "fetch (spatial), and finish with data before it is evicted (temporal).",
+      slowdown));
+}
+
+}  // namespace flopslab::lessons

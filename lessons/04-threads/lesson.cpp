@@ -1,0 +1,62 @@
+// Lesson 04: parallelism and hyperthreads. Topology from hwloc, then a compute-bound and a
+// memory-bound loop over 1..N pinned threads.
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "bench/probe.h"
+#include "lessons/frame.h"
+
+namespace flopslab::lessons {
+
+int run_lesson_04(const LessonOptions& options) {
+  LessonRun lesson(4, "Parallelism and hyperthreads");
+  const bench::ProbeSession session({.quick = options.quick, .cores = options.threads,
+                                     .progress = lesson.progress_callback()});
+  const bench::MachineInfo& m = session.machine;
+  lesson.say(fmt::format("Topology ({}): {} package(s), {} physical cores, {} hardware threads ({} per core), {} NUMA "
+                         "node(s).",
+                         m.topology_source, m.packages, m.physical_cores, m.logical_cpus,
+                         m.physical_cores > 0 ? m.logical_cpus / m.physical_cores : 1, m.numa_nodes));
+  const bench::ProbeReport report = bench::find_probe("threads")->run(session.context);
+  lesson.say(report.text());
+
+  const Json& points = report.json["points"];
+  const int cores = session.context.cores;
+  const int logical = report.json["logical_cpus"].get<int>();
+  const double fma1 = point_value(points, {{"threads", 1}}, "fma_gflops");
+  const double fma_all = point_value(points, {{"threads", cores}}, "fma_gflops");
+  const double fma_smt = point_value(points, {{"threads", logical}}, "fma_gflops");
+  const double mem1 = point_value(points, {{"threads", 1}}, "triad_gbytes_per_s");
+  const double mem_all = point_value(points, {{"threads", cores}}, "triad_gbytes_per_s");
+
+  lesson.compare(fmt::format("compute-bound speed-up on {} cores", cores), cores, "ideal: one FMA unit set per core",
+                 fma_all / fma1, "x");
+  lesson.compare(fmt::format("memory-bound speed-up on {} cores", cores), cores, "ideal, if bandwidth grew with cores",
+                 mem_all / mem1, "x");
+  if (logical > cores)
+    lesson.compare("adding SMT siblings, compute-bound", 1.0, "seed notes 000 §1.1.2: no help for compute-bound work",
+                   fma_smt / fma_all, "x");
+
+  if (cores > 1) {
+    lesson.check(fma_all >= 0.8 * cores * fma1,
+                 fmt::format("the compute-bound loop scaled to at least {:.1f}x on {} cores ({:.2f}x)", 0.8 * cores, cores,
+                             fma_all / fma1));
+    lesson.check(mem_all / mem1 < fma_all / fma1,
+                 fmt::format("the memory-bound loop scaled less than the compute-bound one ({:.2f}x vs {:.2f}x): "
+                             "bandwidth runs out before cores do",
+                             mem_all / mem1, fma_all / fma1));
+  }
+  if (logical > cores)
+    lesson.check(fma_smt <= 1.15 * fma_all,
+                 fmt::format("SMT siblings added less than 15% to the compute-bound loop ({:+.0f}%)",
+                             100 * (fma_smt / fma_all - 1)));
+  else
+    lesson.say("This machine has no SMT siblings, so the hyperthread check has nothing to measure.");
+  return lesson.finish(fmt::format(
+      "cores multiply compute ({:.2f}x on {}) but share the memory channels ({:.2f}x); hyperthreads share a core's "
+      "FMA units and add nothing to FMA-bound work.",
+      fma_all / fma1, cores, mem_all / mem1));
+}
+
+}  // namespace flopslab::lessons
