@@ -124,6 +124,40 @@ GemmCheck check_gemm(const gemm::Operands& op, std::int64_t full_check_work, std
   return out;
 }
 
+std::string ToleranceCheck::summary() const {
+  if (passed())
+    return fmt::format("ok: {} elements within {:.2g} + {:.2g}|ref| (max difference {:.3g})", compared, atol, rtol,
+                       max_abs_diff);
+  return fmt::format("FAIL: {} of {} elements differ by more than {:.2g} + {:.2g}|ref| (worst {:.3g}x), {} NaN/Inf",
+                     over, compared, atol, rtol, worst, non_finite);
+}
+
+ToleranceCheck compare_to_reference(const float* c, std::int64_t ldc, const float* ref, std::int64_t ldref,
+                                    std::int64_t m, std::int64_t n, double atol, double rtol) {
+  ToleranceCheck out;
+  out.atol = atol;
+  out.rtol = rtol;
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double x = c[i * ldc + j], r = ref[i * ldref + j];
+      ++out.compared;
+      if (!std::isfinite(x)) {
+        ++out.non_finite;
+        continue;
+      }
+      const double diff = std::abs(x - r), tol = atol + rtol * std::abs(r);
+      out.max_abs_diff = std::max(out.max_abs_diff, diff);
+      out.worst = std::max(out.worst, diff / tol);
+      if (diff > tol) ++out.over;
+    }
+  return out;
+}
+
+std::pair<double, double> gemm_tolerance(std::int64_t k, double input_roundoff) {
+  const double kd = double(std::max<std::int64_t>(k, 1));
+  return {4 * kUnitRoundoff * kd + 8 * input_roundoff * std::sqrt(kd), 4 * kUnitRoundoff + 2 * input_roundoff};
+}
+
 GemmProblem::GemmProblem(gemm::Shape s, std::uint64_t seed, std::int64_t pad)
     : shape(s), lda(s.k + pad), ldb(s.n + pad), ldc(s.n + pad) {
   std::mt19937_64 rng(seed);

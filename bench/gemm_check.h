@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/gemm.h"
@@ -33,6 +34,24 @@ struct GemmCheck {
 // bugs at any size in a fraction of the kernel's own time.
 GemmCheck check_gemm(const gemm::Operands& op, std::int64_t full_check_work = std::int64_t(1) << 27,
                      std::uint64_t seed = 7);
+
+// Elementwise agreement with another implementation's result (cuBLAS for the GPU ladder):
+//   |c - ref| <= atol + rtol x |ref|, and no NaN or Inf in c.
+struct ToleranceCheck {
+  std::int64_t compared = 0, over = 0, non_finite = 0;
+  double atol = 0, rtol = 0, max_abs_diff = 0, worst = 0;  // worst = max |c - ref| / tolerance
+  bool passed() const { return over == 0 && non_finite == 0; }
+  std::string summary() const;
+};
+
+ToleranceCheck compare_to_reference(const float* c, std::int64_t ldc, const float* ref, std::int64_t ldref,
+                                    std::int64_t m, std::int64_t n, double atol, double rtol);
+
+// Tolerances for two FP32-accumulated GEMMs of inputs in [-1, 1) to agree: accumulation error
+// grows with k, and inputs rounded to fewer bits (TF32: u = 2^-11, BF16: 2^-8; FP32: 0) add
+// a random error per product that grows with sqrt(k). Loose enough that two correct
+// summation orders always agree, tight enough that one dropped term of k = 4093 fails.
+std::pair<double, double> gemm_tolerance(std::int64_t k, double input_roundoff);
 
 // A, B and C for one shape, with leading dimensions = columns + pad. A and B hold uniform
 // values in [-1, 1); C starts as NaN so that an element a kernel forgets to write fails.

@@ -58,23 +58,29 @@ double GemmSweep::peak_gflops(int threads) const {
   return kNaN;
 }
 
-double GemmSweep::best_peer_gflops(gemm::Shape shape, int threads) const {
+double GemmSweep::peak_for(const GemmRow& row) const {
+  return row.variant->device == Device::cuda ? gpu_peak_gflops : peak_gflops(row.threads);
+}
+
+double GemmSweep::best_peer_gflops(const GemmRow& row) const {
   double best = kNaN;
   for (const GemmRow& r : rows)
-    if (r.variant->role == Role::peer && r.threads == threads && same_shape(r.shape, shape) &&
-        r.timing && r.check.passed() && !(r.gflops() <= best))
+    if (r.variant->role == Role::peer && r.variant->device == row.variant->device && r.threads == row.threads &&
+        same_shape(r.shape, row.shape) && r.timing && r.passed() && !(r.gflops() <= best))
       best = r.gflops();
   return best;
 }
 
-double GemmSweep::naive_gflops(gemm::Shape shape) const {
-  const GemmRow* r = find("naive", shape, 1);
-  return r != nullptr && r->timing ? r->gflops() : kNaN;
+double GemmSweep::naive_gflops(const GemmRow& row) const {
+  for (const GemmRow& r : rows)
+    if (r.variant->device == row.variant->device && r.variant->role == Role::ladder && r.variant->step == 1 &&
+        r.threads == 1 && same_shape(r.shape, row.shape) && r.timing)
+      return r.gflops();
+  return kNaN;
 }
 
 bool GemmSweep::all_checks_passed() const {
-  return std::all_of(rows.begin(), rows.end(),
-                     [](const GemmRow& r) { return !r.skipped.empty() || r.check.passed(); });
+  return std::all_of(rows.begin(), rows.end(), [](const GemmRow& r) { return !r.skipped.empty() || r.passed(); });
 }
 
 GemmSweepOptions default_gemm_sweep(int physical_cores, bool quick) {
@@ -185,7 +191,7 @@ Table gemm_variant_table(const std::vector<const GemmVariant*>& variants) {
   Table table({{"variant", A::left}, {"step"}, {"what it does", A::left}, {"here", A::left}});
   for (const GemmVariant* v : variants) {
     const std::string here = !v->available() ? v->unavailable() : v->detail != nullptr ? v->detail() : "";
-    table.add_row({std::string(v->name), v->role == Role::peer ? "peer" : std::to_string(v->step),
+    table.add_row({std::string(v->name), v->role == Role::ladder ? std::to_string(v->step) : role_name(v->role),
                    std::string(v->idea), here});
   }
   return table;
@@ -204,7 +210,7 @@ Table gemm_sweep_table(const GemmSweep& sweep) {
                {"vs naive"},
                {"check", A::left}});
   for (const GemmRow& r : sweep.rows) {
-    const std::string step = r.variant->role == Role::peer ? "peer" : std::to_string(r.variant->step);
+    const std::string step = r.variant->role == Role::ladder ? std::to_string(r.variant->step) : role_name(r.variant->role);
     if (!r.skipped.empty()) {
       table.add_row({std::string(r.variant->name), step, format_shape(r.shape), std::to_string(r.threads),
                      "-", "-", "-", "-", "-", "skipped: " + r.skipped});
@@ -213,10 +219,9 @@ Table gemm_sweep_table(const GemmSweep& sweep) {
     const double g = r.gflops();
     table.add_row({std::string(r.variant->name), step, format_shape(r.shape), std::to_string(r.threads),
                    format_rate(g), fmt::format("±{:.1f}%", 100 * r.timing->spread() / 2),
-                   format_percent(g / sweep.peak_gflops(r.threads)),
-                   format_ratio(g / sweep.best_peer_gflops(r.shape, r.threads)),
-                   format_ratio(g / sweep.naive_gflops(r.shape)),
-                   r.check.passed() ? "ok" : r.check.summary()});
+                   format_percent(g / sweep.peak_for(r)), format_ratio(g / sweep.best_peer_gflops(r)),
+                   format_ratio(g / sweep.naive_gflops(r)),
+                   r.passed() ? "ok" : !r.check.passed() ? r.check.summary() : r.vs_library->summary()});
   }
   return table;
 }
@@ -234,17 +239,17 @@ std::vector<std::string> gemm_sweep_headlines(const GemmSweep& sweep) {
     const GemmRow* best = nullptr;
     for (const GemmRow& r : sweep.rows)
       if (r.variant->role == Role::ladder && r.threads == t && same_shape(r.shape, largest) && r.timing &&
-          r.check.passed() && (best == nullptr || r.gflops() > best->gflops()))
+          r.passed() && (best == nullptr || r.gflops() > best->gflops()))
         best = &r;
     if (best == nullptr) continue;
     std::string line = fmt::format("{} on {} thread{}: best rung {} at {} GFLOP/s, {} of the measured FMA peak",
                                    format_shape(largest), t, t == 1 ? "" : "s", best->variant->name,
                                    format_rate(best->gflops()),
-                                   format_percent(best->gflops() / sweep.peak_gflops(t)));
+                                   format_percent(best->gflops() / sweep.peak_for(*best)));
     for (const GemmRow& r : sweep.rows)
-      if (r.variant->role == Role::peer && r.threads == t && same_shape(r.shape, largest) && r.timing)
-        line += fmt::format(", {} of {} ({} GFLOP/s)", format_percent(best->gflops() / r.gflops()),
-                            r.variant->name, format_rate(r.gflops()));
+      if (r.variant->role != Role::ladder && r.threads == t && same_shape(r.shape, largest) && r.timing)
+        line += fmt::format(", {} of {}{} ({} GFLOP/s)", format_percent(best->gflops() / r.gflops()), r.variant->name,
+                            r.variant->role == Role::context ? " (context)" : "", format_rate(r.gflops()));
     lines.push_back(line + ".");
   }
   return lines;
@@ -261,7 +266,7 @@ Json gemm_sweep_json(const GemmSweep& sweep) {
     Json row{{"variant", r.variant->name},
              {"detail", r.variant->detail != nullptr && r.variant->available() ? r.variant->detail() : ""},
              {"step", r.variant->step},
-             {"role", r.variant->role == Role::peer ? "peer" : "ladder"},
+             {"role", role_name(r.variant->role)},
              {"device", device_name(r.variant->device)},
              {"m", r.shape.m},
              {"n", r.shape.n},
@@ -285,16 +290,21 @@ Json gemm_sweep_json(const GemmSweep& sweep) {
       row["settled"] = t.settled;
       row["gflops"] = g;
       row["gbytes_per_s"] = r.variant->bytes(r.shape) / t.median * 1e-9;
-      row["fraction_of_peak"] = finite_or_null(g / sweep.peak_gflops(r.threads));
-      row["vs_best_peer"] = finite_or_null(g / sweep.best_peer_gflops(r.shape, r.threads));
-      row["vs_naive"] = finite_or_null(g / sweep.naive_gflops(r.shape));
+      row["fraction_of_peak"] = finite_or_null(g / sweep.peak_for(r));
+      row["vs_best_peer"] = finite_or_null(g / sweep.best_peer_gflops(r));
+      row["vs_naive"] = finite_or_null(g / sweep.naive_gflops(r));
+      if (r.vs_library)
+        row["vs_cublas"] = {{"passed", r.vs_library->passed()}, {"compared", r.vs_library->compared},
+                            {"over", r.vs_library->over},       {"non_finite", r.vs_library->non_finite},
+                            {"atol", r.vs_library->atol},       {"rtol", r.vs_library->rtol},
+                            {"max_abs_diff", r.vs_library->max_abs_diff}};
       row["check"] = {{"passed", r.check.passed()},       {"compared", r.check.compared},
                       {"over_bound", r.check.over_bound}, {"non_finite", r.check.non_finite},
                       {"worst_fraction_of_bound", r.check.worst}, {"sampled", r.check.sampled}};
     }
     rows.push_back(row);
   }
-  return Json{{"peaks", peaks}, {"rows", rows}};
+  return Json{{"peaks", peaks}, {"gpu_peak_gflops", finite_or_null(sweep.gpu_peak_gflops)}, {"rows", rows}};
 }
 
 }  // namespace flopslab::bench

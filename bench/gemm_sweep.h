@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,9 +37,11 @@ struct GemmRow {
   int threads = 1;
   std::string skipped;  // why it was not measured; empty when it was
   std::optional<Timing> timing;
-  GemmCheck check;
+  GemmCheck check;                           // against the float64 reference
+  std::optional<ToleranceCheck> vs_library;  // GPU rows: against cuBLAS FP32's result
 
   double gflops() const;
+  bool passed() const { return check.passed() && (!vs_library || vs_library->passed()); }
 };
 
 struct GemmSweep {
@@ -46,12 +49,15 @@ struct GemmSweep {
   std::vector<GemmRow> rows;
   std::vector<PeakMeasurement> peaks;  // FP32 FMA peak per thread count, widest ISA (the better
                                        // of a run before and one after the sweep)
+  double gpu_peak_gflops = std::numeric_limits<double>::quiet_NaN();  // the GPU's measured FP32 peak
 
   const GemmRow* find(std::string_view variant, gemm::Shape shape, int threads) const;
-  // NaN when there is nothing to compare with.
+  // NaN when there is nothing to compare with. Peers and the naive rung are taken from the
+  // row's own device.
   double peak_gflops(int threads) const;
-  double best_peer_gflops(gemm::Shape shape, int threads) const;
-  double naive_gflops(gemm::Shape shape) const;  // the single-thread naive rung
+  double peak_for(const GemmRow& row) const;
+  double best_peer_gflops(const GemmRow& row) const;
+  double naive_gflops(const GemmRow& row) const;  // step 1 of the row's device (one thread on the CPU)
   bool all_checks_passed() const;
 };
 

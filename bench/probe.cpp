@@ -14,6 +14,12 @@ ProbeReport run_latency_probe(const ProbeContext&);
 ProbeReport run_bandwidth_probe(const ProbeContext&);
 ProbeReport run_locality_probe(const ProbeContext&);
 ProbeReport run_threads_probe(const ProbeContext&);
+ProbeReport run_gpu_flops_probe(const ProbeContext&);
+ProbeReport run_gpu_bandwidth_probe(const ProbeContext&);
+ProbeReport run_gpu_threads_probe(const ProbeContext&);
+ProbeReport run_gpu_divergence_probe(const ProbeContext&);
+ProbeReport run_gpu_launch_probe(const ProbeContext&);
+ProbeReport run_pcie_probe(const ProbeContext&);
 
 namespace {
 const Probe kProbes[] = {
@@ -27,12 +33,27 @@ const Probe kProbes[] = {
     {"threads", "Threads and SMT", "compute- and memory-bound loops on 1..N threads, cores then SMT siblings", 4,
      run_threads_probe},
 };
+const Probe kGpuProbes[] = {
+    {"gpu-flops", "GPU FP32 throughput", "FMA chains on every SM against SMs x lanes x 2 x clock", 6, run_gpu_flops_probe, true},
+    {"gpu-bandwidth", "GPU memory bandwidth", "copy and triad over grid sizes and vector widths; L2; shared memory", 6,
+     run_gpu_bandwidth_probe, true},
+    {"gpu-threads", "How many threads a GPU needs", "the same kernels on 1 to millions of threads", 6, run_gpu_threads_probe, true},
+    {"gpu-divergence", "Control flow on a GPU", "branching on the warp index against the lane index", 6,
+     run_gpu_divergence_probe, true},
+    {"gpu-launch", "Launching and synchronising", "launch latency and throughput, graphs, sync costs, the wrong timer", 6,
+     run_gpu_launch_probe, true},
+    {"pcie", "The CPU-GPU bus", "H2D/D2H/D2D over sizes and host-memory kinds, latency + bandwidth fit, overlap", 8,
+     run_pcie_probe, true},
+};
 }  // namespace
 
 std::span<const Probe> cpu_probes() { return kProbes; }
+std::span<const Probe> gpu_probes() { return kGpuProbes; }
 
 const Probe* find_probe(std::string_view name) {
   for (const Probe& p : kProbes)
+    if (p.name == name) return &p;
+  for (const Probe& p : kGpuProbes)
     if (p.name == name) return &p;
   return nullptr;
 }
@@ -40,6 +61,7 @@ const Probe* find_probe(std::string_view name) {
 std::string probe_names() {
   std::string names;
   for (const Probe& p : kProbes) names += (names.empty() ? "" : ", ") + std::string(p.name);
+  for (const Probe& p : kGpuProbes) names += ", " + std::string(p.name);
   return names;
 }
 

@@ -64,10 +64,13 @@ struct Probe {
   std::string_view summary;
   int lesson;
   ProbeReport (*run)(const ProbeContext&);
+  bool needs_gpu = false;
 };
 
 // flops, latency, bandwidth, locality, threads: in the order the report shows them.
 std::span<const Probe> cpu_probes();
+// gpu-flops, gpu-bandwidth, gpu-threads, gpu-divergence, gpu-launch, pcie.
+std::span<const Probe> gpu_probes();
 const Probe* find_probe(std::string_view name);
 
 // The largest working set each memory probe wants by default: at least 1 GiB, and 4x the
@@ -96,7 +99,7 @@ class ProbeSession {
   const ProbeContext context;
 };
 
-// Comma-joined probe names, for messages.
+// Comma-joined names of every probe (CPU, then GPU), for messages.
 std::string probe_names();
 
 }  // namespace flopslab::bench

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -18,6 +20,7 @@
 #include "bench/cpu_model.h"
 #include "bench/files.h"
 #include "bench/gemm_sweep.h"
+#include "bench/gpu/gpu_gemm.h"
 #include "bench/probe.h"
 
 namespace flopslab::bench {
@@ -41,24 +44,34 @@ std::string image(const std::string& dir, const std::string& file, const std::st
   return fs::exists(fs::path(dir) / file) ? fmt::format("![{}]({})\n\n", alt, file) : "";
 }
 
-std::string gemm_markdown(const GemmSweep& sweep, const std::string& dir) {
-  std::string md = "## GEMM on the CPU (lesson 05)\n\n";
-  md += "C = A·B in single precision, row-major, square sizes. Each rung of the ladder "
-        "(kernels/cpu/gemm) and each peer library was checked against a float64 reference "
-        "before timing, with an error bound that grows with k (bench/gemm_check.h). "
-        "GFLOP/s are 2·m·n·k over the median time per call; *spread* is half the interquartile "
-        "range of the samples, relative to the median. *% peak* is relative to the FP32 FMA "
-        "throughput measured in the same run (the fastest call of the FMA loop, before and after the sweep)";
-  std::vector<std::string> peaks;
-  for (const PeakMeasurement& p : sweep.peaks)
-    peaks.push_back(fmt::format("{} GFLOP/s on {} thread{}", format_rate(p.gflops()), p.threads, p.threads == 1 ? "" : "s"));
-  if (!peaks.empty())
-    md += fmt::format(" ({} loop: {})", sweep.peaks.front().loop->name, fmt::join(peaks, ", "));
-  md += ". *vs best peer* divides by the faster of OpenBLAS and oneDNN at the same size and "
-        "thread count; *vs naive* by the one-thread naive loop.\n\n";
+std::string gemm_markdown(const GemmSweep& sweep, const std::string& dir, bool gpu) {
+  std::string md = gpu ? "## GEMM on the GPU (lesson 07)\n\n" : "## GEMM on the CPU (lesson 05)\n\n";
+  if (gpu) {
+    md += "C = A·B in single precision, row-major, square sizes, on the GPU. Each rung (kernels/cuda/gemm) was checked "
+          "against cuBLAS FP32's result (|c - ref| <= atol + rtol·|ref|, tolerances growing with k; no NaN) and "
+          "against the float64 reference on the host, then timed with CUDA events (the L2 flushed between calls "
+          "when the matrices would fit in it). *% peak* is relative to the FP32 FMA throughput measured on this GPU "
+          "in the same run";
+    md += std::isfinite(sweep.gpu_peak_gflops) ? fmt::format(" ({} GFLOP/s)", format_rate(sweep.gpu_peak_gflops)) : "";
+    md += ". *vs best peer* divides by cuBLAS FP32 (TF32 off). cuBLAS with TF32 and BF16 tensor cores are context "
+          "rows: a different precision, shown for scale.\n\n";
+  } else {
+    md += "C = A·B in single precision, row-major, square sizes. Each rung of the ladder (kernels/cpu/gemm) and each "
+          "peer library was checked against a float64 reference before timing, with an error bound that grows with k "
+          "(bench/gemm_check.h). GFLOP/s are 2·m·n·k over the median time per call; *spread* is half the "
+          "interquartile range of the samples, relative to the median. *% peak* is relative to the FP32 FMA "
+          "throughput measured in the same run (the fastest call of the FMA loop, before and after the sweep)";
+    std::vector<std::string> peaks;
+    for (const PeakMeasurement& p : sweep.peaks)
+      peaks.push_back(fmt::format("{} GFLOP/s on {} thread{}", format_rate(p.gflops()), p.threads, p.threads == 1 ? "" : "s"));
+    if (!peaks.empty()) md += fmt::format(" ({} loop: {})", sweep.peaks.front().loop->name, fmt::join(peaks, ", "));
+    md += ". *vs best peer* divides by the faster of OpenBLAS and oneDNN at the same size and thread count; *vs "
+          "naive* by the one-thread naive loop.\n\n";
+  }
   for (const std::string& line : gemm_sweep_headlines(sweep)) md += "- " + line + "\n";
   md += "\n" + gemm_variant_table(sweep.variants).markdown() + "\n";
-  md += image(dir, "gemm_ladder.png", "GEMM ladder: GFLOP/s per rung and size");
+  md += gpu ? image(dir, "gemm_ladder_gpu.png", "CUDA GEMM ladder: GFLOP/s per rung and size")
+            : image(dir, "gemm_ladder.png", "GEMM ladder: GFLOP/s per rung and size");
   md += gemm_sweep_table(sweep).markdown() + "\n";
   return md;
 }
@@ -131,6 +144,29 @@ ReportOutcome write_report(const ReportOptions& o) {
     json["sections"]["gemm"]["headlines"] = gemm_sweep_headlines(gemm);
     out.checks_passed = out.checks_passed && gemm.all_checks_passed();
 
+    // The GPU: probes, the CUDA GEMM ladder, the bus. Left out, with the reason, without one.
+    const GpuStatus& gpu = gpu_status();
+    Json gpu_json{{"usable", gpu.usable}, {"reason", gpu.reason}, {"probes", Json::object()}};
+    std::vector<ProbeReport> gpu_reports;
+    std::optional<GemmSweep> gpu_gemm;
+    std::string gpu_gemm_problem;
+    if (gpu.usable) {
+      for (const Probe& probe : gpu_probes()) {
+        gpu_reports.push_back(probe.run(ctx));
+        gpu_json["probes"][std::string(probe.name)] = gpu_reports.back().json;
+      }
+      GemmSweepOptions gpu_options = default_gpu_gemm_sweep(o.quick);
+      gpu_options.progress = o.progress;
+      gpu_gemm_problem = gpu_gemm_sweep_problem(gpu_options);
+      if (gpu_gemm_problem.empty()) {
+        gpu_gemm = run_gpu_gemm_sweep(gpu_options);
+        json["sections"]["gpu_gemm"] = gemm_sweep_json(*gpu_gemm);
+        json["sections"]["gpu_gemm"]["headlines"] = gemm_sweep_headlines(*gpu_gemm);
+        out.checks_passed = out.checks_passed && gpu_gemm->all_checks_passed();
+      }
+    }
+    json["sections"]["gpu"] = gpu_json;
+
     json["duration_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     write_file_atomically(staging + "/report.json", json.dump(2) + "\n");
 
@@ -154,7 +190,17 @@ ReportOutcome write_report(const ReportOptions& o) {
     md += counters.available() ? "Hardware counters (perf_event_open) are attached where a probe shows them.\n\n"
                                : counters.reason() + ".\n\n";
     for (const ProbeReport& probe : probes) md += probe.markdown(staging);
-    md += gemm_markdown(gemm, staging);
+    md += gemm_markdown(gemm, staging, false);
+    md += "## GPU\n\n";
+    if (!gpu.usable) {
+      md += fmt::format("No usable GPU: {}. The GPU probes, the CUDA GEMM ladder and the bus measurements need "
+                        "one.\n\n",
+                        gpu.reason);
+    } else {
+      md += "Each subsection is one `flopslab probe`; GPU times come from CUDA events after synchronisation.\n\n";
+      for (const ProbeReport& probe : gpu_reports) md += probe.markdown(staging);
+      md += gpu_gemm ? gemm_markdown(*gpu_gemm, staging, true) : "GEMM on the GPU left out: " + gpu_gemm_problem + "\n\n";
+    }
     write_file_atomically(staging + "/report.md", md);
 
     if (fs::exists(out.dir)) {

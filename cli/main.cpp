@@ -20,6 +20,7 @@
 #include "bench/cpu_model.h"
 #include "bench/files.h"
 #include "bench/gemm_sweep.h"
+#include "bench/gpu/gpu_gemm.h"
 #include "bench/machine.h"
 #include "bench/probe.h"
 #include "bench/progress.h"
@@ -75,13 +76,21 @@ struct ProbeArgs {
 
 int run_probe(const ProbeArgs& a, const std::string& command) {
   std::vector<const bench::Probe*> probes;
+  const bench::GpuStatus& gpu = bench::gpu_status();
   if (a.name == "all") {
     for (const bench::Probe& p : bench::cpu_probes()) probes.push_back(&p);
+    if (gpu.usable)
+      for (const bench::Probe& p : bench::gpu_probes()) probes.push_back(&p);
+    else
+      std::fprintf(stderr, "flopslab: no usable GPU, so the GPU probes are left out: %s\n", gpu.reason.c_str());
   } else if (const bench::Probe* p = bench::find_probe(a.name)) {
     probes.push_back(p);
   } else {
     throw UsageError(fmt::format("probe: unknown probe '{}' (valid: {}, all)", a.name, bench::probe_names()));
   }
+  for (const bench::Probe* p : probes)
+    if (p->needs_gpu && !gpu.usable)
+      throw std::runtime_error(fmt::format("probe {} needs a usable NVIDIA GPU: {}", p->name, gpu.reason));
   const bench::MachineInfo described = bench::describe_machine();
   bench::ProbeSessionOptions options{.quick = a.quick, .peers = !a.no_peers};
   if (!a.threads.empty()) options.cores = static_cast<int>(parse_integer("--threads", a.threads, 1, kMaxThreads));
@@ -126,25 +135,35 @@ int run_probe(const ProbeArgs& a, const std::string& command) {
 }
 
 struct GemmArgs {
-  std::string sizes, threads, variants = "all", json, max_call_seconds;
+  std::string device = "cpu", sizes, threads, variants = "all", json, max_call_seconds;
   bool quick = false, no_progress = false;
 };
 
 int run_gemm(const GemmArgs& a, const std::string& command) {
+  if (a.device != "cpu" && a.device != "cuda")
+    throw UsageError(fmt::format("--device: unknown device '{}' (valid: cpu, cuda)", a.device));
+  const bool gpu = a.device == "cuda";
   const bench::MachineInfo machine = bench::describe_machine();
-  bench::GemmSweepOptions o = bench::default_gemm_sweep(machine.physical_cores, a.quick);
+  if (gpu && !machine.gpu.usable)
+    throw std::runtime_error("gemm --device cuda needs a usable NVIDIA GPU: " + machine.gpu.reason);
+  bench::GemmSweepOptions o = gpu ? bench::default_gpu_gemm_sweep(a.quick) : bench::default_gemm_sweep(machine.physical_cores, a.quick);
   if (!a.sizes.empty()) o.shapes = parse_sizes("--sizes", a.sizes);
-  if (!a.threads.empty()) o.threads = parse_threads("--threads", a.threads, machine.physical_cores);
-  o.variants = parse_variants("--variants", a.variants, Device::cpu);
+  if (!a.threads.empty()) {
+    if (gpu) throw UsageError("--threads: applies to --device cpu only");
+    o.threads = parse_threads("--threads", a.threads, machine.physical_cores);
+  }
+  o.variants = parse_variants("--variants", a.variants, gpu ? Device::cuda : Device::cpu);
   if (!a.max_call_seconds.empty()) o.max_call_seconds = parse_seconds("--max-call-seconds", a.max_call_seconds);
   check_output_file("--json", a.json);
-  if (const std::string problem = bench::gemm_sweep_problem(o); !problem.empty()) throw UsageError("gemm: " + problem);
-  warn_oversubscription(o.threads, machine.logical_cpus);
+  if (const std::string problem = gpu ? bench::gpu_gemm_sweep_problem(o) : bench::gemm_sweep_problem(o); !problem.empty())
+    throw UsageError("gemm: " + problem);
+  if (!gpu) warn_oversubscription(o.threads, machine.logical_cpus);
 
   bench::Progress progress(!a.no_progress);
   o.progress = [&](const std::string& line) { progress(line); };
-  const bench::GemmSweep sweep = bench::run_gemm_sweep(o);
+  const bench::GemmSweep sweep = gpu ? bench::run_gpu_gemm_sweep(o) : bench::run_gemm_sweep(o);
   progress.finish();
+  if (gpu) std::printf("Measured GPU FP32 peak (FMA chains on every SM): %s GFLOP/s\n", bench::format_rate(sweep.gpu_peak_gflops).c_str());
 
   for (const bench::PeakMeasurement& p : sweep.peaks)
     std::printf("Measured FP32 peak (%s FMA loop): %s GFLOP/s on %d thread%s\n", p.loop->name,
@@ -231,13 +250,18 @@ int run(int argc, char** argv) {
 
   GemmArgs gemm_args;
   auto* gemm = app.add_subcommand(
-      "gemm", "Run the CPU GEMM ladder (naive -> loop order -> blocking -> packed SIMD -> OpenMP) "
-              "against OpenBLAS and oneDNN");
-  gemm->add_option("--sizes", gemm_args.sizes, "Comma-separated sizes: N (N x N x N) or MxNxK  [256,512,1024,2048]")
+      "gemm", "Run a GEMM ladder: the CPU's (naive -> loop order -> blocking -> packed SIMD -> OpenMP) against "
+              "OpenBLAS and oneDNN, or the CUDA one against cuBLAS");
+  gemm->add_option("--device", gemm_args.device, "cpu (the CPU ladder) or cuda (the CUDA ladder against cuBLAS)  [cpu]")
+      ->type_name("DEVICE");
+  gemm->add_option("--sizes", gemm_args.sizes,
+                   "Comma-separated sizes: N (N x N x N) or MxNxK  [cpu: 256,512,1024,2048; cuda: 1024,2048,4096]")
       ->type_name("LIST");
   gemm->add_option("--threads", gemm_args.threads, "Comma-separated thread counts, or 'all'  [1,<physical cores>]")
       ->type_name("LIST");
-  gemm->add_option("--variants", gemm_args.variants, "'all' or a comma-separated list of: " + variant_names(Device::cpu))
+  gemm->add_option("--variants", gemm_args.variants,
+                   "'all' or a comma-separated list of: " + variant_names(Device::cpu) +
+                       (variant_names(Device::cuda).empty() ? "" : "; with --device cuda: " + variant_names(Device::cuda)))
       ->type_name("LIST");
   gemm->add_option("--json", gemm_args.json, "Also write every result, with the machine, as JSON to FILE")
       ->type_name("FILE");

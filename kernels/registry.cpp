@@ -6,6 +6,12 @@ namespace flopslab {
 namespace gemm {
 extern const GemmVariant kCpuNaive, kCpuLoopOrder, kCpuBlocked, kCpuPackedSimd, kCpuOpenmp;
 extern const GemmVariant kCpuOpenblas, kCpuOnednn;
+#ifdef FLOPSLAB_HAVE_CUDA
+namespace cuda {
+extern const GemmVariant kCudaNaive, kCudaCoalesced, kCudaSharedTiles, kCudaBlocktile1d, kCudaBlocktile2d,
+    kCudaVectorized, kCudaWarptiling, kCudaCublas, kCudaCublasTf32;
+}
+#endif
 }  // namespace gemm
 
 namespace {
@@ -17,6 +23,17 @@ const GemmVariant* const kGemmVariants[] = {
     &gemm::kCpuOpenmp,      // kernels/cpu/gemm/05_openmp.cpp
     &gemm::kCpuOpenblas,    // kernels/cpu/gemm/peer_openblas.cpp
     &gemm::kCpuOnednn,      // kernels/cpu/gemm/peer_onednn.cpp
+#ifdef FLOPSLAB_HAVE_CUDA  // only in builds with the CUDA toolkit
+    &gemm::cuda::kCudaNaive,        // kernels/cuda/gemm/01_naive.cu
+    &gemm::cuda::kCudaCoalesced,    // kernels/cuda/gemm/02_coalesced.cu
+    &gemm::cuda::kCudaSharedTiles,  // kernels/cuda/gemm/03_shared_tiles.cu
+    &gemm::cuda::kCudaBlocktile1d,  // kernels/cuda/gemm/04_blocktile_1d.cu
+    &gemm::cuda::kCudaBlocktile2d,  // kernels/cuda/gemm/05_blocktile_2d.cu
+    &gemm::cuda::kCudaVectorized,   // kernels/cuda/gemm/06_vectorized.cu
+    &gemm::cuda::kCudaWarptiling,   // kernels/cuda/gemm/07_warptiling.cu
+    &gemm::cuda::kCudaCublas,       // kernels/cuda/gemm/peer_cublas.cu
+    &gemm::cuda::kCudaCublasTf32,   // kernels/cuda/gemm/peer_cublas.cu
+#endif
 };
 }  // namespace
 

@@ -12,7 +12,10 @@
 namespace flopslab {
 
 enum class Device { cpu, cuda };
-enum class Role { ladder, peer };  // a rung we wrote, or a library we compare against
+// A rung we wrote, a library we compare against, or a library row shown for context only (a
+// different precision, so not a fair peer: cuBLAS with TF32 tensor cores, for instance).
+enum class Role { ladder, peer, context };
+inline const char* role_name(Role r) { return r == Role::ladder ? "ladder" : r == Role::peer ? "peer" : "context"; }
 
 inline const char* device_name(Device d) { return d == Device::cpu ? "cpu" : "cuda"; }
 
@@ -35,6 +38,9 @@ struct GemmVariant {
   const char* (*unavailable)() = nullptr;
   // What it chose at run time on this machine (micro-kernel, library core, ISA); may be null.
   std::string (*detail)() = nullptr;
+  // Unit roundoff of the products' inputs when the variant rounds them below FP32 (TF32 tensor
+  // cores: 2^-11); 0 for true FP32. Widens the tolerance its result is checked with.
+  double input_roundoff = 0;
 
   bool available() const { return unavailable == nullptr || unavailable() == nullptr; }
 };

@@ -9,6 +9,9 @@ int run_lesson_02(const LessonOptions&);
 int run_lesson_03(const LessonOptions&);
 int run_lesson_04(const LessonOptions&);
 int run_lesson_05(const LessonOptions&);
+int run_lesson_06(const LessonOptions&);
+int run_lesson_07(const LessonOptions&);
+int run_lesson_08(const LessonOptions&);
 
 namespace {
 const Lesson kLessons[] = {
@@ -17,6 +20,9 @@ const Lesson kLessons[] = {
     {3, "03-locality", "Locality", run_lesson_03},
     {4, "04-threads", "Parallelism and hyperthreads", run_lesson_04},
     {5, "05-cpu-gemm", "GEMM on the CPU", run_lesson_05},
+    {6, "06-gpu-compute", "How a GPU computes", run_lesson_06},
+    {7, "07-gpu-gemm", "GEMM on the GPU", run_lesson_07},
+    {8, "08-cpu-gpu-bus", "The CPU-GPU bus", run_lesson_08},
 };
 }  // namespace
 

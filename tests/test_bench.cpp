@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "bench/cpu_peak.h"
 #include "bench/files.h"
 #include "bench/gemm_sweep.h"
+#include "bench/gpu/gpu_runtime.h"
 #include "bench/machine.h"
 #include "bench/table.h"
 #include "kernels/cpu/cpu_features.h"
@@ -115,7 +117,7 @@ TEST_CASE("sweep: every row checked, one-thread rungs once, derived ratios") {
   CHECK(rows_at_two == 3);  // openmp, openblas, onednn
   const bench::GemmRow* naive = sweep.find("naive", {48, 40, 33}, 1);
   REQUIRE(naive != nullptr);
-  CHECK(sweep.naive_gflops({48, 40, 33}) == naive->gflops());
+  CHECK(sweep.naive_gflops(*naive) == naive->gflops());
 
   const Json j = bench::gemm_sweep_json(sweep);
   CHECK(j["rows"].size() == sweep.rows.size());
@@ -161,4 +163,56 @@ TEST_CASE("write_file_atomically replaces the file and leaves no temporary") {
   CHECK(files == 1);
   CHECK_THROWS(bench::write_file_atomically(dir + "/missing/x.json", "x"));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("GPU tables and formulas (no GPU needed)") {
+  CHECK(bench::fp32_lanes_per_sm(9, 0) == 128);
+  CHECK(bench::fp32_lanes_per_sm(8, 0) == 64);
+  CHECK(bench::fp32_lanes_per_sm(8, 6) == 128);
+  CHECK(bench::fp32_lanes_per_sm(7, 5) == 64);
+  CHECK(bench::fp32_lanes_per_sm(6, 1) == 0);  // not in the table: said so, not guessed
+  CHECK(bench::pcie_gbytes_per_lane(5) * 16 == doctest::Approx(63.0).epsilon(0.01));
+  CHECK(bench::pcie_gbytes_per_lane(4) * 16 == doctest::Approx(31.5).epsilon(0.01));
+  CHECK(bench::pcie_gbytes_per_lane(3) * 16 == doctest::Approx(15.75).epsilon(0.01));
+  bench::GpuDevice h100;
+  h100.sm_count = 132;
+  h100.cc_major = 9;
+  h100.sm_clock_max_mhz = 1980;
+  h100.memory_bus_bits = 5120;
+  h100.memory_clock_max_mhz = 2619;
+  h100.pcie_gen = 5;
+  h100.pcie_width = 16;
+  const bench::GpuPeaks p = bench::gpu_peaks(h100);
+  CHECK(p.fp32_gflops == doctest::Approx(132 * 128 * 2 * 1.98));
+  CHECK(p.fp32_formula == "132 SMs x 128 FP32 lanes x 2 x 1.980 GHz = 66.9 TFLOP/s");
+  CHECK(p.memory_gbytes_per_s == doctest::Approx(5120 / 8.0 * 2 * 2.619));
+  CHECK(p.pcie_formula == "PCIe gen 5 x16: 3.94 GB/s per lane per direction x 16 = 63.0 GB/s");
+  h100.cc_major = 6;
+  CHECK(bench::gpu_peaks(h100).fp32_formula.find("unknown") == 0);
+}
+
+TEST_CASE("fitting t = latency + bytes / bandwidth") {
+  std::vector<std::pair<double, double>> points;
+  for (double bytes = 4096; bytes <= 1 << 30; bytes *= 4) points.emplace_back(bytes, 8e-6 + bytes / 25e9);
+  const auto [latency, bandwidth] = bench::fit_latency_bandwidth(points);
+  CHECK(latency == doctest::Approx(8e-6).epsilon(1e-6));
+  CHECK(bandwidth == doctest::Approx(25e9).epsilon(1e-6));
+  CHECK(bench::fit_latency_bandwidth({{1000, 1e-3}}) == std::pair<double, double>{0, 0});  // one point cannot tell
+}
+
+TEST_CASE("the tolerance check against a reference result") {
+  std::vector<float> ref(100), c(100);
+  for (int i = 0; i < 100; ++i) ref[i] = c[i] = float(i) * 0.5f;
+  const auto [atol, rtol] = bench::gemm_tolerance(1000, 0);
+  CHECK(atol == doctest::Approx(4 * 0x1p-24 * 1000));
+  CHECK(bench::compare_to_reference(c.data(), 10, ref.data(), 10, 10, 10, atol, rtol).passed());
+  c[37] += 0.25f;  // one dropped term of size 0.25
+  const bench::ToleranceCheck bad = bench::compare_to_reference(c.data(), 10, ref.data(), 10, 10, 10, atol, rtol);
+  CHECK(bad.over == 1);
+  CHECK(bad.max_abs_diff == doctest::Approx(0.25));
+  c[37] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(bench::compare_to_reference(c.data(), 10, ref.data(), 10, 10, 10, atol, rtol).non_finite == 1);
+  const auto [atol_bf16, rtol_bf16] = bench::gemm_tolerance(1000, 0x1p-8);
+  CHECK(atol_bf16 > atol);
+  CHECK(rtol_bf16 > rtol);
 }

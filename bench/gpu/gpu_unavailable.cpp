@@ -1,0 +1,26 @@
+// The CPU-only build (no CUDA toolkit at configure time). gpu_status() reports why there is no
+// GPU, and every caller checks it before reaching these; if one does not, it gets the reason.
+#include <stdexcept>
+
+#include "bench/gpu/gpu_gemm.h"
+#include "bench/gpu/gpu_runtime.h"
+#include "bench/probe.h"
+
+namespace flopslab::bench {
+namespace {
+[[noreturn]] void no_cuda() { throw std::runtime_error(gpu_status().reason); }
+}  // namespace
+
+ProbeReport run_gpu_flops_probe(const ProbeContext&) { no_cuda(); }
+ProbeReport run_gpu_bandwidth_probe(const ProbeContext&) { no_cuda(); }
+ProbeReport run_gpu_threads_probe(const ProbeContext&) { no_cuda(); }
+ProbeReport run_gpu_divergence_probe(const ProbeContext&) { no_cuda(); }
+ProbeReport run_gpu_launch_probe(const ProbeContext&) { no_cuda(); }
+ProbeReport run_pcie_probe(const ProbeContext&) { no_cuda(); }
+
+std::vector<const GemmVariant*> cuda_gemm_variants() { return {}; }
+GemmSweepOptions default_gpu_gemm_sweep(bool) { return {}; }
+std::string gpu_gemm_sweep_problem(const GemmSweepOptions&) { return "no usable GPU: " + gpu_status().reason; }
+GemmSweep run_gpu_gemm_sweep(const GemmSweepOptions&) { no_cuda(); }
+
+}  // namespace flopslab::bench

@@ -1,0 +1,49 @@
+// Kernels for the GPU probes, behind launchers that take plain pointers and a stream (as
+// void*), so bench code that includes this header needs no CUDA headers itself.
+// Every launcher checks its launch and throws flopslab::cuda::CudaError on failure.
+#pragma once
+
+#include <cstdint>
+
+namespace flopslab::probes::gpu {
+
+constexpr int kFmaChains = 8;  // independent FMA chains per thread
+
+// `threads` threads (in blocks of up to 256) each run `iterations` rounds of kFmaChains
+// independent FMAs and write one float to out[thread]. FLOPs = threads x iterations x 16.
+void launch_fma(float* out, std::int64_t threads, int iterations, void* stream);
+
+// out[i] = in[i] (copy) or a[i] = b[i] + s*c[i] (triad) over n floats, moved as 1, 2 or 4
+// floats per access, by a grid-stride loop on `blocks` x `threads_per_block` threads
+// (blocks = 0: enough blocks to cover n once).
+void launch_copy(const float* in, float* out, std::int64_t n, int vector_width, int blocks, int threads_per_block,
+                 void* stream);
+void launch_triad(float* a, const float* b, const float* c, float s, std::int64_t n, int vector_width, int blocks,
+                  int threads_per_block, void* stream);
+
+// Reads n floats (float4 at a time) `passes` times and writes one sum per thread to sink
+// (blocks x 256 floats): a working set that fits the L2 measures the L2.
+void launch_read(const float* in, float* sink, std::int64_t n, int passes, int blocks, void* stream);
+
+// Each of `blocks` blocks of 256 threads reads `iterations` float4s from a 16 KiB shared array
+// (conflict-free), writing one sum per thread to sink. Bytes = blocks x 256 x iterations x 16.
+void launch_shared_read(float* sink, int iterations, int blocks, void* stream);
+
+// Control flow: every thread runs `iterations` rounds of work on one of two paths, chosen by
+// mode: 0 uniform (all take path A), 1 by warp index (whole warps per path: no divergence),
+// 2 by lane parity (each warp runs both paths one after the other), 3 by lane (32 paths, one
+// lane each). `blocks` x 256 threads; one float per thread to out.
+void launch_divergent(float* out, int mode, int iterations, int blocks, void* stream);
+
+// A kernel that does nothing (launch cost), and one that spins for `cycles` GPU clock cycles
+// on one thread per block (a stand-in for compute in the copy/compute overlap experiment).
+void launch_empty(void* stream);
+void launch_spin(std::int64_t cycles, int blocks, void* stream);
+
+// Converts n floats to bfloat16 (round to nearest even) into out (n x 2 bytes).
+void launch_to_bf16(const float* in, void* out, std::int64_t n, void* stream);
+
+// Writes `bytes` of `buffer` (an L2 flush when bytes > 2 x L2).
+void launch_scrub(void* buffer, std::int64_t bytes, void* stream);
+
+}  // namespace flopslab::probes::gpu

@@ -1,0 +1,38 @@
+// The GPU probes run end to end and report plausible values; the device description has the
+// fields the report shows.
+#include <doctest/doctest.h>
+
+#include "bench/gpu/gpu_runtime.h"
+#include "bench/probe.h"
+
+using namespace flopslab;
+
+TEST_CASE("the device description has clocks, bus, L2 and the computed peaks") {
+  const bench::GpuDevice& d = bench::gpu_status().devices.front();
+  CHECK(d.sm_clock_max_mhz > 500);
+  CHECK(d.memory_clock_max_mhz > 0);
+  CHECK(d.memory_bus_bits >= 64);
+  CHECK(d.l2_bytes > (1 << 20));
+  CHECK(d.max_threads_per_sm >= 1024);
+  const bench::GpuPeaks p = bench::gpu_peaks(d);
+  CHECK(p.fp32_gflops > 1000);
+  CHECK(p.memory_gbytes_per_s > 100);
+  CHECK_FALSE(d.link_source.empty());
+}
+
+TEST_CASE("each GPU probe runs and reports (quick)") {
+  const bench::ProbeSession session({.quick = true});
+  for (const bench::Probe& probe : bench::gpu_probes()) {
+    INFO(probe.name);
+    const bench::ProbeReport r = probe.run(session.context);
+    CHECK(r.name() == probe.name);
+    CHECK(r.text().find(r.title()) == 0);
+    CHECK_FALSE(r.json.empty());
+  }
+  const Json flops = bench::find_probe("gpu-flops")->run(session.context).json;
+  CHECK(flops["gflops_best"].get<double>() > 100);
+  const Json launch = bench::find_probe("gpu-launch")->run(session.context).json;
+  CHECK(launch["launch_and_wait_us"].get<double>() > 0);
+  // The unsynchronised timer is shorter than the synchronised one: it misses the kernel.
+  CHECK(launch["timers"]["host_no_sync_us"].get<double>() < launch["timers"]["host_sync_us"].get<double>());
+}
