@@ -18,6 +18,8 @@ struct ClockMeasurement {
   double ghz_one_core = 0;   // one thread alone (single-core turbo)
   double ghz_all_cores = 0;  // every physical core busy at once (all-core turbo), per core
   int cores = 0;
+  double ghz_multiply = 0;   // one core, from the multiply chain (the cross-check)
+  std::string note;          // set when the two chains disagreed and the multiply chain was used
 };
 
 // One add chain per physical core, pinned.

@@ -117,9 +117,14 @@ TEST_CASE("pointer chase: one cycle through every line") {
   }
 }
 
-TEST_CASE("the clock chain does the adds it counts") {
+TEST_CASE("the clock chains do the work they count") {
   CHECK(probes::dependent_adds(1) == probes::kAddsPerIteration);
   CHECK(probes::dependent_adds(1000) == 1000u * probes::kAddsPerIteration);
+  CHECK(probes::dependent_multiplies(10) == 3);  // 3 x 1 x 1 ...
+  const bench::ClockMeasurement c = bench::measure_clock(1, bench::quick_timing());
+  CHECK(c.ghz_multiply > 0.3);
+  CHECK(c.ghz_multiply < 7);
+  CHECK(c.ghz_one_core < 7);  // the figure used is never the renamer's shortcut
 }
 
 TEST_CASE("STREAM kernels: results and byte/FLOP accounting") {

@@ -24,8 +24,9 @@ ProbeReport run_locality_probe(const ProbeContext& ctx) {
   std::int64_t llc = 0;
   for (int level = 1; level <= 4; ++level) llc = std::max(llc, cache_bytes(ctx.machine, level));
   // A matrix at least twice the last-level cache, so neither order can hide in it.
+  // (At most 4096 x 4096, 128 MiB: beyond that the column walk alone takes seconds per pass.)
   std::int64_t n = ctx.quick ? 1024 : 2048;
-  while (!ctx.quick && n * n * 8 < 2 * llc && n < 16384) n *= 2;
+  while (!ctx.quick && n * n * 8 < 2 * llc && n < 4096) n *= 2;
   while (n * n * 8 > ctx.max_bytes / 2 && n > 256) n /= 2;
   const double matrix_bytes = double(n) * double(n) * 8;
   ctx.step(fmt::format("locality: {0} x {0} matrix ({1})", n, format_bytes(matrix_bytes)));

@@ -19,6 +19,7 @@ __global__ void coalesced_kernel(std::int64_t m, std::int64_t n, std::int64_t k,
 }
 
 void coalesced(const Operands& op, const RunContext& ctx) {
+  if (empty(op)) return;
   const dim3 block(32, 32), grid(blocks(op.shape.n, 32), blocks(op.shape.m, 32));
   coalesced_kernel<<<grid, block, 0, stream_of(ctx)>>>(op.shape.m, op.shape.n, op.shape.k, op.a, op.lda, op.b,
                                                        op.ldb, op.c, op.ldc);

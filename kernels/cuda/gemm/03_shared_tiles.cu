@@ -32,6 +32,7 @@ __global__ void shared_tiles_kernel(std::int64_t m, std::int64_t n, std::int64_t
 }
 
 void shared_tiles(const Operands& op, const RunContext& ctx) {
+  if (empty(op)) return;
   const dim3 block(kTile, kTile), grid(blocks(op.shape.n, kTile), blocks(op.shape.m, kTile));
   shared_tiles_kernel<<<grid, block, 0, stream_of(ctx)>>>(op.shape.m, op.shape.n, op.shape.k, op.a, op.lda, op.b,
                                                           op.ldb, op.c, op.ldc);

@@ -56,6 +56,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 void blocktile_2d(const Operands& op, const RunContext& ctx) {
+  if (empty(op)) return;
   const dim3 grid(blocks(op.shape.n, kBN), blocks(op.shape.m, kBM));
   blocktile_2d_kernel<<<grid, kThreads, 0, stream_of(ctx)>>>(op.shape.m, op.shape.n, op.shape.k, op.a, op.lda, op.b,
                                                               op.ldb, op.c, op.ldc);

@@ -77,6 +77,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 void vectorized(const Operands& op, const RunContext& ctx) {
+  if (empty(op)) return;
   const dim3 grid(blocks(op.shape.n, kBN), blocks(op.shape.m, kBM));
   if (vector_friendly(op))
     vectorized_kernel<true><<<grid, kThreads, 0, stream_of(ctx)>>>(op.shape.m, op.shape.n, op.shape.k, op.a, op.lda,

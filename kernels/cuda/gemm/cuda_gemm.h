@@ -14,6 +14,8 @@ namespace flopslab::gemm::cuda {
 
 inline unsigned blocks(std::int64_t extent, std::int64_t tile) { return unsigned((extent + tile - 1) / tile); }
 inline cudaStream_t stream_of(const RunContext& ctx) { return static_cast<cudaStream_t>(ctx.stream); }
+// An empty C needs no launch (and a zero-sized grid is an invalid launch).
+inline bool empty(const Operands& op) { return op.shape.m == 0 || op.shape.n == 0; }
 
 // float4 loads of A and B rows (and stores of C rows) are legal when every row starts on a
 // 16-byte boundary and rows hold whole float4s: aligned pointers, leading dimensions and the

@@ -18,13 +18,17 @@ void check_cublas(cublasStatus_t status, const char* what) {
     throw std::runtime_error(std::string(what) + " failed: " + cublasGetStatusString(status));
 }
 
+// One handle per process, created on first use and destroyed at exit (before the CUDA
+// runtime's own teardown, which was registered earlier).
+struct Handle {
+  cublasHandle_t h = nullptr;
+  Handle() { check_cublas(cublasCreate(&h), "cublasCreate"); }
+  ~Handle() { cublasDestroy(h); }
+};
+
 cublasHandle_t handle() {
-  static cublasHandle_t h = [] {
-    cublasHandle_t created = nullptr;
-    check_cublas(cublasCreate(&created), "cublasCreate");
-    return created;
-  }();
-  return h;
+  static Handle handle;
+  return handle.h;
 }
 
 void cublas_gemm(const Operands& op, const RunContext& ctx, cublasComputeType_t compute) {
