@@ -100,10 +100,16 @@ std::string run_plot_script(const std::string& dir) {
   std::string script = fmt::format("{}/scripts/plot", build_info().source_dir);
   if (const char* env = std::getenv("FLOPSLAB_PLOT_SCRIPT")) script = env;
   if (!fs::exists(script)) return fmt::format("charts not drawn: {} not found", script);
-  // Debian's interpreter carries python3-matplotlib; a python3 earlier on PATH may not.
-  const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const auto [status, output] = run_shell(fmt::format("{} {} {}", python, shell_quote(script), shell_quote(dir)));
-  if (status == 0) return {};
+  // Debian's interpreter carries python3-matplotlib; a python3 earlier on PATH may not (or may
+  // be the only one that has it, as on hosts with a Python distribution of their own).
+  std::string output;
+  for (const char* python : {"/usr/bin/python3", "python3"}) {
+    if (python[0] == '/' && !fs::exists(python)) continue;
+    const auto [status, out] = run_shell(fmt::format("{} {} {}", python, shell_quote(script), shell_quote(dir)));
+    if (status == 0) return {};
+    output = out;
+    if (out.find("No module named 'matplotlib'") == std::string::npos) break;  // a real failure: report it
+  }
   if (output.find("No module named 'matplotlib'") != std::string::npos)
     return "charts not drawn: matplotlib is missing (sudo apt-get install python3-matplotlib)";
   return fmt::format("charts not drawn: scripts/plot failed: {}", last_line(output));

@@ -63,7 +63,8 @@ int run_lesson_06(const LessonOptions& options) {
   lesson.check(one_warp < 0.01 * full, fmt::format("one warp got less than 1% of the full GPU's FMA throughput ({:.3f}%)",
                                                    100 * one_warp / full));
   lesson.check(by_warp < 1.2, fmt::format("branching on the warp index cost less than 20% ({:.2f}x)", by_warp));
-  lesson.check(by_parity > 1.7, fmt::format("branching on the lane parity cost at least 1.7x ({:.2f}x)", by_parity));
+  lesson.check(by_parity > 1.4, fmt::format("branching on the lane parity cost at least 1.4x ({:.2f}x)", by_parity));
+  lesson.check(by_lane > 8, fmt::format("32 paths in a warp cost at least 8x ({:.1f}x)", by_lane));
   lesson.check(lj["timers"]["host_no_sync_us"].get<double>() < 0.5 * lj["timers"]["events_us"].get<double>(),
                "the unsynchronised host timer reported less than half the kernel's real time (the trap)");
   return lesson.finish(fmt::format(

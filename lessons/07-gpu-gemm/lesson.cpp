@@ -53,8 +53,8 @@ int run_lesson_07(const LessonOptions& options) {
   lesson.check(sweep.all_checks_passed(), "every rung matched cuBLAS FP32 within tolerance, with no NaN");
   lesson.check(rate("cuda-coalesced") >= 3 * rate("cuda-naive"),
                fmt::format("coalescing made the kernel at least 3x faster ({:.1f}x)", rate("cuda-coalesced") / rate("cuda-naive")));
-  lesson.check(rate("cuda-blocktile-2d") >= 2 * rate("cuda-shared-tiles"),
-               fmt::format("2D register blocking at least doubled the shared-tile kernel ({:.1f}x)",
+  lesson.check(rate("cuda-blocktile-2d") >= 1.5 * rate("cuda-shared-tiles"),
+               fmt::format("2D register blocking ran at least 1.5x the shared-tile kernel ({:.1f}x)",
                            rate("cuda-blocktile-2d") / rate("cuda-shared-tiles")));
   lesson.check(rate("cuda-warptiling") >= 0.5 * cublas,
                fmt::format("the top rung reached at least half of cuBLAS ({:.0f}%)", 100 * rate("cuda-warptiling") / cublas));
