@@ -95,6 +95,7 @@ GemmSweepOptions default_gemm_sweep(int physical_cores, bool quick) {
   if (quick) {
     o.timing = quick_timing();
     o.max_call_seconds = 0.5;
+    o.interleave_rounds = 1;
   } else {
     o.max_call_seconds = 1.5;
   }
@@ -140,7 +141,16 @@ GemmSweep run_gemm_sweep(const GemmSweepOptions& o) {
   std::map<std::pair<std::string_view, int>, double> last_rate;  // GFLOP/s by (variant, threads)
   for (const gemm::Shape& shape : shapes) {
     GemmProblem problem(shape, o.seed);
+    const gemm::Operands op = problem.operands();
     for (int t : o.threads) {
+      const RunContext ctx{.threads = t};
+      // First every variant once: the checked call (which also warms up), or the reason to skip.
+      struct Pending {
+        std::size_t row;
+        const GemmVariant* variant;
+        double first_call;
+      };
+      std::vector<Pending> pending;
       for (const GemmVariant* v : o.variants) {
         if (t != 1 && !v->multithreaded) continue;  // one-thread rungs appear once per shape
         GemmRow row{.variant = v, .shape = shape, .threads = t};
@@ -153,27 +163,51 @@ GemmSweep run_gemm_sweep(const GemmSweepOptions& o) {
         if (auto it = last_rate.find({v->name, t}); it != last_rate.end()) {
           const double estimate = v->flops(shape) * 1e-9 / it->second;
           if (estimate > o.max_call_seconds) {
-            row.skipped = fmt::format("one call would take about {:.1f} s (limit {:.1f} s)",
-                                      estimate, o.max_call_seconds);
+            row.skipped = fmt::format("one call would take about {:.1f} s (limit {:.1f} s)", estimate, o.max_call_seconds);
             sweep.rows.push_back(row);
             continue;
           }
         }
         if (o.progress)
-          o.progress(fmt::format("gemm {}/{}: {} {} on {} thread(s)", done, total, v->name,
-                                 format_shape(shape), t));
-        const gemm::Operands op = problem.operands();
-        const RunContext ctx{.threads = t};
+          o.progress(fmt::format("gemm {}/{}: {} {} on {} thread(s)", done, total, v->name, format_shape(shape), t));
         problem.poison_c();
         const auto started = std::chrono::steady_clock::now();
-        v->run(op, ctx);  // the checked call, which also warms up
+        v->run(op, ctx);
         const double first_call = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         row.check = check_gemm(op);
-        TimingOptions timing = o.timing;
-        if (first_call > 0.2) timing.warmup_calls = 0, timing.warmup_s = 0;  // slow: it was warm-up enough
-        row.timing = measure([&] { v->run(op, ctx); }, timing);
-        last_rate[{v->name, t}] = row.gflops();
+        pending.push_back({sweep.rows.size(), v, first_call});
         sweep.rows.push_back(row);
+      }
+      // Then the timing, in interleaved rounds: on a shared or throttling machine a slow phase
+      // of a few seconds then slows every variant of this cell alike instead of one of them,
+      // so the ratios between them hold. Each variant's samples from all rounds are pooled.
+      // Calls of more than half a second are timed in one round (more would take too long).
+      const int rounds = o.interleave_rounds;
+      std::vector<std::vector<double>> samples(pending.size());
+      std::vector<int> batch(pending.size(), 1);
+      std::vector<bool> settled(pending.size(), true);
+      for (int round = 0; round < rounds; ++round)
+        for (std::size_t i = 0; i < pending.size(); ++i) {
+          const Pending& p = pending[i];
+          const bool single_round = p.first_call > 0.5;
+          if (single_round && round > 0) continue;
+          TimingOptions timing = o.timing;
+          if (p.first_call > 0.2) timing.warmup_calls = 0, timing.warmup_s = 0;  // the checked call warmed it up
+          if (!single_round && rounds > 1) {
+            timing.min_time_s /= rounds;
+            timing.max_time_s /= rounds;
+            timing.min_samples = std::max(2, timing.min_samples / rounds);
+            if (round > 0) timing.warmup_s = std::min(timing.warmup_s, 0.01);
+          }
+          const Timing part = measure([&] { p.variant->run(op, ctx); }, timing);
+          samples[i].insert(samples[i].end(), part.samples.begin(), part.samples.end());
+          batch[i] = part.calls_per_sample;
+          settled[i] = settled[i] && part.settled;
+        }
+      for (std::size_t i = 0; i < pending.size(); ++i) {
+        GemmRow& row = sweep.rows[pending[i].row];
+        row.timing = summarize(samples[i], batch[i], settled[i]);
+        last_rate[{row.variant->name, t}] = row.gflops();
       }
     }
   }

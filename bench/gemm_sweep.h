@@ -29,6 +29,9 @@ struct GemmSweepOptions {
   double max_call_seconds = 2.0;
   std::function<void(const std::string&)> progress;  // one line per measurement, may be empty
   std::uint64_t seed = 1;
+  // The variants of one (shape, threads) cell are timed in this many interleaved rounds, their
+  // samples pooled (see run_gemm_sweep); 1 times each variant in one stretch.
+  int interleave_rounds = 3;
 };
 
 struct GemmRow {

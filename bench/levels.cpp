@@ -26,7 +26,12 @@ double median_latency(const std::vector<CurvePoint>& c, std::size_t first, std::
 
 }  // namespace
 
-Levels find_levels(const std::vector<CurvePoint>& curve) {
+Levels find_levels(const std::vector<CurvePoint>& raw) {
+  // A running median of three first: one disturbed point (a descheduled or migrated core) must
+  // not end a plateau; on a monotone staircase the median changes nothing.
+  std::vector<CurvePoint> curve = raw;
+  for (std::size_t i = 1; i + 1 < raw.size(); ++i)
+    curve[i].latency = median({raw[i - 1].latency, raw[i].latency, raw[i + 1].latency});
   Levels out;
   // 1. Runs of points near their running median.
   std::vector<Plateau> runs;

@@ -91,6 +91,16 @@ TEST_CASE("level detection: close levels merge, DRAM and the TLB step are named"
         std::vector<std::string>{"L1", "L2", "DRAM", "DRAM, beyond TLB reach"});
 }
 
+TEST_CASE("level detection: one disturbed point does not end a plateau") {
+  auto curve = staircase({{32 << 10, 1.3}, {512 << 10, 4.0}, {32 << 20, 16.0}, {1e30, 150.0}}, double(1 << 30));
+  for (auto& p : curve)
+    if (p.bytes > 200e3 && p.bytes < 300e3) p.latency *= 2.2;  // one spike inside L2
+  const bench::Levels levels = bench::find_levels(curve);
+  REQUIRE(levels.boundaries.size() >= 2);
+  CHECK(levels.boundaries[1].bytes >= 512 << 10);
+  CHECK(levels.boundaries[1].bytes <= 1.3 * (512 << 10));
+}
+
 TEST_CASE("level detection: a flat curve has one level and no boundary") {
   const bench::Levels flat = bench::find_levels(staircase({{1e30, 3.0}}, double(1 << 20)));
   CHECK(flat.plateaus.size() == 1);
