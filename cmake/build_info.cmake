@@ -8,7 +8,8 @@ if(GIT_EXECUTABLE)
                   OUTPUT_VARIABLE commit RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   if(rc EQUAL 0)
     set(GIT_COMMIT "${commit}")
-    execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${SOURCE_DIR}" status --porcelain --untracked-files=no
+    # Sample reports under reports/ are outputs, not code: changing them does not make a build "modified".
+    execute_process(COMMAND "${GIT_EXECUTABLE}" -C "${SOURCE_DIR}" status --porcelain --untracked-files=no -- . ":!reports"
                     OUTPUT_VARIABLE changes OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
     if(NOT changes STREQUAL "")
       set(GIT_DIRTY "true")
