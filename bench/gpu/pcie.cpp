@@ -140,7 +140,7 @@ ProbeReport run_pcie_probe(const ProbeContext& ctx) {
              "registered memory go straight to the copy engine; write-combined memory is fast to write from the "
              "CPU and slow to read.");
   report.table(std::move(fit_table));
-  report.chart("pcie.png", "CPU-GPU copy bandwidth against size, per host-memory kind");
+  report.chart("pcie.png", "CPU-GPU copies: bandwidth against size per host-memory kind, one copy against many, overlap");
   report.say("The same bytes as one transfer or as many small ones: each copy pays the latency above.");
   report.table(std::move(many));
   report.say(fmt::format("Copy in, compute, copy out, in {} chunks; with more streams one chunk's copies overlap "
