@@ -244,7 +244,8 @@ int run(int argc, char** argv) {
   app.footer("Exit status: 0 success, 1 a measurement or check failed, 2 bad command line.\n"
              "Run 'flopslab COMMAND --help' for the options of a command.");
 
-  auto* info = app.add_subcommand("info", "Describe this machine: CPU, SIMD, cores, caches, memory, build");
+  auto* info = app.add_subcommand(
+      "info", "Describe this machine: CPU, SIMD, cores, caches, memory, GPU, build; measured clock and peaks");
   std::string info_json;
   info->add_option("--json", info_json, "Also write the description as JSON to FILE")->type_name("FILE");
 
@@ -280,7 +281,8 @@ int run(int argc, char** argv) {
   report->add_flag("--no-progress", report_args.no_progress, "Do not print progress on stderr");
 
   ProbeArgs probe_args;
-  auto* probe = app.add_subcommand("probe", "Measure one property of the CPU and memory: " + bench::probe_names() + ", or all");
+  auto* probe = app.add_subcommand("probe", "Measure one property of the CPU, memory, GPU or bus: " + bench::probe_names() +
+                                                ", or all");
   probe->add_option("NAME", probe_args.name, "Which probe: " + bench::probe_names() + ", all")->required();
   probe->add_option("--threads", probe_args.threads, "Threads for the all-core runs  [physical cores]")->type_name("N");
   probe->add_option("--max-size", probe_args.max_size,
