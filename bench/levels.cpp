@@ -85,11 +85,4 @@ std::vector<std::string> level_names(const Levels& levels) {
   return names;
 }
 
-const Boundary* nearest_boundary(const Levels& levels, double bytes) {
-  const Boundary* best = nullptr;
-  for (const Boundary& b : levels.boundaries)
-    if (best == nullptr || std::abs(std::log(b.bytes / bytes)) < std::abs(std::log(best->bytes / bytes))) best = &b;
-  return best;
-}
-
 }  // namespace flopslab::bench

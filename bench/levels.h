@@ -41,7 +41,5 @@ Levels find_levels(const std::vector<CurvePoint>& curve);  // plateau latencies 
 // plateau after it (page-table walks added to every load).
 std::vector<std::string> level_names(const Levels& levels);
 
-// The boundary closest to `bytes` on a log scale, or nullptr when there are none.
-const Boundary* nearest_boundary(const Levels& levels, double bytes);
 
 }  // namespace flopslab::bench

@@ -23,27 +23,19 @@ ProbeReport run_pcie_probe(const ProbeContext&);
 
 namespace {
 const Probe kProbes[] = {
-    {"flops", "Peak FLOPS", "FMA throughput per ISA and precision, one core and all cores, against the theoretical peak", 1,
-     run_flops_probe},
-    {"latency", "Memory latency", "pointer chasing from 1 KiB to 1 GiB: the cache levels found from the curve", 2,
-     run_latency_probe},
-    {"bandwidth", "Memory bandwidth", "STREAM kernels from L1 to DRAM, with and without non-temporal stores", 2,
-     run_bandwidth_probe},
-    {"locality", "Locality", "row vs column traversal, stride sweep, naive vs blocked transpose, the memory mountain", 3, run_locality_probe},
-    {"threads", "Threads and SMT", "compute- and memory-bound loops on 1..N threads, cores then SMT siblings", 4,
-     run_threads_probe},
+    {"flops", run_flops_probe},
+    {"latency", run_latency_probe},
+    {"bandwidth", run_bandwidth_probe},
+    {"locality", run_locality_probe},
+    {"threads", run_threads_probe},
 };
 const Probe kGpuProbes[] = {
-    {"gpu-flops", "GPU FP32 throughput", "FMA chains on every SM against SMs x lanes x 2 x clock", 6, run_gpu_flops_probe, true},
-    {"gpu-bandwidth", "GPU memory bandwidth", "copy and triad over grid sizes and vector widths; L2; shared memory", 6,
-     run_gpu_bandwidth_probe, true},
-    {"gpu-threads", "How many threads a GPU needs", "the same kernels on 1 to millions of threads", 6, run_gpu_threads_probe, true},
-    {"gpu-divergence", "Control flow on a GPU", "branching on the warp index against the lane index", 6,
-     run_gpu_divergence_probe, true},
-    {"gpu-launch", "Launching and synchronising", "launch latency and throughput, graphs, sync costs, the wrong timer", 6,
-     run_gpu_launch_probe, true},
-    {"pcie", "The CPU-GPU bus", "H2D/D2H/D2D over sizes and host-memory kinds, latency + bandwidth fit, overlap", 8,
-     run_pcie_probe, true},
+    {"gpu-flops", run_gpu_flops_probe, true},
+    {"gpu-bandwidth", run_gpu_bandwidth_probe, true},
+    {"gpu-threads", run_gpu_threads_probe, true},
+    {"gpu-divergence", run_gpu_divergence_probe, true},
+    {"gpu-launch", run_gpu_launch_probe, true},
+    {"pcie", run_pcie_probe, true},
 };
 }  // namespace
 

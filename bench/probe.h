@@ -60,9 +60,6 @@ class ProbeReport {
 
 struct Probe {
   std::string_view name;
-  std::string_view title;
-  std::string_view summary;
-  int lesson;
   ProbeReport (*run)(const ProbeContext&);
   bool needs_gpu = false;
 };

@@ -19,7 +19,7 @@ std::string format_value(double v, const std::string& unit) {
 
 }  // namespace
 
-LessonRun::LessonRun(int number, std::string title) : number_(number) {
+LessonRun::LessonRun(int number, std::string title) {
   const std::string heading = fmt::format("Lesson {:02d}: {}", number, title);
   std::printf("%s\n%s\n\n", heading.c_str(), std::string(heading.size(), '=').c_str());
   std::fflush(stdout);

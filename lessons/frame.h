@@ -45,7 +45,6 @@ class LessonRun {
     std::string claim, source, unit;
     double textbook, measured;
   };
-  int number_;
   bench::Progress progress_;
   std::vector<Comparison> comparisons_;
   std::vector<std::pair<bool, std::string>> checks_;

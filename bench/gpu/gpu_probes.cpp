@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "bench/files.h"
+#include "bench/gemm_sweep.h"
 #include "bench/gpu/gpu_runtime.h"
 #include "bench/gpu/gpu_tools.h"
 #include "bench/probe.h"
@@ -24,11 +25,8 @@ const GpuDevice& device_or_throw() {
   return gpu_status().devices.front();
 }
 
-std::string rate(double v) { return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.1f}", v); }
 std::string us(double seconds) { return fmt::format("{:.2f}", seconds * 1e6); }
 
-// Host wall-clock timing of host-side work (launch and sync costs are host-side events).
-Timing host_timed(const std::function<void()>& work, const TimingOptions& options) { return measure(work, options); }
 
 }  // namespace
 
@@ -49,7 +47,7 @@ ProbeReport run_gpu_flops_probe(const ProbeContext& ctx) {
                          "for {} rounds. Theoretical: {}.",
                          threads, d.sm_count, d.max_threads_per_sm, kernels::kFmaChains, iterations, peaks.fp32_formula));
   Table table({{"kernel", Table::Align::left}, {"GFLOP/s (median)"}, {"best"}, {"theoretical"}, {"% of theoretical"}});
-  table.add_row({"fma chains", rate(median), rate(best), rate(peaks.fp32_gflops),
+  table.add_row({"fma chains", format_rate(median), format_rate(best), format_rate(peaks.fp32_gflops),
                  peaks.fp32_gflops > 0 ? fmt::format("{:.1f}%", 100 * best / peaks.fp32_gflops) : "-"});
   report.table(std::move(table));
   report.say("The theoretical figure uses the maximum SM clock; under a long FMA load the GPU may run below it "
@@ -76,7 +74,7 @@ ProbeReport run_gpu_bandwidth_probe(const ProbeContext& ctx) {
   Json points = Json::array();
   auto add = [&](const std::string& test, double bytes_moved, double set, const Timing& t, bool hbm) {
     const double gbps = bytes_moved / t.median * 1e-9;
-    table.add_row({test, format_bytes(set), rate(gbps),
+    table.add_row({test, format_bytes(set), format_rate(gbps),
                    hbm && peaks.memory_gbytes_per_s > 0 ? fmt::format("{:.1f}%", 100 * gbps / peaks.memory_gbytes_per_s) : "-"});
     points.push_back({{"test", test}, {"bytes_moved", bytes_moved}, {"working_set", set}, {"gbytes_per_s", gbps},
                       {"spread", t.spread()}});
@@ -109,7 +107,7 @@ ProbeReport run_gpu_bandwidth_probe(const ProbeContext& ctx) {
         stream.get(), ctx.timing);
     const double gbps = 12.0 * n / t.median * 1e-9;
     grid.add_row({std::to_string(per_sm), std::to_string(std::min(blocks * 256, d.sm_count * d.max_threads_per_sm)),
-                  rate(gbps), peaks.memory_gbytes_per_s > 0 ? fmt::format("{:.1f}%", 100 * gbps / peaks.memory_gbytes_per_s) : "-"});
+                  format_rate(gbps), peaks.memory_gbytes_per_s > 0 ? fmt::format("{:.1f}%", 100 * gbps / peaks.memory_gbytes_per_s) : "-"});
     grid_json.push_back({{"blocks_per_sm", per_sm}, {"blocks", blocks}, {"gbytes_per_s", gbps}});
   }
 
@@ -167,7 +165,7 @@ ProbeReport run_gpu_threads_probe(const ProbeContext& ctx) {
     const double gbps = 8.0 * n / c.median * 1e-9;
     const std::string as = t < 32 ? "part of one warp" : t <= 1024 ? fmt::format("{} warp{} in one block", t / 32, t > 32 ? "s" : "")
                                                                   : fmt::format("{:.1f} per SM", double(t) / d.sm_count);
-    table.add_row({std::to_string(t), as, rate(gflops), rate(gbps)});
+    table.add_row({std::to_string(t), as, format_rate(gflops), format_rate(gbps)});
     points.push_back({{"threads", t}, {"fma_gflops", gflops}, {"copy_gbytes_per_s", gbps}});
   }
   report.say(fmt::format("The same two kernels launched with more and more threads: FMA chains (compute) and a "
@@ -220,19 +218,19 @@ ProbeReport run_gpu_launch_probe(const ProbeContext& ctx) {
   constexpr int kBatch = 1000;
 
   ctx.step("gpu-launch: empty kernels");
-  const Timing one = host_timed([&] { kernels::launch_empty(s), stream.synchronize(); }, t);
-  const Timing many = host_timed([&] {
+  const Timing one = measure([&] { kernels::launch_empty(s), stream.synchronize(); }, t);
+  const Timing many = measure([&] {
     for (int i = 0; i < kBatch; ++i) kernels::launch_empty(s);
     stream.synchronize();
   }, t);
   GpuGraph graph([&](void* capture) { for (int i = 0; i < kBatch; ++i) kernels::launch_empty(capture); }, s);
-  const Timing replay = host_timed([&] { graph.launch(s), stream.synchronize(); }, t);
+  const Timing replay = measure([&] { graph.launch(s), stream.synchronize(); }, t);
 
   ctx.step("gpu-launch: synchronisation on an idle GPU");
   GpuEvent event;
-  const Timing device_sync = host_timed([] { gpu_synchronize(); }, t);
-  const Timing stream_sync = host_timed([&] { stream.synchronize(); }, t);
-  const Timing event_sync = host_timed([&] { event.record(s), event.synchronize(); }, t);
+  const Timing device_sync = measure([] { gpu_synchronize(); }, t);
+  const Timing stream_sync = measure([&] { stream.synchronize(); }, t);
+  const Timing event_sync = measure([&] { event.record(s), event.synchronize(); }, t);
 
   // The classic trap: a host timer around an asynchronous launch measures the launch only.
   ctx.step("gpu-launch: timing a kernel three ways");
@@ -241,10 +239,10 @@ ProbeReport run_gpu_launch_probe(const ProbeContext& ctx) {
   auto triad = [&] { kernels::launch_triad(a.as<float>(), b.as<float>(), c.as<float>(), 3.0f, n, 4, 0, 256, s); };
   triad();
   stream.synchronize();
-  const Timing wrong = host_timed([&] { triad(); }, TimingOptions{.warmup_calls = 0, .warmup_s = 0, .min_time_s = 0,
+  const Timing wrong = measure([&] { triad(); }, TimingOptions{.warmup_calls = 0, .warmup_s = 0, .min_time_s = 0,
                                                                    .max_time_s = 0, .min_samples = 1, .max_samples = 1});
   stream.synchronize();
-  const Timing host_sync = host_timed([&] { triad(), stream.synchronize(); }, t);
+  const Timing host_sync = measure([&] { triad(), stream.synchronize(); }, t);
   const Timing events = measure_gpu([&](void*) { triad(); }, s, t);
 
   using A = Table::Align;

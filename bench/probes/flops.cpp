@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "bench/counters.h"
 #include "bench/cpu_peak.h"
 #include "bench/likwid.h"
 #include "bench/probe.h"
