@@ -17,6 +17,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool same_shape(gemm::Shape a, gemm::Shape b) { return a.m == b.m && a.n == b.n && a.k == b.k; }
 
+}  // namespace
+
 std::string format_ratio(double r) {
   if (!std::isfinite(r)) return "-";
   return r >= 100 ? fmt::format("{:.0f}x", r) : r >= 10 ? fmt::format("{:.1f}x", r) : fmt::format("{:.2f}x", r);
@@ -26,7 +28,23 @@ std::string format_percent(double fraction) {
   return std::isfinite(fraction) ? fmt::format("{:.1f}%", 100 * fraction) : "-";
 }
 
-}  // namespace
+void add_timing_fields(Json& row, const Timing& t) {
+  row["median_s"] = t.median;
+  row["min_s"] = t.min;
+  row["max_s"] = t.max;
+  row["q1_s"] = t.q1;
+  row["q3_s"] = t.q3;
+  row["spread"] = t.spread();
+  row["samples"] = t.samples.size();
+  row["calls_per_sample"] = t.calls_per_sample;
+  row["settled"] = t.settled;
+}
+
+Json check_json(const GemmCheck& c) {
+  return {{"passed", c.passed()},       {"compared", c.compared},
+          {"over_bound", c.over_bound}, {"non_finite", c.non_finite},
+          {"worst_fraction_of_bound", c.worst}, {"sampled", c.sampled}};
+}
 
 std::string format_rate(double v) {
   if (!std::isfinite(v)) return "-";
@@ -178,35 +196,13 @@ GemmSweep run_gemm_sweep(const GemmSweepOptions& o) {
         pending.push_back({sweep.rows.size(), v, first_call});
         sweep.rows.push_back(row);
       }
-      // Then the timing, in interleaved rounds: on a shared or throttling machine a slow phase
-      // of a few seconds then slows every variant of this cell alike instead of one of them,
-      // so the ratios between them hold. Each variant's samples from all rounds are pooled.
-      // Calls of more than half a second are timed in one round (more would take too long).
-      const int rounds = o.interleave_rounds;
-      std::vector<std::vector<double>> samples(pending.size());
-      std::vector<int> batch(pending.size(), 1);
-      std::vector<bool> settled(pending.size(), true);
-      for (int round = 0; round < rounds; ++round)
-        for (std::size_t i = 0; i < pending.size(); ++i) {
-          const Pending& p = pending[i];
-          const bool single_round = p.first_call > 0.5;
-          if (single_round && round > 0) continue;
-          TimingOptions timing = o.timing;
-          if (p.first_call > 0.2) timing.warmup_calls = 0, timing.warmup_s = 0;  // the checked call warmed it up
-          if (!single_round && rounds > 1) {
-            timing.min_time_s /= rounds;
-            timing.max_time_s /= rounds;
-            timing.min_samples = std::max(2, timing.min_samples / rounds);
-            if (round > 0) timing.warmup_s = std::min(timing.warmup_s, 0.01);
-          }
-          const Timing part = measure([&] { p.variant->run(op, ctx); }, timing);
-          samples[i].insert(samples[i].end(), part.samples.begin(), part.samples.end());
-          batch[i] = part.calls_per_sample;
-          settled[i] = settled[i] && part.settled;
-        }
+      // Then the timing, in interleaved rounds (see measure_interleaved).
+      std::vector<ComparedWork> works;
+      for (const Pending& p : pending) works.push_back({[&, v = p.variant] { v->run(op, ctx); }, p.first_call});
+      const std::vector<Timing> timings = measure_interleaved(works, o.timing, o.interleave_rounds);
       for (std::size_t i = 0; i < pending.size(); ++i) {
         GemmRow& row = sweep.rows[pending[i].row];
-        row.timing = summarize(samples[i], batch[i], settled[i]);
+        row.timing = timings[i];
         last_rate[{row.variant->name, t}] = row.gflops();
       }
     }
@@ -313,15 +309,7 @@ Json gemm_sweep_json(const GemmSweep& sweep) {
     } else {
       const Timing& t = *r.timing;
       const double g = r.gflops();
-      row["median_s"] = t.median;
-      row["min_s"] = t.min;
-      row["max_s"] = t.max;
-      row["q1_s"] = t.q1;
-      row["q3_s"] = t.q3;
-      row["spread"] = t.spread();
-      row["samples"] = t.samples.size();
-      row["calls_per_sample"] = t.calls_per_sample;
-      row["settled"] = t.settled;
+      add_timing_fields(row, t);
       row["gflops"] = g;
       row["gbytes_per_s"] = r.variant->bytes(r.shape) / t.median * 1e-9;
       row["fraction_of_peak"] = finite_or_null(g / sweep.peak_for(r));
@@ -332,9 +320,7 @@ Json gemm_sweep_json(const GemmSweep& sweep) {
                             {"over", r.vs_library->over},       {"non_finite", r.vs_library->non_finite},
                             {"atol", r.vs_library->atol},       {"rtol", r.vs_library->rtol},
                             {"max_abs_diff", r.vs_library->max_abs_diff}};
-      row["check"] = {{"passed", r.check.passed()},       {"compared", r.check.compared},
-                      {"over_bound", r.check.over_bound}, {"non_finite", r.check.non_finite},
-                      {"worst_fraction_of_bound", r.check.worst}, {"sampled", r.check.sampled}};
+      row["check"] = check_json(r.check);
     }
     rows.push_back(row);
   }

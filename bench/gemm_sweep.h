@@ -84,6 +84,11 @@ Json gemm_sweep_json(const GemmSweep& sweep);
 
 // "0.912", "12.3", "1562": three significant figures without exponents.
 std::string format_rate(double value);
+std::string format_ratio(double ratio);      // "0.93x", "12.4x", "-" for NaN
+std::string format_percent(double fraction);  // "93.4%", "-" for NaN
+// A timing's statistics and a check's outcome as JSON fields, the same in every section.
+void add_timing_fields(Json& row, const Timing& timing);
+Json check_json(const GemmCheck& check);
 // "2048x2048x2048", or "2048^3" for a cube.
 std::string format_shape(gemm::Shape shape);
 

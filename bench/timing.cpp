@@ -106,4 +106,32 @@ Timing measure(const std::function<void()>& work, const TimingOptions& options) 
       options);
 }
 
+std::vector<Timing> measure_interleaved(const std::vector<ComparedWork>& works, const TimingOptions& options,
+                                        int rounds) {
+  rounds = std::max(rounds, 1);
+  std::vector<std::vector<double>> samples(works.size());
+  std::vector<int> batch(works.size(), 1);
+  std::vector<bool> settled(works.size(), true);
+  for (int round = 0; round < rounds; ++round)
+    for (std::size_t i = 0; i < works.size(); ++i) {
+      const bool single_round = works[i].first_call_s > 0.5;
+      if (single_round && round > 0) continue;
+      TimingOptions timing = options;
+      if (works[i].first_call_s > 0.2) timing.warmup_calls = 0, timing.warmup_s = 0;  // that call warmed it up
+      if (!single_round && rounds > 1) {
+        timing.min_time_s /= rounds;
+        timing.max_time_s /= rounds;
+        timing.min_samples = std::max(2, timing.min_samples / rounds);
+        if (round > 0) timing.warmup_s = std::min(timing.warmup_s, 0.01);
+      }
+      const Timing part = measure(works[i].run, timing);
+      samples[i].insert(samples[i].end(), part.samples.begin(), part.samples.end());
+      batch[i] = part.calls_per_sample;
+      settled[i] = settled[i] && part.settled;
+    }
+  std::vector<Timing> out;
+  for (std::size_t i = 0; i < works.size(); ++i) out.push_back(summarize(samples[i], batch[i], settled[i]));
+  return out;
+}
+
 }  // namespace flopslab::bench

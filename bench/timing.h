@@ -45,4 +45,15 @@ Timing measure_batches(const std::function<double(int)>& time_batch, const Timin
 // CPU work timed with std::chrono::steady_clock.
 Timing measure(const std::function<void()>& work, const TimingOptions& options = {});
 
+// Several pieces of work compared with each other, timed in interleaved rounds: on a shared
+// or throttling machine a slow phase of a few seconds then slows all of them alike instead of
+// one, so the ratios between them hold. Each one's samples from all rounds are pooled. A piece
+// whose first (already done, checked) call took more than half a second is timed in one round.
+struct ComparedWork {
+  std::function<void()> run;
+  double first_call_s = 0;  // how long its first call took (that call was the warm-up)
+};
+std::vector<Timing> measure_interleaved(const std::vector<ComparedWork>& works, const TimingOptions& options,
+                                        int rounds);
+
 }  // namespace flopslab::bench

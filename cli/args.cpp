@@ -88,28 +88,86 @@ std::vector<int> parse_threads(const std::string& option, const std::string& tex
   return threads;
 }
 
-std::string variant_names(Device device) {
+namespace {
+
+template <class Variant>
+std::string names_of(std::span<const Variant* const> all, Device device) {
   std::string names;
-  for (const GemmVariant* v : gemm_variants())
+  for (const Variant* v : all)
     if (v->device == device) names += (names.empty() ? "" : ", ") + std::string(v->name);
   return names;
 }
 
-std::vector<const GemmVariant*> parse_variants(const std::string& option, const std::string& text,
-                                               Device device) {
-  std::vector<const GemmVariant*> chosen;
+// "all", or names from the registry for this device, each once, in the order given.
+template <class Variant>
+std::vector<const Variant*> parse_registry_names(const std::string& option, const std::string& text, Device device,
+                                                 std::span<const Variant* const> all) {
+  std::vector<const Variant*> chosen;
+  auto add = [&](const Variant* v) {
+    if (std::find(chosen.begin(), chosen.end(), v) == chosen.end()) chosen.push_back(v);
+  };
   for (const std::string& name : split(text, ',')) {
     if (name == "all") {
-      for (const GemmVariant* v : gemm_variants())
-        if (v->device == device && std::find(chosen.begin(), chosen.end(), v) == chosen.end()) chosen.push_back(v);
+      for (const Variant* v : all)
+        if (v->device == device) add(v);
       continue;
     }
-    const GemmVariant* v = find_gemm_variant(name);
-    if (v == nullptr || v->device != device)
-      throw UsageError(fmt::format("{}: unknown variant '{}' (valid: {}, all)", option, name, variant_names(device)));
-    if (std::find(chosen.begin(), chosen.end(), v) == chosen.end()) chosen.push_back(v);
+    const auto found = std::find_if(all.begin(), all.end(), [&](const Variant* v) { return v->name == name; });
+    if (found == all.end() || (*found)->device != device)
+      throw UsageError(fmt::format("{}: unknown variant '{}' (valid: {}, all)", option, name, names_of(all, device)));
+    add(*found);
   }
   return chosen;
+}
+
+}  // namespace
+
+std::string variant_names(Device device) { return names_of(gemm_variants(), device); }
+
+std::vector<const GemmVariant*> parse_variants(const std::string& option, const std::string& text, Device device) {
+  return parse_registry_names(option, text, device, gemm_variants());
+}
+
+std::string conv_variant_names(Device device) { return names_of(conv_variants(), device); }
+
+std::vector<const ConvVariant*> parse_conv_variants(const std::string& option, const std::string& text,
+                                                    Device device) {
+  return parse_registry_names(option, text, device, conv_variants());
+}
+
+conv::Shape parse_conv_shape(const std::string& option, const std::string& text) {
+  const std::vector<std::string> fields = split(text, ',');
+  if (fields.size() < 7 || fields.size() > 11)
+    throw UsageError(fmt::format("{}: '{}' should be N,C,H,W,K,R,S[,stride[,pad[,dilation[,groups]]]] "
+                                 "(7 to 11 numbers, e.g. 8,64,56,56,64,3,3,1,1)",
+                                 option, text));
+  long long v[11] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1};
+  const char* names[11] = {"N", "C", "H", "W", "K", "R", "S", "stride", "pad", "dilation", "groups"};
+  for (std::size_t i = 0; i < fields.size(); ++i)
+    v[i] = parse_integer(fmt::format("{} ({})", option, names[i]), fields[i], std::numeric_limits<int>::min(),
+                         std::numeric_limits<int>::max());
+  const conv::Shape shape{.n = v[0], .c = v[1], .h = v[2], .w = v[3], .k = v[4], .r = v[5], .s = v[6],
+                          .stride_h = v[7], .stride_w = v[7], .pad_h = v[8], .pad_w = v[8],
+                          .dilation_h = v[9], .dilation_w = v[9], .groups = v[10]};
+  if (const std::string problem = conv::shape_problem(shape); !problem.empty())
+    throw UsageError(fmt::format("{}: {}: {}", option, text, problem));
+  return shape;
+}
+
+std::vector<conv::Pass> parse_passes(const std::string& option, const std::string& text) {
+  std::vector<conv::Pass> passes;
+  for (const std::string& name : split(text, ',')) {
+    bool known = false;
+    for (conv::Pass p : {conv::Pass::forward, conv::Pass::backward_data, conv::Pass::backward_weights})
+      if (name == conv::pass_name(p) || name == "all") {
+        known = true;
+        if (std::find(passes.begin(), passes.end(), p) == passes.end()) passes.push_back(p);
+      }
+    if (!known)
+      throw UsageError(fmt::format("{}: unknown pass '{}' (valid: forward, backward-data, backward-weights, all)",
+                                   option, name));
+  }
+  return passes;
 }
 
 }  // namespace flopslab::cli

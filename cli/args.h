@@ -29,6 +29,14 @@ std::vector<const GemmVariant*> parse_variants(const std::string& option, const 
                                                Device device);
 
 // One positive integer in [low, high].
+std::string conv_variant_names(Device device);
+std::vector<const ConvVariant*> parse_conv_variants(const std::string& option, const std::string& text,
+                                                    Device device);
+// "N,C,H,W,K,R,S[,stride[,pad[,dilation[,groups]]]]", checked with conv::shape_problem.
+conv::Shape parse_conv_shape(const std::string& option, const std::string& text);
+// "forward,backward-data,backward-weights" or "all".
+std::vector<conv::Pass> parse_passes(const std::string& option, const std::string& text);
+
 long long parse_integer(const std::string& option, const std::string& text, long long low, long long high);
 
 // A size in bytes: "1GiB", "512MiB", "64M", "4096" (K, M, G are binary multiples), in

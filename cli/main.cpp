@@ -3,6 +3,7 @@
 //   flopslab info                      what this machine is, its measured clock and peak
 //   flopslab probe NAME                CPU probes: flops, latency, bandwidth, locality, threads
 //   flopslab gemm [--sizes ...]        the CPU GEMM ladder against OpenBLAS and oneDNN
+//   flopslab conv [--shape ...]        convolutions: direct, im2col, implicit GEMM, 1x1 vs oneDNN/cuDNN
 //   flopslab report [--out DIR]        everything, written to report.md / report.json / PNGs
 //   flopslab lesson N                  run lesson N of the syllabus
 //
@@ -19,7 +20,9 @@
 #include "bench/counters.h"
 #include "bench/cpu_model.h"
 #include "bench/files.h"
+#include "bench/conv_sweep.h"
 #include "bench/gemm_sweep.h"
+#include "bench/gpu/gpu_conv.h"
 #include "bench/gpu/gpu_gemm.h"
 #include "bench/machine.h"
 #include "bench/probe.h"
@@ -187,6 +190,70 @@ int run_gemm(const GemmArgs& a, const std::string& command) {
   return 0;
 }
 
+struct ConvArgs {
+  std::string device = "cpu", impl = "all", pass = "forward", threads, json, max_call_seconds;
+  std::vector<std::string> shapes;
+  bool quick = false, no_progress = false;
+};
+
+int run_conv(const ConvArgs& a, const std::string& command) {
+  if (a.device != "cpu" && a.device != "cuda")
+    throw UsageError(fmt::format("--device: unknown device '{}' (valid: cpu, cuda)", a.device));
+  const bool gpu = a.device == "cuda";
+  const bench::MachineInfo machine = bench::describe_machine();
+  if (gpu && !machine.gpu.usable)
+    throw std::runtime_error("conv --device cuda needs a usable NVIDIA GPU: " + machine.gpu.reason);
+  bench::ConvSweepOptions o{.layers = bench::default_conv_layers(a.quick)};
+  o.threads = {machine.physical_cores};
+  if (a.quick) o.timing = bench::quick_timing(), o.interleave_rounds = 1;
+  if (!a.shapes.empty()) {
+    o.layers.clear();
+    for (const std::string& text : a.shapes)
+      o.layers.push_back({conv::describe(parse_conv_shape("--shape", text)), parse_conv_shape("--shape", text)});
+  }
+  o.passes = parse_passes("--pass", a.pass);
+  if (!a.threads.empty()) {
+    if (gpu) throw UsageError("--threads: applies to --device cpu only");
+    o.threads = parse_threads("--threads", a.threads, machine.physical_cores);
+  }
+  o.variants = parse_conv_variants("--impl", a.impl, gpu ? Device::cuda : Device::cpu);
+  if (!a.max_call_seconds.empty()) o.max_call_seconds = parse_seconds("--max-call-seconds", a.max_call_seconds);
+  check_output_file("--json", a.json);
+  if (const std::string problem = bench::conv_sweep_problem(o); !problem.empty()) throw UsageError("conv: " + problem);
+  if (!gpu) warn_oversubscription(o.threads, machine.logical_cpus);
+
+  bench::Progress progress(!a.no_progress);
+  o.progress = [&](const std::string& line) { progress(line); };
+  const bench::ConvSweep sweep = gpu ? bench::run_gpu_conv_sweep(o) : bench::run_conv_sweep(o);
+  std::vector<bench::CudnnStudy> studies;
+  if (gpu) studies = bench::run_cudnn_studies(o.layers, o.progress);
+  progress.finish();
+
+  std::printf("%s\n", bench::conv_sweep_table(sweep).text().c_str());
+  for (const std::string& line : bench::conv_sweep_headlines(sweep)) std::printf("%s\n", line.c_str());
+  for (const bench::CudnnStudy& study : studies) {
+    std::printf("\ncuDNN forward algorithms for %s:\n%s", study.layer.name.c_str(),
+                bench::cudnn_study_table(study).text().c_str());
+    for (const std::string& line : bench::cudnn_study_summary(study)) std::printf("%s\n", line.c_str());
+  }
+  if (!a.json.empty()) {
+    Json cudnn = Json::array();
+    for (const bench::CudnnStudy& study : studies) cudnn.push_back(bench::cudnn_study_json(study));
+    const Json json{{"schema", "flopslab-conv/1"},
+                    {"command", command},
+                    {"machine", bench::machine_json(machine)},
+                    {"conv", bench::conv_sweep_json(sweep)},
+                    {"cudnn", cudnn}};
+    bench::write_file_atomically(a.json, json.dump(2) + "\n");
+    std::printf("\nWrote %s\n", a.json.c_str());
+  }
+  if (!sweep.all_checks_passed()) {
+    std::fprintf(stderr, "flopslab: error: some results failed verification (see the check column)\n");
+    return 1;
+  }
+  return 0;
+}
+
 struct ReportArgs {
   std::string out;
   bool force = false, quick = false, no_plots = false, no_progress = false;
@@ -272,6 +339,31 @@ int run(int argc, char** argv) {
   gemm->add_flag("--quick", gemm_args.quick, "Tiny sizes and short timing (a smoke test)");
   gemm->add_flag("--no-progress", gemm_args.no_progress, "Do not print progress on stderr");
 
+  ConvArgs conv_args;
+  auto* conv = app.add_subcommand(
+      "conv", "Run the convolution ladder (direct -> im2col + GEMM -> implicit GEMM, and 1x1 as a GEMM) against "
+              "oneDNN, or the CUDA kernels against cuDNN with its algorithm table");
+  conv->add_option("--device", conv_args.device, "cpu or cuda  [cpu]")->type_name("DEVICE");
+  conv->add_option("--shape", conv_args.shapes,
+                   "A layer as N,C,H,W,K,R,S[,stride[,pad[,dilation[,groups]]]]; repeat for more layers  "
+                   "[ResNet-like 3x3, 1x1, 7x7 and its 1x7/7x1 factors, grouped and depthwise 3x3, batch 8]")
+      ->type_name("SHAPE");
+  conv->add_option("--impl", conv_args.impl,
+                   "'all' or a comma-separated list of: " + conv_variant_names(Device::cpu) +
+                       (conv_variant_names(Device::cuda).empty() ? "" : "; with --device cuda: " + conv_variant_names(Device::cuda)))
+      ->type_name("LIST");
+  conv->add_option("--pass", conv_args.pass, "forward, backward-data, backward-weights (comma-separated) or all  [forward]")
+      ->type_name("LIST");
+  conv->add_option("--threads", conv_args.threads, "Comma-separated thread counts, or 'all'  [physical cores]")
+      ->type_name("LIST");
+  conv->add_option("--json", conv_args.json, "Also write every result, with the machine, as JSON to FILE")
+      ->type_name("FILE");
+  conv->add_option("--max-call-seconds", conv_args.max_call_seconds,
+                   "Skip a variant on a layer where one call is predicted to take longer  [3]")
+      ->type_name("S");
+  conv->add_flag("--quick", conv_args.quick, "Small layers and short timing (a smoke test)");
+  conv->add_flag("--no-progress", conv_args.no_progress, "Do not print progress on stderr");
+
   ReportArgs report_args;
   auto* report = app.add_subcommand("report", "Measure this machine and write report.md, report.json and charts");
   report->add_option("--out", report_args.out, "Directory to write  [reports/<machine>-<date>]")->type_name("DIR");
@@ -306,7 +398,7 @@ int run(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
-    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, report, lesson)", argv[1]));
+    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, report, lesson)", argv[1]));
   }
   try {
     app.parse(argc, argv);
@@ -321,9 +413,10 @@ int run(int argc, char** argv) {
   if (info->parsed()) return run_info(info_json);
   if (probe->parsed()) return run_probe(probe_args, command);
   if (gemm->parsed()) return run_gemm(gemm_args, command);
+  if (conv->parsed()) return run_conv(conv_args, command);
   if (report->parsed()) return run_report(report_args, command);
   if (lesson->parsed()) return run_lesson(lesson_number, lesson_list_flag, lesson_quick, lesson_threads);
-  throw UsageError("no command given (valid: info, probe, gemm, report, lesson; see 'flopslab --help')");
+  throw UsageError("no command given (valid: info, probe, gemm, conv, report, lesson; see 'flopslab --help')");
 }
 
 }  // namespace

@@ -14,6 +14,10 @@ extern const GemmVariant kCudaNaive, kCudaCoalesced, kCudaSharedTiles, kCudaBloc
 #endif
 }  // namespace gemm
 
+namespace conv {
+extern const ConvVariant kCpuDirect, kCpuIm2colGemm, kCpuImplicitGemm, kCpuGemm1x1, kCpuOnednnConv;
+}  // namespace conv
+
 namespace {
 const GemmVariant* const kGemmVariants[] = {
     &gemm::kCpuNaive,       // kernels/cpu/gemm/01_naive.cpp
@@ -35,7 +39,24 @@ const GemmVariant* const kGemmVariants[] = {
     &gemm::cuda::kCudaCublasTf32,   // kernels/cuda/gemm/peer_cublas.cu
 #endif
 };
+
+// Convolution: CPU ladder, CPU peer, then the CUDA kernels and cuDNN.
+const ConvVariant* const kConvVariants[] = {
+    &conv::kCpuDirect,        // kernels/cpu/conv/01_direct.cpp
+    &conv::kCpuIm2colGemm,    // kernels/cpu/conv/02_im2col_gemm.cpp
+    &conv::kCpuImplicitGemm,  // kernels/cpu/conv/03_implicit_gemm.cpp
+    &conv::kCpuGemm1x1,       // kernels/cpu/conv/04_gemm_1x1.cpp
+    &conv::kCpuOnednnConv,    // kernels/cpu/conv/peer_onednn.cpp
+};
 }  // namespace
+
+std::span<const ConvVariant* const> conv_variants() { return kConvVariants; }
+
+const ConvVariant* find_conv_variant(std::string_view name) {
+  for (const ConvVariant* v : kConvVariants)
+    if (v->name == name) return v;
+  return nullptr;
+}
 
 std::span<const GemmVariant* const> gemm_variants() { return kGemmVariants; }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "kernels/conv.h"
 #include "kernels/gemm.h"
 
 namespace flopslab {
@@ -48,5 +49,38 @@ struct GemmVariant {
 // Ladder rungs in step order per device, then the peers.
 std::span<const GemmVariant* const> gemm_variants();
 const GemmVariant* find_gemm_variant(std::string_view name);
+
+// A convolution implementation: up to three passes (see kernels/conv.h), any of them null
+// when the variant does not provide it.
+struct ConvVariant {
+  using Pass = void (*)(const conv::Operands&, const RunContext&);
+  std::string_view name;  // command-line name, e.g. "implicit-gemm"
+  int step = 0;           // rung on the ladder (1 = direct); 0 for peers
+  Device device = Device::cpu;
+  Role role = Role::ladder;
+  bool multithreaded = false;
+  std::string_view idea;
+  Pass forward = nullptr;
+  Pass backward_data = nullptr;
+  Pass backward_weights = nullptr;
+  // Null, or returns why this variant cannot run this (valid) shape, e.g. "only 1x1 filters
+  // with stride 1 and no padding"; nullptr when it can.
+  const char* (*unsupported)(const conv::Shape&) = nullptr;
+  const char* (*unavailable)() = nullptr;  // as GemmVariant
+  std::string (*detail)() = nullptr;       // what it chose on this machine; may be null
+  double input_roundoff = 0;               // as GemmVariant (TF32, FP16 context rows)
+
+  bool available() const { return unavailable == nullptr || unavailable() == nullptr; }
+  const char* why_not(const conv::Shape& shape) const {
+    if (!available()) return unavailable();
+    return unsupported == nullptr ? nullptr : unsupported(shape);
+  }
+  Pass pass(conv::Pass p) const {
+    return p == conv::Pass::forward ? forward : p == conv::Pass::backward_data ? backward_data : backward_weights;
+  }
+};
+
+std::span<const ConvVariant* const> conv_variants();
+const ConvVariant* find_conv_variant(std::string_view name);
 
 }  // namespace flopslab

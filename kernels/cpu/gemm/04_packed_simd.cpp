@@ -6,6 +6,7 @@
 // the micro-kernel reads them. The loop structure is described in packed.h.
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -21,6 +22,17 @@ AlignedBuffer::AlignedBuffer(std::int64_t floats) {
   if (data_ == nullptr) throw std::bad_alloc();
 }
 AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+
+float* reusable_scratch(int slot, std::int64_t floats) {
+  struct Slot {
+    std::unique_ptr<AlignedBuffer> buffer;
+    std::int64_t floats = 0;
+  };
+  thread_local Slot slots[2];
+  Slot& s = slots[slot];
+  if (s.floats < floats) s.buffer = std::make_unique<AlignedBuffer>(floats), s.floats = floats;
+  return s.buffer->data();
+}
 
 const MicroKernel& micro_kernel(SimdPath path) {
   switch (path) {

@@ -37,6 +37,8 @@ ThreadGrid thread_grid(std::int64_t m, std::int64_t n, int threads, int mr, int 
 
 namespace {
 
+constexpr int kGroup = 8;  // B slivers packed together (nr <= 64)
+
 // [begin, end) of part `index` when `total` is split into `parts` near-equal runs of whole
 // slivers.
 std::pair<std::int64_t, std::int64_t> share(std::int64_t total, int unit, int index, int parts) {
@@ -47,9 +49,20 @@ std::pair<std::int64_t, std::int64_t> share(std::int64_t total, int unit, int in
 }  // namespace
 
 void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Blocking& blk, int threads) {
-  const auto [m, n, k] = op.shape;
+  const BRowReader from_matrix = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* out) {
+    std::copy_n(op.b + row * op.ldb + col0, cols, out);
+  };
+  gemm_packed_parallel(op.shape, op.a, op.lda, from_matrix, op.c, op.ldc, uk, blk, threads);
+}
+
+void gemm_packed_parallel(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
+                          std::int64_t ldc, const MicroKernel& uk, const Blocking& blk, int threads) {
+  const auto [m, n, k] = shape;
+  if (k == 0) {  // an empty sum: C = 0
+    for (std::int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
+    return;
+  }
   const ThreadGrid grid = thread_grid(m, n, std::max(threads, 1), uk.mr, uk.nr);
-  if (grid.rows * grid.cols == 1 || k == 0) return gemm_packed(op, uk, blk);
 
   const std::int64_t kc_max = std::min(blk.kc, k);
   const std::int64_t nc_max = std::min(blk.nc, (n + uk.nr - 1) / uk.nr * uk.nr);
@@ -57,7 +70,9 @@ void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Block
   const std::int64_t chunk_unit = std::int64_t(grid.rows) * uk.mr;
   const std::int64_t chunk_rows =
       std::max(chunk_unit, std::min((m + chunk_unit - 1) / chunk_unit, ((8 << 20) / (4 * kc_max)) / chunk_unit) * chunk_unit);
-  AlignedBuffer a_packed(chunk_rows * kc_max), b_packed(nc_max * kc_max);  // shared
+  // Shared by the team; allocated by (and kept with) the calling thread.
+  float* const a_packed = reusable_scratch(0, chunk_rows * kc_max);
+  float* const b_packed = reusable_scratch(1, nc_max * kc_max);
 
 #pragma omp parallel num_threads(grid.rows * grid.cols)
   {
@@ -68,23 +83,35 @@ void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Block
       const auto [col_begin, col_end] = share(nc, uk.nr, my_col, grid.cols);
       for (std::int64_t pc = 0; pc < k; pc += blk.kc) {
         const std::int64_t kc = std::min(blk.kc, k - pc);
+        // B is packed in groups of 8 slivers, row by row: each row of a group is one
+        // contiguous read of 8 * nr floats. Packing sliver by sliver would read kc rows
+        // kc * ldb bytes apart for every sliver, a page and a cache miss per row that the
+        // prefetchers cannot follow; with few rows of A to amortise it (a convolution's K
+        // filters), that alone cost half the speed.
 #pragma omp for schedule(static) nowait
-        for (std::int64_t j0 = 0; j0 < nc; j0 += uk.nr)
-          pack_b_sliver(op.b + pc * op.ldb + jc + j0, op.ldb, kc, std::min<std::int64_t>(uk.nr, nc - j0), uk.nr,
-                        b_packed.data() + j0 * kc);
+        for (std::int64_t j0 = 0; j0 < nc; j0 += kGroup * uk.nr) {
+          const std::int64_t cols = std::min<std::int64_t>(kGroup * uk.nr, nc - j0);
+          alignas(64) float row[kGroup * 64];
+          for (std::int64_t p = 0; p < kc; ++p) {
+            read_b_row(pc + p, jc + j0, cols, row);
+            std::fill(row + cols, row + (cols + uk.nr - 1) / uk.nr * uk.nr, 0.0f);  // the right edge
+            for (std::int64_t s = 0; s < cols; s += uk.nr)
+              std::copy_n(row + s, uk.nr, b_packed + (j0 + s) * kc + p * uk.nr);
+          }
+        }
         for (std::int64_t ic = 0; ic < m; ic += chunk_rows) {
           const std::int64_t rows = std::min(chunk_rows, m - ic);
 #pragma omp for schedule(static)
           for (std::int64_t i0 = 0; i0 < rows; i0 += uk.mr)
-            pack_a(op.a + (ic + i0) * op.lda + pc, op.lda, std::min<std::int64_t>(uk.mr, rows - i0), kc, uk.mr,
-                   a_packed.data() + i0 * kc);
+            pack_a(a + (ic + i0) * lda + pc, lda, std::min<std::int64_t>(uk.mr, rows - i0), kc, uk.mr,
+                   a_packed + i0 * kc);
           // (implicit barrier: both panels are complete)
           const auto [row_begin, row_end] = share(rows, uk.mr, my_row, grid.rows);
           const std::int64_t mc_step = balanced_block(row_end - row_begin, blk.mc, uk.mr);
           if (col_end > col_begin)
             for (std::int64_t i0 = row_begin; i0 < row_end; i0 += mc_step)
-              macro_kernel(uk, std::min(mc_step, row_end - i0), col_end - col_begin, kc, a_packed.data() + i0 * kc,
-                           b_packed.data() + col_begin * kc, op.c + (ic + i0) * op.ldc + jc + col_begin, op.ldc,
+              macro_kernel(uk, std::min(mc_step, row_end - i0), col_end - col_begin, kc, a_packed + i0 * kc,
+                           b_packed + col_begin * kc, c + (ic + i0) * ldc + jc + col_begin, ldc,
                            /*accumulate=*/pc > 0);
 #pragma omp barrier
           // (nobody reads the packed panels any more when the next ones are packed over them)

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "kernels/cpu/cpu_features.h"
@@ -71,6 +72,15 @@ void gemm_packed(const Operands& op, const MicroKernel& uk, const Blocking& bloc
 void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Blocking& blocking,
                           int threads);
 
+// Step 5 with B read through a function: `read_b_row(row, col0, cols, out)` writes
+// B[row][col0 .. col0 + cols) to out. The GEMM packs B a block of rows at a time, so a B
+// that is never stored costs no more than one that is: a convolution passes its im2col
+// matrix this way (implicit GEMM), formed from the image while packing, and the R*S-times
+// larger im2col copy never goes through memory.
+using BRowReader = std::function<void(std::int64_t row, std::int64_t col0, std::int64_t cols, float* out)>;
+void gemm_packed_parallel(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
+                          std::int64_t ldc, const MicroKernel& uk, const Blocking& blocking, int threads);
+
 // "avx2 micro-kernel 6x16, blocks mc 168 kc 256 nc 4080": what steps 4 and 5 run here.
 std::string describe_choice();
 
@@ -86,5 +96,10 @@ class AlignedBuffer {
  private:
   float* data_;
 };
+
+// Grow-only 64-byte aligned scratch kept per calling thread and slot, for the packed panels
+// of step 5: a fresh multi-megabyte allocation per call would page-fault its way in on every
+// call, which shows when a convolution makes one GEMM call per image.
+float* reusable_scratch(int slot, std::int64_t floats);
 
 }  // namespace flopslab::gemm::packed

@@ -1,0 +1,53 @@
+// Pieces the CPU convolution variants share: index ranges, im2col and its inverse, and the
+// sliver packers that let the packed GEMM read an im2col matrix that is never stored.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/conv.h"
+#include "kernels/cpu/gemm/packed.h"
+
+namespace flopslab::conv::cpu {
+
+// The outputs o in [0, out_len) whose input index o*stride - pad + offset lies in [0, in_len):
+// one interval, so inner loops run without bounds checks.
+struct Range {
+  std::int64_t begin, end;
+};
+inline Range valid_outputs(std::int64_t out_len, std::int64_t in_len, std::int64_t stride, std::int64_t pad,
+                           std::int64_t offset) {
+  // o*stride >= pad - offset  and  o*stride <= in_len - 1 + pad - offset
+  const std::int64_t lo_num = pad - offset, hi_num = in_len - 1 + pad - offset;
+  std::int64_t begin = lo_num <= 0 ? 0 : (lo_num + stride - 1) / stride;
+  std::int64_t end = hi_num < 0 ? 0 : hi_num / stride + 1;
+  begin = std::min(begin, out_len);
+  end = std::clamp(end, begin, out_len);
+  return {begin, end};
+}
+
+// The im2col matrix of one image and one group: (C/g * R * S) rows, one per filter tap
+// (c, r, s), by (P * Q) columns, one per output pixel. x points at the group's first channel.
+void im2col(const Shape& shape, const float* x, float* col, int threads);
+// The inverse scatter: x[c][ih][iw] += col[(c, r, s)][(p, q)] for every tap; x is not cleared.
+void col2im(const Shape& shape, const float* col, float* x, int threads);
+
+// Row readers for gemm_packed_parallel: rows of the im2col matrix (rows = taps, columns =
+// pixels) and of its transpose (rows = pixels, columns = taps), read straight from the image.
+// x: the group's first channel.
+gemm::packed::BRowReader im2col_rows(const Shape& shape, const float* x);
+gemm::packed::BRowReader im2col_transposed_rows(const Shape& shape, const float* x);
+
+// dst[j][i] = src[i][j] for a rows x cols matrix.
+void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst);
+
+// The packed GEMM, micro-kernel and blocking of the ladder's best rung on this CPU.
+void best_gemm(const gemm::Operands& op, int threads);
+void best_gemm(gemm::Shape shape, const float* a, std::int64_t lda, const gemm::packed::BRowReader& b, float* c,
+               std::int64_t ldc, int threads);
+
+// The GEMM formulation of backward_data shared by the GEMM-based variants: per image and
+// group, col = W_g^T * dY_g, then col2im into dx.
+void backward_data_im2col(const Operands& op, int threads);
+
+}  // namespace flopslab::conv::cpu

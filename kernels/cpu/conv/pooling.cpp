@@ -1,0 +1,108 @@
+#include "kernels/cpu/conv/pooling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace flopslab::conv {
+
+std::string pool_problem(const PoolShape& s) {
+  for (auto [v, what] : {std::pair{s.n, "batch N"}, {s.c, "channels C"}, {s.h, "height H"}, {s.w, "width W"},
+                         {s.kernel_h, "kernel size"}, {s.kernel_w, "kernel size"}, {s.stride_h, "stride"},
+                         {s.stride_w, "stride"}})
+    if (v < 1) return std::string(what) + " must be at least 1, got " + std::to_string(v);
+  if (s.pad_h < 0 || s.pad_w < 0) return "padding must be 0 or more";
+  if (2 * s.pad_h > s.kernel_h || 2 * s.pad_w > s.kernel_w)
+    return "padding " + std::to_string(std::max(s.pad_h, s.pad_w)) + " is more than half the kernel";
+  if (s.kernel_h > s.h + 2 * s.pad_h || s.kernel_w > s.w + 2 * s.pad_w)
+    return "the output would be empty: a " + std::to_string(s.kernel_h) + "x" + std::to_string(s.kernel_w) +
+           " window does not fit in the padded " + std::to_string(s.h + 2 * s.pad_h) + "x" +
+           std::to_string(s.w + 2 * s.pad_w) + " input";
+  return "";
+}
+
+namespace {
+
+// The clipped window of output (p, q): rows [h0, h1), columns [w0, w1).
+struct Window {
+  std::int64_t h0, h1, w0, w1;
+};
+Window window(const PoolShape& s, std::int64_t p, std::int64_t q) {
+  const std::int64_t h = p * s.stride_h - s.pad_h, w = q * s.stride_w - s.pad_w;
+  return {std::max<std::int64_t>(h, 0), std::min(h + s.kernel_h, s.h), std::max<std::int64_t>(w, 0),
+          std::min(w + s.kernel_w, s.w)};
+}
+
+}  // namespace
+
+void max_pool_forward(const PoolShape& s, const float* x, float* y, std::int32_t* argmax, int threads) {
+  const std::int64_t P = s.p(), Q = s.q();
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t plane = 0; plane < s.n * s.c; ++plane) {
+    const float* in = x + plane * s.h * s.w;
+    for (std::int64_t p = 0; p < P; ++p)
+      for (std::int64_t q = 0; q < Q; ++q) {
+        const Window win = window(s, p, q);
+        float best = -std::numeric_limits<float>::infinity();
+        std::int32_t where = std::int32_t(win.h0 * s.w + win.w0);
+        bool found_nan = false;  // a NaN anywhere in the window is the maximum, as in PyTorch
+        for (std::int64_t h = win.h0; h < win.h1 && !found_nan; ++h)
+          for (std::int64_t w = win.w0; w < win.w1; ++w) {
+            const float v = in[h * s.w + w];
+            if (v > best || std::isnan(v)) {
+              best = v;
+              where = std::int32_t(h * s.w + w);
+              if ((found_nan = std::isnan(v))) break;
+            }
+          }
+        y[(plane * P + p) * Q + q] = best;
+        argmax[(plane * P + p) * Q + q] = where;
+      }
+  }
+}
+
+void max_pool_backward(const PoolShape& s, const float* dy, const std::int32_t* argmax, float* dx, int threads) {
+  const std::int64_t PQ = s.p() * s.q(), HW = s.h * s.w;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t plane = 0; plane < s.n * s.c; ++plane) {
+    float* out = dx + plane * HW;
+    std::fill_n(out, HW, 0.0f);
+    for (std::int64_t i = 0; i < PQ; ++i) out[argmax[plane * PQ + i]] += dy[plane * PQ + i];
+  }
+}
+
+void avg_pool_forward(const PoolShape& s, const float* x, float* y, int threads) {
+  const std::int64_t P = s.p(), Q = s.q();
+  const float scale = 1.0f / float(s.kernel_h * s.kernel_w);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t plane = 0; plane < s.n * s.c; ++plane) {
+    const float* in = x + plane * s.h * s.w;
+    for (std::int64_t p = 0; p < P; ++p)
+      for (std::int64_t q = 0; q < Q; ++q) {
+        const Window win = window(s, p, q);
+        float sum = 0;
+        for (std::int64_t h = win.h0; h < win.h1; ++h)
+          for (std::int64_t w = win.w0; w < win.w1; ++w) sum += in[h * s.w + w];
+        y[(plane * P + p) * Q + q] = sum * scale;
+      }
+  }
+}
+
+void avg_pool_backward(const PoolShape& s, const float* dy, float* dx, int threads) {
+  const std::int64_t P = s.p(), Q = s.q(), HW = s.h * s.w;
+  const float scale = 1.0f / float(s.kernel_h * s.kernel_w);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t plane = 0; plane < s.n * s.c; ++plane) {
+    float* out = dx + plane * HW;
+    std::fill_n(out, HW, 0.0f);
+    for (std::int64_t p = 0; p < P; ++p)
+      for (std::int64_t q = 0; q < Q; ++q) {
+        const Window win = window(s, p, q);
+        const float g = dy[(plane * P + p) * Q + q] * scale;
+        for (std::int64_t h = win.h0; h < win.h1; ++h)
+          for (std::int64_t w = win.w0; w < win.w1; ++w) out[h * s.w + w] += g;
+      }
+  }
+}
+
+}  // namespace flopslab::conv

@@ -1,0 +1,228 @@
+// Every CPU convolution variant and pass against the float64 reference on shapes that hit
+// stride, padding (symmetric and not), dilation, groups, depthwise, non-square images and
+// odd sizes; the checker catching a broken kernel; shape validation messages; channel
+// shuffle, pooling and the low-rank factorisation against direct computations.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <array>
+#include <tuple>
+#include <string>
+#include <vector>
+
+#include "bench/conv_check.h"
+#include "kernels/cpu/conv/channel_shuffle.h"
+#include "kernels/cpu/conv/low_rank.h"
+#include "kernels/cpu/conv/pooling.h"
+#include "kernels/registry.h"
+
+using namespace flopslab;
+
+namespace {
+
+conv::Shape shape(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t k, std::int64_t r,
+                  std::int64_t s, std::int64_t stride_h = 1, std::int64_t stride_w = 1, std::int64_t pad_h = 0,
+                  std::int64_t pad_w = 0, std::int64_t dil_h = 1, std::int64_t dil_w = 1, std::int64_t groups = 1) {
+  return {.n = n, .c = c, .h = h, .w = w, .k = k, .r = r, .s = s, .stride_h = stride_h, .stride_w = stride_w,
+          .pad_h = pad_h, .pad_w = pad_w, .dilation_h = dil_h, .dilation_w = dil_w, .groups = groups};
+}
+
+const std::vector<conv::Shape> kShapes = {
+    shape(1, 1, 1, 1, 1, 1, 1),                        // the smallest
+    shape(2, 3, 9, 7, 5, 3, 3, 1, 1, 1, 1),            // non-square, odd channels, padded
+    shape(3, 4, 11, 13, 6, 3, 3, 2, 2, 1, 1),          // stride 2
+    shape(2, 5, 12, 10, 7, 3, 3, 1, 1, 2, 2, 2, 2),    // dilation 2
+    shape(2, 6, 8, 9, 9, 3, 2, 2, 1, 1, 0, 1, 3, 3),   // groups 3, everything asymmetric
+    shape(2, 8, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8), // depthwise
+    shape(2, 16, 7, 9, 24, 1, 1),                      // 1x1
+    shape(2, 12, 6, 6, 8, 1, 1, 1, 1, 0, 0, 1, 1, 4),  // grouped 1x1
+    shape(1, 4, 14, 14, 6, 1, 7, 1, 1, 0, 3),          // 1x7
+    shape(1, 4, 14, 14, 6, 7, 1, 1, 1, 3, 0),          // 7x1
+    shape(2, 3, 5, 5, 4, 5, 5, 3, 3, 4, 4),            // filter larger than the stride, heavy padding
+    shape(1, 37, 15, 17, 33, 3, 3, 1, 1, 1, 1),        // GEMM edges: 33 filters, 37*9 taps
+};
+
+}  // namespace
+
+TEST_CASE("every CPU convolution variant and pass matches the float64 reference") {
+  for (const ConvVariant* v : conv_variants()) {
+    if (v->device != Device::cpu || !v->available()) continue;
+    for (const conv::Shape& s : kShapes) {
+      REQUIRE(conv::shape_problem(s).empty());
+      if (v->why_not(s) != nullptr) continue;
+      for (conv::Pass pass : {conv::Pass::forward, conv::Pass::backward_data, conv::Pass::backward_weights}) {
+        if (v->pass(pass) == nullptr) continue;
+        for (int threads : {1, 3}) {
+          bench::ConvProblem problem(s, 5);
+          problem.poison(pass);
+          const conv::Operands op = problem.operands();
+          v->pass(pass)(op, {.threads = threads});
+          const bench::GemmCheck check = bench::check_conv(op, pass);
+          INFO(v->name, " ", conv::pass_name(pass), " ", conv::describe(s), " threads ", threads, ": ", check.summary());
+          CHECK(check.passed());
+          CHECK_FALSE(check.sampled);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the convolution checker rejects a wrong result") {
+  const conv::Shape s = shape(2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1);
+  bench::ConvProblem problem(s, 3);
+  const conv::Operands op = problem.operands();
+  find_conv_variant("direct")->forward(op, {.threads = 1});
+  REQUIRE(bench::check_conv(op, conv::Pass::forward).passed());
+  SUBCASE("one element off by one filter tap's contribution") {
+    // Drop the centre tap of channel 0 from y[0][0][4][4]: a bug that forgets one product.
+    problem.y[4 * 8 + 4] -= problem.x[4 * 8 + 4] * problem.w[4];
+    const bench::GemmCheck check = bench::check_conv(op, conv::Pass::forward);
+    CHECK(check.over_bound == 1);
+  }
+  SUBCASE("an unwritten (NaN) element") {
+    problem.y[17] = std::numeric_limits<float>::quiet_NaN();
+    CHECK(bench::check_conv(op, conv::Pass::forward).non_finite == 1);
+  }
+  SUBCASE("large tensors are sampled, and a wrong last element is still caught") {
+    problem.y.back() += 0.5f;
+    const bench::GemmCheck check = bench::check_conv(op, conv::Pass::forward, 0, /*full_check_work=*/1);
+    CHECK(check.sampled);
+    CHECK(check.over_bound >= 1);
+  }
+}
+
+TEST_CASE("the horizontal-edge filter finds the edge of the seed's 6x6 image") {
+  // Dark top half, bright (10) bottom half; the filter weighs the row below minus the row above.
+  std::vector<float> image(36, 0.0f), filter = {-1, -1, -1, 0, 0, 0, 1, 1, 1}, out(16, -1.0f);
+  for (int i = 18; i < 36; ++i) image[i] = 10;
+  const conv::Operands op{.shape = shape(1, 1, 6, 6, 1, 3, 3), .x = image.data(), .w = filter.data(), .y = out.data()};
+  for (const char* name : {"direct", "im2col-gemm", "implicit-gemm"}) {
+    std::fill(out.begin(), out.end(), -1.0f);
+    find_conv_variant(name)->forward(op, {.threads = 1});
+    INFO(name);
+    CHECK(out == std::vector<float>{0, 0, 0, 0, 30, 30, 30, 30, 30, 30, 30, 30, 0, 0, 0, 0});
+  }
+}
+
+TEST_CASE("convolution shapes are validated with messages that name the value") {
+  CHECK(conv::shape_problem(shape(1, 6, 8, 8, 4, 3, 3, 1, 1, 0, 0, 1, 1, 4)) ==
+        "groups 4 does not divide the 6 input channels");
+  CHECK(conv::shape_problem(shape(1, 4, 8, 8, 6, 3, 3, 1, 1, 0, 0, 1, 1, 4)) == "groups 4 does not divide the 6 filters");
+  CHECK(conv::shape_problem(shape(1, 4, 8, 8, 4, 3, 3, 0)) == "stride must be at least 1, got 0");
+  CHECK(conv::shape_problem(shape(1, 4, 8, 8, 4, 3, 3, 1, 1, 0, 0, -1)) == "dilation must be at least 1, got -1");
+  CHECK(conv::shape_problem(shape(1, 4, 8, 8, 4, 3, 3, 1, 1, -1)) == "padding must be 0 or more, got -1");
+  CHECK(conv::shape_problem(shape(1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 2, 2)) ==
+        "the output would be empty: a 3x3 filter with dilation 2 spans 5x5 pixels, more than the padded 4x4 input");
+  CHECK(conv::shape_problem(shape(0, 1, 4, 4, 1, 1, 1)) == "batch N must be at least 1, got 0");
+  // The receptive field of one dilated layer: k + (k - 1)(d - 1).
+  CHECK(shape(1, 1, 9, 9, 1, 3, 3, 1, 1, 0, 0, 3, 3).extent_h() == 7);
+  CHECK(shape(1, 1, 9, 9, 1, 3, 3, 1, 1, 0, 0, 3, 3).p() == 3);
+}
+
+TEST_CASE("channel shuffle is the g x C/g transpose, and its backward undoes it") {
+  const std::array<std::array<int, 4>, 5> cases{{{3, 12, 5 * 7, 3}, {2, 6, 1, 2}, {1, 10, 9, 5}, {2, 7, 4, 1}, {2, 7, 4, 7}}};
+  for (const auto& [n, c, plane, groups] : cases) {
+    std::vector<float> x(std::size_t(n * c * plane)), y(x.size(), -1.0f), back(x.size(), -1.0f);
+    std::iota(x.begin(), x.end(), 0.0f);
+    conv::channel_shuffle(x.data(), y.data(), n, c, plane, groups, 2);
+    for (int img = 0; img < n; ++img)
+      for (int out = 0; out < c; ++out) {
+        const int i = out / groups, j = out % groups;  // output channel i*g + j is input j*(C/g) + i
+        const int source = j * (c / groups) + i;
+        INFO("n ", n, " c ", c, " groups ", groups, " output channel ", out);
+        CHECK(y[std::size_t((img * c + out) * plane)] == x[std::size_t((img * c + source) * plane)]);
+        CHECK(y[std::size_t((img * c + out) * plane + plane - 1)] == x[std::size_t((img * c + source) * plane + plane - 1)]);
+      }
+    conv::channel_shuffle_backward(y.data(), back.data(), n, c, plane, groups, 1);
+    CHECK(back == x);
+  }
+  CHECK(conv::channel_shuffle_problem(12, 5) == "groups 5 does not divide the 12 channels");
+  CHECK(conv::channel_shuffle_problem(12, 0) == "groups must be at least 1, got 0");
+}
+
+TEST_CASE("pooling forward and backward match a direct computation") {
+  const conv::PoolShape s{.n = 2, .c = 3, .h = 7, .w = 6, .kernel_h = 3, .kernel_w = 2, .stride_h = 2, .stride_w = 2,
+                          .pad_h = 1, .pad_w = 1};
+  REQUIRE(conv::pool_problem(s).empty());
+  REQUIRE(s.p() == 4);
+  REQUIRE(s.q() == 4);
+  std::vector<float> x(std::size_t(s.x_size())), y(std::size_t(s.y_size())), dy(y.size()), dx(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float((i * 7919) % 101) - 50.0f;  // distinct enough, signed
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = float(i % 5) + 1.0f;
+  std::vector<std::int32_t> argmax(y.size());
+  conv::max_pool_forward(s, x.data(), y.data(), argmax.data(), 2);
+  std::vector<double> expect_dx(x.size(), 0.0), expect_avg_dx(x.size(), 0.0);
+  std::vector<float> avg(y.size());
+  conv::avg_pool_forward(s, x.data(), avg.data(), 2);
+  for (std::int64_t plane = 0; plane < s.n * s.c; ++plane)
+    for (std::int64_t p = 0; p < s.p(); ++p)
+      for (std::int64_t q = 0; q < s.q(); ++q) {
+        double best = -1e30, sum = 0;
+        std::int64_t where = -1;
+        for (std::int64_t i = 0; i < s.kernel_h; ++i)
+          for (std::int64_t j = 0; j < s.kernel_w; ++j) {
+            const std::int64_t h = p * s.stride_h - s.pad_h + i, w = q * s.stride_w - s.pad_w + j;
+            if (h < 0 || h >= s.h || w < 0 || w >= s.w) continue;
+            const double v = x[std::size_t(plane * s.h * s.w + h * s.w + w)];
+            sum += v;
+            if (v > best) best = v, where = h * s.w + w;
+          }
+        const std::size_t o = std::size_t((plane * s.p() + p) * s.q() + q);
+        CHECK(y[o] == float(best));
+        CHECK(argmax[o] == where);
+        CHECK(avg[o] == doctest::Approx(sum / 6).epsilon(1e-6));
+        expect_dx[std::size_t(plane * s.h * s.w + where)] += dy[o];
+        for (std::int64_t i = 0; i < s.kernel_h; ++i)
+          for (std::int64_t j = 0; j < s.kernel_w; ++j) {
+            const std::int64_t h = p * s.stride_h - s.pad_h + i, w = q * s.stride_w - s.pad_w + j;
+            if (h >= 0 && h < s.h && w >= 0 && w < s.w) expect_avg_dx[std::size_t(plane * s.h * s.w + h * s.w + w)] += dy[o] / 6.0;
+          }
+      }
+  conv::max_pool_backward(s, dy.data(), argmax.data(), dx.data(), 2);
+  for (std::size_t i = 0; i < dx.size(); ++i) CHECK(dx[i] == float(expect_dx[i]));
+  conv::avg_pool_backward(s, dy.data(), dx.data(), 2);
+  for (std::size_t i = 0; i < dx.size(); ++i) CHECK(dx[i] == doctest::Approx(expect_avg_dx[i]).epsilon(1e-6));
+  CHECK(conv::pool_problem({.h = 4, .w = 4, .kernel_h = 2, .kernel_w = 2, .pad_h = 2}) ==
+        "padding 2 is more than half the kernel");
+  CHECK(conv::pool_problem({.h = 1, .w = 1, .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1}) ==
+        "the output would be empty: a 3x3 window does not fit in the padded 1x1 input");
+}
+
+TEST_CASE("the low-rank factorisation of a 7x7 filter") {
+  SUBCASE("a Gaussian is separable: rank 1 is exact, and 1x7 then 7x1 reproduces the 7x7") {
+    const std::vector<double> g = conv::gaussian_filter(7, 1.5);
+    const conv::FilterSvd svd = conv::filter_svd(g, 7, 7);
+    CHECK(svd.relative_error(1) < 1e-12);
+    const std::vector<double> col = svd.column_filter(), row = svd.row_filter();
+    // Run the chain through the convolution kernels: an impulse image gives back the filter.
+    std::vector<float> impulse(13 * 13, 0.0f), mid(13 * 13), out(13 * 13);
+    impulse[6 * 13 + 6] = 1;
+    std::vector<float> row_f(row.begin(), row.end()), col_f(col.begin(), col.end());
+    const ConvVariant& direct = *find_conv_variant("direct");
+    direct.forward({.shape = shape(1, 1, 13, 13, 1, 1, 7, 1, 1, 0, 3), .x = impulse.data(), .w = row_f.data(), .y = mid.data()}, {});
+    direct.forward({.shape = shape(1, 1, 13, 13, 1, 7, 1, 1, 1, 3, 0), .x = mid.data(), .w = col_f.data(), .y = out.data()}, {});
+    for (int i = 0; i < 7; ++i)
+      for (int j = 0; j < 7; ++j)  // cross-correlation of an impulse yields the filter flipped
+        CHECK(out[(9 - i) * 13 + (9 - j)] == doctest::Approx(g[i * 7 + j]).epsilon(1e-5));
+  }
+  SUBCASE("a rotated Gabor filter is not separable; full rank reconstructs it exactly") {
+    const std::vector<double> gabor = conv::gabor_filter(7, 0.6, 4.0, 1.8);
+    const conv::FilterSvd svd = conv::filter_svd(gabor, 7, 7);
+    CHECK(svd.relative_error(1) > 0.05);
+    for (int r = 1; r < 7; ++r) CHECK(svd.relative_error(r + 1) <= svd.relative_error(r));
+    const std::vector<double> full = svd.approximate(7);
+    for (std::size_t i = 0; i < full.size(); ++i) CHECK(full[i] == doctest::Approx(gabor[i]).epsilon(1e-9));
+    for (std::size_t i = 1; i < svd.sigma.size(); ++i) CHECK(svd.sigma[i] <= svd.sigma[i - 1]);
+  }
+  SUBCASE("rectangular matrices and the error against a direct residual") {
+    const std::vector<double> m = {3, 1, 2, -1, 0, 4, 2, 2, 1, 5, -3, 0};  // 3 x 4
+    const conv::FilterSvd svd = conv::filter_svd(m, 3, 4);
+    REQUIRE(svd.sigma.size() == 3);
+    const std::vector<double> r2 = svd.approximate(2);
+    double residual = 0, total = 0;
+    for (std::size_t i = 0; i < m.size(); ++i) residual += (m[i] - r2[i]) * (m[i] - r2[i]), total += m[i] * m[i];
+    CHECK(svd.relative_error(2) == doctest::Approx(std::sqrt(residual / total)).epsilon(1e-9));
+  }
+}
