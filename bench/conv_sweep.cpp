@@ -68,6 +68,18 @@ bool ConvSweep::all_checks_passed() const {
   return std::all_of(rows.begin(), rows.end(), [](const ConvRow& r) { return !r.timing || r.check.passed(); });
 }
 
+const ConvRow* ConvSweep::find(std::string_view variant, std::size_t layer, conv::Pass pass, int threads) const {
+  for (const ConvRow& r : rows)
+    if (r.timing && r.variant->name == variant && r.layer == layer && r.pass == pass && (threads == 0 || r.threads == threads))
+      return &r;
+  return nullptr;
+}
+
+double ConvSweep::seconds(std::string_view variant, std::size_t layer, conv::Pass pass) const {
+  const ConvRow* r = find(variant, layer, pass);
+  return r != nullptr ? r->seconds() : kNaN;
+}
+
 std::string conv_sweep_problem(const ConvSweepOptions& o) {
   for (const ConvLayer& l : o.layers)
     if (std::string p = conv::shape_problem(l.shape); !p.empty()) return "layer " + l.name + ": " + p;

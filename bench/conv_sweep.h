@@ -58,6 +58,11 @@ struct ConvSweep {
   // The fastest measured ladder row of that cell, or null.
   const ConvRow* best_ladder(std::size_t layer, conv::Pass pass, int threads, Device device) const;
   bool all_checks_passed() const;
+  // The measured row of this variant, layer and pass (any thread count when threads = 0), or null.
+  const ConvRow* find(std::string_view variant, std::size_t layer, conv::Pass pass = conv::Pass::forward,
+                      int threads = 0) const;
+  // Its median seconds, NaN when it was not measured.
+  double seconds(std::string_view variant, std::size_t layer, conv::Pass pass = conv::Pass::forward) const;
 };
 
 // The layers `flopslab conv` and the report use: ResNet-like 3x3 layers (64 channels at

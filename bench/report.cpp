@@ -19,6 +19,7 @@
 #include "bench/counters.h"
 #include "bench/cpu_model.h"
 #include "bench/files.h"
+#include "bench/conv_sweep.h"
 #include "bench/gemm_sweep.h"
 #include "bench/gpu/gpu_gemm.h"
 #include "bench/probe.h"
@@ -73,6 +74,24 @@ std::string gemm_markdown(const GemmSweep& sweep, const std::string& dir, bool g
   md += gpu ? image(dir, "gemm_ladder_gpu.png", "CUDA GEMM ladder: GFLOP/s per rung and size")
             : image(dir, "gemm_ladder.png", "GEMM ladder: GFLOP/s per rung and size");
   md += gemm_sweep_table(sweep).markdown() + "\n";
+  return md;
+}
+
+std::string conv_markdown(const ConvSweep& sweep, const ShuffleMeasurement& shuffle, const std::string& dir) {
+  std::string md = "## Convolution on the CPU (lessons 09-11)\n\n";
+  md += "NCHW single precision, forward pass, all physical cores. Each implementation (kernels/cpu/conv) was checked "
+        "against a float64 reference with an error bound that grows with the number of products "
+        "(bench/conv_check.h). *Speed vs best peer* is the peer's median time over this row's: a ratio of times, "
+        "not of FLOP rates. oneDNN is given NCHW and converts to its own blocked layout and back inside the call. "
+        "GPU convolutions (CUDA kernels, cuDNN) are not written yet.\n\n";
+  for (const std::string& line : conv_sweep_headlines(sweep)) md += "- " + line + "\n";
+  md += "\n" + image(dir, "conv_layers.png", "Convolution: time per layer and implementation");
+  md += conv_sweep_table(sweep).markdown() + "\n";
+  md += fmt::format("Channel shuffle of {}x{}x{} floats in {} groups: {} GB/s against {} GB/s for memcpy of the same "
+                    "bytes ({}), {} threads; {}.\n\n",
+                    shuffle.n, shuffle.c, shuffle.plane, shuffle.groups, format_rate(shuffle.shuffle_gbps()),
+                    format_rate(shuffle.copy_gbps()), format_percent(shuffle.shuffle_gbps() / shuffle.copy_gbps()),
+                    shuffle.threads, shuffle.correct ? "every channel checked" : "**WRONG RESULT**");
   return md;
 }
 
@@ -150,6 +169,20 @@ ReportOutcome write_report(const ReportOptions& o) {
     json["sections"]["gemm"]["headlines"] = gemm_sweep_headlines(gemm);
     out.checks_passed = out.checks_passed && gemm.all_checks_passed();
 
+    ConvSweepOptions conv_options{.layers = default_conv_layers(o.quick), .threads = {machine.physical_cores}};
+    for (const ConvVariant* v : conv_variants())
+      if (v->device == Device::cpu) conv_options.variants.push_back(v);
+    if (o.quick) conv_options.timing = quick_timing(), conv_options.interleave_rounds = 1;
+    conv_options.progress = o.progress;
+    const ConvSweep conv = run_conv_sweep(conv_options);
+    if (o.progress) o.progress("channel shuffle against memcpy");
+    const ShuffleMeasurement shuffle = measure_channel_shuffle(o.quick ? 2 : 8, o.quick ? 32 : 128, o.quick ? 196 : 784, 8,
+                                                               machine.physical_cores, conv_options.timing);
+    json["sections"]["conv"] = conv_sweep_json(conv);
+    json["sections"]["conv"]["headlines"] = conv_sweep_headlines(conv);
+    json["sections"]["conv"]["channel_shuffle"] = shuffle_json(shuffle);
+    out.checks_passed = out.checks_passed && conv.all_checks_passed() && shuffle.correct;
+
     // The GPU: probes, the CUDA GEMM ladder, the bus. Left out, with the reason, without one.
     const GpuStatus& gpu = gpu_status();
     Json gpu_json{{"usable", gpu.usable}, {"reason", gpu.reason}, {"probes", Json::object()}};
@@ -197,6 +230,7 @@ ReportOutcome write_report(const ReportOptions& o) {
                                : counters.reason() + ".\n\n";
     for (const ProbeReport& probe : probes) md += probe.markdown(staging);
     md += gemm_markdown(gemm, staging, false);
+    md += conv_markdown(conv, shuffle, staging);
     md += "## GPU\n\n";
     if (!gpu.usable) {
       md += fmt::format("No usable GPU: {}. The GPU probes, the CUDA GEMM ladder and the bus measurements need "

@@ -12,6 +12,9 @@ int run_lesson_05(const LessonOptions&);
 int run_lesson_06(const LessonOptions&);
 int run_lesson_07(const LessonOptions&);
 int run_lesson_08(const LessonOptions&);
+int run_lesson_09(const LessonOptions&);
+int run_lesson_10(const LessonOptions&);
+int run_lesson_11(const LessonOptions&);
 
 namespace {
 const Lesson kLessons[] = {
@@ -23,6 +26,9 @@ const Lesson kLessons[] = {
     {6, "06-gpu-compute", "How a GPU computes", run_lesson_06},
     {7, "07-gpu-gemm", "GEMM on the GPU", run_lesson_07},
     {8, "08-cpu-gpu-bus", "The CPU-GPU bus", run_lesson_08},
+    {9, "09-convolution", "Convolution", run_lesson_09},
+    {10, "10-factorized-convolutions", "Factorized convolutions", run_lesson_10},
+    {11, "11-pointwise-and-shuffle", "1x1 convolutions and channel shuffle", run_lesson_11},
 };
 }  // namespace
 

@@ -2,7 +2,6 @@
 // GPU, and every caller checks it before reaching these; if one does not, it gets the reason.
 #include <stdexcept>
 
-#include "bench/gpu/gpu_conv.h"
 #include "bench/gpu/gpu_gemm.h"
 #include "bench/gpu/gpu_runtime.h"
 #include "bench/probe.h"
@@ -23,10 +22,5 @@ std::vector<const GemmVariant*> cuda_gemm_variants() { return {}; }
 GemmSweepOptions default_gpu_gemm_sweep(bool) { return {}; }
 std::string gpu_gemm_sweep_problem(const GemmSweepOptions&) { return "no usable GPU: " + gpu_status().reason; }
 GemmSweep run_gpu_gemm_sweep(const GemmSweepOptions&) { no_cuda(); }
-
-ConvSweep run_gpu_conv_sweep(const ConvSweepOptions&) { no_cuda(); }
-std::vector<CudnnStudy> run_cudnn_studies(const std::vector<ConvLayer>&, const std::function<void(const std::string&)>&) {
-  no_cuda();
-}
 
 }  // namespace flopslab::bench
