@@ -170,7 +170,7 @@ Table conv_sweep_table(const ConvSweep& sweep) {
       continue;
     }
     const double peer = sweep.best_peer_seconds(r);
-    table.add_row({layer, conv::pass_name(r.pass), variant + (r.note.empty() ? "" : " (" + r.note + ")"),
+    table.add_row({layer, conv::pass_name(r.pass), variant,
                    std::to_string(r.threads), fmt::format("{:.3f}", 1e3 * r.seconds()),
                    fmt::format("±{:.1f}%", 100 * r.timing->spread() / 2), format_rate(sweep.gflops(r)),
                    format_ratio(peer / r.seconds()), r.check.passed() ? "ok" : r.check.summary()});
@@ -222,7 +222,6 @@ Json conv_sweep_json(const ConvSweep& sweep) {
              {"layer_name", sweep.layers[r.layer].name},
              {"pass", conv::pass_name(r.pass)},
              {"threads", r.threads}};
-    if (!r.note.empty()) row["note"] = r.note;
     if (!r.skipped.empty()) {
       row["skipped"] = r.skipped;
     } else {

@@ -43,7 +43,6 @@ struct ConvRow {
   std::string skipped;
   std::optional<Timing> timing;
   GemmCheck check;
-  std::string note;  // what it ran (cuDNN's algorithm, for instance); may be empty
 
   double seconds() const { return timing ? timing->median : 0; }
 };

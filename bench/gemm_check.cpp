@@ -92,11 +92,11 @@ void compare_columns(const gemm::Operands& op, const std::vector<std::int64_t>& 
 std::string GemmCheck::summary() const {
   if (passed())
     return fmt::format("ok: {} elements within the bound{} (worst {:.1f}% of it)", compared,
-                       sampled ? " (sampled rows and columns)" : "", 100 * worst);
+                       sampled ? " (sampled)" : "", 100 * worst);
   std::string s = "FAIL:";
   if (over_bound > 0)
-    s += fmt::format(" {} of {} elements over the error bound (worst {:.3g}x the bound at C[{}][{}])",
-                     over_bound, compared, worst, worst_i, worst_j);
+    s += fmt::format(" {} of {} elements over the error bound (worst {:.3g}x the bound at {})", over_bound, compared,
+                     worst, worst_j < 0 ? fmt::format("element {}", worst_i) : fmt::format("C[{}][{}]", worst_i, worst_j));
   if (non_finite > 0) s += fmt::format("{} {} NaN/Inf elements", over_bound > 0 ? ";" : "", non_finite);
   return s;
 }

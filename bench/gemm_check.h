@@ -22,7 +22,7 @@ struct GemmCheck {
   std::int64_t over_bound = 0;  // elements with |c - ref| > bound
   std::int64_t non_finite = 0;  // NaN or Inf anywhere in C (the whole matrix is scanned)
   double worst = 0;             // max |c - ref| / bound over the compared elements
-  std::int64_t worst_i = -1, worst_j = -1;
+  std::int64_t worst_i = -1, worst_j = -1;  // a convolution's flat output index in worst_i, worst_j = -1
   bool sampled = false;  // rows and columns were sampled instead of every element
 
   bool passed() const { return over_bound == 0 && non_finite == 0; }

@@ -77,6 +77,7 @@ GemmSweep run_gemm_sweep(const GemmSweepOptions& options);
 Table gemm_sweep_table(const GemmSweep& sweep);
 // One row per variant: its step, what it does, and what it chose on this machine.
 Table gemm_variant_table(const std::vector<const GemmVariant*>& variants);
+Table conv_variant_table(const std::vector<const ConvVariant*>& variants);  // the same for convolutions
 // One sentence per thread count about the largest shape: the best rung against the peak and
 // against each peer.
 std::vector<std::string> gemm_sweep_headlines(const GemmSweep& sweep);

@@ -77,7 +77,8 @@ std::string gemm_markdown(const GemmSweep& sweep, const std::string& dir, bool g
   return md;
 }
 
-std::string conv_markdown(const ConvSweep& sweep, const ShuffleMeasurement& shuffle, const std::string& dir) {
+std::string conv_markdown(const ConvSweep& sweep, const std::vector<const ConvVariant*>& variants,
+                          const ShuffleMeasurement& shuffle, const std::string& dir) {
   std::string md = "## Convolution on the CPU (lessons 09-11)\n\n";
   md += "NCHW single precision, forward pass, all physical cores. Each implementation (kernels/cpu/conv) was checked "
         "against a float64 reference with an error bound that grows with the number of products "
@@ -85,7 +86,8 @@ std::string conv_markdown(const ConvSweep& sweep, const ShuffleMeasurement& shuf
         "not of FLOP rates. oneDNN is given NCHW and converts to its own blocked layout and back inside the call. "
         "GPU convolutions (CUDA kernels, cuDNN) are not written yet.\n\n";
   for (const std::string& line : conv_sweep_headlines(sweep)) md += "- " + line + "\n";
-  md += "\n" + image(dir, "conv_layers.png", "Convolution: time per layer and implementation");
+  md += "\n" + conv_variant_table(variants).markdown() + "\n";
+  md += image(dir, "conv_layers.png", "Convolution: time per layer and implementation");
   md += conv_sweep_table(sweep).markdown() + "\n";
   md += fmt::format("Channel shuffle of {}x{}x{} floats in {} groups: {} GB/s against {} GB/s for memcpy of the same "
                     "bytes ({}), {} threads; {}.\n\n",
@@ -230,7 +232,7 @@ ReportOutcome write_report(const ReportOptions& o) {
                                : counters.reason() + ".\n\n";
     for (const ProbeReport& probe : probes) md += probe.markdown(staging);
     md += gemm_markdown(gemm, staging, false);
-    md += conv_markdown(conv, shuffle, staging);
+    md += conv_markdown(conv, conv_options.variants, shuffle, staging);
     md += "## GPU\n\n";
     if (!gpu.usable) {
       md += fmt::format("No usable GPU: {}. The GPU probes, the CUDA GEMM ladder and the bus measurements need "

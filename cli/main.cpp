@@ -142,13 +142,18 @@ struct GemmArgs {
   bool quick = false, no_progress = false;
 };
 
+// --device of gemm and conv: true for cuda, which needs a usable GPU.
+bool wants_gpu(const char* command, const std::string& device, const bench::MachineInfo& machine) {
+  if (device != "cpu" && device != "cuda")
+    throw UsageError(fmt::format("--device: unknown device '{}' (valid: cpu, cuda)", device));
+  if (device == "cuda" && !machine.gpu.usable)
+    throw std::runtime_error(fmt::format("{} --device cuda needs a usable NVIDIA GPU: {}", command, machine.gpu.reason));
+  return device == "cuda";
+}
+
 int run_gemm(const GemmArgs& a, const std::string& command) {
-  if (a.device != "cpu" && a.device != "cuda")
-    throw UsageError(fmt::format("--device: unknown device '{}' (valid: cpu, cuda)", a.device));
-  const bool gpu = a.device == "cuda";
   const bench::MachineInfo machine = bench::describe_machine();
-  if (gpu && !machine.gpu.usable)
-    throw std::runtime_error("gemm --device cuda needs a usable NVIDIA GPU: " + machine.gpu.reason);
+  const bool gpu = wants_gpu("gemm", a.device, machine);
   bench::GemmSweepOptions o = gpu ? bench::default_gpu_gemm_sweep(a.quick) : bench::default_gemm_sweep(machine.physical_cores, a.quick);
   if (!a.sizes.empty()) o.shapes = parse_sizes("--sizes", a.sizes);
   if (!a.threads.empty()) {
@@ -197,19 +202,17 @@ struct ConvArgs {
 };
 
 int run_conv(const ConvArgs& a, const std::string& command) {
-  if (a.device != "cpu" && a.device != "cuda")
-    throw UsageError(fmt::format("--device: unknown device '{}' (valid: cpu, cuda)", a.device));
-  const bool gpu = a.device == "cuda";
   const bench::MachineInfo machine = bench::describe_machine();
-  if (gpu && !machine.gpu.usable)
-    throw std::runtime_error("conv --device cuda needs a usable NVIDIA GPU: " + machine.gpu.reason);
+  const bool gpu = wants_gpu("conv", a.device, machine);
   bench::ConvSweepOptions o{.layers = bench::default_conv_layers(a.quick)};
   o.threads = {machine.physical_cores};
   if (a.quick) o.timing = bench::quick_timing(), o.interleave_rounds = 1;
   if (!a.shapes.empty()) {
     o.layers.clear();
-    for (const std::string& text : a.shapes)
-      o.layers.push_back({conv::describe(parse_conv_shape("--shape", text)), parse_conv_shape("--shape", text)});
+    for (const std::string& text : a.shapes) {
+      const conv::Shape shape = parse_conv_shape("--shape", text);
+      o.layers.push_back({conv::describe(shape), shape});
+    }
   }
   o.passes = parse_passes("--pass", a.pass);
   if (!a.threads.empty()) {
@@ -225,25 +228,16 @@ int run_conv(const ConvArgs& a, const std::string& command) {
   bench::Progress progress(!a.no_progress);
   o.progress = [&](const std::string& line) { progress(line); };
   const bench::ConvSweep sweep = gpu ? bench::run_gpu_conv_sweep(o) : bench::run_conv_sweep(o);
-  std::vector<bench::CudnnStudy> studies;
-  if (gpu) studies = bench::run_cudnn_studies(o.layers, o.progress);
   progress.finish();
 
+  std::printf("%s\n", bench::conv_variant_table(o.variants).text().c_str());
   std::printf("%s\n", bench::conv_sweep_table(sweep).text().c_str());
   for (const std::string& line : bench::conv_sweep_headlines(sweep)) std::printf("%s\n", line.c_str());
-  for (const bench::CudnnStudy& study : studies) {
-    std::printf("\ncuDNN forward algorithms for %s:\n%s", study.layer.name.c_str(),
-                bench::cudnn_study_table(study).text().c_str());
-    for (const std::string& line : bench::cudnn_study_summary(study)) std::printf("%s\n", line.c_str());
-  }
   if (!a.json.empty()) {
-    Json cudnn = Json::array();
-    for (const bench::CudnnStudy& study : studies) cudnn.push_back(bench::cudnn_study_json(study));
     const Json json{{"schema", "flopslab-conv/1"},
                     {"command", command},
                     {"machine", bench::machine_json(machine)},
-                    {"conv", bench::conv_sweep_json(sweep)},
-                    {"cudnn", cudnn}};
+                    {"conv", bench::conv_sweep_json(sweep)}};
     bench::write_file_atomically(a.json, json.dump(2) + "\n");
     std::printf("\nWrote %s\n", a.json.c_str());
   }
@@ -342,7 +336,7 @@ int run(int argc, char** argv) {
   ConvArgs conv_args;
   auto* conv = app.add_subcommand(
       "conv", "Run the convolution ladder (direct -> im2col + GEMM -> implicit GEMM, and 1x1 as a GEMM) against "
-              "oneDNN, or the CUDA kernels against cuDNN with its algorithm table");
+              "oneDNN (the CUDA half is not written yet)");
   conv->add_option("--device", conv_args.device, "cpu or cuda  [cpu]")->type_name("DEVICE");
   conv->add_option("--shape", conv_args.shapes,
                    "A layer as N,C,H,W,K,R,S[,stride[,pad[,dilation[,groups]]]]; repeat for more layers  "

@@ -1,9 +1,9 @@
 // Step 3: implicit GEMM. The same product as step 2, but the col matrix is never stored: the
-// packed GEMM already copies B into slivers before multiplying, so here the slivers are
-// filled straight from the image (im2col_packer). What step 2 wrote to memory and read back,
-// R*S times the image per call, becomes reads that hit the cache, because neighbouring taps
-// read the same rows. backward_weights does the same with the transposed matrix;
-// backward_data keeps step 2's col2im, whose scatter does not fit a packed B.
+// packed GEMM copies B into slivers before multiplying anyway, so here it reads B's rows
+// straight from the image (im2col_rows). What step 2 wrote to memory and read back, R*S times
+// the image per call, becomes reads that hit the cache, because neighbouring taps read the
+// same image rows. backward_weights does the same with the transposed matrix; backward_data
+// keeps step 2's col2im, whose scatter does not fit a packed B.
 #include <vector>
 
 #include "kernels/cpu/conv/conv_cpu.h"

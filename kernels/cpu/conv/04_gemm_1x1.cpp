@@ -5,7 +5,7 @@
 //
 // Each pixel's output vector is the weight matrix times its input vector: a per-pixel
 // fully connected layer. backward_data is W_g^T * dY_g straight into dx (no col2im), and
-// backward_weights is dY_g * X_g^T, X_g^T read through the transposed packer.
+// backward_weights is dY_g * X_g^T, X_g^T read through im2col_transposed_rows.
 #include <vector>
 
 #include "kernels/cpu/conv/conv_cpu.h"

@@ -1,5 +1,5 @@
 // Pieces the CPU convolution variants share: index ranges, im2col and its inverse, and the
-// sliver packers that let the packed GEMM read an im2col matrix that is never stored.
+// row readers that let the packed GEMM read an im2col matrix that is never stored.
 #pragma once
 
 #include <algorithm>

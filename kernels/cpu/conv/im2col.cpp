@@ -1,4 +1,4 @@
-// im2col, col2im and the implicit-GEMM sliver packers (see conv_cpu.h).
+// im2col, col2im and the implicit-GEMM row readers (see conv_cpu.h).
 #include <algorithm>
 #include <vector>
 

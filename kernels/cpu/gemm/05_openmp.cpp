@@ -1,8 +1,8 @@
 // Step 5: step 4 on every core, with OpenMP.
 //
 // The threads form a grid of tr x tc (rows x columns of C). For each panel they first pack B
-// and A together, one sliver per loop iteration of an `omp for`, then each thread runs the
-// same macro-kernel on its own rectangle of C: its rows of the packed A against its columns of
+// (eight slivers per iteration of an `omp for`) and A (one sliver per iteration) together,
+// then each thread runs the same macro-kernel on its own rectangle of C: its rows of the packed A against its columns of
 // the packed B. Splitting columns as well as rows matters on many cores: with rows alone,
 // every thread would stream the whole B panel through its caches; on a 4 x 4 grid each reads a
 // quarter of A and a quarter of B. Nothing is written by two threads, so the only
