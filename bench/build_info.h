@@ -12,6 +12,7 @@ struct BuildInfo {
   const char* build_type;  // "Release"
   const char* cxx_flags;   // the flags the build type adds, plus CMAKE_CXX_FLAGS
   const char* cuda;        // "nvcc 13.0.88, sm 75-real;80-real;90" or "not built"
+  const char* cudnn;       // version, or "not built"
   const char* openblas;    // version, or "not built"
   const char* onednn;      // version, or "not built"
   const char* source_dir;  // where scripts/plot lives

@@ -236,6 +236,19 @@ Json conv_sweep_json(const ConvSweep& sweep) {
   return {{"layers", layers}, {"rows", rows}};
 }
 
+bool is_channel_shuffle(const std::vector<float>& x, const std::vector<float>& y, std::int64_t n, std::int64_t c,
+                        std::int64_t plane, std::int64_t groups) {
+  const std::int64_t per_group = c / groups;
+  for (std::int64_t img = 0; img < n; ++img)
+    for (std::int64_t ch = 0; ch < c; ++ch) {
+      const std::int64_t source = ch % groups * per_group + ch / groups;
+      if (std::memcmp(y.data() + (img * c + ch) * plane, x.data() + (img * c + source) * plane,
+                      std::size_t(plane) * sizeof(float)) != 0)
+        return false;
+    }
+  return true;
+}
+
 ShuffleMeasurement measure_channel_shuffle(std::int64_t n, std::int64_t c, std::int64_t plane, std::int64_t groups,
                                            int threads, const TimingOptions& timing) {
   ShuffleMeasurement m{.n = n, .c = c, .plane = plane, .groups = groups, .threads = threads};
@@ -243,17 +256,7 @@ ShuffleMeasurement measure_channel_shuffle(std::int64_t n, std::int64_t c, std::
   std::vector<float> x(count), y(count, -1.0f);
   for (std::size_t i = 0; i < count; ++i) x[i] = float(i % 1000003);
   conv::channel_shuffle(x.data(), y.data(), n, c, plane, groups, threads);
-  m.correct = true;
-  const std::int64_t per_group = c / groups;
-  for (std::int64_t img = 0; img < n && m.correct; ++img)
-    for (std::int64_t ch = 0; ch < c; ++ch) {
-      const std::int64_t source = ch % groups * per_group + ch / groups;
-      if (std::memcmp(y.data() + (img * c + ch) * plane, x.data() + (img * c + source) * plane,
-                      std::size_t(plane) * sizeof(float)) != 0) {
-        m.correct = false;
-        break;
-      }
-    }
+  m.correct = is_channel_shuffle(x, y, n, c, plane, groups);
   // The yardstick: the same bytes copied by the same threads in one contiguous piece each.
   auto copy = [&] {
 #pragma omp parallel num_threads(threads)

@@ -80,7 +80,7 @@ Json conv_layer_json(const ConvLayer& layer);
 // Channel shuffle against a plain copy of the same bytes with the same threads.
 struct ShuffleMeasurement {
   std::int64_t n = 0, c = 0, plane = 0, groups = 1;
-  int threads = 1;
+  int threads = 1;  // CPU threads; 0 on the GPU
   Timing shuffle, copy;
   bool correct = false;  // every output plane equals its source plane
 
@@ -88,6 +88,9 @@ struct ShuffleMeasurement {
   double shuffle_gbps() const { return bytes() / shuffle.median * 1e-9; }
   double copy_gbps() const { return bytes() / copy.median * 1e-9; }
 };
+// Every output plane of y equals the input plane of x the shuffle maps to it.
+bool is_channel_shuffle(const std::vector<float>& x, const std::vector<float>& y, std::int64_t n, std::int64_t c,
+                        std::int64_t plane, std::int64_t groups);
 ShuffleMeasurement measure_channel_shuffle(std::int64_t n, std::int64_t c, std::int64_t plane, std::int64_t groups,
                                            int threads, const TimingOptions& timing);
 Json shuffle_json(const ShuffleMeasurement& m);

@@ -128,7 +128,7 @@ Json machine_json(const MachineInfo& m) {
       {"build",
        {{"flopslab", b.version}, {"git_commit", b.git_commit}, {"git_dirty", b.git_dirty},
         {"compiler", b.compiler}, {"build_type", b.build_type}, {"cxx_flags", b.cxx_flags},
-        {"cuda", b.cuda}, {"openblas", b.openblas}, {"onednn", b.onednn}}},
+        {"cuda", b.cuda}, {"cudnn", b.cudnn}, {"openblas", b.openblas}, {"onednn", b.onednn}}},
   };
 }
 
@@ -190,7 +190,7 @@ std::string machine_summary(const MachineInfo& m) {
   out += fmt::format("Build        flopslab {} ({}{}), {} {}, flags '{}'\n", b.version, b.git_commit,
                      b.git_dirty ? ", modified" : "", b.compiler, b.build_type, b.cxx_flags);
   out += fmt::format("Peers        OpenBLAS {}, oneDNN {}\n", b.openblas, b.onednn);
-  out += fmt::format("CUDA         {}\n", b.cuda);
+  out += fmt::format("CUDA         {}; cuDNN {}\n", b.cuda, b.cudnn);
   return out;
 }
 

@@ -21,6 +21,7 @@
 #include "bench/files.h"
 #include "bench/conv_sweep.h"
 #include "bench/gemm_sweep.h"
+#include "bench/gpu/gpu_conv.h"
 #include "bench/gpu/gpu_gemm.h"
 #include "bench/probe.h"
 
@@ -84,7 +85,7 @@ std::string conv_markdown(const ConvSweep& sweep, const std::vector<const ConvVa
         "against a float64 reference with an error bound that grows with the number of products "
         "(bench/conv_check.h). *Speed vs best peer* is the peer's median time over this row's: a ratio of times, "
         "not of FLOP rates. oneDNN is given NCHW and converts to its own blocked layout and back inside the call. "
-        "GPU convolutions (CUDA kernels, cuDNN) are not written yet.\n\n";
+        "The GPU's convolutions are in the GPU part of this report.\n\n";
   for (const std::string& line : conv_sweep_headlines(sweep)) md += "- " + line + "\n";
   md += "\n" + conv_variant_table(variants).markdown() + "\n";
   md += image(dir, "conv_layers.png", "Convolution: time per layer and implementation");
@@ -94,6 +95,43 @@ std::string conv_markdown(const ConvSweep& sweep, const std::vector<const ConvVa
                     shuffle.n, shuffle.c, shuffle.plane, shuffle.groups, format_rate(shuffle.shuffle_gbps()),
                     format_rate(shuffle.copy_gbps()), format_percent(shuffle.shuffle_gbps() / shuffle.copy_gbps()),
                     shuffle.threads, shuffle.correct ? "every channel checked" : "**WRONG RESULT**");
+  return md;
+}
+
+// The GPU's convolutions: the sweep over all three passes, cuDNN's algorithms for the first
+// layer, and the GPU channel shuffle.
+struct GpuConvResults {
+  ConvSweep sweep;
+  std::vector<const ConvVariant*> variants;
+  CudnnStudy study;
+  ShuffleMeasurement shuffle;
+};
+
+std::string gpu_conv_markdown(const GpuConvResults& r, const std::string& dir) {
+  std::string md = "## Convolution on the GPU (lessons 09-11)\n\n";
+  md += "NCHW single precision, the same layers as on the CPU, forward and both backward passes. Each result was checked "
+        "against the float64 reference on the host (NaN-poisoned output first), then timed with CUDA events. *Speed vs "
+        "best peer* is cuDNN's median time (FP32 with FMA math, the faster of its fastest-found and IMPLICIT_GEMM "
+        "algorithms) over this row's. cuDNN with TF32 tensor cores is a context row.\n\n";
+  for (const std::string& line : conv_sweep_headlines(r.sweep)) md += "- " + line + "\n";
+  md += "\n" + conv_variant_table(r.variants).markdown() + "\n";
+  md += image(dir, "conv_layers_gpu.png", "Convolution on the GPU: time per layer and implementation");
+  md += conv_sweep_table(r.sweep).markdown() + "\n";
+  if (r.study.unavailable.empty()) {
+    md += fmt::format("### cuDNN {}: its algorithms for {}\n\n", r.study.version, conv::describe(r.study.layer.shape));
+    md += "cudnnFind runs every algorithm and reports its time, workspace and whether cuDNN promises the same bits on "
+          "every run. *Benchmark mode* takes the fastest; *deterministic mode* the fastest of the deterministic ones. "
+          "Each was run 5 times on the same inputs and the outputs compared bit for bit. Winograd and FFT algorithms do "
+          "fewer multiplies than the direct count, so compare times, not FLOP rates.\n\n";
+  }
+  for (const std::string& line : cudnn_study_lines(r.study)) md += "- " + line + "\n";
+  md += "\n";
+  for (const Table& table : cudnn_algorithm_tables(r.study)) md += table.markdown() + "\n";
+  md += fmt::format("GPU channel shuffle of {}x{}x{} floats in {} groups: {} GB/s against {} GB/s for a device-to-device "
+                    "copy of the same bytes ({}); {}.\n\n",
+                    r.shuffle.n, r.shuffle.c, r.shuffle.plane, r.shuffle.groups, format_rate(r.shuffle.shuffle_gbps()),
+                    format_rate(r.shuffle.copy_gbps()), format_percent(r.shuffle.shuffle_gbps() / r.shuffle.copy_gbps()),
+                    r.shuffle.correct ? "every channel checked" : "**WRONG RESULT**");
   return md;
 }
 
@@ -190,7 +228,8 @@ ReportOutcome write_report(const ReportOptions& o) {
     Json gpu_json{{"usable", gpu.usable}, {"reason", gpu.reason}, {"probes", Json::object()}};
     std::vector<ProbeReport> gpu_reports;
     std::optional<GemmSweep> gpu_gemm;
-    std::string gpu_gemm_problem;
+    std::string gpu_gemm_problem, gpu_conv_problem;
+    std::optional<GpuConvResults> gpu_conv;
     if (gpu.usable) {
       for (const Probe& probe : gpu_probes()) {
         gpu_reports.push_back(probe.run(ctx));
@@ -204,6 +243,25 @@ ReportOutcome write_report(const ReportOptions& o) {
         json["sections"]["gpu_gemm"] = gemm_sweep_json(*gpu_gemm);
         json["sections"]["gpu_gemm"]["headlines"] = gemm_sweep_headlines(*gpu_gemm);
         out.checks_passed = out.checks_passed && gpu_gemm->all_checks_passed();
+      }
+      ConvSweepOptions gpu_conv_options = conv_options;
+      gpu_conv_options.variants = cuda_conv_variants();
+      gpu_conv_options.passes = {conv::Pass::forward, conv::Pass::backward_data, conv::Pass::backward_weights};
+      gpu_conv_options.threads = {1};
+      gpu_conv_problem = gpu_conv_sweep_problem(gpu_conv_options);
+      if (gpu_conv_problem.empty()) {
+        gpu_conv = GpuConvResults{.sweep = run_gpu_conv_sweep(gpu_conv_options), .variants = gpu_conv_options.variants};
+        gpu_conv->study = run_cudnn_study(gpu_conv_options.layers.front(), conv_options.timing, o.progress);
+        if (o.progress) o.progress("GPU channel shuffle against a device-to-device copy");
+        gpu_conv->shuffle = measure_gpu_channel_shuffle(o.quick ? 2 : 32, o.quick ? 32 : 256, o.quick ? 196 : 3136, 8,
+                                                       conv_options.timing);
+        Json& section = json["sections"]["gpu_conv"];
+        section = conv_sweep_json(gpu_conv->sweep);
+        section["device_name"] = gpu.devices.front().name;
+        section["headlines"] = conv_sweep_headlines(gpu_conv->sweep);
+        section["cudnn_study"] = cudnn_study_json(gpu_conv->study);
+        section["channel_shuffle"] = shuffle_json(gpu_conv->shuffle);
+        out.checks_passed = out.checks_passed && gpu_conv->sweep.all_checks_passed() && gpu_conv->shuffle.correct;
       }
     }
     json["sections"]["gpu"] = gpu_json;
@@ -235,13 +293,15 @@ ReportOutcome write_report(const ReportOptions& o) {
     md += conv_markdown(conv, conv_options.variants, shuffle, staging);
     md += "## GPU\n\n";
     if (!gpu.usable) {
-      md += fmt::format("No usable GPU: {}. The GPU probes, the CUDA GEMM ladder and the bus measurements need "
-                        "one.\n\n",
+      md += fmt::format("No usable GPU: {}. The GPU probes, the CUDA GEMM ladder, the CUDA and cuDNN "
+                        "convolutions and the bus measurements need one.\n\n",
                         gpu.reason);
     } else {
       md += "Each subsection is one `flopslab probe`; GPU times come from CUDA events after synchronisation.\n\n";
       for (const ProbeReport& probe : gpu_reports) md += probe.markdown(staging);
       md += gpu_gemm ? gemm_markdown(*gpu_gemm, staging, true) : "GEMM on the GPU left out: " + gpu_gemm_problem + "\n\n";
+      md += gpu_conv ? gpu_conv_markdown(*gpu_conv, staging)
+                     : "Convolution on the GPU left out: " + gpu_conv_problem + "\n\n";
     }
     write_file_atomically(staging + "/report.md", md);
 

@@ -10,6 +10,7 @@
 // Exit status: 0 success, 1 a measurement or check failed, 2 bad command line.
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -198,7 +199,7 @@ int run_gemm(const GemmArgs& a, const std::string& command) {
 struct ConvArgs {
   std::string device = "cpu", impl = "all", pass = "forward", threads, json, max_call_seconds;
   std::vector<std::string> shapes;
-  bool quick = false, no_progress = false;
+  bool quick = false, no_progress = false, study = false;
 };
 
 int run_conv(const ConvArgs& a, const std::string& command) {
@@ -222,22 +223,32 @@ int run_conv(const ConvArgs& a, const std::string& command) {
   o.variants = parse_conv_variants("--impl", a.impl, gpu ? Device::cuda : Device::cpu);
   if (!a.max_call_seconds.empty()) o.max_call_seconds = parse_seconds("--max-call-seconds", a.max_call_seconds);
   check_output_file("--json", a.json);
-  if (const std::string problem = bench::conv_sweep_problem(o); !problem.empty()) throw UsageError("conv: " + problem);
+  if (a.study && !gpu) throw UsageError("--study: studies cuDNN's algorithms; use it with --device cuda");
+  if (const std::string problem = gpu ? bench::gpu_conv_sweep_problem(o) : bench::conv_sweep_problem(o); !problem.empty())
+    throw UsageError("conv: " + problem);
   if (!gpu) warn_oversubscription(o.threads, machine.logical_cpus);
 
   bench::Progress progress(!a.no_progress);
   o.progress = [&](const std::string& line) { progress(line); };
   const bench::ConvSweep sweep = gpu ? bench::run_gpu_conv_sweep(o) : bench::run_conv_sweep(o);
+  std::optional<bench::CudnnStudy> study;
+  if (a.study) study = bench::run_cudnn_study(o.layers.front(), o.timing, o.progress);
   progress.finish();
 
   std::printf("%s\n", bench::conv_variant_table(o.variants).text().c_str());
   std::printf("%s\n", bench::conv_sweep_table(sweep).text().c_str());
   for (const std::string& line : bench::conv_sweep_headlines(sweep)) std::printf("%s\n", line.c_str());
+  if (study) {
+    std::printf("\ncuDNN %s, its algorithms for %s:\n", study->version.c_str(), conv::describe(study->layer.shape).c_str());
+    for (const bench::Table& table : bench::cudnn_algorithm_tables(*study)) std::printf("%s\n", table.text().c_str());
+    for (const std::string& line : bench::cudnn_study_lines(*study)) std::printf("%s\n", line.c_str());
+  }
   if (!a.json.empty()) {
-    const Json json{{"schema", "flopslab-conv/1"},
-                    {"command", command},
-                    {"machine", bench::machine_json(machine)},
-                    {"conv", bench::conv_sweep_json(sweep)}};
+    Json json{{"schema", "flopslab-conv/1"},
+              {"command", command},
+              {"machine", bench::machine_json(machine)},
+              {"conv", bench::conv_sweep_json(sweep)}};
+    if (study) json["cudnn_study"] = bench::cudnn_study_json(*study);
     bench::write_file_atomically(a.json, json.dump(2) + "\n");
     std::printf("\nWrote %s\n", a.json.c_str());
   }
@@ -336,7 +347,7 @@ int run(int argc, char** argv) {
   ConvArgs conv_args;
   auto* conv = app.add_subcommand(
       "conv", "Run the convolution ladder (direct -> im2col + GEMM -> implicit GEMM, and 1x1 as a GEMM) against "
-              "oneDNN (the CUDA half is not written yet)");
+              "oneDNN, or with --device cuda the CUDA kernels against cuDNN");
   conv->add_option("--device", conv_args.device, "cpu or cuda  [cpu]")->type_name("DEVICE");
   conv->add_option("--shape", conv_args.shapes,
                    "A layer as N,C,H,W,K,R,S[,stride[,pad[,dilation[,groups]]]]; repeat for more layers  "
@@ -355,6 +366,9 @@ int run(int argc, char** argv) {
   conv->add_option("--max-call-seconds", conv_args.max_call_seconds,
                    "Skip a variant on a layer where one call is predicted to take longer  [3]")
       ->type_name("S");
+  conv->add_flag("--study", conv_args.study,
+                 "With --device cuda: also list every cuDNN algorithm for the first layer (cudnnFind times, the "
+                 "heuristic's pick, benchmark vs deterministic mode, TF32 and FP16)");
   conv->add_flag("--quick", conv_args.quick, "Small layers and short timing (a smoke test)");
   conv->add_flag("--no-progress", conv_args.no_progress, "Do not print progress on stderr");
 

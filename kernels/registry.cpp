@@ -16,6 +16,14 @@ extern const GemmVariant kCudaNaive, kCudaCoalesced, kCudaSharedTiles, kCudaBloc
 
 namespace conv {
 extern const ConvVariant kCpuDirect, kCpuIm2colGemm, kCpuImplicitGemm, kCpuGemm1x1, kCpuOnednnConv;
+#ifdef FLOPSLAB_HAVE_CUDA
+namespace cuda {
+extern const ConvVariant kCudaDirect, kCudaImplicitGemm;
+#ifdef FLOPSLAB_HAVE_CUDNN
+extern const ConvVariant kCudnn, kCudnnImplicitGemm, kCudnnTf32;
+#endif
+}  // namespace cuda
+#endif
 }  // namespace conv
 
 namespace {
@@ -47,6 +55,15 @@ const ConvVariant* const kConvVariants[] = {
     &conv::kCpuImplicitGemm,  // kernels/cpu/conv/03_implicit_gemm.cpp
     &conv::kCpuGemm1x1,       // kernels/cpu/conv/04_gemm_1x1.cpp
     &conv::kCpuOnednnConv,    // kernels/cpu/conv/peer_onednn.cpp
+#ifdef FLOPSLAB_HAVE_CUDA
+    &conv::cuda::kCudaDirect,        // kernels/cuda/conv/01_direct.cu
+    &conv::cuda::kCudaImplicitGemm,  // kernels/cuda/conv/02_implicit_gemm.cu
+#ifdef FLOPSLAB_HAVE_CUDNN           // only where cuDNN was found
+    &conv::cuda::kCudnn,              // kernels/cuda/conv/peer_cudnn.cpp
+    &conv::cuda::kCudnnImplicitGemm,  // kernels/cuda/conv/peer_cudnn.cpp
+    &conv::cuda::kCudnnTf32,          // kernels/cuda/conv/peer_cudnn.cpp
+#endif
+#endif
 };
 }  // namespace
 

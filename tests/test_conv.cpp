@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench/conv_check.h"
+#include "tests/conv_shapes.h"
 #include "kernels/cpu/conv/channel_shuffle.h"
 #include "kernels/cpu/conv/low_rank.h"
 #include "kernels/cpu/conv/pooling.h"
@@ -20,31 +21,8 @@
 
 using namespace flopslab;
 
-namespace {
-
-conv::Shape shape(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t k, std::int64_t r,
-                  std::int64_t s, std::int64_t stride_h = 1, std::int64_t stride_w = 1, std::int64_t pad_h = 0,
-                  std::int64_t pad_w = 0, std::int64_t dil_h = 1, std::int64_t dil_w = 1, std::int64_t groups = 1) {
-  return {.n = n, .c = c, .h = h, .w = w, .k = k, .r = r, .s = s, .stride_h = stride_h, .stride_w = stride_w,
-          .pad_h = pad_h, .pad_w = pad_w, .dilation_h = dil_h, .dilation_w = dil_w, .groups = groups};
-}
-
-const std::vector<conv::Shape> kShapes = {
-    shape(1, 1, 1, 1, 1, 1, 1),                        // the smallest
-    shape(2, 3, 9, 7, 5, 3, 3, 1, 1, 1, 1),            // non-square, odd channels, padded
-    shape(3, 4, 11, 13, 6, 3, 3, 2, 2, 1, 1),          // stride 2
-    shape(2, 5, 12, 10, 7, 3, 3, 1, 1, 2, 2, 2, 2),    // dilation 2
-    shape(2, 6, 8, 9, 9, 3, 2, 2, 1, 1, 0, 1, 3, 3),   // groups 3, everything asymmetric
-    shape(2, 8, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8), // depthwise
-    shape(2, 16, 7, 9, 24, 1, 1),                      // 1x1
-    shape(2, 12, 6, 6, 8, 1, 1, 1, 1, 0, 0, 1, 1, 4),  // grouped 1x1
-    shape(1, 4, 14, 14, 6, 1, 7, 1, 1, 0, 3),          // 1x7
-    shape(1, 4, 14, 14, 6, 7, 1, 1, 1, 3, 0),          // 7x1
-    shape(2, 3, 5, 5, 4, 5, 5, 3, 3, 4, 4),            // filter larger than the stride, heavy padding
-    shape(1, 37, 15, 17, 33, 3, 3, 1, 1, 1, 1),        // GEMM edges: 33 filters, 37*9 taps
-};
-
-}  // namespace
+using test::kShapes;
+using test::shape;
 
 TEST_CASE("every CPU convolution variant and pass matches the float64 reference") {
   for (const ConvVariant* v : conv_variants()) {

@@ -2,6 +2,7 @@
 // GPU, and every caller checks it before reaching these; if one does not, it gets the reason.
 #include <stdexcept>
 
+#include "bench/gpu/gpu_conv.h"
 #include "bench/gpu/gpu_gemm.h"
 #include "bench/gpu/gpu_runtime.h"
 #include "bench/probe.h"
@@ -22,5 +23,16 @@ std::vector<const GemmVariant*> cuda_gemm_variants() { return {}; }
 GemmSweepOptions default_gpu_gemm_sweep(bool) { return {}; }
 std::string gpu_gemm_sweep_problem(const GemmSweepOptions&) { return "no usable GPU: " + gpu_status().reason; }
 GemmSweep run_gpu_gemm_sweep(const GemmSweepOptions&) { no_cuda(); }
+
+std::vector<const ConvVariant*> cuda_conv_variants() { return {}; }
+std::string gpu_conv_sweep_problem(const ConvSweepOptions&) { return "no usable GPU: " + gpu_status().reason; }
+ConvSweep run_gpu_conv_sweep(const ConvSweepOptions&) { no_cuda(); }
+CudnnStudy run_cudnn_study(const ConvLayer&, const TimingOptions&, const std::function<void(const std::string&)>&) {
+  no_cuda();
+}
+ShuffleMeasurement measure_gpu_channel_shuffle(std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                                               const TimingOptions&) {
+  no_cuda();
+}
 
 }  // namespace flopslab::bench

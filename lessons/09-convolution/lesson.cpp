@@ -1,12 +1,16 @@
 // Lesson 09: convolution. The seed's edge filter on a 6x6 image, the receptive field of a
 // dilated filter, and one ResNet-like layer computed three ways (direct, im2col + GEMM,
-// implicit GEMM) next to oneDNN, every result checked against the float64 reference.
+// implicit GEMM) next to oneDNN, every result checked against the float64 reference; on a GPU,
+// the same layer through our CUDA implicit GEMM and cuDNN, and cuDNN's algorithm menu with its
+// benchmark and deterministic modes.
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "bench/conv_sweep.h"
 #include "bench/files.h"
+#include "bench/gpu/gpu_conv.h"
+#include "bench/gpu/gpu_runtime.h"
 #include "bench/machine.h"
 #include "lessons/frame.h"
 
@@ -72,8 +76,39 @@ int run_lesson_09(const LessonOptions& options) {
   if (std::isfinite(onednn))
     lesson.check(best_own <= onednn / 0.5, fmt::format("the best own convolution reached at least half of oneDNN's "
                                                        "speed ({:.0f}%)", 100 * onednn / best_own));
-  lesson.say("\ncuDNN's algorithms, its benchmark and deterministic modes: the GPU half of this lesson is not written "
-             "yet (issue 5).");
+  // 4. The GPU: the same layer on our kernels and cuDNN, then cuDNN's own menu of algorithms.
+  const bench::GpuStatus& gpu = bench::gpu_status();
+  if (!gpu.usable) {
+    lesson.say(fmt::format("\nNo usable GPU here ({}), so the cuDNN half of this lesson is left out.", gpu.reason));
+  } else {
+    bench::ConvSweepOptions g = o;
+    g.variants = bench::cuda_conv_variants();
+    g.threads = {1};
+    const bench::ConvSweep gpu_sweep = bench::run_gpu_conv_sweep(g);
+    lesson.say(fmt::format("\nThe same layer on {}:", gpu.devices.front().name));
+    lesson.show(bench::conv_sweep_table(gpu_sweep));
+    const double own = gpu_sweep.seconds("cuda-implicit-gemm", 0), cudnn_fastest = gpu_sweep.seconds("cudnn", 0),
+                 cudnn_implicit = gpu_sweep.seconds("cudnn-implicit-gemm", 0);
+    lesson.check(gpu_sweep.all_checks_passed(), "every GPU implementation matched the float64 reference");
+    if (std::isfinite(cudnn_implicit) && std::isfinite(own))
+      lesson.compare("our implicit GEMM vs cuDNN's IMPLICIT_GEMM (speed)", 1.0, "the same algorithm, FMA math",
+                     cudnn_implicit / own, "x");
+    if (std::isfinite(cudnn_fastest) && std::isfinite(own))
+      lesson.compare("our implicit GEMM vs cuDNN's fastest (speed)", 0.5, "half of the vendor's best", cudnn_fastest / own,
+                     "x");
+
+    const bench::CudnnStudy study = bench::run_cudnn_study(layer, o.timing, lesson.progress_callback());
+    if (!study.unavailable.empty()) {
+      lesson.say("cuDNN study left out: " + study.unavailable);
+    } else {
+      lesson.say(fmt::format("\ncuDNN {} times every algorithm it has for this layer (cudnnFind):", study.version));
+      for (const bench::Table& table : bench::cudnn_algorithm_tables(study)) lesson.show(table);
+      for (const std::string& line : bench::cudnn_study_lines(study)) lesson.say("  " + line);
+      bool deterministic = true;
+      for (const bench::CudnnPassStudy& p : study.passes) deterministic = deterministic && p.deterministic_reproducible;
+      lesson.check(deterministic, "cuDNN's deterministic mode gave the same bits on every run of every pass");
+    }
+  }
   return lesson.finish(fmt::format(
       "the same {:.3f} GFLOP ran {:.1f}x faster as a matrix multiplication than as the textbook loops; the GEMM "
       "turns a convolution's reuse into the cache blocking lesson 05 built.",

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "bench/conv_sweep.h"
+#include "bench/gpu/gpu_conv.h"
+#include "bench/gpu/gpu_runtime.h"
 #include "bench/machine.h"
 #include "kernels/cpu/conv/low_rank.h"
 #include "lessons/frame.h"
@@ -76,6 +78,26 @@ int run_lesson_10(const LessonOptions& options) {
   lesson.compare("7x7 over 1x7 + 7x1, time, own best", 49.0 / 14.0, "the multiply-add ratio", own_ratio, "x");
   if (std::isfinite(onednn_ratio))
     lesson.compare("7x7 over 1x7 + 7x1, time, oneDNN", 49.0 / 14.0, "the multiply-add ratio", onednn_ratio, "x");
+
+  // The same three layers on the GPU, our implicit GEMM and cuDNN.
+  if (const bench::GpuStatus& gpu = bench::gpu_status(); !gpu.usable) {
+    lesson.say(fmt::format("\nNo usable GPU here ({}), so the GPU rows are left out.", gpu.reason));
+  } else {
+    bench::ConvSweepOptions g = o;
+    g.threads = {1};
+    g.variants = {find_conv_variant("cuda-implicit-gemm")};
+    if (const ConvVariant* cudnn = find_conv_variant("cudnn")) g.variants.push_back(cudnn);
+    const bench::ConvSweep gpu_sweep = bench::run_gpu_conv_sweep(g);
+    lesson.say(fmt::format("\nThe same layers on {}:", gpu.devices.front().name));
+    lesson.show(bench::conv_sweep_table(gpu_sweep));
+    lesson.check(gpu_sweep.all_checks_passed(), "every GPU implementation matched the float64 reference");
+    for (const char* name : {"cuda-implicit-gemm", "cudnn"}) {
+      const double ratio = gpu_sweep.seconds(name, 0) / (gpu_sweep.seconds(name, 1) + gpu_sweep.seconds(name, 2));
+      if (std::isfinite(ratio))
+        lesson.compare(fmt::format("7x7 over 1x7 + 7x1, time, {} (GPU)", name), 49.0 / 14.0, "the multiply-add ratio",
+                       ratio, "x");
+    }
+  }
 
   lesson.check(sweep.all_checks_passed(), "every implementation matched the float64 reference within its error bound");
   lesson.check(own_ratio >= 2.0,

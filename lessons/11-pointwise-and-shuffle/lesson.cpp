@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "bench/conv_sweep.h"
+#include "bench/gpu/gpu_conv.h"
+#include "bench/gpu/gpu_runtime.h"
 #include "bench/machine.h"
 #include "lessons/frame.h"
 
@@ -84,6 +86,22 @@ int run_lesson_11(const LessonOptions& options) {
   lesson.check(shuffle.shuffle_gbps() >= 0.8 * shuffle.copy_gbps(),
                fmt::format("channel shuffle reached at least 80% of memcpy bandwidth ({:.0f}%)",
                            100 * shuffle.shuffle_gbps() / shuffle.copy_gbps()));
+
+  // On the GPU: the same permutation against a device-to-device copy, on a tensor large
+  // enough to leave the L2 (32 x 256 x 56 x 56 floats, 103 MB).
+  if (const bench::GpuStatus& gpu = bench::gpu_status(); !gpu.usable) {
+    lesson.say(fmt::format("\nNo usable GPU here ({}), so the GPU shuffle is left out.", gpu.reason));
+  } else {
+    const bench::ShuffleMeasurement g = bench::measure_gpu_channel_shuffle(
+        quick ? 2 : 32, quick ? 32 : 256, quick ? 196 : 3136, shuffle_groups, quick ? bench::quick_timing() : bench::TimingOptions{});
+    lesson.say(fmt::format("\nOn {}: channel shuffle {:.1f} GB/s, device-to-device copy {:.1f} GB/s.",
+                           gpu.devices.front().name, g.shuffle_gbps(), g.copy_gbps()));
+    lesson.compare("GPU channel shuffle bandwidth over a D2D copy", 1.0, "a pure copy", g.shuffle_gbps() / g.copy_gbps(), "x");
+    lesson.check(g.correct, "the GPU shuffle moved every channel where it belongs");
+    lesson.check(g.shuffle_gbps() >= 0.8 * g.copy_gbps(),
+                 fmt::format("the GPU channel shuffle reached at least 80% of copy bandwidth ({:.0f}%)",
+                             100 * g.shuffle_gbps() / g.copy_gbps()));
+  }
   return lesson.finish(
       "FLOPs are not time: grouped and depthwise layers cut the arithmetic far more than the bytes, and a shuffle "
       "costs only bytes, so on real hardware their savings stop where memory bandwidth begins.");

@@ -1,6 +1,7 @@
 #include "kernels/cuda/probes/gpu_probes.h"
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -120,6 +121,16 @@ __global__ void to_bf16_kernel(const float* in, __nv_bfloat16* out, std::int64_t
     out[i] = __float2bfloat16_rn(in[i]);
 }
 
+__global__ void to_fp16_kernel(const float* in, __half* out, std::int64_t n) {
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    out[i] = __float2half_rn(in[i]);
+}
+
+__global__ void from_fp16_kernel(const __half* in, float* out, std::int64_t n) {
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    out[i] = __half2float(in[i]);
+}
+
 template <class V>
 void copy_as(const float* in, float* out, std::int64_t n, int blocks, int tpb, cudaStream_t s) {
   const std::int64_t nv = n / (sizeof(V) / sizeof(float));
@@ -192,6 +203,16 @@ void launch_spin(std::int64_t cycles, int blocks, void* stream) {
 
 void launch_to_bf16(const float* in, void* out, std::int64_t n, void* stream) {
   to_bf16_kernel<<<1024, 256, 0, as_stream(stream)>>>(in, static_cast<__nv_bfloat16*>(out), n);
+  FLOPSLAB_CUDA_CHECK_LAUNCH();
+}
+
+void launch_to_fp16(const float* in, void* out, std::int64_t n, void* stream) {
+  to_fp16_kernel<<<1024, 256, 0, as_stream(stream)>>>(in, static_cast<__half*>(out), n);
+  FLOPSLAB_CUDA_CHECK_LAUNCH();
+}
+
+void launch_from_fp16(const void* in, float* out, std::int64_t n, void* stream) {
+  from_fp16_kernel<<<1024, 256, 0, as_stream(stream)>>>(static_cast<const __half*>(in), out, n);
   FLOPSLAB_CUDA_CHECK_LAUNCH();
 }
 

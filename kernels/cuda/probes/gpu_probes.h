@@ -42,6 +42,9 @@ void launch_spin(std::int64_t cycles, int blocks, void* stream);
 
 // Converts n floats to bfloat16 (round to nearest even) into out (n x 2 bytes).
 void launch_to_bf16(const float* in, void* out, std::int64_t n, void* stream);
+// IEEE half precision (10-bit mantissas) both ways, for cuDNN's FP16 convolution rows.
+void launch_to_fp16(const float* in, void* out, std::int64_t n, void* stream);
+void launch_from_fp16(const void* in, float* out, std::int64_t n, void* stream);
 
 // Writes `bytes` of `buffer` (an L2 flush when bytes > 2 x L2).
 void launch_scrub(void* buffer, std::int64_t bytes, void* stream);
