@@ -1,4 +1,4 @@
-// Peer: oneDNN's convolution primitive (libdnnl), forward pass. oneDNN is given the freedom
+// Peer: oneDNN's convolution primitives (libdnnl): forward, backward data and backward weights. oneDNN is given the freedom
 // to pick its own memory layout (format "any": on x86 a channel-blocked nChw8c/nChw16c with
 // JIT-generated direct kernels), and the call converts our NCHW tensors to that layout and
 // back. That keeps the contract every variant here has, NCHW in and NCHW out, and is what an
@@ -36,11 +36,14 @@ struct Tensor {
   dnnl_primitive_t to_inner = nullptr, to_user = nullptr;
 };
 
+// A primitive for one shape and pass, and the three tensors it touches in x, w, y order.
 struct Plan {
   dnnl_engine_t engine = nullptr;
   dnnl_stream_t stream = nullptr;
   dnnl_primitive_t conv = nullptr;
-  Tensor src, weights, dst;
+  Tensor tensors[3];  // x (src or diff_src), w (weights or diff_weights), y (dst or diff_dst)
+  int args[3] = {};   // the DNNL_ARG_* of each
+  bool inputs[3] = {};
   std::string impl;
 };
 
@@ -60,41 +63,71 @@ void make_tensor(Plan& plan, const dnnl_memory_desc_t& user_md, const dnnl_memor
   dnnl_primitive_desc_destroy(pd);
 }
 
-std::unique_ptr<Plan> make_plan(const Shape& s) {
+std::unique_ptr<Plan> make_plan(const Shape& s, Pass pass) {
   auto plan = std::make_unique<Plan>();
   check(dnnl_engine_create(&plan->engine, dnnl_cpu, 0), "engine");
   check(dnnl_stream_create(&plan->stream, plan->engine, dnnl_stream_default_flags), "stream");
   const dnnl_dims_t src_dims{s.n, s.c, s.h, s.w}, dst_dims{s.n, s.k, s.p(), s.q()};
   const dnnl_dims_t w_dims{s.k, s.c, s.r, s.s}, gw_dims{s.groups, s.k_per_group(), s.c_per_group(), s.r, s.s};
-  dnnl_memory_desc_t src_user, w_user, dst_user, src_any, w_any, dst_any;
-  check(dnnl_memory_desc_init_by_tag(&src_user, 4, src_dims, dnnl_f32, dnnl_nchw), "memory desc");
-  check(dnnl_memory_desc_init_by_tag(&dst_user, 4, dst_dims, dnnl_f32, dnnl_nchw), "memory desc");
-  check(dnnl_memory_desc_init_by_tag(&src_any, 4, src_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
-  check(dnnl_memory_desc_init_by_tag(&dst_any, 4, dst_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
+  dnnl_memory_desc_t user[3], any[3];  // x, w, y
+  check(dnnl_memory_desc_init_by_tag(&user[0], 4, src_dims, dnnl_f32, dnnl_nchw), "memory desc");
+  check(dnnl_memory_desc_init_by_tag(&user[2], 4, dst_dims, dnnl_f32, dnnl_nchw), "memory desc");
+  check(dnnl_memory_desc_init_by_tag(&any[0], 4, src_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
+  check(dnnl_memory_desc_init_by_tag(&any[2], 4, dst_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
   if (s.groups == 1) {
-    check(dnnl_memory_desc_init_by_tag(&w_user, 4, w_dims, dnnl_f32, dnnl_oihw), "memory desc");
-    check(dnnl_memory_desc_init_by_tag(&w_any, 4, w_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
+    check(dnnl_memory_desc_init_by_tag(&user[1], 4, w_dims, dnnl_f32, dnnl_oihw), "memory desc");
+    check(dnnl_memory_desc_init_by_tag(&any[1], 4, w_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
   } else {
-    check(dnnl_memory_desc_init_by_tag(&w_user, 5, gw_dims, dnnl_f32, dnnl_goihw), "memory desc");
-    check(dnnl_memory_desc_init_by_tag(&w_any, 5, gw_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
+    check(dnnl_memory_desc_init_by_tag(&user[1], 5, gw_dims, dnnl_f32, dnnl_goihw), "memory desc");
+    check(dnnl_memory_desc_init_by_tag(&any[1], 5, gw_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
   }
   // oneDNN counts dilation from 0 and wants the right/bottom padding that produces P x Q.
   const dnnl_dims_t strides{s.stride_h, s.stride_w}, dilates{s.dilation_h - 1, s.dilation_w - 1};
   const dnnl_dims_t pad_l{s.pad_h, s.pad_w};
   const dnnl_dims_t pad_r{(s.p() - 1) * s.stride_h + s.extent_h() - s.h - s.pad_h,
                           (s.q() - 1) * s.stride_w + s.extent_w() - s.w - s.pad_w};
-  dnnl_convolution_desc_t desc;
-  check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src_any,
-                                                   &w_any, nullptr, &dst_any, strides, dilates, pad_l, pad_r),
+  // The forward descriptor; the backward passes need a training-mode one as their hint.
+  dnnl_convolution_desc_t forward;
+  check(dnnl_dilated_convolution_forward_desc_init(
+            &forward, pass == Pass::forward ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
+            &any[0], &any[1], nullptr, &any[2], strides, dilates, pad_l, pad_r),
         "descriptor");
-  dnnl_primitive_desc_t pd;
-  check(dnnl_primitive_desc_create(&pd, &desc, nullptr, plan->engine, nullptr), "primitive descriptor");
+  dnnl_primitive_desc_t pd, hint = nullptr;
+  if (pass == Pass::forward) {
+    check(dnnl_primitive_desc_create(&pd, &forward, nullptr, plan->engine, nullptr), "primitive descriptor");
+  } else {
+    check(dnnl_primitive_desc_create(&hint, &forward, nullptr, plan->engine, nullptr), "primitive descriptor");
+    dnnl_convolution_desc_t backward;
+    if (pass == Pass::backward_data)
+      check(dnnl_dilated_convolution_backward_data_desc_init(&backward, dnnl_convolution_direct, &any[0], &any[1],
+                                                             &any[2], strides, dilates, pad_l, pad_r),
+            "descriptor");
+    else
+      check(dnnl_dilated_convolution_backward_weights_desc_init(&backward, dnnl_convolution_direct, &any[0], &any[1],
+                                                                nullptr, &any[2], strides, dilates, pad_l, pad_r),
+            "descriptor");
+    check(dnnl_primitive_desc_create(&pd, &backward, nullptr, plan->engine, hint), "primitive descriptor");
+    dnnl_primitive_desc_destroy(hint);
+  }
   const char* impl = nullptr;
   dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
   plan->impl = impl != nullptr ? impl : "?";
-  make_tensor(*plan, src_user, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true, plan->src);
-  make_tensor(*plan, w_user, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true, plan->weights);
-  make_tensor(*plan, dst_user, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), false, plan->dst);
+  // Which argument each tensor is, which memory descriptor names it, and which way it flows.
+  struct Role { int arg; dnnl_query_t query; bool input; };
+  const Role roles[3][3] = {
+      {{DNNL_ARG_SRC, dnnl_query_src_md, true}, {DNNL_ARG_WEIGHTS, dnnl_query_weights_md, true},
+       {DNNL_ARG_DST, dnnl_query_dst_md, false}},
+      {{DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, false}, {DNNL_ARG_WEIGHTS, dnnl_query_weights_md, true},
+       {DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, true}},
+      {{DNNL_ARG_SRC, dnnl_query_src_md, true}, {DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, false},
+       {DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, true}},
+  };
+  for (int i = 0; i < 3; ++i) {
+    const Role& role = roles[int(pass)][i];
+    plan->args[i] = role.arg;
+    plan->inputs[i] = role.input;
+    make_tensor(*plan, user[i], dnnl_primitive_desc_query_md(pd, role.query, 0), role.input, plan->tensors[i]);
+  }
   check(dnnl_primitive_create(&plan->conv, pd), "primitive");
   dnnl_primitive_desc_destroy(pd);
   return plan;
@@ -107,11 +140,11 @@ std::map<std::string, std::unique_ptr<Plan>>& plans() {
 }
 std::string last_impl;
 
-Plan& plan_for(const Shape& s) {
-  const std::string key = describe(s);
+Plan& plan_for(const Shape& s, Pass pass) {
+  const std::string key = describe(s) + ", " + pass_name(pass);
   std::lock_guard lock(plans_mutex);
   auto& slot = plans()[key];
-  if (!slot) slot = make_plan(s);
+  if (!slot) slot = make_plan(s, pass);
   last_impl = slot->impl;
   return *slot;
 }
@@ -121,19 +154,20 @@ void reorder(dnnl_primitive_t reorder, dnnl_memory_t from, dnnl_memory_t to, dnn
   check(dnnl_primitive_execute(reorder, stream, 2, args), "reorder");
 }
 
-void onednn_forward(const Operands& op, const RunContext& ctx) {
-  Plan& plan = plan_for(op.shape);
+void onednn_run(const Operands& op, const RunContext& ctx, Pass pass) {
+  Plan& plan = plan_for(op.shape, pass);
   omp_set_num_threads(ctx.threads);  // Debian's oneDNN runs on the OpenMP runtime
-  check(dnnl_memory_set_data_handle(plan.src.user, op.x), "memory");
-  check(dnnl_memory_set_data_handle(plan.weights.user, op.w), "memory");
-  check(dnnl_memory_set_data_handle(plan.dst.user, op.y), "memory");
-  auto inner = [](Tensor& t) { return t.inner != nullptr ? t.inner : t.user; };
-  if (plan.src.to_inner) reorder(plan.src.to_inner, plan.src.user, plan.src.inner, plan.stream);
-  if (plan.weights.to_inner) reorder(plan.weights.to_inner, plan.weights.user, plan.weights.inner, plan.stream);
-  const dnnl_exec_arg_t args[] = {
-      {DNNL_ARG_SRC, inner(plan.src)}, {DNNL_ARG_WEIGHTS, inner(plan.weights)}, {DNNL_ARG_DST, inner(plan.dst)}};
+  float* const data[3] = {op.x, op.w, op.y};
+  dnnl_exec_arg_t args[3];
+  for (int i = 0; i < 3; ++i) {
+    Tensor& t = plan.tensors[i];
+    check(dnnl_memory_set_data_handle(t.user, data[i]), "memory");
+    if (t.to_inner) reorder(t.to_inner, t.user, t.inner, plan.stream);
+    args[i] = {plan.args[i], t.inner != nullptr ? t.inner : t.user};
+  }
   check(dnnl_primitive_execute(plan.conv, plan.stream, 3, args), "convolution");
-  if (plan.dst.to_user) reorder(plan.dst.to_user, plan.dst.inner, plan.dst.user, plan.stream);
+  for (Tensor& t : plan.tensors)
+    if (t.to_user) reorder(t.to_user, t.inner, t.user, plan.stream);
   check(dnnl_stream_wait(plan.stream), "stream wait");
 }
 
@@ -149,7 +183,7 @@ std::string onednn_detail() {
 const char* (*const onednn_unavailable)() = nullptr;
 std::string (*const onednn_detail_fn)() = onednn_detail;
 #else
-void onednn_forward(const Operands&, const RunContext&) {
+void onednn_run(const Operands&, const RunContext&, Pass) {
   throw std::logic_error("onednn convolution: not built into this binary");
 }
 const char* onednn_missing() { return "not built: libdnnl-dev was not found at configure time"; }
@@ -157,14 +191,21 @@ const char* (*const onednn_unavailable)() = onednn_missing;
 std::string (*const onednn_detail_fn)() = nullptr;
 #endif
 
+template <Pass kPass>
+void onednn_pass(const Operands& op, const RunContext& ctx) {
+  onednn_run(op, ctx, kPass);
+}
+
 }  // namespace
 
 extern const ConvVariant kCpuOnednnConv{
     .name = "onednn",
     .role = Role::peer,
     .multithreaded = true,
-    .idea = "oneDNN convolution primitive (JIT direct kernels on its blocked layout), forward only",
-    .forward = onednn_forward,
+    .idea = "oneDNN convolution primitives (JIT direct kernels on its blocked layout), all three passes",
+    .forward = onednn_pass<Pass::forward>,
+    .backward_data = onednn_pass<Pass::backward_data>,
+    .backward_weights = onednn_pass<Pass::backward_weights>,
     .unavailable = onednn_unavailable,
     .detail = onednn_detail_fn,
 };
