@@ -56,12 +56,25 @@ std::int64_t parse_bytes(const std::string& option, const std::string& text, std
   return bytes;
 }
 
+namespace {
+bool parse_double(const std::string& text, double& value) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size() && std::isfinite(value);
+}
+}  // namespace
+
 double parse_seconds(const std::string& option, const std::string& text) {
   double value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
-    throw UsageError(fmt::format("{}: '{}' is not a number of seconds", option, text));
+  if (!parse_double(text, value)) throw UsageError(fmt::format("{}: '{}' is not a number of seconds", option, text));
   if (value <= 0) throw UsageError(fmt::format("{}: {} must be more than 0 seconds", option, text));
+  return value;
+}
+
+double parse_number(const std::string& option, const std::string& text, double low, double high) {
+  double value = 0;
+  if (!parse_double(text, value)) throw UsageError(fmt::format("{}: '{}' is not a number", option, text));
+  if (value < low || value > high)
+    throw UsageError(fmt::format("{}: {} is outside [{}, {}]", option, text, low, high));
   return value;
 }
 

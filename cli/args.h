@@ -45,6 +45,8 @@ std::int64_t parse_bytes(const std::string& option, const std::string& text, std
 
 // A number of seconds > 0.
 double parse_seconds(const std::string& option, const std::string& text);
+// A finite decimal number within [low, high].
+double parse_number(const std::string& option, const std::string& text, double low, double high);
 
 // Comma-joined names of the registry's variants for a device, for messages and --help.
 std::string variant_names(Device device);

@@ -1,0 +1,147 @@
+#include "nn/checkpoint.h"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <vector>
+
+namespace flopslab::nn {
+namespace {
+
+constexpr char kMagic[8] = {'F', 'L', 'O', 'P', 'S', 'L', 'A', 'B'};
+constexpr std::uint32_t kVersion = 1;
+
+template <class T>
+void put(std::string& out, T value) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));  // little endian on every platform this builds for
+  out.append(bytes, sizeof(T));
+}
+void put_string(std::string& out, const std::string& s) {
+  put(out, std::uint32_t(s.size()));
+  out += s;
+}
+
+// Every named tensor of the state, in a fixed order: parameters, buffers, optimizer state.
+std::vector<std::pair<std::string, Tensor*>> named_state(Module& model, Optimizer& optimizer) {
+  std::vector<std::pair<std::string, Tensor*>> out;
+  for (Parameter* p : model.parameters()) out.emplace_back("model." + p->name, &p->value);
+  for (const Buffer& b : model.buffers()) out.emplace_back("model." + b.name, b.value);
+  for (auto& [name, t] : optimizer.state_tensors()) out.emplace_back("optimizer." + name, t);
+  return out;
+}
+
+class Reader {
+ public:
+  Reader(const std::string& bytes, std::size_t end, const std::string& what) : bytes_(bytes), end_(end), what_(what) {}
+  template <class T>
+  T get() {
+    need(sizeof(T));
+    T value;
+    std::memcpy(&value, bytes_.data() + at_, sizeof(T));
+    at_ += sizeof(T);
+    return value;
+  }
+  std::string get_string() {
+    const std::uint32_t n = get<std::uint32_t>();
+    need(n);
+    std::string s = bytes_.substr(at_, n);
+    at_ += n;
+    return s;
+  }
+  const char* take(std::size_t n) {
+    need(n);
+    const char* p = bytes_.data() + at_;
+    at_ += n;
+    return p;
+  }
+  bool done() const { return at_ == end_; }
+
+ private:
+  void need(std::size_t n) const {
+    if (n > end_ - at_) throw std::runtime_error(what_ + ": truncated checkpoint");
+  }
+  const std::string& bytes_;
+  std::size_t at_ = 0, end_;
+  const std::string& what_;
+};
+
+}  // namespace
+
+std::string serialize_checkpoint(Module& model, Optimizer& optimizer, const CheckpointInfo& info) {
+  std::string out(kMagic, sizeof(kMagic));
+  put(out, kVersion);
+  put(out, std::int64_t(info.epoch));
+  put(out, std::int64_t(optimizer.steps()));
+  put_string(out, info.model);
+  const auto state = named_state(model, optimizer);
+  put(out, std::uint32_t(state.size()));
+  for (const auto& [name, t] : state) {
+    put_string(out, name);
+    put(out, std::uint32_t(t->rank()));
+    for (std::int64_t d : t->shape()) put(out, d);
+    out.append(reinterpret_cast<const char*>(t->data()), std::size_t(t->size()) * sizeof(float));
+  }
+  put(out, std::uint32_t(crc32(0, reinterpret_cast<const Bytef*>(out.data()), uInt(out.size()))));
+  return out;
+}
+
+CheckpointInfo restore_checkpoint(const std::string& bytes, const std::string& what, const std::string& model_name,
+                                  Module& model, Optimizer& optimizer) {
+  if (bytes.size() < sizeof(kMagic) + 4 || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0)
+    throw std::runtime_error(what + ": not a flopslab checkpoint (bad magic number)");
+  std::uint32_t stored_crc;
+  std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
+  const std::uint32_t crc = std::uint32_t(crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), uInt(bytes.size() - 4)));
+  Reader in(bytes, bytes.size() - 4, what);
+  in.take(sizeof(kMagic));
+  const std::uint32_t version = in.get<std::uint32_t>();
+  if (version != kVersion)
+    throw std::runtime_error(what + ": checkpoint version " + std::to_string(version) + ", this build reads version " +
+                             std::to_string(kVersion));
+  if (crc != stored_crc) throw std::runtime_error(what + ": checksum mismatch (the file is corrupt)");
+  CheckpointInfo info;
+  info.epoch = in.get<std::int64_t>();
+  const std::int64_t steps = in.get<std::int64_t>();
+  info.model = in.get_string();
+  if (info.model != model_name)
+    throw std::runtime_error(what + ": holds a '" + info.model + "' model, not '" + model_name + "'");
+  const std::uint32_t count = in.get<std::uint32_t>();
+
+  // Read everything into staging first; the model changes only when all of it matches.
+  std::map<std::string, std::pair<std::vector<std::int64_t>, const char*>> found;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::string name = in.get_string();
+    const std::uint32_t rank = in.get<std::uint32_t>();
+    if (rank > 8) throw std::runtime_error(what + ": tensor " + name + " has rank " + std::to_string(rank));
+    std::vector<std::int64_t> dims;
+    std::int64_t elements = 1;
+    for (std::uint32_t d = 0; d < rank; ++d) {
+      dims.push_back(in.get<std::int64_t>());
+      if (dims.back() < 0 || dims.back() > (std::int64_t(1) << 32))
+        throw std::runtime_error(what + ": tensor " + name + " has dimension " + std::to_string(dims.back()));
+      elements *= dims.back();
+      if (elements > (std::int64_t(1) << 32)) throw std::runtime_error(what + ": tensor " + name + " is too large");
+    }
+    const char* data = in.take(std::size_t(elements) * sizeof(float));
+    found[name] = {dims, data};
+  }
+  if (!in.done()) throw std::runtime_error(what + ": unexpected bytes after the last tensor");
+  const auto state = named_state(model, optimizer);
+  if (found.size() != state.size())
+    throw std::runtime_error(what + ": holds " + std::to_string(found.size()) + " tensors, the model and optimizer have " +
+                             std::to_string(state.size()) + " (another model or optimizer?)");
+  for (const auto& [name, t] : state) {
+    auto it = found.find(name);
+    if (it == found.end()) throw std::runtime_error(what + ": no tensor named " + name + " (another model or optimizer?)");
+    if (it->second.first != t->shape())
+      throw std::runtime_error(what + ": " + name + " has another shape than the model's " + t->shape_string());
+  }
+  for (const auto& [name, t] : state) std::memcpy(t->data(), found[name].second, std::size_t(t->size()) * sizeof(float));
+  optimizer.set_steps(long(steps));
+  return info;
+}
+
+}  // namespace flopslab::nn

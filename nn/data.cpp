@@ -1,0 +1,153 @@
+#include "nn/data.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+#include <stdexcept>
+
+namespace flopslab::nn {
+
+IdxArray parse_idx(const std::vector<std::uint8_t>& data, const std::string& what) {
+  // Header: two zero bytes, a type byte (0x08: unsigned byte), the number of dimensions, then
+  // each dimension as a big-endian 32-bit integer.
+  if (data.size() < 4 || data[0] != 0 || data[1] != 0)
+    throw std::runtime_error(what + ": not an IDX file (bad magic number)");
+  if (data[2] != 0x08)
+    throw std::runtime_error(what + ": IDX element type " + std::to_string(data[2]) + " is not unsigned byte (8)");
+  const int rank = data[3];
+  if (rank < 1 || rank > 4) throw std::runtime_error(what + ": IDX rank " + std::to_string(rank) + " is not 1 to 4");
+  if (data.size() < 4 + 4 * std::size_t(rank)) throw std::runtime_error(what + ": truncated IDX header");
+  IdxArray out;
+  std::int64_t count = 1;
+  for (int i = 0; i < rank; ++i) {
+    const std::uint8_t* p = data.data() + 4 + 4 * i;
+    const std::int64_t d = (std::int64_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
+    if (d <= 0 || d > (std::int64_t(1) << 30))
+      throw std::runtime_error(what + ": IDX dimension " + std::to_string(i) + " is " + std::to_string(d));
+    out.dims.push_back(d);
+    count *= d;
+    if (count > (std::int64_t(1) << 32)) throw std::runtime_error(what + ": IDX array larger than 4 GiB");
+  }
+  const std::size_t header = 4 + 4 * std::size_t(rank);
+  if (data.size() - header < std::size_t(count))
+    throw std::runtime_error(what + ": truncated: the header promises " + std::to_string(count) + " bytes, the file has " +
+                             std::to_string(data.size() - header));
+  if (data.size() - header > std::size_t(count))
+    throw std::runtime_error(what + ": " + std::to_string(data.size() - header - std::size_t(count)) +
+                             " bytes after the array");
+  out.bytes.assign(data.begin() + std::ptrdiff_t(header), data.end());
+  return out;
+}
+
+IdxArray read_idx(const std::string& path) {
+  // gzread reads plain files as they are, so one path serves .gz and uncompressed files.
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) throw std::runtime_error(path + ": cannot open");
+  std::vector<std::uint8_t> data;
+  std::vector<std::uint8_t> chunk(1 << 20);
+  for (;;) {
+    const int got = gzread(file, chunk.data(), unsigned(chunk.size()));
+    if (got < 0) {
+      int code = 0;
+      const std::string message = gzerror(file, &code);
+      gzclose(file);
+      throw std::runtime_error(path + ": corrupt gzip data (" + message + ")");
+    }
+    if (got == 0) break;
+    data.insert(data.end(), chunk.begin(), chunk.begin() + got);
+    if (data.size() > (std::size_t(1) << 33)) {
+      gzclose(file);
+      throw std::runtime_error(path + ": more than 8 GiB uncompressed");
+    }
+  }
+  gzclose(file);
+  return parse_idx(data, path);
+}
+
+Dataset load_mnist_format(const std::string& dir, const std::string& split) {
+  if (!std::filesystem::is_directory(dir))
+    throw std::runtime_error("no dataset at " + dir +
+                             ": install Debian's dataset-fashion-mnist package (sudo apt-get install "
+                             "dataset-fashion-mnist) or point --data at a directory of MNIST-format files");
+  auto find = [&](const std::string& stem) {
+    for (const std::string& name : {stem + ".gz", stem})
+      if (std::filesystem::exists(dir + "/" + name)) return dir + "/" + name;
+    throw std::runtime_error(dir + ": " + stem + "(.gz) is missing (a complete MNIST-format dataset has train- and "
+                             "t10k- images and labels; dataset-fashion-mnist installs them)");
+  };
+  const IdxArray images = read_idx(find(split + "-images-idx3-ubyte"));
+  const IdxArray labels = read_idx(find(split + "-labels-idx1-ubyte"));
+  if (images.dims.size() != 3) throw std::runtime_error(split + " images: expected 3 dimensions (N x H x W)");
+  if (labels.dims.size() != 1) throw std::runtime_error(split + " labels: expected 1 dimension");
+  if (labels.dims[0] != images.dims[0])
+    throw std::runtime_error(split + ": " + std::to_string(images.dims[0]) + " images but " +
+                             std::to_string(labels.dims[0]) + " labels");
+  Dataset d;
+  const std::int64_t n = images.dims[0], h = images.dims[1], w = images.dims[2];
+  d.images = Tensor({n, 1, h, w});
+  for (std::int64_t i = 0; i < n * h * w; ++i) d.images[i] = float(images.bytes[std::size_t(i)]) / 255.0f;
+  d.labels.resize(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t label = labels.bytes[std::size_t(i)];
+    if (label >= d.classes)
+      throw std::runtime_error(split + " labels: label " + std::to_string(label) + " of sample " + std::to_string(i) +
+                               " is outside [0, " + std::to_string(d.classes) + ")");
+    d.labels[std::size_t(i)] = label;
+  }
+  return d;
+}
+
+Dataset take(const Dataset& data, std::int64_t count) {
+  count = std::min(count, data.size());
+  Dataset d;
+  d.classes = data.classes;
+  std::vector<std::int64_t> shape = data.images.shape();
+  const std::int64_t per = data.images.size() / std::max<std::int64_t>(data.size(), 1);
+  shape[0] = count;
+  d.images = Tensor(shape);
+  std::copy(data.images.data(), data.images.data() + count * per, d.images.data());
+  d.labels.assign(data.labels.begin(), data.labels.begin() + count);
+  return d;
+}
+
+DataLoader::DataLoader(const Dataset& data, std::int64_t batch, bool shuffle, bool drop_last, std::uint64_t seed)
+    : data_(data), batch_(batch), shuffle_(shuffle), drop_last_(drop_last), seed_(seed) {
+  if (batch <= 0) throw std::invalid_argument("batch size must be at least 1, got " + std::to_string(batch));
+  start_epoch(0);
+}
+
+void DataLoader::start_epoch(int epoch) {
+  order_.resize(std::size_t(data_.size()));
+  std::iota(order_.begin(), order_.end(), 0);
+  if (shuffle_) {
+    std::mt19937_64 rng(seed_ * 1000003 + std::uint64_t(epoch));
+    std::shuffle(order_.begin(), order_.end(), rng);
+  }
+}
+
+std::int64_t DataLoader::batches() const {
+  return drop_last_ ? data_.size() / batch_ : (data_.size() + batch_ - 1) / batch_;
+}
+
+Batch DataLoader::batch(std::int64_t index) const {
+  const std::int64_t begin = index * batch_, end = std::min(begin + batch_, data_.size());
+  std::vector<std::int64_t> shape = data_.images.shape();
+  const std::int64_t per = data_.images.size() / data_.size();
+  shape[0] = end - begin;
+  Batch b{Tensor(shape), {}};
+  for (std::int64_t i = begin; i < end; ++i) {
+    const std::int64_t sample = order_[std::size_t(i)];
+    std::copy(data_.images.data() + sample * per, data_.images.data() + (sample + 1) * per,
+              b.x.data() + (i - begin) * per);
+    b.y.push_back(data_.labels[std::size_t(sample)]);
+  }
+  return b;
+}
+
+void normalize(Tensor& x, float mean, float stddev) {
+  for (std::int64_t i = 0; i < x.size(); ++i) x[i] = (x[i] - mean) / stddev;
+}
+
+}  // namespace flopslab::nn

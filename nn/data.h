@@ -1,0 +1,67 @@
+// Data: MNIST-format IDX files (gzip-compressed or not), Fashion-MNIST from Debian's
+// dataset-fashion-mnist package by default, and a loader that batches with seeded shuffling.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "nn/tensor.h"
+
+namespace flopslab::nn {
+
+constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+// An IDX file's unsigned bytes and its dimensions. Throws std::runtime_error naming the file
+// and what is wrong: unreadable, bad magic, not unsigned bytes, fewer bytes than the
+// dimensions promise, or bytes left over.
+struct IdxArray {
+  std::vector<std::int64_t> dims;
+  std::vector<std::uint8_t> bytes;
+};
+IdxArray read_idx(const std::string& path);
+// The same from bytes already in memory (what read_idx does after gunzipping); `what` names
+// the source in errors.
+IdxArray parse_idx(const std::vector<std::uint8_t>& data, const std::string& what);
+
+struct Dataset {
+  Tensor images;                    // N x 1 x H x W, pixel / 255
+  std::vector<std::int64_t> labels;  // N, each in [0, classes)
+  std::int64_t classes = 10;
+  std::int64_t size() const { return std::int64_t(labels.size()); }
+};
+
+// train-images-idx3-ubyte.gz and friends from `dir`; split is "train" or "t10k". A missing
+// directory or file names the Debian package and the --data option.
+Dataset load_mnist_format(const std::string& dir, const std::string& split);
+
+// The first `count` samples (a small subset for quick runs and tests).
+Dataset take(const Dataset& data, std::int64_t count);
+
+struct Batch {
+  Tensor x;
+  std::vector<std::int64_t> y;
+};
+
+// Batches in a fresh seeded order each epoch (seed + epoch), the last short batch dropped
+// when drop_last. The same seed gives the same batches on every run.
+class DataLoader {
+ public:
+  DataLoader(const Dataset& data, std::int64_t batch, bool shuffle, bool drop_last, std::uint64_t seed);
+  void start_epoch(int epoch);
+  std::int64_t batches() const;
+  Batch batch(std::int64_t index) const;  // index < batches()
+
+ private:
+  const Dataset& data_;
+  std::int64_t batch_;
+  bool shuffle_, drop_last_;
+  std::uint64_t seed_;
+  std::vector<std::int64_t> order_;
+};
+
+// (x - mean) / std over a whole tensor, in place.
+void normalize(Tensor& x, float mean, float stddev);
+
+}  // namespace flopslab::nn

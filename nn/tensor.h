@@ -1,0 +1,57 @@
+// The training stack's tensor: float32, contiguous, row-major, with a shape and a device tag.
+// Storage is shared, so view() reshapes without copying (as PyTorch's view on a contiguous
+// tensor). Only the CPU device exists in this stack so far; the tag says where data lives so
+// that a GPU path can refuse the wrong kind instead of reading it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace flopslab::nn {
+
+enum class DeviceTag { cpu, cuda };
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::vector<std::int64_t> shape, float fill = 0.0f);
+
+  const std::vector<std::int64_t>& shape() const { return shape_; }
+  int rank() const { return int(shape_.size()); }
+  std::int64_t dim(int i) const { return shape_.at(std::size_t(i < 0 ? i + rank() : i)); }
+  std::int64_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  DeviceTag device() const { return device_; }
+
+  float* data() { return storage_ ? storage_->data() : nullptr; }
+  const float* data() const { return storage_ ? storage_->data() : nullptr; }
+  float& operator[](std::int64_t i) { return (*storage_)[std::size_t(i)]; }
+  float operator[](std::int64_t i) const { return (*storage_)[std::size_t(i)]; }
+
+  // The same storage under another shape of the same size; one dimension may be -1 (inferred).
+  Tensor view(std::vector<std::int64_t> shape) const;
+  Tensor clone() const;  // a deep copy
+  void fill(float value);
+  bool same_shape(const Tensor& other) const { return shape_ == other.shape_; }
+  std::string shape_string() const;  // "64x1x28x28"
+
+ private:
+  std::shared_ptr<std::vector<float>> storage_;
+  std::vector<std::int64_t> shape_;
+  std::int64_t size_ = 0;
+  DeviceTag device_ = DeviceTag::cpu;
+};
+
+// c = op(a) * op(b), op = transpose when asked, through the GEMM ladder's best rung (kernels/).
+// a and b are 2-D; c is resized to the product's shape. accumulate adds into c instead.
+void matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, Tensor& c, int threads,
+            bool accumulate = false);
+
+// Reductions and indexing the training loop needs.
+std::vector<std::int64_t> argmax_rows(const Tensor& logits);                     // N x K -> N
+std::vector<std::vector<std::int64_t>> topk_rows(const Tensor& logits, int k);  // best first
+Tensor sum_rows(const Tensor& x);  // N x K -> K (sum over the batch)
+
+}  // namespace flopslab::nn

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""The PyTorch twin of `flopslab train`: the same models, data, optimizer, batch size and thread
+count, for the throughput and accuracy comparison (Debian's python3-torch).
+
+    scripts/torch_twin.py --model mlp|cnn [--epochs 5] [--batch 64] [--lr 0.003] [--threads 2]
+                          [--seed 0] [--data /usr/share/datasets/fashion-mnist] [--train-limit N]
+
+Prints one line per epoch: train loss, test accuracy, training samples per second (the same
+definition as flopslab's: samples over the wall time of the epoch's training steps)."""
+
+import argparse
+import gzip
+import os
+import struct
+import sys
+import time
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+except ImportError as e:
+    sys.exit(f"torch_twin: {e} (sudo apt-get install python3-torch)")
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    zero, kind, rank = struct.unpack(">HBB", data[:4])
+    if zero != 0 or kind != 8:
+        sys.exit(f"torch_twin: {path}: not an unsigned-byte IDX file")
+    dims = struct.unpack(">" + "I" * rank, data[4:4 + 4 * rank])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(dims)
+
+
+def load(directory, split):
+    images = read_idx(os.path.join(directory, f"{split}-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
+    labels = read_idx(os.path.join(directory, f"{split}-labels-idx1-ubyte.gz")).astype(np.int64)
+    return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels)
+
+
+def make_model(name):
+    if name == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                             nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=0.003)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--train-limit", type=int, default=0)
+    a = p.parse_args()
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    x, y = load(a.data, "train")
+    tx, ty = load(a.data, "t10k")
+    if a.train_limit:
+        x, y = x[:a.train_limit], y[:a.train_limit]
+    mean, std = x.mean(), x.std()
+    x, tx = (x - mean) / std, (tx - mean) / std
+    model = make_model(a.model)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), model {a.model}, batch {a.batch}")
+    for epoch in range(a.epochs):
+        model.train()
+        order = torch.randperm(len(y))
+        steps = len(y) // a.batch  # drop_last, as flopslab's loader
+        total = 0.0
+        start = time.perf_counter()
+        for s in range(steps):
+            idx = order[s * a.batch:(s + 1) * a.batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        seconds = time.perf_counter() - start
+        model.eval()
+        with torch.no_grad():
+            accuracy = (model(tx).argmax(1) == ty).float().mean().item()
+        print(f"epoch {epoch + 1}: train loss {total / steps:.4f}, test accuracy {100 * accuracy:.2f}%, "
+              f"{steps * a.batch / seconds:.0f} samples/s")
+
+
+if __name__ == "__main__":
+    main()
