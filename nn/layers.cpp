@@ -12,6 +12,10 @@
 namespace flopslab::nn {
 namespace {
 
+// Below this many elements an elementwise loop runs on one thread (a parallel region costs
+// a few microseconds).
+constexpr std::int64_t kParallelElements = 1 << 15;
+
 void require_rank(const Tensor& x, int rank, const std::string& layer) {
   if (x.rank() != rank)
     throw std::invalid_argument(layer + ": expects a " + std::to_string(rank) + "-D input, got " + x.shape_string());
@@ -79,7 +83,8 @@ const char* activation_name(ActivationKind k) {
 
 std::string Activation::describe() const { return activation_name(kind_); }
 
-Tensor Activation::forward(const Tensor& x, const Context&) {
+Tensor Activation::forward(const Tensor& x, const Context& ctx) {
+  const int threads = ctx.threads;
   x_ = x;
   Tensor y(x.shape());
   const float* in = x.data();
@@ -87,21 +92,27 @@ Tensor Activation::forward(const Tensor& x, const Context&) {
   const std::int64_t n = x.size();
   switch (kind_) {
     case ActivationKind::relu:
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = in[i] > 0 ? in[i] : 0.0f;
       break;
     case ActivationKind::leaky_relu:
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = in[i] > 0 ? in[i] : slope_ * in[i];
       break;
     case ActivationKind::relu6:
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = std::clamp(in[i], 0.0f, 6.0f);
       break;
     case ActivationKind::sigmoid:
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = 1.0f / (1.0f + std::exp(-in[i]));
       break;
     case ActivationKind::tanh:
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = std::tanh(in[i]);
       break;
     case ActivationKind::softplus:  // log(1 + e^x), computed without overflow
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = std::max(in[i], 0.0f) + std::log1p(std::exp(-std::fabs(in[i])));
       break;
   }
@@ -109,28 +120,35 @@ Tensor Activation::forward(const Tensor& x, const Context&) {
   return y;
 }
 
-Tensor Activation::backward(const Tensor& dy, const Context&) {
+Tensor Activation::backward(const Tensor& dy, const Context& ctx) {
+  const int threads = ctx.threads;
   Tensor dx(dy.shape());
   const float *g = dy.data(), *x = x_.data(), *y = y_.data();
   float* out = dx.data();
   const std::int64_t n = dy.size();
   switch (kind_) {
     case ActivationKind::relu:
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = x[i] > 0 ? g[i] : 0.0f;
       break;
     case ActivationKind::leaky_relu:
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = x[i] > 0 ? g[i] : slope_ * g[i];
       break;
     case ActivationKind::relu6:
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = x[i] > 0 && x[i] < 6 ? g[i] : 0.0f;
       break;
     case ActivationKind::sigmoid:
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = g[i] * y[i] * (1 - y[i]);
       break;
     case ActivationKind::tanh:
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = g[i] * (1 - y[i] * y[i]);
       break;
     case ActivationKind::softplus:  // d/dx log(1 + e^x) = sigmoid(x)
+#pragma omp parallel for num_threads(threads) if (n > kParallelElements)
       for (std::int64_t i = 0; i < n; ++i) out[i] = g[i] / (1.0f + std::exp(-x[i]));
       break;
   }
@@ -157,6 +175,20 @@ std::string Conv2d::describe() const {
   return out + ")";
 }
 
+namespace {
+// The kernel's own threading splits one image's GEMM, which for the small planes of a
+// training batch costs more in synchronisation than it gains. Here each thread takes whole
+// images and runs the kernel single-threaded on them: forward and backward_data write
+// disjoint images; backward_weights sums per-thread partial gradients in a fixed order, so
+// the result does not depend on timing.
+template <class Run>
+void over_image_chunks(std::int64_t images, int threads, const Run& run) {
+  const int chunks = int(std::min<std::int64_t>(threads, images));
+#pragma omp parallel for num_threads(chunks) schedule(static)
+  for (int t = 0; t < chunks; ++t) run(t, images * t / chunks, images * (t + 1) / chunks);
+}
+}  // namespace
+
 Tensor Conv2d::forward(const Tensor& x, const Context& ctx) {
   require_rank(x, 4, "Conv2d");
   conv::Shape s = shape_;
@@ -168,7 +200,13 @@ Tensor Conv2d::forward(const Tensor& x, const Context& ctx) {
   x_ = x;
   Tensor y({s.n, s.k, s.p(), s.q()});
   static const ConvVariant& kernel = *find_conv_variant("implicit-gemm");
-  kernel.forward({s, const_cast<float*>(x.data()), weight.value.data(), y.data()}, {.threads = ctx.threads});
+  over_image_chunks(s.n, ctx.threads, [&](int, std::int64_t begin, std::int64_t end) {
+    conv::Shape part = s;
+    part.n = end - begin;
+    kernel.forward({part, const_cast<float*>(x.data()) + begin * s.c * s.h * s.w, weight.value.data(),
+                    y.data() + begin * s.k * s.p() * s.q()},
+                   {.threads = 1});
+  });
   const std::int64_t plane = s.p() * s.q();
   for (std::int64_t i = 0; i < s.n * s.k; ++i) {
     const float b = bias.value[i % s.k];
@@ -181,8 +219,21 @@ Tensor Conv2d::forward(const Tensor& x, const Context& ctx) {
 Tensor Conv2d::backward(const Tensor& dy, const Context& ctx) {
   const conv::Shape& s = shape_;
   static const ConvVariant& kernel = *find_conv_variant("implicit-gemm");
+  static const ConvVariant& weights_kernel = *find_conv_variant("im2col-gemm");
   float* dy_data = const_cast<float*>(dy.data());  // the backward passes only read y (dy)
-  kernel.backward_weights({s, const_cast<float*>(x_.data()), weight.grad.data(), dy_data}, {.threads = ctx.threads});
+  const std::int64_t x_image = s.c * s.h * s.w, y_image = s.k * s.p() * s.q();
+  const int chunks = int(std::min<std::int64_t>(ctx.threads, s.n));
+  std::vector<Tensor> partial(static_cast<std::size_t>(chunks));
+  over_image_chunks(s.n, ctx.threads, [&](int t, std::int64_t begin, std::int64_t end) {
+    conv::Shape part = s;
+    part.n = end - begin;
+    Tensor& dw = t == 0 ? weight.grad : partial[std::size_t(t)];
+    if (t > 0) dw = Tensor(weight.grad.shape());
+    weights_kernel.backward_weights({part, const_cast<float*>(x_.data()) + begin * x_image, dw.data(), dy_data + begin * y_image},
+                            {.threads = 1});
+  });
+  for (int t = 1; t < chunks; ++t)
+    for (std::int64_t i = 0; i < weight.grad.size(); ++i) weight.grad[i] += partial[std::size_t(t)][i];
   const std::int64_t plane = s.p() * s.q();
   bias.grad.fill(0);
   for (std::int64_t i = 0; i < s.n * s.k; ++i) {
@@ -191,7 +242,12 @@ Tensor Conv2d::backward(const Tensor& dy, const Context& ctx) {
     bias.grad[i % s.k] += float(sum);
   }
   Tensor dx(x_.shape());
-  kernel.backward_data({s, dx.data(), weight.value.data(), dy_data}, {.threads = ctx.threads});
+  over_image_chunks(s.n, ctx.threads, [&](int, std::int64_t begin, std::int64_t end) {
+    conv::Shape part = s;
+    part.n = end - begin;
+    kernel.backward_data({part, dx.data() + begin * x_image, weight.value.data(), dy_data + begin * y_image},
+                         {.threads = 1});
+  });
   return dx;
 }
 
@@ -225,6 +281,7 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
   x_hat_ = Tensor(x.shape());
   inv_std_ = Tensor({channels_});
   trained_pass_ = ctx.training;
+#pragma omp parallel for num_threads(ctx.threads) if (x.size() > kParallelElements) schedule(static)
   for (std::int64_t c = 0; c < channels_; ++c) {
     double mean, var;
     if (ctx.training) {
@@ -258,9 +315,10 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
 
 // Training mode: dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), g = dy * gamma.
 // Evaluation mode (fixed statistics): dx = dy * gamma * inv_std.
-Tensor BatchNorm::backward(const Tensor& dy, const Context&) {
+Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
   const std::int64_t n = dy.dim(0), plane = dy.rank() == 4 ? dy.dim(2) * dy.dim(3) : 1, count = n * plane;
   Tensor dx(dy.shape());
+#pragma omp parallel for num_threads(ctx.threads) if (dy.size() > kParallelElements) schedule(static)
   for (std::int64_t c = 0; c < channels_; ++c) {
     double sum_dy = 0, sum_dy_xhat = 0;
     for (std::int64_t i = 0; i < n; ++i)

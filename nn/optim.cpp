@@ -34,6 +34,7 @@ void Sgd::step() {
   for (ParamGroup& group : groups_)
     for (Parameter* p : group.params) {
       std::vector<Tensor>& s = state(index++, momentum_ != 0 ? 1 : 0);
+#pragma omp parallel for num_threads(threads_) if (p->value.size() > (1 << 14))
       for (std::int64_t i = 0; i < p->value.size(); ++i) {
         double g = double(p->grad[i]) + group.weight_decay * p->value[i];
         if (momentum_ != 0) {
@@ -51,24 +52,33 @@ std::string Sgd::describe() const {
                                       (nesterov_ ? ", Nesterov" : "");
 }
 
+// In float, as PyTorch's: step = lr / (1 - b1^t), denominator = sqrt(v) / sqrt(1 - b2^t) + eps.
 void Adam::step() {
   ++steps_;
-  const double correction1 = 1 - std::pow(beta1_, double(steps_)), correction2 = 1 - std::pow(beta2_, double(steps_));
+  const float b1 = float(beta1_), b2 = float(beta2_), eps = float(eps_);
+  const float inv_sqrt_c2 = float(1 / std::sqrt(1 - std::pow(beta2_, double(steps_))));
   std::size_t index = 0;
   for (ParamGroup& group : groups_)
     for (Parameter* p : group.params) {
       std::vector<Tensor>& s = state(index++, 2);
-      for (std::int64_t i = 0; i < p->value.size(); ++i) {
-        double value = p->value[i], g = p->grad[i];
-        if (decoupled_)
-          value *= 1 - group.lr * group.weight_decay;
+      const float step = float(group.lr / (1 - std::pow(beta1_, double(steps_))));
+      const float decay = float(group.weight_decay), shrink = float(1 - group.lr * group.weight_decay);
+      float* __restrict value = p->value.data();
+      const float* __restrict grad = p->grad.data();
+      float* __restrict m = s[0].data();
+      float* __restrict v = s[1].data();
+      const std::int64_t n = p->value.size();
+      const bool decoupled = decoupled_;
+#pragma omp parallel for num_threads(threads_) if (n > (1 << 14)) schedule(static)
+      for (std::int64_t i = 0; i < n; ++i) {
+        float w = value[i], g = grad[i];
+        if (decoupled)
+          w *= shrink;
         else
-          g += group.weight_decay * value;
-        const double m = beta1_ * s[0][i] + (1 - beta1_) * g, v = beta2_ * s[1][i] + (1 - beta2_) * g * g;
-        s[0][i] = float(m);
-        s[1][i] = float(v);
-        value -= group.lr * (m / correction1) / (std::sqrt(v / correction2) + eps_);
-        p->value[i] = float(value);
+          g += decay * w;
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        value[i] = w - step * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
       }
     }
 }
@@ -79,6 +89,7 @@ void RmsProp::step() {
   for (ParamGroup& group : groups_)
     for (Parameter* p : group.params) {
       std::vector<Tensor>& s = state(index++, 1);
+#pragma omp parallel for num_threads(threads_) if (p->value.size() > (1 << 14))
       for (std::int64_t i = 0; i < p->value.size(); ++i) {
         const double g = double(p->grad[i]) + group.weight_decay * p->value[i];
         const double sq = alpha_ * s[0][i] + (1 - alpha_) * g * g;

@@ -27,6 +27,8 @@ class Optimizer {
   // The state a resumed run needs: the step count and every per-parameter tensor, named
   // "<parameter>.<i>" (created now if no step ran yet).
   long steps() const { return steps_; }
+  // Threads for the update loops (each parameter's elements are independent).
+  void set_threads(int threads) { threads_ = threads; }
   void set_steps(long steps) { steps_ = steps; }
   std::vector<std::pair<std::string, Tensor*>> state_tensors();
 
@@ -35,6 +37,7 @@ class Optimizer {
   // Per-parameter state tensors, created on the first step in group order.
   std::vector<std::vector<Tensor>> state_;
   long steps_ = 0;
+  int threads_ = 1;
   std::vector<Tensor>& state(std::size_t flat_index, int tensors);
   virtual int tensors_per_parameter() const = 0;
 };

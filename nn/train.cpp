@@ -89,6 +89,7 @@ Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int thr
 std::vector<EpochInfo> train(Module& model, Optimizer& optimizer, const Dataset& train_data, const Dataset& test_data,
                              const TrainOptions& o) {
   std::vector<EpochInfo> history;
+  optimizer.set_threads(o.threads);
   DataLoader loader(train_data, o.batch, true, true, o.seed);
   if (loader.batches() == 0)
     throw std::invalid_argument("batch size " + std::to_string(o.batch) + " is larger than the " +
