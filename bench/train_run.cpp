@@ -51,6 +51,9 @@ std::string train_run_problem(const TrainRunOptions& o) {
   if (o.batch < 1) return "--batch: must be at least 1, got " + std::to_string(o.batch);
   if (!(o.lr > 0) || !std::isfinite(o.lr)) return "--lr: must be a positive number, got " + fmt::format("{}", o.lr);
   if (o.weight_decay < 0) return "--weight-decay: must be 0 or more";
+  if (o.workers < 0) return "--workers: must be 0 or more";
+  if (o.augment.jitter_low <= 0 || o.augment.jitter_high < o.augment.jitter_low)
+    return "--jitter: needs 0 < low <= high";
   if (o.out.empty()) return "--out: a directory to write is required";
   if (o.resume) {
     if (!fs::exists(o.out + "/checkpoint.bin"))
@@ -76,8 +79,8 @@ TrainRunResult run_training(const TrainRunOptions& o) {
   const double mean = sum / double(train_data.images.size());
   for (std::int64_t i = 0; i < train_data.images.size(); ++i) squares += std::pow(train_data.images[i] - mean, 2);
   const double stddev = std::sqrt(squares / double(train_data.images.size()));
-  nn::normalize(train_data.images, float(mean), float(stddev));
-  nn::normalize(test_data.images, float(mean), float(stddev));
+  nn::Transforms transforms = o.augment;
+  transforms.mean = float(mean), transforms.stddev = float(stddev);
   if (o.batch > train_data.size())
     throw std::invalid_argument(fmt::format("--batch: {} is more than the {} training samples", o.batch, train_data.size()));
 
@@ -103,7 +106,7 @@ TrainRunResult run_training(const TrainRunOptions& o) {
   double best_loss = std::numeric_limits<double>::infinity();
   int since_best = 0;
   nn::TrainOptions t{.epochs = o.epochs, .batch = o.batch, .threads = o.threads, .seed = o.seed,
-                     .first_epoch = result.first_epoch};
+                     .first_epoch = result.first_epoch, .transforms = transforms, .workers = o.workers};
   t.on_step = [&](const nn::StepInfo& s) {
     steps_csv += fmt::format("{},{},{:.6f},{:.6f}\n", s.epoch + 1, s.step + 1, s.loss, s.accuracy);
     const std::int64_t every = std::max<std::int64_t>(1, s.steps / 20);  // about 5% of an epoch

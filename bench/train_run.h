@@ -21,6 +21,8 @@ struct TrainRunOptions {
   double lr = 0.003, weight_decay = 0;
   std::uint64_t seed = 0;
   bool resume = false, force = false, plots = true;
+  int workers = 1;         // threads preparing batches ahead
+  nn::Transforms augment;  // flip, crop, jitter, mixup (normalisation is added from the data)
   std::function<void(const std::string&)> progress;
 };
 

@@ -78,6 +78,14 @@ double parse_number(const std::string& option, const std::string& text, double l
   return value;
 }
 
+std::pair<double, double> parse_range(const std::string& option, const std::string& text, double low, double high) {
+  const std::vector<std::string> parts = split(text, ',');
+  if (parts.size() != 2) throw UsageError(fmt::format("{}: '{}' should be LOW,HIGH", option, text));
+  const double a = parse_number(option, parts[0], low, high), b = parse_number(option, parts[1], low, high);
+  if (a > b) throw UsageError(fmt::format("{}: {} is more than {}", option, parts[0], parts[1]));
+  return {a, b};
+}
+
 std::vector<gemm::Shape> parse_sizes(const std::string& option, const std::string& text) {
   std::vector<gemm::Shape> shapes;
   for (const std::string& item : split(text, ',')) {

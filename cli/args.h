@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/registry.h"
@@ -47,6 +48,8 @@ std::int64_t parse_bytes(const std::string& option, const std::string& text, std
 double parse_seconds(const std::string& option, const std::string& text);
 // A finite decimal number within [low, high].
 double parse_number(const std::string& option, const std::string& text, double low, double high);
+// "A,B" with low <= A <= B <= high.
+std::pair<double, double> parse_range(const std::string& option, const std::string& text, double low, double high);
 
 // Comma-joined names of the registry's variants for a device, for messages and --help.
 std::string variant_names(Device device);

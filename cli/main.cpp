@@ -263,8 +263,9 @@ int run_conv(const ConvArgs& a, const std::string& command) {
 
 struct TrainArgs {
   std::string model = "mlp", optimizer = "adam", data = nn::kFashionMnistDir, out, threads, epochs = "5", batch = "64",
-              lr = "0.003", weight_decay = "0", seed = "0", train_limit = "0", test_limit = "0", patience = "0";
-  bool resume = false, force = false, no_plots = false, no_progress = false;
+              lr = "0.003", weight_decay = "0", seed = "0", train_limit = "0", test_limit = "0", patience = "0",
+              workers = "1", crop_padding = "0", jitter, mixup = "0";
+  bool resume = false, force = false, no_plots = false, no_progress = false, flip = false;
 };
 
 int run_train(const TrainArgs& a) {
@@ -280,6 +281,14 @@ int run_train(const TrainArgs& a) {
   o.lr = parse_number("--lr", a.lr, 0, 1e6);
   o.weight_decay = parse_number("--weight-decay", a.weight_decay, 0, 1e6);
   o.resume = a.resume, o.force = a.force, o.plots = !a.no_plots;
+  o.workers = int(parse_integer("--workers", a.workers, 0, 256));
+  o.augment.flip = a.flip;
+  o.augment.crop_padding = parse_integer("--crop-padding", a.crop_padding, 0, 64);
+  o.augment.mixup_alpha = float(parse_number("--mixup", a.mixup, 0, 100));
+  if (!a.jitter.empty()) {
+    const auto [low, high] = parse_range("--jitter", a.jitter, 0.01, 100);
+    o.augment.jitter_low = float(low), o.augment.jitter_high = float(high);
+  }
   if (o.out.empty()) o.out = fmt::format("runs/{}-{}-seed{}", o.model, o.optimizer, o.seed);
   if (const std::string problem = bench::train_run_problem(o); !problem.empty()) throw UsageError("train: " + problem);
   if (!std::filesystem::is_directory(o.data))
@@ -449,6 +458,16 @@ int run(int argc, char** argv) {
                     "Stop when the test loss has not improved for N epochs (0: never). Fashion-MNIST has no separate "
                     "validation split here, so the test set serves  [0]")
       ->type_name("N");
+  train->add_option("--workers", train_args.workers, "Threads preparing batches ahead (0: none)  [1]")->type_name("N");
+  train->add_flag("--flip", train_args.flip, "Augment: flip each training image left-right with probability 1/2");
+  train->add_option("--crop-padding", train_args.crop_padding,
+                    "Augment: pad by P zeros and crop back at a random offset (0: off)  [0]")
+      ->type_name("P");
+  train->add_option("--jitter", train_args.jitter,
+                    "Augment: scale brightness and contrast by factors drawn from [LOW, HIGH], e.g. 0.5,1.5")
+      ->type_name("LOW,HIGH");
+  train->add_option("--mixup", train_args.mixup, "Augment: mixup with Beta(A, A) weights and mixed labels (0: off)  [0]")
+      ->type_name("A");
   train->add_flag("--resume", train_args.resume, "Continue --out from its checkpoint (same result as not stopping)");
   train->add_flag("--force", train_args.force, "Replace --out if it exists");
   train->add_flag("--no-plots", train_args.no_plots, "Do not draw curves.png");

@@ -3,9 +3,14 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <exception>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 
 namespace flopslab::nn {
 
@@ -112,13 +117,15 @@ Dataset take(const Dataset& data, std::int64_t count) {
   return d;
 }
 
-DataLoader::DataLoader(const Dataset& data, std::int64_t batch, bool shuffle, bool drop_last, std::uint64_t seed)
-    : data_(data), batch_(batch), shuffle_(shuffle), drop_last_(drop_last), seed_(seed) {
+DataLoader::DataLoader(const Dataset& data, std::int64_t batch, bool shuffle, bool drop_last, std::uint64_t seed,
+                       Transforms transforms)
+    : data_(data), batch_(batch), shuffle_(shuffle), drop_last_(drop_last), seed_(seed), transforms_(transforms) {
   if (batch <= 0) throw std::invalid_argument("batch size must be at least 1, got " + std::to_string(batch));
   start_epoch(0);
 }
 
 void DataLoader::start_epoch(int epoch) {
+  epoch_ = epoch;
   order_.resize(std::size_t(data_.size()));
   std::iota(order_.begin(), order_.end(), 0);
   if (shuffle_) {
@@ -143,6 +150,120 @@ Batch DataLoader::batch(std::int64_t index) const {
               b.x.data() + (i - begin) * per);
     b.y.push_back(data_.labels[std::size_t(sample)]);
   }
+  std::mt19937_64 rng(seed_ * 1000003 + std::uint64_t(epoch_) * 100003 + std::uint64_t(index) + 17);
+  apply_transforms(b, transforms_, data_.classes, rng);
+  return b;
+}
+
+void apply_transforms(Batch& b, const Transforms& t, std::int64_t classes, std::mt19937_64& rng) {
+  const std::int64_t n = b.x.dim(0), channels = b.x.dim(1), h = b.x.dim(2), w = b.x.dim(3), image = channels * h * w;
+  std::uniform_real_distribution<float> unit(0, 1), jitter(t.jitter_low, t.jitter_high);
+  std::vector<float> scratch(static_cast<std::size_t>(image));
+  for (std::int64_t i = 0; i < n; ++i) {
+    float* x = b.x.data() + i * image;
+    if (t.flip && unit(rng) < 0.5f)
+      for (std::int64_t row = 0; row < channels * h; ++row) std::reverse(x + row * w, x + (row + 1) * w);
+    if (t.crop_padding > 0) {  // pad with zeros, then cut an h x w window at a random offset
+      std::uniform_int_distribution<std::int64_t> offset(0, 2 * t.crop_padding);
+      const std::int64_t dy = offset(rng) - t.crop_padding, dx = offset(rng) - t.crop_padding;
+      for (std::int64_t c = 0; c < channels; ++c)
+        for (std::int64_t r = 0; r < h; ++r)
+          for (std::int64_t q = 0; q < w; ++q) {
+            const std::int64_t sr = r + dy, sq = q + dx;
+            scratch[std::size_t((c * h + r) * w + q)] =
+                sr >= 0 && sr < h && sq >= 0 && sq < w ? x[(c * h + sr) * w + sq] : 0.0f;
+          }
+      std::copy(scratch.begin(), scratch.end(), x);
+    }
+    if (t.jitter_low != 1 || t.jitter_high != 1) {  // brightness, then contrast about the image's mean
+      const float brightness = jitter(rng), contrast = jitter(rng);
+      double mean = 0;
+      for (std::int64_t j = 0; j < image; ++j) mean += x[j] * brightness;
+      mean /= double(image);
+      for (std::int64_t j = 0; j < image; ++j)
+        x[j] = std::clamp(float((x[j] * brightness - mean) * contrast + mean), 0.0f, 1.0f);
+    }
+  }
+  if (t.mixup_alpha > 0) {  // each sample blended with a partner from the same batch
+    std::gamma_distribution<float> gamma(t.mixup_alpha, 1.0f);
+    const float a = gamma(rng), c = gamma(rng), lambda = a / (a + c);
+    std::vector<std::int64_t> partner(static_cast<std::size_t>(n));
+    std::iota(partner.begin(), partner.end(), 0);
+    std::shuffle(partner.begin(), partner.end(), rng);
+    const Tensor original = b.x.clone();
+    b.soft_targets = Tensor({n, classes});
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t j = partner[std::size_t(i)];
+      for (std::int64_t e = 0; e < image; ++e)
+        b.x[i * image + e] = lambda * original[i * image + e] + (1 - lambda) * original[j * image + e];
+      b.soft_targets[i * classes + b.y[std::size_t(i)]] += lambda;
+      b.soft_targets[i * classes + b.y[std::size_t(j)]] += 1 - lambda;
+    }
+  }
+  if (t.mean != 0 || t.stddev != 1) normalize(b.x, t.mean, t.stddev);
+}
+
+struct BatchPrefetcher::State {
+  const DataLoader& loader;
+  std::int64_t total = 0, next_to_make = 0, next_to_take = 0;
+  int ahead = 4;
+  std::map<std::int64_t, Batch> ready;
+  std::exception_ptr failure;
+  bool stopping = false;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::thread> workers;
+  explicit State(const DataLoader& l) : loader(l) {}
+};
+
+BatchPrefetcher::BatchPrefetcher(const DataLoader& loader, int workers, int ahead)
+    : state_(std::make_unique<State>(loader)) {
+  State& s = *state_;
+  s.total = loader.batches();
+  s.ahead = std::max(ahead, 1);
+  for (int w = 0; w < workers; ++w)
+    s.workers.emplace_back([&s] {
+      for (;;) {
+        std::int64_t index;
+        {
+          std::unique_lock lock(s.mutex);
+          s.changed.wait(lock, [&] { return s.stopping || (s.next_to_make < s.total && s.next_to_make < s.next_to_take + s.ahead); });
+          if (s.stopping) return;
+          index = s.next_to_make++;
+        }
+        Batch b;
+        std::exception_ptr failure;
+        try {
+          b = s.loader.batch(index);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        std::lock_guard lock(s.mutex);
+        if (failure) s.failure = failure;
+        s.ready.emplace(index, std::move(b));
+        s.changed.notify_all();
+      }
+    });
+}
+
+BatchPrefetcher::~BatchPrefetcher() {
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+  }
+  state_->changed.notify_all();
+  for (std::thread& t : state_->workers) t.join();
+}
+
+Batch BatchPrefetcher::next() {
+  State& s = *state_;
+  if (s.workers.empty()) return s.loader.batch(s.next_to_take++);
+  std::unique_lock lock(s.mutex);
+  s.changed.wait(lock, [&] { return s.failure || s.ready.count(s.next_to_take) > 0; });
+  if (s.failure) std::rethrow_exception(s.failure);
+  Batch b = std::move(s.ready.at(s.next_to_take));
+  s.ready.erase(s.next_to_take++);
+  s.changed.notify_all();
   return b;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -42,13 +43,27 @@ Dataset take(const Dataset& data, std::int64_t count);
 struct Batch {
   Tensor x;
   std::vector<std::int64_t> y;
+  Tensor soft_targets;  // N x classes after mixup (mixed labels); empty otherwise
+};
+
+// What the loader does to each batch, in this order, on pixels in [0, 1]: random horizontal
+// flip, random crop after zero padding, brightness and contrast each scaled by a factor drawn
+// from [jitter_low, jitter_high], mixup with a Beta(alpha, alpha) weight, then normalisation.
+struct Transforms {
+  bool flip = false;
+  std::int64_t crop_padding = 0;  // 0: no crop
+  float jitter_low = 1, jitter_high = 1;
+  float mixup_alpha = 0;  // 0: no mixup
+  float mean = 0, stddev = 1;
 };
 
 // Batches in a fresh seeded order each epoch (seed + epoch), the last short batch dropped
-// when drop_last. The same seed gives the same batches on every run.
+// when drop_last. Every random choice of batch i in epoch e is drawn from (seed, e, i), so the
+// same seed gives the same batches whatever the number of worker threads.
 class DataLoader {
  public:
-  DataLoader(const Dataset& data, std::int64_t batch, bool shuffle, bool drop_last, std::uint64_t seed);
+  DataLoader(const Dataset& data, std::int64_t batch, bool shuffle, bool drop_last, std::uint64_t seed,
+             Transforms transforms = {});
   void start_epoch(int epoch);
   std::int64_t batches() const;
   Batch batch(std::int64_t index) const;  // index < batches()
@@ -58,8 +73,29 @@ class DataLoader {
   std::int64_t batch_;
   bool shuffle_, drop_last_;
   std::uint64_t seed_;
+  Transforms transforms_;
+  int epoch_ = 0;
   std::vector<std::int64_t> order_;
 };
+
+// Prepares the batches of one epoch ahead of the training step on `workers` threads (0: in
+// the caller's thread), at most `ahead` batches before the one being consumed; next() hands
+// them out in order.
+class BatchPrefetcher {
+ public:
+  BatchPrefetcher(const DataLoader& loader, int workers, int ahead = 4);
+  ~BatchPrefetcher();
+  BatchPrefetcher(const BatchPrefetcher&) = delete;
+  BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
+  Batch next();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// The batch's transforms, for tests and lessons: flip, crop, jitter, mixup, normalise.
+void apply_transforms(Batch& batch, const Transforms& transforms, std::int64_t classes, std::mt19937_64& rng);
 
 // (x - mean) / std over a whole tensor, in place.
 void normalize(Tensor& x, float mean, float stddev);

@@ -48,12 +48,12 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<P
   throw std::invalid_argument("unknown optimizer '" + name + "' (valid: sgd, nesterov, adam, adamw, rmsprop)");
 }
 
-Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int threads) {
+Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int threads, const Transforms& transforms) {
   Metrics m;
   const std::int64_t k = data.classes;
   m.confusion.assign(std::size_t(k), std::vector<std::int64_t>(std::size_t(k), 0));
   const Context ctx{.training = false, .threads = threads};
-  DataLoader loader(data, batch, false, false, 0);
+  DataLoader loader(data, batch, false, false, 0, Transforms{.mean = transforms.mean, .stddev = transforms.stddev});
   double loss = 0;
   std::int64_t correct = 0, top3 = 0;
   for (std::int64_t b = 0; b < loader.batches(); ++b) {
@@ -90,7 +90,7 @@ std::vector<EpochInfo> train(Module& model, Optimizer& optimizer, const Dataset&
                              const TrainOptions& o) {
   std::vector<EpochInfo> history;
   optimizer.set_threads(o.threads);
-  DataLoader loader(train_data, o.batch, true, true, o.seed);
+  DataLoader loader(train_data, o.batch, true, true, o.seed, o.transforms);
   if (loader.batches() == 0)
     throw std::invalid_argument("batch size " + std::to_string(o.batch) + " is larger than the " +
                                 std::to_string(train_data.size()) + " training samples");
@@ -102,10 +102,12 @@ std::vector<EpochInfo> train(Module& model, Optimizer& optimizer, const Dataset&
     const auto started = std::chrono::steady_clock::now();
     double loss_sum = 0;
     std::int64_t correct = 0, seen = 0;
+    BatchPrefetcher batches(loader, o.workers);
     for (std::int64_t step = 0; step < loader.batches(); ++step) {
-      const Batch b = loader.batch(step);
+      const Batch b = batches.next();
       const Tensor logits = model.forward(b.x, ctx);
-      const LossResult loss = cross_entropy(logits, b.y);
+      // Mixup's batches carry mixed labels; accuracy counts each sample's own label.
+      const LossResult loss = b.soft_targets.empty() ? cross_entropy(logits, b.y) : soft_cross_entropy(logits, b.soft_targets);
       if (!std::isfinite(loss.loss))
         throw std::runtime_error("the loss became " + std::to_string(loss.loss) + " at epoch " +
                                  std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
@@ -125,7 +127,7 @@ std::vector<EpochInfo> train(Module& model, Optimizer& optimizer, const Dataset&
     EpochInfo info{.epoch = epoch, .train_loss = loss_sum / double(seen), .train_accuracy = double(correct) / double(seen)};
     info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     info.samples_per_s = double(seen) / info.seconds;
-    info.test = evaluate(model, test_data, 256, o.threads);
+    info.test = evaluate(model, test_data, 256, o.threads, o.transforms);
     history.push_back(info);
     if (o.on_epoch && !o.on_epoch(info)) break;
   }

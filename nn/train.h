@@ -28,7 +28,8 @@ struct Metrics {
   std::vector<std::vector<std::int64_t>> confusion;  // [true][predicted]
   std::vector<double> precision, recall;             // per class
 };
-Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int threads);
+// Evaluation mode; of the transforms only the normalisation applies.
+Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int threads, const Transforms& transforms = {});
 
 struct StepInfo {
   int epoch = 0;
@@ -48,6 +49,8 @@ struct TrainOptions {
   int threads = 1;
   std::uint64_t seed = 0;
   int first_epoch = 0;  // > 0 when resuming
+  Transforms transforms;  // augmentation and normalisation of the training batches
+  int workers = 1;        // threads preparing batches ahead (0: the training thread itself)
   std::function<void(const StepInfo&)> on_step;
   // Returns false to stop (early stopping).
   std::function<bool(const EpochInfo&)> on_epoch;

@@ -520,3 +520,77 @@ TEST_CASE("a diverging run stops with a message naming where") {
   CHECK_THROWS_WITH(train(*model, *opt, part, part, {.epochs = 1, .batch = 64}),
                     doctest::Contains("training stopped (try a smaller --lr)"));
 }
+
+TEST_CASE("transforms: flip, crop, jitter and mixup do what they say") {
+  std::mt19937_64 rng(12);
+  Batch b{Tensor({4, 1, 5, 6}), {0, 1, 2, 3}, {}};
+  for (std::int64_t i = 0; i < b.x.size(); ++i) b.x[i] = float(i % 30) / 30.0f;
+  const Tensor original = b.x.clone();
+  SUBCASE("a flip reverses every row or leaves the image alone") {
+    apply_transforms(b, {.flip = true}, 10, rng);
+    int flipped = 0;
+    for (std::int64_t i = 0; i < 4; ++i) {
+      bool same = true, reversed = true;
+      for (std::int64_t r = 0; r < 5; ++r)
+        for (std::int64_t q = 0; q < 6; ++q) {
+          same = same && b.x[(i * 5 + r) * 6 + q] == original[(i * 5 + r) * 6 + q];
+          reversed = reversed && b.x[(i * 5 + r) * 6 + q] == original[(i * 5 + r) * 6 + 5 - q];
+        }
+      CHECK((same || reversed));
+      flipped += reversed && !same;
+    }
+    CHECK(flipped > 0);
+  }
+  SUBCASE("a padded crop shifts the image by at most the padding, filling with zeros") {
+    b.x.fill(1.0f);
+    apply_transforms(b, {.crop_padding = 2}, 10, rng);
+    for (std::int64_t i = 0; i < 4; ++i) {
+      std::int64_t ones = 0;
+      for (std::int64_t e = 0; e < 30; ++e) ones += b.x[i * 30 + e] == 1.0f;
+      CHECK(ones >= 3 * 4);  // at least (5-2) x (6-2) of the image stays
+    }
+  }
+  SUBCASE("jitter keeps pixels in [0, 1]; a [1, 1] range changes nothing") {
+    apply_transforms(b, {.jitter_low = 1, .jitter_high = 1}, 10, rng);
+    CHECK(std::equal(b.x.data(), b.x.data() + b.x.size(), original.data()));
+    apply_transforms(b, {.jitter_low = 0.5f, .jitter_high = 1.5f}, 10, rng);
+    CHECK(*std::min_element(b.x.data(), b.x.data() + b.x.size()) >= 0.0f);
+    CHECK(*std::max_element(b.x.data(), b.x.data() + b.x.size()) <= 1.0f);
+  }
+  SUBCASE("mixup blends pairs and their labels with the same weight") {
+    apply_transforms(b, {.mixup_alpha = 0.4f}, 10, rng);
+    REQUIRE(b.soft_targets.shape() == std::vector<std::int64_t>{4, 10});
+    for (std::int64_t i = 0; i < 4; ++i) {
+      double mass = 0;
+      for (std::int64_t k = 0; k < 10; ++k) mass += b.soft_targets[i * 10 + k];
+      CHECK(mass == doctest::Approx(1.0));
+      CHECK(b.soft_targets[i * 10 + b.y[std::size_t(i)]] > 0);
+    }
+  }
+  SUBCASE("normalisation") {
+    apply_transforms(b, {.mean = 0.5f, .stddev = 0.25f}, 10, rng);
+    CHECK(b.x[1] == doctest::Approx((original[1] - 0.5) / 0.25));
+  }
+}
+
+TEST_CASE("prefetching workers hand out the same batches in the same order as the loader") {
+  const Dataset part = take(fashion("train"), 1000);
+  const Transforms augment{.flip = true, .crop_padding = 2, .jitter_low = 0.5f, .jitter_high = 1.5f, .mixup_alpha = 0.2f};
+  DataLoader loader(part, 64, true, false, 4, augment);
+  loader.start_epoch(2);
+  std::vector<Batch> direct;
+  for (std::int64_t i = 0; i < loader.batches(); ++i) direct.push_back(loader.batch(i));
+  for (int workers : {0, 1, 3}) {
+    BatchPrefetcher prefetcher(loader, workers, 3);
+    for (std::int64_t i = 0; i < loader.batches(); ++i) {
+      const Batch b = prefetcher.next();
+      INFO("workers ", workers, ", batch ", i);
+      CHECK(b.y == direct[std::size_t(i)].y);
+      CHECK(std::equal(b.x.data(), b.x.data() + b.x.size(), direct[std::size_t(i)].x.data()));
+    }
+  }
+  {  // Stopping early (an exception in training, early stopping) must not hang or leak threads.
+    BatchPrefetcher abandoned(loader, 3, 2);
+    abandoned.next();
+  }
+}
