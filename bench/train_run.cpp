@@ -43,7 +43,9 @@ std::string rows_up_to(const std::string& csv, int epochs) {
 }  // namespace
 
 std::string train_run_problem(const TrainRunOptions& o) {
-  if (o.model != "mlp" && o.model != "cnn") return "--model: '" + o.model + "' is not a model (valid: mlp, cnn)";
+  const std::vector<std::string> models = {"mlp", "mlp-dropout", "cnn", "cnn-nobn"};
+  if (std::find(models.begin(), models.end(), o.model) == models.end())
+    return "--model: '" + o.model + "' is not a model (valid: mlp, mlp-dropout, cnn, cnn-nobn)";
   const std::vector<std::string> optimizers = {"sgd", "nesterov", "adam", "adamw", "rmsprop"};
   if (std::find(optimizers.begin(), optimizers.end(), o.optimizer) == optimizers.end())
     return "--optimizer: '" + o.optimizer + "' is not an optimizer (valid: sgd, nesterov, adam, adamw, rmsprop)";
@@ -66,21 +68,30 @@ std::string train_run_problem(const TrainRunOptions& o) {
   return {};
 }
 
+LoadedData load_training_data(const std::string& dir, std::int64_t train_limit, std::int64_t test_limit) {
+  LoadedData d{nn::load_mnist_format(dir, "train"), nn::load_mnist_format(dir, "t10k"), {}};
+  if (train_limit > 0) d.train = nn::take(d.train, train_limit);
+  if (test_limit > 0) d.test = nn::take(d.test, test_limit);
+  // Zero mean and unit variance with the training set's statistics (pixel/255: mean 0.2860,
+  // standard deviation 0.3530 for all of Fashion-MNIST), as torchvision's Normalize would.
+  double sum = 0, squares = 0;
+  const nn::Tensor& x = d.train.images;
+  for (std::int64_t i = 0; i < x.size(); ++i) sum += x[i];
+  const double mean = sum / double(x.size());
+  for (std::int64_t i = 0; i < x.size(); ++i) squares += (x[i] - mean) * (x[i] - mean);
+  d.normalise.mean = float(mean);
+  d.normalise.stddev = float(std::sqrt(squares / double(x.size())));
+  return d;
+}
+
 TrainRunResult run_training(const TrainRunOptions& o) {
   if (const std::string problem = train_run_problem(o); !problem.empty()) throw std::invalid_argument(problem);
   if (o.progress) o.progress("loading " + o.data);
-  nn::Dataset train_data = nn::load_mnist_format(o.data, "train"), test_data = nn::load_mnist_format(o.data, "t10k");
-  if (o.train_limit > 0) train_data = nn::take(train_data, o.train_limit);
-  if (o.test_limit > 0) test_data = nn::take(test_data, o.test_limit);
-  // Zero mean and unit variance with the training set's statistics (pixel/255: mean 0.2860,
-  // standard deviation 0.3530 for Fashion-MNIST), as torchvision's Normalize would.
-  double sum = 0, squares = 0;
-  for (std::int64_t i = 0; i < train_data.images.size(); ++i) sum += train_data.images[i];
-  const double mean = sum / double(train_data.images.size());
-  for (std::int64_t i = 0; i < train_data.images.size(); ++i) squares += std::pow(train_data.images[i] - mean, 2);
-  const double stddev = std::sqrt(squares / double(train_data.images.size()));
+  LoadedData loaded = load_training_data(o.data, o.train_limit, o.test_limit);
+  nn::Dataset& train_data = loaded.train;
+  const nn::Dataset& test_data = loaded.test;
   nn::Transforms transforms = o.augment;
-  transforms.mean = float(mean), transforms.stddev = float(stddev);
+  transforms.mean = loaded.normalise.mean, transforms.stddev = loaded.normalise.stddev;
   if (o.batch > train_data.size())
     throw std::invalid_argument(fmt::format("--batch: {} is more than the {} training samples", o.batch, train_data.size()));
 
@@ -139,6 +150,16 @@ TrainRunResult run_training(const TrainRunOptions& o) {
   for (const auto& entry : fs::directory_iterator(o.out)) result.files.push_back(entry.path().filename().string());
   std::sort(result.files.begin(), result.files.end());
   return result;
+}
+
+Table epoch_table(const std::vector<nn::EpochInfo>& history) {
+  Table t({{"epoch"}, {"train loss"}, {"train acc"}, {"test loss"}, {"test acc"}, {"top-3"}, {"s"}, {"samples/s"}});
+  for (const nn::EpochInfo& e : history)
+    t.add_row({std::to_string(e.epoch + 1), fmt::format("{:.4f}", e.train_loss), fmt::format("{:.1f}%", 100 * e.train_accuracy),
+               fmt::format("{:.4f}", e.test.loss), fmt::format("{:.2f}%", 100 * e.test.accuracy),
+               fmt::format("{:.1f}%", 100 * e.test.top3), fmt::format("{:.1f}", e.seconds),
+               fmt::format("{:.0f}", e.samples_per_s)});
+  return t;
 }
 
 Table class_table(const nn::Metrics& m) {

@@ -26,6 +26,14 @@ struct TrainRunOptions {
   std::function<void(const std::string&)> progress;
 };
 
+// Fashion-MNIST (or any MNIST-format set in `dir`), optionally cut to the first samples, and
+// the normalisation computed from its training images.
+struct LoadedData {
+  nn::Dataset train, test;
+  nn::Transforms normalise;  // mean and standard deviation only
+};
+LoadedData load_training_data(const std::string& dir, std::int64_t train_limit = 0, std::int64_t test_limit = 0);
+
 // Empty when the options can run; otherwise one sentence naming the problem.
 std::string train_run_problem(const TrainRunOptions& options);
 
@@ -38,6 +46,8 @@ struct TrainRunResult {
 };
 TrainRunResult run_training(const TrainRunOptions& options);
 
+// One row per epoch: losses, accuracies, time and training samples per second.
+Table epoch_table(const std::vector<nn::EpochInfo>& history);
 // Per-class precision and recall, and the confusion matrix, of one evaluation.
 Table class_table(const nn::Metrics& metrics);
 Table confusion_table(const nn::Metrics& metrics);

@@ -301,14 +301,7 @@ int run_train(const TrainArgs& a) {
               static_cast<unsigned long long>(o.seed));
   const bench::TrainRunResult r = bench::run_training(o);
   progress.finish();
-  bench::Table epochs({{"epoch"}, {"train loss"}, {"train acc"}, {"test loss"}, {"test acc"}, {"top-3"}, {"s"},
-                       {"samples/s"}});
-  for (const nn::EpochInfo& e : r.history)
-    epochs.add_row({std::to_string(e.epoch + 1), fmt::format("{:.4f}", e.train_loss),
-                    fmt::format("{:.1f}%", 100 * e.train_accuracy), fmt::format("{:.4f}", e.test.loss),
-                    fmt::format("{:.2f}%", 100 * e.test.accuracy), fmt::format("{:.1f}%", 100 * e.test.top3),
-                    fmt::format("{:.1f}", e.seconds), fmt::format("{:.0f}", e.samples_per_s)});
-  std::printf("%s\n", epochs.text().c_str());
+  std::printf("%s\n", bench::epoch_table(r.history).text().c_str());
   if (!r.history.empty()) {
     std::printf("Per class on the test set after the last epoch:\n%s\n",
                 bench::class_table(r.history.back().test).text().c_str());
@@ -436,7 +429,7 @@ int run(int argc, char** argv) {
   TrainArgs train_args;
   auto* train = app.add_subcommand(
       "train", "Train a model of the nn/ stack on Fashion-MNIST: progress per epoch, CSV logs, checkpoints, curves");
-  train->add_option("--model", train_args.model, "mlp (784-256-128-64-10) or cnn (two conv+BN+ReLU+pool blocks)  [mlp]")
+  train->add_option("--model", train_args.model, "mlp (784-256-128-64-10), mlp-dropout, cnn (two conv+BN+ReLU+pool blocks) or cnn-nobn  [mlp]")
       ->type_name("NAME");
   train->add_option("--epochs", train_args.epochs, "Epochs to train (with --resume: the total)  [5]")->type_name("N");
   train->add_option("--batch", train_args.batch, "Samples per step  [64]")->type_name("N");

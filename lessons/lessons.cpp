@@ -15,6 +15,9 @@ int run_lesson_08(const LessonOptions&);
 int run_lesson_09(const LessonOptions&);
 int run_lesson_10(const LessonOptions&);
 int run_lesson_11(const LessonOptions&);
+int run_lesson_12(const LessonOptions&);
+int run_lesson_13(const LessonOptions&);
+int run_lesson_14(const LessonOptions&);
 
 namespace {
 const Lesson kLessons[] = {
@@ -29,6 +32,9 @@ const Lesson kLessons[] = {
     {9, "09-convolution", "Convolution", run_lesson_09},
     {10, "10-factorized-convolutions", "Factorized convolutions", run_lesson_10},
     {11, "11-pointwise-and-shuffle", "1x1 convolutions and channel shuffle", run_lesson_11},
+    {12, "12-training-stack", "A training stack from scratch", run_lesson_12},
+    {13, "13-initialisation-and-activations", "Initialisation and activations", run_lesson_13},
+    {14, "14-cnns-and-batch-norm", "CNNs and batch norm", run_lesson_14},
 };
 }  // namespace
 

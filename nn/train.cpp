@@ -11,18 +11,19 @@ namespace flopslab::nn {
 std::unique_ptr<Sequential> make_model(const std::string& name, std::mt19937_64& rng) {
   auto m = std::make_unique<Sequential>();
   auto relu = [] { return std::make_unique<Activation>(ActivationKind::relu); };
-  if (name == "mlp") {
+  if (name == "mlp" || name == "mlp-dropout") {
     m->add(std::make_unique<Flatten>());
     const std::int64_t widths[] = {784, 256, 128, 64, 10};
     for (int i = 0; i < 4; ++i) {
       m->add(std::make_unique<Linear>(widths[i], widths[i + 1], rng));
       if (i < 3) m->add(relu());
+      if (i < 3 && name == "mlp-dropout") m->add(std::make_unique<Dropout>(0.2f));
     }
-  } else if (name == "cnn") {
+  } else if (name == "cnn" || name == "cnn-nobn") {
     std::int64_t channels = 1;
     for (std::int64_t out : {16, 32}) {
       m->add(std::make_unique<Conv2d>(conv::Shape{.c = channels, .k = out, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1}, rng));
-      m->add(std::make_unique<BatchNorm>(out));
+      if (name == "cnn") m->add(std::make_unique<BatchNorm>(out));
       m->add(relu());
       m->add(std::make_unique<Pool2d>(PoolKind::max, 2, 2));
       channels = out;
@@ -32,7 +33,7 @@ std::unique_ptr<Sequential> make_model(const std::string& name, std::mt19937_64&
     m->add(relu());
     m->add(std::make_unique<Linear>(128, 10, rng));
   } else {
-    throw std::invalid_argument("unknown model '" + name + "' (valid: mlp, cnn)");
+    throw std::invalid_argument("unknown model '" + name + "' (valid: mlp, mlp-dropout, cnn, cnn-nobn)");
   }
   return m;
 }
@@ -107,7 +108,9 @@ std::vector<EpochInfo> train(Module& model, Optimizer& optimizer, const Dataset&
       const Batch b = batches.next();
       const Tensor logits = model.forward(b.x, ctx);
       // Mixup's batches carry mixed labels; accuracy counts each sample's own label.
-      const LossResult loss = b.soft_targets.empty() ? cross_entropy(logits, b.y) : soft_cross_entropy(logits, b.soft_targets);
+      const LossResult loss = o.mse_loss                  ? mse(logits, one_hot(b.y, logits.dim(1)))
+                              : b.soft_targets.empty() ? cross_entropy(logits, b.y)
+                                                       : soft_cross_entropy(logits, b.soft_targets);
       if (!std::isfinite(loss.loss))
         throw std::runtime_error("the loss became " + std::to_string(loss.loss) + " at epoch " +
                                  std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +

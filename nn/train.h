@@ -15,8 +15,10 @@
 
 namespace flopslab::nn {
 
-// "mlp": seed 002's 784-256-128-64-10 with ReLU. "cnn": two (conv 3x3 + BatchNorm + ReLU +
-// 2x2 max pool) blocks, 16 and 32 channels, then 1568-128-10. Throws on another name.
+// "mlp": seed 002's 784-256-128-64-10 with ReLU; "mlp-dropout": the same with dropout 0.2
+// after each hidden layer. "cnn": two (conv 3x3 + BatchNorm + ReLU + 2x2 max pool) blocks, 16
+// and 32 channels, then 1568-128-10; "cnn-nobn": the same without BatchNorm. Throws on
+// another name.
 std::unique_ptr<Sequential> make_model(const std::string& name, std::mt19937_64& rng);
 
 // "sgd" (momentum 0.9), "nesterov", "adam", "adamw", "rmsprop"; weight decay for all.
@@ -50,6 +52,7 @@ struct TrainOptions {
   std::uint64_t seed = 0;
   int first_epoch = 0;  // > 0 when resuming
   Transforms transforms;  // augmentation and normalisation of the training batches
+  bool mse_loss = false;  // MSE between logits and one-hot labels instead of cross-entropy
   int workers = 1;        // threads preparing batches ahead (0: the training thread itself)
   std::function<void(const StepInfo&)> on_step;
   // Returns false to stop (early stopping).

@@ -1,0 +1,100 @@
+// Lesson 14: CNNs and batch norm. The small CNN against the MLP on the same data and budget,
+// the CNN with and without BatchNorm at a high learning rate, and what training and
+// evaluation mode change in dropout and batch norm.
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "bench/machine.h"
+#include "bench/train_run.h"
+#include "lessons/frame.h"
+
+namespace flopslab::lessons {
+
+int run_lesson_14(const LessonOptions& options) {
+  LessonRun lesson(14, "CNNs and batch norm");
+  const bench::MachineInfo machine = bench::describe_machine();
+  const int threads = options.threads > 0 ? options.threads : machine.physical_cores;
+  const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, options.quick ? 8000 : 0,
+                                                           options.quick ? 1000 : 0);
+  const int epochs = 2;
+
+  auto run = [&](const char* model_name, const char* optimizer, double lr) {
+    std::mt19937_64 rng(3);
+    auto model = nn::make_model(model_name, rng);
+    auto opt = nn::make_optimizer(optimizer, model->parameters(), lr, 0.0);
+    nn::TrainOptions t{.epochs = epochs, .batch = 64, .threads = threads, .transforms = data.normalise};
+    t.on_step = [&](const nn::StepInfo& s) {
+      if (s.step % 50 == 0)
+        lesson.progress(fmt::format("{} epoch {} step {}/{}: loss {:.3f}", model_name, s.epoch + 1, s.step + 1, s.steps,
+                                    s.loss));
+    };
+    return nn::train(*model, *opt, data.train, data.test, t).back();
+  };
+
+  // 1. Convolutions against fully connected layers.
+  const nn::EpochInfo mlp = run("mlp", "adam", 0.003), cnn = run("cnn", "adam", 0.003);
+  bench::Table versus({{"model", bench::Table::Align::left}, {"parameters"}, {"test accuracy"}, {"samples/s"}});
+  auto parameters = [](const char* name) {
+    std::mt19937_64 rng(0);
+    std::int64_t n = 0;
+    for (nn::Parameter* p : nn::make_model(name, rng)->parameters()) n += p->value.size();
+    return n;
+  };
+  versus.add_row({"MLP 784-256-128-64-10", std::to_string(parameters("mlp")), fmt::format("{:.2f}%", 100 * mlp.test.accuracy),
+                  fmt::format("{:.0f}", mlp.samples_per_s)});
+  versus.add_row({"CNN 2x(conv 3x3, BN, ReLU, pool), 1568-128-10", std::to_string(parameters("cnn")),
+                  fmt::format("{:.2f}%", 100 * cnn.test.accuracy), fmt::format("{:.0f}", cnn.samples_per_s)});
+  lesson.say(fmt::format("{} epoch(s) of Adam (lr 0.003, batch 64) on {} images, tested on {}:", epochs,
+                         data.train.size(), data.test.size()));
+  lesson.show(versus);
+  lesson.say("A 3x3 filter reuses 9 weights at every position: the CNN has fewer weights than the MLP, sees local "
+             "patterns wherever they appear, and costs more arithmetic per image.");
+
+  // 2. Batch norm at a learning rate too high for the same network without it.
+  const nn::EpochInfo with_bn = run("cnn", "sgd", 0.3);
+  std::string without_bn;
+  double without_bn_accuracy = 0.1;  // chance, when the run diverges
+  try {
+    without_bn_accuracy = run("cnn-nobn", "sgd", 0.3).test.accuracy;
+    without_bn = fmt::format("reaches {:.1f}%", 100 * without_bn_accuracy);
+  } catch (const std::runtime_error& e) {  // the loop's non-finite-loss stop
+    without_bn = std::string("fails: ") + e.what();
+  }
+  lesson.say(fmt::format("\nSGD with momentum 0.9 at lr 0.3: the CNN with BatchNorm reaches {:.1f}%; without it, "
+                         "training {}.",
+                         100 * with_bn.test.accuracy, without_bn));
+
+  // 3. Training and evaluation mode.
+  std::mt19937_64 rng(4), dropout_rng(5);
+  auto dropout_model = nn::make_model("mlp-dropout", rng);
+  nn::DataLoader loader(data.test, 32, false, false, 0, data.normalise);
+  const nn::Batch batch = loader.batch(0);
+  const nn::Context train_ctx{.training = true, .threads = threads, .rng = &dropout_rng},
+      eval_ctx{.training = false, .threads = threads};
+  auto same = [](const nn::Tensor& a, const nn::Tensor& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), std::size_t(a.size()) * sizeof(float)) == 0;
+  };
+  const bool train_differs = !same(dropout_model->forward(batch.x, train_ctx).clone(), dropout_model->forward(batch.x, train_ctx));
+  const bool eval_repeats = same(dropout_model->forward(batch.x, eval_ctx).clone(), dropout_model->forward(batch.x, eval_ctx));
+  lesson.say(fmt::format("\nDropout (p = 0.2) in training mode drops a fresh random fifth of the units on every "
+                         "forward: two passes over the same batch {}. In evaluation mode it is the identity: two "
+                         "passes {}. BatchNorm likewise normalises with the batch's own statistics in training and "
+                         "with its running averages in evaluation, so `model.eval()` before testing is not optional.",
+                         train_differs ? "differ" : "agree", eval_repeats ? "agree bit for bit" : "differ"));
+  lesson.say("Weight decay (`flopslab train --weight-decay`) and early stopping on the held-out loss "
+             "(`--patience N`) are the other two brakes on overfitting this lesson's README describes.");
+
+  lesson.compare(fmt::format("CNN test accuracy after {} epoch(s) (the figure is for 5)", epochs), 0.91,
+                 "issue target for this small CNN", cnn.test.accuracy, "");
+  lesson.check(cnn.test.accuracy > mlp.test.accuracy,
+               fmt::format("the CNN beat the MLP ({:.1f}% vs {:.1f}%)", 100 * cnn.test.accuracy, 100 * mlp.test.accuracy));
+  lesson.check(with_bn.test.accuracy > without_bn_accuracy + 0.1,
+               fmt::format("at lr 0.3 BatchNorm kept the CNN learning ({:.1f}%, without it {:.1f}%)",
+                           100 * with_bn.test.accuracy, 100 * without_bn_accuracy));
+  lesson.check(train_differs && eval_repeats, "dropout is random in training mode and the identity in evaluation mode");
+  return lesson.finish("structure the model around the data (local filters shared across the image), keep each "
+                       "layer's inputs well scaled (batch norm), and switch to evaluation mode before measuring.");
+}
+
+}  // namespace flopslab::lessons
