@@ -1,6 +1,7 @@
 #include "nn/tensor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 
@@ -96,6 +97,78 @@ void matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b
     return;
   }
   conv::cpu::best_gemm({.shape = {m, n, k}, .a = pa, .lda = k, .b = pb, .ldb = n, .c = c.data(), .ldc = n}, threads);
+}
+
+namespace {
+template <class Op>
+Tensor broadcast(const Tensor& a, const Tensor& b, Op op, const char* name) {
+  if (a.rank() != b.rank())
+    throw std::invalid_argument(std::string(name) + ": cannot broadcast " + a.shape_string() + " with " + b.shape_string());
+  std::vector<std::int64_t> shape(a.shape().size());
+  for (int d = 0; d < a.rank(); ++d) {
+    if (a.dim(d) != b.dim(d) && a.dim(d) != 1 && b.dim(d) != 1)
+      throw std::invalid_argument(std::string(name) + ": cannot broadcast " + a.shape_string() + " with " +
+                                  b.shape_string());
+    shape[std::size_t(d)] = std::max(a.dim(d), b.dim(d));
+  }
+  Tensor out(shape);
+  // Walk the output in order, keeping each operand's offset; a size-1 dimension does not move.
+  std::vector<std::int64_t> index(shape.size(), 0), stride_a(shape.size()), stride_b(shape.size());
+  std::int64_t sa = 1, sb = 1;
+  for (int d = a.rank() - 1; d >= 0; --d) {
+    stride_a[std::size_t(d)] = a.dim(d) == 1 ? 0 : sa;
+    stride_b[std::size_t(d)] = b.dim(d) == 1 ? 0 : sb;
+    sa *= a.dim(d);
+    sb *= b.dim(d);
+  }
+  std::int64_t ia = 0, ib = 0;
+  for (std::int64_t i = 0; i < out.size(); ++i) {
+    out[i] = op(a[ia], b[ib]);
+    for (int d = out.rank() - 1; d >= 0; --d) {  // odometer increment
+      const std::size_t k = std::size_t(d);
+      ia += stride_a[k], ib += stride_b[k];
+      if (++index[k] < shape[k]) break;
+      ia -= stride_a[k] * shape[k], ib -= stride_b[k] * shape[k];
+      index[k] = 0;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return broadcast(a, b, [](float x, float y) { return x + y; }, "add"); }
+Tensor mul(const Tensor& a, const Tensor& b) { return broadcast(a, b, [](float x, float y) { return x * y; }, "mul"); }
+
+Tensor sum(const Tensor& x, int dim) {
+  if (dim < 0) dim += x.rank();
+  if (dim < 0 || dim >= x.rank()) throw std::invalid_argument("sum: no dimension " + std::to_string(dim) + " in " + x.shape_string());
+  std::vector<std::int64_t> shape = x.shape();
+  const std::int64_t length = shape[std::size_t(dim)];
+  shape[std::size_t(dim)] = 1;
+  Tensor out(shape);
+  std::int64_t inner = 1;
+  for (int d = dim + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  const std::int64_t outer = length == 0 ? 0 : x.size() / (length * inner);
+  for (std::int64_t o = 0; o < outer; ++o)
+    for (std::int64_t i = 0; i < inner; ++i) {
+      double s = 0;
+      for (std::int64_t l = 0; l < length; ++l) s += x[(o * length + l) * inner + i];
+      out[o * inner + i] = float(s);
+    }
+  return out;
+}
+
+Tensor mean(const Tensor& x, int dim) {
+  Tensor s = sum(x, dim);
+  const float length = float(x.dim(dim));
+  for (std::int64_t i = 0; i < s.size(); ++i) s[i] /= length;
+  return s;
+}
+
+std::int64_t first_non_finite(const Tensor& x) {
+  for (std::int64_t i = 0; i < x.size(); ++i)
+    if (!std::isfinite(x[i])) return i;
+  return -1;
 }
 
 std::vector<std::int64_t> argmax_rows(const Tensor& x) {

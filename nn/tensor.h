@@ -49,6 +49,17 @@ class Tensor {
 void matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, Tensor& c, int threads,
             bool accumulate = false);
 
+// Elementwise a + b and a * b with broadcasting: equal ranks, each dimension equal or 1 in one
+// of the two (a bias of shape 1 x K against N x K, a per-channel scale 1 x C x 1 x 1 against
+// N x C x H x W). Throws naming both shapes otherwise.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+// Sum and mean over one dimension, which is kept with size 1 (as PyTorch's keepdim=True).
+Tensor sum(const Tensor& x, int dim);
+Tensor mean(const Tensor& x, int dim);
+// The index of the first non-finite element, or -1.
+std::int64_t first_non_finite(const Tensor& x);
+
 // Reductions and indexing the training loop needs.
 std::vector<std::int64_t> argmax_rows(const Tensor& logits);                     // N x K -> N
 std::vector<std::vector<std::int64_t>> topk_rows(const Tensor& logits, int k);  // best first

@@ -106,6 +106,10 @@ std::vector<EpochInfo> train(Module& model, Optimizer& optimizer, const Dataset&
     BatchPrefetcher batches(loader, o.workers);
     for (std::int64_t step = 0; step < loader.batches(); ++step) {
       const Batch b = batches.next();
+      if (const std::int64_t bad = first_non_finite(b.x); bad >= 0)
+        throw std::runtime_error("sample " + std::to_string(bad / (b.x.size() / b.x.dim(0))) + " of batch " +
+                                 std::to_string(step + 1) + " in epoch " + std::to_string(epoch + 1) +
+                                 " has a non-finite input value; training stopped (check the data)");
       const Tensor logits = model.forward(b.x, ctx);
       // Mixup's batches carry mixed labels; accuracy counts each sample's own label.
       const LossResult loss = o.mse_loss                  ? mse(logits, one_hot(b.y, logits.dim(1)))

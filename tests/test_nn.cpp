@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -520,4 +521,42 @@ TEST_CASE("prefetching workers hand out the same batches in the same order as th
     BatchPrefetcher abandoned(loader, 3, 2);
     abandoned.next();
   }
+}
+
+TEST_CASE("tensor ops: broadcasting add and mul, sums and means over a dimension, views without copies") {
+  Tensor x({2, 3});
+  for (int i = 0; i < 6; ++i) x[i] = float(i);  // [[0 1 2] [3 4 5]]
+  Tensor row({1, 3}), column({2, 1});
+  row[0] = 10, row[1] = 20, row[2] = 30;
+  column[0] = 2, column[1] = -1;
+  const Tensor a = add(x, row), m = mul(x, column);
+  CHECK(std::vector<float>(a.data(), a.data() + 6) == std::vector<float>{10, 21, 32, 13, 24, 35});
+  CHECK(std::vector<float>(m.data(), m.data() + 6) == std::vector<float>{0, 2, 4, -3, -4, -5});
+  CHECK(add(column, row).shape() == std::vector<std::int64_t>{2, 3});
+  CHECK_THROWS_WITH(add(x, Tensor({2, 2})), "add: cannot broadcast 2x3 with 2x2");
+  const Tensor s0 = sum(x, 0), m1 = mean(x, 1);
+  CHECK(s0.shape() == std::vector<std::int64_t>{1, 3});
+  CHECK(std::vector<float>(s0.data(), s0.data() + 3) == std::vector<float>{3, 5, 7});
+  CHECK(std::vector<float>(m1.data(), m1.data() + 2) == std::vector<float>{1, 4});
+  const Tensor v = x.view({3, -1});
+  CHECK(v.shape() == std::vector<std::int64_t>{3, 2});
+  CHECK(v.data() == x.data());
+  CHECK_THROWS_WITH(x.view({4, -1}), "tensor view: cannot view 2x3 as 4x1");
+  const Tensor per_channel = Tensor({1, 2, 1, 1}, 3.0f);
+  CHECK(mul(Tensor({2, 2, 2, 2}, 1.0f), per_channel)[15] == 3.0f);
+  Tensor nan_at_4({6});
+  nan_at_4[4] = std::nanf("");
+  CHECK(first_non_finite(nan_at_4) == 4);
+  CHECK(first_non_finite(x) == -1);
+}
+
+TEST_CASE("a non-finite input stops training with a message naming the sample") {
+  Dataset d = take(fashion("train"), 128);
+  d.images[70 * 784 + 5] = std::numeric_limits<float>::infinity();
+  std::mt19937_64 rng(0);
+  auto model = make_model("mlp", rng);
+  auto opt = make_optimizer("adam", model->parameters(), 0.003, 0.0);
+  // No shuffling of the batch order would name sample 70 of batch 2; shuffled, some sample of some batch.
+  CHECK_THROWS_WITH(train(*model, *opt, d, d, {.epochs = 1, .batch = 64}),
+                    doctest::Contains("has a non-finite input value; training stopped (check the data)"));
 }
