@@ -86,7 +86,7 @@ std::string Activation::describe() const { return activation_name(kind_); }
 Tensor Activation::forward(const Tensor& x, const Context& ctx) {
   const int threads = ctx.threads;
   x_ = x;
-  Tensor y(x.shape());
+  Tensor y = Tensor::uninitialized(x.shape());
   const float* in = x.data();
   float* out = y.data();
   const std::int64_t n = x.size();
@@ -122,7 +122,7 @@ Tensor Activation::forward(const Tensor& x, const Context& ctx) {
 
 Tensor Activation::backward(const Tensor& dy, const Context& ctx) {
   const int threads = ctx.threads;
-  Tensor dx(dy.shape());
+  Tensor dx = Tensor::uninitialized(dy.shape());
   const float *g = dy.data(), *x = x_.data(), *y = y_.data();
   float* out = dx.data();
   const std::int64_t n = dy.size();
@@ -198,7 +198,7 @@ Tensor Conv2d::forward(const Tensor& x, const Context& ctx) {
     throw std::invalid_argument(describe() + " on " + x.shape_string() + ": " + problem);
   shape_ = s;
   x_ = x;
-  Tensor y({s.n, s.k, s.p(), s.q()});
+  Tensor y = Tensor::uninitialized({s.n, s.k, s.p(), s.q()});  // the GEMM overwrites every output
   static const ConvVariant& kernel = *find_conv_variant("implicit-gemm");
   over_image_chunks(s.n, ctx.threads, [&](int, std::int64_t begin, std::int64_t end) {
     conv::Shape part = s;
@@ -228,7 +228,7 @@ Tensor Conv2d::backward(const Tensor& dy, const Context& ctx) {
     conv::Shape part = s;
     part.n = end - begin;
     Tensor& dw = t == 0 ? weight.grad : partial[std::size_t(t)];
-    if (t > 0) dw = Tensor(weight.grad.shape());
+    if (t > 0) dw = Tensor::uninitialized(weight.grad.shape());  // the pass overwrites it
     weights_kernel.backward_weights({part, const_cast<float*>(x_.data()) + begin * x_image, dw.data(), dy_data + begin * y_image},
                             {.threads = 1});
   });
@@ -241,7 +241,7 @@ Tensor Conv2d::backward(const Tensor& dy, const Context& ctx) {
     for (std::int64_t j = 0; j < plane; ++j) sum += dy[i * plane + j];
     bias.grad[i % s.k] += float(sum);
   }
-  Tensor dx(x_.shape());
+  Tensor dx = Tensor::uninitialized(x_.shape());  // backward_data overwrites every element
   over_image_chunks(s.n, ctx.threads, [&](int, std::int64_t begin, std::int64_t end) {
     conv::Shape part = s;
     part.n = end - begin;
@@ -277,8 +277,8 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
                                 x.shape_string());
   const std::int64_t n = x.dim(0), plane = x.rank() == 4 ? x.dim(2) * x.dim(3) : 1, count = n * plane;
   if (ctx.training && count < 2) throw std::invalid_argument(describe() + ": training needs more than one value per channel");
-  Tensor y(x.shape());
-  x_hat_ = Tensor(x.shape());
+  Tensor y = Tensor::uninitialized(x.shape());
+  x_hat_ = Tensor::uninitialized(x.shape());
   inv_std_ = Tensor({channels_});
   trained_pass_ = ctx.training;
 #pragma omp parallel for num_threads(ctx.threads) if (x.size() > kParallelElements) schedule(static)
@@ -317,7 +317,7 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
 // Evaluation mode (fixed statistics): dx = dy * gamma * inv_std.
 Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
   const std::int64_t n = dy.dim(0), plane = dy.rank() == 4 ? dy.dim(2) * dy.dim(3) : 1, count = n * plane;
-  Tensor dx(dy.shape());
+  Tensor dx = Tensor::uninitialized(dy.shape());
 #pragma omp parallel for num_threads(ctx.threads) if (dy.size() > kParallelElements) schedule(static)
   for (std::int64_t c = 0; c < channels_; ++c) {
     double sum_dy = 0, sum_dy_xhat = 0;
@@ -369,7 +369,7 @@ Tensor Pool2d::forward(const Tensor& x, const Context& ctx) {
   if (const std::string problem = conv::pool_problem(s); !problem.empty())
     throw std::invalid_argument(describe() + " on " + x.shape_string() + ": " + problem);
   x_shape_ = x.shape();
-  Tensor y({s.n, s.c, s.p(), s.q()});
+  Tensor y = Tensor::uninitialized({s.n, s.c, s.p(), s.q()});
   if (kind_ == PoolKind::max) {
     argmax_.resize(std::size_t(s.y_size()));
     conv::max_pool_forward(s, x.data(), y.data(), argmax_.data(), ctx.threads);
@@ -382,7 +382,7 @@ Tensor Pool2d::forward(const Tensor& x, const Context& ctx) {
 Tensor Pool2d::backward(const Tensor& dy, const Context& ctx) {
   const conv::PoolShape s{.n = x_shape_[0], .c = x_shape_[1], .h = x_shape_[2], .w = x_shape_[3], .kernel_h = kernel_,
                           .kernel_w = kernel_, .stride_h = stride_, .stride_w = stride_, .pad_h = pad_, .pad_w = pad_};
-  Tensor dx(x_shape_);
+  Tensor dx = Tensor::uninitialized(x_shape_);  // both backward kernels clear dx first
   if (kind_ == PoolKind::max)
     conv::max_pool_backward(s, dy.data(), argmax_.data(), dx.data(), ctx.threads);
   else

@@ -19,10 +19,17 @@ std::int64_t product(const std::vector<std::int64_t>& shape) {
 }
 }  // namespace
 
-Tensor::Tensor(std::vector<std::int64_t> shape, float fill)
-    : storage_(std::make_shared<std::vector<float>>(std::size_t(product(shape)), fill)),
-      shape_(std::move(shape)),
-      size_(product(shape_)) {}
+Tensor Tensor::uninitialized(std::vector<std::int64_t> shape) {
+  Tensor t;
+  t.size_ = product(shape);
+  t.shape_ = std::move(shape);
+  t.storage_ = std::shared_ptr<float[]>(new float[std::size_t(t.size_)]);
+  return t;
+}
+
+Tensor::Tensor(std::vector<std::int64_t> shape, float fill) : Tensor(uninitialized(std::move(shape))) {
+  std::fill_n(storage_.get(), size_, fill);
+}
 
 Tensor Tensor::view(std::vector<std::int64_t> shape) const {
   std::int64_t known = 1, inferred = -1;
@@ -44,13 +51,14 @@ Tensor Tensor::view(std::vector<std::int64_t> shape) const {
 
 Tensor Tensor::clone() const {
   Tensor out = *this;
-  if (storage_) out.storage_ = std::make_shared<std::vector<float>>(*storage_);
+  if (storage_) {
+    out = uninitialized(shape_);
+    std::copy_n(storage_.get(), size_, out.storage_.get());
+  }
   return out;
 }
 
-void Tensor::fill(float value) {
-  if (storage_) std::fill(storage_->begin(), storage_->end(), value);
-}
+void Tensor::fill(float value) { std::fill_n(storage_.get(), size_, value); }
 
 std::string Tensor::shape_string() const {
   std::string out;
@@ -91,7 +99,7 @@ void matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b
     for (std::int64_t i = 0; i < m * n; ++i) c[i] += product[i];
     return;
   }
-  if (c.shape() != std::vector<std::int64_t>{m, n}) c = Tensor({m, n});
+  if (c.shape() != std::vector<std::int64_t>{m, n}) c = Tensor::uninitialized({m, n});
   if (k == 0) {
     c.fill(0);
     return;

@@ -17,6 +17,8 @@ class Tensor {
  public:
   Tensor() = default;
   explicit Tensor(std::vector<std::int64_t> shape, float fill = 0.0f);
+  // Storage left unwritten, for outputs a layer overwrites in full (saves a pass over memory).
+  static Tensor uninitialized(std::vector<std::int64_t> shape);
 
   const std::vector<std::int64_t>& shape() const { return shape_; }
   int rank() const { return int(shape_.size()); }
@@ -25,10 +27,10 @@ class Tensor {
   bool empty() const { return size_ == 0; }
   DeviceTag device() const { return device_; }
 
-  float* data() { return storage_ ? storage_->data() : nullptr; }
-  const float* data() const { return storage_ ? storage_->data() : nullptr; }
-  float& operator[](std::int64_t i) { return (*storage_)[std::size_t(i)]; }
-  float operator[](std::int64_t i) const { return (*storage_)[std::size_t(i)]; }
+  float* data() { return storage_.get(); }
+  const float* data() const { return storage_.get(); }
+  float& operator[](std::int64_t i) { return storage_[i]; }
+  float operator[](std::int64_t i) const { return storage_[i]; }
 
   // The same storage under another shape of the same size; one dimension may be -1 (inferred).
   Tensor view(std::vector<std::int64_t> shape) const;
@@ -38,7 +40,7 @@ class Tensor {
   std::string shape_string() const;  // "64x1x28x28"
 
  private:
-  std::shared_ptr<std::vector<float>> storage_;
+  std::shared_ptr<float[]> storage_;
   std::vector<std::int64_t> shape_;
   std::int64_t size_ = 0;
   DeviceTag device_ = DeviceTag::cpu;

@@ -168,6 +168,36 @@ TEST_CASE("pooling forward and backward match a direct computation") {
         "the output would be empty: a 3x3 window does not fit in the padded 1x1 input");
 }
 
+TEST_CASE("2x2 max pooling (its fast path): ties go to the first, a NaN wins, odd sizes drop the edge") {
+  const conv::PoolShape s{.n = 1, .c = 2, .h = 5, .w = 5};  // 2x2, stride 2: 2x2 outputs per plane
+  std::vector<float> x(50);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i % 7);
+  x[0] = 9, x[1] = 9;               // a tie in window (0, 0): the first
+  x[25 + 7] = std::nanf("");        // plane 1, window (0, 1) holds a NaN at (1, 2)
+  x[25 + 8] = 100;                  // ... and a larger number after it
+  std::vector<float> y(8);
+  std::vector<std::int32_t> argmax(8);
+  conv::max_pool_forward(s, x.data(), y.data(), argmax.data(), 2);
+  CHECK(y[0] == 9);
+  CHECK(argmax[0] == 0);
+  CHECK(std::isnan(y[5]));
+  CHECK(argmax[5] == 7);
+  for (int plane = 0; plane < 2; ++plane)
+    for (int p = 0; p < 2; ++p)
+      for (int q = 0; q < 2; ++q) {
+        const int o = plane * 4 + p * 2 + q;
+        if (o == 0 || o == 5) continue;
+        float best = -1;
+        int where = -1;
+        for (int i = 0; i < 2; ++i)
+          for (int j = 0; j < 2; ++j)
+            if (x[std::size_t(plane * 25 + (2 * p + i) * 5 + 2 * q + j)] > best)
+              best = x[std::size_t(plane * 25 + (2 * p + i) * 5 + 2 * q + j)], where = (2 * p + i) * 5 + 2 * q + j;
+        CHECK(y[std::size_t(o)] == best);
+        CHECK(argmax[std::size_t(o)] == where);
+      }
+}
+
 TEST_CASE("the low-rank factorisation of a 7x7 filter") {
   SUBCASE("a Gaussian is separable: rank 1 is exact, and 1x7 then 7x1 reproduces the 7x7") {
     const std::vector<double> g = conv::gaussian_filter(7, 1.5);

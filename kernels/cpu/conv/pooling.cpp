@@ -35,7 +35,30 @@ Window window(const PoolShape& s, std::int64_t p, std::int64_t q) {
 
 }  // namespace
 
+// The common case, 2x2 windows at stride 2 without padding: no clipping, four candidates.
+// Same rule as the general loop: the first NaN wins, otherwise the first of equal maxima.
+void max_pool_2x2(const PoolShape& s, const float* x, float* y, std::int32_t* argmax, int threads) {
+  const std::int64_t P = s.p(), Q = s.q();
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t plane = 0; plane < s.n * s.c; ++plane) {
+    const float* in = x + plane * s.h * s.w;
+    for (std::int64_t p = 0; p < P; ++p)
+      for (std::int64_t q = 0; q < Q; ++q) {
+        const std::int32_t at[4] = {std::int32_t(2 * p * s.w + 2 * q), std::int32_t(2 * p * s.w + 2 * q + 1),
+                                    std::int32_t((2 * p + 1) * s.w + 2 * q), std::int32_t((2 * p + 1) * s.w + 2 * q + 1)};
+        std::int32_t where = at[0];
+        float best = in[where];
+        for (int i = 1; i < 4 && !std::isnan(best); ++i)
+          if (in[at[i]] > best || std::isnan(in[at[i]])) best = in[at[i]], where = at[i];
+        y[(plane * P + p) * Q + q] = best;
+        argmax[(plane * P + p) * Q + q] = where;
+      }
+  }
+}
+
 void max_pool_forward(const PoolShape& s, const float* x, float* y, std::int32_t* argmax, int threads) {
+  if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2 && s.pad_h == 0 && s.pad_w == 0)
+    return max_pool_2x2(s, x, y, argmax, threads);
   const std::int64_t P = s.p(), Q = s.q();
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t plane = 0; plane < s.n * s.c; ++plane) {
