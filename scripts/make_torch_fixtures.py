@@ -90,6 +90,8 @@ class Shuffle(nn.Module):  # nn.ChannelShuffle has no backward in torch 1.13; th
 
 layer_case("channel_shuffle", Shuffle(), torch.randn(2, 6, 2, 3))
 
+layer_case("global_avg_pool", nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), torch.randn(2, 3, 4, 5))
+
 logits = torch.randn(6, 5) * 2
 labels = torch.tensor([0, 4, 2, 2, 1, 3])
 
@@ -110,6 +112,16 @@ weights = torch.tensor([1.0, 2.0, 0.5, 1.5, 3.0])
 loss_case("cross_entropy", lambda t: F.cross_entropy(t, labels), logits)
 loss_case("cross_entropy_weighted", lambda t: F.cross_entropy(t, labels, weight=weights), logits)  # weights: test
 loss_case("nll", lambda t: F.nll_loss(t, labels), F.log_softmax(logits, 1))
+soft = F.one_hot(labels, 5).float() * 0.7 + 0.3 / 5
+case("soft_cross_entropy")
+soft_logits = logits.clone().requires_grad_(True)
+tensor("x", soft_logits)
+tensor("targets", soft)
+soft_loss = F.cross_entropy(soft_logits, soft)
+soft_loss.backward()
+tensor("loss", soft_loss.reshape(1))
+tensor("dx", soft_logits.grad)
+end()
 loss_case("mse", lambda t: F.mse_loss(t, F.one_hot(labels, 5).float()), logits)
 loss_case("multi_margin", lambda t: F.multi_margin_loss(t, labels), logits)
 

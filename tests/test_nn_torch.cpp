@@ -112,6 +112,8 @@ TEST_CASE("Linear, Conv2d, pooling, shuffle and activations match PyTorch forwar
   compare_layer(avg_pool, "avgpool2d_pad");
   ChannelShuffle shuffle(3);
   compare_layer(shuffle, "channel_shuffle");
+  GlobalAvgPool global_pool;
+  compare_layer(global_pool, "global_avg_pool");
   const std::pair<const char*, ActivationKind> activations[] = {
       {"relu", ActivationKind::relu},       {"leaky_relu", ActivationKind::leaky_relu}, {"relu6", ActivationKind::relu6},
       {"sigmoid", ActivationKind::sigmoid}, {"tanh", ActivationKind::tanh},             {"softplus", ActivationKind::softplus}};
@@ -145,6 +147,12 @@ TEST_CASE("losses match PyTorch's values and gradients") {
       {"mse", [](const Tensor& x, const auto& y) { return mse(x, one_hot(y, x.dim(1))); }},
       {"multi_margin", [](const Tensor& x, const auto& y) { return multi_margin(x, y); }},
   };
+  {  // soft targets (mixup's mixed labels)
+    const Case& c = fixture("soft_cross_entropy");
+    const LossResult r = soft_cross_entropy(c.at("x"), c.at("targets"));
+    CHECK(r.loss == doctest::Approx(c.at("loss")[0]).epsilon(1e-5));
+    expect_close(r.grad, c.at("dx"), "soft cross-entropy gradient");
+  }
   for (const LossCase& lc : cases) {
     const Case& c = fixture(lc.name);
     const LossResult r = lc.loss(c.at("x"), labels_of(c));
