@@ -42,17 +42,30 @@ void max_pool_2x2(const PoolShape& s, const float* x, float* y, std::int32_t* ar
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t plane = 0; plane < s.n * s.c; ++plane) {
     const float* in = x + plane * s.h * s.w;
-    for (std::int64_t p = 0; p < P; ++p)
+    float* out = y + plane * P * Q;
+    std::int32_t* arg = argmax + plane * P * Q;
+    for (std::int64_t p = 0; p < P; ++p) {
+      const float* top = in + 2 * p * s.w;
+      const float* bottom = top + s.w;
+      const std::int32_t row = std::int32_t(2 * p * s.w), next = std::int32_t(row + s.w);
       for (std::int64_t q = 0; q < Q; ++q) {
-        const std::int32_t at[4] = {std::int32_t(2 * p * s.w + 2 * q), std::int32_t(2 * p * s.w + 2 * q + 1),
-                                    std::int32_t((2 * p + 1) * s.w + 2 * q), std::int32_t((2 * p + 1) * s.w + 2 * q + 1)};
-        std::int32_t where = at[0];
-        float best = in[where];
-        for (int i = 1; i < 4 && !std::isnan(best); ++i)
-          if (in[at[i]] > best || std::isnan(in[at[i]])) best = in[at[i]], where = at[i];
-        y[(plane * P + p) * Q + q] = best;
-        argmax[(plane * P + p) * Q + q] = where;
+        const float c[4] = {top[2 * q], top[2 * q + 1], bottom[2 * q], bottom[2 * q + 1]};
+        const std::int32_t at[4] = {std::int32_t(row + 2 * q), std::int32_t(row + 2 * q + 1), std::int32_t(next + 2 * q),
+                                    std::int32_t(next + 2 * q + 1)};
+        // Branch-free maximum (the first of equal values); a NaN, rare, is looked for only when the
+        // sum says one is there (inf - inf also sums to NaN; then no NaN is found and k stands).
+        int k = 0;
+        for (int i = 1; i < 4; ++i) k = c[i] > c[k] ? i : k;
+        if (std::isnan(c[0] + c[1] + c[2] + c[3]))
+          for (int i = 0; i < 4; ++i)
+            if (std::isnan(c[i])) {
+              k = i;
+              break;
+            }
+        out[p * Q + q] = c[k];
+        arg[p * Q + q] = at[k];
       }
+    }
   }
 }
 
