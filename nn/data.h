@@ -64,6 +64,9 @@ class DataLoader {
  public:
   DataLoader(const Dataset& data, std::int64_t batch, bool shuffle, bool drop_last, std::uint64_t seed,
              Transforms transforms = {});
+  // The loader keeps a reference to the dataset: a temporary would dangle.
+  DataLoader(Dataset&& data, std::int64_t batch, bool shuffle, bool drop_last, std::uint64_t seed,
+             Transforms transforms = {}) = delete;
   void start_epoch(int epoch);
   std::int64_t batches() const;
   Batch batch(std::int64_t index) const;  // index < batches()

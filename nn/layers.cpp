@@ -57,7 +57,7 @@ Tensor Linear::backward(const Tensor& dy, const Context& ctx) {
   matmul(dy, true, x_, false, weight.grad, ctx.threads);  // out x in = dy^T x
   bias.grad = sum_rows(dy);
   Tensor dx;
-  matmul(dy, false, weight.value, false, dx, ctx.threads);  // N x in = dy W
+  if (ctx.input_gradient) matmul(dy, false, weight.value, false, dx, ctx.threads);  // N x in = dy W
   return dx;
 }
 
@@ -241,6 +241,7 @@ Tensor Conv2d::backward(const Tensor& dy, const Context& ctx) {
     for (std::int64_t j = 0; j < plane; ++j) sum += dy[i * plane + j];
     bias.grad[i % s.k] += float(sum);
   }
+  if (!ctx.input_gradient) return {};
   Tensor dx = Tensor::uninitialized(x_.shape());  // backward_data overwrites every element
   over_image_chunks(s.n, ctx.threads, [&](int, std::int64_t begin, std::int64_t end) {
     conv::Shape part = s;
@@ -505,8 +506,19 @@ Tensor Sequential::forward(const Tensor& x, const Context& ctx) {
 }
 
 Tensor Sequential::backward(const Tensor& dy, const Context& ctx) {
+  // Without an input gradient, the first layer with parameters is the last one to run, and it
+  // need not compute its own dx.
+  std::size_t stop = 0;
+  if (!ctx.input_gradient)
+    while (stop < layers.size() && layers[stop]->parameters().empty()) ++stop;
+  Context inner = ctx;
+  inner.input_gradient = true;
   Tensor g = dy;
-  for (auto it = layers.rbegin(); it != layers.rend(); ++it) g = (*it)->backward(g, ctx);
+  for (std::size_t i = layers.size(); i-- > 0;) {
+    if (!ctx.input_gradient && i == stop) inner.input_gradient = false;
+    g = layers[i]->backward(g, inner);
+    if (!ctx.input_gradient && i == stop) return {};
+  }
   return g;
 }
 

@@ -29,6 +29,10 @@ struct Context {
   bool training = true;
   int threads = 1;
   std::mt19937_64* rng = nullptr;  // dropout's masks; null only when nothing random runs
+  // False when nobody wants dL/d(input) (the images of a training batch): Sequential then stops
+  // at its first layer with parameters, and Linear and Conv2d skip computing dx there. Such a
+  // backward returns an empty tensor.
+  bool input_gradient = true;
 };
 
 class Module {

@@ -98,7 +98,7 @@ std::vector<EpochInfo> train(Module& model, Optimizer& optimizer, const Dataset&
   for (int epoch = o.first_epoch; epoch < o.epochs; ++epoch) {
     // Every random choice of an epoch follows from (seed, epoch), so a resumed run repeats it.
     std::mt19937_64 rng(o.seed * 7919 + std::uint64_t(epoch));
-    const Context ctx{.training = true, .threads = o.threads, .rng = &rng};
+    const Context ctx{.training = true, .threads = o.threads, .rng = &rng, .input_gradient = false};
     loader.start_epoch(epoch);
     const auto started = std::chrono::steady_clock::now();
     double loss_sum = 0;

@@ -560,3 +560,23 @@ TEST_CASE("a non-finite input stops training with a message naming the sample") 
   CHECK_THROWS_WITH(train(*model, *opt, d, d, {.epochs = 1, .batch = 64}),
                     doctest::Contains("has a non-finite input value; training stopped (check the data)"));
 }
+
+TEST_CASE("without an input gradient, backward stops at the first layer with parameters, gradients unchanged") {
+  std::mt19937_64 rng(13);
+  auto model = make_model("cnn", rng);
+  const Dataset few = take(fashion("train"), 8);
+  nn::DataLoader loader(few, 8, false, false, 0);
+  const Tensor x = loader.batch(0).x;
+  const Context full{.training = true}, lean{.training = true, .input_gradient = false};
+  Tensor r(model->forward(x, full).shape(), 0.5f);
+  const Tensor dx = model->backward(r, full);
+  std::vector<Tensor> grads;
+  for (Parameter* p : model->parameters()) grads.push_back(p->grad.clone());
+  model->forward(x, lean);
+  CHECK(model->backward(r, lean).empty());
+  CHECK(dx.same_shape(x));
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    const Tensor& g = model->parameters()[i]->grad;
+    CHECK(std::equal(g.data(), g.data() + g.size(), grads[i].data()));
+  }
+}
