@@ -93,6 +93,16 @@ std::string conv_sweep_problem(const ConvSweepOptions& o) {
   return "";
 }
 
+std::string conv_skip_reason(const ConvVariant& v, const conv::Shape& shape, conv::Pass pass, double known_rate,
+                             double max_call_seconds) {
+  if (const char* why = v.why_not(shape); why != nullptr) return why;
+  if (v.pass(pass) == nullptr) return std::string("no ") + conv::pass_name(pass) + " pass";
+  if (known_rate > 0 && conv::flop_count(shape) / known_rate > max_call_seconds)
+    return fmt::format("one call would take about {:.1f} s (limit {:.1f} s)", conv::flop_count(shape) / known_rate,
+                       max_call_seconds);
+  return {};
+}
+
 ConvSweep run_conv_sweep(const ConvSweepOptions& o) {
   ConvSweep sweep;
   sweep.layers = o.layers;
@@ -115,15 +125,8 @@ ConvSweep run_conv_sweep(const ConvSweepOptions& o) {
           ++done;
           ConvRow row{.variant = v, .layer = li, .pass = pass, .threads = t};
           const ConvVariant::Pass run = v->pass(pass);
-          if (const char* why = v->why_not(shape); why != nullptr) {
-            row.skipped = why;
-          } else if (run == nullptr) {
-            row.skipped = std::string("no ") + conv::pass_name(pass) + " pass";
-          } else if (auto it = last_rate.find({v->name, pass, t});
-                     it != last_rate.end() && conv::flop_count(shape) / it->second > o.max_call_seconds) {
-            row.skipped = fmt::format("one call would take about {:.1f} s (limit {:.1f} s)",
-                                      conv::flop_count(shape) / it->second, o.max_call_seconds);
-          }
+          const auto known = last_rate.find({v->name, pass, t});
+          row.skipped = conv_skip_reason(*v, shape, pass, known == last_rate.end() ? 0 : known->second, o.max_call_seconds);
           if (!row.skipped.empty()) {
             sweep.rows.push_back(row);
             continue;

@@ -70,6 +70,12 @@ struct ConvSweep {
 std::vector<ConvLayer> default_conv_layers(bool quick);
 
 std::string conv_sweep_problem(const ConvSweepOptions& options);  // empty when it can run
+
+// Why a variant is not run for a pass on a layer: it cannot take the shape, has no such pass,
+// or would need longer than max_call_seconds at the FLOP rate it reached so far (known_rate,
+// FLOP/s; 0 when not measured yet). Empty when it runs.
+std::string conv_skip_reason(const ConvVariant& variant, const conv::Shape& shape, conv::Pass pass, double known_rate,
+                             double max_call_seconds);
 ConvSweep run_conv_sweep(const ConvSweepOptions& options);
 
 Table conv_sweep_table(const ConvSweep& sweep);

@@ -154,6 +154,19 @@ bool wants_gpu(const char* command, const std::string& device, const bench::Mach
   return device == "cuda";
 }
 
+// The end of gemm and conv: the JSON file when asked for, then exit 1 if any check failed.
+int finish_sweep(const std::string& json_path, const Json& json, bool all_checks_passed) {
+  if (!json_path.empty()) {
+    bench::write_file_atomically(json_path, json.dump(2) + "\n");
+    std::printf("\nWrote %s\n", json_path.c_str());
+  }
+  if (!all_checks_passed) {
+    std::fprintf(stderr, "flopslab: error: some results failed verification (see the check column)\n");
+    return 1;
+  }
+  return 0;
+}
+
 int run_gemm(const GemmArgs& a, const std::string& command) {
   const bench::MachineInfo machine = bench::describe_machine();
   const bool gpu = wants_gpu("gemm", a.device, machine);
@@ -183,19 +196,11 @@ int run_gemm(const GemmArgs& a, const std::string& command) {
   std::printf("%s\n", bench::gemm_sweep_table(sweep).text().c_str());
   for (const std::string& line : bench::gemm_sweep_headlines(sweep)) std::printf("%s\n", line.c_str());
 
-  if (!a.json.empty()) {
-    const Json json{{"schema", "flopslab-gemm/1"},
-                    {"command", command},
-                    {"machine", bench::machine_json(machine)},
-                    {"gemm", bench::gemm_sweep_json(sweep)}};
-    bench::write_file_atomically(a.json, json.dump(2) + "\n");
-    std::printf("\nWrote %s\n", a.json.c_str());
-  }
-  if (!sweep.all_checks_passed()) {
-    std::fprintf(stderr, "flopslab: error: some results failed verification (see the check column)\n");
-    return 1;
-  }
-  return 0;
+  const Json json{{"schema", "flopslab-gemm/1"},
+                  {"command", command},
+                  {"machine", bench::machine_json(machine)},
+                  {"gemm", bench::gemm_sweep_json(sweep)}};
+  return finish_sweep(a.json, json, sweep.all_checks_passed());
 }
 
 struct ConvArgs {
@@ -245,20 +250,12 @@ int run_conv(const ConvArgs& a, const std::string& command) {
     for (const bench::Table& table : bench::cudnn_algorithm_tables(*study)) std::printf("%s\n", table.text().c_str());
     for (const std::string& line : bench::cudnn_study_lines(*study)) std::printf("%s\n", line.c_str());
   }
-  if (!a.json.empty()) {
-    Json json{{"schema", "flopslab-conv/1"},
-              {"command", command},
-              {"machine", bench::machine_json(machine)},
-              {"conv", bench::conv_sweep_json(sweep)}};
-    if (study) json["cudnn_study"] = bench::cudnn_study_json(*study);
-    bench::write_file_atomically(a.json, json.dump(2) + "\n");
-    std::printf("\nWrote %s\n", a.json.c_str());
-  }
-  if (!sweep.all_checks_passed()) {
-    std::fprintf(stderr, "flopslab: error: some results failed verification (see the check column)\n");
-    return 1;
-  }
-  return 0;
+  Json json{{"schema", "flopslab-conv/1"},
+            {"command", command},
+            {"machine", bench::machine_json(machine)},
+            {"conv", bench::conv_sweep_json(sweep)}};
+  if (study) json["cudnn_study"] = bench::cudnn_study_json(*study);
+  return finish_sweep(a.json, json, sweep.all_checks_passed());
 }
 
 struct TrainArgs {
@@ -296,11 +293,16 @@ int run_train(const TrainArgs& a) {
                      " (sudo apt-get install dataset-fashion-mnist, or --data DIR with MNIST-format files)");
   bench::Progress progress(!a.no_progress);
   o.progress = [&](const std::string& line) { progress(line); };
-  std::printf("Training %s with %s (lr %g, batch %lld) on %s, %d thread(s), seed %llu\n", o.model.c_str(),
+  bench::TrainRunResult r;
+  try {
+    r = bench::run_training(o);
+  } catch (const std::invalid_argument& e) {  // what only the loaded data could tell: --batch, --epochs vs the checkpoint
+    throw UsageError(std::string("train: ") + e.what());
+  }
+  progress.finish();
+  std::printf("Trained %s with %s (lr %g, batch %lld) on %s, %d thread(s), seed %llu\n", o.model.c_str(),
               o.optimizer.c_str(), o.lr, static_cast<long long>(o.batch), o.data.c_str(), o.threads,
               static_cast<unsigned long long>(o.seed));
-  const bench::TrainRunResult r = bench::run_training(o);
-  progress.finish();
   std::printf("%s\n", bench::epoch_table(r.history).text().c_str());
   if (!r.history.empty()) {
     std::printf("Per class on the test set after the last epoch:\n%s\n",

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "nn/checkpoint.h"
+#include "tests/idx_bytes.h"
 #include "nn/data.h"
 #include "nn/gradcheck.h"
 #include "nn/layers.h"
@@ -272,15 +273,7 @@ TEST_CASE("optimizer steps follow their update rules") {
   }
 }
 
-namespace {
-std::vector<std::uint8_t> idx_bytes(std::vector<std::int64_t> dims, std::vector<std::uint8_t> payload) {
-  std::vector<std::uint8_t> out = {0, 0, 8, std::uint8_t(dims.size())};
-  for (std::int64_t d : dims)
-    for (int shift : {24, 16, 8, 0}) out.push_back(std::uint8_t(d >> shift));
-  out.insert(out.end(), payload.begin(), payload.end());
-  return out;
-}
-}  // namespace
+using test::idx_bytes;
 
 TEST_CASE("the IDX reader parses good files and names what is wrong with bad ones") {
   const IdxArray ok = parse_idx(idx_bytes({2, 3}, {1, 2, 3, 4, 5, 6}), "t");

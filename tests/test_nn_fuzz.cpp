@@ -9,21 +9,15 @@
 #include <vector>
 
 #include "nn/checkpoint.h"
+#include "tests/idx_bytes.h"
 #include "nn/data.h"
 #include "nn/train.h"
 
 using namespace flopslab;
 using namespace flopslab::nn;
 
-namespace {
-std::vector<std::uint8_t> idx_bytes(std::vector<std::int64_t> dims, std::vector<std::uint8_t> payload) {
-  std::vector<std::uint8_t> out = {0, 0, 8, std::uint8_t(dims.size())};
-  for (std::int64_t d : dims)
-    for (int shift : {24, 16, 8, 0}) out.push_back(std::uint8_t(d >> shift));
-  out.insert(out.end(), payload.begin(), payload.end());
-  return out;
-}
-}  // namespace
+using test::idx_bytes;
+
 
 TEST_CASE("the checkpoint loader and the IDX parser survive thousands of mutated inputs") {
   std::mt19937_64 rng(11);

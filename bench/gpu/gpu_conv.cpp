@@ -90,15 +90,8 @@ ConvSweep run_gpu_conv_sweep(const ConvSweepOptions& o) {
         ++done;
         ConvRow row{.variant = v, .layer = li, .pass = pass, .threads = 1};
         const ConvVariant::Pass run = v->pass(pass);
-        if (const char* why = v->why_not(shape); why != nullptr) {
-          row.skipped = why;
-        } else if (run == nullptr) {
-          row.skipped = std::string("no ") + conv::pass_name(pass) + " pass";
-        } else if (auto it = last_rate.find({v->name, pass});
-                   it != last_rate.end() && conv::flop_count(shape) / it->second > o.max_call_seconds) {
-          row.skipped = fmt::format("one call would take about {:.1f} s (limit {:.1f} s)",
-                                    conv::flop_count(shape) / it->second, o.max_call_seconds);
-        }
+        const auto known = last_rate.find({v->name, pass});
+        row.skipped = conv_skip_reason(*v, shape, pass, known == last_rate.end() ? 0 : known->second, o.max_call_seconds);
         if (!row.skipped.empty()) {
           sweep.rows.push_back(row);
           continue;
