@@ -32,10 +32,13 @@ std::vector<std::int64_t> sample_indices(std::int64_t n, int count, std::mt19937
 struct Compare {
   const gemm::Operands& op;
   GemmCheck& out;
+  double input_roundoff = 0;
   void element(std::int64_t i, std::int64_t j, double ref, double abs_sum) {
     const float c = op.c[i * op.ldc + j];
     if (!std::isfinite(c)) return;  // counted by the full scan
-    const double bound = double(op.shape.k + 2) * kUnitRoundoff * abs_sum * (1 + 1e-12);
+    const double grow = (1 + input_roundoff) * (1 + input_roundoff);
+    const double bound = (double(op.shape.k + 2) * kUnitRoundoff * grow + 2 * input_roundoff +
+                          input_roundoff * input_roundoff) * abs_sum * (1 + 1e-12);
     const double err = std::abs(double(c) - ref);
     const double ratio = bound > 0 ? err / bound : (err > 0 ? std::numeric_limits<double>::infinity() : 0.0);
     ++out.compared;
@@ -101,14 +104,14 @@ std::string GemmCheck::summary() const {
   return s;
 }
 
-GemmCheck check_gemm(const gemm::Operands& op, std::int64_t full_check_work, std::uint64_t seed) {
+GemmCheck check_gemm(const gemm::Operands& op, std::int64_t full_check_work, std::uint64_t seed, double input_roundoff) {
   const auto [m, n, k] = op.shape;
   GemmCheck out;
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t j = 0; j < n; ++j)
       if (!std::isfinite(op.c[i * op.ldc + j])) ++out.non_finite;
 
-  Compare cmp{op, out};
+  Compare cmp{op, out, input_roundoff};
   const double work = double(m) * double(n) * double(k);
   if (work <= double(full_check_work)) {
     std::vector<std::int64_t> all(static_cast<std::size_t>(m));

@@ -31,9 +31,11 @@ struct GemmCheck {
 
 // Compares every element when m*n*k <= full_check_work, otherwise every element of 16 rows
 // and 16 columns (the first, the last and random ones between), which catches edge-handling
-// bugs at any size in a fraction of the kernel's own time.
+// bugs at any size in a fraction of the kernel's own time. A variant that rounds its inputs
+// (input_roundoff u_in > 0: bf16 2^-8) gets the bound ((k+2)u(1+u_in)^2 + 2u_in + u_in^2)·Σ|a·b|:
+// each rounded product is off by at most (2u_in + u_in^2)|a·b| before the float32 sum.
 GemmCheck check_gemm(const gemm::Operands& op, std::int64_t full_check_work = std::int64_t(1) << 27,
-                     std::uint64_t seed = 7);
+                     std::uint64_t seed = 7, double input_roundoff = 0);
 
 // Elementwise agreement with another implementation's result (cuBLAS for the GPU ladder):
 //   |c - ref| <= atol + rtol x |ref|, and no NaN or Inf in c.

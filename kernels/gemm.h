@@ -22,6 +22,13 @@ struct Operands {
   std::int64_t ldc = 0;  // >= n
 };
 
+// What a GEMM rounds its operands to before multiplying; the products are summed in float32
+// either way (mixed precision: 16-bit inputs, float32 accumulation).
+enum class InputFormat { fp32, bf16, fp16 };
+inline const char* input_format_name(InputFormat f) {
+  return f == InputFormat::fp32 ? "fp32" : f == InputFormat::bf16 ? "bf16" : "fp16";
+}
+
 // One multiply and one add per (i, j, p) triple.
 inline double flop_count(Shape s) { return 2.0 * double(s.m) * double(s.n) * double(s.k); }
 

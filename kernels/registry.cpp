@@ -4,7 +4,7 @@ namespace flopslab {
 
 // Each descriptor is defined at the bottom of its kernel's file.
 namespace gemm {
-extern const GemmVariant kCpuNaive, kCpuLoopOrder, kCpuBlocked, kCpuPackedSimd, kCpuOpenmp;
+extern const GemmVariant kCpuNaive, kCpuLoopOrder, kCpuBlocked, kCpuPackedSimd, kCpuOpenmp, kCpuBf16;
 extern const GemmVariant kCpuOpenblas, kCpuOnednn;
 #ifdef FLOPSLAB_HAVE_CUDA
 namespace cuda {
@@ -33,6 +33,7 @@ const GemmVariant* const kGemmVariants[] = {
     &gemm::kCpuBlocked,     // kernels/cpu/gemm/03_blocked.cpp
     &gemm::kCpuPackedSimd,  // kernels/cpu/gemm/04_packed_simd.cpp
     &gemm::kCpuOpenmp,      // kernels/cpu/gemm/05_openmp.cpp
+    &gemm::kCpuBf16,        // kernels/cpu/gemm/06_bf16.cpp
     &gemm::kCpuOpenblas,    // kernels/cpu/gemm/peer_openblas.cpp
     &gemm::kCpuOnednn,      // kernels/cpu/gemm/peer_onednn.cpp
 #ifdef FLOPSLAB_HAVE_CUDA  // only in builds with the CUDA toolkit

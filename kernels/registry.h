@@ -23,6 +23,8 @@ inline const char* device_name(Device d) { return d == Device::cpu ? "cpu" : "cu
 struct RunContext {
   int threads = 1;          // CPU variants: how many threads they may use
   void* stream = nullptr;   // CUDA variants: the cudaStream_t to launch on (null: default)
+  // CPU GEMM-based variants: the format their GEMM operands are rounded to (mixed precision).
+  gemm::InputFormat inputs = gemm::InputFormat::fp32;
 };
 
 struct GemmVariant {

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "kernels/cpu/conv/conv_cpu.h"
+#include "nn/memory.h"
 
 namespace flopslab::nn {
 namespace {
@@ -23,7 +24,13 @@ Tensor Tensor::uninitialized(std::vector<std::int64_t> shape) {
   Tensor t;
   t.size_ = product(shape);
   t.shape_ = std::move(shape);
-  t.storage_ = std::shared_ptr<float[]>(new float[std::size_t(t.size_)]);
+  // Counted storage: the training loop measures its peak activation memory from this.
+  const std::int64_t bytes = t.size_ * std::int64_t(sizeof(float));
+  t.storage_ = std::shared_ptr<float[]>(new float[std::size_t(t.size_)], [bytes](float* p) {
+    memory::count(-bytes);
+    delete[] p;
+  });
+  memory::count(bytes);
   return t;
 }
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "bench/gemm_check.h"
-#include "kernels/cpu/gemm/packed.h"
+#include "kernels/cpu/gemm/packed_driver.h"
 #include "kernels/registry.h"
 
 using namespace flopslab;
@@ -42,7 +42,7 @@ bench::GemmCheck run_and_check(const GemmVariant& v, gemm::Shape s, std::int64_t
   const gemm::Operands op = problem.operands();
   v.run(op, RunContext{.threads = threads});
   CHECK_MESSAGE(writes_outside(problem) == 0, v.name, " wrote into the padding of C");
-  return bench::check_gemm(op, /*full_check_work=*/std::numeric_limits<std::int64_t>::max());
+  return bench::check_gemm(op, /*full_check_work=*/std::numeric_limits<std::int64_t>::max(), 7, v.input_roundoff);
 }
 
 }  // namespace
@@ -244,4 +244,69 @@ TEST_CASE("the registry: unique names, ladder steps in order, peers last") {
   CHECK(last_step == 5);
   CHECK(find_gemm_variant("packed-simd") != nullptr);
   CHECK(find_gemm_variant("no-such-kernel") == nullptr);
+}
+
+TEST_CASE("16-bit conversions round to nearest even and keep infinities, NaN and subnormals") {
+  using namespace gemm;
+  CHECK(bf16_from_float(1.0f) == 0x3f80);
+  CHECK(float_from_bf16(bf16_from_float(1.00390625f)) == 1.0f);        // halfway (1 + 2^-8): to even, down
+  CHECK(float_from_bf16(bf16_from_float(1.01171875f)) == 1.015625f);   // halfway (1 + 3 * 2^-8): to even, up
+  CHECK(float_from_bf16(bf16_from_float(1.005f)) == 1.0078125f);       // above halfway: up
+  CHECK(std::isnan(float_from_bf16(bf16_from_float(std::nanf("")))));
+  CHECK(float_from_bf16(bf16_from_float(std::numeric_limits<float>::max())) == std::numeric_limits<float>::infinity());
+  CHECK(bf16_from_float(3e38f) == 0x7f62);  // large but finite: bf16 shares float32's range
+  CHECK(float_from_bf16(bf16_from_float(-0x1p-133f)) == -0x1p-133f);  // float32's subnormals, as bf16 shares its exponent
+  CHECK(fp16_from_float(1.0f) == 0x3c00);
+  CHECK(float_from_fp16(fp16_from_float(65504.0f)) == 65504.0f);
+  CHECK(float_from_fp16(fp16_from_float(65519.0f)) == 65504.0f);                              // below halfway
+  CHECK(float_from_fp16(fp16_from_float(65520.0f)) == std::numeric_limits<float>::infinity());  // halfway: to even = inf
+  CHECK(float_from_fp16(fp16_from_float(-1e6f)) == -std::numeric_limits<float>::infinity());
+  CHECK(float_from_fp16(fp16_from_float(1.0f + 0x1p-11f)) == 1.0f);                         // halfway: to even
+  CHECK(float_from_fp16(fp16_from_float(1.0f + 0x1p-11f + 0x1p-20f)) == 1.0f + 0x1p-10f);
+  CHECK(float_from_fp16(fp16_from_float(0x1p-24f)) == 0x1p-24f);            // the smallest subnormal
+  CHECK(float_from_fp16(fp16_from_float(0x1p-25f)) == 0.0f);                // halfway to it: to even (zero)
+  CHECK(float_from_fp16(fp16_from_float(0x1.8p-25f)) == 0x1p-24f);
+  CHECK(float_from_fp16(fp16_from_float(3 * 0x1p-24f)) == 3 * 0x1p-24f);
+  CHECK(float_from_fp16(fp16_from_float(0x1.ff8p-15f)) == 0x1.ff8p-15f);    // the largest subnormal
+  CHECK(float_from_fp16(fp16_from_float(0x1.ffcp-15f)) == 0x1p-14f);        // halfway: to even, into the normals
+  CHECK(std::isnan(float_from_fp16(fp16_from_float(std::nanf("")))));
+  // Every half value survives a round trip through float.
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {
+    if (((h >> 10) & 0x1f) == 0x1f && (h & 0x3ff)) continue;  // NaNs
+    REQUIRE(fp16_from_float(float_from_fp16(std::uint16_t(h))) == h);
+  }
+}
+
+TEST_CASE("the bf16 rung computes the float32 product of the bf16-rounded operands") {
+  // Against a float64 reference of the rounded inputs, the bound is float32's: only the
+  // rounding of the inputs may differ from float32, not which values are paired.
+  using namespace gemm;
+  const GemmVariant& bf16 = *find_gemm_variant("bf16");
+  for (const Shape& s : {Shape{1, 1, 1}, Shape{13, 33, 7}, Shape{29, 71, 65}, Shape{100, 37, 1001}, Shape{37, 300, 64}}) {
+    for (int threads : {1, 3}) {
+      bench::GemmProblem rounded(s, 5, /*pad=*/2);
+      for (float& x : rounded.a) x = round_to(InputFormat::bf16, x);
+      for (float& x : rounded.b) x = round_to(InputFormat::bf16, x);
+      bench::GemmProblem original(s, 5, 2);
+      bf16.run(original.operands(), RunContext{.threads = threads});
+      // The product of the original operands, checked as if it had been computed from the rounded ones.
+      gemm::Operands op = rounded.operands();
+      std::copy(original.c.begin(), original.c.end(), rounded.c.begin());
+      const bench::GemmCheck check = bench::check_gemm(op, std::numeric_limits<std::int64_t>::max());
+      INFO(s.m << "x" << s.n << "x" << s.k << " on " << threads << " threads: " << check.summary());
+      CHECK(check.passed());
+      // And the same numbers through the fallback path (rounding while packing, float32 kernel).
+      bench::GemmProblem fallback(s, 5, 2);
+      const packed::MicroKernel& uk = packed::micro_kernel(best_simd_path());
+      const gemm::Operands fb = fallback.operands();
+      packed::gemm_parallel_for(packed::FloatPanels<InputFormat::bf16>(uk), s, fb.a, fb.lda,
+                                [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* out) {
+                                  std::copy_n(fb.b + row * fb.ldb + col0, cols, out);
+                                },
+                                fb.c, fb.ldc, packed::default_blocking(uk), threads);
+      std::copy(fallback.c.begin(), fallback.c.end(), rounded.c.begin());
+      CHECK(bench::check_gemm(op, std::numeric_limits<std::int64_t>::max()).passed());
+    }
+  }
+  MESSAGE("bf16 rung here: " << bf16.detail());
 }

@@ -26,11 +26,11 @@ void im2col_forward(const Operands& op, const RunContext& ctx) {
       im2col(s, op.x + (n * s.c + g * Cg) * s.h * s.w, col.data(), ctx.threads);
       best_gemm({.shape = {Kg, PQ, taps}, .a = op.w + g * Kg * taps, .lda = taps, .b = col.data(), .ldb = PQ,
                  .c = op.y + (n * s.k + g * Kg) * PQ, .ldc = PQ},
-                ctx.threads);
+                ctx.threads, ctx.inputs);
     }
 }
 
-void im2col_backward_data(const Operands& op, const RunContext& ctx) { backward_data_im2col(op, ctx.threads); }
+void im2col_backward_data(const Operands& op, const RunContext& ctx) { backward_data_im2col(op, ctx.threads, ctx.inputs); }
 
 void im2col_backward_weights(const Operands& op, const RunContext& ctx) {
   const Shape& s = op.shape;
@@ -44,7 +44,7 @@ void im2col_backward_weights(const Operands& op, const RunContext& ctx) {
       float* out = n == 0 ? dw : partial.data();
       best_gemm({.shape = {Kg, taps, PQ}, .a = op.y + (n * s.k + g * Kg) * PQ, .lda = PQ, .b = col_t.data(),
                  .ldb = taps, .c = out, .ldc = taps},
-                ctx.threads);
+                ctx.threads, ctx.inputs);
       if (n > 0)
         for (std::int64_t i = 0; i < Kg * taps; ++i) dw[i] += partial[i];
     }

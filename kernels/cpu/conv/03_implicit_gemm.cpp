@@ -19,10 +19,10 @@ void implicit_forward(const Operands& op, const RunContext& ctx) {
   for (std::int64_t n = 0; n < s.n; ++n)
     for (std::int64_t g = 0; g < s.groups; ++g)
       best_gemm({Kg, PQ, taps}, op.w + g * Kg * taps, taps, im2col_rows(s, op.x + (n * s.c + g * Cg) * s.h * s.w),
-                op.y + (n * s.k + g * Kg) * PQ, PQ, ctx.threads);
+                op.y + (n * s.k + g * Kg) * PQ, PQ, ctx.threads, ctx.inputs);
 }
 
-void implicit_backward_data(const Operands& op, const RunContext& ctx) { backward_data_im2col(op, ctx.threads); }
+void implicit_backward_data(const Operands& op, const RunContext& ctx) { backward_data_im2col(op, ctx.threads, ctx.inputs); }
 
 void implicit_backward_weights(const Operands& op, const RunContext& ctx) {
   const Shape& s = op.shape;
@@ -33,7 +33,7 @@ void implicit_backward_weights(const Operands& op, const RunContext& ctx) {
     for (std::int64_t n = 0; n < s.n; ++n) {
       float* out = n == 0 ? dw : partial.data();
       best_gemm({Kg, taps, PQ}, op.y + (n * s.k + g * Kg) * PQ, PQ,
-                im2col_transposed_rows(s, op.x + (n * s.c + g * Cg) * s.h * s.w), out, taps, ctx.threads);
+                im2col_transposed_rows(s, op.x + (n * s.c + g * Cg) * s.h * s.w), out, taps, ctx.threads, ctx.inputs);
       if (n > 0)
         for (std::int64_t i = 0; i < Kg * taps; ++i) dw[i] += partial[i];
     }

@@ -27,7 +27,7 @@ void pointwise_forward(const Operands& op, const RunContext& ctx) {
     for (std::int64_t g = 0; g < s.groups; ++g)
       best_gemm({.shape = {Kg, HW, Cg}, .a = op.w + g * Kg * Cg, .lda = Cg, .b = op.x + (n * s.c + g * Cg) * HW,
                  .ldb = HW, .c = op.y + (n * s.k + g * Kg) * HW, .ldc = HW},
-                ctx.threads);
+                ctx.threads, ctx.inputs);
 }
 
 void pointwise_backward_data(const Operands& op, const RunContext& ctx) {
@@ -39,7 +39,7 @@ void pointwise_backward_data(const Operands& op, const RunContext& ctx) {
     for (std::int64_t n = 0; n < s.n; ++n)
       best_gemm({.shape = {Cg, HW, Kg}, .a = w_t.data(), .lda = Kg, .b = op.y + (n * s.k + g * Kg) * HW, .ldb = HW,
                  .c = op.x + (n * s.c + g * Cg) * HW, .ldc = HW},
-                ctx.threads);
+                ctx.threads, ctx.inputs);
   }
 }
 
@@ -52,7 +52,7 @@ void pointwise_backward_weights(const Operands& op, const RunContext& ctx) {
     for (std::int64_t n = 0; n < s.n; ++n) {
       float* out = n == 0 ? dw : partial.data();
       best_gemm({Kg, Cg, HW}, op.y + (n * s.k + g * Kg) * HW, HW,
-                im2col_transposed_rows(s, op.x + (n * s.c + g * Cg) * HW), out, Cg, ctx.threads);
+                im2col_transposed_rows(s, op.x + (n * s.c + g * Cg) * HW), out, Cg, ctx.threads, ctx.inputs);
       if (n > 0)
         for (std::int64_t i = 0; i < Kg * Cg; ++i) dw[i] += partial[i];
     }

@@ -41,13 +41,14 @@ gemm::packed::BRowReader im2col_transposed_rows(const Shape& shape, const float*
 // dst[j][i] = src[i][j] for a rows x cols matrix.
 void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst);
 
-// The packed GEMM, micro-kernel and blocking of the ladder's best rung on this CPU.
-void best_gemm(const gemm::Operands& op, int threads);
+// The packed GEMM, micro-kernel and blocking of the ladder's best rung on this CPU; with 16-bit
+// `inputs`, step 6's mixed precision (operands rounded, float32 sums).
+void best_gemm(const gemm::Operands& op, int threads, gemm::InputFormat inputs = gemm::InputFormat::fp32);
 void best_gemm(gemm::Shape shape, const float* a, std::int64_t lda, const gemm::packed::BRowReader& b, float* c,
-               std::int64_t ldc, int threads);
+               std::int64_t ldc, int threads, gemm::InputFormat inputs = gemm::InputFormat::fp32);
 
 // The GEMM formulation of backward_data shared by the GEMM-based variants: per image and
 // group, col = W_g^T * dY_g, then col2im into dx.
-void backward_data_im2col(const Operands& op, int threads);
+void backward_data_im2col(const Operands& op, int threads, gemm::InputFormat inputs = gemm::InputFormat::fp32);
 
 }  // namespace flopslab::conv::cpu

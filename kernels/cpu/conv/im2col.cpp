@@ -92,18 +92,18 @@ void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* ds
         for (std::int64_t j = j0; j < std::min(cols, j0 + kTile); ++j) dst[j * rows + i] = src[i * cols + j];
 }
 
-void best_gemm(const gemm::Operands& op, int threads) {
+void best_gemm(const gemm::Operands& op, int threads, gemm::InputFormat inputs) {
   const gemm::packed::MicroKernel& uk = gemm::packed::micro_kernel(best_simd_path());
-  gemm::packed::gemm_packed_parallel(op, uk, gemm::packed::default_blocking(uk), threads);
+  gemm::packed::gemm_packed_parallel(op, uk, gemm::packed::default_blocking(uk), threads, inputs);
 }
 
 void best_gemm(gemm::Shape shape, const float* a, std::int64_t lda, const gemm::packed::BRowReader& b, float* c,
-               std::int64_t ldc, int threads) {
+               std::int64_t ldc, int threads, gemm::InputFormat inputs) {
   const gemm::packed::MicroKernel& uk = gemm::packed::micro_kernel(best_simd_path());
-  gemm::packed::gemm_packed_parallel(shape, a, lda, b, c, ldc, uk, gemm::packed::default_blocking(uk), threads);
+  gemm::packed::gemm_packed_parallel(shape, a, lda, b, c, ldc, uk, gemm::packed::default_blocking(uk), threads, inputs);
 }
 
-void backward_data_im2col(const Operands& op, int threads) {
+void backward_data_im2col(const Operands& op, int threads, gemm::InputFormat inputs) {
   const Shape& s = op.shape;
   const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), PQ = s.p() * s.q(), taps = Cg * s.r * s.s;
   std::vector<float> w_t(std::size_t(taps * Kg)), col(std::size_t(taps * PQ));
@@ -113,7 +113,7 @@ void backward_data_im2col(const Operands& op, int threads) {
       const float* dy = op.y + (n * s.k + g * Kg) * PQ;  // Kg x PQ
       float* dx = op.x + (n * s.c + g * Cg) * s.h * s.w;
       best_gemm({.shape = {taps, PQ, Kg}, .a = w_t.data(), .lda = Kg, .b = dy, .ldb = PQ, .c = col.data(), .ldc = PQ},
-                threads);
+                threads, inputs);
       std::fill_n(dx, Cg * s.h * s.w, 0.0f);
       col2im(s, col.data(), dx, threads);
     }

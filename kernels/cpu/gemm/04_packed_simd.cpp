@@ -10,7 +10,7 @@
 #include <new>
 #include <string>
 
-#include "kernels/cpu/gemm/packed.h"
+#include "kernels/cpu/gemm/packed_driver.h"
 #include "kernels/registry.h"
 
 namespace flopslab::gemm::packed {
@@ -119,25 +119,7 @@ void pack_b_sliver(const float* b, std::int64_t ldb, std::int64_t kc, std::int64
 void macro_kernel(const MicroKernel& uk, std::int64_t rows, std::int64_t cols, std::int64_t kc,
                   const float* a_packed, const float* b_packed, float* c, std::int64_t ldc,
                   bool accumulate) {
-  alignas(64) float edge[16 * 64];  // an edge tile: mr x nr <= 16 x 64
-  for (std::int64_t j0 = 0; j0 < cols; j0 += uk.nr) {
-    const std::int64_t nr = std::min<std::int64_t>(uk.nr, cols - j0);
-    const float* b_sliver = b_packed + j0 * kc;
-    for (std::int64_t i0 = 0; i0 < rows; i0 += uk.mr) {
-      const std::int64_t mr = std::min<std::int64_t>(uk.mr, rows - i0);
-      const float* a_sliver = a_packed + i0 * kc;
-      float* c_tile = c + i0 * ldc + j0;
-      if (mr == uk.mr && nr == uk.nr) {
-        uk.run(kc, a_sliver, b_sliver, c_tile, ldc, accumulate);
-        continue;
-      }
-      // Partial tile: compute the full padded tile aside, keep the valid part.
-      uk.run(kc, a_sliver, b_sliver, edge, uk.nr, false);
-      for (std::int64_t r = 0; r < mr; ++r)
-        for (std::int64_t j = 0; j < nr; ++j)
-          c_tile[r * ldc + j] = (accumulate ? c_tile[r * ldc + j] : 0.0f) + edge[r * uk.nr + j];
-    }
-  }
+  macro_kernel_for(FloatPanels<InputFormat::fp32>(uk), rows, cols, kc, a_packed, b_packed, c, ldc, accumulate);
 }
 
 namespace {

@@ -67,10 +67,12 @@ struct ThreadGrid {
 };
 ThreadGrid thread_grid(std::int64_t m, std::int64_t n, int threads, int mr, int nr);
 
-// Step 4 (one thread) and step 5 (a grid of threads over C, sharing the packed panels).
+// Step 4 (one thread) and step 5 (a grid of threads over C, sharing the packed panels). With
+// 16-bit `inputs` the operands are rounded while packing (step 6, 06_bf16.cpp: bf16 runs on
+// the vdpbf16ps micro-kernel where the CPU has AVX512_BF16); the products are summed in fp32.
 void gemm_packed(const Operands& op, const MicroKernel& uk, const Blocking& blocking);
 void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Blocking& blocking,
-                          int threads);
+                          int threads, InputFormat inputs = InputFormat::fp32);
 
 // Step 5 with B read through a function: `read_b_row(row, col0, cols, out)` writes
 // B[row][col0 .. col0 + cols) to out. The GEMM packs B a block of rows at a time, so a B
@@ -79,7 +81,16 @@ void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Block
 // larger im2col copy never goes through memory.
 using BRowReader = std::function<void(std::int64_t row, std::int64_t col0, std::int64_t cols, float* out)>;
 void gemm_packed_parallel(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
-                          std::int64_t ldc, const MicroKernel& uk, const Blocking& blocking, int threads);
+                          std::int64_t ldc, const MicroKernel& uk, const Blocking& blocking, int threads,
+                          InputFormat inputs = InputFormat::fp32);
+
+// Step 6 (06_bf16.cpp): operands rounded to bf16 and packed in pairs of consecutive k, the
+// AVX512_BF16 micro-kernel, float32 sums. Only where bf16_dot_product_available().
+bool bf16_dot_product_available();
+void gemm_bf16_dot(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
+                   std::int64_t ldc, int threads);
+// "avx512_bf16 micro-kernel 12x32 (vdpbf16ps), blocks ..." or what runs instead, and why.
+std::string describe_bf16_choice();
 
 // "avx2 micro-kernel 6x16, blocks mc 168 kc 256 nc 4080": what steps 4 and 5 run here.
 std::string describe_choice();

@@ -1,0 +1,172 @@
+// Step 5's multithreaded Goto loop (see 05_openmp.cpp), written once for any packed format.
+//
+// A format says how a packed panel holds the operands and which micro-kernel reads them:
+//   FloatPanels<format>: one float per k (rounded to bf16 or fp16 while packing, or not), read
+//     by the float32 FMA micro-kernels;
+//   Bf16PairPanels (06_bf16.cpp): two bf16 values of consecutive k in one 32-bit slot, read by
+//     the AVX512_BF16 micro-kernel, whose vdpbf16ps does 32 multiply-adds where vfmadd231ps
+//     does 16.
+// A sliver of A holds, per slot row, mr slots (one per row of C); a sliver of B nr slots (one
+// per column). `depth` is the number of slot rows for a kc-long block: kc, or kc/2 rounded up.
+//
+//   struct Format {
+//     using Slot = ...;  static constexpr int k_per_slot = 1 or 2;  int mr, nr;
+//     void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, Slot* dst) const;
+//     // k_per_slot row pieces of nr floats (rows[1] all zeros past the end of the block) into one slot row
+//     void pack_b(const float* const* rows, Slot* dst) const;
+//     void micro(std::int64_t depth, const Slot* a, const Slot* b, float* c, std::int64_t ldc, bool accumulate) const;
+//   };
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cpu/gemm/low_precision.h"
+#include "kernels/cpu/gemm/packed.h"
+
+namespace flopslab::gemm::packed {
+
+// Float32 panels; with a 16-bit `Rounded` format each value is rounded to it as it is packed
+// (the same products as a 16-bit GEMM, at float32 speed: what runs where the CPU has no
+// bf16 dot-product instruction, and for fp16 on every CPU here).
+template <InputFormat Rounded>
+struct FloatPanels {
+  using Slot = float;
+  static constexpr int k_per_slot = 1;
+  const MicroKernel& uk;
+  int mr, nr;
+  explicit FloatPanels(const MicroKernel& kernel) : uk(kernel), mr(kernel.mr), nr(kernel.nr) {}
+  void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, float* dst) const {
+    packed::pack_a(a, lda, rows, kc, mr, dst);
+    if constexpr (Rounded != InputFormat::fp32)
+      for (std::int64_t i = 0; i < kc * mr; ++i) dst[i] = round_to(Rounded, dst[i]);
+  }
+  void pack_b(const float* const* rows, float* dst) const {
+    if constexpr (Rounded == InputFormat::fp32)
+      std::copy_n(rows[0], nr, dst);
+    else
+      for (int j = 0; j < nr; ++j) dst[j] = round_to(Rounded, rows[0][j]);
+  }
+  void micro(std::int64_t depth, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate) const {
+    uk.run(depth, a, b, c, ldc, accumulate);
+  }
+};
+
+// C[rows x cols] (+)= packed A block * packed B panel, tile by tile; edge tiles go through a
+// scratch tile so the micro-kernel never needs a bounds check.
+template <class Format>
+void macro_kernel_for(const Format& f, std::int64_t rows, std::int64_t cols, std::int64_t depth,
+                      const typename Format::Slot* a_packed, const typename Format::Slot* b_packed, float* c,
+                      std::int64_t ldc, bool accumulate) {
+  alignas(64) float edge[16 * 64];  // mr x nr <= 16 x 64
+  for (std::int64_t j0 = 0; j0 < cols; j0 += f.nr) {
+    const std::int64_t nr = std::min<std::int64_t>(f.nr, cols - j0);
+    const typename Format::Slot* b_sliver = b_packed + j0 * depth;
+    for (std::int64_t i0 = 0; i0 < rows; i0 += f.mr) {
+      const std::int64_t mr = std::min<std::int64_t>(f.mr, rows - i0);
+      const typename Format::Slot* a_sliver = a_packed + i0 * depth;
+      float* c_tile = c + i0 * ldc + j0;
+      if (mr == f.mr && nr == f.nr) {
+        f.micro(depth, a_sliver, b_sliver, c_tile, ldc, accumulate);
+        continue;
+      }
+      f.micro(depth, a_sliver, b_sliver, edge, f.nr, false);
+      for (std::int64_t r = 0; r < mr; ++r)
+        for (std::int64_t j = 0; j < nr; ++j)
+          c_tile[r * ldc + j] = (accumulate ? c_tile[r * ldc + j] : 0.0f) + edge[r * f.nr + j];
+    }
+  }
+}
+
+namespace detail {
+// [begin, end) of part `index` when `total` is split into `parts` near-equal runs of whole
+// slivers.
+inline std::pair<std::int64_t, std::int64_t> share(std::int64_t total, int unit, int index, int parts) {
+  const std::int64_t slivers = (total + unit - 1) / unit;
+  return {std::min(total, slivers * index / parts * unit), std::min(total, slivers * (index + 1) / parts * unit)};
+}
+constexpr int kGroup = 8;  // B slivers packed together (nr <= 64)
+}  // namespace detail
+
+template <class Format>
+void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row,
+                       float* c, std::int64_t ldc, const Blocking& blk, int threads) {
+  using Slot = typename Format::Slot;
+  constexpr int K = Format::k_per_slot;
+  const auto [m, n, k] = shape;
+  if (k == 0) {  // an empty sum: C = 0
+    for (std::int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
+    return;
+  }
+  const ThreadGrid grid = thread_grid(m, n, std::max(threads, 1), f.mr, f.nr);
+  const std::int64_t kc_max = std::min(blk.kc, k), depth_max = (kc_max + K - 1) / K;
+  const std::int64_t nc_max = std::min(blk.nc, (n + f.nr - 1) / f.nr * f.nr);
+  // A is packed a chunk of rows at a time, all of it when the packed copy stays under 8 MiB.
+  const std::int64_t chunk_unit = std::int64_t(grid.rows) * f.mr;
+  const std::int64_t chunk_rows = std::max(
+      chunk_unit,
+      std::min((m + chunk_unit - 1) / chunk_unit, ((8 << 20) / (4 * depth_max)) / chunk_unit) * chunk_unit);
+  // Shared by the team; allocated by (and kept with) the calling thread. Slots are 4 bytes.
+  static_assert(sizeof(Slot) == sizeof(float));
+  Slot* const a_packed = reinterpret_cast<Slot*>(reusable_scratch(0, chunk_rows * depth_max));
+  Slot* const b_packed = reinterpret_cast<Slot*>(reusable_scratch(1, nc_max * depth_max));
+
+#pragma omp parallel num_threads(grid.rows * grid.cols)
+  {
+    const int t = omp_get_thread_num();
+    const int my_row = t / grid.cols, my_col = t % grid.cols;
+    for (std::int64_t jc = 0; jc < n; jc += blk.nc) {
+      const std::int64_t nc = std::min(blk.nc, n - jc);
+      const auto [col_begin, col_end] = detail::share(nc, f.nr, my_col, grid.cols);
+      for (std::int64_t pc = 0; pc < k; pc += blk.kc) {
+        const std::int64_t kc = std::min(blk.kc, k - pc), depth = (kc + K - 1) / K;
+        // B is packed in groups of 8 slivers, row by row: each row of a group is one
+        // contiguous read of 8 * nr floats. Packing sliver by sliver would read kc rows
+        // kc * ldb bytes apart for every sliver, a page and a cache miss per row that the
+        // prefetchers cannot follow; with few rows of A to amortise it (a convolution's K
+        // filters), that alone cost half the speed.
+#pragma omp for schedule(static) nowait
+        for (std::int64_t j0 = 0; j0 < nc; j0 += detail::kGroup * f.nr) {
+          const std::int64_t cols = std::min<std::int64_t>(detail::kGroup * f.nr, nc - j0);
+          const std::int64_t padded = (cols + f.nr - 1) / f.nr * f.nr;
+          alignas(64) float row[K][detail::kGroup * 64];
+          for (std::int64_t p = 0; p < kc; p += K) {
+            for (int r = 0; r < K; ++r) {
+              if (p + r < kc) {
+                read_b_row(pc + p + r, jc + j0, cols, row[r]);
+                std::fill(row[r] + cols, row[r] + padded, 0.0f);  // the right edge
+              } else {
+                std::fill(row[r], row[r] + padded, 0.0f);  // past the last k of an odd block
+              }
+            }
+            for (std::int64_t s = 0; s < cols; s += f.nr) {
+              const float* pieces[K];
+              for (int r = 0; r < K; ++r) pieces[r] = row[r] + s;
+              f.pack_b(pieces, b_packed + (j0 + s) * depth + (p / K) * f.nr);
+            }
+          }
+        }
+        for (std::int64_t ic = 0; ic < m; ic += chunk_rows) {
+          const std::int64_t rows = std::min(chunk_rows, m - ic);
+#pragma omp for schedule(static)
+          for (std::int64_t i0 = 0; i0 < rows; i0 += f.mr)
+            f.pack_a(a + (ic + i0) * lda + pc, lda, std::min<std::int64_t>(f.mr, rows - i0), kc, a_packed + i0 * depth);
+          // (implicit barrier: both panels are complete)
+          const auto [row_begin, row_end] = detail::share(rows, f.mr, my_row, grid.rows);
+          const std::int64_t mc_step = balanced_block(row_end - row_begin, blk.mc, f.mr);
+          if (col_end > col_begin)
+            for (std::int64_t i0 = row_begin; i0 < row_end; i0 += mc_step)
+              macro_kernel_for(f, std::min(mc_step, row_end - i0), col_end - col_begin, depth, a_packed + i0 * depth,
+                               b_packed + col_begin * depth, c + (ic + i0) * ldc + jc + col_begin, ldc,
+                               /*accumulate=*/pc > 0);
+#pragma omp barrier
+          // (nobody reads the packed panels any more when the next ones are packed over them)
+        }
+      }
+    }
+  }
+}
+
+}  // namespace flopslab::gemm::packed
