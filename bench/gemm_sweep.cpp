@@ -84,6 +84,7 @@ double GemmSweep::best_peer_gflops(const GemmRow& row) const {
   double best = kNaN;
   for (const GemmRow& r : rows)
     if (r.variant->role == Role::peer && r.variant->device == row.variant->device && r.threads == row.threads &&
+        r.variant->input_roundoff == row.variant->input_roundoff &&  // a peer of the same precision
         same_shape(r.shape, row.shape) && r.timing && r.passed() && !(r.gflops() <= best))
       best = r.gflops();
   return best;
@@ -271,22 +272,38 @@ std::vector<std::string> gemm_sweep_headlines(const GemmSweep& sweep) {
     if (gemm::flop_count(r.shape) > gemm::flop_count(largest)) largest = r.shape;
     if (std::find(threads.begin(), threads.end(), r.threads) == threads.end()) threads.push_back(r.threads);
   }
+  // One line per thread count and precision: float32 rungs against float32 peers, 16-bit-input
+  // rungs against peers of the same inputs (and against the best float32 rung).
+  std::vector<double> roundoffs;
+  for (const GemmRow& r : sweep.rows)
+    if (std::find(roundoffs.begin(), roundoffs.end(), r.variant->input_roundoff) == roundoffs.end())
+      roundoffs.push_back(r.variant->input_roundoff);
+  std::sort(roundoffs.begin(), roundoffs.end());
   for (int t : threads) {
-    const GemmRow* best = nullptr;
-    for (const GemmRow& r : sweep.rows)
-      if (r.variant->role == Role::ladder && r.threads == t && same_shape(r.shape, largest) && r.timing &&
-          r.passed() && (best == nullptr || r.gflops() > best->gflops()))
-        best = &r;
-    if (best == nullptr) continue;
-    std::string line = fmt::format("{} on {} thread{}: best rung {} at {} GFLOP/s, {} of the measured FMA peak",
-                                   format_shape(largest), t, t == 1 ? "" : "s", best->variant->name,
-                                   format_rate(best->gflops()),
-                                   format_percent(best->gflops() / sweep.peak_for(*best)));
-    for (const GemmRow& r : sweep.rows)
-      if (r.variant->role != Role::ladder && r.threads == t && same_shape(r.shape, largest) && r.timing)
-        line += fmt::format(", {} of {}{} ({} GFLOP/s)", format_percent(best->gflops() / r.gflops()), r.variant->name,
-                            r.variant->role == Role::context ? " (context)" : "", format_rate(r.gflops()));
-    lines.push_back(line + ".");
+    const GemmRow* best_fp32 = nullptr;
+    for (double u : roundoffs) {
+      const GemmRow* best = nullptr;
+      for (const GemmRow& r : sweep.rows)
+        if (r.variant->role == Role::ladder && r.variant->input_roundoff == u && r.threads == t &&
+            same_shape(r.shape, largest) && r.timing && r.passed() && (best == nullptr || r.gflops() > best->gflops()))
+          best = &r;
+      if (best == nullptr) continue;
+      if (u == 0) best_fp32 = best;
+      std::string line = fmt::format("{} on {} thread{}: best {}rung {} at {} GFLOP/s, {} of the measured FMA peak",
+                                     format_shape(largest), t, t == 1 ? "" : "s", u == 0 ? "" : "16-bit-input ",
+                                     best->variant->name, format_rate(best->gflops()),
+                                     format_percent(best->gflops() / sweep.peak_for(*best)));
+      if (u > 0 && best_fp32 != nullptr)
+        line += fmt::format(", {} the float32 rung {}", format_ratio(best->gflops() / best_fp32->gflops()),
+                            best_fp32->variant->name);
+      for (const GemmRow& r : sweep.rows)
+        if (r.variant->role != Role::ladder && r.variant->input_roundoff == u && r.threads == t &&
+            same_shape(r.shape, largest) && r.timing)
+          line += fmt::format(", {} of {}{} ({} GFLOP/s)", format_percent(best->gflops() / r.gflops()),
+                              r.variant->name, r.variant->role == Role::context ? " (context)" : "",
+                              format_rate(r.gflops()));
+      lines.push_back(line + ".");
+    }
   }
   return lines;
 }

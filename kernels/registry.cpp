@@ -5,7 +5,7 @@ namespace flopslab {
 // Each descriptor is defined at the bottom of its kernel's file.
 namespace gemm {
 extern const GemmVariant kCpuNaive, kCpuLoopOrder, kCpuBlocked, kCpuPackedSimd, kCpuOpenmp, kCpuBf16;
-extern const GemmVariant kCpuOpenblas, kCpuOnednn;
+extern const GemmVariant kCpuOpenblas, kCpuOnednn, kCpuOnednnBf16;
 #ifdef FLOPSLAB_HAVE_CUDA
 namespace cuda {
 extern const GemmVariant kCudaNaive, kCudaCoalesced, kCudaSharedTiles, kCudaBlocktile1d, kCudaBlocktile2d,
@@ -36,6 +36,7 @@ const GemmVariant* const kGemmVariants[] = {
     &gemm::kCpuBf16,        // kernels/cpu/gemm/06_bf16.cpp
     &gemm::kCpuOpenblas,    // kernels/cpu/gemm/peer_openblas.cpp
     &gemm::kCpuOnednn,      // kernels/cpu/gemm/peer_onednn.cpp
+    &gemm::kCpuOnednnBf16,  // kernels/cpu/gemm/peer_onednn_bf16.cpp
 #ifdef FLOPSLAB_HAVE_CUDA  // only in builds with the CUDA toolkit
     &gemm::cuda::kCudaNaive,        // kernels/cuda/gemm/01_naive.cu
     &gemm::cuda::kCudaCoalesced,    // kernels/cuda/gemm/02_coalesced.cu

@@ -114,7 +114,7 @@ TEST_CASE("sweep: every row checked, one-thread rungs once, derived ratios") {
     }
     if (r.skipped.empty()) CHECK(r.check.compared == 48 * 40);
   }
-  CHECK(rows_at_two == 3);  // openmp, openblas, onednn
+  CHECK(rows_at_two == 5);  // openmp, bf16, openblas, onednn, onednn-bf16
   const bench::GemmRow* naive = sweep.find("naive", {48, 40, 33}, 1);
   REQUIRE(naive != nullptr);
   CHECK(sweep.naive_gflops(*naive) == naive->gflops());
