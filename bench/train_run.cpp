@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <limits>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -12,6 +12,7 @@
 #include "bench/files.h"
 #include "bench/report.h"
 #include "nn/checkpoint.h"
+#include "nn/parts.h"
 
 namespace flopslab::bench {
 namespace fs = std::filesystem;
@@ -42,11 +43,13 @@ std::string rows_up_to(const std::string& csv, int epochs) {
 
 }  // namespace
 
+const char* class_name(std::int64_t label) { return label >= 0 && label < 10 ? kClassNames[label] : "?"; }
+
 std::string train_run_problem(const TrainRunOptions& o) {
-  const std::vector<std::string> models = {"mlp", "mlp-dropout", "cnn", "cnn-nobn"};
+  const auto& models = nn::model_names();
   if (std::find(models.begin(), models.end(), o.model) == models.end())
     return "--model: '" + o.model + "' is not a model (valid: mlp, mlp-dropout, cnn, cnn-nobn)";
-  const std::vector<std::string> optimizers = {"sgd", "nesterov", "adam", "adamw", "rmsprop"};
+  const auto& optimizers = nn::optimizer_names();
   if (std::find(optimizers.begin(), optimizers.end(), o.optimizer) == optimizers.end())
     return "--optimizer: '" + o.optimizer + "' is not an optimizer (valid: sgd, nesterov, adam, adamw, rmsprop)";
   if (o.epochs < 1) return "--epochs: must be at least 1, got " + std::to_string(o.epochs);
@@ -54,9 +57,15 @@ std::string train_run_problem(const TrainRunOptions& o) {
   if (!(o.lr > 0) || !std::isfinite(o.lr)) return "--lr: must be a positive number, got " + fmt::format("{}", o.lr);
   if (o.weight_decay < 0) return "--weight-decay: must be 0 or more";
   if (o.workers < 0) return "--workers: must be 0 or more";
+  if (o.accumulate < 1) return "--accumulate: must be at least 1, got " + std::to_string(o.accumulate);
+  if (o.checkpoint_segments < 0) return "--checkpoint-segments: must be 0 or more";
   if (o.augment.jitter_low <= 0 || o.augment.jitter_high < o.augment.jitter_low)
     return "--jitter: needs 0 < low <= high";
+  for (std::int64_t c : o.classes)
+    if (c < 0 || c > 9) return "--classes: " + std::to_string(c) + " is not a Fashion-MNIST class (0 to 9)";
   if (o.out.empty()) return "--out: a directory to write is required";
+  if (!o.init_from.empty() && !fs::is_regular_file(o.init_from))
+    return "--init-from: " + o.init_from + " is not a file (a checkpoint.bin of an earlier run)";
   if (o.resume) {
     if (!fs::exists(o.out + "/checkpoint.bin"))
       return "--resume: " + o.out + "/checkpoint.bin does not exist (run without --resume first)";
@@ -84,10 +93,34 @@ LoadedData load_training_data(const std::string& dir, std::int64_t train_limit, 
   return d;
 }
 
+nn::Dataset select_classes(const nn::Dataset& data, const std::vector<std::int64_t>& classes) {
+  std::vector<std::int64_t> keep;
+  for (std::int64_t i = 0; i < data.size(); ++i)
+    if (std::find(classes.begin(), classes.end(), data.labels[std::size_t(i)]) != classes.end()) keep.push_back(i);
+  nn::Dataset out;
+  out.classes = std::int64_t(classes.size());
+  std::vector<std::int64_t> shape = data.images.shape();
+  const std::int64_t per = data.images.size() / std::max<std::int64_t>(data.size(), 1);
+  shape[0] = std::int64_t(keep.size());
+  out.images = nn::Tensor(shape);
+  for (std::size_t j = 0; j < keep.size(); ++j) {
+    std::copy_n(data.images.data() + keep[j] * per, per, out.images.data() + std::int64_t(j) * per);
+    const std::int64_t label = data.labels[std::size_t(keep[j])];
+    out.labels.push_back(std::find(classes.begin(), classes.end(), label) - classes.begin());
+  }
+  return out;
+}
+
 TrainRunResult run_training(const TrainRunOptions& o) {
   if (const std::string problem = train_run_problem(o); !problem.empty()) throw std::invalid_argument(problem);
+  const nn::Recipe recipe = o.recipe.empty() ? nn::constant_recipe(o.optimizer, o.lr, o.epochs, o.weight_decay)
+                                             : nn::read_recipe(o.recipe);
   if (o.progress) o.progress("loading " + o.data);
   LoadedData loaded = load_training_data(o.data, o.train_limit, o.test_limit);
+  if (!o.classes.empty()) {
+    loaded.train = select_classes(loaded.train, o.classes);
+    loaded.test = select_classes(loaded.test, o.classes);
+  }
   nn::Dataset& train_data = loaded.train;
   const nn::Dataset& test_data = loaded.test;
   nn::Transforms transforms = o.augment;
@@ -96,17 +129,36 @@ TrainRunResult run_training(const TrainRunOptions& o) {
     throw std::invalid_argument(fmt::format("--batch: {} is more than the {} training samples", o.batch, train_data.size()));
 
   std::mt19937_64 rng(o.seed);
-  auto model = nn::make_model(o.model, rng);
-  auto optimizer = nn::make_optimizer(o.optimizer, model->parameters(), o.lr, o.weight_decay);
+  auto model = nn::make_model(o.model, rng, train_data.classes);
   TrainRunResult result;
-  std::string log_csv = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,test_top3,seconds,samples_per_s\n";
-  std::string steps_csv = "epoch,step,loss,accuracy\n";
+  if (!o.init_from.empty()) {
+    std::vector<std::string> skip;
+    for (const std::string& part : o.new_parts) {
+      const nn::LayerRange r = nn::resolve_part(*model, part);
+      for (std::size_t i = r.begin; i < r.end; ++i) skip.push_back(std::to_string(i) + ".");
+    }
+    try {
+      result.init_notes = nn::load_matching_parameters(read_file(o.init_from), o.init_from, *model, skip);
+    } catch (const std::runtime_error& e) {
+      throw std::invalid_argument(std::string("--init-from: ") + e.what());
+    }
+  }
+  nn::TrainOptions t{.batch = o.batch, .threads = o.threads, .seed = o.seed, .transforms = transforms,
+                     .workers = o.workers, .accumulate = o.accumulate, .precision = o.precision,
+                     .loss_scaling = o.loss_scaling, .checkpoint_segments = o.checkpoint_segments, .lr_mult = o.lr_mult,
+                     .freeze = o.freeze, .profile = o.profile};
+  nn::Trainer trainer(*model, recipe, train_data, t);  // checks the plan: phases, schedules, parts
+  result.recipe = (recipe.description.empty() ? std::string("recipe") : recipe.description) + " (" + recipe.source + ")";
+  result.epochs = trainer.epochs();
+  result.steps_per_epoch = trainer.steps_per_epoch();
+  std::string log_csv =
+      "epoch,train_loss,train_accuracy,test_loss,test_accuracy,test_top3,seconds,samples_per_s,data_seconds,"
+      "peak_activation_mib,skipped_steps\n";
+  std::string steps_csv = "epoch,step,loss,accuracy,lr,momentum,loss_scale\n";
   if (o.resume) {
     const std::string path = o.out + "/checkpoint.bin";
-    result.first_epoch = int(nn::restore_checkpoint(read_file(path), path, o.model, *model, *optimizer).epoch);
-    if (result.first_epoch >= o.epochs)
-      throw std::invalid_argument(fmt::format("--resume: the checkpoint has {} epochs already; ask for more --epochs",
-                                              result.first_epoch));
+    trainer.restore(read_file(path), path, o.model);
+    result.first_epoch = trainer.completed_epochs();
     log_csv = rows_up_to(read_file(o.out + "/log.csv"), result.first_epoch);
     steps_csv = rows_up_to(read_file(o.out + "/steps.csv"), result.first_epoch);
   } else {
@@ -116,26 +168,29 @@ TrainRunResult run_training(const TrainRunOptions& o) {
 
   double best_loss = std::numeric_limits<double>::infinity();
   int since_best = 0;
-  nn::TrainOptions t{.epochs = o.epochs, .batch = o.batch, .threads = o.threads, .seed = o.seed,
-                     .first_epoch = result.first_epoch, .transforms = transforms, .workers = o.workers};
-  t.on_step = [&](const nn::StepInfo& s) {
-    steps_csv += fmt::format("{},{},{:.6f},{:.6f}\n", s.epoch + 1, s.step + 1, s.loss, s.accuracy);
+  const int epochs = result.epochs;
+  auto on_step = [&](const nn::StepInfo& s) {
+    steps_csv += fmt::format("{},{},{:.6f},{:.6f},{:.6g},{:.4f},{:g}\n", s.epoch + 1, s.step + 1, s.step_loss, s.accuracy,
+                             s.lr, s.momentum, s.loss_scale);
     const std::int64_t every = std::max<std::int64_t>(1, s.steps / 20);  // about 5% of an epoch
     if (o.progress && (s.step % every == 0 || s.step + 1 == s.steps)) {
       const int width = 30, filled = int(double(width) * double(s.step + 1) / double(s.steps));
-      o.progress(fmt::format("epoch {}/{} [{}{}] {:3.0f}%  loss {:.4f}  accuracy {:.1f}%  {:.0f} samples/s", s.epoch + 1,
-                             o.epochs, std::string(std::size_t(filled), '#'), std::string(std::size_t(width - filled), '.'),
-                             100.0 * double(s.step + 1) / double(s.steps), s.loss, 100 * s.accuracy, s.samples_per_s));
+      o.progress(fmt::format("epoch {}/{} [{}{}] {:3.0f}%  loss {:.4f}  accuracy {:.1f}%  lr {:.3g}  {:.0f} samples/s",
+                             s.epoch + 1, epochs, std::string(std::size_t(filled), '#'),
+                             std::string(std::size_t(width - filled), '.'), 100.0 * double(s.step + 1) / double(s.steps),
+                             s.loss, 100 * s.accuracy, s.lr, s.samples_per_s));
     }
   };
-  t.on_epoch = [&](const nn::EpochInfo& e) {
-    log_csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f}\n", e.epoch + 1, e.train_loss,
-                           e.train_accuracy, e.test.loss, e.test.accuracy, e.test.top3, e.seconds, e.samples_per_s);
+  auto on_epoch = [&](const nn::EpochInfo& e) {
+    log_csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.3f},{:.3f},{}\n", e.epoch + 1,
+                           e.train_loss, e.train_accuracy, e.test.loss, e.test.accuracy, e.test.top3, e.seconds,
+                           e.samples_per_s, e.data_seconds, double(e.peak_activation_bytes) / (1 << 20), e.skipped_steps);
     // The checkpoint and both logs describe the same epoch when any of them is read.
-    write_file_atomically(o.out + "/checkpoint.bin", nn::serialize_checkpoint(*model, *optimizer, {o.model, e.epoch + 1}));
+    write_file_atomically(o.out + "/checkpoint.bin", trainer.checkpoint(o.model));
     write_file_atomically(o.out + "/log.csv", log_csv);
     write_file_atomically(o.out + "/steps.csv", steps_csv);
     result.history.push_back(e);
+    result.skipped_steps += e.skipped_steps;
     if (e.test.loss < best_loss) {
       best_loss = e.test.loss;
       since_best = 0;
@@ -145,7 +200,10 @@ TrainRunResult run_training(const TrainRunOptions& o) {
     }
     return true;
   };
-  nn::train(*model, *optimizer, train_data, test_data, t);
+  // Set after construction: the epoch callback writes the trainer's own checkpoint.
+  trainer.set_callbacks(on_step, on_epoch);
+  trainer.run(test_data);
+  result.layer_times = trainer.layer_times();
   result.plot_note = o.plots ? run_plot_script(o.out) : "curves not drawn: --no-plots";
   for (const auto& entry : fs::directory_iterator(o.out)) result.files.push_back(entry.path().filename().string());
   std::sort(result.files.begin(), result.files.end());
@@ -162,21 +220,47 @@ Table epoch_table(const std::vector<nn::EpochInfo>& history) {
   return t;
 }
 
-Table class_table(const nn::Metrics& m) {
+namespace {
+std::string label_name(std::int64_t label, const std::vector<std::int64_t>& classes) {
+  return class_name(classes.empty() ? label : classes.at(std::size_t(label)));
+}
+}  // namespace
+
+Table class_table(const nn::Metrics& m, const std::vector<std::int64_t>& classes) {
   Table t({{"class", Table::Align::left}, {"precision"}, {"recall"}});
   for (std::size_t c = 0; c < m.precision.size(); ++c)
-    t.add_row({c < 10 ? kClassNames[c] : std::to_string(c), fmt::format("{:.1f}%", 100 * m.precision[c]),
+    t.add_row({label_name(std::int64_t(c), classes), fmt::format("{:.1f}%", 100 * m.precision[c]),
                fmt::format("{:.1f}%", 100 * m.recall[c])});
   return t;
 }
 
-Table confusion_table(const nn::Metrics& m) {
+Table confusion_table(const nn::Metrics& m, const std::vector<std::int64_t>& classes) {
   std::vector<Table::Column> columns{{"true \\ predicted", Table::Align::left}};
   for (std::size_t c = 0; c < m.confusion.size(); ++c) columns.push_back({std::to_string(c)});
   Table t(columns);
   for (std::size_t r = 0; r < m.confusion.size(); ++r) {
-    std::vector<std::string> row{fmt::format("{} {}", r, r < 10 ? kClassNames[r] : "")};
+    std::vector<std::string> row{fmt::format("{} {}", r, label_name(std::int64_t(r), classes))};
     for (std::int64_t v : m.confusion[r]) row.push_back(std::to_string(v));
+    t.add_row(row);
+  }
+  return t;
+}
+
+Table layer_time_table(const nn::LayerTimes& times) {
+  const bool recomputed = std::any_of(times.recompute.begin(), times.recompute.end(), [](double s) { return s > 0; });
+  std::vector<Table::Column> columns{{"layer", Table::Align::left}, {"forward ms"}, {"backward ms"}};
+  if (recomputed) columns.push_back({"recompute ms"});
+  columns.push_back({"share"});
+  Table t(columns);
+  double total = 0;
+  for (std::size_t i = 0; i < times.names.size(); ++i) total += times.forward[i] + times.backward[i] + times.recompute[i];
+  const double per_step = 1e3 / double(std::max<std::int64_t>(times.steps, 1));
+  for (std::size_t i = 0; i < times.names.size(); ++i) {
+    const double own = times.forward[i] + times.backward[i] + times.recompute[i];
+    std::vector<std::string> row{fmt::format("{} {}", i, times.names[i]), fmt::format("{:.3f}", times.forward[i] * per_step),
+                                 fmt::format("{:.3f}", times.backward[i] * per_step)};
+    if (recomputed) row.push_back(fmt::format("{:.3f}", times.recompute[i] * per_step));
+    row.push_back(fmt::format("{:.1f}%", total > 0 ? 100 * own / total : 0.0));
     t.add_row(row);
   }
   return t;

@@ -1,11 +1,13 @@
 // `flopslab train`: one training run of the stack in nn/ on Fashion-MNIST, with its files.
-// In --out: log.csv (one row per epoch), steps.csv (one row per step), checkpoint.bin (after
-// every epoch), curves.png (loss and accuracy per epoch, through scripts/plot). --resume
-// continues from checkpoint.bin and gives the numbers an uninterrupted run would have.
+// In --out: log.csv (one row per epoch), steps.csv (one row per step, with its learning rate
+// and momentum), checkpoint.bin (after every epoch), curves.png (loss, accuracy and the
+// learning-rate curve, through scripts/plot). --resume continues from checkpoint.bin and gives
+// the numbers an uninterrupted run would have.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,13 +18,25 @@ namespace flopslab::bench {
 
 struct TrainRunOptions {
   std::string model = "mlp", optimizer = "adam", data = nn::kFashionMnistDir, out;
+  std::string recipe;  // a recipe file; replaces optimizer, lr, epochs and weight decay
   int epochs = 5, threads = 1, patience = 0;  // patience 0: no early stopping
   std::int64_t batch = 64, train_limit = 0, test_limit = 0;  // limits 0: every sample
   double lr = 0.003, weight_decay = 0;
   std::uint64_t seed = 0;
-  bool resume = false, force = false, plots = true;
+  bool resume = false, force = false, plots = true, profile = false;
   int workers = 1;         // threads preparing batches ahead
   nn::Transforms augment;  // flip, crop, jitter, mixup (normalisation is added from the data)
+  int accumulate = 1;
+  nn::Precision precision = nn::Precision::fp32;
+  std::optional<nn::GradScaler::Settings> loss_scaling;
+  int checkpoint_segments = 0;
+  std::vector<std::pair<std::string, double>> lr_mult;
+  std::vector<std::string> freeze;
+  // Fine-tuning: start from another run's checkpoint, loading what matches by name and shape;
+  // new_parts (e.g. "head") are left as initialised even where they match.
+  std::string init_from;
+  std::vector<std::string> new_parts;
+  std::vector<std::int64_t> classes;  // train on these classes only, relabelled 0, 1, ...
   std::function<void(const std::string&)> progress;
 };
 
@@ -33,23 +47,35 @@ struct LoadedData {
   nn::Transforms normalise;  // mean and standard deviation only
 };
 LoadedData load_training_data(const std::string& dir, std::int64_t train_limit = 0, std::int64_t test_limit = 0);
+// The samples of `classes` only (in their order), relabelled 0 .. classes.size() - 1.
+nn::Dataset select_classes(const nn::Dataset& data, const std::vector<std::int64_t>& classes);
 
 // Empty when the options can run; otherwise one sentence naming the problem.
 std::string train_run_problem(const TrainRunOptions& options);
 
 struct TrainRunResult {
   std::vector<nn::EpochInfo> history;  // this run's epochs (after the resumed ones)
-  int first_epoch = 0;
+  int first_epoch = 0, epochs = 0;
+  std::int64_t steps_per_epoch = 0;
   bool stopped_early = false;
+  std::string recipe;                  // its description and source
+  std::vector<std::string> init_notes;  // what --init-from did not load, and why
+  nn::LayerTimes layer_times;           // with --profile
+  std::int64_t skipped_steps = 0;
   std::string plot_note;  // why curves.png is missing, or empty
   std::vector<std::string> files;
 };
+// Throws std::invalid_argument for what the options, recipe or checkpoint make impossible
+// (before anything is written).
 TrainRunResult run_training(const TrainRunOptions& options);
 
 // One row per epoch: losses, accuracies, time and training samples per second.
 Table epoch_table(const std::vector<nn::EpochInfo>& history);
 // Per-class precision and recall, and the confusion matrix, of one evaluation.
-Table class_table(const nn::Metrics& metrics);
-Table confusion_table(const nn::Metrics& metrics);
+Table class_table(const nn::Metrics& metrics, const std::vector<std::int64_t>& classes = {});
+Table confusion_table(const nn::Metrics& metrics, const std::vector<std::int64_t>& classes = {});
+// Milliseconds per step in each layer's forward and backward (and recomputation), with shares.
+Table layer_time_table(const nn::LayerTimes& times);
+const char* class_name(std::int64_t label);  // Fashion-MNIST's, "7" past them
 
 }  // namespace flopslab::bench

@@ -192,3 +192,70 @@ std::vector<conv::Pass> parse_passes(const std::string& option, const std::strin
 }
 
 }  // namespace flopslab::cli
+
+namespace flopslab::cli {
+
+std::vector<std::pair<std::string, double>> parse_part_multipliers(const std::string& option, const std::string& text) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const std::string& item : split(text, ',')) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos)
+      throw UsageError(fmt::format("{}: '{}' should be PART=X, e.g. body=0.1,head=1", option, item));
+    const std::string part = item.substr(0, eq);
+    if (!is_part(part))
+      throw UsageError(fmt::format("{}: '{}' is not a part (body, head, all, or layers such as 3, 2-5, 4-)", option, part));
+    const double m = parse_number(option, item.substr(eq + 1), 0, 1e6);
+    if (m <= 0) throw UsageError(fmt::format("{}: the multiplier of {} must be more than 0", option, part));
+    out.emplace_back(part, m);
+  }
+  return out;
+}
+
+std::vector<std::string> parse_parts(const std::string& option, const std::string& text) {
+  std::vector<std::string> out;
+  for (const std::string& part : split(text, ',')) {
+    if (!is_part(part))
+      throw UsageError(fmt::format("{}: '{}' is not a part (body, head, all, or layers such as 3, 2-5, 4-)", option, part));
+    out.push_back(part);
+  }
+  return out;
+}
+
+bool is_part(const std::string& part) {
+  if (part == "body" || part == "head" || part == "all") return true;
+  const auto dash = part.find('-');
+  const std::string first = part.substr(0, dash), last = dash == std::string::npos ? "" : part.substr(dash + 1);
+  auto digits = [](const std::string& s) { return !s.empty() && std::all_of(s.begin(), s.end(), ::isdigit); };
+  return digits(first) && (last.empty() || digits(last));
+}
+
+std::vector<std::int64_t> parse_classes(const std::string& option, const std::string& text) {
+  std::vector<std::int64_t> out;
+  for (const std::string& item : split(text, ',')) {
+    const auto dash = item.find('-');
+    const std::int64_t first = parse_integer(option, item.substr(0, dash), 0, 9);
+    const std::int64_t last = dash == std::string::npos ? first : parse_integer(option, item.substr(dash + 1), 0, 9);
+    if (last < first) throw UsageError(fmt::format("{}: '{}' runs backwards", option, item));
+    for (std::int64_t c = first; c <= last; ++c) {
+      if (std::find(out.begin(), out.end(), c) != out.end())
+        throw UsageError(fmt::format("{}: class {} is listed twice", option, c));
+      out.push_back(c);
+    }
+  }
+  if (out.size() < 2) throw UsageError(fmt::format("{}: a classifier needs at least 2 classes", option));
+  return out;
+}
+
+gemm::InputFormat parse_precision(const std::string& option, const std::string& text) {
+  for (gemm::InputFormat f : {gemm::InputFormat::fp32, gemm::InputFormat::bf16, gemm::InputFormat::fp16})
+    if (text == gemm::input_format_name(f)) return f;
+  throw UsageError(fmt::format("{}: '{}' is not a precision (valid: fp32, bf16, fp16)", option, text));
+}
+
+int parse_segments(const std::string& option, const std::string& text, int layers) {
+  if (text == "all") return layers;
+  if (text == "sqrt") return std::max(1, int(std::lround(std::sqrt(double(layers)))));
+  return int(parse_integer(option, text, 0, layers));
+}
+
+}  // namespace flopslab::cli

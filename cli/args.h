@@ -54,4 +54,17 @@ std::pair<double, double> parse_range(const std::string& option, const std::stri
 // Comma-joined names of the registry's variants for a device, for messages and --help.
 std::string variant_names(Device device);
 
+// Training options. Parts of a model: "body", "head", "all", or layer indices "3", "2-5", "4-".
+bool is_part(const std::string& part);
+// "body=0.1,head=1": parts with learning-rate multipliers > 0.
+std::vector<std::pair<std::string, double>> parse_part_multipliers(const std::string& option, const std::string& text);
+// "body" or "0-3,7": parts.
+std::vector<std::string> parse_parts(const std::string& option, const std::string& text);
+// "0-4" or "5,6,7,8,9": Fashion-MNIST classes (0 to 9), at least two, none twice.
+std::vector<std::int64_t> parse_classes(const std::string& option, const std::string& text);
+// "fp32", "bf16" or "fp16".
+gemm::InputFormat parse_precision(const std::string& option, const std::string& text);
+// Checkpoint segments for a model of `layers` layers: a number (0 to layers), "sqrt" or "all".
+int parse_segments(const std::string& option, const std::string& text, int layers);
+
 }  // namespace flopslab::cli

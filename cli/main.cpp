@@ -4,7 +4,8 @@
 //   flopslab probe NAME                CPU probes: flops, latency, bandwidth, locality, threads
 //   flopslab gemm [--sizes ...]        the CPU GEMM ladder against OpenBLAS and oneDNN
 //   flopslab conv [--shape ...]        convolutions: direct, im2col, implicit GEMM, 1x1 vs oneDNN/cuDNN
-//   flopslab train [--model mlp|cnn]   train the nn/ stack on Fashion-MNIST
+//   flopslab train [--model mlp|cnn]   train the nn/ stack on Fashion-MNIST (cli/train_commands.cpp)
+//   flopslab lr-find [--model cnn]     the learning-rate range test
 //   flopslab report [--out DIR]        everything, written to report.md / report.json / PNGs
 //   flopslab lesson N                  run lesson N of the syllabus
 //
@@ -30,8 +31,8 @@
 #include "bench/probe.h"
 #include "bench/progress.h"
 #include "bench/report.h"
-#include "bench/train_run.h"
 #include "cli/args.h"
+#include "cli/train_commands.h"
 #include "lessons/frame.h"
 
 namespace flopslab::cli {
@@ -258,63 +259,6 @@ int run_conv(const ConvArgs& a, const std::string& command) {
   return finish_sweep(a.json, json, sweep.all_checks_passed());
 }
 
-struct TrainArgs {
-  std::string model = "mlp", optimizer = "adam", data = nn::kFashionMnistDir, out, threads, epochs = "5", batch = "64",
-              lr = "0.003", weight_decay = "0", seed = "0", train_limit = "0", test_limit = "0", patience = "0",
-              workers = "1", crop_padding = "0", jitter, mixup = "0";
-  bool resume = false, force = false, no_plots = false, no_progress = false, flip = false;
-};
-
-int run_train(const TrainArgs& a) {
-  const bench::MachineInfo machine = bench::describe_machine();
-  bench::TrainRunOptions o{.model = a.model, .optimizer = a.optimizer, .data = a.data, .out = a.out};
-  o.epochs = int(parse_integer("--epochs", a.epochs, 1, 100000));
-  o.batch = parse_integer("--batch", a.batch, 1, 1 << 20);
-  o.threads = a.threads.empty() ? machine.physical_cores : int(parse_integer("--threads", a.threads, 1, 4096));
-  o.seed = std::uint64_t(parse_integer("--seed", a.seed, 0, std::numeric_limits<long long>::max()));
-  o.train_limit = parse_integer("--train-limit", a.train_limit, 0, 1LL << 40);
-  o.test_limit = parse_integer("--test-limit", a.test_limit, 0, 1LL << 40);
-  o.patience = int(parse_integer("--patience", a.patience, 0, 100000));
-  o.lr = parse_number("--lr", a.lr, 0, 1e6);
-  o.weight_decay = parse_number("--weight-decay", a.weight_decay, 0, 1e6);
-  o.resume = a.resume, o.force = a.force, o.plots = !a.no_plots;
-  o.workers = int(parse_integer("--workers", a.workers, 0, 256));
-  o.augment.flip = a.flip;
-  o.augment.crop_padding = parse_integer("--crop-padding", a.crop_padding, 0, 64);
-  o.augment.mixup_alpha = float(parse_number("--mixup", a.mixup, 0, 100));
-  if (!a.jitter.empty()) {
-    const auto [low, high] = parse_range("--jitter", a.jitter, 0.01, 100);
-    o.augment.jitter_low = float(low), o.augment.jitter_high = float(high);
-  }
-  if (o.out.empty()) o.out = fmt::format("runs/{}-{}-seed{}", o.model, o.optimizer, o.seed);
-  if (const std::string problem = bench::train_run_problem(o); !problem.empty()) throw UsageError("train: " + problem);
-  if (!std::filesystem::is_directory(o.data))
-    throw UsageError("train: no dataset at " + o.data +
-                     " (sudo apt-get install dataset-fashion-mnist, or --data DIR with MNIST-format files)");
-  bench::Progress progress(!a.no_progress);
-  o.progress = [&](const std::string& line) { progress(line); };
-  bench::TrainRunResult r;
-  try {
-    r = bench::run_training(o);
-  } catch (const std::invalid_argument& e) {  // what only the loaded data could tell: --batch, --epochs vs the checkpoint
-    throw UsageError(std::string("train: ") + e.what());
-  }
-  progress.finish();
-  std::printf("Trained %s with %s (lr %g, batch %lld) on %s, %d thread(s), seed %llu\n", o.model.c_str(),
-              o.optimizer.c_str(), o.lr, static_cast<long long>(o.batch), o.data.c_str(), o.threads,
-              static_cast<unsigned long long>(o.seed));
-  std::printf("%s\n", bench::epoch_table(r.history).text().c_str());
-  if (!r.history.empty()) {
-    std::printf("Per class on the test set after the last epoch:\n%s\n",
-                bench::class_table(r.history.back().test).text().c_str());
-    std::printf("Confusion matrix:\n%s\n", bench::confusion_table(r.history.back().test).text().c_str());
-  }
-  if (r.stopped_early) std::printf("Stopped early: the test loss did not improve for %d epochs.\n", o.patience);
-  if (!r.plot_note.empty()) std::printf("%s\n", r.plot_note.c_str());
-  std::printf("Wrote %s/: %s\n", o.out.c_str(), fmt::format("{}", fmt::join(r.files, ", ")).c_str());
-  return 0;
-}
-
 struct ReportArgs {
   std::string out;
   bool force = false, quick = false, no_plots = false, no_progress = false;
@@ -428,45 +372,9 @@ int run(int argc, char** argv) {
   conv->add_flag("--quick", conv_args.quick, "Small layers and short timing (a smoke test)");
   conv->add_flag("--no-progress", conv_args.no_progress, "Do not print progress on stderr");
 
-  TrainArgs train_args;
-  auto* train = app.add_subcommand(
-      "train", "Train a model of the nn/ stack on Fashion-MNIST: progress per epoch, CSV logs, checkpoints, curves");
-  train->add_option("--model", train_args.model, "mlp (784-256-128-64-10), mlp-dropout, cnn (two conv+BN+ReLU+pool blocks) or cnn-nobn  [mlp]")
-      ->type_name("NAME");
-  train->add_option("--epochs", train_args.epochs, "Epochs to train (with --resume: the total)  [5]")->type_name("N");
-  train->add_option("--batch", train_args.batch, "Samples per step  [64]")->type_name("N");
-  train->add_option("--optimizer", train_args.optimizer, "sgd (momentum 0.9), nesterov, adam, adamw or rmsprop  [adam]")
-      ->type_name("NAME");
-  train->add_option("--lr", train_args.lr, "Learning rate  [0.003]")->type_name("X");
-  train->add_option("--weight-decay", train_args.weight_decay, "Weight decay  [0]")->type_name("X");
-  train->add_option("--threads", train_args.threads, "Threads for the kernels  [physical cores]")->type_name("N");
-  train->add_option("--seed", train_args.seed, "Seed of initialisation, shuffling and dropout  [0]")->type_name("N");
-  train->add_option("--data", train_args.data, "Directory of MNIST-format files  [/usr/share/datasets/fashion-mnist]")
-      ->type_name("DIR");
-  train->add_option("--out", train_args.out, "Directory for log.csv, steps.csv, checkpoint.bin, curves.png  "
-                                             "[runs/<model>-<optimizer>-seed<seed>]")
-      ->type_name("DIR");
-  train->add_option("--train-limit", train_args.train_limit, "Use only the first N training images (0: all)  [0]")
-      ->type_name("N");
-  train->add_option("--test-limit", train_args.test_limit, "Use only the first N test images (0: all)  [0]")->type_name("N");
-  train->add_option("--patience", train_args.patience,
-                    "Stop when the test loss has not improved for N epochs (0: never). Fashion-MNIST has no separate "
-                    "validation split here, so the test set serves  [0]")
-      ->type_name("N");
-  train->add_option("--workers", train_args.workers, "Threads preparing batches ahead (0: none)  [1]")->type_name("N");
-  train->add_flag("--flip", train_args.flip, "Augment: flip each training image left-right with probability 1/2");
-  train->add_option("--crop-padding", train_args.crop_padding,
-                    "Augment: pad by P zeros and crop back at a random offset (0: off)  [0]")
-      ->type_name("P");
-  train->add_option("--jitter", train_args.jitter,
-                    "Augment: scale brightness and contrast by factors drawn from [LOW, HIGH], e.g. 0.5,1.5")
-      ->type_name("LOW,HIGH");
-  train->add_option("--mixup", train_args.mixup, "Augment: mixup with Beta(A, A) weights and mixed labels (0: off)  [0]")
-      ->type_name("A");
-  train->add_flag("--resume", train_args.resume, "Continue --out from its checkpoint (same result as not stopping)");
-  train->add_flag("--force", train_args.force, "Replace --out if it exists");
-  train->add_flag("--no-plots", train_args.no_plots, "Do not draw curves.png");
-  train->add_flag("--no-progress", train_args.no_progress, "Do not print progress on stderr");
+  CommandRun train_run, lr_find_run;
+  auto* train = add_train_command(app, train_run);
+  auto* lr_find = add_lr_find_command(app, lr_find_run);
 
   ReportArgs report_args;
   auto* report = app.add_subcommand("report", "Measure this machine and write report.md, report.json and charts");
@@ -502,7 +410,7 @@ int run(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
-    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, report, lesson)", argv[1]));
+    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, lr-find, report, lesson)", argv[1]));
   }
   try {
     app.parse(argc, argv);
@@ -519,9 +427,10 @@ int run(int argc, char** argv) {
   if (gemm->parsed()) return run_gemm(gemm_args, command);
   if (conv->parsed()) return run_conv(conv_args, command);
   if (report->parsed()) return run_report(report_args, command);
-  if (train->parsed()) return run_train(train_args);
+  if (train->parsed()) return train_run();
+  if (lr_find->parsed()) return lr_find_run();
   if (lesson->parsed()) return run_lesson(lesson_number, lesson_list_flag, lesson_quick, lesson_threads);
-  throw UsageError("no command given (valid: info, probe, gemm, conv, train, report, lesson; see 'flopslab --help')");
+  throw UsageError("no command given (valid: info, probe, gemm, conv, train, lr-find, report, lesson; see 'flopslab --help')");
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ namespace flopslab::nn {
 namespace {
 
 constexpr char kMagic[8] = {'F', 'L', 'O', 'P', 'S', 'L', 'A', 'B'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
 
 template <class T>
 void put(std::string& out, T value) {
@@ -76,6 +76,7 @@ std::string serialize_checkpoint(Module& model, Optimizer& optimizer, const Chec
   put(out, std::int64_t(info.epoch));
   put(out, std::int64_t(optimizer.steps()));
   put_string(out, info.model);
+  put_string(out, info.state);
   const auto state = named_state(model, optimizer);
   put(out, std::uint32_t(state.size()));
   for (const auto& [name, t] : state) {
@@ -88,8 +89,15 @@ std::string serialize_checkpoint(Module& model, Optimizer& optimizer, const Chec
   return out;
 }
 
-CheckpointInfo restore_checkpoint(const std::string& bytes, const std::string& what, const std::string& model_name,
-                                  Module& model, Optimizer& optimizer) {
+namespace {
+
+struct Parsed {
+  CheckpointInfo info;
+  std::int64_t steps = 0;
+  std::map<std::string, std::pair<std::vector<std::int64_t>, const char*>> tensors;
+};
+
+Parsed parse(const std::string& bytes, const std::string& what) {
   if (bytes.size() < sizeof(kMagic) + 4 || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0)
     throw std::runtime_error(what + ": not a flopslab checkpoint (bad magic number)");
   std::uint32_t stored_crc;
@@ -102,16 +110,12 @@ CheckpointInfo restore_checkpoint(const std::string& bytes, const std::string& w
     throw std::runtime_error(what + ": checkpoint version " + std::to_string(version) + ", this build reads version " +
                              std::to_string(kVersion));
   if (crc != stored_crc) throw std::runtime_error(what + ": checksum mismatch (the file is corrupt)");
-  CheckpointInfo info;
-  info.epoch = in.get<std::int64_t>();
-  const std::int64_t steps = in.get<std::int64_t>();
-  info.model = in.get_string();
-  if (info.model != model_name)
-    throw std::runtime_error(what + ": holds a '" + info.model + "' model, not '" + model_name + "'");
+  Parsed p;
+  p.info.epoch = in.get<std::int64_t>();
+  p.steps = in.get<std::int64_t>();
+  p.info.model = in.get_string();
+  p.info.state = in.get_string();
   const std::uint32_t count = in.get<std::uint32_t>();
-
-  // Read everything into staging first; the model changes only when all of it matches.
-  std::map<std::string, std::pair<std::vector<std::int64_t>, const char*>> found;
   for (std::uint32_t i = 0; i < count; ++i) {
     std::string name = in.get_string();
     const std::uint32_t rank = in.get<std::uint32_t>();
@@ -126,9 +130,29 @@ CheckpointInfo restore_checkpoint(const std::string& bytes, const std::string& w
       if (elements > (std::int64_t(1) << 32)) throw std::runtime_error(what + ": tensor " + name + " is too large");
     }
     const char* data = in.take(std::size_t(elements) * sizeof(float));
-    found[name] = {dims, data};
+    p.tensors[name] = {dims, data};
   }
   if (!in.done()) throw std::runtime_error(what + ": unexpected bytes after the last tensor");
+  return p;
+}
+
+std::string dims_string(const std::vector<std::int64_t>& dims) {
+  std::string out;
+  for (std::size_t i = 0; i < dims.size(); ++i) out += (i ? "x" : "") + std::to_string(dims[i]);
+  return out;
+}
+
+}  // namespace
+
+CheckpointInfo read_checkpoint_info(const std::string& bytes, const std::string& what) { return parse(bytes, what).info; }
+
+CheckpointInfo restore_checkpoint(const std::string& bytes, const std::string& what, const std::string& model_name,
+                                  Module& model, Optimizer& optimizer) {
+  // Read everything into staging first; the model changes only when all of it matches.
+  const Parsed parsed = parse(bytes, what);
+  if (parsed.info.model != model_name)
+    throw std::runtime_error(what + ": holds a '" + parsed.info.model + "' model, not '" + model_name + "'");
+  const auto& found = parsed.tensors;
   const auto state = named_state(model, optimizer);
   if (found.size() != state.size())
     throw std::runtime_error(what + ": holds " + std::to_string(found.size()) + " tensors, the model and optimizer have " +
@@ -139,9 +163,35 @@ CheckpointInfo restore_checkpoint(const std::string& bytes, const std::string& w
     if (it->second.first != t->shape())
       throw std::runtime_error(what + ": " + name + " has another shape than the model's " + t->shape_string());
   }
-  for (const auto& [name, t] : state) std::memcpy(t->data(), found[name].second, std::size_t(t->size()) * sizeof(float));
-  optimizer.set_steps(long(steps));
-  return info;
+  for (const auto& [name, t] : state)
+    std::memcpy(t->data(), found.at(name).second, std::size_t(t->size()) * sizeof(float));
+  optimizer.set_steps(long(parsed.steps));
+  return parsed.info;
+}
+
+std::vector<std::string> load_matching_parameters(const std::string& bytes, const std::string& what, Module& model,
+                                                  const std::vector<std::string>& skip_prefixes) {
+  const Parsed parsed = parse(bytes, what);
+  std::vector<std::string> skipped;
+  std::vector<std::pair<Tensor*, const char*>> copies;
+  std::vector<std::pair<std::string, Tensor*>> tensors;
+  for (Parameter* p : model.parameters()) tensors.emplace_back(p->name, &p->value);
+  for (const Buffer& b : model.buffers()) tensors.emplace_back(b.name, b.value);
+  for (const auto& [name, t] : tensors) {
+    bool skip = false;
+    for (const std::string& prefix : skip_prefixes) skip = skip || name.rfind(prefix, 0) == 0;
+    auto it = parsed.tensors.find("model." + name);
+    if (skip)
+      skipped.push_back(name + ": skipped (left as initialised)");
+    else if (it == parsed.tensors.end())
+      skipped.push_back(name + ": not in the checkpoint");
+    else if (it->second.first != t->shape())
+      skipped.push_back(name + ": " + dims_string(it->second.first) + " in the checkpoint, " + t->shape_string() + " here");
+    else
+      copies.emplace_back(t, it->second.second);
+  }
+  for (const auto& [t, data] : copies) std::memcpy(t->data(), data, std::size_t(t->size()) * sizeof(float));
+  return skipped;
 }
 
 }  // namespace flopslab::nn

@@ -151,8 +151,12 @@ Batch DataLoader::batch(std::int64_t index) const {
     b.y.push_back(data_.labels[std::size_t(sample)]);
   }
   std::mt19937_64 rng(seed_ * 1000003 + std::uint64_t(epoch_) * 100003 + std::uint64_t(index) + 17);
-  apply_transforms(b, transforms_, data_.classes, rng);
+  apply_transforms(b, transforms_of_ ? transforms_of_(index) : transforms_, data_.classes, rng);
   return b;
+}
+
+void DataLoader::set_batch_transforms(std::function<Transforms(std::int64_t index)> transforms_of) {
+  transforms_of_ = std::move(transforms_of);
 }
 
 void apply_transforms(Batch& b, const Transforms& t, std::int64_t classes, std::mt19937_64& rng) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -70,6 +71,10 @@ class DataLoader {
   void start_epoch(int epoch);
   std::int64_t batches() const;
   Batch batch(std::int64_t index) const;  // index < batches()
+  // The transforms of batch `index` of the current epoch, instead of one set for every batch
+  // (a recipe's phase without augmentation at the end). Called from the prefetcher's worker
+  // threads: it must only read.
+  void set_batch_transforms(std::function<Transforms(std::int64_t index)> transforms_of);
 
  private:
   const Dataset& data_;
@@ -77,6 +82,7 @@ class DataLoader {
   bool shuffle_, drop_last_;
   std::uint64_t seed_;
   Transforms transforms_;
+  std::function<Transforms(std::int64_t)> transforms_of_;
   int epoch_ = 0;
   std::vector<std::int64_t> order_;
 };

@@ -1,5 +1,8 @@
-// The layers of the training stack. Each calls the kernels in kernels/ for its heavy work
-// (GEMM, convolution passes, pooling, channel shuffle) and holds only the glue.
+// The layers of the training stack, one per file under nn/layers/ (containers together in
+// containers.cpp). Each calls the kernels in kernels/ for its heavy work (GEMM, convolution
+// passes, pooling, channel shuffle) and holds only the glue. Under mixed precision
+// (Context::precision) Linear and Conv2d multiply 16-bit operands with float32 sums and round
+// their outputs to the 16-bit format, and every layer keeps its saved activations in it.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +10,9 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "nn/memory.h"
 #include "nn/module.h"
+#include "nn/precision.h"
 
 namespace flopslab::nn {
 
@@ -18,11 +23,12 @@ class Linear : public Module {
   std::string describe() const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
+  void release_cache() override { x_.clear(); }
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   Parameter weight, bias;
 
  private:
-  Tensor x_;  // cached input
+  SavedTensor x_;  // the input
 };
 
 enum class ActivationKind { relu, leaky_relu, relu6, sigmoid, tanh, softplus };
@@ -35,16 +41,18 @@ class Activation : public Module {
   std::string describe() const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
+  void release_cache() override { saved_.clear(); }
   ActivationKind kind() const { return kind_; }
 
  private:
+  bool saves_output() const { return kind_ == ActivationKind::sigmoid || kind_ == ActivationKind::tanh; }
   ActivationKind kind_;
   float slope_;
-  Tensor x_, y_;
+  SavedTensor saved_;  // the output for sigmoid and tanh, the input for the others
 };
 
-// NCHW convolution with bias through the CPU implicit-GEMM kernel (all three passes).
-// W: K x C/groups x R x S.
+// NCHW convolution with bias through the CPU implicit-GEMM kernel (forward, backward data)
+// and im2col + GEMM (backward weights). W: K x C/groups x R x S.
 class Conv2d : public Module {
  public:
   // shape.n, h and w are taken from each input; the rest fixes the layer.
@@ -52,12 +60,14 @@ class Conv2d : public Module {
   std::string describe() const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
+  void release_cache() override { x_.clear(); }
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
+  const conv::Shape& shape() const { return shape_; }
   Parameter weight, bias;
 
  private:
   conv::Shape shape_;
-  Tensor x_;
+  SavedTensor x_;
 };
 
 // Per-channel normalisation over N (and H x W for 4-D inputs): batch statistics in training,
@@ -70,13 +80,16 @@ class BatchNorm : public Module {
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) override;
+  void release_cache() override { x_hat_.clear(), inv_std_ = Tensor(); }
+  float eps() const { return eps_; }
   Parameter weight, bias;
   Tensor running_mean, running_var;
 
  private:
   std::int64_t channels_;
   float eps_, momentum_;
-  Tensor x_hat_, inv_std_;
+  SavedTensor x_hat_;
+  Tensor inv_std_;
   bool trained_pass_ = true;
 };
 
@@ -87,12 +100,13 @@ class Pool2d : public Module {
   std::string describe() const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
+  void release_cache() override { argmax_ = {}; }
 
  private:
   PoolKind kind_;
   std::int64_t kernel_, stride_, pad_;
   std::vector<std::int64_t> x_shape_;
-  std::vector<std::int32_t> argmax_;
+  std::vector<std::int32_t, memory::CountingAllocator<std::int32_t>> argmax_;
 };
 
 // N x C x H x W -> N x C, the mean of each plane.
@@ -114,6 +128,7 @@ class Dropout : public Module {
   std::string describe() const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
+  void release_cache() override { mask_ = Tensor(); }
 
  private:
   float p_;
@@ -141,6 +156,11 @@ class ChannelShuffle : public Module {
   std::int64_t groups_;
 };
 
+// Layers in order. With checkpoint segments K > 1 (gradient checkpointing, Chen et al. 2016),
+// a training forward splits the layers into K runs of nearly equal length and keeps only each
+// run's input, dropping what the run's layers saved; the backward runs each run's forward
+// again (with the same random numbers, without counting BatchNorm's statistics twice) just
+// before its backward. The last run is not dropped: its backward comes at once.
 class Sequential : public Module {
  public:
   Sequential& add(ModulePtr layer) {
@@ -150,9 +170,24 @@ class Sequential : public Module {
   std::string describe() const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
+  void release_cache() override;
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) override;
+  // 0 or 1: no checkpointing; at most layers.size() (every layer a run of its own).
+  void set_checkpoint_segments(int segments);
+  int checkpoint_segments() const { return segments_; }
   std::vector<ModulePtr> layers;
+
+ private:
+  struct Run {
+    std::size_t begin, end;  // layers [begin, end)
+    Tensor input;
+    std::mt19937_64 rng;  // the generator as the run's forward found it
+  };
+  Tensor layer_forward(std::size_t i, const Tensor& x, const Context& ctx, const Context& inner, const char* event);
+  Tensor layer_backward(std::size_t i, const Tensor& dy, const Context& ctx, const Context& inner);
+  int segments_ = 0;
+  std::vector<Run> runs_;  // of the last checkpointed training forward
 };
 
 // Inception-style block: every branch sees the same input; outputs are concatenated along
@@ -166,6 +201,7 @@ class Concat : public Module {
   std::string describe() const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
+  void release_cache() override;
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) override;
   std::vector<ModulePtr> branches;
@@ -181,6 +217,7 @@ class Residual : public Module {
   std::string describe() const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
+  void release_cache() override { body_->release_cache(); }
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) override;
 

@@ -1,7 +1,9 @@
 // The layer contract (as in Caffe and llm.c): forward computes the output and keeps what its
 // backward will need; backward takes dL/dy, writes the gradients of the layer's parameters
 // (overwriting them: no parameter is shared in these models) and returns dL/dx. No tape:
-// every layer's backward is written by hand beside its forward.
+// every layer's backward is written by hand beside its forward. What a forward kept is
+// released after the backward that used it (release_cache), as PyTorch frees saved tensors,
+// so that the memory a training step holds is what the step needs.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/gemm.h"
 #include "nn/tensor.h"
 
 namespace flopslab::nn {
@@ -17,6 +20,8 @@ namespace flopslab::nn {
 struct Parameter {
   std::string name;  // "0.weight", as PyTorch's state_dict would call it
   Tensor value, grad;
+  // A frozen parameter gets no gradient computed and no update (fine-tuning's frozen body).
+  bool frozen = false;
 };
 
 // A named tensor of state that is not trained (BatchNorm's running statistics).
@@ -25,14 +30,45 @@ struct Buffer {
   Tensor* value = nullptr;
 };
 
+// Mixed precision: the format the GEMM-based layers round their operands and outputs to, and
+// the layers keep their saved activations in (fp32: none). Sums, the loss, BatchNorm's
+// statistics and the master weights stay float32.
+using Precision = gemm::InputFormat;
+inline const char* precision_name(Precision p) { return gemm::input_format_name(p); }
+
+// Seconds spent in each top-level layer's forward and backward (flopslab train --profile).
+struct LayerTimes {
+  std::vector<std::string> names;
+  std::vector<double> forward, backward, recompute;  // recompute: checkpointed forwards run again
+  std::int64_t steps = 0;
+};
+
+// Live bytes after each layer's forward, backward or recomputation during one step, with the
+// time since the step began: the memory-against-time curve of lesson 17.
+struct MemoryTrace {
+  struct Point {
+    double seconds;
+    std::int64_t bytes;
+    std::string event;  // "forward 3", "backward 3", "recompute 3"
+  };
+  std::vector<Point> points;
+  double started = 0;  // steady-clock seconds at the start of the step
+};
+
 struct Context {
   bool training = true;
   int threads = 1;
   std::mt19937_64* rng = nullptr;  // dropout's masks; null only when nothing random runs
   // False when nobody wants dL/d(input) (the images of a training batch): Sequential then stops
-  // at its first layer with parameters, and Linear and Conv2d skip computing dx there. Such a
-  // backward returns an empty tensor.
+  // at its first layer with trainable parameters, and Linear and Conv2d skip computing dx
+  // there. Such a backward returns an empty tensor.
   bool input_gradient = true;
+  Precision precision = Precision::fp32;
+  // False while a checkpointed segment's forward runs a second time: BatchNorm must not count
+  // the same batch twice in its running statistics.
+  bool update_statistics = true;
+  LayerTimes* profile = nullptr;  // filled by Sequential when set
+  MemoryTrace* trace = nullptr;   // likewise
 };
 
 class Module {
@@ -41,19 +77,36 @@ class Module {
   virtual std::string describe() const = 0;  // "Linear(784 -> 256)"
   virtual Tensor forward(const Tensor& x, const Context& ctx) = 0;
   virtual Tensor backward(const Tensor& dy, const Context& ctx) = 0;
+  // Drops what forward kept for backward (called after backward, and by checkpointing).
+  virtual void release_cache() {}
   // Parameters and buffers with their full names under `prefix` ("3." for the fourth layer).
   virtual void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) { (void)prefix, (void)out; }
   virtual void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) { (void)prefix, (void)out; }
 
+  // Every parameter, named by its path in this module ("3.weight").
   std::vector<Parameter*> parameters() {
     std::vector<Parameter*> out;
     collect_parameters("", out);
     return out;
   }
+  // The same pointers without renaming them: for asking a layer inside a model what it holds
+  // (its parameters keep the model's names).
+  std::vector<Parameter*> parameter_list() {
+    std::vector<Parameter*> out;
+    collect_parameters(kKeepNames, out);
+    return out;
+  }
+  static constexpr const char* kKeepNames = "\x01";  // a prefix no name starts with
   std::vector<Buffer> buffers() {
     std::vector<Buffer> out;
     collect_buffers("", out);
     return out;
+  }
+  // Whether any parameter would receive a gradient.
+  bool trainable() {
+    for (Parameter* p : parameter_list())
+      if (!p->frozen) return true;
+    return false;
   }
 };
 

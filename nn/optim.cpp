@@ -1,50 +1,75 @@
 #include "nn/optim.h"
 
 #include <cmath>
+#include <stdexcept>
 
 namespace flopslab::nn {
 
-std::vector<Tensor>& Optimizer::state(std::size_t index, int tensors) {
-  if (state_.size() <= index) state_.resize(index + 1);
-  std::vector<Tensor>& s = state_[index];
-  if (s.empty()) {
-    std::size_t flat = 0;
-    for (ParamGroup& g : groups_)
-      for (Parameter* p : g.params)
-        if (flat++ == index)
-          for (int i = 0; i < tensors; ++i) s.emplace_back(p->value.shape());
-  }
+Optimizer::State& Optimizer::state(Parameter* p) {
+  State& s = state_[p];
+  if (s.tensors.empty())
+    for (int i = 0; i < tensors_per_parameter(); ++i) s.tensors.emplace_back(p->value.shape());
   return s;
 }
 
 std::vector<std::pair<std::string, Tensor*>> Optimizer::state_tensors() {
   std::vector<std::pair<std::string, Tensor*>> out;
-  std::size_t index = 0;
   for (ParamGroup& group : groups_)
     for (Parameter* p : group.params) {
-      std::vector<Tensor>& s = state(index++, tensors_per_parameter());
-      for (std::size_t i = 0; i < s.size(); ++i) out.emplace_back(p->name + "." + std::to_string(i), &s[i]);
+      State& s = state(p);
+      for (std::size_t i = 0; i < s.tensors.size(); ++i) out.emplace_back(p->name + "." + std::to_string(i), &s.tensors[i]);
     }
   return out;
 }
 
+std::map<std::string, long> Optimizer::parameter_steps() const {
+  std::map<std::string, long> out;
+  for (const ParamGroup& group : groups_)
+    for (const Parameter* p : group.params) {
+      auto it = state_.find(p);
+      out[p->name] = it == state_.end() ? 0 : it->second.steps;
+    }
+  return out;
+}
+
+void Optimizer::set_parameter_steps(const std::map<std::string, long>& steps) {
+  for (ParamGroup& group : groups_)
+    for (Parameter* p : group.params)
+      if (auto it = steps.find(p->name); it != steps.end()) state(p).steps = it->second;
+}
+
+void Optimizer::adopt_state(Optimizer& from) {
+  for (auto& [p, s] : from.state_) {
+    bool mine = false;
+    for (const ParamGroup& g : groups_)
+      for (const Parameter* q : g.params) mine = mine || q == p;
+    if (mine && int(s.tensors.size()) == tensors_per_parameter()) state_[p] = s;
+  }
+  steps_ = from.steps_;
+}
+
 void Sgd::step() {
   ++steps_;
-  std::size_t index = 0;
-  for (ParamGroup& group : groups_)
+  for (ParamGroup& group : groups_) {
+    const double momentum = momentum_of(group);
     for (Parameter* p : group.params) {
-      std::vector<Tensor>& s = state(index++, momentum_ != 0 ? 1 : 0);
-#pragma omp parallel for num_threads(threads_) if (p->value.size() > (1 << 14))
-      for (std::int64_t i = 0; i < p->value.size(); ++i) {
+      if (p->frozen) continue;
+      State& s = state(p);
+      ++s.steps;
+      float* buf = s.tensors[0].data();
+      const std::int64_t n = p->value.size();
+#pragma omp parallel for num_threads(threads_) if (n > (1 << 14))
+      for (std::int64_t i = 0; i < n; ++i) {
         double g = double(p->grad[i]) + group.weight_decay * p->value[i];
-        if (momentum_ != 0) {
-          const double buf = steps_ == 1 ? g : momentum_ * s[0][i] + g;
-          s[0][i] = float(buf);
-          g = nesterov_ ? g + momentum_ * buf : buf;
+        if (momentum != 0) {
+          const double b = momentum * buf[i] + g;
+          buf[i] = float(b);
+          g = nesterov_ ? g + momentum * b : b;
         }
         p->value[i] = float(p->value[i] - group.lr * g);
       }
     }
+  }
 }
 
 std::string Sgd::describe() const {
@@ -52,21 +77,25 @@ std::string Sgd::describe() const {
                                       (nesterov_ ? ", Nesterov" : "");
 }
 
-// In float, as PyTorch's: step = lr / (1 - b1^t), denominator = sqrt(v) / sqrt(1 - b2^t) + eps.
+// In float, as PyTorch's: step = lr / (1 - b1^t), denominator = sqrt(v) / sqrt(1 - b2^t) + eps,
+// t the parameter's own step count.
 void Adam::step() {
   ++steps_;
-  const float b1 = float(beta1_), b2 = float(beta2_), eps = float(eps_);
-  const float inv_sqrt_c2 = float(1 / std::sqrt(1 - std::pow(beta2_, double(steps_))));
-  std::size_t index = 0;
-  for (ParamGroup& group : groups_)
+  const float b2 = float(beta2_), eps = float(eps_);
+  for (ParamGroup& group : groups_) {
+    const double beta1 = momentum_of(group);
+    const float b1 = float(beta1);
     for (Parameter* p : group.params) {
-      std::vector<Tensor>& s = state(index++, 2);
-      const float step = float(group.lr / (1 - std::pow(beta1_, double(steps_))));
+      if (p->frozen) continue;
+      State& s = state(p);
+      const double t = double(++s.steps);
+      const float inv_sqrt_c2 = float(1 / std::sqrt(1 - std::pow(beta2_, t)));
+      const float step = float(group.lr / (1 - std::pow(beta1, t)));
       const float decay = float(group.weight_decay), shrink = float(1 - group.lr * group.weight_decay);
       float* __restrict value = p->value.data();
       const float* __restrict grad = p->grad.data();
-      float* __restrict m = s[0].data();
-      float* __restrict v = s[1].data();
+      float* __restrict m = s.tensors[0].data();
+      float* __restrict v = s.tensors[1].data();
       const std::int64_t n = p->value.size();
       const bool decoupled = decoupled_;
 #pragma omp parallel for num_threads(threads_) if (n > (1 << 14)) schedule(static)
@@ -81,22 +110,55 @@ void Adam::step() {
         value[i] = w - step * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
       }
     }
+  }
 }
 
 void RmsProp::step() {
   ++steps_;
-  std::size_t index = 0;
-  for (ParamGroup& group : groups_)
+  for (ParamGroup& group : groups_) {
+    const double momentum = momentum_of(group);
     for (Parameter* p : group.params) {
-      std::vector<Tensor>& s = state(index++, 1);
-#pragma omp parallel for num_threads(threads_) if (p->value.size() > (1 << 14))
-      for (std::int64_t i = 0; i < p->value.size(); ++i) {
+      if (p->frozen) continue;
+      State& s = state(p);
+      ++s.steps;
+      float* sq_avg = s.tensors[0].data();
+      float* buf = s.tensors[1].data();
+      const std::int64_t n = p->value.size();
+#pragma omp parallel for num_threads(threads_) if (n > (1 << 14))
+      for (std::int64_t i = 0; i < n; ++i) {
         const double g = double(p->grad[i]) + group.weight_decay * p->value[i];
-        const double sq = alpha_ * s[0][i] + (1 - alpha_) * g * g;
-        s[0][i] = float(sq);
-        p->value[i] = float(p->value[i] - group.lr * g / (std::sqrt(sq) + eps_));
+        const double sq = alpha_ * sq_avg[i] + (1 - alpha_) * g * g;
+        sq_avg[i] = float(sq);
+        const double scaled = g / (std::sqrt(sq) + eps_);
+        if (momentum > 0) {
+          const double b = momentum * buf[i] + scaled;
+          buf[i] = float(b);
+          p->value[i] = float(p->value[i] - group.lr * b);
+        } else {
+          p->value[i] = float(p->value[i] - group.lr * scaled);
+        }
       }
     }
+  }
+}
+
+const std::vector<std::string>& optimizer_names() {
+  static const std::vector<std::string> names = {"sgd", "nesterov", "adam", "adamw", "rmsprop"};
+  return names;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<ParamGroup> groups) {
+  if (name == "sgd") return std::make_unique<Sgd>(std::move(groups), 0.9);
+  if (name == "nesterov") return std::make_unique<Sgd>(std::move(groups), 0.9, true);
+  if (name == "adam") return std::make_unique<Adam>(std::move(groups));
+  if (name == "adamw") return std::make_unique<Adam>(std::move(groups), true);
+  if (name == "rmsprop") return std::make_unique<RmsProp>(std::move(groups));
+  throw std::invalid_argument("unknown optimizer '" + name + "' (valid: sgd, nesterov, adam, adamw, rmsprop)");
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Parameter*> params, double lr,
+                                          double weight_decay) {
+  return make_optimizer(name, std::vector<ParamGroup>{{std::move(params), lr, weight_decay}});
 }
 
 }  // namespace flopslab::nn

@@ -77,7 +77,7 @@ std::string Tensor::shape_string() const {
 }
 
 void matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, Tensor& c, int threads,
-            bool accumulate) {
+            bool accumulate, gemm::InputFormat inputs) {
   if (a.rank() != 2 || b.rank() != 2) throw std::invalid_argument("matmul: operands must be 2-D");
   const std::int64_t m = transpose_a ? a.dim(1) : a.dim(0), k = transpose_a ? a.dim(0) : a.dim(1);
   const std::int64_t kb = transpose_b ? b.dim(1) : b.dim(0), n = transpose_b ? b.dim(0) : b.dim(1);
@@ -102,7 +102,7 @@ void matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b
     if (c.shape() != std::vector<std::int64_t>{m, n}) throw std::invalid_argument("matmul: accumulate into a wrong shape");
     Tensor product({m, n});
     conv::cpu::best_gemm({.shape = {m, n, k}, .a = pa, .lda = k, .b = pb, .ldb = n, .c = product.data(), .ldc = n},
-                         threads);
+                         threads, inputs);
     for (std::int64_t i = 0; i < m * n; ++i) c[i] += product[i];
     return;
   }
@@ -111,7 +111,8 @@ void matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b
     c.fill(0);
     return;
   }
-  conv::cpu::best_gemm({.shape = {m, n, k}, .a = pa, .lda = k, .b = pb, .ldb = n, .c = c.data(), .ldc = n}, threads);
+  conv::cpu::best_gemm({.shape = {m, n, k}, .a = pa, .lda = k, .b = pb, .ldb = n, .c = c.data(), .ldc = n}, threads,
+                       inputs);
 }
 
 namespace {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/gemm.h"
+
 namespace flopslab::nn {
 
 enum class DeviceTag { cpu, cuda };
@@ -47,9 +49,11 @@ class Tensor {
 };
 
 // c = op(a) * op(b), op = transpose when asked, through the GEMM ladder's best rung (kernels/).
-// a and b are 2-D; c is resized to the product's shape. accumulate adds into c instead.
+// a and b are 2-D; c is resized to the product's shape. accumulate adds into c instead. With
+// 16-bit `inputs` the operands are rounded to that format and the products summed in float32
+// (step 6 of the ladder for bf16).
 void matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, Tensor& c, int threads,
-            bool accumulate = false);
+            bool accumulate = false, gemm::InputFormat inputs = gemm::InputFormat::fp32);
 
 // Elementwise a + b and a * b with broadcasting: equal ranks, each dimension equal or 1 in one
 // of the two (a bias of shape 1 x K against N x K, a per-channel scale 1 x C x 1 x 1 against

@@ -1,19 +1,58 @@
 #include "nn/train.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 
+#include "nn/checkpoint.h"
 #include "nn/loss.h"
+#include "nn/memory.h"
+#include "nn/parts.h"
 
 namespace flopslab::nn {
+namespace {
 
-std::unique_ptr<Sequential> make_model(const std::string& name, std::mt19937_64& rng) {
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Everything about a phase that shapes the curve, except its length.
+std::string phase_signature(const Phase& p) {
+  std::ostringstream s;
+  s.precision(17);
+  s << p.optimizer << '|' << p.lr_start << '|' << p.lr_end << '|' << anneal_name(p.lr_decay) << '|' << p.lr_power << '|'
+    << (p.schedule ? p.schedule->dump() : "-") << '|' << p.schedule_per_epoch << '|'
+    << (p.momentum_start ? std::to_string(*p.momentum_start) + ".." + std::to_string(*p.momentum_end) : "-") << '|'
+    << anneal_name(p.momentum_decay) << '|' << p.weight_decay << '|';
+  if (p.augment)
+    s << p.augment->flip << ',' << p.augment->crop_padding << ',' << p.augment->jitter_low << ','
+      << p.augment->jitter_high << ',' << p.augment->mixup_alpha;
+  s << '|';
+  for (const auto& [part, m] : p.lr_mult) s << part << '=' << m << ',';
+  s << '|';
+  for (const std::string& part : p.freeze) s << part << ',';
+  return s.str();
+}
+
+bool constant_rate(const Phase& p) {
+  return p.lr_decay == Anneal::none && !p.schedule && (!p.momentum_start || *p.momentum_start == *p.momentum_end);
+}
+
+}  // namespace
+
+const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names = {"mlp", "mlp-dropout", "cnn", "cnn-nobn"};
+  return names;
+}
+
+std::unique_ptr<Sequential> make_model(const std::string& name, std::mt19937_64& rng, std::int64_t classes) {
   auto m = std::make_unique<Sequential>();
   auto relu = [] { return std::make_unique<Activation>(ActivationKind::relu); };
   if (name == "mlp" || name == "mlp-dropout") {
     m->add(std::make_unique<Flatten>());
-    const std::int64_t widths[] = {784, 256, 128, 64, 10};
+    const std::int64_t widths[] = {784, 256, 128, 64, classes};
     for (int i = 0; i < 4; ++i) {
       m->add(std::make_unique<Linear>(widths[i], widths[i + 1], rng));
       if (i < 3) m->add(relu());
@@ -31,29 +70,20 @@ std::unique_ptr<Sequential> make_model(const std::string& name, std::mt19937_64&
     m->add(std::make_unique<Flatten>());
     m->add(std::make_unique<Linear>(32 * 7 * 7, 128, rng));
     m->add(relu());
-    m->add(std::make_unique<Linear>(128, 10, rng));
+    m->add(std::make_unique<Linear>(128, classes, rng));
   } else {
     throw std::invalid_argument("unknown model '" + name + "' (valid: mlp, mlp-dropout, cnn, cnn-nobn)");
   }
+  m->parameters();  // names every parameter by its path
   return m;
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Parameter*> params, double lr,
-                                          double weight_decay) {
-  std::vector<ParamGroup> groups{{std::move(params), lr, weight_decay}};
-  if (name == "sgd") return std::make_unique<Sgd>(std::move(groups), 0.9);
-  if (name == "nesterov") return std::make_unique<Sgd>(std::move(groups), 0.9, true);
-  if (name == "adam") return std::make_unique<Adam>(std::move(groups));
-  if (name == "adamw") return std::make_unique<Adam>(std::move(groups), true);
-  if (name == "rmsprop") return std::make_unique<RmsProp>(std::move(groups));
-  throw std::invalid_argument("unknown optimizer '" + name + "' (valid: sgd, nesterov, adam, adamw, rmsprop)");
-}
-
-Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int threads, const Transforms& transforms) {
+Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int threads, const Transforms& transforms,
+                 Precision precision) {
   Metrics m;
   const std::int64_t k = data.classes;
   m.confusion.assign(std::size_t(k), std::vector<std::int64_t>(std::size_t(k), 0));
-  const Context ctx{.training = false, .threads = threads};
+  const Context ctx{.training = false, .threads = threads, .precision = precision};
   DataLoader loader(data, batch, false, false, 0, Transforms{.mean = transforms.mean, .stddev = transforms.stddev});
   double loss = 0;
   std::int64_t correct = 0, top3 = 0;
@@ -70,6 +100,7 @@ Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int thr
       ++m.confusion[std::size_t(truth)][std::size_t(predicted[i])];
     }
   }
+  model.release_cache();  // an evaluation's activations are not kept for a backward
   const double n = double(data.size());
   m.loss = loss / n;
   m.accuracy = double(correct) / n;
@@ -87,58 +118,304 @@ Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int thr
   return m;
 }
 
-std::vector<EpochInfo> train(Module& model, Optimizer& optimizer, const Dataset& train_data, const Dataset& test_data,
-                             const TrainOptions& o) {
+Trainer::Trainer(Sequential& model, Recipe recipe, const Dataset& train_data, TrainOptions options)
+    : model_(model), recipe_(std::move(recipe)), train_(train_data), o_(std::move(options)) {
+  if (o_.batch < 1) throw std::invalid_argument("batch size must be at least 1, got " + std::to_string(o_.batch));
+  if (o_.accumulate < 1) throw std::invalid_argument("--accumulate: must be at least 1, got " + std::to_string(o_.accumulate));
+  const std::int64_t batches = train_.size() / o_.batch;
+  if (batches == 0)
+    throw std::invalid_argument("batch size " + std::to_string(o_.batch) + " is larger than the " +
+                                std::to_string(train_.size()) + " training samples");
+  steps_per_epoch_ = batches / o_.accumulate;
+  if (steps_per_epoch_ == 0)
+    throw std::invalid_argument("--accumulate: " + std::to_string(o_.accumulate) + " batches of " +
+                                std::to_string(o_.batch) + " are more than the " + std::to_string(train_.size()) +
+                                " training samples");
+  spans_ = plan_phases(recipe_, steps_per_epoch_);
+  total_steps_ = spans_.back().begin + spans_.back().steps;
+  model_.set_checkpoint_segments(o_.checkpoint_segments);
+  // Check what only the model and the plan can tell now, before anything runs or is written.
+  for (std::size_t k = 0; k < recipe_.phases.size(); ++k) {
+    const Phase& p = recipe_.phases[k];
+    const std::string where = "recipe " + recipe_.source + ": " + p.label(k) + ": ";
+    try {
+      for (const auto& [part, m] : p.lr_mult.empty() ? o_.lr_mult : p.lr_mult) resolve_part(model_, part);
+      for (const std::string& part : p.freeze.empty() ? o_.freeze : p.freeze) resolve_part(model_, part);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(where + e.what());
+    }
+    if (p.schedule) try {
+        const long length = p.schedule_per_epoch ? long((spans_[k].steps + steps_per_epoch_ - 1) / steps_per_epoch_)
+                                                 : long(spans_[k].steps);
+        make_scheduler(*p.schedule, {p.lr_start}, length);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(where + "schedule: " + e.what());
+      }
+  }
+  if (o_.loss_scaling) scaler_.emplace(*o_.loss_scaling);
+}
+
+Trainer::~Trainer() = default;
+
+int Trainer::epochs() const { return int((total_steps_ + steps_per_epoch_ - 1) / steps_per_epoch_); }
+
+int Trainer::completed_epochs() const { return step_ >= total_steps_ ? epochs() : int(step_ / steps_per_epoch_); }
+
+std::size_t Trainer::phase_at(std::int64_t step) const {
+  std::size_t k = 0;
+  while (k + 1 < spans_.size() && step >= spans_[k + 1].begin) ++k;
+  return k;
+}
+
+Transforms Trainer::transforms_at(std::int64_t step) const {
+  Transforms t = o_.transforms;
+  if (const auto& augment = recipe_.phases[phase_at(std::min(step, total_steps_ - 1))].augment) {
+    const float mean = t.mean, stddev = t.stddev;
+    t = *augment;
+    t.mean = mean, t.stddev = stddev;
+  }
+  return t;
+}
+
+void Trainer::enter_phase(std::size_t k) {
+  const Phase& p = recipe_.phases[k];
+  freeze_parts(model_, p.freeze.empty() ? o_.freeze : p.freeze);
+  std::vector<MultipliedGroup> groups = multiplier_groups(model_, p.lr_mult.empty() ? o_.lr_mult : p.lr_mult);
+  if (groups.empty()) throw std::invalid_argument("recipe " + recipe_.source + ": " + p.label(k) + ": every layer is frozen");
+  std::vector<ParamGroup> param_groups;
+  multipliers_.clear();
+  for (MultipliedGroup& g : groups) {
+    g.group.weight_decay = p.weight_decay;
+    param_groups.push_back(g.group);
+    multipliers_.push_back(g.multiplier);
+  }
+  auto next = make_optimizer(p.optimizer, std::move(param_groups));
+  if (optimizer_ && optimizer_->kind() == next->kind()) next->adopt_state(*optimizer_);
+  next->set_threads(o_.threads);
+  optimizer_ = std::move(next);
+  scheduler_.reset();
+  if (p.schedule) {
+    std::vector<double> base;
+    for (double m : multipliers_) base.push_back(p.lr_start * m);
+    const long length = p.schedule_per_epoch ? long((spans_[k].steps + steps_per_epoch_ - 1) / steps_per_epoch_)
+                                             : long(spans_[k].steps);
+    scheduler_ = make_scheduler(*p.schedule, base, length);
+  }
+  phase_ = k;
+  entered_ = true;
+}
+
+void Trainer::set_hyperparameters() {
+  const Phase& p = recipe_.phases[phase_];
+  const std::int64_t i = step_ - spans_[phase_].begin, n = spans_[phase_].steps;
+  std::vector<ParamGroup>& groups = optimizer_->groups();
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    groups[g].lr = scheduler_ ? scheduler_->lr(g) : phase_lr(p, i, n) * multipliers_[g];
+    std::optional<double> momentum = scheduler_ ? scheduler_->momentum(g) : std::nullopt;
+    if (!momentum) momentum = phase_momentum(p, i, n);
+    groups[g].momentum = momentum ? *momentum : std::nan("");
+    groups[g].weight_decay = p.weight_decay;
+  }
+}
+
+std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
   std::vector<EpochInfo> history;
-  optimizer.set_threads(o.threads);
-  DataLoader loader(train_data, o.batch, true, true, o.seed, o.transforms);
-  if (loader.batches() == 0)
-    throw std::invalid_argument("batch size " + std::to_string(o.batch) + " is larger than the " +
-                                std::to_string(train_data.size()) + " training samples");
-  for (int epoch = o.first_epoch; epoch < o.epochs; ++epoch) {
+  if (!entered_) enter_phase(phase_at(step_));
+  DataLoader loader(train_, o_.batch, true, true, o_.seed, o_.transforms);
+  std::int64_t epoch_first_step = 0;  // read by the workers; set before each epoch's prefetcher starts
+  loader.set_batch_transforms(
+      [this, &epoch_first_step](std::int64_t batch) { return transforms_at(epoch_first_step + batch / o_.accumulate); });
+  // Accumulated gradients of the trainable parameters (accumulation only).
+  std::vector<Tensor> sums;
+  const std::vector<Parameter*> params = model_.parameters();
+  if (o_.accumulate > 1)
+    for (Parameter* p : params) sums.emplace_back(p->grad.shape());
+
+  for (int epoch = int(step_ / steps_per_epoch_); step_ < total_steps_; ++epoch) {
     // Every random choice of an epoch follows from (seed, epoch), so a resumed run repeats it.
-    std::mt19937_64 rng(o.seed * 7919 + std::uint64_t(epoch));
-    const Context ctx{.training = true, .threads = o.threads, .rng = &rng, .input_gradient = false};
+    std::mt19937_64 rng(o_.seed * 7919 + std::uint64_t(epoch));
+    const Context ctx{.training = true, .threads = o_.threads, .rng = &rng, .input_gradient = false,
+                      .precision = o_.precision, .profile = o_.profile ? &times_ : nullptr};
     loader.start_epoch(epoch);
+    epoch_first_step = std::int64_t(epoch) * steps_per_epoch_;
+    const std::int64_t steps = std::min(steps_per_epoch_, total_steps_ - epoch_first_step);
     const auto started = std::chrono::steady_clock::now();
-    double loss_sum = 0;
-    std::int64_t correct = 0, seen = 0;
-    BatchPrefetcher batches(loader, o.workers);
-    for (std::int64_t step = 0; step < loader.batches(); ++step) {
-      const Batch b = batches.next();
-      if (const std::int64_t bad = first_non_finite(b.x); bad >= 0)
-        throw std::runtime_error("sample " + std::to_string(bad / (b.x.size() / b.x.dim(0))) + " of batch " +
-                                 std::to_string(step + 1) + " in epoch " + std::to_string(epoch + 1) +
-                                 " has a non-finite input value; training stopped (check the data)");
-      const Tensor logits = model.forward(b.x, ctx);
-      // Mixup's batches carry mixed labels; accuracy counts each sample's own label.
-      const LossResult loss = o.mse_loss                  ? mse(logits, one_hot(b.y, logits.dim(1)))
-                              : b.soft_targets.empty() ? cross_entropy(logits, b.y)
-                                                       : soft_cross_entropy(logits, b.soft_targets);
-      if (!std::isfinite(loss.loss))
-        throw std::runtime_error("the loss became " + std::to_string(loss.loss) + " at epoch " +
-                                 std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
-                                 "; training stopped (try a smaller --lr)");
-      model.backward(loss.grad, ctx);
-      optimizer.step();
-      const std::vector<std::int64_t> predicted = argmax_rows(logits);
-      for (std::size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == b.y[i];
-      seen += std::int64_t(b.y.size());
-      loss_sum += loss.loss * double(b.y.size());
-      if (o.on_step) {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        o.on_step({epoch, step, loader.batches(), loss_sum / double(seen), double(correct) / double(seen),
-                   double(seen) / elapsed});
+    double loss_sum = 0, data_seconds = 0;
+    std::int64_t correct = 0, seen = 0, skipped = 0, peak = 0;
+    bool stopped = false;
+    std::int64_t done = 0;
+    BatchPrefetcher batches(loader, o_.workers);
+    for (std::int64_t s = 0; s < steps; ++s) {
+      if (phase_at(step_) != phase_) enter_phase(phase_at(step_));
+      set_hyperparameters();
+      const double lr0 = optimizer_->groups().front().lr;
+      const double momentum0 = std::isnan(optimizer_->groups().front().momentum) ? optimizer_->default_momentum()
+                                                                                 : optimizer_->groups().front().momentum;
+      curve_.emplace_back(lr0, momentum0);
+      const std::int64_t live_before = memory::usage().live;
+      memory::reset_peak();
+      double step_loss = 0;
+      for (int micro = 0; micro < o_.accumulate; ++micro) {
+        const auto waited = std::chrono::steady_clock::now();
+        const Batch b = batches.next();
+        data_seconds += seconds_since(waited);
+        if (const std::int64_t bad = first_non_finite(b.x); bad >= 0)
+          throw std::runtime_error("sample " + std::to_string(bad / (b.x.size() / b.x.dim(0))) + " of batch " +
+                                   std::to_string(s * o_.accumulate + micro + 1) + " in epoch " +
+                                   std::to_string(epoch + 1) + " has a non-finite input value; training stopped (check the data)");
+        const Tensor logits = model_.forward(b.x, ctx);
+        // Mixup's batches carry mixed labels; accuracy counts each sample's own label.
+        LossResult loss = o_.mse_loss                ? mse(logits, one_hot(b.y, logits.dim(1)))
+                          : b.soft_targets.empty() ? cross_entropy(logits, b.y)
+                                                   : soft_cross_entropy(logits, b.soft_targets);
+        if (!std::isfinite(loss.loss))
+          throw std::runtime_error("the loss became " + std::to_string(loss.loss) + " at epoch " +
+                                   std::to_string(epoch + 1) + ", step " + std::to_string(s + 1) +
+                                   "; training stopped (try a smaller --lr)");
+        // The mean over accumulate * batch samples, scaled for the loss scaler.
+        const float factor = float((scaler_ ? scaler_->scale() : 1.0) / o_.accumulate);
+        if (factor != 1.0f)
+          for (std::int64_t i = 0; i < loss.grad.size(); ++i) loss.grad[i] *= factor;
+        model_.backward(loss.grad, ctx);
+        if (o_.accumulate > 1)
+          for (std::size_t i = 0; i < params.size(); ++i) {
+            if (params[i]->frozen) continue;
+            float* sum = sums[i].data();
+            const float* g = params[i]->grad.data();
+            for (std::int64_t e = 0; e < sums[i].size(); ++e) sum[e] = micro == 0 ? g[e] : sum[e] + g[e];
+          }
+        const std::vector<std::int64_t> predicted = argmax_rows(logits);
+        for (std::size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == b.y[i];
+        seen += std::int64_t(b.y.size());
+        loss_sum += loss.loss * double(b.y.size());
+        step_loss += loss.loss / o_.accumulate;
+      }
+      if (o_.accumulate > 1)
+        for (std::size_t i = 0; i < params.size(); ++i)
+          if (!params[i]->frozen) std::copy_n(sums[i].data(), sums[i].size(), params[i]->grad.data());
+      const bool overflow = scaler_ && !scaler_->unscale(params, o_.threads);
+      if (!overflow) optimizer_->step();
+      const double scale = scaler_ ? scaler_->scale() : 1.0;
+      if (scaler_) scaler_->update(overflow);
+      skipped += overflow;
+      if (scheduler_ && !recipe_.phases[phase_].schedule_per_epoch) scheduler_->step();
+      peak = std::max(peak, memory::usage().peak - live_before);
+      ++step_, ++done;
+      if (o_.profile) ++times_.steps;
+      const double elapsed = seconds_since(started);
+      const StepInfo info{.epoch = epoch, .step = s, .steps = steps, .global_step = step_ - 1, .phase = phase_,
+                          .loss = loss_sum / double(seen), .accuracy = double(correct) / double(seen),
+                          .step_loss = step_loss, .samples_per_s = double(seen) / elapsed, .lr = lr0,
+                          .momentum = momentum0, .loss_scale = scale, .skipped = overflow,
+                          .data_seconds = data_seconds, .compute_seconds = elapsed - data_seconds};
+      if (o_.on_step) o_.on_step(info);
+      if (o_.stop_after && o_.stop_after(info)) {
+        stopped = true;
+        break;
       }
     }
     EpochInfo info{.epoch = epoch, .train_loss = loss_sum / double(seen), .train_accuracy = double(correct) / double(seen)};
-    info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    info.seconds = seconds_since(started);
     info.samples_per_s = double(seen) / info.seconds;
-    info.test = evaluate(model, test_data, 256, o.threads, o.transforms);
+    info.data_seconds = data_seconds;
+    info.compute_seconds = info.seconds - data_seconds;
+    info.steps = done;
+    info.skipped_steps = skipped;
+    info.peak_activation_bytes = peak;
+    if (test_data.size() > 0) info.test = evaluate(model_, test_data, 256, o_.threads, o_.transforms, o_.precision);
+    // An epoch-interval schedule moves on at the end of each epoch of its phase.
+    if (scheduler_ && recipe_.phases[phase_].schedule_per_epoch && step_ < total_steps_ && phase_at(step_) == phase_)
+      scheduler_->step(info.test.loss);
     history.push_back(info);
-    if (o.on_epoch && !o.on_epoch(info)) break;
+    if (stopped || (o_.on_epoch && !o_.on_epoch(info))) break;
   }
   return history;
+}
+
+ScheduleJson Trainer::state() const {
+  ScheduleJson phases = ScheduleJson::array();
+  for (std::size_t k = 0; k < spans_.size() && spans_[k].begin < step_; ++k)
+    phases.push_back({{"signature", phase_signature(recipe_.phases[k])},
+                      {"begin", spans_[k].begin},
+                      {"steps", spans_[k].steps}});
+  return {{"recipe", recipe_.source},
+          {"step", step_},
+          {"batch", o_.batch},
+          {"accumulate", o_.accumulate},
+          {"steps_per_epoch", steps_per_epoch_},
+          {"phase", phase_},
+          {"phases", phases},
+          {"parameter_steps", optimizer_ ? ScheduleJson(optimizer_->parameter_steps()) : ScheduleJson::object()},
+          {"scheduler", scheduler_ ? scheduler_->state() : ScheduleJson(nullptr)},
+          {"scaler", scaler_ ? scaler_->state() : ScheduleJson(nullptr)}};
+}
+
+std::string Trainer::checkpoint(const std::string& model_name) const {
+  if (!optimizer_) throw std::logic_error("checkpoint before the first step");
+  return serialize_checkpoint(model_, *optimizer_, {model_name, completed_epochs(), state().dump()});
+}
+
+void Trainer::restore(const std::string& bytes, const std::string& what, const std::string& model_name) {
+  const CheckpointInfo info = read_checkpoint_info(bytes, what);
+  ScheduleJson s;
+  try {
+    s = ScheduleJson::parse(info.state);
+  } catch (const ScheduleJson::parse_error&) {
+    throw std::runtime_error(what + ": its training state is not valid JSON (the file is damaged)");
+  }
+  auto mismatch = [&](const std::string& field, const std::string& message) {
+    throw std::invalid_argument("--resume: " + what + ": " + field + ": " + message);
+  };
+  for (const char* key : {"step", "batch", "accumulate", "steps_per_epoch", "phase", "phases"})
+    if (!s.contains(key)) throw std::runtime_error(what + ": its training state has no '" + std::string(key) + "'");
+  if (s["batch"].get<std::int64_t>() != o_.batch)
+    mismatch("--batch", "the checkpoint was trained with batch " + s["batch"].dump() + ", this run asks for " +
+                            std::to_string(o_.batch));
+  if (s["accumulate"].get<int>() != o_.accumulate)
+    mismatch("--accumulate", "the checkpoint accumulated " + s["accumulate"].dump() + " batches per step, this run " +
+                                 std::to_string(o_.accumulate));
+  if (s["steps_per_epoch"].get<std::int64_t>() != steps_per_epoch_)
+    mismatch("--train-limit", "the checkpoint had " + s["steps_per_epoch"].dump() + " steps per epoch, this run has " +
+                                  std::to_string(steps_per_epoch_) + " (another training set?)");
+  const std::int64_t step = s["step"].get<std::int64_t>();
+  // The curve up to the checkpoint must be the one the checkpoint followed: every phase that
+  // began before it the same.
+  for (std::size_t k = 0; k < s["phases"].size(); ++k) {
+    const ScheduleJson& saved = s["phases"][k];
+    const std::string label = k < recipe_.phases.size() ? recipe_.phases[k].label(k) : "phase " + std::to_string(k + 1);
+    if (k >= recipe_.phases.size() || saved["signature"] != phase_signature(recipe_.phases[k]) ||
+        saved["begin"].get<std::int64_t>() != spans_[k].begin)
+      mismatch("recipe", label + " differs from the recipe " + s.value("recipe", std::string("?")) +
+                             " the checkpoint followed; resume with that recipe, or start a new --out");
+    // Only the phase the checkpoint stopped in (or at the end of) may change length, and only
+    // if its rate is constant: then the steps already taken saw the same rates.
+    const bool last = k + 1 == s["phases"].size();
+    if (saved["steps"].get<std::int64_t>() != spans_[k].steps && (!last || !constant_rate(recipe_.phases[k])))
+      mismatch("recipe", label + " has " + std::to_string(spans_[k].steps) + " steps here and had " +
+                             saved["steps"].dump() + " when the checkpoint was written: its curve would change");
+  }
+  if (step >= total_steps_)
+    mismatch("--epochs", "the checkpoint has finished all " + std::to_string(epochs()) +
+                             " epochs of its recipe; ask for more epochs (or a longer recipe)");
+  step_ = step;
+  enter_phase(phase_at(step_));
+  if (s["phase"].get<std::size_t>() != phase_)
+    mismatch("recipe", "the checkpoint stopped in phase " + std::to_string(s["phase"].get<std::size_t>() + 1) +
+                           ", this recipe would be in phase " + std::to_string(phase_ + 1));
+  restore_checkpoint(bytes, what, model_name, model_, *optimizer_);
+  if (s.contains("parameter_steps") && s["parameter_steps"].is_object())
+    optimizer_->set_parameter_steps(s["parameter_steps"].get<std::map<std::string, long>>());
+  if (scheduler_) {
+    if (!s.contains("scheduler") || s["scheduler"].is_null()) mismatch("recipe", "the checkpoint has no schedule state");
+    scheduler_->load_state(s["scheduler"]);
+  }
+  if (scaler_ && s.contains("scaler") && !s["scaler"].is_null()) scaler_->load_state(s["scaler"]);
+}
+
+std::vector<EpochInfo> train(Sequential& model, const std::string& optimizer, double lr, int epochs,
+                             const Dataset& train_data, const Dataset& test_data, const TrainOptions& options) {
+  Trainer trainer(model, constant_recipe(optimizer, lr, epochs, 0), train_data, options);
+  return trainer.run(test_data);
 }
 
 }  // namespace flopslab::nn

@@ -1,29 +1,32 @@
-// Models of the lessons and the training loop. The loop reports through callbacks (the hooks
-// of seed 001): one per step and one per epoch, so logging, progress bars, checkpoints and
-// early stopping live with the caller.
+// Models of the lessons and the training loop. The loop follows a recipe (nn/recipe.h: phases
+// of optimizers, learning rates, momenta and augmentation) and reports through callbacks (the
+// hooks of seed 001): one per step and one per epoch, so logging, progress bars, checkpoints
+// and early stopping live with the caller. Gradient accumulation, mixed precision with
+// dynamic loss scaling, gradient checkpointing and per-layer timing are options of the loop.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "nn/data.h"
+#include "nn/grad_scaler.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
+#include "nn/recipe.h"
+#include "nn/schedule.h"
 
 namespace flopslab::nn {
 
 // "mlp": seed 002's 784-256-128-64-10 with ReLU; "mlp-dropout": the same with dropout 0.2
 // after each hidden layer. "cnn": two (conv 3x3 + BatchNorm + ReLU + 2x2 max pool) blocks, 16
-// and 32 channels, then 1568-128-10; "cnn-nobn": the same without BatchNorm. Throws on
-// another name.
-std::unique_ptr<Sequential> make_model(const std::string& name, std::mt19937_64& rng);
-
-// "sgd" (momentum 0.9), "nesterov", "adam", "adamw", "rmsprop"; weight decay for all.
-std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<Parameter*> params, double lr,
-                                          double weight_decay);
+// and 32 channels, then 1568-128-10; "cnn-nobn": the same without BatchNorm. `classes` sets
+// the width of the last layer (the head). Throws on another name.
+std::unique_ptr<Sequential> make_model(const std::string& name, std::mt19937_64& rng, std::int64_t classes = 10);
+const std::vector<std::string>& model_names();
 
 struct Metrics {
   double loss = 0, accuracy = 0, top3 = 0;
@@ -31,36 +34,120 @@ struct Metrics {
   std::vector<double> precision, recall;             // per class
 };
 // Evaluation mode; of the transforms only the normalisation applies.
-Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int threads, const Transforms& transforms = {});
+Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int threads, const Transforms& transforms = {},
+                 Precision precision = Precision::fp32);
 
 struct StepInfo {
   int epoch = 0;
-  std::int64_t step = 0, steps = 0;
-  double loss = 0, accuracy = 0;  // running means over the epoch so far
+  std::int64_t step = 0, steps = 0;  // optimizer steps of this epoch
+  std::int64_t global_step = 0;      // since the start of the recipe
+  std::size_t phase = 0;
+  double loss = 0, accuracy = 0;     // running means over the epoch so far
+  double step_loss = 0;              // this step's own loss (the LR finder reads it)
   double samples_per_s = 0;
+  double lr = 0, momentum = 0;       // of the first parameter group, as used by this step
+  double loss_scale = 1;
+  bool skipped = false;              // the loss scaler found an overflow and skipped the update
+  double data_seconds = 0, compute_seconds = 0;  // this epoch so far: waiting for batches, the rest
 };
 struct EpochInfo {
   int epoch = 0;
   double train_loss = 0, train_accuracy = 0, seconds = 0, samples_per_s = 0;
+  double data_seconds = 0, compute_seconds = 0;
+  std::int64_t steps = 0, skipped_steps = 0;
+  std::int64_t peak_activation_bytes = 0;  // the most memory a step held above what it started with
   Metrics test;
 };
 
 struct TrainOptions {
-  int epochs = 5;
-  std::int64_t batch = 64;
+  std::int64_t batch = 64;  // samples per forward (a micro-batch when accumulating)
   int threads = 1;
   std::uint64_t seed = 0;
-  int first_epoch = 0;  // > 0 when resuming
-  Transforms transforms;  // augmentation and normalisation of the training batches
+  Transforms transforms;  // normalisation, and the augmentation of phases that name none
   bool mse_loss = false;  // MSE between logits and one-hot labels instead of cross-entropy
   int workers = 1;        // threads preparing batches ahead (0: the training thread itself)
+  // Gradient accumulation: each optimizer step sums the gradients of `accumulate` batches
+  // (the loss divided by it), the same update as one batch of accumulate * batch samples.
+  int accumulate = 1;
+  Precision precision = Precision::fp32;
+  std::optional<GradScaler::Settings> loss_scaling;  // dynamic loss scaling; none: off
+  int checkpoint_segments = 0;  // gradient checkpointing (Sequential::set_checkpoint_segments)
+  // Used by phases that give none: learning-rate multipliers and frozen parts (nn/parts.h).
+  std::vector<std::pair<std::string, double>> lr_mult;
+  std::vector<std::string> freeze;
+  bool profile = false;  // per-layer forward and backward times (Trainer::layer_times)
   std::function<void(const StepInfo&)> on_step;
   // Returns false to stop (early stopping).
   std::function<bool(const EpochInfo&)> on_epoch;
+  // Returns true to stop after this step (the LR finder's divergence test).
+  std::function<bool(const StepInfo&)> stop_after;
 };
 
-// Trains with cross-entropy; a non-finite loss stops with an error naming the epoch and step.
-std::vector<EpochInfo> train(Module& model, Optimizer& optimizer, const Dataset& train_data, const Dataset& test_data,
-                             const TrainOptions& options);
+// A run of a recipe on one model: the optimizer of the current phase, its schedule, the loss
+// scaler and the position, which a checkpoint saves and restores.
+class Trainer {
+ public:
+  // Throws std::invalid_argument for what cannot run: a batch larger than the data, a phase
+  // with no whole step, a schedule that does not fit its phase, a part the model lacks.
+  Trainer(Sequential& model, Recipe recipe, const Dataset& train_data, TrainOptions options);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  std::int64_t total_steps() const { return total_steps_; }
+  int epochs() const;            // epochs the recipe touches (the last may be partial)
+  int completed_epochs() const;  // where a resumed run continues
+  const Recipe& recipe() const { return recipe_; }
+  const std::vector<PhaseSpan>& phases() const { return spans_; }
+
+  // Trains from the current position to the end of the recipe (or until on_epoch or
+  // stop_after says stop), evaluating on test_data after every epoch (not when it is empty). A non-finite loss stops with an error naming
+  // the epoch and step; a non-finite input names the sample.
+  std::vector<EpochInfo> run(const Dataset& test_data);
+  // Replaces the options' callbacks (an epoch callback that checkpoints needs the trainer).
+  void set_callbacks(std::function<void(const StepInfo&)> on_step, std::function<bool(const EpochInfo&)> on_epoch) {
+    o_.on_step = std::move(on_step), o_.on_epoch = std::move(on_epoch);
+  }
+
+  // Checkpoint bytes after completed epochs, and their inverse. restore() throws
+  // std::invalid_argument when the checkpoint belongs to another recipe, batch or
+  // accumulation (the schedule would not continue), std::runtime_error when it is damaged.
+  std::string checkpoint(const std::string& model_name) const;
+  void restore(const std::string& bytes, const std::string& what, const std::string& model_name);
+
+  Optimizer& optimizer() { return *optimizer_; }
+  const GradScaler* scaler() const { return scaler_ ? &*scaler_ : nullptr; }
+  const LayerTimes& layer_times() const { return times_; }
+  // The learning rate and momentum of group 0 at every step so far (the recipe's curve).
+  const std::vector<std::pair<double, double>>& hyperparameters() const { return curve_; }
+
+ private:
+  void enter_phase(std::size_t k);
+  void set_hyperparameters();
+  std::size_t phase_at(std::int64_t step) const;
+  Transforms transforms_at(std::int64_t step) const;
+  ScheduleJson state() const;
+
+  Sequential& model_;
+  Recipe recipe_;
+  const Dataset& train_;
+  TrainOptions o_;
+  std::int64_t steps_per_epoch_ = 0, total_steps_ = 0, step_ = 0;
+  std::vector<PhaseSpan> spans_;
+  std::size_t phase_ = 0;
+  std::vector<double> multipliers_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<LrScheduler> scheduler_;
+  std::optional<GradScaler> scaler_;
+  LayerTimes times_;
+  std::vector<std::pair<double, double>> curve_;
+  bool entered_ = false;
+};
+
+// The simple case the early lessons use: one optimizer at a constant learning rate for a
+// number of epochs (a one-phase recipe).
+std::vector<EpochInfo> train(Sequential& model, const std::string& optimizer, double lr, int epochs,
+                             const Dataset& train_data, const Dataset& test_data, const TrainOptions& options);
 
 }  // namespace flopslab::nn

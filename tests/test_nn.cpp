@@ -372,8 +372,8 @@ TEST_CASE("checkpoints round-trip, refuse what does not match, and leave the mod
   flipped[bytes.size() / 2] ^= 0x40;
   untouched(flipped, "checksum mismatch");
   std::string version = bytes;
-  version[8] = 2;
-  untouched(version, "checkpoint version 2, this build reads version 1");
+  version[8] = 1;
+  untouched(version, "checkpoint version 1, this build reads version 2");
   untouched(bytes, "holds a 'cnn' model, not 'mlp'", "mlp");
   untouched(bytes.substr(0, 40), "");  // truncated: some error, never a crash
 }
@@ -399,8 +399,7 @@ TEST_CASE("a short training run learns: the MLP and the CNN on a few thousand im
   for (const char* name : {"mlp", "cnn"}) {
     std::mt19937_64 rng(0);
     auto model = make_model(name, rng);
-    auto opt = make_optimizer("adam", model->parameters(), 0.003, 0.0);
-    const auto history = train(*model, *opt, train_part, test_part, {.epochs = 2, .batch = 32, .threads = 2});
+    const auto history = train(*model, "adam", 0.003, 2, train_part, test_part, {.batch = 32, .threads = 2});
     INFO(name, ": test accuracy ", history.back().test.accuracy);
     // Chance is 10%; full-data training reaches ~88% (MLP) and ~91% (CNN) in 5 epochs.
     CHECK(history.back().test.accuracy >= 0.75);
@@ -413,14 +412,13 @@ TEST_CASE("training is reproducible, and a resumed run equals an uninterrupted o
   auto run = [&](int epochs, const std::string* resume_from, std::string* checkpoint) {
     std::mt19937_64 rng(5);
     auto model = make_model("cnn", rng);
-    auto opt = make_optimizer("adam", model->parameters(), 0.003, 0.0);
-    TrainOptions o{.epochs = epochs, .batch = 50, .threads = 2, .seed = 3};
-    if (resume_from != nullptr) o.first_epoch = int(restore_checkpoint(*resume_from, "ckpt", "cnn", *model, *opt).epoch);
-    o.on_epoch = [&](const EpochInfo& e) {
-      if (checkpoint != nullptr) *checkpoint = serialize_checkpoint(*model, *opt, {"cnn", e.epoch + 1});
+    Trainer trainer(*model, constant_recipe("adam", 0.003, epochs, 0), train_part, {.batch = 50, .threads = 2, .seed = 3});
+    if (resume_from != nullptr) trainer.restore(*resume_from, "ckpt", "cnn");
+    trainer.set_callbacks(nullptr, [&](const EpochInfo&) {
+      if (checkpoint != nullptr) *checkpoint = trainer.checkpoint("cnn");
       return true;
-    };
-    train(*model, *opt, train_part, test_part, o);
+    });
+    trainer.run(test_part);
     std::vector<float> weights;
     for (Parameter* p : model->parameters()) weights.insert(weights.end(), p->value.data(), p->value.data() + p->value.size());
     for (const Buffer& b : model->buffers()) weights.insert(weights.end(), b.value->data(), b.value->data() + b.value->size());
@@ -437,8 +435,7 @@ TEST_CASE("a diverging run stops with a message naming where") {
   const Dataset part = take(fashion("train"), 256);
   std::mt19937_64 rng(0);
   auto model = make_model("mlp", rng);
-  auto opt = make_optimizer("sgd", model->parameters(), 1e6, 0.0);
-  CHECK_THROWS_WITH(train(*model, *opt, part, part, {.epochs = 1, .batch = 64}),
+  CHECK_THROWS_WITH(train(*model, "sgd", 1e6, 1, part, part, {.batch = 64}),
                     doctest::Contains("training stopped (try a smaller --lr)"));
 }
 
@@ -548,9 +545,8 @@ TEST_CASE("a non-finite input stops training with a message naming the sample") 
   d.images[70 * 784 + 5] = std::numeric_limits<float>::infinity();
   std::mt19937_64 rng(0);
   auto model = make_model("mlp", rng);
-  auto opt = make_optimizer("adam", model->parameters(), 0.003, 0.0);
   // No shuffling of the batch order would name sample 70 of batch 2; shuffled, some sample of some batch.
-  CHECK_THROWS_WITH(train(*model, *opt, d, d, {.epochs = 1, .batch = 64}),
+  CHECK_THROWS_WITH(train(*model, "adam", 0.003, 1, d, d, {.batch = 64}),
                     doctest::Contains("has a non-finite input value; training stopped (check the data)"));
 }
 

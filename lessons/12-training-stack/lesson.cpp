@@ -43,15 +43,14 @@ int run_lesson_12(const LessonOptions& options) {
   // 3. Training, as in the seed: Adam, lr 0.003, batch 64, 5 epochs (quick: a subset, 1 epoch).
   const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, options.quick ? 5000 : 0,
                                                            options.quick ? 1000 : 0);
-  auto optimizer = nn::make_optimizer("adam", model->parameters(), 0.003, 0.0);
-  nn::TrainOptions t{.epochs = options.quick ? 1 : 5, .batch = 64, .threads = threads, .transforms = data.normalise};
+  nn::TrainOptions t{.batch = 64, .threads = threads, .transforms = data.normalise};
   t.on_step = [&](const nn::StepInfo& s) {
     if (s.step % 100 == 0)
       lesson.progress(fmt::format("epoch {} step {}/{}: loss {:.3f}", s.epoch + 1, s.step + 1, s.steps, s.loss));
   };
   lesson.say(fmt::format("\nTraining on {} images, testing on {}, {} thread(s):", data.train.size(), data.test.size(),
                          threads));
-  const std::vector<nn::EpochInfo> history = nn::train(*model, *optimizer, data.train, data.test, t);
+  const std::vector<nn::EpochInfo> history = nn::train(*model, "adam", 0.003, options.quick ? 1 : 5, data.train, data.test, t);
   lesson.show(bench::epoch_table(history));
   const double accuracy = history.back().test.accuracy;
   lesson.compare(options.quick ? "MLP test accuracy (quick: 1 epoch, 5000 images; the figure is for 5 full epochs)"

@@ -97,12 +97,11 @@ int run_lesson_13(const LessonOptions& options) {
   auto train_with = [&](bool mse) {
     std::mt19937_64 rng(2);
     auto model = nn::make_model("mlp", rng);
-    auto opt = nn::make_optimizer("sgd", model->parameters(), 0.05, 0.0);
-    nn::TrainOptions t{.epochs = 1, .batch = 64, .threads = threads, .transforms = data.normalise, .mse_loss = mse};
+    nn::TrainOptions t{.batch = 64, .threads = threads, .transforms = data.normalise, .mse_loss = mse};
     t.on_step = [&](const nn::StepInfo& s) {
       if (s.step % 100 == 0) lesson.progress(fmt::format("{} step {}/{}", mse ? "MSE" : "cross-entropy", s.step + 1, s.steps));
     };
-    return nn::train(*model, *opt, early, data.test, t).back().test.accuracy;
+    return nn::train(*model, "sgd", 0.05, 1, early, data.test, t).back().test.accuracy;
   };
   const double ce = train_with(false), mse = train_with(true);
   lesson.say(fmt::format("\nSeed 002's MLP after {} steps of SGD (momentum 0.9, lr 0.05, batch 64): test accuracy "

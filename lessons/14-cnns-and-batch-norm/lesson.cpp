@@ -22,14 +22,13 @@ int run_lesson_14(const LessonOptions& options) {
   auto run = [&](const char* model_name, const char* optimizer, double lr) {
     std::mt19937_64 rng(3);
     auto model = nn::make_model(model_name, rng);
-    auto opt = nn::make_optimizer(optimizer, model->parameters(), lr, 0.0);
-    nn::TrainOptions t{.epochs = epochs, .batch = 64, .threads = threads, .transforms = data.normalise};
+    nn::TrainOptions t{.batch = 64, .threads = threads, .transforms = data.normalise};
     t.on_step = [&](const nn::StepInfo& s) {
       if (s.step % 50 == 0)
         lesson.progress(fmt::format("{} epoch {} step {}/{}: loss {:.3f}", model_name, s.epoch + 1, s.step + 1, s.steps,
                                     s.loss));
     };
-    return nn::train(*model, *opt, data.train, data.test, t).back();
+    return nn::train(*model, optimizer, lr, epochs, data.train, data.test, t).back();
   };
 
   // 1. Convolutions against fully connected layers.

@@ -1,0 +1,322 @@
+// flopslab train and flopslab lr-find.
+#include "cli/train_commands.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "bench/files.h"
+#include "bench/machine.h"
+#include "bench/progress.h"
+#include "bench/report.h"
+#include "bench/train_run.h"
+#include "cli/args.h"
+#include "kernels/cpu/gemm/packed.h"
+#include "nn/checkpoint.h"
+#include "nn/lr_find.h"
+
+namespace flopslab::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TrainArgs {
+  std::string model = "mlp", optimizer = "adam", data = nn::kFashionMnistDir, out, threads, epochs = "5", batch = "64",
+              lr = "0.003", weight_decay = "0", seed = "0", train_limit = "0", test_limit = "0", patience = "0",
+              workers = "1", crop_padding = "0", jitter, mixup = "0", recipe, accumulate = "1", precision = "fp32",
+              loss_scale, segments = "0", lr_mult, freeze, init_from, classes;
+  bool resume = false, force = false, no_plots = false, no_progress = false, flip = false, new_head = false,
+       profile = false;
+};
+
+void require_dataset(const std::string& command, const std::string& dir) {
+  if (!fs::is_directory(dir))
+    throw UsageError(command + ": no dataset at " + dir +
+                     " (sudo apt-get install dataset-fashion-mnist, or --data DIR with MNIST-format files)");
+}
+
+int default_threads() { return bench::describe_machine().physical_cores; }
+
+int run_train(const TrainArgs& a, const CLI::App& sub) {
+  bench::TrainRunOptions o{.model = a.model, .optimizer = a.optimizer, .data = a.data, .out = a.out, .recipe = a.recipe};
+  if (!a.recipe.empty())
+    for (const char* name : {"--optimizer", "--lr", "--epochs", "--weight-decay"})
+      if (sub.get_option(name)->count() > 0)
+        throw UsageError(fmt::format("train: {}: the recipe {} sets it in each phase; leave {} out or drop --recipe",
+                                     name, a.recipe, name));
+  o.epochs = int(parse_integer("--epochs", a.epochs, 1, 100000));
+  o.batch = parse_integer("--batch", a.batch, 1, 1 << 20);
+  o.threads = a.threads.empty() ? default_threads() : int(parse_integer("--threads", a.threads, 1, kMaxThreads));
+  o.seed = std::uint64_t(parse_integer("--seed", a.seed, 0, std::numeric_limits<long long>::max()));
+  o.train_limit = parse_integer("--train-limit", a.train_limit, 0, 1LL << 40);
+  o.test_limit = parse_integer("--test-limit", a.test_limit, 0, 1LL << 40);
+  o.patience = int(parse_integer("--patience", a.patience, 0, 100000));
+  o.lr = parse_number("--lr", a.lr, 0, 1e6);
+  o.weight_decay = parse_number("--weight-decay", a.weight_decay, 0, 1e6);
+  o.resume = a.resume, o.force = a.force, o.plots = !a.no_plots, o.profile = a.profile;
+  o.workers = int(parse_integer("--workers", a.workers, 0, 256));
+  o.augment.flip = a.flip;
+  o.augment.crop_padding = parse_integer("--crop-padding", a.crop_padding, 0, 64);
+  o.augment.mixup_alpha = float(parse_number("--mixup", a.mixup, 0, 100));
+  if (!a.jitter.empty()) {
+    const auto [low, high] = parse_range("--jitter", a.jitter, 0.01, 100);
+    o.augment.jitter_low = float(low), o.augment.jitter_high = float(high);
+  }
+  o.accumulate = int(parse_integer("--accumulate", a.accumulate, 1, 1 << 16));
+  o.precision = parse_precision("--precision", a.precision);
+  // Dynamic loss scaling is what fp16 needs (its gradients underflow); bf16 has float32's range.
+  const std::string scaling = a.loss_scale.empty() ? (o.precision == nn::Precision::fp16 ? "dynamic" : "none") : a.loss_scale;
+  if (scaling == "dynamic") {
+    o.loss_scaling = nn::GradScaler::Settings{};
+  } else if (scaling != "none") {
+    nn::GradScaler::Settings s;
+    s.init_scale = parse_number("--loss-scale", scaling, 1e-30, 1e38);
+    o.loss_scaling = s;
+  }
+  if (!a.lr_mult.empty()) o.lr_mult = parse_part_multipliers("--lr-mult", a.lr_mult);
+  if (!a.freeze.empty()) o.freeze = parse_parts("--freeze", a.freeze);
+  if (!a.classes.empty()) o.classes = parse_classes("--classes", a.classes);
+  o.init_from = a.init_from;
+  if (a.new_head) {
+    if (a.init_from.empty()) throw UsageError("train: --new-head: only with --init-from (a head new to the loaded body)");
+    o.new_parts = {"head"};
+  }
+  const auto& models = nn::model_names();
+  if (std::find(models.begin(), models.end(), o.model) != models.end()) {  // else train_run_problem names it
+    std::mt19937_64 rng(0);
+    const int layers = int(nn::make_model(o.model, rng)->layers.size());
+    o.checkpoint_segments = parse_segments("--checkpoint-segments", a.segments, layers);
+  }
+  if (o.out.empty())
+    o.out = a.recipe.empty() ? fmt::format("runs/{}-{}-seed{}", o.model, o.optimizer, o.seed)
+                             : fmt::format("runs/{}-{}-seed{}", o.model, fs::path(a.recipe).stem().string(), o.seed);
+  if (const std::string problem = bench::train_run_problem(o); !problem.empty()) throw UsageError("train: " + problem);
+  require_dataset("train", o.data);
+  bench::Progress progress(!a.no_progress);
+  o.progress = [&](const std::string& line) { progress(line); };
+  bench::TrainRunResult r;
+  try {
+    r = bench::run_training(o);
+  } catch (const std::invalid_argument& e) {  // what only the data, recipe or checkpoint could tell
+    throw UsageError(std::string("train: ") + e.what());
+  }
+  progress.finish();
+  if (o.recipe.empty())
+    std::printf("Trained %s with %s (lr %g, batch %lld) on %s, %d thread(s), seed %llu\n", o.model.c_str(),
+                o.optimizer.c_str(), o.lr, static_cast<long long>(o.batch), o.data.c_str(), o.threads,
+                static_cast<unsigned long long>(o.seed));
+  else
+    std::printf("Trained %s with %s, batch %lld, on %s, %d thread(s), seed %llu\n", o.model.c_str(), r.recipe.c_str(),
+                static_cast<long long>(o.batch), o.data.c_str(), o.threads, static_cast<unsigned long long>(o.seed));
+  if (o.accumulate > 1)
+    std::printf("Gradient accumulation: %d batches of %lld per step (an effective batch of %lld).\n", o.accumulate,
+                static_cast<long long>(o.batch), static_cast<long long>(o.batch * o.accumulate));
+  if (o.precision != nn::Precision::fp32)
+    std::printf("Mixed precision: %s operands and saved activations, float32 sums and master weights; GEMM: %s%s.\n",
+                nn::precision_name(o.precision),
+                o.precision == nn::Precision::bf16 ? gemm::packed::describe_bf16_choice().c_str()
+                                                   : "fp16 operands rounded while packing, float32 micro-kernel",
+                o.loss_scaling ? fmt::format("; dynamic loss scaling from {:g}, {} step(s) skipped", o.loss_scaling->init_scale,
+                                             r.skipped_steps)
+                                     .c_str()
+                               : "");
+  for (const std::string& note : r.init_notes) std::printf("--init-from: %s\n", note.c_str());
+  std::printf("%s\n", bench::epoch_table(r.history).text().c_str());
+  if (!r.history.empty()) {
+    std::printf("Per class on the test set after the last epoch:\n%s\n",
+                bench::class_table(r.history.back().test, o.classes).text().c_str());
+    std::printf("Confusion matrix:\n%s\n", bench::confusion_table(r.history.back().test, o.classes).text().c_str());
+  }
+  if (o.profile)
+    std::printf("Time per step in each layer (%lld steps):\n%s\n", static_cast<long long>(r.layer_times.steps),
+                bench::layer_time_table(r.layer_times).text().c_str());
+  if (r.stopped_early) std::printf("Stopped early: the test loss did not improve for %d epochs.\n", o.patience);
+  if (!r.plot_note.empty()) std::printf("%s\n", r.plot_note.c_str());
+  std::printf("Wrote %s/: %s\n", o.out.c_str(), fmt::format("{}", fmt::join(r.files, ", ")).c_str());
+  return 0;
+}
+
+struct LrFindArgs {
+  std::string model = "cnn", optimizer = "sgd", data = nn::kFashionMnistDir, out, threads, batch = "64", seed = "0",
+              start = "1e-7", end = "10", steps = "200", train_limit = "0", init_from;
+  bool force = false, no_plots = false, no_progress = false;
+};
+
+int run_lr_find(const LrFindArgs& a) {
+  const auto& models = nn::model_names();
+  if (std::find(models.begin(), models.end(), a.model) == models.end())
+    throw UsageError("lr-find: --model: '" + a.model + "' is not a model (valid: mlp, mlp-dropout, cnn, cnn-nobn)");
+  const auto& optimizers = nn::optimizer_names();
+  if (std::find(optimizers.begin(), optimizers.end(), a.optimizer) == optimizers.end())
+    throw UsageError("lr-find: --optimizer: '" + a.optimizer + "' is not an optimizer (valid: sgd, nesterov, adam, adamw, rmsprop)");
+  nn::LrFindOptions o{.optimizer = a.optimizer};
+  o.start_lr = parse_number("--start-lr", a.start, 1e-12, 1e6);
+  o.end_lr = parse_number("--end-lr", a.end, 1e-12, 1e6);
+  if (o.end_lr <= o.start_lr) throw UsageError(fmt::format("lr-find: --end-lr {} must be more than --start-lr {}", a.end, a.start));
+  o.steps = int(parse_integer("--steps", a.steps, 10, 100000));
+  o.batch = parse_integer("--batch", a.batch, 1, 1 << 20);
+  o.threads = a.threads.empty() ? default_threads() : int(parse_integer("--threads", a.threads, 1, kMaxThreads));
+  o.seed = std::uint64_t(parse_integer("--seed", a.seed, 0, std::numeric_limits<long long>::max()));
+  const std::int64_t limit = parse_integer("--train-limit", a.train_limit, 0, 1LL << 40);
+  const std::string out = a.out.empty() ? fmt::format("runs/lr-find-{}-{}", a.model, a.optimizer) : a.out;
+  if (fs::exists(out) && !a.force)
+    throw UsageError("lr-find: " + out + " already exists; pass --force to replace it or choose another --out");
+  if (!fs::is_directory(fs::absolute(out).parent_path()))
+    throw UsageError("lr-find: cannot create " + out + ": " + fs::absolute(out).parent_path().string() + " is not a directory");
+  if (!a.init_from.empty() && !fs::is_regular_file(a.init_from))
+    throw UsageError("lr-find: --init-from: " + a.init_from + " is not a file");
+  require_dataset("lr-find", a.data);
+
+  bench::Progress progress(!a.no_progress);
+  progress("loading " + a.data);
+  const bench::LoadedData data = bench::load_training_data(a.data, limit, 1);
+  o.normalise = data.normalise;
+  std::mt19937_64 rng(o.seed);
+  auto model = nn::make_model(a.model, rng);
+  if (!a.init_from.empty()) {
+    std::ifstream in(a.init_from, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    try {
+      for (const std::string& note : nn::load_matching_parameters(bytes, a.init_from, *model))
+        std::printf("--init-from: %s\n", note.c_str());
+    } catch (const std::runtime_error& e) {
+      throw UsageError(std::string("lr-find: --init-from: ") + e.what());
+    }
+  }
+  progress(fmt::format("lr-find: {} steps from lr {} to {}", o.steps, a.start, a.end));
+  nn::LrFindResult r;
+  try {
+    r = nn::find_lr(*model, data.train, o);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  progress.finish();
+  std::string csv = "lr,loss,smoothed_loss\n";
+  for (std::size_t i = 0; i < r.lrs.size(); ++i) csv += fmt::format("{:.6g},{:.6f},{:.6f}\n", r.lrs[i], r.losses[i], r.smoothed[i]);
+  if (fs::exists(out)) fs::remove_all(out);
+  fs::create_directories(out);
+  bench::write_file_atomically(out + "/lr_find.csv", csv);
+  const std::string plot_note = a.no_plots ? "" : bench::run_plot_script(out);
+  std::printf("LR range test of %s with %s, batch %lld: %zu steps from lr %g%s.\n", a.model.c_str(), a.optimizer.c_str(),
+              static_cast<long long>(o.batch), r.lrs.size(), o.start_lr,
+              r.diverged ? fmt::format(" until the loss diverged at lr {:.3g}", r.lrs.back()).c_str()
+                         : fmt::format(" to {:.3g} without diverging", r.lrs.back()).c_str());
+  std::printf("Suggested learning rate: %.3g (steepest fall of the smoothed loss); %.3g (lowest loss %.3g at lr %.3g, "
+              "divided by 10)\n",
+              r.steepest_lr, r.min_loss_over_10(),
+              *std::min_element(r.smoothed.begin(), r.smoothed.end()), r.min_loss_lr);
+  if (!plot_note.empty()) std::printf("%s\n", plot_note.c_str());
+  std::printf("Wrote %s/: lr_find.csv%s\n", out.c_str(), plot_note.empty() && !a.no_plots ? ", lr_find.png" : "");
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* add_train_command(CLI::App& app, CommandRun& run) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* train = app.add_subcommand(
+      "train", "Train a model of the nn/ stack on Fashion-MNIST: progress per epoch, CSV logs, checkpoints, curves");
+  train->add_option("--model", a->model, "mlp (784-256-128-64-10), mlp-dropout, cnn (two conv+BN+ReLU+pool blocks) or cnn-nobn  [mlp]")
+      ->type_name("NAME");
+  train->add_option("--recipe", a->recipe,
+                    "A recipe of training phases (JSON; see recipes/): optimizer, learning-rate and momentum curves, "
+                    "augmentation per phase. Replaces --optimizer, --lr, --epochs and --weight-decay")
+      ->type_name("FILE");
+  train->add_option("--epochs", a->epochs, "Epochs to train (with --resume: the total)  [5]")->type_name("N");
+  train->add_option("--batch", a->batch, "Samples per step (per forward when accumulating)  [64]")->type_name("N");
+  train->add_option("--optimizer", a->optimizer, "sgd (momentum 0.9), nesterov, adam, adamw or rmsprop  [adam]")
+      ->type_name("NAME");
+  train->add_option("--lr", a->lr, "Learning rate  [0.003]")->type_name("X");
+  train->add_option("--weight-decay", a->weight_decay, "Weight decay  [0]")->type_name("X");
+  train->add_option("--lr-mult", a->lr_mult,
+                    "Learning-rate multipliers per part, e.g. body=0.1,head=1 (parts: body, head, all, or layers "
+                    "such as 0-3, 4-); a recipe's phase may set its own")
+      ->type_name("PART=X,...");
+  train->add_option("--freeze", a->freeze, "Parts without gradients or updates, e.g. body")->type_name("PARTS");
+  train->add_option("--init-from", a->init_from,
+                    "Start from another run's checkpoint: load every tensor whose name and shape match (fine-tuning)")
+      ->type_name("FILE");
+  train->add_flag("--new-head", a->new_head, "With --init-from: leave the head as initialised (a new random head)");
+  train->add_option("--classes", a->classes, "Train and test on these classes only, relabelled 0, 1, ...: e.g. 0-4 or 5,7,9")
+      ->type_name("LIST");
+  train->add_option("--accumulate", a->accumulate,
+                    "Gradient accumulation: sum N batches per optimizer step (the same update as batch N x --batch)  [1]")
+      ->type_name("N");
+  train->add_option("--precision", a->precision,
+                    "fp32, or mixed precision: bf16 or fp16 operands and saved activations, float32 sums and master "
+                    "weights (bf16 uses the AVX512_BF16 GEMM rung where the CPU has it)  [fp32]")
+      ->type_name("P");
+  train->add_option("--loss-scale", a->loss_scale,
+                    "dynamic (PyTorch's GradScaler: 65536, x2 after 2000 clean steps, x0.5 and skip on overflow), "
+                    "none, or the initial scale of a dynamic one  [dynamic for fp16, none otherwise]")
+      ->type_name("MODE");
+  train->add_option("--checkpoint-segments", a->segments,
+                    "Gradient checkpointing: keep K segments' inputs and recompute their forwards in backward; "
+                    "K, sqrt (sqrt of the layers) or all (0: off)  [0]")
+      ->type_name("K");
+  train->add_flag("--profile", a->profile, "Print the time per step in each layer's forward and backward");
+  train->add_option("--threads", a->threads, "Threads for the kernels  [physical cores]")->type_name("N");
+  train->add_option("--seed", a->seed, "Seed of initialisation, shuffling and dropout  [0]")->type_name("N");
+  train->add_option("--data", a->data, "Directory of MNIST-format files  [/usr/share/datasets/fashion-mnist]")
+      ->type_name("DIR");
+  train->add_option("--out", a->out, "Directory for log.csv, steps.csv, checkpoint.bin, curves.png  "
+                                     "[runs/<model>-<optimizer or recipe>-seed<seed>]")
+      ->type_name("DIR");
+  train->add_option("--train-limit", a->train_limit, "Use only the first N training images (0: all)  [0]")
+      ->type_name("N");
+  train->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)  [0]")->type_name("N");
+  train->add_option("--patience", a->patience,
+                    "Stop when the test loss has not improved for N epochs (0: never). Fashion-MNIST has no separate "
+                    "validation split here, so the test set serves  [0]")
+      ->type_name("N");
+  train->add_option("--workers", a->workers, "Threads preparing batches ahead (0: none)  [1]")->type_name("N");
+  train->add_flag("--flip", a->flip, "Augment: flip each training image left-right with probability 1/2");
+  train->add_option("--crop-padding", a->crop_padding, "Augment: pad by P zeros and crop back at a random offset (0: off)  [0]")
+      ->type_name("P");
+  train->add_option("--jitter", a->jitter,
+                    "Augment: scale brightness and contrast by factors drawn from [LOW, HIGH], e.g. 0.5,1.5")
+      ->type_name("LOW,HIGH");
+  train->add_option("--mixup", a->mixup, "Augment: mixup with Beta(A, A) weights and mixed labels (0: off)  [0]")
+      ->type_name("A");
+  train->add_flag("--resume", a->resume, "Continue --out from its checkpoint (same result as not stopping)");
+  train->add_flag("--force", a->force, "Replace --out if it exists");
+  train->add_flag("--no-plots", a->no_plots, "Do not draw curves.png");
+  train->add_flag("--no-progress", a->no_progress, "Do not print progress on stderr");
+  run = [a, train] { return run_train(*a, *train); };
+  return train;
+}
+
+CLI::App* add_lr_find_command(CLI::App& app, CommandRun& run) {
+  auto a = std::make_shared<LrFindArgs>();
+  auto* sub = app.add_subcommand(
+      "lr-find", "The learning-rate range test (Smith 2015, fast.ai): train briefly with an exponentially growing rate "
+                 "until the loss diverges, suggest a rate, plot loss against rate. The model's weights are left as they were");
+  sub->add_option("--model", a->model, "mlp, mlp-dropout, cnn or cnn-nobn  [cnn]")->type_name("NAME");
+  sub->add_option("--optimizer", a->optimizer, "sgd, nesterov, adam, adamw or rmsprop  [sgd]")->type_name("NAME");
+  sub->add_option("--start-lr", a->start, "First learning rate  [1e-7]")->type_name("X");
+  sub->add_option("--end-lr", a->end, "Last learning rate, if the loss has not diverged before  [10]")->type_name("X");
+  sub->add_option("--steps", a->steps, "Steps from --start-lr to --end-lr  [200]")->type_name("N");
+  sub->add_option("--batch", a->batch, "Samples per step  [64]")->type_name("N");
+  sub->add_option("--init-from", a->init_from, "Test a trained model: load its checkpoint first")->type_name("FILE");
+  sub->add_option("--threads", a->threads, "Threads for the kernels  [physical cores]")->type_name("N");
+  sub->add_option("--seed", a->seed, "Seed of initialisation and shuffling  [0]")->type_name("N");
+  sub->add_option("--data", a->data, "Directory of MNIST-format files  [/usr/share/datasets/fashion-mnist]")->type_name("DIR");
+  sub->add_option("--train-limit", a->train_limit, "Use only the first N training images (0: all)  [0]")->type_name("N");
+  sub->add_option("--out", a->out, "Directory for lr_find.csv and lr_find.png  [runs/lr-find-<model>-<optimizer>]")
+      ->type_name("DIR");
+  sub->add_flag("--force", a->force, "Replace --out if it exists");
+  sub->add_flag("--no-plots", a->no_plots, "Do not draw lr_find.png");
+  sub->add_flag("--no-progress", a->no_progress, "Do not print progress on stderr");
+  run = [a] { return run_lr_find(*a); };
+  return sub;
+}
+
+}  // namespace flopslab::cli

@@ -1,0 +1,128 @@
+// BatchNorm over N (and H x W): batch statistics in training, running statistics in evaluation.
+#include "nn/layers/common.h"
+
+namespace flopslab::nn {
+using namespace detail;
+
+BatchNorm::BatchNorm(std::int64_t channels, float eps, float momentum)
+    : weight{"weight", Tensor({channels}, 1.0f), Tensor({channels})},
+      bias{"bias", Tensor({channels}), Tensor({channels})},
+      running_mean({channels}),
+      running_var({channels}, 1.0f),
+      channels_(channels),
+      eps_(eps),
+      momentum_(momentum) {}
+
+std::string BatchNorm::describe() const { return "BatchNorm(" + std::to_string(channels_) + ")"; }
+
+// x is N x C or N x C x H x W: channel c of image n is the `plane` floats at (n*C + c)*plane.
+// Sums run in float along each contiguous plane (vectorised) and in double across planes.
+Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
+  if ((x.rank() != 2 && x.rank() != 4) || x.dim(1) != channels_)
+    throw std::invalid_argument(describe() + ": expects N x " + std::to_string(channels_) + " (x H x W), got " +
+                                x.shape_string());
+  const std::int64_t n = x.dim(0), plane = x.rank() == 4 ? x.dim(2) * x.dim(3) : 1, count = n * plane;
+  if (ctx.training && count < 2) throw std::invalid_argument(describe() + ": training needs more than one value per channel");
+  Tensor y = Tensor::uninitialized(x.shape());
+  Tensor x_hat = Tensor::uninitialized(x.shape());
+  inv_std_ = Tensor({channels_});
+  trained_pass_ = ctx.training;
+  const bool update = ctx.training && ctx.update_statistics;
+#pragma omp parallel for num_threads(ctx.threads) if (x.size() > kParallelElements) schedule(static)
+  for (std::int64_t c = 0; c < channels_; ++c) {
+    double mean, var;
+    if (ctx.training) {
+      double sum = 0, sq = 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        const float* in = x.data() + (i * channels_ + c) * plane;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (std::int64_t j = 0; j < plane; ++j) s += in[j];
+        sum += s;
+      }
+      mean = sum / double(count);
+      const float m = float(mean);
+      for (std::int64_t i = 0; i < n; ++i) {
+        const float* in = x.data() + (i * channels_ + c) * plane;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (std::int64_t j = 0; j < plane; ++j) s += (in[j] - m) * (in[j] - m);
+        sq += s;
+      }
+      var = sq / double(count);  // biased, for normalising; the running estimate is unbiased
+      if (update) {
+        running_mean[c] = float((1 - momentum_) * running_mean[c] + momentum_ * mean);
+        running_var[c] = float((1 - momentum_) * running_var[c] + momentum_ * sq / double(count - 1));
+      }
+    } else {
+      mean = running_mean[c];
+      var = running_var[c];
+    }
+    const float inv_std = float(1.0 / std::sqrt(var + eps_)), m = float(mean);
+    const float gamma = weight.value[c], beta = bias.value[c];
+    inv_std_[c] = inv_std;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t at = (i * channels_ + c) * plane;
+      const float* in = x.data() + at;
+      float* xh = x_hat.data() + at;
+      float* out = y.data() + at;
+      for (std::int64_t j = 0; j < plane; ++j) {
+        xh[j] = (in[j] - m) * inv_std;
+        out[j] = gamma * xh[j] + beta;
+      }
+    }
+  }
+  x_hat_.save(x_hat, ctx.precision, ctx.threads);
+  return y;
+}
+
+// Training mode: dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), g = dy * gamma.
+// Evaluation mode (fixed statistics): dx = dy * gamma * inv_std.
+Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
+  const std::int64_t n = dy.dim(0), plane = dy.rank() == 4 ? dy.dim(2) * dy.dim(3) : 1, count = n * plane;
+  Tensor dx = Tensor::uninitialized(dy.shape());
+  const Tensor x_hat = x_hat_.get(ctx.threads);
+#pragma omp parallel for num_threads(ctx.threads) if (dy.size() > kParallelElements) schedule(static)
+  for (std::int64_t c = 0; c < channels_; ++c) {
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t at = (i * channels_ + c) * plane;
+      const float* g = dy.data() + at;
+      const float* xh = x_hat.data() + at;
+      float s = 0, sx = 0;
+#pragma omp simd reduction(+ : s, sx)
+      for (std::int64_t j = 0; j < plane; ++j) {
+        s += g[j];
+        sx += g[j] * xh[j];
+      }
+      sum_dy += s;
+      sum_dy_xhat += sx;
+    }
+    if (!weight.frozen) weight.grad[c] = float(sum_dy_xhat);
+    if (!bias.frozen) bias.grad[c] = float(sum_dy);
+    const float scale = weight.value[c] * inv_std_[c];
+    const float mean_dy = float(sum_dy / double(count)), mean_dy_xhat = float(sum_dy_xhat / double(count));
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t at = (i * channels_ + c) * plane;
+      const float* g = dy.data() + at;
+      const float* xh = x_hat.data() + at;
+      float* out = dx.data() + at;
+      if (trained_pass_)
+        for (std::int64_t j = 0; j < plane; ++j) out[j] = scale * (g[j] - mean_dy - xh[j] * mean_dy_xhat);
+      else
+        for (std::int64_t j = 0; j < plane; ++j) out[j] = scale * g[j];
+    }
+  }
+  return dx;
+}
+
+void BatchNorm::collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) {
+  name_parameters(prefix, weight, bias, out);
+}
+
+void BatchNorm::collect_buffers(const std::string& prefix, std::vector<Buffer>& out) {
+  out.push_back({prefix + "running_mean", &running_mean});
+  out.push_back({prefix + "running_var", &running_var});
+}
+
+}  // namespace flopslab::nn

@@ -1,0 +1,221 @@
+// Sequential (with gradient checkpointing), Concat and Residual.
+#include <algorithm>
+#include <chrono>
+
+#include "nn/layers/common.h"
+
+namespace flopslab::nn {
+using namespace detail;
+
+std::string Sequential::describe() const {
+  std::string out = "Sequential(";
+  for (std::size_t i = 0; i < layers.size(); ++i) out += (i ? ", " : "") + layers[i]->describe();
+  return out + ")";
+}
+
+namespace {
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+void record(MemoryTrace* trace, const char* event, std::size_t layer) {
+  if (trace != nullptr)
+    trace->points.push_back({now_seconds() - trace->started, memory::usage().live, std::string(event) + " " + std::to_string(layer)});
+}
+}  // namespace
+
+void Sequential::set_checkpoint_segments(int segments) {
+  if (segments < 0 || std::size_t(segments) > layers.size())
+    throw std::invalid_argument("checkpoint segments: " + std::to_string(segments) + " for " +
+                                std::to_string(layers.size()) + " layers (valid: 0 to " + std::to_string(layers.size()) +
+                                ")");
+  segments_ = segments;
+}
+
+// The top-level Sequential times and traces its own layers; the layers' insides are theirs.
+Tensor Sequential::layer_forward(std::size_t i, const Tensor& x, const Context& ctx, const Context& inner,
+                                 const char* event) {
+  const double started = ctx.profile ? now_seconds() : 0;
+  Tensor y = layers[i]->forward(x, inner);
+  if (ctx.profile) {
+    auto& bucket = std::string(event) == "recompute" ? ctx.profile->recompute : ctx.profile->forward;
+    bucket[i] += now_seconds() - started;
+  }
+  record(ctx.trace, event, i);
+  return y;
+}
+
+Tensor Sequential::layer_backward(std::size_t i, const Tensor& dy, const Context& ctx, const Context& inner) {
+  const double started = ctx.profile ? now_seconds() : 0;
+  Tensor dx = layers[i]->backward(dy, inner);
+  layers[i]->release_cache();  // its saved activations have done their work
+  if (ctx.profile) ctx.profile->backward[i] += now_seconds() - started;
+  record(ctx.trace, "backward", i);
+  return dx;
+}
+
+Tensor Sequential::forward(const Tensor& x, const Context& ctx) {
+  Context inner = ctx;
+  inner.profile = nullptr, inner.trace = nullptr;
+  if (ctx.profile && ctx.profile->names.size() != layers.size()) {
+    ctx.profile->names.clear();
+    for (const ModulePtr& l : layers) ctx.profile->names.push_back(l->describe());
+    ctx.profile->forward.assign(layers.size(), 0);
+    ctx.profile->backward.assign(layers.size(), 0);
+    ctx.profile->recompute.assign(layers.size(), 0);
+  }
+  runs_.clear();
+  Tensor h = x;
+  if (!ctx.training || segments_ <= 1) {
+    for (std::size_t i = 0; i < layers.size(); ++i) h = layer_forward(i, h, ctx, inner, "forward");
+    return h;
+  }
+  const std::size_t count = layers.size(), k = std::size_t(segments_);
+  for (std::size_t s = 0; s < k; ++s) {
+    Run run{count * s / k, count * (s + 1) / k, h, ctx.rng ? *ctx.rng : std::mt19937_64()};
+    for (std::size_t i = run.begin; i < run.end; ++i) h = layer_forward(i, h, ctx, inner, "forward");
+    if (s + 1 < k)  // keep only the run's input; the last run's backward comes at once
+      for (std::size_t i = run.begin; i < run.end; ++i) layers[i]->release_cache();
+    runs_.push_back(std::move(run));
+  }
+  return h;
+}
+
+Tensor Sequential::backward(const Tensor& dy, const Context& ctx) {
+  // Without an input gradient, the first layer with trainable parameters is the last one to
+  // run, and it need not compute its own dx.
+  std::size_t stop = 0;
+  if (!ctx.input_gradient)
+    while (stop < layers.size() && !layers[stop]->trainable()) ++stop;
+  Context inner = ctx;
+  inner.input_gradient = true;
+  inner.profile = nullptr, inner.trace = nullptr;
+  auto backward_through = [&](std::size_t begin, std::size_t end, Tensor g) {
+    for (std::size_t i = end; i-- > begin;) {
+      const bool last = !ctx.input_gradient && i == stop;
+      if (last) inner.input_gradient = false;
+      g = layer_backward(i, g, ctx, inner);
+      if (last) return Tensor();
+    }
+    return g;
+  };
+  Tensor g = dy;
+  if (runs_.empty()) {
+    g = backward_through(0, layers.size(), g);
+  } else {
+    for (std::size_t r = runs_.size(); r-- > 0;) {
+      Run& run = runs_[r];
+      if (run.end <= stop) break;  // nothing before `stop` takes a gradient
+      if (r + 1 < runs_.size()) {  // run the forward again, with the same random numbers
+        Context again = inner;
+        again.update_statistics = false;
+        again.rng = ctx.rng ? &run.rng : nullptr;
+        Tensor h = run.input;
+        for (std::size_t i = run.begin; i < run.end; ++i) h = layer_forward(i, h, ctx, again, "recompute");
+      }
+      run.input = Tensor();
+      g = backward_through(run.begin, run.end, g);
+      if (!ctx.input_gradient && run.begin <= stop) break;
+    }
+    runs_.clear();
+  }
+  return ctx.input_gradient ? g : Tensor();
+}
+
+void Sequential::release_cache() {
+  runs_.clear();
+  for (ModulePtr& layer : layers) layer->release_cache();
+}
+
+void Sequential::collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) {
+  for (std::size_t i = 0; i < layers.size(); ++i) layers[i]->collect_parameters(prefix + std::to_string(i) + ".", out);
+}
+void Sequential::collect_buffers(const std::string& prefix, std::vector<Buffer>& out) {
+  for (std::size_t i = 0; i < layers.size(); ++i) layers[i]->collect_buffers(prefix + std::to_string(i) + ".", out);
+}
+
+std::string Concat::describe() const {
+  std::string out = "Concat(";
+  for (std::size_t i = 0; i < branches.size(); ++i) out += (i ? " | " : "") + branches[i]->describe();
+  return out + ")";
+}
+
+Tensor Concat::forward(const Tensor& x, const Context& ctx) {
+  std::vector<Tensor> outs;
+  widths_.clear();
+  for (ModulePtr& b : branches) {
+    outs.push_back(b->forward(x, ctx));
+    require_rank(outs.back(), 4, "Concat branch output");
+    widths_.push_back(outs.back().dim(1));
+  }
+  std::vector<std::int64_t> shape = outs.front().shape();
+  shape[1] = 0;
+  for (const Tensor& o : outs) {
+    if (o.dim(0) != shape[0] || o.dim(2) != shape[2] || o.dim(3) != shape[3])
+      throw std::invalid_argument("Concat: branch outputs differ in size (" + outs.front().shape_string() + " and " +
+                                  o.shape_string() + ")");
+    shape[1] += o.dim(1);
+  }
+  Tensor y(shape);
+  const std::int64_t plane = shape[2] * shape[3];
+  std::int64_t offset = 0;
+  for (const Tensor& o : outs) {
+    for (std::int64_t n = 0; n < shape[0]; ++n)
+      std::copy(o.data() + n * o.dim(1) * plane, o.data() + (n + 1) * o.dim(1) * plane,
+                y.data() + (n * shape[1] + offset) * plane);
+    offset += o.dim(1);
+  }
+  return y;
+}
+
+void Concat::release_cache() {
+  for (ModulePtr& b : branches) b->release_cache();
+}
+
+Tensor Concat::backward(const Tensor& dy, const Context& ctx) {
+  const std::int64_t n = dy.dim(0), channels = dy.dim(1), plane = dy.dim(2) * dy.dim(3);
+  Tensor dx;
+  std::int64_t offset = 0;
+  for (std::size_t b = 0; b < branches.size(); ++b) {
+    Tensor part({n, widths_[b], dy.dim(2), dy.dim(3)});
+    for (std::int64_t i = 0; i < n; ++i)
+      std::copy(dy.data() + (i * channels + offset) * plane, dy.data() + (i * channels + offset + widths_[b]) * plane,
+                part.data() + i * widths_[b] * plane);
+    offset += widths_[b];
+    Tensor g = branches[b]->backward(part, ctx);
+    if (dx.empty()) {
+      dx = g;
+    } else {
+      for (std::int64_t i = 0; i < dx.size(); ++i) dx[i] += g[i];
+    }
+  }
+  return dx;
+}
+
+void Concat::collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) {
+  for (std::size_t i = 0; i < branches.size(); ++i) branches[i]->collect_parameters(prefix + std::to_string(i) + ".", out);
+}
+void Concat::collect_buffers(const std::string& prefix, std::vector<Buffer>& out) {
+  for (std::size_t i = 0; i < branches.size(); ++i) branches[i]->collect_buffers(prefix + std::to_string(i) + ".", out);
+}
+
+std::string Residual::describe() const { return "Residual(" + body_->describe() + ")"; }
+
+Tensor Residual::forward(const Tensor& x, const Context& ctx) {
+  Tensor y = body_->forward(x, ctx);
+  if (!y.same_shape(x))
+    throw std::invalid_argument("Residual: body maps " + x.shape_string() + " to " + y.shape_string());
+  Tensor out = y.clone();
+  for (std::int64_t i = 0; i < out.size(); ++i) out[i] += x[i];
+  return out;
+}
+
+Tensor Residual::backward(const Tensor& dy, const Context& ctx) {
+  Tensor dx = body_->backward(dy, ctx).clone();
+  for (std::int64_t i = 0; i < dx.size(); ++i) dx[i] += dy[i];
+  return dx;
+}
+
+void Residual::collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) { body_->collect_parameters(prefix + "body.", out); }
+void Residual::collect_buffers(const std::string& prefix, std::vector<Buffer>& out) { body_->collect_buffers(prefix + "body.", out); }
+
+}  // namespace flopslab::nn

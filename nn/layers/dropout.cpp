@@ -1,0 +1,36 @@
+// Dropout: zeroes each input with probability p in training and scales the rest by 1/(1-p).
+#include "nn/layers/common.h"
+
+namespace flopslab::nn {
+using namespace detail;
+
+Dropout::Dropout(float p) : p_(p) {
+  if (!(p >= 0 && p < 1)) throw std::invalid_argument("Dropout: p must be in [0, 1), got " + std::to_string(p));
+}
+std::string Dropout::describe() const { return "Dropout(" + std::to_string(p_).substr(0, 4) + ")"; }
+
+Tensor Dropout::forward(const Tensor& x, const Context& ctx) {
+  if (!ctx.training || p_ == 0) {
+    mask_ = Tensor();
+    return x;
+  }
+  if (ctx.rng == nullptr) throw std::logic_error("Dropout: training needs a random generator in the context");
+  mask_ = Tensor(x.shape());
+  Tensor y(x.shape());
+  std::bernoulli_distribution keep(1.0 - p_);
+  const float scale = 1.0f / (1.0f - p_);
+  for (std::int64_t i = 0; i < x.size(); ++i) {
+    mask_[i] = keep(*ctx.rng) ? scale : 0.0f;
+    y[i] = x[i] * mask_[i];
+  }
+  return y;
+}
+
+Tensor Dropout::backward(const Tensor& dy, const Context&) {
+  if (mask_.empty()) return dy;
+  Tensor dx(dy.shape());
+  for (std::int64_t i = 0; i < dy.size(); ++i) dx[i] = dy[i] * mask_[i];
+  return dx;
+}
+
+}  // namespace flopslab::nn

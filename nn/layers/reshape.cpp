@@ -1,0 +1,34 @@
+// The layers that only move values: Flatten and ChannelShuffle.
+#include "kernels/cpu/conv/channel_shuffle.h"
+#include "nn/layers/common.h"
+
+namespace flopslab::nn {
+using namespace detail;
+
+Tensor Flatten::forward(const Tensor& x, const Context&) {
+  x_shape_ = x.shape();
+  return x.view({x.dim(0), -1});
+}
+Tensor Flatten::backward(const Tensor& dy, const Context&) { return dy.view(x_shape_); }
+
+std::string ChannelShuffle::describe() const { return "ChannelShuffle(" + std::to_string(groups_) + ")"; }
+
+Tensor ChannelShuffle::forward(const Tensor& x, const Context& ctx) {
+  require_rank(x, 4, describe());
+  if (x.dim(1) % groups_ != 0)
+    throw std::invalid_argument(describe() + ": " + std::to_string(groups_) + " groups do not divide " +
+                                std::to_string(x.dim(1)) + " channels");
+  Tensor y(x.shape());
+  conv::channel_shuffle(x.data(), y.data(), x.dim(0), x.dim(1), x.dim(2) * x.dim(3), groups_, ctx.threads);
+  return y;
+}
+
+Tensor ChannelShuffle::backward(const Tensor& dy, const Context& ctx) {
+  Tensor dx(dy.shape());  // the inverse permutation: a shuffle with C/g groups
+  conv::channel_shuffle(dy.data(), dx.data(), dy.dim(0), dy.dim(1), dy.dim(2) * dy.dim(3), dy.dim(1) / groups_,
+                        ctx.threads);
+  return dx;
+}
+
+
+}  // namespace flopslab::nn
