@@ -53,7 +53,7 @@ std::string train_run_problem(const TrainRunOptions& o) {
   if (std::find(optimizers.begin(), optimizers.end(), o.optimizer) == optimizers.end())
     return "--optimizer: '" + o.optimizer + "' is not an optimizer (valid: sgd, nesterov, adam, adamw, rmsprop)";
   if (o.epochs < 1) return "--epochs: must be at least 1, got " + std::to_string(o.epochs);
-  if (o.batch < 1) return "--batch: must be at least 1, got " + std::to_string(o.batch);
+  if (o.batch < 0) return "--batch: must be at least 1, got " + std::to_string(o.batch);
   if (!(o.lr > 0) || !std::isfinite(o.lr)) return "--lr: must be a positive number, got " + fmt::format("{}", o.lr);
   if (o.weight_decay < 0) return "--weight-decay: must be 0 or more";
   if (o.workers < 0) return "--workers: must be 0 or more";
@@ -111,10 +111,13 @@ nn::Dataset select_classes(const nn::Dataset& data, const std::vector<std::int64
   return out;
 }
 
-TrainRunResult run_training(const TrainRunOptions& o) {
-  if (const std::string problem = train_run_problem(o); !problem.empty()) throw std::invalid_argument(problem);
-  const nn::Recipe recipe = o.recipe.empty() ? nn::constant_recipe(o.optimizer, o.lr, o.epochs, o.weight_decay)
-                                             : nn::read_recipe(o.recipe);
+TrainRunResult run_training(const TrainRunOptions& options) {
+  if (const std::string problem = train_run_problem(options); !problem.empty()) throw std::invalid_argument(problem);
+  const nn::Recipe recipe = options.recipe.empty()
+                                ? nn::constant_recipe(options.optimizer, options.lr, options.epochs, options.weight_decay)
+                                : nn::read_recipe(options.recipe);
+  TrainRunOptions o = options;
+  if (o.batch == 0) o.batch = recipe.batch > 0 ? recipe.batch : 64;
   if (o.progress) o.progress("loading " + o.data);
   LoadedData loaded = load_training_data(o.data, o.train_limit, o.test_limit);
   if (!o.classes.empty()) {
@@ -150,6 +153,7 @@ TrainRunResult run_training(const TrainRunOptions& o) {
   nn::Trainer trainer(*model, recipe, train_data, t);  // checks the plan: phases, schedules, parts
   result.recipe = (recipe.description.empty() ? std::string("recipe") : recipe.description) + " (" + recipe.source + ")";
   result.epochs = trainer.epochs();
+  result.batch = o.batch;
   result.steps_per_epoch = trainer.steps_per_epoch();
   std::string log_csv =
       "epoch,train_loss,train_accuracy,test_loss,test_accuracy,test_top3,seconds,samples_per_s,data_seconds,"

@@ -20,7 +20,8 @@ struct TrainRunOptions {
   std::string model = "mlp", optimizer = "adam", data = nn::kFashionMnistDir, out;
   std::string recipe;  // a recipe file; replaces optimizer, lr, epochs and weight decay
   int epochs = 5, threads = 1, patience = 0;  // patience 0: no early stopping
-  std::int64_t batch = 64, train_limit = 0, test_limit = 0;  // limits 0: every sample
+  // batch 0: the recipe's batch size, else 64; limits 0: every sample
+  std::int64_t batch = 64, train_limit = 0, test_limit = 0;
   double lr = 0.003, weight_decay = 0;
   std::uint64_t seed = 0;
   bool resume = false, force = false, plots = true, profile = false;
@@ -56,7 +57,7 @@ std::string train_run_problem(const TrainRunOptions& options);
 struct TrainRunResult {
   std::vector<nn::EpochInfo> history;  // this run's epochs (after the resumed ones)
   int first_epoch = 0, epochs = 0;
-  std::int64_t steps_per_epoch = 0;
+  std::int64_t steps_per_epoch = 0, batch = 0;
   bool stopped_early = false;
   std::string recipe;                  // its description and source
   std::vector<std::string> init_notes;  // what --init-from did not load, and why

@@ -53,7 +53,8 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
         throw UsageError(fmt::format("train: {}: the recipe {} sets it in each phase; leave {} out or drop --recipe",
                                      name, a.recipe, name));
   o.epochs = int(parse_integer("--epochs", a.epochs, 1, 100000));
-  o.batch = parse_integer("--batch", a.batch, 1, 1 << 20);
+  // With a recipe and no --batch, the recipe's batch size (or 64).
+  o.batch = !a.recipe.empty() && sub.get_option("--batch")->count() == 0 ? 0 : parse_integer("--batch", a.batch, 1, 1 << 20);
   o.threads = a.threads.empty() ? default_threads() : int(parse_integer("--threads", a.threads, 1, kMaxThreads));
   o.seed = std::uint64_t(parse_integer("--seed", a.seed, 0, std::numeric_limits<long long>::max()));
   o.train_limit = parse_integer("--train-limit", a.train_limit, 0, 1LL << 40);
@@ -115,10 +116,10 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
                 static_cast<unsigned long long>(o.seed));
   else
     std::printf("Trained %s with %s, batch %lld, on %s, %d thread(s), seed %llu\n", o.model.c_str(), r.recipe.c_str(),
-                static_cast<long long>(o.batch), o.data.c_str(), o.threads, static_cast<unsigned long long>(o.seed));
+                static_cast<long long>(r.batch), o.data.c_str(), o.threads, static_cast<unsigned long long>(o.seed));
   if (o.accumulate > 1)
     std::printf("Gradient accumulation: %d batches of %lld per step (an effective batch of %lld).\n", o.accumulate,
-                static_cast<long long>(o.batch), static_cast<long long>(o.batch * o.accumulate));
+                static_cast<long long>(r.batch), static_cast<long long>(r.batch * o.accumulate));
   if (o.precision != nn::Precision::fp32)
     std::printf("Mixed precision: %s operands and saved activations, float32 sums and master weights; GEMM: %s%s.\n",
                 nn::precision_name(o.precision),
@@ -231,7 +232,8 @@ CLI::App* add_train_command(CLI::App& app, CommandRun& run) {
                     "augmentation per phase. Replaces --optimizer, --lr, --epochs and --weight-decay")
       ->type_name("FILE");
   train->add_option("--epochs", a->epochs, "Epochs to train (with --resume: the total)  [5]")->type_name("N");
-  train->add_option("--batch", a->batch, "Samples per step (per forward when accumulating)  [64]")->type_name("N");
+  train->add_option("--batch", a->batch, "Samples per step (per forward when accumulating)  [64, or the recipe's]")
+      ->type_name("N");
   train->add_option("--optimizer", a->optimizer, "sgd (momentum 0.9), nesterov, adam, adamw or rmsprop  [adam]")
       ->type_name("NAME");
   train->add_option("--lr", a->lr, "Learning rate  [0.003]")->type_name("X");

@@ -130,12 +130,17 @@ bool is_part_name(const std::string& part) {
 Recipe parse_recipe(const ScheduleJson& doc, const std::string& source) {
   Where where{source, ""};
   if (!doc.is_object()) where.fail("", "must be a JSON object with \"phases\"");
-  only_keys(doc, {"description", "phases"}, where);
+  only_keys(doc, {"description", "batch", "phases"}, where);
   Recipe r;
   r.source = source;
   if (doc.contains("description")) {
     if (!doc["description"].is_string()) where.fail("description", "must be a string");
     r.description = doc["description"].get<std::string>();
+  }
+  if (doc.contains("batch")) {
+    if (!doc["batch"].is_number_integer() || doc["batch"].get<std::int64_t>() < 1)
+      where.fail("batch", "must be a whole number at least 1");
+    r.batch = doc["batch"].get<std::int64_t>();
   }
   if (!doc.contains("phases") || !doc["phases"].is_array() || doc["phases"].empty())
     where.fail("phases", "must be a non-empty list of phases");

@@ -4,8 +4,9 @@
 // PyTorch's schedules from nn/schedule.h over the phase), its momentum (constant or range),
 // weight decay, data augmentation, per-part learning-rate multipliers and frozen parts.
 //
-// In JSON (recipes/*.json; every key but "epochs" and "lr" may be left out):
-//   {"description": "1cycle", "phases": [
+// In JSON (recipes/*.json; every key but "epochs" and "lr" may be left out; "batch" is the
+// batch size the recipe was tuned for, used when the command line gives none):
+//   {"description": "1cycle", "batch": 64, "phases": [
 //     {"name": "up", "epochs": 2.25, "optimizer": "sgd", "lr": [0.004, 0.1], "lr_decay": "linear",
 //      "momentum": [0.95, 0.85], "momentum_decay": "linear", "weight_decay": 5e-4,
 //      "transforms": {"flip": true, "crop_padding": 2, "jitter": [0.5, 1.5], "mixup": 0.2},
@@ -46,6 +47,7 @@ struct Phase {
 
 struct Recipe {
   std::string description, source;  // source: the file, or "the command line"
+  std::int64_t batch = 0;           // the batch size the recipe was tuned for; 0: none given
   std::vector<Phase> phases;
   std::string fingerprint;  // identifies the recipe in checkpoints
   double epochs() const;

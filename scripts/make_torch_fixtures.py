@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tests/fixtures/torch_reference.txt: small fixed inputs run through PyTorch's layers,
-losses and optimizers (Debian's python3-torch), with the outputs and gradients the C++ tests
+losses and optimizers (the newest PyTorch here: scripts/setup-peers's, else Debian's python3-torch), with the outputs and gradients the C++ tests
 compare nn/ against. Run once after changing a case; the file is committed, so the tests need
 no PyTorch.
 
@@ -10,7 +10,13 @@ Format: one "case NAME" line, then "tensor NAME RANK DIMS... VALUES..." lines (f
 printed with 9 significant digits), then "end"."""
 
 import os
+import subprocess
 import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+venv_python = os.path.join(here, "..", ".peers", "torch", "bin", "python3")
+if os.path.exists(venv_python) and os.path.realpath(sys.executable) != os.path.realpath(venv_python):
+    sys.exit(subprocess.call([venv_python, __file__] + sys.argv[1:]))
 
 try:
     import torch
@@ -146,6 +152,7 @@ optimizer_case("sgd_nesterov", lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9
 optimizer_case("adam_wd", lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1))
 optimizer_case("adamw", lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1))
 optimizer_case("rmsprop", lambda p: torch.optim.RMSprop(p, lr=0.01))
+optimizer_case("rmsprop_momentum_wd", lambda p: torch.optim.RMSprop(p, lr=0.01, momentum=0.9, weight_decay=0.01))
 
 path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures",
                                                             "torch_reference.txt")

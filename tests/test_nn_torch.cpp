@@ -173,6 +173,8 @@ TEST_CASE("three optimizer steps match PyTorch's") {
       {"adam_wd", [](Parameter* p) { return std::make_unique<Adam>(std::vector<ParamGroup>{{{p}, 0.01, 0.1}}); }},
       {"adamw", [](Parameter* p) { return std::make_unique<Adam>(std::vector<ParamGroup>{{{p}, 0.01, 0.1}}, true); }},
       {"rmsprop", [](Parameter* p) { return std::make_unique<RmsProp>(std::vector<ParamGroup>{{{p}, 0.01, 0.0}}); }},
+      {"rmsprop_momentum_wd",
+       [](Parameter* p) { return std::make_unique<RmsProp>(std::vector<ParamGroup>{{{p}, 0.01, 0.01}}, 0.99, 1e-8, 0.9); }},
   };
   for (const OptCase& oc : cases) {
     const Case& c = fixture(oc.name);
