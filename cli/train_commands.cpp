@@ -205,6 +205,10 @@ int run_lr_find(const LrFindArgs& a) {
   if (fs::exists(out)) fs::remove_all(out);
   fs::create_directories(out);
   bench::write_file_atomically(out + "/lr_find.csv", csv);
+  bench::write_file_atomically(out + "/lr_find.json",
+                               fmt::format("{{\"steepest_lr\": {:.6g}, \"min_loss_lr\": {:.6g}, \"diverged\": {}, "
+                                           "\"steps\": {}}}\n",
+                                           r.steepest_lr, r.min_loss_lr, r.diverged ? "true" : "false", r.lrs.size()));
   const std::string plot_note = a.no_plots ? "" : bench::run_plot_script(out);
   std::printf("LR range test of %s with %s, batch %lld: %zu steps from lr %g%s.\n", a.model.c_str(), a.optimizer.c_str(),
               static_cast<long long>(o.batch), r.lrs.size(), o.start_lr,
@@ -215,7 +219,8 @@ int run_lr_find(const LrFindArgs& a) {
               r.steepest_lr, r.min_loss_over_10(),
               *std::min_element(r.smoothed.begin(), r.smoothed.end()), r.min_loss_lr);
   if (!plot_note.empty()) std::printf("%s\n", plot_note.c_str());
-  std::printf("Wrote %s/: lr_find.csv%s\n", out.c_str(), plot_note.empty() && !a.no_plots ? ", lr_find.png" : "");
+  std::printf("Wrote %s/: lr_find.csv, lr_find.json%s\n", out.c_str(),
+              plot_note.empty() && !a.no_plots ? ", lr_find.png" : "");
   return 0;
 }
 

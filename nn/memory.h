@@ -23,6 +23,15 @@ void reset_peak(DeviceTag device = DeviceTag::cpu);
 // Called by the allocators: bytes > 0 allocated, < 0 freed.
 void count(std::int64_t bytes, DeviceTag device = DeviceTag::cpu);
 
+// Storage for CPU tensors, 64-byte aligned. Blocks of 256 KiB and more are rounded up to a
+// size class (a quarter of a power of two) and kept for reuse when freed, up to a cap: a
+// training step frees and allocates the same large activations every time, and handing them
+// back to the OS would cost a page fault per 4 KiB on the next step. `live` counts the bytes
+// asked for; the cache is not live.
+float* allocate_floats(std::int64_t floats);
+void free_floats(float* p, std::int64_t floats);
+std::int64_t cached_bytes();
+
 // A standard allocator that counts its bytes as CPU memory (max pooling's argmax indices).
 template <class T>
 struct CountingAllocator {

@@ -24,13 +24,10 @@ Tensor Tensor::uninitialized(std::vector<std::int64_t> shape) {
   Tensor t;
   t.size_ = product(shape);
   t.shape_ = std::move(shape);
-  // Counted storage: the training loop measures its peak activation memory from this.
-  const std::int64_t bytes = t.size_ * std::int64_t(sizeof(float));
-  t.storage_ = std::shared_ptr<float[]>(new float[std::size_t(t.size_)], [bytes](float* p) {
-    memory::count(-bytes);
-    delete[] p;
-  });
-  memory::count(bytes);
+  // Counted, cached storage (nn/memory.h): the training loop measures its peak activation
+  // memory from the count, and a step's large activations reuse the last step's blocks.
+  const std::int64_t count = t.size_;
+  t.storage_ = std::shared_ptr<float[]>(memory::allocate_floats(count), [count](float* p) { memory::free_floats(p, count); });
   return t;
 }
 

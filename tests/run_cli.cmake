@@ -2,8 +2,12 @@
 #   -DEXE=path -DARGS="a|b|c" -DEXPECT_CODE=N
 #   [-DEXPECT_STDERR=regex] [-DEXPECT_STDOUT=regex] [-DONE_LINE_ERROR=ON]
 #   [-DEXPECT_CODES="0|1"] [-DJSON_FILE=path -DJSON_KEYS="k1.k2.0.k3=regex|..."]
+#   [-DNOT_CREATED=path]   (the command must leave no file or directory there)
 cmake_minimum_required(VERSION 3.25)
 string(REPLACE "|" ";" args "${ARGS}")
+if(DEFINED NOT_CREATED)
+  file(REMOVE_RECURSE "${NOT_CREATED}")
+endif()
 execute_process(COMMAND "${EXE}" ${args} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
 set(context "command: ${EXE} ${args}\nexit: ${code}\n--- stdout ---\n${out}\n--- stderr ---\n${err}")
 if(DEFINED EXPECT_CODE AND NOT code STREQUAL "${EXPECT_CODE}")
@@ -29,6 +33,9 @@ if(ONE_LINE_ERROR)
   if(NOT out STREQUAL "")
     message(FATAL_ERROR "a usage error must print nothing on stdout\n${context}")
   endif()
+endif()
+if(DEFINED NOT_CREATED AND EXISTS "${NOT_CREATED}")
+  message(FATAL_ERROR "${NOT_CREATED} was written by a command that failed\n${context}")
 endif()
 if(DEFINED JSON_FILE)
   file(READ "${JSON_FILE}" json)
