@@ -18,6 +18,10 @@ int run_lesson_11(const LessonOptions&);
 int run_lesson_12(const LessonOptions&);
 int run_lesson_13(const LessonOptions&);
 int run_lesson_14(const LessonOptions&);
+int run_lesson_15(const LessonOptions&);
+int run_lesson_16(const LessonOptions&);
+int run_lesson_17(const LessonOptions&);
+int run_lesson_19(const LessonOptions&);
 
 namespace {
 const Lesson kLessons[] = {
@@ -35,6 +39,10 @@ const Lesson kLessons[] = {
     {12, "12-training-stack", "A training stack from scratch", run_lesson_12},
     {13, "13-initialisation-and-activations", "Initialisation and activations", run_lesson_13},
     {14, "14-cnns-and-batch-norm", "CNNs and batch norm", run_lesson_14},
+    {15, "15-optimizers-and-schedules", "Optimizers and schedules", run_lesson_15},
+    {16, "16-input-pipeline", "The input pipeline", run_lesson_16},
+    {17, "17-memory-and-precision", "Memory and precision tricks", run_lesson_17},
+    {19, "19-fine-tuning", "Fine-tuning", run_lesson_19},
 };
 }  // namespace
 

@@ -46,6 +46,7 @@ class Activation : public Module {
 
  private:
   bool saves_output() const { return kind_ == ActivationKind::sigmoid || kind_ == ActivationKind::tanh; }
+  void backward_range(const float* g, const float* v, float* out, std::int64_t n, int threads) const;
   ActivationKind kind_;
   float slope_;
   SavedTensor saved_;  // the output for sigmoid and tanh, the input for the others

@@ -8,13 +8,23 @@ LayerRange resolve_part(const Sequential& model, const std::string& part) {
   const std::size_t count = model.layers.size();
   if (part == "all") return {0, count};
   if (part == "head" || part == "body") {
+    // A convolutional model's head is everything after its last convolution or pooling (the
+    // classifier on the features); a model without convolutions has its last Linear as head.
     std::size_t head = count;
-    for (std::size_t i = count; i-- > 0;)
-      if (dynamic_cast<const Linear*>(model.layers[i].get()) != nullptr) {
-        head = i;
+    for (std::size_t i = count; i-- > 0;) {
+      const Module* l = model.layers[i].get();
+      if (dynamic_cast<const Conv2d*>(l) || dynamic_cast<const Pool2d*>(l)) {
+        head = i + 1;
         break;
       }
-    if (head == count) throw std::invalid_argument("part '" + part + "': the model has no Linear layer to call its head");
+    }
+    if (head == count)
+      for (std::size_t i = count; i-- > 0;)
+        if (dynamic_cast<const Linear*>(model.layers[i].get()) != nullptr) {
+          head = i;
+          break;
+        }
+    if (head == count) throw std::invalid_argument("part '" + part + "': the model has no layer to call its head");
     return part == "head" ? LayerRange{head, count} : LayerRange{0, head};
   }
   const auto dash = part.find('-');

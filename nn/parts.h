@@ -1,6 +1,7 @@
 // Parts of a Sequential model by name, for discriminative learning rates and freezing:
-//   "head"  the last Linear layer and whatever follows it (the classifier)
-//   "body"  every layer before the head
+//   "head"  the classifier: in a convolutional model every layer after the last convolution
+//           or pooling (Flatten, Linear, ...), in a model without one the last Linear
+//   "body"  every layer before the head (the feature extractor)
 //   "all"   every layer
 //   "3", "2-5", "4-"  layers by index (inclusive; "4-" to the end)
 #pragma once

@@ -1,10 +1,12 @@
 #include "nn/precision.h"
 
+#include <algorithm>
+
 #include "kernels/cpu/gemm/low_precision.h"
 
 namespace flopslab::nn {
 namespace {
-constexpr std::int64_t kParallelElements = 1 << 15;
+constexpr std::int64_t kChunk = 1 << 14;
 }
 
 void SavedTensor::save(const Tensor& x, Precision format, int threads) {
@@ -15,33 +17,36 @@ void SavedTensor::save(const Tensor& x, Precision format, int threads) {
     full_ = x;
     return;
   }
-  const std::int64_t n = x.size();
-  half_.resize(std::size_t(n));
+  half_.resize(std::size_t(x.size()));
   const float* in = x.data();
   std::uint16_t* out = half_.data();
-  if (format == Precision::bf16) {
-#pragma omp parallel for num_threads(threads) if (n > kParallelElements) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) out[i] = gemm::bf16_from_float(in[i]);
-  } else {
-#pragma omp parallel for num_threads(threads) if (n > kParallelElements) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) out[i] = gemm::fp16_from_float(in[i]);
-  }
+  for_chunks(x.size(), kChunk, threads,
+             [&](std::int64_t begin, std::int64_t end) { gemm::to_bits16(format, in + begin, out + begin, end - begin); });
+}
+
+std::uint16_t* SavedTensor::allocate16(const std::vector<std::int64_t>& shape, Precision format) {
+  clear();
+  shape_ = shape;
+  format_ = format;
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  half_.resize(std::size_t(n));
+  return half_.data();
 }
 
 Tensor SavedTensor::get(int threads) const {
   if (format_ == Precision::fp32) return full_;
   Tensor x = Tensor::uninitialized(shape_);
-  const std::int64_t n = x.size();
-  const std::uint16_t* in = half_.data();
   float* out = x.data();
-  if (format_ == Precision::bf16) {
-#pragma omp parallel for num_threads(threads) if (n > kParallelElements) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) out[i] = gemm::float_from_bf16(in[i]);
-  } else {
-#pragma omp parallel for num_threads(threads) if (n > kParallelElements) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) out[i] = gemm::float_from_fp16(in[i]);
-  }
+  for_chunks(x.size(), kChunk, threads, [&](std::int64_t begin, std::int64_t end) { read(begin, end - begin, out + begin); });
   return x;
+}
+
+void SavedTensor::read(std::int64_t offset, std::int64_t count, float* out) const {
+  if (format_ == Precision::fp32)
+    std::copy_n(full_.data() + offset, count, out);
+  else
+    gemm::from_bits16(format_, half_.data() + offset, out, count);
 }
 
 void SavedTensor::clear() {
@@ -52,9 +57,8 @@ void SavedTensor::clear() {
 void round_to_precision(Tensor& x, Precision format, int threads) {
   if (format == Precision::fp32) return;
   float* v = x.data();
-  const std::int64_t n = x.size();
-#pragma omp parallel for num_threads(threads) if (n > kParallelElements) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) v[i] = gemm::round_to(format, v[i]);
+  for_chunks(x.size(), kChunk, threads,
+             [&](std::int64_t begin, std::int64_t end) { gemm::round_in_place(format, v + begin, end - begin); });
 }
 
 }  // namespace flopslab::nn

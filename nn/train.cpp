@@ -231,6 +231,7 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
   if (o_.accumulate > 1)
     for (Parameter* p : params) sums.emplace_back(p->grad.shape());
 
+  const std::int64_t first_step = step_;
   for (int epoch = int(step_ / steps_per_epoch_); step_ < total_steps_; ++epoch) {
     // Every random choice of an epoch follows from (seed, epoch), so a resumed run repeats it.
     std::mt19937_64 rng(o_.seed * 7919 + std::uint64_t(epoch));
@@ -299,7 +300,9 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
       if (scaler_) scaler_->update(overflow);
       skipped += overflow;
       if (scheduler_ && !recipe_.phases[phase_].schedule_per_epoch) scheduler_->step();
-      peak = std::max(peak, memory::usage().peak - live_before);
+      // The run's first step also creates the optimizer's state and fills the prefetch queue,
+      // which stay: it is left out of the activations' peak unless it is the only step.
+      if (step_ > first_step || total_steps_ - first_step == 1) peak = std::max(peak, memory::usage().peak - live_before);
       ++step_, ++done;
       if (o_.profile) ++times_.steps;
       const double elapsed = seconds_since(started);

@@ -55,7 +55,9 @@ struct EpochInfo {
   double train_loss = 0, train_accuracy = 0, seconds = 0, samples_per_s = 0;
   double data_seconds = 0, compute_seconds = 0;
   std::int64_t steps = 0, skipped_steps = 0;
-  std::int64_t peak_activation_bytes = 0;  // the most memory a step held above what it started with
+  // The most memory a step held above what it started with (the run's first step, which also
+  // allocates the optimizer's state, left out).
+  std::int64_t peak_activation_bytes = 0;
   Metrics test;
 };
 

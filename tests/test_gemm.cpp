@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -275,6 +276,36 @@ TEST_CASE("16-bit conversions round to nearest even and keep infinities, NaN and
     if (((h >> 10) & 0x1f) == 0x1f && (h & 0x3ff)) continue;  // NaNs
     REQUIRE(fp16_from_float(float_from_fp16(std::uint16_t(h))) == h);
   }
+}
+
+TEST_CASE("bulk 16-bit conversions equal the scalar rules, specials included") {
+  using namespace gemm;
+  std::vector<float> x;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> exponent(-30, 20), unit(-1, 1);
+  for (int i = 0; i < 20000; ++i) x.push_back(unit(rng) * std::exp2(exponent(rng)));
+  for (float v : {0.0f, -0.0f, 65504.0f, 65520.0f, 1e-8f, 0x1p-25f, 0x1.8p-25f, std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max(), 1.00390625f})
+    x.push_back(v);
+  for (InputFormat f : {InputFormat::bf16, InputFormat::fp16}) {
+    CAPTURE(input_format_name(f));
+    std::vector<std::uint16_t> bits(x.size());
+    std::vector<float> back(x.size()), rounded = x;
+    to_bits16(f, x.data(), bits.data(), std::int64_t(x.size()));
+    from_bits16(f, bits.data(), back.data(), std::int64_t(x.size()));
+    round_in_place(f, rounded.data(), std::int64_t(rounded.size()));
+    std::size_t mismatches = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      mismatches += bits[i] != to_bits16(f, x[i]);
+      mismatches += float_bits(back[i]) != float_bits(from_bits16(f, bits[i]));
+      mismatches += float_bits(rounded[i]) != float_bits(round_to(f, x[i]));
+    }
+    CHECK(mismatches == 0);
+  }
+  std::vector<float> nan{std::nanf("")};
+  std::vector<std::uint16_t> nan_bits(1);
+  to_bits16(InputFormat::fp16, nan.data(), nan_bits.data(), 1);
+  CHECK(std::isnan(float_from_fp16(nan_bits[0])));
 }
 
 TEST_CASE("the bf16 rung computes the float32 product of the bf16-rounded operands") {

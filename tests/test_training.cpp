@@ -280,24 +280,26 @@ TEST_CASE("a frozen part gets no gradient and no update; multipliers scale each 
   const Dataset small = take(fashion_train(), 256);
   std::mt19937_64 rng(2);
   auto model = make_model("cnn", rng);
-  CHECK(resolve_part(*model, "head").begin == 11);  // Linear(128 -> 10)
-  CHECK(resolve_part(*model, "body").end == 11);
+  CHECK(resolve_part(*model, "head").begin == 8);  // Flatten, Linear(1568 -> 128), ReLU, Linear(128 -> 10)
+  CHECK(resolve_part(*model, "body").end == 8);    // the two convolution blocks
+  std::mt19937_64 mlp_rng(2);
+  CHECK(resolve_part(*make_model("mlp", mlp_rng), "head").begin == 7);  // an MLP's last Linear
   CHECK(resolve_part(*model, "4-").begin == 4);
   CHECK_THROWS_WITH(resolve_part(*model, "3-40"), "part '3-40': the model has layers 0 to 11");
   const std::vector<float> before = all_values(*model);
   // Poison the body's gradients: they must still be NaN afterwards (never computed).
-  for (std::size_t i = 0; i < 11; ++i)
+  for (std::size_t i = 0; i < 8; ++i)
     for (Parameter* p : model->layers[i]->parameter_list()) p->grad.fill(std::nanf(""));
   Trainer t(*model, constant_recipe("sgd", 0.05, 1, 0), small, {.batch = 32, .threads = 2, .freeze = {"body"}});
   t.run(Dataset{});
-  for (std::size_t i = 0; i < 11; ++i)
+  for (std::size_t i = 0; i < 8; ++i)
     for (Parameter* p : model->layers[i]->parameter_list()) {
       CAPTURE(p->name);
       CHECK(std::isnan(p->grad[0]));
     }
   const std::vector<float> after = all_values(*model);
   std::size_t body_values = 0;
-  for (std::size_t i = 0; i < 11; ++i)
+  for (std::size_t i = 0; i < 8; ++i)
     for (Parameter* p : model->layers[i]->parameter_list()) body_values += std::size_t(p->value.size());
   CHECK(std::equal(before.begin(), before.begin() + std::ptrdiff_t(body_values), after.begin()));
   CHECK_FALSE(std::equal(before.begin() + std::ptrdiff_t(body_values), before.end() - 96, after.begin() + std::ptrdiff_t(body_values)));
@@ -311,7 +313,7 @@ TEST_CASE("a frozen part gets no gradient and no update; multipliers scale each 
   REQUIRE(groups.size() == 2);
   CHECK(groups[0].lr == doctest::Approx(0.001));
   CHECK(groups[1].lr == doctest::Approx(0.01));
-  CHECK(groups[1].params.size() == 2);  // the head's weight and bias
+  CHECK(groups[1].params.size() == 4);  // the head's two Linear layers
 }
 
 TEST_CASE("fine-tuning loads by name and shape and lists what it skipped") {

@@ -62,13 +62,23 @@ Tensor Activation::forward(const Tensor& x, const Context& ctx) {
 
 Tensor Activation::backward(const Tensor& dy, const Context& ctx) {
   Tensor dx = Tensor::uninitialized(dy.shape());
-  const Tensor kept = saved_.get(ctx.threads);
-  const float* __restrict g = dy.data();
-  const float* __restrict v = kept.data();  // x, or y for sigmoid and tanh
-  float* __restrict out = dx.data();
-  const std::int64_t n = dy.size();
+  if (saved_.is_16bit()) {
+    // Expand the 16-bit copy a chunk at a time and run the float32 loop below on each chunk.
+    for_chunks(dy.size(), 4096, dy.size() > kParallelElements ? ctx.threads : 1, [&](std::int64_t begin, std::int64_t end) {
+      float kept[4096];
+      saved_.read(begin, end - begin, kept);
+      backward_range(dy.data() + begin, kept, dx.data() + begin, end - begin, 1);
+    });
+    return dx;
+  }
+  backward_range(dy.data(), saved_.floats(), dx.data(), dy.size(), dy.size() > kParallelElements ? ctx.threads : 1);
+  return dx;
+}
+
+// out = dL/dx from g = dL/dy and v = the saved x (or y for sigmoid and tanh), n elements.
+void Activation::backward_range(const float* __restrict g, const float* __restrict v, float* __restrict out,
+                                std::int64_t n, int threads) const {
   const float slope = slope_;
-  const int threads = n > kParallelElements ? ctx.threads : 1;
   switch (kind_) {
     case ActivationKind::relu:
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -104,7 +114,6 @@ Tensor Activation::backward(const Tensor& dy, const Context& ctx) {
       for (std::int64_t i = 0; i < n; ++i) out[i] = g[i] / (1.0f + std::exp(-v[i]));
       break;
   }
-  return dx;
 }
 
 }  // namespace flopslab::nn

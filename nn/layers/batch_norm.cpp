@@ -1,4 +1,7 @@
 // BatchNorm over N (and H x W): batch statistics in training, running statistics in evaluation.
+#include <vector>
+
+#include "kernels/cpu/gemm/low_precision.h"
 #include "nn/layers/common.h"
 
 namespace flopslab::nn {
@@ -24,7 +27,15 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
   const std::int64_t n = x.dim(0), plane = x.rank() == 4 ? x.dim(2) * x.dim(3) : 1, count = n * plane;
   if (ctx.training && count < 2) throw std::invalid_argument(describe() + ": training needs more than one value per channel");
   Tensor y = Tensor::uninitialized(x.shape());
-  Tensor x_hat = Tensor::uninitialized(x.shape());
+  // x_hat goes straight to its saved form: float32, or a 16-bit buffer filled plane by plane
+  // (no float32 copy of the whole tensor under mixed precision).
+  const bool half = ctx.precision != Precision::fp32;
+  Tensor x_hat;
+  std::uint16_t* x_hat16 = nullptr;
+  if (half)
+    x_hat16 = x_hat_.allocate16(x.shape(), ctx.precision);
+  else
+    x_hat = Tensor::uninitialized(x.shape());
   inv_std_ = Tensor({channels_});
   trained_pass_ = ctx.training;
   const bool update = ctx.training && ctx.update_statistics;
@@ -61,18 +72,20 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
     const float inv_std = float(1.0 / std::sqrt(var + eps_)), m = float(mean);
     const float gamma = weight.value[c], beta = bias.value[c];
     inv_std_[c] = inv_std;
+    std::vector<float> scratch(half ? std::size_t(plane) : 0);
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t at = (i * channels_ + c) * plane;
       const float* in = x.data() + at;
-      float* xh = x_hat.data() + at;
+      float* xh = half ? scratch.data() : x_hat.data() + at;
       float* out = y.data() + at;
       for (std::int64_t j = 0; j < plane; ++j) {
         xh[j] = (in[j] - m) * inv_std;
         out[j] = gamma * xh[j] + beta;
       }
+      if (half) gemm::to_bits16(ctx.precision, xh, x_hat16 + at, plane);
     }
   }
-  x_hat_.save(x_hat, ctx.precision, ctx.threads);
+  if (!half) x_hat_.save(x_hat, Precision::fp32, ctx.threads);
   return y;
 }
 
@@ -81,14 +94,21 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
 Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
   const std::int64_t n = dy.dim(0), plane = dy.rank() == 4 ? dy.dim(2) * dy.dim(3) : 1, count = n * plane;
   Tensor dx = Tensor::uninitialized(dy.shape());
-  const Tensor x_hat = x_hat_.get(ctx.threads);
+  const bool half = x_hat_.is_16bit();
 #pragma omp parallel for num_threads(ctx.threads) if (dy.size() > kParallelElements) schedule(static)
   for (std::int64_t c = 0; c < channels_; ++c) {
     double sum_dy = 0, sum_dy_xhat = 0;
+    std::vector<float> scratch(half ? std::size_t(plane) : 0);
+    // One plane of x_hat: in place, or expanded from its 16-bit copy.
+    auto x_hat_plane = [&](std::int64_t at) {
+      if (!half) return x_hat_.floats() + at;
+      x_hat_.read(at, plane, scratch.data());
+      return static_cast<const float*>(scratch.data());
+    };
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t at = (i * channels_ + c) * plane;
       const float* g = dy.data() + at;
-      const float* xh = x_hat.data() + at;
+      const float* xh = x_hat_plane(at);
       float s = 0, sx = 0;
 #pragma omp simd reduction(+ : s, sx)
       for (std::int64_t j = 0; j < plane; ++j) {
@@ -105,7 +125,7 @@ Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t at = (i * channels_ + c) * plane;
       const float* g = dy.data() + at;
-      const float* xh = x_hat.data() + at;
+      const float* xh = x_hat_plane(at);
       float* out = dx.data() + at;
       if (trained_pass_)
         for (std::int64_t j = 0; j < plane; ++j) out[j] = scale * (g[j] - mean_dy - xh[j] * mean_dy_xhat);

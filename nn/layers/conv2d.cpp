@@ -77,16 +77,29 @@ Tensor Conv2d::backward(const Tensor& dy, const Context& ctx) {
   const std::int64_t x_image = s.c * s.h * s.w, y_image = s.k * s.p() * s.q();
   const RunContext one_thread{.threads = 1, .inputs = ctx.precision};
   if (!weight.frozen) {
-    const Tensor x = x_.get(ctx.threads);
     const int chunks = int(std::min<std::int64_t>(ctx.threads, s.n));
     std::vector<Tensor> partial(static_cast<std::size_t>(chunks));
     over_image_chunks(s.n, ctx.threads, [&](int t, std::int64_t begin, std::int64_t end) {
       conv::Shape part = s;
-      part.n = end - begin;
       Tensor& dw = t == 0 ? weight.grad : partial[std::size_t(t)];
       if (t > 0) dw = Tensor::uninitialized(weight.grad.shape());  // the pass overwrites it
-      weights_kernel.backward_weights(
-          {part, const_cast<float*>(x.data()) + begin * x_image, dw.data(), dy_data + begin * y_image}, one_thread);
+      if (!x_.is_16bit()) {
+        part.n = end - begin;
+        weights_kernel.backward_weights(
+            {part, const_cast<float*>(x_.floats()) + begin * x_image, dw.data(), dy_data + begin * y_image}, one_thread);
+        return;
+      }
+      // From the 16-bit copy, one image at a time: no float32 copy of the whole input.
+      part.n = 1;
+      std::vector<float> image(static_cast<std::size_t>(x_image));
+      Tensor one = Tensor::uninitialized(weight.grad.shape());
+      for (std::int64_t i = begin; i < end; ++i) {
+        x_.read(i * x_image, x_image, image.data());
+        float* out = i == begin ? dw.data() : one.data();
+        weights_kernel.backward_weights({part, image.data(), out, dy_data + i * y_image}, one_thread);
+        if (i > begin)
+          for (std::int64_t e = 0; e < dw.size(); ++e) dw[e] += one[e];
+      }
     });
     for (int t = 1; t < chunks; ++t)
       for (std::int64_t i = 0; i < weight.grad.size(); ++i) weight.grad[i] += partial[std::size_t(t)][i];

@@ -1,4 +1,5 @@
 // Linear: y = x W^T + b, its backward two GEMMs (dW = dy^T x, dx = dy W).
+#include "kernels/cpu/conv/conv_cpu.h"
 #include "nn/layers/common.h"
 
 namespace flopslab::nn {
@@ -28,7 +29,20 @@ Tensor Linear::forward(const Tensor& x, const Context& ctx) {
 }
 
 Tensor Linear::backward(const Tensor& dy, const Context& ctx) {
-  if (!weight.frozen) matmul(dy, true, x_.get(ctx.threads), false, weight.grad, ctx.threads, false, ctx.precision);
+  if (!weight.frozen) {
+    if (x_.is_16bit()) {
+      // dW = dy^T x with x's rows read from the 16-bit copy while the GEMM packs them.
+      const std::int64_t n = dy.dim(0), out = dy.dim(1), in = weight.value.dim(1);
+      Tensor dy_t = Tensor::uninitialized({out, n});
+      conv::cpu::transpose(dy.data(), n, out, dy_t.data());
+      const gemm::packed::BRowReader rows = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* dst) {
+        x_.read(row * in + col0, cols, dst);
+      };
+      conv::cpu::best_gemm({out, in, n}, dy_t.data(), n, rows, weight.grad.data(), in, ctx.threads, ctx.precision);
+    } else {
+      matmul(dy, true, x_.get(ctx.threads), false, weight.grad, ctx.threads, false, ctx.precision);
+    }
+  }
   if (!bias.frozen) bias.grad = sum_rows(dy);
   Tensor dx;
   if (ctx.input_gradient) {

@@ -72,4 +72,10 @@ inline float from_bits16(InputFormat format, std::uint16_t h) {
   return format == InputFormat::fp16 ? float_from_fp16(h) : float_from_bf16(h);
 }
 
+// The same for whole arrays, with the CPU's conversion instructions where it has them
+// (low_precision.cpp); the results equal the scalar functions above.
+void to_bits16(InputFormat format, const float* in, std::uint16_t* out, std::int64_t n);
+void from_bits16(InputFormat format, const std::uint16_t* in, float* out, std::int64_t n);
+void round_in_place(InputFormat format, float* x, std::int64_t n);
+
 }  // namespace flopslab::gemm

@@ -40,14 +40,11 @@ struct FloatPanels {
   explicit FloatPanels(const MicroKernel& kernel) : uk(kernel), mr(kernel.mr), nr(kernel.nr) {}
   void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, float* dst) const {
     packed::pack_a(a, lda, rows, kc, mr, dst);
-    if constexpr (Rounded != InputFormat::fp32)
-      for (std::int64_t i = 0; i < kc * mr; ++i) dst[i] = round_to(Rounded, dst[i]);
+    if constexpr (Rounded != InputFormat::fp32) round_in_place(Rounded, dst, kc * mr);
   }
   void pack_b(const float* const* rows, float* dst) const {
-    if constexpr (Rounded == InputFormat::fp32)
-      std::copy_n(rows[0], nr, dst);
-    else
-      for (int j = 0; j < nr; ++j) dst[j] = round_to(Rounded, rows[0][j]);
+    std::copy_n(rows[0], nr, dst);
+    if constexpr (Rounded != InputFormat::fp32) round_in_place(Rounded, dst, nr);
   }
   void micro(std::int64_t depth, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate) const {
     uk.run(depth, a, b, c, ldc, accumulate);
