@@ -20,6 +20,11 @@ std::int64_t total_memory_bytes();
 // its stdout and stderr together.
 std::pair<int, std::string> run_shell(const std::string& command);
 
+// A word for /bin/sh: 'it'\''s' for it's.
+std::string shell_quote(const std::string& s);
+// The last non-empty line of a command's output (for one-line error messages).
+std::string last_line(std::string text);
+
 // "1.50 GiB", "512 KiB", "17 B".
 std::string format_bytes(double bytes);
 

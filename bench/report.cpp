@@ -1,4 +1,5 @@
 #include "bench/report.h"
+#include "bench/training_bench.h"
 
 #include <unistd.h>
 
@@ -29,18 +30,6 @@ namespace flopslab::bench {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string last_line(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  const std::size_t nl = text.rfind('\n');
-  return nl == std::string::npos ? text : text.substr(nl + 1);
-}
 
 std::string image(const std::string& dir, const std::string& file, const std::string& alt) {
   return fs::exists(fs::path(dir) / file) ? fmt::format("![{}]({})\n\n", alt, file) : "";
@@ -242,6 +231,11 @@ ReportOutcome write_report(const ReportOptions& o) {
     json["sections"]["conv"]["channel_shuffle"] = shuffle_rows;
     out.checks_passed = out.checks_passed && conv.all_checks_passed() && shuffles_correct;
 
+    // Training: the stack in nn/ against its PyTorch twin.
+    const TrainingBench training = run_training_bench({.quick = o.quick, .threads = machine.physical_cores,
+                                                       .progress = o.progress});
+    json["sections"]["training"] = training_bench_json(training);
+
     // The GPU: probes, the CUDA GEMM ladder, the bus. Left out, with the reason, without one.
     const GpuStatus& gpu = gpu_status();
     Json gpu_json{{"usable", gpu.usable}, {"reason", gpu.reason}, {"probes", Json::object()}};
@@ -310,6 +304,7 @@ ReportOutcome write_report(const ReportOptions& o) {
     for (const ProbeReport& probe : probes) md += probe.markdown(staging);
     md += gemm_markdown(gemm, staging, false);
     md += conv_markdown(conv, conv_options.variants, shuffles, staging);
+    md += training_bench_markdown(training);
     md += "## GPU\n\n";
     if (!gpu.usable) {
       md += fmt::format("No usable GPU: {}. The GPU probes, the CUDA GEMM ladder, the CUDA and cuDNN "

@@ -1,26 +1,38 @@
 #!/usr/bin/python3
 """The PyTorch twin of `flopslab train`: the same models, data, optimizer, batch size and thread
-count, for the throughput and accuracy comparison (Debian's python3-torch).
+count, for the throughput and accuracy comparison. It runs on the newest PyTorch here:
+scripts/setup-peers's virtual environment (.peers/torch, PyPI) when it exists, else this
+python3's (Debian's python3-torch).
 
     scripts/torch_twin.py --model mlp|cnn [--epochs 5] [--batch 64] [--lr 0.003] [--threads 2]
                           [--seed 0] [--data /usr/share/datasets/fashion-mnist] [--train-limit N]
+                          [--test-limit N] [--json]
 
 Prints one line per epoch: train loss, test accuracy, training samples per second (the same
-definition as flopslab's: samples over the wall time of the epoch's training steps)."""
+definition as flopslab's: samples over the wall time of the epoch's training steps); with
+--json, one JSON object at the end as well."""
 
 import argparse
 import gzip
+import json
 import os
 import struct
+import subprocess
 import sys
 import time
+
+here = os.path.dirname(os.path.abspath(__file__))
+venv_python = os.path.join(here, "..", ".peers", "torch", "bin", "python3")
+if os.path.exists(venv_python) and os.path.realpath(sys.executable) != os.path.realpath(venv_python) \
+        and not os.environ.get("FLOPSLAB_TWIN_NO_VENV"):
+    sys.exit(subprocess.call([venv_python, __file__] + sys.argv[1:]))
 
 try:
     import numpy as np
     import torch
     import torch.nn as nn
 except ImportError as e:
-    sys.exit(f"torch_twin: {e} (sudo apt-get install python3-torch)")
+    sys.exit(f"torch_twin: {e} (scripts/setup-peers for the newest PyTorch, or sudo apt-get install python3-torch)")
 
 
 def read_idx(path):
@@ -58,6 +70,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--train-limit", type=int, default=0)
+    p.add_argument("--test-limit", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="end with one JSON object of the results")
     a = p.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
@@ -65,12 +79,15 @@ def main():
     tx, ty = load(a.data, "t10k")
     if a.train_limit:
         x, y = x[:a.train_limit], y[:a.train_limit]
+    if a.test_limit:
+        tx, ty = tx[:a.test_limit], ty[:a.test_limit]
     mean, std = x.mean(), x.std()
     x, tx = (x - mean) / std, (tx - mean) / std
     model = make_model(a.model)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     loss_fn = nn.CrossEntropyLoss()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), model {a.model}, batch {a.batch}")
+    epochs = []
     for epoch in range(a.epochs):
         model.train()
         order = torch.randperm(len(y))
@@ -90,6 +107,11 @@ def main():
             accuracy = (model(tx).argmax(1) == ty).float().mean().item()
         print(f"epoch {epoch + 1}: train loss {total / steps:.4f}, test accuracy {100 * accuracy:.2f}%, "
               f"{steps * a.batch / seconds:.0f} samples/s")
+        epochs.append({"epoch": epoch + 1, "train_loss": total / steps, "test_accuracy": accuracy,
+                       "samples_per_s": steps * a.batch / seconds, "seconds": seconds})
+    if a.json:
+        print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "model": a.model,
+                          "batch": a.batch, "train_samples": len(y), "test_samples": len(ty), "epochs": epochs}))
 
 
 if __name__ == "__main__":
