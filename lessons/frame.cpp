@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "bench/machine.h"
+
 namespace flopslab::lessons {
 namespace {
 
@@ -38,6 +40,16 @@ void LessonRun::show(const bench::Table& table) {
 }
 
 void LessonRun::progress(const std::string& step) { progress_(step); }
+
+std::function<void(const nn::StepInfo&)> LessonRun::training_progress(std::string what, int every) {
+  return [this, what = std::move(what), every](const nn::StepInfo& s) {
+    if (s.step % every == 0) progress(fmt::format("{}: epoch {} step {}/{}", what, s.epoch + 1, s.step + 1, s.steps));
+  };
+}
+
+int lesson_threads(const LessonOptions& options) {
+  return options.threads > 0 ? options.threads : bench::describe_machine().physical_cores;
+}
 
 std::function<void(const std::string&)> LessonRun::progress_callback() {
   return [this](const std::string& step) { progress(step); };

@@ -12,6 +12,7 @@
 #include "bench/json.h"
 #include "bench/progress.h"
 #include "bench/table.h"
+#include "nn/train.h"
 
 namespace flopslab::lessons {
 
@@ -19,6 +20,8 @@ struct LessonOptions {
   bool quick = false;  // small sizes and short timing (the test suite's smoke run)
   int threads = 0;     // 0: every physical core
 };
+// The threads a lesson computes with: --threads, else every physical core.
+int lesson_threads(const LessonOptions& options);
 
 class LessonRun {
  public:
@@ -29,6 +32,8 @@ class LessonRun {
   void progress(const std::string& step);  // a transient status line on stderr
   // The same, as a callback for the library's progress hooks.
   std::function<void(const std::string&)> progress_callback();
+  // A training loop's step callback showing "WHAT: epoch E step S/N" every `every` steps.
+  std::function<void(const nn::StepInfo&)> training_progress(std::string what, int every = 50);
 
   // A textbook figure next to the measured one; ratio = measured / textbook.
   void compare(std::string claim, double textbook, std::string source, double measured,

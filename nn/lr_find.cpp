@@ -6,18 +6,10 @@
 #include <stdexcept>
 
 namespace flopslab::nn {
-namespace {
-std::string number(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-}  // namespace
-
 LrFindResult find_lr(Sequential& model, const Dataset& train, const LrFindOptions& o) {
   if (!(o.start_lr > 0) || !(o.end_lr > o.start_lr))
-    throw std::invalid_argument("lr-find: needs 0 < --start-lr < --end-lr, got " + number(o.start_lr) + " and " +
-                                number(o.end_lr));
+    throw std::invalid_argument("lr-find: needs 0 < --start-lr < --end-lr, got " + format_number(o.start_lr) + " and " +
+                                format_number(o.end_lr));
   if (o.steps < 10) throw std::invalid_argument("lr-find: --steps must be at least 10, got " + std::to_string(o.steps));
   if (o.batch > train.size())
     throw std::invalid_argument("lr-find: --batch " + std::to_string(o.batch) + " is more than the " +
@@ -67,7 +59,7 @@ LrFindResult find_lr(Sequential& model, const Dataset& train, const LrFindOption
 
   if (r.diverged && r.lrs.size() <= 2)
     throw std::invalid_argument("lr-find: the loss diverged at the first step (lr " +
-                                number(r.lrs.empty() ? o.start_lr : r.lrs.back()) +
+                                format_number(r.lrs.empty() ? o.start_lr : r.lrs.back()) +
                                 "); start lower with --start-lr" + (failure.empty() ? "" : " (" + failure + ")"));
   // The steepest fall of the smoothed loss against log(lr), away from the noisy first steps and
   // the divergence at the end.

@@ -13,12 +13,6 @@
 namespace flopslab::nn {
 namespace {
 
-std::string number(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 // Errors name the recipe, the phase and the field.
 struct Where {
   std::string source, phase;
@@ -41,7 +35,7 @@ void only_keys(const ScheduleJson& object, const std::vector<std::string>& valid
 double positive(const ScheduleJson& v, const std::string& field, const Where& where, const char* what = "") {
   if (!v.is_number()) where.fail(field, std::string("must be a number") + what);
   const double x = v.get<double>();
-  if (!(x > 0) || !std::isfinite(x)) where.fail(field, std::string("must be more than 0") + what + ", got " + number(x));
+  if (!(x > 0) || !std::isfinite(x)) where.fail(field, std::string("must be more than 0") + what + ", got " + format_number(x));
   return x;
 }
 
@@ -49,13 +43,13 @@ double positive(const ScheduleJson& v, const std::string& field, const Where& wh
 std::pair<double, double> rate(const ScheduleJson& v, const std::string& field, const Where& where, double high) {
   auto one = [&](const ScheduleJson& x, const char* what) {
     const double r = positive(x, field, where, what);
-    if (r > high) where.fail(field, std::string("must be at most ") + number(high) + what + ", got " + number(r));
+    if (r > high) where.fail(field, std::string("must be at most ") + format_number(high) + what + ", got " + format_number(r));
     return r;
   };
   if (v.is_array()) {
     if (v.size() != 2) where.fail(field, "a range is [start, end]");
     if (!v[1].is_number() || !(v[1].get<double>() > 0))
-      where.fail(field, "the end of a range must be positive, got " + (v[1].is_number() ? number(v[1].get<double>()) : v[1].dump()));
+      where.fail(field, "the end of a range must be positive, got " + (v[1].is_number() ? format_number(v[1].get<double>()) : v[1].dump()));
     return {one(v[0], " (the start)"), one(v[1], " (the end)")};
   }
   const double r = one(v, "");
@@ -269,7 +263,7 @@ std::vector<PhaseSpan> plan_phases(const Recipe& recipe, std::int64_t steps_per_
     const std::int64_t end = std::llround(epochs * double(steps_per_epoch));
     if (end <= begin)
       throw std::invalid_argument("recipe " + recipe.source + ": " + recipe.phases[k].label(k) + ": epochs: " +
-                                  number(recipe.phases[k].epochs) + " epochs is no whole step at " +
+                                  format_number(recipe.phases[k].epochs) + " epochs is no whole step at " +
                                   std::to_string(steps_per_epoch) + " steps per epoch");
     spans.push_back({begin, end - begin});
     begin = end;

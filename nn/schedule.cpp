@@ -37,6 +37,12 @@ const char* anneal_name(Anneal kind) {
   return "?";
 }
 
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 void LrScheduler::step(double) { ++position_; }
 
 ScheduleJson LrScheduler::state() const { return {{"position", position_}}; }
@@ -105,11 +111,7 @@ class Fields {
     }
     return out;
   }
-  static std::string fmt(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
-  }
+  static std::string fmt(double v) { return format_number(v); }
 
  private:
   const ScheduleJson& spec_;

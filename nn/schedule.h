@@ -78,6 +78,9 @@ class LrScheduler {
 // must be at least 1, got 0"; "unknown key 'gama'").
 std::unique_ptr<LrScheduler> make_scheduler(const ScheduleJson& spec, std::vector<double> base_lrs, long length);
 
+// A number as messages print it: %g, "0.001", "1e-07".
+std::string format_number(double v);
+
 // The schedule types, in the order above, for help texts and error messages.
 const std::vector<std::string>& scheduler_types();
 

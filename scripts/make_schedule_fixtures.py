@@ -14,14 +14,12 @@ values at positions 0..N-1 (position t: after t calls of step())."""
 import json
 import math
 import os
-import subprocess
 import sys
 
+import newest_torch
+
+newest_torch.reexec("FLOPSLAB_FIXTURES_NO_VENV")
 here = os.path.dirname(os.path.abspath(__file__))
-venv_python = os.path.join(here, "..", ".peers", "torch", "bin", "python3")
-if os.path.exists(venv_python) and os.path.realpath(sys.executable) != os.path.realpath(venv_python) \
-        and not os.environ.get("FLOPSLAB_FIXTURES_NO_VENV"):
-    sys.exit(subprocess.call([venv_python, __file__] + sys.argv[1:]))
 
 try:
     import torch

@@ -10,13 +10,11 @@ Format: one "case NAME" line, then "tensor NAME RANK DIMS... VALUES..." lines (f
 printed with 9 significant digits), then "end"."""
 
 import os
-import subprocess
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-venv_python = os.path.join(here, "..", ".peers", "torch", "bin", "python3")
-if os.path.exists(venv_python) and os.path.realpath(sys.executable) != os.path.realpath(venv_python):
-    sys.exit(subprocess.call([venv_python, __file__] + sys.argv[1:]))
+import newest_torch
+
+newest_torch.reexec()
 
 try:
     import torch

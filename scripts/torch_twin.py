@@ -17,15 +17,12 @@ import gzip
 import json
 import os
 import struct
-import subprocess
 import sys
 import time
 
-here = os.path.dirname(os.path.abspath(__file__))
-venv_python = os.path.join(here, "..", ".peers", "torch", "bin", "python3")
-if os.path.exists(venv_python) and os.path.realpath(sys.executable) != os.path.realpath(venv_python) \
-        and not os.environ.get("FLOPSLAB_TWIN_NO_VENV"):
-    sys.exit(subprocess.call([venv_python, __file__] + sys.argv[1:]))
+import newest_torch
+
+newest_torch.reexec("FLOPSLAB_TWIN_NO_VENV")
 
 try:
     import numpy as np

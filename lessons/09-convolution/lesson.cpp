@@ -11,15 +11,13 @@
 #include "bench/files.h"
 #include "bench/gpu/gpu_conv.h"
 #include "bench/gpu/gpu_runtime.h"
-#include "bench/machine.h"
 #include "lessons/frame.h"
 
 namespace flopslab::lessons {
 
 int run_lesson_09(const LessonOptions& options) {
   LessonRun lesson(9, "Convolution");
-  const bench::MachineInfo machine = bench::describe_machine();
-  const int threads = options.threads > 0 ? options.threads : machine.physical_cores;
+  const int threads = lesson_threads(options);
 
   // 1. The seed's example: dark top half, bright bottom half, a horizontal-edge filter.
   std::vector<float> image(36, 0.0f), filter = {-1, -1, -1, 0, 0, 0, 1, 1, 1}, edges(16, 0.0f);

@@ -8,7 +8,6 @@
 #include "bench/conv_sweep.h"
 #include "bench/gpu/gpu_conv.h"
 #include "bench/gpu/gpu_runtime.h"
-#include "bench/machine.h"
 #include "kernels/cpu/conv/low_rank.h"
 #include "lessons/frame.h"
 
@@ -16,8 +15,7 @@ namespace flopslab::lessons {
 
 int run_lesson_10(const LessonOptions& options) {
   LessonRun lesson(10, "Factorized convolutions");
-  const bench::MachineInfo machine = bench::describe_machine();
-  const int threads = options.threads > 0 ? options.threads : machine.physical_cores;
+  const int threads = lesson_threads(options);
 
   // The default layer list holds a 7x7 and its 1x7 and 7x1 factors with the same channels.
   std::vector<bench::ConvLayer> layers;

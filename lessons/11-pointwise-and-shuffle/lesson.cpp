@@ -9,15 +9,13 @@
 #include "bench/conv_sweep.h"
 #include "bench/gpu/gpu_conv.h"
 #include "bench/gpu/gpu_runtime.h"
-#include "bench/machine.h"
 #include "lessons/frame.h"
 
 namespace flopslab::lessons {
 
 int run_lesson_11(const LessonOptions& options) {
   LessonRun lesson(11, "1x1 convolutions and channel shuffle");
-  const bench::MachineInfo machine = bench::describe_machine();
-  const int threads = options.threads > 0 ? options.threads : machine.physical_cores;
+  const int threads = lesson_threads(options);
   const bool quick = options.quick;
   const std::int64_t n = quick ? 2 : 8, c = quick ? 32 : 128, hw = quick ? 14 : 28;
 

@@ -3,7 +3,6 @@
 // Fashion-MNIST with Adam, and the throughput of the whole loop.
 #include <fmt/format.h>
 
-#include "bench/machine.h"
 #include "bench/train_run.h"
 #include "lessons/frame.h"
 #include "nn/gradcheck.h"
@@ -12,8 +11,7 @@ namespace flopslab::lessons {
 
 int run_lesson_12(const LessonOptions& options) {
   LessonRun lesson(12, "A training stack from scratch");
-  const bench::MachineInfo machine = bench::describe_machine();
-  const int threads = options.threads > 0 ? options.threads : machine.physical_cores;
+  const int threads = lesson_threads(options);
 
   // 1. The model and its size.
   std::mt19937_64 rng(0);

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "bench/machine.h"
 #include "bench/train_run.h"
 #include "lessons/frame.h"
 #include "nn/init.h"
@@ -53,8 +52,7 @@ double norm(const nn::Tensor& t) {
 
 int run_lesson_13(const LessonOptions& options) {
   LessonRun lesson(13, "Initialisation and activations");
-  const bench::MachineInfo machine = bench::describe_machine();
-  const int threads = options.threads > 0 ? options.threads : machine.physical_cores;
+  const int threads = lesson_threads(options);
   const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, options.quick ? 3000 : 0,
                                                            options.quick ? 1000 : 0);
 

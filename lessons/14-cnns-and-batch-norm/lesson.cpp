@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "bench/machine.h"
 #include "bench/train_run.h"
 #include "lessons/frame.h"
 
@@ -13,8 +12,7 @@ namespace flopslab::lessons {
 
 int run_lesson_14(const LessonOptions& options) {
   LessonRun lesson(14, "CNNs and batch norm");
-  const bench::MachineInfo machine = bench::describe_machine();
-  const int threads = options.threads > 0 ? options.threads : machine.physical_cores;
+  const int threads = lesson_threads(options);
   const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, options.quick ? 8000 : 0,
                                                            options.quick ? 1000 : 0);
   const int epochs = 2;
@@ -23,11 +21,7 @@ int run_lesson_14(const LessonOptions& options) {
     std::mt19937_64 rng(3);
     auto model = nn::make_model(model_name, rng);
     nn::TrainOptions t{.batch = 64, .threads = threads, .transforms = data.normalise};
-    t.on_step = [&](const nn::StepInfo& s) {
-      if (s.step % 50 == 0)
-        lesson.progress(fmt::format("{} epoch {} step {}/{}: loss {:.3f}", model_name, s.epoch + 1, s.step + 1, s.steps,
-                                    s.loss));
-    };
+    t.on_step = lesson.training_progress(model_name);
     return nn::train(*model, optimizer, lr, epochs, data.train, data.test, t).back();
   };
 

@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "bench/machine.h"
 #include "bench/train_run.h"
 #include "bench/build_info.h"
 #include "lessons/frame.h"
@@ -16,8 +15,7 @@ namespace flopslab::lessons {
 
 int run_lesson_15(const LessonOptions& options) {
   LessonRun lesson(15, "Optimizers and schedules");
-  const bench::MachineInfo machine = bench::describe_machine();
-  const int threads = options.threads > 0 ? options.threads : machine.physical_cores;
+  const int threads = lesson_threads(options);
   const bool quick = options.quick;
   const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, quick ? 6400 : 0, quick ? 2000 : 0);
   const int epochs = 5;
@@ -27,10 +25,7 @@ int run_lesson_15(const LessonOptions& options) {
     auto model = nn::make_model("mlp", rng);
     nn::Trainer trainer(*model, recipe, data.train,
                         {.batch = batch, .threads = threads, .transforms = data.normalise,
-                         .on_step = [&](const nn::StepInfo& s) {
-                           if (s.step % 50 == 0)
-                             lesson.progress(fmt::format("{}: epoch {} step {}/{}", what, s.epoch + 1, s.step + 1, s.steps));
-                         }});
+                         .on_step = lesson.training_progress(what)});
     try {
       return trainer.run(data.test);
     } catch (const std::runtime_error&) {  // the loop's non-finite-loss stop

@@ -29,9 +29,7 @@ int run_lesson_16(const LessonOptions& options) {
     auto model = nn::make_model(model_name, rng);
     augment.mean = data.normalise.mean, augment.stddev = data.normalise.stddev;
     nn::TrainOptions o{.batch = 64, .threads = threads, .seed = 1, .transforms = augment, .workers = workers};
-    o.on_step = [&](const nn::StepInfo& s) {
-      if (s.step % 50 == 0) lesson.progress(fmt::format("{} workers {}: step {}/{}", model_name, workers, s.step + 1, s.steps));
-    };
+    o.on_step = lesson.training_progress(fmt::format("{}, {} worker(s)", model_name, workers));
     nn::Trainer trainer(*model, nn::constant_recipe("adam", 0.003, 1, 0), data.train, o);
     const nn::EpochInfo e = trainer.run(nn::Dataset{}).back();
     return Run{e.samples_per_s, e.data_seconds / e.seconds, e.train_loss};

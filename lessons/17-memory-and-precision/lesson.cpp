@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "bench/gemm_sweep.h"
-#include "bench/machine.h"
 #include "bench/train_run.h"
 #include "kernels/cpu/gemm/packed.h"
 #include "lessons/frame.h"
@@ -48,15 +47,9 @@ std::string sparkline(const nn::MemoryTrace& t, std::int64_t base, std::int64_t 
 
 int run_lesson_17(const LessonOptions& options) {
   LessonRun lesson(17, "Memory and precision tricks");
-  const bench::MachineInfo machine = bench::describe_machine();
-  const int threads = options.threads > 0 ? options.threads : machine.physical_cores;
+  const int threads = lesson_threads(options);
   const bool quick = options.quick;
   const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, quick ? 12800 : 0, quick ? 2000 : 0);
-  auto progress = [&](const char* what) {
-    return [&lesson, what](const nn::StepInfo& s) {
-      if (s.step % 50 == 0) lesson.progress(fmt::format("{}: epoch {} step {}/{}", what, s.epoch + 1, s.step + 1, s.steps));
-    };
-  };
 
   // 1. Gradient accumulation.
   const nn::Dataset part = nn::take(data.train, 2560);
@@ -93,7 +86,7 @@ int run_lesson_17(const LessonOptions& options) {
     auto model = nn::make_model("cnn", rng);
     nn::TrainOptions o{.batch = 64, .threads = threads, .transforms = data.normalise, .precision = q.p};
     if (q.p == nn::Precision::fp16) o.loss_scaling = nn::GradScaler::Settings{};
-    o.on_step = progress(q.label);
+    o.on_step = lesson.training_progress(q.label);
     nn::Trainer t(*model, nn::constant_recipe("adam", 0.003, mp_epochs, 0), data.train, o);
     const auto h = t.run(data.test);
     accuracy.push_back(h.back().test.accuracy);
@@ -232,7 +225,7 @@ int run_lesson_17(const LessonOptions& options) {
       double a = 0.1;  // chance, if the rate diverges
       try {
         nn::Trainer t(*model, nn::parse_recipe({{"phases", {phase}}}, "lesson 17"), data.train,
-                      {.batch = batch, .threads = threads, .transforms = data.normalise, .on_step = progress("batch sweep")});
+                      {.batch = batch, .threads = threads, .transforms = data.normalise, .on_step = lesson.training_progress("batch sweep")});
         const auto h = t.run(data.test);
         a = h.back().test.accuracy;
         samples = std::max(samples, h.back().samples_per_s);

@@ -4,7 +4,6 @@
 // the head's rate.
 #include <fmt/format.h>
 
-#include "bench/machine.h"
 #include "bench/train_run.h"
 #include "lessons/frame.h"
 #include "nn/checkpoint.h"
@@ -14,8 +13,7 @@ namespace flopslab::lessons {
 
 int run_lesson_19(const LessonOptions& options) {
   LessonRun lesson(19, "Fine-tuning");
-  const bench::MachineInfo machine = bench::describe_machine();
-  const int threads = options.threads > 0 ? options.threads : machine.physical_cores;
+  const int threads = lesson_threads(options);
   const bool quick = options.quick;
   const bench::LoadedData all = bench::load_training_data(nn::kFashionMnistDir, quick ? 20000 : 0, quick ? 2000 : 0);
   // The source: the five garments that are hard to tell apart, so the body must learn shapes
@@ -28,9 +26,7 @@ int run_lesson_19(const LessonOptions& options) {
   auto train = [&](nn::Sequential& model, const nn::Dataset& data, const nn::Dataset& test, double lr, int epochs,
                    nn::TrainOptions o, const std::string& what) {
     o.batch = 32, o.threads = threads, o.transforms = all.normalise;
-    o.on_step = [&](const nn::StepInfo& s) {
-      if (s.step % 20 == 0) lesson.progress(fmt::format("{}: epoch {} step {}/{}", what, s.epoch + 1, s.step + 1, s.steps));
-    };
+    o.on_step = lesson.training_progress(what, 20);
     return nn::train(model, "adam", lr, epochs, data, test, o).back().test.accuracy;
   };
 

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/cpu/onednn_status.h"
 #include "kernels/registry.h"
 
 #ifdef FLOPSLAB_HAVE_ONEDNN
@@ -23,11 +24,7 @@ namespace {
 
 #ifdef FLOPSLAB_HAVE_ONEDNN
 
-void check(dnnl_status_t status, const char* what) {
-  if (status != dnnl_success)
-    throw std::runtime_error(std::string("onednn convolution: ") + what + " failed with status " +
-                             std::to_string(int(status)));
-}
+void check(dnnl_status_t status, const char* what) { onednn_check(status, "onednn convolution", what); }
 
 // One tensor: the user's NCHW memory and, when oneDNN wants another layout, its own buffer
 // and the reorder between them.

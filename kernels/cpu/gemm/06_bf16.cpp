@@ -21,6 +21,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "kernels/cpu/gemm/tile_avx512.h"
 #endif
 
 namespace flopslab::gemm::packed {
@@ -53,16 +55,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void micro_bf16_12x32(std
     a += kMr;
     b += kNr;
   }
-#pragma GCC unroll 12
-  for (int r = 0; r < kMr; ++r) {
-    float* c_row = c + r * ldc;
-    if (accumulate) {
-      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_loadu_ps(c_row));
-      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_loadu_ps(c_row + 16));
-    }
-    _mm512_storeu_ps(c_row, acc[r][0]);
-    _mm512_storeu_ps(c_row + 16, acc[r][1]);
-  }
+  store_tile_12x32(acc, c, ldc, accumulate);
 }
 #endif
 

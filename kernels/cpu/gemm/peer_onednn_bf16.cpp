@@ -12,6 +12,7 @@
 #include <string>
 #include <tuple>
 
+#include "kernels/cpu/onednn_status.h"
 #include "kernels/registry.h"
 
 #ifdef FLOPSLAB_HAVE_ONEDNN
@@ -23,10 +24,7 @@ namespace {
 
 #ifdef FLOPSLAB_HAVE_ONEDNN
 
-void check(dnnl_status_t status, const char* what) {
-  if (status != dnnl_success)
-    throw std::runtime_error(std::string("onednn-bf16: ") + what + " failed with status " + std::to_string(int(status)));
-}
+void check(dnnl_status_t status, const char* what) { onednn_check(status, "onednn-bf16", what); }
 
 // A matmul and the two float32 -> bf16 reorders in front of it, for one shape and set of
 // leading dimensions.
