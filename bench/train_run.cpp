@@ -151,7 +151,9 @@ TrainRunResult run_training(const TrainRunOptions& options) {
                      .loss_scaling = o.loss_scaling, .checkpoint_segments = o.checkpoint_segments, .lr_mult = o.lr_mult,
                      .freeze = o.freeze, .profile = o.profile};
   nn::Trainer trainer(*model, recipe, train_data, t);  // checks the plan: phases, schedules, parts
-  result.recipe = (recipe.description.empty() ? std::string("recipe") : recipe.description) + " (" + recipe.source + ")";
+  // The recipe's title: its description up to the first colon.
+  const std::string title = recipe.description.substr(0, recipe.description.find(':'));
+  result.recipe = (title.empty() ? std::string("recipe") : title) + " (" + recipe.source + ")";
   result.epochs = trainer.epochs();
   result.batch = o.batch;
   result.steps_per_epoch = trainer.steps_per_epoch();

@@ -206,18 +206,19 @@ int run_lr_find(const LrFindArgs& a) {
   fs::create_directories(out);
   bench::write_file_atomically(out + "/lr_find.csv", csv);
   bench::write_file_atomically(out + "/lr_find.json",
-                               fmt::format("{{\"steepest_lr\": {:.6g}, \"min_loss_lr\": {:.6g}, \"diverged\": {}, "
-                                           "\"steps\": {}}}\n",
-                                           r.steepest_lr, r.min_loss_lr, r.diverged ? "true" : "false", r.lrs.size()));
+                               fmt::format("{{\"valley_lr\": {:.6g}, \"steepest_lr\": {:.6g}, \"min_loss_lr\": {:.6g}, "
+                                           "\"diverged\": {}, \"steps\": {}}}\n",
+                                           r.valley_lr, r.steepest_lr, r.min_loss_lr, r.diverged ? "true" : "false",
+                                           r.lrs.size()));
   const std::string plot_note = a.no_plots ? "" : bench::run_plot_script(out);
   std::printf("LR range test of %s with %s, batch %lld: %zu steps from lr %g%s.\n", a.model.c_str(), a.optimizer.c_str(),
               static_cast<long long>(o.batch), r.lrs.size(), o.start_lr,
               r.diverged ? fmt::format(" until the loss diverged at lr {:.3g}", r.lrs.back()).c_str()
                          : fmt::format(" to {:.3g} without diverging", r.lrs.back()).c_str());
-  std::printf("Suggested learning rate: %.3g (steepest fall of the smoothed loss); %.3g (lowest loss %.3g at lr %.3g, "
-              "divided by 10)\n",
-              r.steepest_lr, r.min_loss_over_10(),
-              *std::min_element(r.smoothed.begin(), r.smoothed.end()), r.min_loss_lr);
+  std::printf("Suggested learning rate: %.3g (fast.ai's valley); also %.3g (the steepest fall of the smoothed loss) and "
+              "%.3g (the lowest loss, %.3g at lr %.3g, divided by 10)\n",
+              r.valley_lr, r.steepest_lr, r.min_loss_over_10(), *std::min_element(r.smoothed.begin(), r.smoothed.end()),
+              r.min_loss_lr);
   if (!plot_note.empty()) std::printf("%s\n", plot_note.c_str());
   std::printf("Wrote %s/: lr_find.csv, lr_find.json%s\n", out.c_str(),
               plot_note.empty() && !a.no_plots ? ", lr_find.png" : "");

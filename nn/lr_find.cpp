@@ -69,6 +69,17 @@ LrFindResult find_lr(Sequential& model, const Dataset& train, const LrFindOption
     const double slope = (r.smoothed[i] - r.smoothed[i - 1]) / (std::log(r.lrs[i]) - std::log(r.lrs[i - 1]));
     if (slope < steepest) steepest = slope, r.steepest_lr = r.lrs[i];
   }
+  // fast.ai's valley: the longest decreasing subsequence of the smoothed loss, and the rate a
+  // third plus a sixth of the way along it.
+  std::vector<std::size_t> run(n, 1);
+  std::size_t best_start = 0, best_end = 0;
+  for (std::size_t i = 1; i < n; ++i)
+    for (std::size_t j = 0; j < i; ++j) {
+      if (r.smoothed[i] < r.smoothed[j] && run[i] < run[j] + 1) run[i] = run[j] + 1;
+      if (run[best_end] < run[i]) best_end = i, best_start = best_end - run[best_end];
+    }
+  const double third = double(best_end - best_start) / 3;
+  r.valley_lr = r.lrs[std::min(n - 1, best_start + std::size_t(third) + std::size_t(third / 2))];
   const std::size_t lowest = std::size_t(std::min_element(r.smoothed.begin(), r.smoothed.end()) - r.smoothed.begin());
   r.min_loss_lr = r.lrs[lowest];
   if (r.steepest_lr == 0) r.steepest_lr = r.min_loss_over_10();

@@ -1,9 +1,11 @@
 // The learning-rate range test (Smith 2015, "Cyclical Learning Rates"; fast.ai's lr_find): a
 // few hundred steps with the rate growing exponentially from tiny to huge, the loss smoothed
 // and watched, stopping when it diverges (fast.ai's stop_div: the smoothed loss above 4x the
-// best so far). The suggestion is where the smoothed loss falls fastest against log(lr), and
-// fast.ai's older rule, the rate of the lowest loss divided by 10. The model is trained on a
-// copy of its state and left exactly as it was.
+// best so far). Three suggestions: fast.ai's current default, the "valley" (the longest run
+// over which the smoothed loss keeps falling, a point a half of the way into it), the rate
+// where the smoothed loss falls fastest against log(lr), and fast.ai's older rule, the rate
+// of the lowest loss divided by 10. The model is trained on a copy of its state and left
+// exactly as it was.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +31,7 @@ struct LrFindOptions {
 struct LrFindResult {
   std::vector<double> lrs, losses, smoothed;  // one per step taken
   bool diverged = false;
+  double valley_lr = 0;    // fast.ai's valley: the suggestion
   double steepest_lr = 0;  // steepest descent of the smoothed loss
   double min_loss_lr = 0;  // lowest smoothed loss
   double min_loss_over_10() const { return min_loss_lr / 10; }

@@ -373,6 +373,9 @@ TEST_CASE("the LR range test leaves the weights as they were, finds the divergen
   CHECK(r.steepest_lr > 1e-5);
   CHECK(r.steepest_lr < r.lrs.back());
   CHECK(r.min_loss_lr > r.steepest_lr / 100);
+  // The valley lies inside the stretch where the loss falls: below the lowest loss's rate.
+  CHECK(r.valley_lr > r.lrs.front());
+  CHECK(r.valley_lr < r.min_loss_lr);
   CHECK(r.smoothed[r.smoothed.size() - 1] > 4 * *std::min_element(r.smoothed.begin(), r.smoothed.end()));
   CHECK_THROWS_WITH(find_lr(*model, small, {.start_lr = 1e4, .end_lr = 1e6, .steps = 50, .batch = 64, .threads = 2}),
                     doctest::Contains("lr-find: the loss diverged at the first step"));

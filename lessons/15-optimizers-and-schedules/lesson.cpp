@@ -58,8 +58,8 @@ int run_lesson_15(const LessonOptions& options) {
     const auto h = run(one_phase(o.name, o.lr, o.momentum, epochs), o.label);
     opt_table.add_row({o.label, fmt::format("{:g}", o.lr), fmt::format("{:.2f}%", 100 * h.front().test.accuracy),
                        fmt::format("{:.2f}%", 100 * accuracy(h))});
-    if (o.name == "sgd" && o.momentum == 0) plain_sgd = accuracy(h);
-    if (o.name == "adam" || o.name == "rmsprop") best_adaptive = std::max(best_adaptive, accuracy(h));
+    if (o.name == "sgd" && o.momentum == 0) plain_sgd = h.front().test.accuracy;
+    if (o.name == "adam" || o.name == "rmsprop") best_adaptive = std::max(best_adaptive, h.front().test.accuracy);
   }
   lesson.say("\n1. Optimizers, each at a constant rate of its usual scale:");
   lesson.show(opt_table);
@@ -104,7 +104,7 @@ int run_lesson_15(const LessonOptions& options) {
   lesson.progress("LR range test");
   const nn::LrFindResult found =
       nn::find_lr(*probe, data.train, {.steps = quick ? 100 : 200, .batch = 64, .threads = threads, .normalise = data.normalise});
-  const double suggestion = found.steepest_lr;
+  const double suggestion = found.valley_lr;
   bench::Table finder({{"lr", bench::Table::Align::left}, {"test accuracy after 1 epoch"}});
   std::vector<double> at;
   for (double factor : {0.01, 1.0, 30.0}) {
@@ -114,18 +114,20 @@ int run_lesson_15(const LessonOptions& options) {
                                 factor == 1 ? " (the suggestion)" : factor < 1 ? " (100x lower)" : " (30x higher)"),
                     fmt::format("{:.2f}%", 100 * accuracy(h))});
   }
-  lesson.say(fmt::format("\n4. The LR range test (SGD, momentum 0.9): {} steps from 1e-7, the loss {} at lr {:.3g}; the "
-                         "smoothed loss fell fastest at lr {:.3g} (lowest loss at {:.3g}, which divided by 10 gives "
-                         "fast.ai's older rule, {:.3g}). `flopslab lr-find` draws the curve.",
+  lesson.say(fmt::format("\n4. The LR range test (SGD, momentum 0.9): {} steps from 1e-7, the loss {} at lr {:.3g}. fast.ai's "
+                         "valley (the longest stretch where the smoothed loss keeps falling, taken half-way in) suggests "
+                         "{:.3g}; the steepest fall is at {:.3g}, close to the edge, and the lowest loss (at {:.3g}) "
+                         "divided by 10 gives fast.ai's older rule, {:.3g}. `flopslab lr-find` draws the curve.",
                          found.lrs.size(), found.diverged ? "diverged" : "had not diverged", found.lrs.back(), suggestion,
-                         found.min_loss_lr, found.min_loss_over_10()));
+                         found.steepest_lr, found.min_loss_lr, found.min_loss_over_10()));
   lesson.show(finder);
 
   lesson.compare("1cycle's speed-up to the constant rate's final accuracy", 8.0,
                  "Smith & Topin 2017: ResNet-56 on CIFAR-10 in 10k vs 80k iterations",
                  double(epochs) / double(std::min(onecycle_epochs, epochs + 1)), "x");
-  lesson.check(best_adaptive > plain_sgd, fmt::format("an adaptive optimizer (Adam or RMSprop) beat plain SGD at its usual "
-                                                      "rate ({:.2f}% vs {:.2f}%)", 100 * best_adaptive, 100 * plain_sgd));
+  lesson.check(best_adaptive > plain_sgd + 0.01,
+               fmt::format("after one epoch an adaptive optimizer (Adam or RMSprop) was more than a point ahead of plain "
+                           "SGD ({:.2f}% vs {:.2f}%)", 100 * best_adaptive, 100 * plain_sgd));
   lesson.check(onecycle > constant_final,
                fmt::format("1cycle beat the constant rate on the same budget ({:.2f}% vs {:.2f}%)", 100 * onecycle,
                            100 * constant_final));

@@ -95,20 +95,19 @@ Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
   const std::int64_t n = dy.dim(0), plane = dy.rank() == 4 ? dy.dim(2) * dy.dim(3) : 1, count = n * plane;
   Tensor dx = Tensor::uninitialized(dy.shape());
   const bool half = x_hat_.is_16bit();
+  const float* const x_hat = half ? nullptr : x_hat_.floats();
+  const float* const grad = dy.data();
+  float* const result = dx.data();
 #pragma omp parallel for num_threads(ctx.threads) if (dy.size() > kParallelElements) schedule(static)
   for (std::int64_t c = 0; c < channels_; ++c) {
     double sum_dy = 0, sum_dy_xhat = 0;
+    // A plane of x_hat: in place, or expanded from its 16-bit copy into scratch.
     std::vector<float> scratch(half ? std::size_t(plane) : 0);
-    // One plane of x_hat: in place, or expanded from its 16-bit copy.
-    auto x_hat_plane = [&](std::int64_t at) {
-      if (!half) return x_hat_.floats() + at;
-      x_hat_.read(at, plane, scratch.data());
-      return static_cast<const float*>(scratch.data());
-    };
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t at = (i * channels_ + c) * plane;
-      const float* g = dy.data() + at;
-      const float* xh = x_hat_plane(at);
+      if (half) x_hat_.read(at, plane, scratch.data());
+      const float* __restrict g = grad + at;
+      const float* __restrict xh = half ? scratch.data() : x_hat + at;
       float s = 0, sx = 0;
 #pragma omp simd reduction(+ : s, sx)
       for (std::int64_t j = 0; j < plane; ++j) {
@@ -124,9 +123,10 @@ Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
     const float mean_dy = float(sum_dy / double(count)), mean_dy_xhat = float(sum_dy_xhat / double(count));
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t at = (i * channels_ + c) * plane;
-      const float* g = dy.data() + at;
-      const float* xh = x_hat_plane(at);
-      float* out = dx.data() + at;
+      if (half) x_hat_.read(at, plane, scratch.data());
+      const float* __restrict g = grad + at;
+      const float* __restrict xh = half ? scratch.data() : x_hat + at;
+      float* __restrict out = result + at;
       if (trained_pass_)
         for (std::int64_t j = 0; j < plane; ++j) out[j] = scale * (g[j] - mean_dy - xh[j] * mean_dy_xhat);
       else
