@@ -60,6 +60,13 @@ bool pin_current_thread(int cpu) {
   return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
 }
 
+void unpin_current_thread() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpu_order()) CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
 void pin_omp_thread(int thread_index) {
   const std::vector<int>& order = cpu_order();
   pin_current_thread(order[static_cast<std::size_t>(thread_index) % order.size()]);

@@ -14,6 +14,11 @@ const std::vector<int>& cpu_order();
 // Pins the calling thread to one CPU; returns false (and leaves it unpinned) on failure.
 bool pin_current_thread(int cpu);
 
+// Lets the calling thread run on every CPU this process may use again. Threads it starts and
+// programs it runs inherit its mask: a pinned main thread would put a child process's threads
+// (the PyTorch twin's) or a data-loader worker all on one CPU.
+void unpin_current_thread();
+
 // Pins the threads of an OpenMP team of `threads` to cpu_order()[0..threads), wrapping around
 // when there are more threads than CPUs. Call it inside the parallel region.
 void pin_omp_thread(int thread_index);

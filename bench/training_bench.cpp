@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/affinity.h"
 #include "bench/build_info.h"
 #include "bench/files.h"
 #include "bench/table.h"
@@ -56,6 +57,9 @@ std::string torch_python() {
 }
 
 TrainingBench run_training_bench(const TrainingBenchOptions& o) {
+  // The probes before this pinned the main thread to one CPU; the loader's workers and the
+  // PyTorch twin (a child process) would inherit that and share one CPU.
+  unpin_current_thread();
   TrainingBench bench;
   bench.python = torch_python();
   const std::int64_t train_limit = o.quick ? 3200 : 0, test_limit = o.quick ? 1000 : 0;

@@ -211,20 +211,20 @@ Recipe parse_recipe(const ScheduleJson& doc, const std::string& source) {
     if (j.contains("transforms")) p.augment = parse_transforms(j["transforms"], where);
     if (j.contains("lr_mult")) {
       if (!j["lr_mult"].is_object()) where.fail("lr_mult", "must be an object such as {\"body\": 0.1, \"head\": 1}");
-      p.lr_mult.clear();
+      p.lr_mult.emplace();
       for (auto it = j["lr_mult"].begin(); it != j["lr_mult"].end(); ++it) {
         if (!is_part_name(it.key()))
           where.fail("lr_mult", "'" + it.key() + "' is not a part (body, head, all, or layers such as 3, 2-5, 4-)");
-        p.lr_mult.emplace_back(it.key(), positive(it.value(), "lr_mult." + it.key(), where));
+        p.lr_mult->emplace_back(it.key(), positive(it.value(), "lr_mult." + it.key(), where));
       }
     }
     if (j.contains("freeze")) {
       if (!j["freeze"].is_array()) where.fail("freeze", "must be a list of parts such as [\"body\"]");
-      p.freeze.clear();
+      p.freeze.emplace();
       for (const auto& part : j["freeze"]) {
         if (!part.is_string() || !is_part_name(part.get<std::string>()))
           where.fail("freeze", part.dump() + " is not a part (body, head, all, or layers such as 3, 2-5, 4-)");
-        p.freeze.push_back(part.get<std::string>());
+        p.freeze->push_back(part.get<std::string>());
       }
     }
     r.phases.push_back(p);

@@ -40,8 +40,10 @@ struct Phase {
   Anneal momentum_decay = Anneal::none;
   double weight_decay = 0;
   std::optional<Transforms> augment;  // flip, crop, jitter, mixup; none: the run's own
-  std::vector<std::pair<std::string, double>> lr_mult;  // part -> multiplier
-  std::vector<std::string> freeze;                      // parts without gradients
+  // Part -> multiplier, and the parts without gradients; none given: the run's own (an empty
+  // list given is a list: "freeze": [] unfreezes).
+  std::optional<std::vector<std::pair<std::string, double>>> lr_mult;
+  std::optional<std::vector<std::string>> freeze;
   std::string label(std::size_t index) const;           // "phase 2 (anneal)"
 };
 

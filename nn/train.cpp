@@ -30,9 +30,11 @@ std::string phase_signature(const Phase& p) {
     s << p.augment->flip << ',' << p.augment->crop_padding << ',' << p.augment->jitter_low << ','
       << p.augment->jitter_high << ',' << p.augment->mixup_alpha;
   s << '|';
-  for (const auto& [part, m] : p.lr_mult) s << part << '=' << m << ',';
+  if (p.lr_mult)
+    for (const auto& [part, m] : *p.lr_mult) s << part << '=' << m << ',';
   s << '|';
-  for (const std::string& part : p.freeze) s << part << ',';
+  if (p.freeze)
+    for (const std::string& part : *p.freeze) s << part << ',';
   return s.str();
 }
 
@@ -139,8 +141,8 @@ Trainer::Trainer(Sequential& model, Recipe recipe, const Dataset& train_data, Tr
     const Phase& p = recipe_.phases[k];
     const std::string where = "recipe " + recipe_.source + ": " + p.label(k) + ": ";
     try {
-      for (const auto& [part, m] : p.lr_mult.empty() ? o_.lr_mult : p.lr_mult) resolve_part(model_, part);
-      for (const std::string& part : p.freeze.empty() ? o_.freeze : p.freeze) resolve_part(model_, part);
+      for (const auto& [part, m] : p.lr_mult.value_or(o_.lr_mult)) resolve_part(model_, part);
+      for (const std::string& part : p.freeze.value_or(o_.freeze)) resolve_part(model_, part);
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(where + e.what());
     }
@@ -179,8 +181,8 @@ Transforms Trainer::transforms_at(std::int64_t step) const {
 
 void Trainer::enter_phase(std::size_t k) {
   const Phase& p = recipe_.phases[k];
-  freeze_parts(model_, p.freeze.empty() ? o_.freeze : p.freeze);
-  std::vector<MultipliedGroup> groups = multiplier_groups(model_, p.lr_mult.empty() ? o_.lr_mult : p.lr_mult);
+  freeze_parts(model_, p.freeze.value_or(o_.freeze));
+  std::vector<MultipliedGroup> groups = multiplier_groups(model_, p.lr_mult.value_or(o_.lr_mult));
   if (groups.empty()) throw std::invalid_argument("recipe " + recipe_.source + ": " + p.label(k) + ": every layer is frozen");
   std::vector<ParamGroup> param_groups;
   multipliers_.clear();

@@ -316,6 +316,33 @@ TEST_CASE("a frozen part gets no gradient and no update; multipliers scale each 
   CHECK(groups[1].params.size() == 4);  // the head's two Linear layers
 }
 
+TEST_CASE("a recipe freezes the body in one phase and unfreezes it in the next") {
+  const Dataset small = take(fashion_train(), 320);  // 10 steps per epoch of 32
+  std::mt19937_64 rng(2);
+  auto model = make_model("cnn", rng);
+  const Recipe r = parse_recipe(ScheduleJson::parse(R"({"phases": [
+      {"name": "head only", "epochs": 1, "optimizer": "adam", "lr": 0.003, "freeze": ["body"]},
+      {"name": "all", "epochs": 1, "lr": 0.0003, "freeze": [], "lr_mult": {"body": 0.1}}]})"),
+                                "r.json");
+  REQUIRE(r.phases[1].freeze.has_value());
+  Trainer t(*model, r, small, {.batch = 32, .threads = 2, .freeze = {"body"}});  // the run's default
+  const std::vector<float> before = all_values(*model);
+  bool body_moved_in_phase_1 = false, body_moved_in_phase_2 = false;
+  const float* first_weight = model->layers[0]->parameter_list()[0]->value.data();
+  t.set_callbacks(
+      [&](const StepInfo& s) {
+        const bool moved = first_weight[0] != before[0];
+        if (s.phase == 0) body_moved_in_phase_1 = body_moved_in_phase_1 || moved;
+        if (s.phase == 1) body_moved_in_phase_2 = body_moved_in_phase_2 || moved;
+      },
+      nullptr);
+  t.run(Dataset{});
+  CHECK_FALSE(body_moved_in_phase_1);
+  CHECK(body_moved_in_phase_2);
+  CHECK(t.optimizer().groups().size() == 2);  // body at lr x0.1, head
+  CHECK(t.optimizer().groups()[0].lr == doctest::Approx(0.00003));
+}
+
 TEST_CASE("fine-tuning loads by name and shape and lists what it skipped") {
   std::mt19937_64 rng(3);
   auto ten = make_model("cnn", rng);

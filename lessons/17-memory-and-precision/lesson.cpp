@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/affinity.h"
 #include "bench/gemm_sweep.h"
 #include "bench/train_run.h"
 #include "kernels/cpu/gemm/packed.h"
@@ -102,6 +103,7 @@ int run_lesson_17(const LessonOptions& options) {
   g.variants = {find_gemm_variant("openmp"), find_gemm_variant("bf16")};
   g.progress = lesson.progress_callback();
   const bench::GemmSweep sweep = bench::run_gemm_sweep(g);
+  bench::unpin_current_thread();  // the sweep pinned this thread; the training below starts loader threads
   const double fp32_gemm = sweep.rows[0].gflops(), bf16_gemm = sweep.rows[1].gflops();
   lesson.say(fmt::format("\n2. Mixed precision: the CNN, {} epoch(s) of Adam, 16-bit operands and saved activations with "
                          "float32 sums, BatchNorm statistics and master weights:",
