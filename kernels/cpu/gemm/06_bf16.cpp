@@ -41,6 +41,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void micro_bf16_12x32(std
                                                                               const std::uint32_t* b, float* c,
                                                                               std::int64_t ldc, bool accumulate) {
   __m512 acc[kMr][2];
+  prefetch_tile_12x32(c, ldc);
 #pragma GCC unroll 12
   for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (std::int64_t q = 0; q < depth; ++q) {

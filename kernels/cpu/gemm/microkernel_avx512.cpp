@@ -20,6 +20,7 @@ __attribute__((target("avx512f,avx2,fma"))) void micro_12x32(std::int64_t kc, co
                                                               std::int64_t ldc,
                                                               bool accumulate) {
   __m512 acc[kMr][2];
+  prefetch_tile_12x32(c, ldc);
 #pragma GCC unroll 12
   for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
 
