@@ -15,7 +15,7 @@ extern const GemmVariant kCudaNaive, kCudaCoalesced, kCudaSharedTiles, kCudaBloc
 }  // namespace gemm
 
 namespace conv {
-extern const ConvVariant kCpuDirect, kCpuIm2colGemm, kCpuImplicitGemm, kCpuGemm1x1, kCpuOnednnConv;
+extern const ConvVariant kCpuDirect, kCpuIm2colGemm, kCpuImplicitGemm, kCpuGemm1x1, kCpuBatched, kCpuOnednnConv;
 #ifdef FLOPSLAB_HAVE_CUDA
 namespace cuda {
 extern const ConvVariant kCudaDirect, kCudaImplicitGemm;
@@ -56,6 +56,7 @@ const ConvVariant* const kConvVariants[] = {
     &conv::kCpuIm2colGemm,    // kernels/cpu/conv/02_im2col_gemm.cpp
     &conv::kCpuImplicitGemm,  // kernels/cpu/conv/03_implicit_gemm.cpp
     &conv::kCpuGemm1x1,       // kernels/cpu/conv/04_gemm_1x1.cpp
+    &conv::kCpuBatched,       // kernels/cpu/conv/05_batched.cpp
     &conv::kCpuOnednnConv,    // kernels/cpu/conv/peer_onednn.cpp
 #ifdef FLOPSLAB_HAVE_CUDA
     &conv::cuda::kCudaDirect,        // kernels/cuda/conv/01_direct.cu

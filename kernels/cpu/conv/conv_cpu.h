@@ -46,6 +46,8 @@ void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* ds
 void best_gemm(const gemm::Operands& op, int threads, gemm::InputFormat inputs = gemm::InputFormat::fp32);
 void best_gemm(gemm::Shape shape, const float* a, std::int64_t lda, const gemm::packed::BRowReader& b, float* c,
                std::int64_t ldc, int threads, gemm::InputFormat inputs = gemm::InputFormat::fp32);
+void best_gemm(gemm::Shape shape, const gemm::packed::ARowReader& a, const gemm::packed::BRowReader& b, float* c,
+               std::int64_t ldc, int threads, gemm::InputFormat inputs = gemm::InputFormat::fp32);
 
 // The GEMM formulation of backward_data shared by the GEMM-based variants: per image and
 // group, col = W_g^T * dY_g, then col2im into dx.

@@ -103,6 +103,12 @@ void best_gemm(gemm::Shape shape, const float* a, std::int64_t lda, const gemm::
   gemm::packed::gemm_packed_parallel(shape, a, lda, b, c, ldc, uk, gemm::packed::default_blocking(uk), threads, inputs);
 }
 
+void best_gemm(gemm::Shape shape, const gemm::packed::ARowReader& a, const gemm::packed::BRowReader& b, float* c,
+               std::int64_t ldc, int threads, gemm::InputFormat inputs) {
+  const gemm::packed::MicroKernel& uk = gemm::packed::micro_kernel(best_simd_path());
+  gemm::packed::gemm_packed_parallel(shape, a, b, c, ldc, uk, gemm::packed::default_blocking(uk), threads, inputs);
+}
+
 void backward_data_im2col(const Operands& op, int threads, gemm::InputFormat inputs) {
   const Shape& s = op.shape;
   const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), PQ = s.p() * s.q(), taps = Cg * s.r * s.s;

@@ -43,18 +43,35 @@ void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Block
   gemm_packed_parallel(op.shape, op.a, op.lda, from_matrix, op.c, op.ldc, uk, blk, threads, inputs);
 }
 
+namespace {
+// Dispatches on the input format; read_a_row null: A is (a, lda).
+void dispatch(Shape shape, const float* a, std::int64_t lda, const ARowReader* read_a_row, const BRowReader& read_b_row,
+              float* c, std::int64_t ldc, const MicroKernel& uk, const Blocking& blk, int threads, InputFormat inputs) {
+  switch (inputs) {
+    case InputFormat::fp32:
+      return gemm_parallel_for(FloatPanels<InputFormat::fp32>(uk), shape, a, lda, read_b_row, c, ldc, blk, threads,
+                               read_a_row);
+    case InputFormat::fp16:
+      return gemm_parallel_for(FloatPanels<InputFormat::fp16>(uk), shape, a, lda, read_b_row, c, ldc, blk, threads,
+                               read_a_row);
+    case InputFormat::bf16:
+      if (bf16_dot_product_available()) return gemm_bf16_dot(shape, a, lda, read_b_row, c, ldc, threads, read_a_row);
+      return gemm_parallel_for(FloatPanels<InputFormat::bf16>(uk), shape, a, lda, read_b_row, c, ldc, blk, threads,
+                               read_a_row);
+  }
+}
+}  // namespace
+
 void gemm_packed_parallel(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
                           std::int64_t ldc, const MicroKernel& uk, const Blocking& blk, int threads,
                           InputFormat inputs) {
-  switch (inputs) {
-    case InputFormat::fp32:
-      return gemm_parallel_for(FloatPanels<InputFormat::fp32>(uk), shape, a, lda, read_b_row, c, ldc, blk, threads);
-    case InputFormat::fp16:
-      return gemm_parallel_for(FloatPanels<InputFormat::fp16>(uk), shape, a, lda, read_b_row, c, ldc, blk, threads);
-    case InputFormat::bf16:
-      if (bf16_dot_product_available()) return gemm_bf16_dot(shape, a, lda, read_b_row, c, ldc, threads);
-      return gemm_parallel_for(FloatPanels<InputFormat::bf16>(uk), shape, a, lda, read_b_row, c, ldc, blk, threads);
-  }
+  dispatch(shape, a, lda, nullptr, read_b_row, c, ldc, uk, blk, threads, inputs);
+}
+
+void gemm_packed_parallel(Shape shape, const ARowReader& read_a_row, const BRowReader& read_b_row, float* c,
+                          std::int64_t ldc, const MicroKernel& uk, const Blocking& blk, int threads,
+                          InputFormat inputs) {
+  dispatch(shape, nullptr, 0, &read_a_row, read_b_row, c, ldc, uk, blk, threads, inputs);
 }
 
 namespace {

@@ -147,8 +147,8 @@ bool bf16_dot_product_available() {
 }
 
 void gemm_bf16_dot(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
-                   std::int64_t ldc, int threads) {
-  gemm_parallel_for(Bf16PairPanels{}, shape, a, lda, read_b_row, c, ldc, kBf16Blocking, threads);
+                   std::int64_t ldc, int threads, const ARowReader* read_a_row) {
+  gemm_parallel_for(Bf16PairPanels{}, shape, a, lda, read_b_row, c, ldc, kBf16Blocking, threads, read_a_row);
 }
 
 std::string describe_bf16_choice() {

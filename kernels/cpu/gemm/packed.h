@@ -80,7 +80,13 @@ void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Block
 // matrix this way (implicit GEMM), formed from the image while packing, and the R*S-times
 // larger im2col copy never goes through memory.
 using BRowReader = std::function<void(std::int64_t row, std::int64_t col0, std::int64_t cols, float* out)>;
+// The same for A: `read_a_row(row, k0, count, out)` writes A[row][k0 .. k0 + count) (count <= 512).
+using ARowReader = std::function<void(std::int64_t row, std::int64_t k0, std::int64_t count, float* out)>;
 void gemm_packed_parallel(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
+                          std::int64_t ldc, const MicroKernel& uk, const Blocking& blocking, int threads,
+                          InputFormat inputs = InputFormat::fp32);
+// Both operands through row readers.
+void gemm_packed_parallel(Shape shape, const ARowReader& read_a_row, const BRowReader& read_b_row, float* c,
                           std::int64_t ldc, const MicroKernel& uk, const Blocking& blocking, int threads,
                           InputFormat inputs = InputFormat::fp32);
 
@@ -88,7 +94,7 @@ void gemm_packed_parallel(Shape shape, const float* a, std::int64_t lda, const B
 // AVX512_BF16 micro-kernel, float32 sums. Only where bf16_dot_product_available().
 bool bf16_dot_product_available();
 void gemm_bf16_dot(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
-                   std::int64_t ldc, int threads);
+                   std::int64_t ldc, int threads, const ARowReader* read_a_row = nullptr);
 // "avx512_bf16 micro-kernel 12x32 (vdpbf16ps), blocks ..." or what runs instead, and why.
 std::string describe_bf16_choice();
 

@@ -87,9 +87,12 @@ inline std::pair<std::int64_t, std::int64_t> share(std::int64_t total, int unit,
 constexpr int kGroup = 8;  // B slivers packed together (nr <= 64)
 }  // namespace detail
 
+// A is a matrix (a, lda), or, with read_a_row set, rows read through that function (a
+// convolution's weight gradient reads its im2col rows straight from the images).
 template <class Format>
 void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row,
-                       float* c, std::int64_t ldc, const Blocking& blk, int threads) {
+                       float* c, std::int64_t ldc, const Blocking& blk, int threads,
+                       const ARowReader* read_a_row = nullptr) {
   using Slot = typename Format::Slot;
   constexpr int K = Format::k_per_slot;
   const auto [m, n, k] = shape;
@@ -148,8 +151,16 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
         for (std::int64_t ic = 0; ic < m; ic += chunk_rows) {
           const std::int64_t rows = std::min(chunk_rows, m - ic);
 #pragma omp for schedule(static)
-          for (std::int64_t i0 = 0; i0 < rows; i0 += f.mr)
-            f.pack_a(a + (ic + i0) * lda + pc, lda, std::min<std::int64_t>(f.mr, rows - i0), kc, a_packed + i0 * depth);
+          for (std::int64_t i0 = 0; i0 < rows; i0 += f.mr) {
+            const std::int64_t sliver_rows = std::min<std::int64_t>(f.mr, rows - i0);
+            if (read_a_row == nullptr) {
+              f.pack_a(a + (ic + i0) * lda + pc, lda, sliver_rows, kc, a_packed + i0 * depth);
+            } else {  // the sliver's rows read into a small buffer first, then packed as usual
+              alignas(64) float sliver[16 * 512];
+              for (std::int64_t r = 0; r < sliver_rows; ++r) (*read_a_row)(ic + i0 + r, pc, kc, sliver + r * kc);
+              f.pack_a(sliver, kc, sliver_rows, kc, a_packed + i0 * depth);
+            }
+          }
           // (implicit barrier: both panels are complete)
           const auto [row_begin, row_end] = detail::share(rows, f.mr, my_row, grid.rows);
           const std::int64_t mc_step = balanced_block(row_end - row_begin, blk.mc, f.mr);

@@ -1,0 +1,111 @@
+// Step 5: the implicit GEMM of step 3, arranged for a batch.
+//
+// Step 3 runs one image's GEMM at a time on every thread. A training layer's image is small
+// (a 64-filter 3x3 layer on 56x56 is a 64 x 3136 x 576 product): split across threads, each
+// one's share is thinner still and the synchronisation shows. Here:
+//   forward         threads take whole images, each running the single-threaded implicit
+//                   GEMM on its own (when there are fewer images than threads, every
+//                   thread works on each image instead);
+//   backward-data   step 2's col = W^T dY and col2im scatter, with threads taking whole
+//                   images (each with its own col buffer). (The input gradient is also a
+//                   convolution of dY with the flipped filter, but that GEMM has only C rows
+//                   and packs an R*S-times larger B: slower here than the scatter.);
+//   backward-weights one GEMM over the whole batch per group, dW^T = col * dY^T, with k = N*P*Q:
+//                   A's rows (filter taps) are read straight from the images as in step 3,
+//                   B is dY transposed once. The sum over images happens inside the GEMM's
+//                   k loop, in registers: no per-thread partial gradients, no atomics.
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/conv/conv_cpu.h"
+#include "kernels/registry.h"
+
+namespace flopslab::conv::cpu {
+namespace {
+
+// Images split over threads when there are at least as many images as threads.
+template <class PerImage>
+void over_images(std::int64_t images, int threads, const PerImage& run) {
+  if (images >= threads && threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t n = 0; n < images; ++n) run(n, 1);
+  } else {
+    for (std::int64_t n = 0; n < images; ++n) run(n, threads);
+  }
+}
+
+void forward_images(const Shape& s, const float* x, const float* w, float* y, const RunContext& ctx) {
+  const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), PQ = s.p() * s.q(), taps = Cg * s.r * s.s;
+  over_images(s.n, ctx.threads, [&](std::int64_t n, int threads) {
+    for (std::int64_t g = 0; g < s.groups; ++g)
+      best_gemm({Kg, PQ, taps}, w + g * Kg * taps, taps, im2col_rows(s, x + (n * s.c + g * Cg) * s.h * s.w),
+                y + (n * s.k + g * Kg) * PQ, PQ, threads, ctx.inputs);
+  });
+}
+
+void batched_forward(const Operands& op, const RunContext& ctx) { forward_images(op.shape, op.x, op.w, op.y, ctx); }
+
+void batched_backward_data(const Operands& op, const RunContext& ctx) {
+  const Shape& s = op.shape;
+  const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), PQ = s.p() * s.q(), taps = Cg * s.r * s.s;
+  std::vector<float> w_t(std::size_t(s.groups * taps * Kg));  // W_g^T: taps x Kg per group
+  for (std::int64_t g = 0; g < s.groups; ++g) transpose(op.w + g * Kg * taps, Kg, taps, w_t.data() + g * taps * Kg);
+  const int buffers = s.n >= ctx.threads ? ctx.threads : 1;
+  std::vector<std::vector<float>> cols(static_cast<std::size_t>(buffers), std::vector<float>(std::size_t(taps * PQ)));
+  over_images(s.n, ctx.threads, [&](std::int64_t n, int threads) {
+    std::vector<float>& col = cols[std::size_t(buffers > 1 ? omp_get_thread_num() : 0)];
+    for (std::int64_t g = 0; g < s.groups; ++g) {
+      float* dx = op.x + (n * s.c + g * Cg) * s.h * s.w;
+      best_gemm({.shape = {taps, PQ, Kg}, .a = w_t.data() + g * taps * Kg, .lda = Kg, .b = op.y + (n * s.k + g * Kg) * PQ,
+                 .ldb = PQ, .c = col.data(), .ldc = PQ},
+                threads, ctx.inputs);
+      std::fill_n(dx, Cg * s.h * s.w, 0.0f);
+      col2im(s, col.data(), dx, threads);
+    }
+  });
+}
+
+void batched_backward_weights(const Operands& op, const RunContext& ctx) {
+  const Shape& s = op.shape;
+  const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), PQ = s.p() * s.q(), taps = Cg * s.r * s.s;
+  const std::int64_t pixels = s.n * PQ;
+  std::vector<float> dy_t(std::size_t(pixels * Kg)), dw_t(std::size_t(taps * Kg));
+  for (std::int64_t g = 0; g < s.groups; ++g) {
+    // B = dY_g^T: (N * P * Q) x Kg, one image's block transposed at a time.
+#pragma omp parallel for num_threads(ctx.threads) if (s.n > 1) schedule(static)
+    for (std::int64_t n = 0; n < s.n; ++n) transpose(op.y + (n * s.k + g * Kg) * PQ, Kg, PQ, dy_t.data() + n * PQ * Kg);
+    const gemm::packed::BRowReader b_rows = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* out) {
+      std::copy_n(dy_t.data() + row * Kg + col0, cols, out);
+    };
+    // A = col over the batch: row = tap, column = (image, pixel), read image by image.
+    std::vector<gemm::packed::BRowReader> images;
+    for (std::int64_t n = 0; n < s.n; ++n) images.push_back(im2col_rows(s, op.x + (n * s.c + g * Cg) * s.h * s.w));
+    const gemm::packed::ARowReader a_rows = [&](std::int64_t tap, std::int64_t k0, std::int64_t count, float* out) {
+      for (std::int64_t done = 0; done < count;) {
+        const std::int64_t n = (k0 + done) / PQ, pixel = (k0 + done) % PQ, run = std::min(count - done, PQ - pixel);
+        images[std::size_t(n)](tap, pixel, run, out + done);
+        done += run;
+      }
+    };
+    best_gemm({taps, Kg, pixels}, a_rows, b_rows, dw_t.data(), Kg, ctx.threads, ctx.inputs);
+    transpose(dw_t.data(), taps, Kg, op.w + g * Kg * taps);  // dW_g = (dW_g^T)^T: Kg x taps
+  }
+}
+
+}  // namespace
+}  // namespace flopslab::conv::cpu
+
+namespace flopslab::conv {
+extern const ConvVariant kCpuBatched{
+    .name = "batched",
+    .step = 5,
+    .multithreaded = true,
+    .idea = "steps 2-3 for a batch: threads take whole images; dW as one GEMM over every image's pixels",
+    .forward = cpu::batched_forward,
+    .backward_data = cpu::batched_backward_data,
+    .backward_weights = cpu::batched_backward_weights,
+    .detail = gemm::packed::describe_choice,
+};
+}  // namespace flopslab::conv
