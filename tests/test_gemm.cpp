@@ -87,9 +87,11 @@ TEST_CASE("the packed kernels agree with the reference on every SIMD path and ti
     REQUIRE(bool(uk.run));
     // Blocks of 2 slivers, k blocks of 5, panels of 2 slivers: edges at every loop level.
     const Blocking tiny{.mc = 2 * uk.mr, .kc = 5, .nc = 2 * uk.nr};
+    // A page limit that cuts the row blocks below mc (one page holds about 14 rows of these Cs).
+    const Blocking tlb_limited{.mc = 4 * uk.mr, .kc = 7, .nc = 3 * uk.nr, .c_pages = 1};
     for (const gemm::Shape& s : {gemm::Shape{1, 1, 1}, gemm::Shape{29, 71, 23}, gemm::Shape{100, 37, 11},
                                  gemm::Shape{3 * uk.mr, 3 * uk.nr, 10}, gemm::Shape{uk.mr + 1, uk.nr - 1, 6}}) {
-      for (const Blocking& blk : {tiny, default_blocking(uk)}) {
+      for (const Blocking& blk : {tiny, tlb_limited, default_blocking(uk)}) {
         for (int threads : {1, 2, 4, 6}) {
           bench::GemmProblem problem(s, 99, /*pad=*/1);
           const gemm::Operands op = problem.operands();
@@ -115,6 +117,47 @@ TEST_CASE("balanced_block splits rows into near-equal blocks") {
   CHECK(balanced_block(100, 168, 6) == 102);   // one block, rounded up to whole slivers
   CHECK(balanced_block(168, 168, 6) == 168);
   CHECK(balanced_block(169, 168, 6) == 90);    // 2 blocks instead of 168 + 1
+}
+
+TEST_CASE("the BLIS model's blocks for Zen 5 (AVX-512) and Zen 3 (AVX2) caches") {
+  using namespace gemm::packed;
+  // Zen 5: 48 KiB 12-way L1d, 1 MiB 16-way L2, 32 MiB 16-way L3, 96-entry L1 DTLB; 12x32 kernel.
+  CacheGeometries zen5{.level = {{48 << 10, 64, 12, 64}, {1 << 20, 64, 16, 1024}, {32 << 20, 64, 16, 32768}},
+                       .dtlb_entries = 96};
+  const ModelledBlocking f32 = analytical_blocking(12, 32, 4, zen5);
+  CHECK(f32.a_ways_l1 == 3);     // floor(11 / (1 + 32/12))
+  CHECK(f32.kc_l1 == 256);       // 3 ways * 64 sets * 64 B / (12 rows * 4 B)
+  CHECK(f32.blocking.kc == 512);
+  CHECK(f32.a_ways_l2 == 14);    // 16 - 1 streaming - 1 for the 64 KiB B sliver
+  CHECK(f32.blocking.mc == 444);  // 14 * 1024 * 64 / (512 * 4), down to a multiple of 12
+  CHECK(f32.b_ways_l3 == 14);
+  CHECK(f32.blocking.nc == 14336);
+  CHECK(f32.blocking.c_pages == 48);
+  // bf16 pairs: 2 bytes per k, the L1 model already at the cap.
+  const ModelledBlocking bf16 = analytical_blocking(12, 32, 2, zen5);
+  CHECK(bf16.kc_l1 == 512);
+  CHECK(bf16.blocking.kc == 512);
+  CHECK(bf16.blocking.mc == 888);
+  // Zen 3: 32 KiB 8-way L1d, 512 KiB 8-way L2, 32 MiB 16-way L3; 6x16 AVX2 kernel.
+  CacheGeometries zen3{.level = {{32 << 10, 64, 8, 64}, {512 << 10, 64, 8, 1024}, {32 << 20, 64, 16, 32768}},
+                       .dtlb_entries = 64};
+  const ModelledBlocking avx2 = analytical_blocking(6, 16, 4, zen3);
+  CHECK(avx2.a_ways_l1 == 1);
+  CHECK(avx2.kc_l1 == 168);      // 64 * 64 / 24 = 170, down to a multiple of 8
+  CHECK(avx2.blocking.kc == 336);
+  CHECK(avx2.blocking.mc == 288);  // 6 ways * 65536 / 1344 = 292, down to a multiple of 6
+  // Rows of C: page-apart rows are capped at c_pages, rows sharing a page count once per page.
+  CHECK(rows_per_block(f32.blocking, 4096, 12) == 48);
+  CHECK(rows_per_block(f32.blocking, 1024, 12) == 48);
+  CHECK(rows_per_block(f32.blocking, 256, 12) == 192);   // 4 rows per page
+  CHECK(rows_per_block(f32.blocking, 16, 12) == 444);    // 64 rows per page: mc decides
+  CHECK(rows_per_block(Blocking{.mc = 444, .kc = 512, .nc = 4096}, 4096, 12) == 444);  // no limit set
+  // This machine's caches were read (or stood in for), and the blocks are usable.
+  const Blocking here = default_blocking(micro_kernel(best_simd_path()));
+  CHECK(here.kc >= 16);
+  CHECK(here.kc <= kMaxKc);
+  CHECK(here.mc % micro_kernel(best_simd_path()).mr == 0);
+  CHECK(here.nc % micro_kernel(best_simd_path()).nr == 0);
 }
 
 TEST_CASE("thread_grid splits C to minimise what each thread reads") {

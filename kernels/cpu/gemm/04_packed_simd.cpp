@@ -4,10 +4,14 @@
 // and the tiles are strided views of A and B. Here C's tile stays in registers for a whole
 // kc-long dot product (the micro-kernel), and A and B are copied ("packed") into the order
 // the micro-kernel reads them. The loop structure is described in packed.h.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <optional>
+#include <cstdio>
 #include <string>
 
 #include "kernels/cpu/gemm/packed_driver.h"
@@ -16,10 +20,15 @@
 namespace flopslab::gemm::packed {
 
 AlignedBuffer::AlignedBuffer(std::int64_t floats) {
-  const std::size_t bytes = (static_cast<std::size_t>(std::max<std::int64_t>(floats, 16)) *
-                                 sizeof(float) + 63) / 64 * 64;
-  data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+  // Panels of a megabyte or more go on 2 MiB pages where the kernel allows it (THP "madvise"
+  // mode): a 4 KiB-paged B panel takes hundreds of TLB entries.
+  constexpr std::size_t kHuge = std::size_t(2) << 20;
+  const std::size_t raw = static_cast<std::size_t>(std::max<std::int64_t>(floats, 16)) * sizeof(float);
+  const std::size_t align = raw >= kHuge / 2 ? kHuge : 64;
+  const std::size_t bytes = (raw + align - 1) / align * align;
+  data_ = static_cast<float*>(std::aligned_alloc(align, bytes));
   if (data_ == nullptr) throw std::bad_alloc();
+  if (align == kHuge) madvise(data_, bytes, MADV_HUGEPAGE);
 }
 AlignedBuffer::~AlignedBuffer() { std::free(data_); }
 
@@ -43,16 +52,25 @@ const MicroKernel& micro_kernel(SimdPath path) {
   return kMicroKernelScalar;
 }
 
+namespace {
+// FLOPSLAB_GEMM_BLOCKING=mc,kc,nc replaces the model's blocks (for experiments such as lesson
+// 05's exercise); the "here" column then says so. Values are rounded to what the kernels need.
+std::optional<Blocking> blocking_from_environment(const MicroKernel& uk) {
+  const char* text = std::getenv("FLOPSLAB_GEMM_BLOCKING");
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  long long mc = 0, kc = 0, nc = 0;
+  char tail = 0;
+  if (std::sscanf(text, "%lld,%lld,%lld%c", &mc, &kc, &nc, &tail) != 3 || mc < 1 || kc < 1 || nc < 1)
+    return std::nullopt;
+  return Blocking{.mc = (mc + uk.mr - 1) / uk.mr * uk.mr,
+                  .kc = std::min<std::int64_t>(kc, kMaxKc),
+                  .nc = (nc + uk.nr - 1) / uk.nr * uk.nr};
+}
+}  // namespace
+
 Blocking default_blocking(const MicroKernel& uk) {
-  // kc: a B sliver (kc x nr) fits in a 32-48 KiB L1 with room for the A sliver streaming by.
-  // mc: the packed A block (mc x kc) takes a part of a 512 KiB-2 MiB L2.
-  // nc: the packed B panel (kc x nc) fits in the shared L3.
-  switch (uk.path) {
-    case SimdPath::avx512: return {.mc = 12 * 16, .kc = 256, .nc = 32 * 128};
-    case SimdPath::avx2: return {.mc = 6 * 28, .kc = 256, .nc = 16 * 255};
-    case SimdPath::scalar: return {.mc = 4 * 32, .kc = 256, .nc = 8 * 256};
-  }
-  return {.mc = 64, .kc = 256, .nc = 1024};
+  if (const std::optional<Blocking> b = blocking_from_environment(uk)) return *b;
+  return analytical_blocking(uk.mr, uk.nr, sizeof(float), cache_geometries()).blocking;
 }
 
 namespace {
@@ -82,7 +100,13 @@ void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc
     switch (mr) {
       case 4: pack_a_sliver<4>(src, lda, valid, kc, dst); break;
       case 6: pack_a_sliver<6>(src, lda, valid, kc, dst); break;
-      case 12: pack_a_sliver<12>(src, lda, valid, kc, dst); break;
+      case 12:
+        if (valid == 12 && cpu_features().can_avx512()) {
+          pack_a_sliver_12_avx512(src, lda, kc, dst);
+        } else {
+          pack_a_sliver<12>(src, lda, valid, kc, dst);
+        }
+        break;
       default:
         for (std::int64_t p = 0; p < kc; ++p)
           for (std::int64_t r = 0; r < mr; ++r) dst[p * mr + r] = r < valid ? src[r * lda + p] : 0.0f;
@@ -141,7 +165,7 @@ void gemm_packed(const Operands& op, const MicroKernel& uk, const Blocking& blk)
     return;
   }
   const std::int64_t kc_max = std::min(blk.kc, k);
-  const std::int64_t mc_step = balanced_block(m, blk.mc, uk.mr);
+  const std::int64_t mc_step = balanced_block(m, rows_per_block(blk, op.ldc, uk.mr), uk.mr);
   AlignedBuffer a_packed(mc_step * kc_max);
   AlignedBuffer b_packed(std::min(blk.nc, round_up(n, uk.nr)) * kc_max);
 
@@ -173,10 +197,12 @@ void packed_simd(const Operands& op, const RunContext&) {
 
 std::string describe_choice() {
   const MicroKernel& uk = micro_kernel(best_simd_path());
-  const Blocking b = default_blocking(uk);
-  return std::string(simd_path_name(uk.path)) + " micro-kernel " + std::to_string(uk.mr) + "x" +
-         std::to_string(uk.nr) + ", blocks mc " + std::to_string(b.mc) + " kc " + std::to_string(b.kc) + " nc " +
-         std::to_string(b.nc);
+  const std::string kernel =
+      std::string(simd_path_name(uk.path)) + " micro-kernel " + std::to_string(uk.mr) + "x" + std::to_string(uk.nr);
+  if (const std::optional<Blocking> b = blocking_from_environment(uk))
+    return kernel + ", blocks mc " + std::to_string(b->mc) + " kc " + std::to_string(b->kc) + " nc " +
+           std::to_string(b->nc) + " (set by FLOPSLAB_GEMM_BLOCKING)";
+  return kernel + ", " + describe_blocking(analytical_blocking(uk.mr, uk.nr, sizeof(float), cache_geometries()), cache_geometries());
 }
 
 }  // namespace flopslab::gemm::packed

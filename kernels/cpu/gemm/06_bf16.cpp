@@ -128,8 +128,11 @@ struct Bf16PairPanels {
   }
 };
 
-// Step 5's blocks with kc doubled: a slot holds two k, so the packed slivers take the same bytes.
-constexpr Blocking kBf16Blocking{.mc = 16 * kMr, .kc = 512, .nc = 32 * 128};
+// The model's blocks for 2 bytes per k: a slot holds two k, so kc doubles for the same bytes.
+const ModelledBlocking& bf16_blocking() {
+  static const ModelledBlocking blocks = analytical_blocking(kMr, kNr, 2, cache_geometries());
+  return blocks;
+}
 
 void bf16_gemm(const Operands& op, const RunContext& ctx) {
   const MicroKernel& uk = micro_kernel(best_simd_path());
@@ -148,13 +151,13 @@ bool bf16_dot_product_available() {
 
 void gemm_bf16_dot(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
                    std::int64_t ldc, int threads, const ARowReader* read_a_row) {
-  gemm_parallel_for(Bf16PairPanels{}, shape, a, lda, read_b_row, c, ldc, kBf16Blocking, threads, read_a_row);
+  gemm_parallel_for(Bf16PairPanels{}, shape, a, lda, read_b_row, c, ldc, bf16_blocking().blocking, threads, read_a_row);
 }
 
 std::string describe_bf16_choice() {
   if (bf16_dot_product_available())
-    return "avx512_bf16 micro-kernel 12x32 (vdpbf16ps on bf16 pairs), blocks mc " + std::to_string(kBf16Blocking.mc) +
-           " kc " + std::to_string(kBf16Blocking.kc) + " nc " + std::to_string(kBf16Blocking.nc);
+    return "avx512_bf16 micro-kernel 12x32 (vdpbf16ps on bf16 pairs), " +
+           describe_blocking(bf16_blocking(), cache_geometries());
   return "no AVX512_BF16 here: operands rounded to bf16 while packing, then step 5's " + describe_choice();
 }
 

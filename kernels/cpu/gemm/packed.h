@@ -42,7 +42,41 @@ const MicroKernel& micro_kernel(SimdPath path);
 // Block sizes: mc a multiple of mr, nc a multiple of nr.
 struct Blocking {
   std::int64_t mc, kc, nc;
+  // Pages of C the macro-kernel may touch per B sliver (0: no limit); see rows_per_block.
+  std::int64_t c_pages = 0;
 };
+// The mc to use for a C whose rows are ldc floats apart: one B sliver meets a tile in every
+// row of the block, and when a row of C is a page or more apart from the next each of those
+// rows is its own page. Keeping them within c_pages keeps them in the L1 data TLB.
+std::int64_t rows_per_block(const Blocking& blk, std::int64_t ldc, int mr);
+
+// One cache level's shape: bytes = ways * sets * line.
+struct CacheGeometry {
+  std::int64_t bytes, line, ways, sets;
+};
+struct CacheGeometries {
+  CacheGeometry level[3];  // L1 data, L2, L3 of the first CPU
+  bool assumed = false;    // the OS did not say; common values stand in
+  std::int64_t dtlb_entries = 64;  // L1 data TLB entries for 4 KiB pages (CPUID; 64 if it does not say)
+  bool dtlb_assumed = true;
+};
+// Read from sysfs once.
+const CacheGeometries& cache_geometries();
+
+// The packing loops read a row of A at most this many k at a time.
+constexpr std::int64_t kMaxKc = 512;
+
+// Block sizes from BLIS's analytical model (blocking.cpp) and the cache ways each block takes.
+struct ModelledBlocking {
+  Blocking blocking;
+  std::int64_t kc_l1 = 0;  // the L1 model's kc, before doubling
+  std::int64_t a_ways_l1 = 0, a_ways_l2 = 0, b_ways_l3 = 0;
+};
+// bytes_per_k: what one k step of one row takes in a packed sliver (4 for float32, 2 for bf16 pairs).
+ModelledBlocking analytical_blocking(int mr, int nr, int bytes_per_k, const CacheGeometries& caches);
+// "blocks mc 888 kc 256 nc 28672 (BLIS model: A sliver in 3 of 12 ways of the 48 KiB L1, ...)"
+std::string describe_blocking(const ModelledBlocking& m, const CacheGeometries& caches);
+// The model's blocks for this micro-kernel on this machine's caches.
 Blocking default_blocking(const MicroKernel& uk);
 
 // A block size <= block, a multiple of unit, that cuts total into as few, nearly equal pieces
@@ -50,6 +84,8 @@ Blocking default_blocking(const MicroKernel& uk);
 // 6 x 168 + 16, whose thin last block would run the micro-kernel on mostly padding.
 std::int64_t balanced_block(std::int64_t total, std::int64_t block, int unit);
 
+// One full 12-row sliver with AVX-512 (microkernel_avx512.cpp); pack_a uses it where it can.
+void pack_a_sliver_12_avx512(const float* a, std::int64_t lda, std::int64_t kc, float* dst);
 // Copies rows [0, rows) x columns [0, kc) of A into ceil(rows / mr) slivers, zero-padded.
 void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, int mr,
             float* dst);
@@ -98,7 +134,7 @@ void gemm_bf16_dot(Shape shape, const float* a, std::int64_t lda, const BRowRead
 // "avx512_bf16 micro-kernel 12x32 (vdpbf16ps), blocks ..." or what runs instead, and why.
 std::string describe_bf16_choice();
 
-// "avx2 micro-kernel 6x16, blocks mc 168 kc 256 nc 4080": what steps 4 and 5 run here.
+// "avx2 micro-kernel 6x16, blocks mc ... (BLIS model: ...)": what steps 4 and 5 run here.
 std::string describe_choice();
 
 // 64-byte aligned scratch for packed blocks.

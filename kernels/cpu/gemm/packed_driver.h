@@ -127,9 +127,13 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
         // kc * ldb bytes apart for every sliver, a page and a cache miss per row that the
         // prefetchers cannot follow; with few rows of A to amortise it (a convolution's K
         // filters), that alone cost half the speed.
+        // Fewer slivers per group when 8 would leave threads without a share (a 256-wide B
+        // is one group of 8: one thread would pack it all while the others wait).
+        const std::int64_t group =
+            std::clamp<std::int64_t>((nc + f.nr - 1) / f.nr / (grid.rows * grid.cols), 1, detail::kGroup);
 #pragma omp for schedule(static) nowait
-        for (std::int64_t j0 = 0; j0 < nc; j0 += detail::kGroup * f.nr) {
-          const std::int64_t cols = std::min<std::int64_t>(detail::kGroup * f.nr, nc - j0);
+        for (std::int64_t j0 = 0; j0 < nc; j0 += group * f.nr) {
+          const std::int64_t cols = std::min<std::int64_t>(group * f.nr, nc - j0);
           const std::int64_t padded = (cols + f.nr - 1) / f.nr * f.nr;
           alignas(64) float row[K][detail::kGroup * 64];
           for (std::int64_t p = 0; p < kc; p += K) {
@@ -163,7 +167,7 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
           }
           // (implicit barrier: both panels are complete)
           const auto [row_begin, row_end] = detail::share(rows, f.mr, my_row, grid.rows);
-          const std::int64_t mc_step = balanced_block(row_end - row_begin, blk.mc, f.mr);
+          const std::int64_t mc_step = balanced_block(row_end - row_begin, rows_per_block(blk, ldc, f.mr), f.mr);
           if (col_end > col_begin)
             for (std::int64_t i0 = row_begin; i0 < row_end; i0 += mc_step)
               macro_kernel_for(f, std::min(mc_step, row_end - i0), col_end - col_begin, depth, a_packed + i0 * depth,
