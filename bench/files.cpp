@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -44,6 +45,14 @@ std::int64_t meminfo_field(const char* field) {
   return -1;
 }
 }  // namespace
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 std::int64_t available_memory_bytes() { return meminfo_field("MemAvailable:"); }
 std::int64_t total_memory_bytes() { return meminfo_field("MemTotal:"); }

@@ -11,6 +11,9 @@ namespace flopslab::bench {
 // (or a crash) sees either the old file or the complete new one.
 void write_file_atomically(const std::string& path, const std::string& content);
 
+// The whole file; throws std::runtime_error("cannot read PATH").
+std::string read_file(const std::string& path);
+
 // Bytes of memory the OS can still hand out (MemAvailable), or -1 when unknown.
 std::int64_t available_memory_bytes();
 // Total memory the OS sees (MemTotal), or -1 when unknown.

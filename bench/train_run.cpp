@@ -21,14 +21,6 @@ namespace {
 const char* const kClassNames[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // The header and the rows whose first field (the epoch, counted from 1) is at most `epochs`.
 std::string rows_up_to(const std::string& csv, int epochs) {
   std::istringstream in(csv);
@@ -48,7 +40,7 @@ const char* class_name(std::int64_t label) { return label >= 0 && label < 10 ? k
 std::string train_run_problem(const TrainRunOptions& o) {
   const auto& models = nn::model_names();
   if (std::find(models.begin(), models.end(), o.model) == models.end())
-    return "--model: '" + o.model + "' is not a model (valid: mlp, mlp-dropout, cnn, cnn-nobn)";
+    return "--model: '" + o.model + "' is not a model (valid: " + nn::model_names_text() + ")";
   const auto& optimizers = nn::optimizer_names();
   if (std::find(optimizers.begin(), optimizers.end(), o.optimizer) == optimizers.end())
     return "--optimizer: '" + o.optimizer + "' is not an optimizer (valid: sgd, nesterov, adam, adamw, rmsprop)";

@@ -6,6 +6,7 @@
 //   flopslab conv [--shape ...]        convolutions: direct, im2col, implicit GEMM, 1x1 vs oneDNN/cuDNN
 //   flopslab train [--model mlp|cnn]   train the nn/ stack on Fashion-MNIST (cli/train_commands.cpp)
 //   flopslab lr-find [--model cnn]     the learning-rate range test
+//   flopslab infer [--model inception] evaluation mode unfused and fused (cli/infer_command.cpp)
 //   flopslab report [--out DIR]        everything, written to report.md / report.json / PNGs
 //   flopslab lesson N                  run lesson N of the syllabus
 //
@@ -32,6 +33,7 @@
 #include "bench/progress.h"
 #include "bench/report.h"
 #include "cli/args.h"
+#include "cli/infer_command.h"
 #include "cli/train_commands.h"
 #include "lessons/frame.h"
 
@@ -375,6 +377,8 @@ int run(int argc, char** argv) {
   CommandRun train_run, lr_find_run;
   auto* train = add_train_command(app, train_run);
   auto* lr_find = add_lr_find_command(app, lr_find_run);
+  CommandRun infer_run;
+  auto* infer = add_infer_command(app, infer_run);
 
   ReportArgs report_args;
   auto* report = app.add_subcommand("report", "Measure this machine and write report.md, report.json and charts");
@@ -410,7 +414,7 @@ int run(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
-    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, lr-find, report, lesson)", argv[1]));
+    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, lr-find, infer, report, lesson)", argv[1]));
   }
   try {
     app.parse(argc, argv);
@@ -429,8 +433,9 @@ int run(int argc, char** argv) {
   if (report->parsed()) return run_report(report_args, command);
   if (train->parsed()) return train_run();
   if (lr_find->parsed()) return lr_find_run();
+  if (infer->parsed()) return infer_run();
   if (lesson->parsed()) return run_lesson(lesson_number, lesson_list_flag, lesson_quick, lesson_threads);
-  throw UsageError("no command given (valid: info, probe, gemm, conv, train, lr-find, report, lesson; see 'flopslab --help')");
+  throw UsageError("no command given (valid: info, probe, gemm, conv, train, lr-find, infer, report, lesson; see 'flopslab --help')");
 }
 
 }  // namespace

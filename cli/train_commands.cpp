@@ -154,7 +154,7 @@ struct LrFindArgs {
 int run_lr_find(const LrFindArgs& a) {
   const auto& models = nn::model_names();
   if (std::find(models.begin(), models.end(), a.model) == models.end())
-    throw UsageError("lr-find: --model: '" + a.model + "' is not a model (valid: mlp, mlp-dropout, cnn, cnn-nobn)");
+    throw UsageError("lr-find: --model: '" + a.model + "' is not a model (valid: " + nn::model_names_text() + ")");
   const auto& optimizers = nn::optimizer_names();
   if (std::find(optimizers.begin(), optimizers.end(), a.optimizer) == optimizers.end())
     throw UsageError("lr-find: --optimizer: '" + a.optimizer + "' is not an optimizer (valid: sgd, nesterov, adam, adamw, rmsprop)");
@@ -231,7 +231,7 @@ CLI::App* add_train_command(CLI::App& app, CommandRun& run) {
   auto a = std::make_shared<TrainArgs>();
   auto* train = app.add_subcommand(
       "train", "Train a model of the nn/ stack on Fashion-MNIST: progress per epoch, CSV logs, checkpoints, curves");
-  train->add_option("--model", a->model, "mlp (784-256-128-64-10), mlp-dropout, cnn (two conv+BN+ReLU+pool blocks) or cnn-nobn  [mlp]")
+  train->add_option("--model", a->model, "mlp (784-256-128-64-10), mlp-dropout, cnn (two conv+BN+ReLU+pool blocks), cnn-nobn or inception (an Inception and a residual block)  [mlp]")
       ->type_name("NAME");
   train->add_option("--recipe", a->recipe,
                     "A recipe of training phases (JSON; see recipes/): optimizer, learning-rate and momentum curves, "
@@ -307,7 +307,7 @@ CLI::App* add_lr_find_command(CLI::App& app, CommandRun& run) {
   auto* sub = app.add_subcommand(
       "lr-find", "The learning-rate range test (Smith 2015, fast.ai): train briefly with an exponentially growing rate "
                  "until the loss diverges, suggest a rate, plot loss against rate. The model's weights are left as they were");
-  sub->add_option("--model", a->model, "mlp, mlp-dropout, cnn or cnn-nobn  [cnn]")->type_name("NAME");
+  sub->add_option("--model", a->model, "mlp, mlp-dropout, cnn, cnn-nobn or inception  [cnn]")->type_name("NAME");
   sub->add_option("--optimizer", a->optimizer, "sgd, nesterov, adam, adamw or rmsprop  [sgd]")->type_name("NAME");
   sub->add_option("--start-lr", a->start, "First learning rate  [1e-7]")->type_name("X");
   sub->add_option("--end-lr", a->end, "Last learning rate, if the loss has not diverged before  [10]")->type_name("X");

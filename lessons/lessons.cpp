@@ -21,6 +21,7 @@ int run_lesson_14(const LessonOptions&);
 int run_lesson_15(const LessonOptions&);
 int run_lesson_16(const LessonOptions&);
 int run_lesson_17(const LessonOptions&);
+int run_lesson_18(const LessonOptions&);
 int run_lesson_19(const LessonOptions&);
 
 namespace {
@@ -42,6 +43,7 @@ const Lesson kLessons[] = {
     {15, "15-optimizers-and-schedules", "Optimizers and schedules", run_lesson_15},
     {16, "16-input-pipeline", "The input pipeline", run_lesson_16},
     {17, "17-memory-and-precision", "Memory and precision tricks", run_lesson_17},
+    {18, "18-inference-fusion", "Inference fusion", run_lesson_18},
     {19, "19-fine-tuning", "Fine-tuning", run_lesson_19},
 };
 }  // namespace

@@ -215,6 +215,7 @@ class Concat : public Module {
 class Residual : public Module {
  public:
   explicit Residual(ModulePtr body) : body_(std::move(body)) {}
+  Module& body() { return *body_; }
   std::string describe() const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;

@@ -27,6 +27,7 @@ namespace flopslab::nn {
 // the width of the last layer (the head). Throws on another name.
 std::unique_ptr<Sequential> make_model(const std::string& name, std::mt19937_64& rng, std::int64_t classes = 10);
 const std::vector<std::string>& model_names();
+std::string model_names_text();  // "mlp, mlp-dropout, ..."
 
 struct Metrics {
   double loss = 0, accuracy = 0, top3 = 0;

@@ -15,6 +15,7 @@
 #include "bench/conv_check.h"
 #include "tests/conv_shapes.h"
 #include "kernels/cpu/conv/channel_shuffle.h"
+#include "kernels/cpu/conv/fused.h"
 #include "kernels/cpu/conv/low_rank.h"
 #include "kernels/cpu/conv/pooling.h"
 #include "kernels/registry.h"
@@ -233,4 +234,60 @@ TEST_CASE("the low-rank factorisation of a 7x7 filter") {
     for (std::size_t i = 0; i < m.size(); ++i) residual += (m[i] - r2[i]) * (m[i] - r2[i]), total += m[i] * m[i];
     CHECK(svd.relative_error(2) == doctest::Approx(std::sqrt(residual / total)).epsilon(1e-9));
   }
+}
+
+TEST_CASE("the fused forward (scale, shift, residual, ReLU in the GEMM's epilogue) matches the float64 reference") {
+  for (const conv::Shape& s : kShapes) {
+    for (int threads : {1, 3}) {
+      bench::ConvProblem problem(s, 7);
+      const conv::Operands op = problem.operands();
+      const std::int64_t K = s.k, PQ = s.p() * s.q();
+      std::vector<float> scale(static_cast<std::size_t>(K)), shift(static_cast<std::size_t>(K)),
+          residual(static_cast<std::size_t>(s.y_size()));
+      for (std::int64_t k = 0; k < K; ++k) {
+        scale[std::size_t(k)] = 0.5f + 0.25f * float(k % 5);
+        shift[std::size_t(k)] = 0.1f * float(k % 7) - 0.3f;
+      }
+      for (std::size_t i = 0; i < residual.size(); ++i) residual[i] = 0.01f * float(int(i % 41) - 20);
+      // Layouts: the whole output in place; a channel slice of a wider concatenation (2
+      // channels before, 3 after); the channels split between two tensors (stacked branches).
+      for (int layout : {0, 1, 2}) {
+        if (layout == 2 && K < 2) continue;
+        const std::int64_t before = layout == 1 ? 2 : 0, wide = layout == 1 ? K + 5 : K;
+        std::vector<float> out(std::size_t(s.n * wide * PQ), -1234.5f), second(std::size_t(s.n * K * PQ), -1234.5f);
+        conv::cpu::FusedConv layer{.shape = s, .weight = op.w, .scale = scale.data(), .shift = shift.data(),
+                                   .residual = residual.data(), .residual_image_stride = K * PQ, .relu = true};
+        const std::int64_t first = layout == 2 ? (K + 1) / 2 : K;
+        layer.outputs.push_back({first, out.data() + before * PQ, wide * PQ});
+        if (layout == 2) layer.outputs.push_back({K - first, second.data(), (K - first) * PQ});
+        REQUIRE(conv::cpu::fused_conv_problem(layer).empty());
+        conv::cpu::fused_forward(layer, op.x, threads);
+        std::int64_t bad = 0, outside = 0;
+        for (std::int64_t n = 0; n < s.n; ++n)
+          for (std::int64_t k = 0; k < K; ++k)
+            for (std::int64_t j = 0; j < PQ; ++j) {
+              const std::int64_t index = (n * K + k) * PQ + j;
+              const bench::ReferenceElement ref = bench::conv_reference_element(op, conv::Pass::forward, index);
+              const double pre = ref.value * scale[std::size_t(k)] + shift[std::size_t(k)] + residual[std::size_t(index)];
+              const double want = std::max(pre, 0.0);
+              const float got = k < first ? out[std::size_t((n * wide + before + k) * PQ + j)]
+                                          : second[std::size_t((n * (K - first) + k - first) * PQ + j)];
+              const double bound = double(ref.terms + 2) * 0x1p-24 * ref.magnitude * scale[std::size_t(k)] +
+                                   4 * 0x1p-24 * (std::abs(pre) + 1);
+              bad += !(std::abs(got - want) <= bound);
+            }
+        for (std::int64_t n = 0; n < s.n; ++n)  // the concatenation's other channels are untouched
+          for (std::int64_t c = 0; c < wide; ++c)
+            if (c < before || c >= before + first)
+              for (std::int64_t j = 0; j < PQ; ++j) outside += out[std::size_t((n * wide + c) * PQ + j)] != -1234.5f;
+        INFO(conv::describe(s), " threads ", threads, " layout ", layout);
+        CHECK(bad == 0);
+        CHECK(outside == 0);
+      }
+    }
+  }
+  conv::cpu::FusedConv wrong{.shape = shape(1, 2, 4, 4, 3, 3, 3), .weight = nullptr};
+  std::vector<float> y(64);
+  wrong.outputs.push_back({2, y.data(), 32});
+  CHECK(conv::cpu::fused_conv_problem(wrong) == "the output slices hold 2 channels, the layer has 3");
 }

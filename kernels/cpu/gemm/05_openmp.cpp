@@ -74,6 +74,34 @@ void gemm_packed_parallel(Shape shape, const ARowReader& read_a_row, const BRowR
   dispatch(shape, nullptr, 0, &read_a_row, read_b_row, c, ldc, uk, blk, threads, inputs);
 }
 
+void apply_epilogue(const Epilogue& e, std::int64_t row0, std::int64_t col0, std::int64_t rows, std::int64_t cols,
+                    float* tile, std::int64_t ldc) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t i = row0 + r;
+    const float scale = e.row_scale != nullptr ? e.row_scale[i] : 1.0f;
+    const float shift = e.row_shift != nullptr ? e.row_shift[i] : 0.0f;
+    const float* col_shift = e.col_shift != nullptr ? e.col_shift + col0 : nullptr;
+    const float* residual = e.residual != nullptr ? e.residual + i * e.ld_residual + col0 : nullptr;
+    const float* in = tile + r * ldc;
+    float* out = e.out_rows != nullptr ? e.out_rows[i] + col0 : tile + r * ldc;
+    // Term by term over the row (in L1): each loop is branch-free and vectorises.
+    for (std::int64_t j = 0; j < cols; ++j) out[j] = in[j] * scale + shift;
+    if (col_shift != nullptr)
+      for (std::int64_t j = 0; j < cols; ++j) out[j] += col_shift[j];
+    if (residual != nullptr)
+      for (std::int64_t j = 0; j < cols; ++j) out[j] += residual[j];
+    if (e.relu)
+      for (std::int64_t j = 0; j < cols; ++j) out[j] = std::max(out[j], 0.0f);
+  }
+}
+
+void gemm_packed_fused(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
+                       std::int64_t ldc, const Epilogue& epilogue, int threads) {
+  const MicroKernel& uk = micro_kernel(best_simd_path());
+  gemm_parallel_for(FloatPanels<InputFormat::fp32>(uk), shape, a, lda, read_b_row, c, ldc, default_blocking(uk),
+                    threads, nullptr, &epilogue);
+}
+
 namespace {
 
 void openmp(const Operands& op, const RunContext& ctx) {

@@ -97,6 +97,28 @@ void macro_kernel(const MicroKernel& uk, std::int64_t rows, std::int64_t cols, s
                   const float* a_packed, const float* b_packed, float* c, std::int64_t ldc,
                   bool accumulate);
 
+// What a fused layer does to its output as the GEMM finishes it (inference fusion, lesson 18):
+//   out[i][j] = act(C[i][j] * row_scale[i] + row_shift[i] + col_shift[j] + residual[i][j])
+// with each term left out when its pointer is null. It runs on each mr x nr tile right after
+// the micro-kernel stores the tile's last k block, while the tile is still in L1, so a
+// convolution + bias + batch norm + ReLU (+ residual add) makes one pass over its output
+// instead of four. With out_rows set, row i of the result goes to out_rows[i] (column j at
+// out_rows[i][j]) and C holds only the raw sums: stacked branches (one GEMM for several 1x1
+// convolutions) and concatenations write each row straight into its place.
+struct Epilogue {
+  const float* row_scale = nullptr;
+  const float* row_shift = nullptr;
+  const float* col_shift = nullptr;
+  const float* residual = nullptr;  // m x n, rows ld_residual floats apart
+  std::int64_t ld_residual = 0;
+  bool relu = false;
+  float* const* out_rows = nullptr;
+};
+// Applies `e` to C's rows [row0, row0 + rows) x columns [col0, col0 + cols), stored at tile
+// (ldc floats per row).
+void apply_epilogue(const Epilogue& e, std::int64_t row0, std::int64_t col0, std::int64_t rows, std::int64_t cols,
+                    float* tile, std::int64_t ldc);
+
 // How step 5 lays its threads over C: rows x cols threads, each owning a rectangle.
 struct ThreadGrid {
   int rows, cols;
@@ -125,6 +147,10 @@ void gemm_packed_parallel(Shape shape, const float* a, std::int64_t lda, const B
 void gemm_packed_parallel(Shape shape, const ARowReader& read_a_row, const BRowReader& read_b_row, float* c,
                           std::int64_t ldc, const MicroKernel& uk, const Blocking& blocking, int threads,
                           InputFormat inputs = InputFormat::fp32);
+
+// Step 5 (float32) with an epilogue applied as the GEMM finishes each tile.
+void gemm_packed_fused(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
+                       std::int64_t ldc, const Epilogue& epilogue, int threads);
 
 // Step 6 (06_bf16.cpp): operands rounded to bf16 and packed in pairs of consecutive k, the
 // AVX512_BF16 micro-kernel, float32 sums. Only where bf16_dot_product_available().

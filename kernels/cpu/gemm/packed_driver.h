@@ -52,11 +52,13 @@ struct FloatPanels {
 };
 
 // C[rows x cols] (+)= packed A block * packed B panel, tile by tile; edge tiles go through a
-// scratch tile so the micro-kernel never needs a bounds check.
+// scratch tile so the micro-kernel never needs a bounds check. With an epilogue (the last k
+// block only), each finished tile gets it at once; (row0, col0) is c's place in the whole C.
 template <class Format>
 void macro_kernel_for(const Format& f, std::int64_t rows, std::int64_t cols, std::int64_t depth,
                       const typename Format::Slot* a_packed, const typename Format::Slot* b_packed, float* c,
-                      std::int64_t ldc, bool accumulate) {
+                      std::int64_t ldc, bool accumulate, const Epilogue* epilogue = nullptr, std::int64_t row0 = 0,
+                      std::int64_t col0 = 0) {
   alignas(64) float edge[16 * 64];  // mr x nr <= 16 x 64
   for (std::int64_t j0 = 0; j0 < cols; j0 += f.nr) {
     const std::int64_t nr = std::min<std::int64_t>(f.nr, cols - j0);
@@ -67,12 +69,13 @@ void macro_kernel_for(const Format& f, std::int64_t rows, std::int64_t cols, std
       float* c_tile = c + i0 * ldc + j0;
       if (mr == f.mr && nr == f.nr) {
         f.micro(depth, a_sliver, b_sliver, c_tile, ldc, accumulate);
-        continue;
+      } else {
+        f.micro(depth, a_sliver, b_sliver, edge, f.nr, false);
+        for (std::int64_t r = 0; r < mr; ++r)
+          for (std::int64_t j = 0; j < nr; ++j)
+            c_tile[r * ldc + j] = (accumulate ? c_tile[r * ldc + j] : 0.0f) + edge[r * f.nr + j];
       }
-      f.micro(depth, a_sliver, b_sliver, edge, f.nr, false);
-      for (std::int64_t r = 0; r < mr; ++r)
-        for (std::int64_t j = 0; j < nr; ++j)
-          c_tile[r * ldc + j] = (accumulate ? c_tile[r * ldc + j] : 0.0f) + edge[r * f.nr + j];
+      if (epilogue != nullptr) apply_epilogue(*epilogue, row0 + i0, col0 + j0, mr, nr, c_tile, ldc);
     }
   }
 }
@@ -92,12 +95,13 @@ constexpr int kGroup = 8;  // B slivers packed together (nr <= 64)
 template <class Format>
 void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row,
                        float* c, std::int64_t ldc, const Blocking& blk, int threads,
-                       const ARowReader* read_a_row = nullptr) {
+                       const ARowReader* read_a_row = nullptr, const Epilogue* epilogue = nullptr) {
   using Slot = typename Format::Slot;
   constexpr int K = Format::k_per_slot;
   const auto [m, n, k] = shape;
   if (k == 0) {  // an empty sum: C = 0
     for (std::int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
+    if (epilogue != nullptr && m > 0 && n > 0) apply_epilogue(*epilogue, 0, 0, m, n, c, ldc);
     return;
   }
   const ThreadGrid grid = thread_grid(m, n, std::max(threads, 1), f.mr, f.nr);
@@ -172,7 +176,8 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
             for (std::int64_t i0 = row_begin; i0 < row_end; i0 += mc_step)
               macro_kernel_for(f, std::min(mc_step, row_end - i0), col_end - col_begin, depth, a_packed + i0 * depth,
                                b_packed + col_begin * depth, c + (ic + i0) * ldc + jc + col_begin, ldc,
-                               /*accumulate=*/pc > 0);
+                               /*accumulate=*/pc > 0, pc + blk.kc >= k ? epilogue : nullptr, ic + i0,
+                               jc + col_begin);
 #pragma omp barrier
           // (nobody reads the packed panels any more when the next ones are packed over them)
         }

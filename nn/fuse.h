@@ -1,0 +1,82 @@
+// Inference fusion (lesson 18, seed 001's TensorRT section): a trained model compiled into a
+// plan of fused steps for evaluation mode.
+//   folding       Conv2d + BatchNorm -> one Conv2d: W' = W * g, b' = (b - mean) * g + beta,
+//                 g = gamma / sqrt(var + eps) per output channel;
+//   vertical      Conv2d + bias + BatchNorm + ReLU (+ the residual add of a Residual block and
+//                 the ReLU after it) -> one pass: the GEMM's epilogue (kernels/cpu/conv/fused.h);
+//                 Linear + bias + ReLU likewise;
+//   horizontal    the 1x1 convolutions that open several branches of a Concat read the same
+//                 input -> one GEMM with their weights stacked;
+//   concat        each branch's last convolution writes straight into its channel slice of the
+//                 block's output: no copy.
+// The rest (pooling, flatten, ...) runs as the layers themselves do in evaluation mode.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/layers.h"
+
+namespace flopslab::nn {
+
+// W' and b' of a Conv2d followed by BatchNorm (running statistics), computed in double.
+struct FoldedConv {
+  Tensor weight;  // K x C/groups x R x S
+  Tensor bias;    // K
+};
+FoldedConv fold_batch_norm(const Conv2d& conv, const BatchNorm* bn);
+
+// What the compiler did, for the report and the lesson.
+struct FusionCounts {
+  int folded_batch_norms = 0;
+  int fused_epilogues = 0;     // bias / BN / ReLU / residual passes removed into a GEMM's store
+  int passes_removed = 0;      // separate passes over an output that no longer run
+  int stacked_gemms = 0;       // horizontal fusions
+  int stacked_convolutions = 0;
+  int concat_copies_removed = 0;
+  int concat_copies_left = 0;  // branches not ending in a convolution
+};
+
+class FusedStep;
+
+class InferencePlan {
+ public:
+  // The model must outlive the plan (unfused references and the layers that are not fused run
+  // through it). Throws std::invalid_argument for a model whose shapes do not chain.
+  explicit InferencePlan(Sequential& model);
+  ~InferencePlan();
+  InferencePlan(InferencePlan&&) noexcept;
+  Tensor forward(const Tensor& x, int threads);
+  // One line per top-level step: "0-2 conv 3x3 1->24 + BN folded + ReLU (epilogue)".
+  std::vector<std::string> describe() const;
+  const FusionCounts& counts() const { return counts_; }
+
+  // Runs each top-level step fused and unfused on the same input (the fused run's own
+  // activations) and returns each step's max |fused - unfused| / max |unfused|.
+  struct StepError {
+    std::string step;
+    double max_abs = 0, relative = 0;
+  };
+  std::vector<StepError> compare_steps(const Tensor& x, int threads);
+
+ private:
+  Sequential& model_;
+  std::vector<std::unique_ptr<FusedStep>> steps_;
+  FusionCounts counts_;
+};
+
+// The plan as a Module for evaluation (nn::evaluate); it has no backward.
+class FusedModel : public Module {
+ public:
+  explicit FusedModel(InferencePlan& plan) : plan_(plan) {}
+  std::string describe() const override { return "FusedModel"; }
+  Tensor forward(const Tensor& x, const Context& ctx) override;
+  Tensor backward(const Tensor& dy, const Context& ctx) override;
+
+ private:
+  InferencePlan& plan_;
+};
+
+}  // namespace flopslab::nn
