@@ -46,12 +46,6 @@ std::string build_model(const InferenceOptions& o, std::unique_ptr<nn::Sequentia
                      passes);
 }
 
-double max_abs(const nn::Tensor& t) {
-  double m = 0;
-  for (std::int64_t i = 0; i < t.size(); ++i) m = std::max(m, double(std::abs(t[i])));
-  return m;
-}
-
 }  // namespace
 
 nn::Tensor normalised_images(std::int64_t n, std::uint64_t seed) {
@@ -125,8 +119,8 @@ InferenceResult run_inference_bench(const InferenceOptions& o) {
   const nn::Tensor unfused = model->forward(x, eval);
   model->release_cache();
   const nn::Tensor fused = plan.forward(x, o.threads);
-  for (std::int64_t i = 0; i < fused.size(); ++i) r.max_abs = std::max(r.max_abs, double(std::abs(fused[i] - unfused[i])));
-  r.relative = r.max_abs / std::max(max_abs(unfused), 1e-30);
+  const nn::OutputDifference d = nn::output_difference(fused, unfused);
+  r.max_abs = d.max_abs, r.relative = d.relative;
   r.steps = plan.compare_steps(x, o.threads);
 
   const TimingOptions timing = o.quick ? quick_timing() : TimingOptions{};

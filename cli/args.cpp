@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 #include <fmt/format.h>
@@ -256,6 +257,14 @@ int parse_segments(const std::string& option, const std::string& text, int layer
   if (text == "all") return layers;
   if (text == "sqrt") return std::max(1, int(std::lround(std::sqrt(double(layers)))));
   return int(parse_integer(option, text, 0, layers));
+}
+
+void check_output_file(const std::string& option, const std::string& path) {
+  if (path.empty()) return;
+  const std::filesystem::path parent = std::filesystem::absolute(path).parent_path();
+  if (!std::filesystem::is_directory(parent))
+    throw UsageError(fmt::format("{}: cannot write {}: directory {} does not exist", option, path, parent.string()));
+  if (std::filesystem::is_directory(path)) throw UsageError(fmt::format("{}: {} is a directory, not a file", option, path));
 }
 
 }  // namespace flopslab::cli

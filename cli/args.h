@@ -29,6 +29,9 @@ std::vector<int> parse_threads(const std::string& option, const std::string& tex
 std::vector<const GemmVariant*> parse_variants(const std::string& option, const std::string& text,
                                                Device device);
 
+// Refuses an output file whose directory does not exist, before any measuring starts (empty: no file).
+void check_output_file(const std::string& option, const std::string& path);
+
 // One positive integer in [low, high].
 std::string conv_variant_names(Device device);
 std::vector<const ConvVariant*> parse_conv_variants(const std::string& option, const std::string& text,

@@ -25,8 +25,7 @@ int run_infer(const InferArgs& a) {
   o.threads = a.threads.empty() ? bench::describe_machine().physical_cores
                                 : int(parse_integer("--threads", a.threads, 1, kMaxThreads));
   if (const std::string problem = bench::inference_problem(o); !problem.empty()) throw UsageError("infer: " + problem);
-  if (!a.json.empty() && !std::filesystem::is_directory(std::filesystem::absolute(a.json).parent_path()))
-    throw UsageError("infer: --json: cannot write " + a.json + ": its directory does not exist");
+  check_output_file("--json", a.json);
   if (!a.no_progress) o.progress = [](const std::string& s) { std::fprintf(stderr, "infer: %s\n", s.c_str()); };
   const bench::InferenceResult r = bench::run_inference_bench(o);
 

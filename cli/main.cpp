@@ -48,15 +48,6 @@ std::string joined_command(int argc, char** argv) {
   return s;
 }
 
-// Refuses an output file whose directory does not exist, before any measuring starts.
-void check_output_file(const std::string& option, const std::string& path) {
-  if (path.empty()) return;
-  const fs::path parent = fs::absolute(path).parent_path();
-  if (!fs::is_directory(parent))
-    throw UsageError(fmt::format("{}: cannot write {}: directory {} does not exist", option, path, parent.string()));
-  if (fs::is_directory(path)) throw UsageError(fmt::format("{}: {} is a directory, not a file", option, path));
-}
-
 void warn_oversubscription(const std::vector<int>& threads, int logical_cpus) {
   for (int t : threads)
     if (t > logical_cpus)

@@ -239,10 +239,10 @@ class ConcatStep : public FusedStep {
         std::copy_n(h->folded().bias.data(), h->shape().k, bias_.data() + row);
         row += h->shape().k;
       }
-      stacked_shape_ = heads[std::size_t(std::find_if(heads.begin(), heads.end(), [](ConvStep* h) { return h; }) - heads.begin())]->shape();
+      stacked_shape_ = (*std::find_if(heads.begin(), heads.end(), [](ConvStep* h) { return h != nullptr; }))->shape();
       stacked_shape_.k = k;
       ++counts.stacked_gemms;
-      counts.stacked_convolutions += int(std::count_if(heads.begin(), heads.end(), [](ConvStep* h) { return h; }));
+      counts.stacked_convolutions += int(std::count_if(heads.begin(), heads.end(), [](ConvStep* h) { return h != nullptr; }));
     }
     for (std::size_t i = 0; i < branches_.size(); ++i) {
       const bool head_only = !stacked_.empty() && stacked_[i] != nullptr && branches_[i]->steps.size() == 1;
@@ -393,15 +393,19 @@ std::unique_ptr<SequenceStep> compile(std::vector<ModulePtr>& layers, FusionCoun
   return out;
 }
 
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (std::int64_t i = 0; i < t.size(); ++i) m = std::max(m, double(std::abs(t[i])));
-  return m;
-}
-
 }  // namespace
 
-InferencePlan::InferencePlan(Sequential& model) : model_(model) {
+OutputDifference output_difference(const Tensor& got, const Tensor& want) {
+  if (!got.same_shape(want)) throw std::logic_error("output_difference: " + got.shape_string() + " against " + want.shape_string());
+  double diff = 0, scale = 0;
+  for (std::int64_t i = 0; i < got.size(); ++i) {
+    diff = std::max(diff, double(std::abs(got[i] - want[i])));
+    scale = std::max(scale, double(std::abs(want[i])));
+  }
+  return {diff, scale > 0 ? diff / scale : diff};
+}
+
+InferencePlan::InferencePlan(Sequential& model) {
   auto top = compile(model.layers, counts_);
   steps_ = std::move(top->steps);
 }
@@ -426,12 +430,8 @@ std::vector<InferencePlan::StepError> InferencePlan::compare_steps(const Tensor&
   for (auto& step : steps_) {
     Tensor fused = step->run(y, {.threads = threads});
     const Tensor unfused = step->reference(y, threads);
-    if (!fused.same_shape(unfused))
-      throw std::logic_error(step->describe() + ": fused " + fused.shape_string() + ", unfused " + unfused.shape_string());
-    double diff = 0;
-    for (std::int64_t i = 0; i < fused.size(); ++i) diff = std::max(diff, double(std::abs(fused[i] - unfused[i])));
-    const double scale = max_abs(unfused);
-    out.push_back({step->describe(), diff, scale > 0 ? diff / scale : diff});
+    const OutputDifference d = output_difference(fused, unfused);
+    out.push_back({step->describe(), d.max_abs, d.relative});
     y = std::move(fused);
   }
   return out;

@@ -39,17 +39,25 @@ struct FusionCounts {
   int concat_copies_left = 0;  // branches not ending in a convolution
 };
 
+// max |got - want| and that over max |want|: how far a fused output is from the unfused one,
+// relative to the output's own scale (an element near zero would make a per-element ratio
+// meaningless).
+struct OutputDifference {
+  double max_abs = 0, relative = 0;
+};
+OutputDifference output_difference(const Tensor& got, const Tensor& want);
+
 class FusedStep;
 
 class InferencePlan {
  public:
   // The model must outlive the plan (unfused references and the layers that are not fused run
-  // through it). Throws std::invalid_argument for a model whose shapes do not chain.
+  // through it). An input of the wrong shape throws std::invalid_argument naming the step.
   explicit InferencePlan(Sequential& model);
   ~InferencePlan();
   InferencePlan(InferencePlan&&) noexcept;
   Tensor forward(const Tensor& x, int threads);
-  // One line per top-level step: "0-2 conv 3x3 1->24 + BN folded + ReLU (epilogue)".
+  // One line per top-level step: "Conv2d(1 -> 16, 3x3, pad 1,1) + BatchNorm folded + ReLU (epilogue)".
   std::vector<std::string> describe() const;
   const FusionCounts& counts() const { return counts_; }
 
@@ -62,7 +70,6 @@ class InferencePlan {
   std::vector<StepError> compare_steps(const Tensor& x, int threads);
 
  private:
-  Sequential& model_;
   std::vector<std::unique_ptr<FusedStep>> steps_;
   FusionCounts counts_;
 };

@@ -25,17 +25,6 @@
 namespace flopslab::conv::cpu {
 namespace {
 
-// Images split over threads when there are at least as many images as threads.
-template <class PerImage>
-void over_images(std::int64_t images, int threads, const PerImage& run) {
-  if (images >= threads && threads > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t n = 0; n < images; ++n) run(n, 1);
-  } else {
-    for (std::int64_t n = 0; n < images; ++n) run(n, threads);
-  }
-}
-
 void forward_images(const Shape& s, const float* x, const float* w, float* y, const RunContext& ctx) {
   const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), PQ = s.p() * s.q(), taps = Cg * s.r * s.s;
   over_images(s.n, ctx.threads, [&](std::int64_t n, int threads) {

@@ -38,6 +38,19 @@ void col2im(const Shape& shape, const float* col, float* x, int threads);
 gemm::packed::BRowReader im2col_rows(const Shape& shape, const float* x);
 gemm::packed::BRowReader im2col_transposed_rows(const Shape& shape, const float* x);
 
+// run(n, threads) for every image n: whole images per thread when there are at least as many
+// images as threads (each run gets 1 thread), otherwise one image after another, each with
+// `threads_per_image` threads (0: all of them).
+template <class PerImage>
+void over_images(std::int64_t images, int threads, const PerImage& run, int threads_per_image = 0) {
+  if (images >= threads && threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t n = 0; n < images; ++n) run(n, 1);
+  } else {
+    for (std::int64_t n = 0; n < images; ++n) run(n, threads_per_image > 0 ? threads_per_image : threads);
+  }
+}
+
 // dst[j][i] = src[i][j] for a rows x cols matrix.
 void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst);
 

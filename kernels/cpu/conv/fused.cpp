@@ -2,7 +2,6 @@
 // as in step 3; the epilogue does the rest as tiles finish.
 #include "kernels/cpu/conv/fused.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <string>
@@ -72,14 +71,8 @@ void fused_forward(const FusedConv& layer, const float* x, int threads) {
   // Whole images per thread when there are enough; otherwise one image's GEMM is split only
   // when each thread's share is worth a fork and join (about 4 MFLOP, some 20 us at even a
   // modest core's rate, against a few microseconds to start and end the team).
-  if (s.n >= threads && threads > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t n = 0; n < s.n; ++n) run_image(n, 1);
-  } else {
-    const double per_image = 2.0 * double(Kg * PQ * taps) * double(s.groups);
-    const int gemm_threads = int(std::clamp<double>(per_image / double(1 << 22), 1.0, double(threads)));
-    for (std::int64_t n = 0; n < s.n; ++n) run_image(n, gemm_threads);
-  }
+  const double per_image = 2.0 * double(Kg * PQ * taps) * double(s.groups);
+  over_images(s.n, threads, run_image, int(std::clamp<double>(per_image / double(1 << 22), 1.0, double(threads))));
 }
 
 }  // namespace flopslab::conv::cpu
