@@ -7,7 +7,8 @@
 //                   GEMM on its own (when there are fewer images than threads, every
 //                   thread works on each image instead);
 //   backward-data   step 2's col = W^T dY and col2im scatter, with threads taking whole
-//                   images (each with its own col buffer). (The input gradient is also a
+//                   images, each forming and scattering col a band of output rows at a
+//                   time in an L2-sized buffer of its own. (The input gradient is also a
 //                   convolution of dY with the flipped filter, but that GEMM has only C rows
 //                   and packs an R*S-times larger B: slower here than the scatter.);
 //   backward-weights one GEMM over the whole batch per group, dW^T = col * dY^T, with k = N*P*Q:
@@ -38,20 +39,31 @@ void batched_forward(const Operands& op, const RunContext& ctx) { forward_images
 
 void batched_backward_data(const Operands& op, const RunContext& ctx) {
   const Shape& s = op.shape;
-  const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), PQ = s.p() * s.q(), taps = Cg * s.r * s.s;
+  const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), P = s.p(), Q = s.q(), PQ = P * Q,
+                     taps = Cg * s.r * s.s;
   std::vector<float> w_t(std::size_t(s.groups * taps * Kg));  // W_g^T: taps x Kg per group
   for (std::int64_t g = 0; g < s.groups; ++g) transpose(op.w + g * Kg * taps, Kg, taps, w_t.data() + g * taps * Kg);
+  // col is formed and scattered a band of output rows at a time, the band sized to half this
+  // CPU's L2: a whole image's col (7 MiB for 64 channels 3x3 on 56x56) per thread went to
+  // memory and back, and two threads' worth ran slower than one.
+  const std::int64_t band_bytes = gemm::packed::cache_geometries().level[1].bytes / 2;
+  const std::int64_t band_rows = std::clamp<std::int64_t>(band_bytes / (4 * taps * Q), 1, P);
   const int buffers = s.n >= ctx.threads ? ctx.threads : 1;
-  std::vector<std::vector<float>> cols(static_cast<std::size_t>(buffers), std::vector<float>(std::size_t(taps * PQ)));
+  std::vector<std::vector<float>> cols(static_cast<std::size_t>(buffers),
+                                       std::vector<float>(std::size_t(taps * band_rows * Q)));
   over_images(s.n, ctx.threads, [&](std::int64_t n, int threads) {
     std::vector<float>& col = cols[std::size_t(buffers > 1 ? omp_get_thread_num() : 0)];
     for (std::int64_t g = 0; g < s.groups; ++g) {
       float* dx = op.x + (n * s.c + g * Cg) * s.h * s.w;
-      best_gemm({.shape = {taps, PQ, Kg}, .a = w_t.data() + g * taps * Kg, .lda = Kg, .b = op.y + (n * s.k + g * Kg) * PQ,
-                 .ldb = PQ, .c = col.data(), .ldc = PQ},
-                threads, ctx.inputs);
+      const float* dy = op.y + (n * s.k + g * Kg) * PQ;
       std::fill_n(dx, Cg * s.h * s.w, 0.0f);
-      col2im(s, col.data(), dx, threads);
+      for (std::int64_t p0 = 0; p0 < P; p0 += band_rows) {
+        const std::int64_t p1 = std::min(P, p0 + band_rows), width = (p1 - p0) * Q;
+        best_gemm({.shape = {taps, width, Kg}, .a = w_t.data() + g * taps * Kg, .lda = Kg, .b = dy + p0 * Q, .ldb = PQ,
+                   .c = col.data(), .ldc = width},
+                  threads, ctx.inputs);
+        col2im(s, col.data(), dx, threads, p0, p1);
+      }
     }
   });
 }

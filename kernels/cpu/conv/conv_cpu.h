@@ -30,7 +30,10 @@ inline Range valid_outputs(std::int64_t out_len, std::int64_t in_len, std::int64
 // (c, r, s), by (P * Q) columns, one per output pixel. x points at the group's first channel.
 void im2col(const Shape& shape, const float* x, float* col, int threads);
 // The inverse scatter: x[c][ih][iw] += col[(c, r, s)][(p, q)] for every tap; x is not cleared.
-void col2im(const Shape& shape, const float* col, float* x, int threads);
+// With a band [p_begin, p_end) of output rows, col holds only those rows' columns
+// ((p_end - p_begin) * Q per tap) and only their contributions are added.
+void col2im(const Shape& shape, const float* col, float* x, int threads, std::int64_t p_begin = 0,
+            std::int64_t p_end = -1);
 
 // Row readers for gemm_packed_parallel: rows of the im2col matrix (rows = taps, columns =
 // pixels) and of its transpose (rows = pixels, columns = taps), read straight from the image.

@@ -28,15 +28,18 @@ void im2col(const Shape& s, const float* x, float* col, int threads) {
   }
 }
 
-void col2im(const Shape& s, const float* col, float* x, int threads) {
-  const std::int64_t P = s.p(), Q = s.q();
+void col2im(const Shape& s, const float* col, float* x, int threads, std::int64_t p_begin, std::int64_t p_end) {
+  const std::int64_t Q = s.q();
+  if (p_end < 0) p_end = s.p();
+  const std::int64_t band = (p_end - p_begin) * Q;  // col's columns: output rows [p_begin, p_end)
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t c = 0; c < s.c_per_group(); ++c)  // a channel's taps write only that channel
     for (std::int64_t r = 0; r < s.r; ++r) {
-      const Range rows = valid_outputs(P, s.h, s.stride_h, s.pad_h, r * s.dilation_h);
+      const Range valid = valid_outputs(s.p(), s.h, s.stride_h, s.pad_h, r * s.dilation_h);
+      const Range rows{std::max(valid.begin, p_begin), std::min(valid.end, p_end)};
       for (std::int64_t sx = 0; sx < s.s; ++sx) {
         const Range cols = valid_outputs(Q, s.w, s.stride_w, s.pad_w, sx * s.dilation_w);
-        const float* in = col + ((c * s.r + r) * s.s + sx) * P * Q;
+        const float* in = col + ((c * s.r + r) * s.s + sx) * band - p_begin * Q;
         for (std::int64_t p = rows.begin; p < rows.end; ++p) {
           float* x_row = x + (c * s.h + p * s.stride_h - s.pad_h + r * s.dilation_h) * s.w - s.pad_w + sx * s.dilation_w;
           for (std::int64_t q = cols.begin; q < cols.end; ++q) x_row[q * s.stride_w] += in[p * Q + q];
