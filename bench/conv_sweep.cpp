@@ -166,7 +166,10 @@ Table conv_sweep_table(const ConvSweep& sweep) {
                {"speed vs best peer"},
                {"check", A::left}});
   for (const ConvRow& r : sweep.rows) {
-    const std::string layer = sweep.layers[r.layer].name, variant(r.variant->name);
+    const std::string layer = sweep.layers[r.layer].name;
+    std::string variant(r.variant->name);
+    if (r.variant->ran != nullptr && r.skipped.empty())
+      variant += " (" + r.variant->ran(sweep.layers[r.layer].shape, r.pass) + ")";
     if (!r.skipped.empty()) {
       table.add_row({layer, conv::pass_name(r.pass), variant, std::to_string(r.threads), "-", "-", "-", "-",
                      "skipped: " + r.skipped});
@@ -218,6 +221,7 @@ Json conv_sweep_json(const ConvSweep& sweep) {
   for (const ConvLayer& l : sweep.layers) layers.push_back(conv_layer_json(l));
   for (const ConvRow& r : sweep.rows) {
     Json row{{"variant", r.variant->name},
+             {"ran", r.variant->ran != nullptr ? r.variant->ran(sweep.layers[r.layer].shape, r.pass) : std::string()},
              {"role", role_name(r.variant->role)},
              {"device", device_name(r.variant->device)},
              {"step", r.variant->step},

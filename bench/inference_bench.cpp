@@ -8,7 +8,10 @@
 
 #include <fmt/format.h>
 
+#include "bench/build_info.h"
 #include "bench/files.h"
+#include "bench/training_bench.h"
+#include "kernels/cpu/conv/fused.h"
 #include "nn/checkpoint.h"
 #include "nn/memory.h"
 #include "nn/train.h"
@@ -44,6 +47,45 @@ std::string build_model(const InferenceOptions& o, std::unique_ptr<nn::Sequentia
   }
   return fmt::format("freshly initialised, batch-norm statistics from {} training-mode passes over random images",
                      passes);
+}
+
+bool has_twin(const std::string& model) { return model == "cnn" || model == "inception"; }
+
+TorchInference run_torch_twin(const InferenceOptions& o) {
+  TorchInference t;
+  if (!has_twin(o.model)) {
+    t.note = "scripts/twin_models.py has no inference twin of '" + o.model + "'";
+    return t;
+  }
+  const std::string python = torch_python();
+  if (python.empty()) {
+    t.note = "no PyTorch here (scripts/setup-peers installs the newest from PyPI; or sudo apt-get install python3-torch)";
+    return t;
+  }
+  const std::string script = std::string(build_info().source_dir) + "/scripts/torch_infer_twin.py";
+  const auto [status, out] = run_shell(fmt::format("FLOPSLAB_TWIN_NO_VENV=1 {} {} --model {} --batches 1,{} --threads {} "
+                                                   "--seconds {} --json 2>&1",
+                                                   shell_quote(python), shell_quote(script), o.model, o.batch,
+                                                   o.threads, o.quick ? 0.1 : 0.5));
+  if (status != 0) {
+    t.note = "the PyTorch twin failed: " + last_line(out);
+    return t;
+  }
+  try {
+    const Json j = Json::parse(last_line(out));
+    t.torch_version = j["torch"].get<std::string>();
+    t.note = j["frozen_note"].get<std::string>();
+    for (const Json& row : j["rows"])
+      t.rows.push_back({.batch = row["batch"].get<std::int64_t>(),
+                        .eager_ms = row["eager_ms"].get<double>(),
+                        .frozen_ms = row.value("frozen_ms", 0.0),
+                        .eager_spread = row["eager_spread"].get<double>(),
+                        .frozen_spread = row.value("frozen_spread", 0.0)});
+    t.ran = true;
+  } catch (const std::exception& e) {
+    t.note = std::string("the PyTorch twin's output was not understood: ") + e.what();
+  }
+  return t;
 }
 
 }  // namespace
@@ -122,6 +164,11 @@ InferenceResult run_inference_bench(const InferenceOptions& o) {
   const nn::OutputDifference d = nn::output_difference(fused, unfused);
   r.max_abs = d.max_abs, r.relative = d.relative;
   r.steps = plan.compare_steps(x, o.threads);
+  const char* onednn_missing = conv::cpu::onednn_fused_unavailable();
+  const bool onednn = o.peers && onednn_missing == nullptr;
+  if (!o.peers) r.onednn_note = "peers not asked for";
+  else if (!onednn) r.onednn_note = onednn_missing;
+  else r.onednn_relative = nn::output_difference(plan.forward(x, o.threads, nn::ConvEngine::onednn), unfused).relative;
 
   const TimingOptions timing = o.quick ? quick_timing() : TimingOptions{};
   for (const std::int64_t batch : {std::int64_t(1), o.batch}) {
@@ -133,15 +180,38 @@ InferenceResult run_inference_bench(const InferenceOptions& o) {
       model->release_cache();
     };
     const auto run_fused = [&] { plan.forward(input, o.threads); };
+    const auto run_onednn = [&] { plan.forward(input, o.threads, nn::ConvEngine::onednn); };
     const auto first = [](const std::function<void()>& f) {
       const auto t0 = std::chrono::steady_clock::now();
       f();
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
     const double first_unfused = first(run_unfused), first_fused = first(run_fused);
-    const std::vector<Timing> t =
-        measure_interleaved({{run_unfused, first_unfused}, {run_fused, first_fused}}, timing, o.quick ? 2 : 5);
-    r.rows.push_back({batch, t[0], t[1]});
+    std::vector<ComparedWork> contestants = {{run_unfused, first_unfused}, {run_fused, first_fused}};
+    if (onednn) contestants.push_back({run_onednn, first(run_onednn)});
+    const std::vector<Timing> t = measure_interleaved(contestants, timing, o.quick ? 2 : 5);
+    r.rows.push_back({batch, t[0], t[1], onednn ? t[2] : Timing{}});
+  }
+  say(fmt::format("timing each step at batch {}", o.batch));
+  {
+    nn::Tensor input = x;
+    for (std::size_t i = 0; i < plan.step_count(); ++i) {
+      const auto run_unfused = [&] { plan.run_step_unfused(i, input, o.threads); };
+      const auto run_fused = [&] { plan.run_step(i, input, o.threads); };
+      const auto run_onednn = [&] { plan.run_step(i, input, o.threads, nn::ConvEngine::onednn); };
+      std::vector<ComparedWork> contestants = {{run_unfused, 0}, {run_fused, 0}};
+      if (onednn) contestants.push_back({run_onednn, 0});
+      for (auto& c : contestants) c.run();  // warm-up (oneDNN builds its primitives here)
+      const std::vector<Timing> t = measure_interleaved(contestants, quick_timing(), 2);
+      r.step_times.push_back({r.steps[i].step, t[0], t[1], onednn ? t[2] : Timing{}});
+      input = plan.run_step(i, input, o.threads);
+    }
+  }
+  if (o.peers) {
+    say("timing the PyTorch twin");
+    r.torch = run_torch_twin(o);
+  } else {
+    r.torch.note = "peers not asked for";
   }
   return r;
 }
@@ -173,6 +243,49 @@ Table inference_time_table(const InferenceResult& r) {
   return times;
 }
 
+Table inference_step_table(const InferenceResult& r) {
+  const auto ms = [](const Timing& t) { return t.median > 0 ? fmt::format("{:.3f}", t.median * 1e3) : std::string("-"); };
+  Table steps({{"step", Table::Align::right}, {"fused step", Table::Align::left}, {"unfused ms", Table::Align::right},
+               {"fused ms", Table::Align::right}, {"saved ms", Table::Align::right},
+               {"oneDNN post-ops ms", Table::Align::right}});
+  for (std::size_t i = 0; i < r.step_times.size(); ++i) {
+    const StepTiming& s = r.step_times[i];
+    std::string name = s.step;
+    if (name.size() > 60) name = name.substr(0, 57) + "...";
+    steps.add_row({std::to_string(i), name, ms(s.unfused), ms(s.fused),
+                   fmt::format("{:.3f}", (s.unfused.median - s.fused.median) * 1e3), ms(s.onednn)});
+  }
+  return steps;
+}
+
+Table inference_peer_table(const InferenceResult& r) {
+  const auto cell = [](double ms, double ours_ms) {
+    return ms > 0 ? fmt::format("{:.3f} ({:.2f}x)", ms, ms / ours_ms) : std::string("-");
+  };
+  Table peers({{"batch", Table::Align::right}, {"flopslab fused ms", Table::Align::right},
+               {"oneDNN post-ops ms (theirs/ours)", Table::Align::right},
+               {"PyTorch eager ms", Table::Align::right}, {"PyTorch frozen ms", Table::Align::right}});
+  for (const InferenceRow& row : r.rows) {
+    const double ours = row.fused.median * 1e3;
+    double eager = 0, frozen = 0;
+    for (const TorchInferenceRow& t : r.torch.rows)
+      if (t.batch == row.batch) eager = t.eager_ms, frozen = t.frozen_ms;
+    peers.add_row({std::to_string(row.batch), fmt::format("{:.3f}", ours), cell(row.onednn.median * 1e3, ours),
+                   cell(eager, ours), cell(frozen, ours)});
+  }
+  return peers;
+}
+
+std::string inference_peer_notes(const InferenceResult& r) {
+  std::string out;
+  if (!r.onednn_note.empty()) out += "oneDNN column empty: " + r.onednn_note + "\n";
+  else out += fmt::format("oneDNN post-ops plan against the unfused model: relative difference {:.2e}\n", r.onednn_relative);
+  if (!r.torch.ran) out += "PyTorch columns empty: " + r.torch.note + "\n";
+  else if (!r.torch.note.empty()) out += "PyTorch " + r.torch.torch_version + "; frozen form did not run: " + r.torch.note + "\n";
+  else out += "PyTorch " + r.torch.torch_version + ", the same threads\n";
+  return out;
+}
+
 Json to_json(const InferenceResult& r) {
   Json j{{"model", r.model},
          {"source", r.source},
@@ -198,7 +311,22 @@ Json to_json(const InferenceResult& r) {
                             {"fused_spread", row.fused.spread()},
                             {"unfused_images_per_s", double(row.batch) / row.unfused.median},
                             {"fused_images_per_s", double(row.batch) / row.fused.median},
-                            {"speedup", row.speedup()}});
+                            {"speedup", row.speedup()},
+                            {"onednn_postops_ms", row.onednn.median * 1e3},
+                            {"onednn_postops_spread", row.onednn.spread()}});
+  for (const auto& s : r.step_times)
+    j["step_timings"].push_back({{"step", s.step},
+                                 {"unfused_ms", s.unfused.median * 1e3},
+                                 {"fused_ms", s.fused.median * 1e3},
+                                 {"onednn_postops_ms", s.onednn.median * 1e3}});
+  j["onednn"] = {{"note", r.onednn_note}, {"relative_error", r.onednn_relative}};
+  j["torch"] = {{"ran", r.torch.ran}, {"version", r.torch.torch_version}, {"note", r.torch.note}};
+  for (const auto& t : r.torch.rows)
+    j["torch"]["rows"].push_back({{"batch", t.batch},
+                                  {"eager_ms", t.eager_ms},
+                                  {"frozen_ms", t.frozen_ms},
+                                  {"eager_spread", t.eager_spread},
+                                  {"frozen_spread", t.frozen_spread}});
   return j;
 }
 

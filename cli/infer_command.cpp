@@ -16,11 +16,12 @@ namespace {
 
 struct InferArgs {
   std::string model = "cnn", checkpoint, batch = "64", threads, json;
-  bool quick = false, no_progress = false;
+  bool quick = false, no_progress = false, no_peers = false;
 };
 
 int run_infer(const InferArgs& a) {
   bench::InferenceOptions o{.model = a.model, .checkpoint = a.checkpoint, .quick = a.quick};
+  o.peers = !a.no_peers;
   o.batch = parse_integer("--batch", a.batch, 0, 1LL << 40);
   o.threads = a.threads.empty() ? bench::describe_machine().physical_cores
                                 : int(parse_integer("--threads", a.threads, 1, kMaxThreads));
@@ -41,7 +42,11 @@ int run_infer(const InferArgs& a) {
   std::printf("%s\n", bench::inference_error_table(r).text().c_str());
   std::printf("Whole model at batch %lld: max |fused - unfused| %.2e, relative (to max |unfused|) %.2e, bound %.0e\n\n",
               static_cast<long long>(o.batch), r.max_abs, r.relative, bench::kFusionBound);
-  std::printf("%s", bench::inference_time_table(r).text().c_str());
+  std::printf("Each step at batch %lld (its input: the fused steps before it):\n%s\n",
+              static_cast<long long>(o.batch), bench::inference_step_table(r).text().c_str());
+  std::printf("%s\n", bench::inference_time_table(r).text().c_str());
+  std::printf("%s", bench::inference_peer_table(r).text().c_str());
+  std::printf("%s", bench::inference_peer_notes(r).c_str());
   if (!a.json.empty()) bench::write_file_atomically(a.json, bench::to_json(r).dump(2) + "\n");
   if (!r.passed()) {
     const std::string step = r.failing_step();
@@ -67,6 +72,7 @@ CLI::App* add_infer_command(CLI::App& app, CommandRun& run) {
   sub->add_option("--threads", a->threads, "Threads for the kernels  [physical cores]")->type_name("N");
   sub->add_option("--json", a->json, "Also write the results as JSON to FILE")->type_name("FILE");
   sub->add_flag("--quick", a->quick, "Short timing (a smoke test)");
+  sub->add_flag("--no-peers", a->no_peers, "Leave out oneDNN's post-ops and the PyTorch twin");
   sub->add_flag("--no-progress", a->no_progress, "Do not print progress on stderr");
   run = [a] { return run_infer(*a); };
   return sub;

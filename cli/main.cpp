@@ -339,7 +339,8 @@ int run(int argc, char** argv) {
 
   ConvArgs conv_args;
   auto* conv = app.add_subcommand(
-      "conv", "Run the convolution ladder (direct -> im2col + GEMM -> implicit GEMM, 1x1 as a GEMM, and the batch-wide GEMMs) against "
+      "conv", "Run the convolution ladder (direct -> im2col + GEMM -> implicit GEMM, 1x1 as a GEMM, the batch-wide GEMMs, "
+      "direct on the blocked layout, the direct weight gradient, the per-shape choice, Winograd) against "
               "oneDNN, or with --device cuda the CUDA kernels against cuDNN");
   conv->add_option("--device", conv_args.device, "cpu or cuda  [cpu]")->type_name("DEVICE");
   conv->add_option("--shape", conv_args.shapes,

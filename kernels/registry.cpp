@@ -15,7 +15,8 @@ extern const GemmVariant kCudaNaive, kCudaCoalesced, kCudaSharedTiles, kCudaBloc
 }  // namespace gemm
 
 namespace conv {
-extern const ConvVariant kCpuDirect, kCpuIm2colGemm, kCpuImplicitGemm, kCpuGemm1x1, kCpuBatched, kCpuOnednnConv;
+extern const ConvVariant kCpuDirect, kCpuIm2colGemm, kCpuImplicitGemm, kCpuGemm1x1, kCpuBatched, kCpuDirectBlocked,
+    kCpuDirectWeightGrad, kCpuDepthwise, kCpuWinograd2x2, kCpuWinograd4x4, kCpuPerShape, kCpuOnednnConv;
 #ifdef FLOPSLAB_HAVE_CUDA
 namespace cuda {
 extern const ConvVariant kCudaDirect, kCudaImplicitGemm;
@@ -57,6 +58,12 @@ const ConvVariant* const kConvVariants[] = {
     &conv::kCpuImplicitGemm,  // kernels/cpu/conv/03_implicit_gemm.cpp
     &conv::kCpuGemm1x1,       // kernels/cpu/conv/04_gemm_1x1.cpp
     &conv::kCpuBatched,       // kernels/cpu/conv/05_batched.cpp
+    &conv::kCpuDirectBlocked,     // kernels/cpu/conv/06_direct_blocked.cpp
+    &conv::kCpuDirectWeightGrad,  // kernels/cpu/conv/07_direct_weight_grad.cpp
+    &conv::kCpuDepthwise,         // kernels/cpu/conv/08_depthwise.cpp
+    &conv::kCpuWinograd2x2,       // kernels/cpu/conv/09_winograd.cpp
+    &conv::kCpuWinograd4x4,       // kernels/cpu/conv/09_winograd.cpp
+    &conv::kCpuPerShape,          // kernels/cpu/conv/11_per_shape.cpp
     &conv::kCpuOnednnConv,    // kernels/cpu/conv/peer_onednn.cpp
 #ifdef FLOPSLAB_HAVE_CUDA
     &conv::cuda::kCudaDirect,        // kernels/cuda/conv/01_direct.cu

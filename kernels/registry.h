@@ -71,6 +71,9 @@ struct ConvVariant {
   const char* (*unavailable)() = nullptr;  // as GemmVariant
   std::string (*detail)() = nullptr;       // what it chose on this machine; may be null
   double input_roundoff = 0;               // as GemmVariant (TF32, FP16 context rows)
+  // A variant that chooses between techniques: which one runs this shape and pass
+  // ("step 6"); null for the others.
+  std::string (*ran)(const conv::Shape&, conv::Pass) = nullptr;
 
   bool available() const { return unavailable == nullptr || unavailable() == nullptr; }
   const char* why_not(const conv::Shape& shape) const {

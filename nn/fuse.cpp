@@ -36,9 +36,12 @@ Context evaluation(int threads) { return Context{.training = false, .threads = t
 // What the step's consumer asks of its output.
 struct RunArgs {
   int threads = 1;
+  conv::cpu::FusedConvRunner conv = conv::cpu::fused_forward;  // or the oneDNN peer
   const OutputSlice* into = nullptr;  // write the output's channels here (and return nothing)
   const Tensor* residual = nullptr;   // add this (same shape as the output) ...
   bool relu_after = false;            // ... and then apply a ReLU
+  // The same engine and threads, nothing else asked.
+  RunArgs plain() const { return {.threads = threads, .conv = conv}; }
 };
 
 // The generic end of a step that could not do what `a` asks inside its own kernel.
@@ -107,8 +110,7 @@ class ConvStep : public FusedStep {
   Tensor run(const Tensor& x, const RunArgs& a) override {
     const conv::Shape s = shape_for(x);
     if (a.residual != nullptr && relu_) {  // ReLU before the add: not this epilogue's order
-      RunArgs plain{.threads = a.threads};
-      return deliver(run(x, plain), a);
+      return deliver(run(x, a.plain()), a);
     }
     Tensor y;
     conv::cpu::FusedConv layer{.shape = s, .weight = folded_.weight.data(), .shift = folded_.bias.data(),
@@ -120,7 +122,7 @@ class ConvStep : public FusedStep {
       y = Tensor::uninitialized({s.n, s.k, s.p(), s.q()});  // the epilogue writes every element
       layer.outputs.push_back({s.k, y.data(), s.k * s.p() * s.q()});
     }
-    conv::cpu::fused_forward(layer, x.data(), a.threads);
+    a.conv(layer, x.data(), a.threads);
     return y;
   }
 
@@ -186,7 +188,7 @@ class SequenceStep : public FusedStep {
   Tensor run(const Tensor& x, const RunArgs& a) override {
     if (steps.empty()) return deliver(x.clone(), a);
     Tensor y = x;
-    for (std::size_t i = 0; i + 1 < steps.size(); ++i) y = steps[i]->run(y, {.threads = a.threads});
+    for (std::size_t i = 0; i + 1 < steps.size(); ++i) y = steps[i]->run(y, a.plain());
     return steps.back()->run(y, a);
   }
   std::vector<std::unique_ptr<FusedStep>> steps;
@@ -205,9 +207,9 @@ class ResidualStep : public FusedStep {
   bool writes_slice() const override { return body_->writes_slice(); }
   Tensor run(const Tensor& x, const RunArgs& a) override {
     if (a.residual != nullptr || a.relu_after) {  // a residual of a residual: finish by hand
-      return deliver(run(x, {.threads = a.threads}), a);
+      return deliver(run(x, a.plain()), a);
     }
-    return body_->run(x, {.threads = a.threads, .into = a.into, .residual = &x, .relu_after = relu_after_});
+    return body_->run(x, {.threads = a.threads, .conv = a.conv, .into = a.into, .residual = &x, .relu_after = relu_after_});
   }
 
  private:
@@ -259,7 +261,7 @@ class ConcatStep : public FusedStep {
   }
   bool writes_slice() const override { return true; }
   Tensor run(const Tensor& x, const RunArgs& a) override {
-    if (a.residual != nullptr || a.relu_after) return deliver(run(x, {.threads = a.threads}), a);
+    if (a.residual != nullptr || a.relu_after) return deliver(run(x, a.plain()), a);
     const auto& [channels, p, q] = branch_shapes(x, a.threads);
     std::int64_t total = 0;
     for (std::int64_t c : channels) total += c;
@@ -290,17 +292,17 @@ class ConcatStep : public FusedStep {
           layer.outputs.push_back({k, head_out[i].data(), k * x.dim(2) * x.dim(3)});
         }
       }
-      conv::cpu::fused_forward(layer, x.data(), a.threads);
+      a.conv(layer, x.data(), a.threads);
     }
     for (std::size_t i = 0; i < branches_.size(); ++i) {
       SequenceStep& b = *branches_[i];
       if (!stacked_.empty() && stacked_[i] != nullptr) {
         if (b.steps.size() == 1) continue;  // done by the stacked GEMM
         Tensor h = head_out[i];
-        for (std::size_t s = 1; s + 1 < b.steps.size(); ++s) h = b.steps[s]->run(h, {.threads = a.threads});
-        b.steps.back()->run(h, {.threads = a.threads, .into = &slices[i]});
+        for (std::size_t s = 1; s + 1 < b.steps.size(); ++s) h = b.steps[s]->run(h, a.plain());
+        b.steps.back()->run(h, {.threads = a.threads, .conv = a.conv, .into = &slices[i]});
       } else {
-        b.run(x, {.threads = a.threads, .into = &slices[i]});
+        b.run(x, {.threads = a.threads, .conv = a.conv, .into = &slices[i]});
       }
     }
     return y;
@@ -412,9 +414,24 @@ InferencePlan::InferencePlan(Sequential& model) {
 InferencePlan::~InferencePlan() = default;
 InferencePlan::InferencePlan(InferencePlan&&) noexcept = default;
 
-Tensor InferencePlan::forward(const Tensor& x, int threads) {
+namespace {
+RunArgs args_for(int threads, ConvEngine engine) {
+  return {.threads = threads,
+          .conv = engine == ConvEngine::onednn ? conv::cpu::onednn_fused_forward : conv::cpu::fused_forward};
+}
+}  // namespace
+
+Tensor InferencePlan::run_step(std::size_t i, const Tensor& x, int threads, ConvEngine engine) {
+  return steps_.at(i)->run(x, args_for(threads, engine));
+}
+Tensor InferencePlan::run_step_unfused(std::size_t i, const Tensor& x, int threads) {
+  return steps_.at(i)->reference(x, threads);
+}
+
+Tensor InferencePlan::forward(const Tensor& x, int threads, ConvEngine engine) {
+  const RunArgs args = args_for(threads, engine);
   Tensor y = x;
-  for (auto& step : steps_) y = step->run(y, {.threads = threads});
+  for (auto& step : steps_) y = step->run(y, args);
   return y;
 }
 

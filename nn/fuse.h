@@ -49,6 +49,10 @@ OutputDifference output_difference(const Tensor& got, const Tensor& want);
 
 class FusedStep;
 
+// Who runs the fused convolutions: our GEMM epilogue, or oneDNN's convolution with post-ops
+// (the peer; the rest of the plan is the same).
+enum class ConvEngine { flopslab, onednn };
+
 class InferencePlan {
  public:
   // The model must outlive the plan (unfused references and the layers that are not fused run
@@ -56,7 +60,7 @@ class InferencePlan {
   explicit InferencePlan(Sequential& model);
   ~InferencePlan();
   InferencePlan(InferencePlan&&) noexcept;
-  Tensor forward(const Tensor& x, int threads);
+  Tensor forward(const Tensor& x, int threads, ConvEngine engine = ConvEngine::flopslab);
   // One line per top-level step: "Conv2d(1 -> 16, 3x3, pad 1,1) + BatchNorm folded + ReLU (epilogue)".
   std::vector<std::string> describe() const;
   const FusionCounts& counts() const { return counts_; }
@@ -68,6 +72,12 @@ class InferencePlan {
     double max_abs = 0, relative = 0;
   };
   std::vector<StepError> compare_steps(const Tensor& x, int threads);
+
+  // One top-level step on its own, fused (by `engine`) or as the layers it replaces, for
+  // per-step timing: the input of step i is step i-1's output.
+  std::size_t step_count() const { return steps_.size(); }
+  Tensor run_step(std::size_t i, const Tensor& x, int threads, ConvEngine engine = ConvEngine::flopslab);
+  Tensor run_step_unfused(std::size_t i, const Tensor& x, int threads);
 
  private:
   std::vector<std::unique_ptr<FusedStep>> steps_;

@@ -79,6 +79,29 @@ std::string Sgd::describe() const {
 
 // In float, as PyTorch's: step = lr / (1 - b1^t), denominator = sqrt(v) / sqrt(1 - b2^t) + eps,
 // t the parameter's own step count.
+namespace {
+struct AdamConstants {
+  float b1, b2, eps, inv_sqrt_c2, step, decay, shrink;
+  bool decoupled;
+};
+// One chunk of the update, compiled for AVX-512 and AVX2 as well (the square root and the
+// division are most of its time, 16 or 8 at a time there instead of 4).
+__attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4"))) void adam_update(
+    const AdamConstants& k, float* __restrict value, const float* __restrict grad, float* __restrict m,
+    float* __restrict v, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    float w = value[i], g = grad[i];
+    if (k.decoupled)
+      w *= k.shrink;
+    else
+      g += k.decay * w;
+    m[i] = k.b1 * m[i] + (1 - k.b1) * g;
+    v[i] = k.b2 * v[i] + (1 - k.b2) * g * g;
+    value[i] = w - k.step * m[i] / (std::sqrt(v[i]) * k.inv_sqrt_c2 + k.eps);
+  }
+}
+}  // namespace
+
 void Adam::step() {
   ++steps_;
   const float b2 = float(beta2_), eps = float(eps_);
@@ -97,18 +120,11 @@ void Adam::step() {
       float* __restrict m = s.tensors[0].data();
       float* __restrict v = s.tensors[1].data();
       const std::int64_t n = p->value.size();
-      const bool decoupled = decoupled_;
-#pragma omp parallel for num_threads(threads_) if (n > (1 << 14)) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) {
-        float w = value[i], g = grad[i];
-        if (decoupled)
-          w *= shrink;
-        else
-          g += decay * w;
-        m[i] = b1 * m[i] + (1 - b1) * g;
-        v[i] = b2 * v[i] + (1 - b2) * g * g;
-        value[i] = w - step * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
-      }
+      const AdamConstants k{b1, b2, eps, inv_sqrt_c2, step, decay, shrink, decoupled_};
+      const std::int64_t chunk = 1 << 14;  // threads take chunks of this many parameters
+#pragma omp parallel for num_threads(threads_) if (n > chunk) schedule(static)
+      for (std::int64_t i0 = 0; i0 < n; i0 += chunk)
+        adam_update(k, value + i0, grad + i0, m + i0, v + i0, std::min(chunk, n - i0));
     }
   }
 }

@@ -12,8 +12,11 @@ import sys
 
 def reexec(opt_out_variable=None):
     here = os.path.dirname(os.path.abspath(__file__))
-    venv_python = os.path.join(here, "..", ".peers", "torch", "bin", "python3")
-    if not os.path.exists(venv_python) or os.path.realpath(sys.executable) == os.path.realpath(venv_python):
+    venv = os.path.join(here, "..", ".peers", "torch")
+    venv_python = os.path.join(venv, "bin", "python3")
+    # A virtual environment's python3 is a link to the system's: which environment runs shows
+    # in sys.prefix, not in the executable's real path.
+    if not os.path.exists(venv_python) or os.path.realpath(sys.prefix) == os.path.realpath(venv):
         return
     if opt_out_variable and os.environ.get(opt_out_variable):
         return

@@ -28,6 +28,7 @@ try:
     import numpy as np
     import torch
     import torch.nn as nn
+    from twin_models import make_model
 except ImportError as e:
     sys.exit(f"torch_twin: {e} (scripts/setup-peers for the newest PyTorch, or sudo apt-get install python3-torch)")
 
@@ -46,15 +47,6 @@ def load(directory, split):
     images = read_idx(os.path.join(directory, f"{split}-images-idx3-ubyte.gz")).astype(np.float32) / 255.0
     labels = read_idx(os.path.join(directory, f"{split}-labels-idx1-ubyte.gz")).astype(np.int64)
     return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels)
-
-
-def make_model(name):
-    if name == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                             nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
-    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
 def main():

@@ -15,6 +15,7 @@
 #include "bench/conv_check.h"
 #include "tests/conv_shapes.h"
 #include "kernels/cpu/conv/channel_shuffle.h"
+#include "kernels/cpu/conv/direct_blocked.h"
 #include "kernels/cpu/conv/fused.h"
 #include "kernels/cpu/conv/low_rank.h"
 #include "kernels/cpu/conv/pooling.h"
@@ -197,6 +198,23 @@ TEST_CASE("2x2 max pooling (its fast path): ties go to the first, a NaN wins, od
         CHECK(y[std::size_t(o)] == best);
         CHECK(argmax[std::size_t(o)] == where);
       }
+  // Evaluation's path (no argmax) gives the same maxima, the NaN included, on any width.
+  for (std::int64_t w : {5, 37, 70}) {
+    const conv::PoolShape e{.n = 2, .c = 3, .h = 6, .w = w};
+    std::vector<float> in(std::size_t(e.x_size()));
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = float((i * 7919) % 23) - 11;
+    in[std::size_t(w + 3)] = std::nanf("");
+    in[std::size_t(w + 2)] = std::numeric_limits<float>::infinity();  // a NaN beats +inf too
+    std::vector<float> with(std::size_t(e.y_size())), without(std::size_t(e.y_size()));
+    std::vector<std::int32_t> where(std::size_t(e.y_size()));
+    conv::max_pool_forward(e, in.data(), with.data(), where.data(), 2);
+    conv::max_pool_forward(e, in.data(), without.data(), nullptr, 2);
+    INFO("width ", w);
+    CHECK(std::isnan(without[1]));
+    for (std::size_t i = 0; i < with.size(); ++i)
+      if (!std::isnan(with[i])) CHECK(without[i] == with[i]);
+      else CHECK(std::isnan(without[i]));
+  }
 }
 
 TEST_CASE("the low-rank factorisation of a 7x7 filter") {
@@ -237,7 +255,10 @@ TEST_CASE("the low-rank factorisation of a 7x7 filter") {
 }
 
 TEST_CASE("the fused forward (scale, shift, residual, ReLU in the GEMM's epilogue) matches the float64 reference") {
-  for (const conv::Shape& s : kShapes) {
+  using conv::cpu::FusedTechnique;
+  for (const conv::Shape& s : kShapes)
+  for (FusedTechnique technique : {FusedTechnique::implicit_gemm, FusedTechnique::direct_blocked}) {
+    if (technique == FusedTechnique::direct_blocked && conv::cpu::direct_blocked_unsupported(s) != nullptr) continue;
     for (int threads : {1, 3}) {
       bench::ConvProblem problem(s, 7);
       const conv::Operands op = problem.operands();
@@ -261,7 +282,7 @@ TEST_CASE("the fused forward (scale, shift, residual, ReLU in the GEMM's epilogu
         layer.outputs.push_back({first, out.data() + before * PQ, wide * PQ});
         if (layout == 2) layer.outputs.push_back({K - first, second.data(), (K - first) * PQ});
         REQUIRE(conv::cpu::fused_conv_problem(layer).empty());
-        conv::cpu::fused_forward(layer, op.x, threads);
+        conv::cpu::fused_forward_with(technique, layer, op.x, threads);
         std::int64_t bad = 0, outside = 0;
         for (std::int64_t n = 0; n < s.n; ++n)
           for (std::int64_t k = 0; k < K; ++k)
@@ -280,7 +301,7 @@ TEST_CASE("the fused forward (scale, shift, residual, ReLU in the GEMM's epilogu
           for (std::int64_t c = 0; c < wide; ++c)
             if (c < before || c >= before + first)
               for (std::int64_t j = 0; j < PQ; ++j) outside += out[std::size_t((n * wide + c) * PQ + j)] != -1234.5f;
-        INFO(conv::describe(s), " threads ", threads, " layout ", layout);
+        INFO(conv::describe(s), " ", conv::cpu::technique_name(technique), " threads ", threads, " layout ", layout);
         CHECK(bad == 0);
         CHECK(outside == 0);
       }
@@ -290,4 +311,30 @@ TEST_CASE("the fused forward (scale, shift, residual, ReLU in the GEMM's epilogu
   std::vector<float> y(64);
   wrong.outputs.push_back({2, y.data(), 32});
   CHECK(conv::cpu::fused_conv_problem(wrong) == "the output slices hold 2 channels, the layer has 3");
+}
+
+TEST_CASE("Winograd's rounding error grows with the tile: direct < F(2x2,3x3) < F(4x4,3x3), each inside its bound") {
+  // max |y - y_ref| / magnitude over every output, magnitude = sum |w x| of the element's terms.
+  const auto error_of = [](const ConvVariant& v, const conv::Shape& s) {
+    bench::ConvProblem problem(s, 3);
+    const conv::Operands op = problem.operands();
+    v.forward(op, {.threads = 2});
+    double worst = 0;
+    for (std::int64_t i = 0; i < s.y_size(); ++i) {
+      const bench::ReferenceElement ref = bench::conv_reference_element(op, conv::Pass::forward, i);
+      worst = std::max(worst, std::abs(double(op.y[i]) - ref.value) / ref.magnitude);
+    }
+    return worst;
+  };
+  const conv::Shape s = shape(2, 48, 14, 14, 40, 3, 3, 1, 1, 1, 1);
+  const ConvVariant& direct = *find_conv_variant("batched");
+  const ConvVariant& f2 = *find_conv_variant("winograd-2x2");
+  const ConvVariant& f4 = *find_conv_variant("winograd-4x4");
+  const double e_direct = error_of(direct, s), e2 = error_of(f2, s), e4 = error_of(f4, s);
+  MESSAGE("relative error: direct ", e_direct, ", F(2x2,3x3) ", e2, ", F(4x4,3x3) ", e4);
+  CHECK(e_direct < e4);
+  CHECK(e2 < e4);
+  // Each within the bound its descriptor declares (ConvVariant::input_roundoff's 2u_in term).
+  CHECK(e2 <= 2 * f2.input_roundoff + 434 * 0x1p-24);
+  CHECK(e4 <= 2 * f4.input_roundoff + 434 * 0x1p-24);
 }

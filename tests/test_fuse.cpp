@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bench/inference_bench.h"
+#include "kernels/cpu/conv/fused.h"
 #include "nn/fuse.h"
 #include "nn/train.h"
 
@@ -91,6 +92,9 @@ TEST_CASE("the fused plans of cnn and inception give the unfused outputs within 
         REQUIRE(fused.same_shape(unfused));
         INFO(name, " batch ", n, " threads ", threads);
         CHECK(relative_difference(fused, unfused) < 1e-5);
+        // The peer engine (oneDNN's convolution with post-ops) runs the same plan.
+        if (conv::cpu::onednn_fused_unavailable() == nullptr)
+          CHECK(relative_difference(plan.forward(x, threads, nn::ConvEngine::onednn), unfused) < 1e-5);
         for (const auto& e : plan.compare_steps(x, threads)) {
           INFO(e.step);
           CHECK(e.relative < 1e-5);

@@ -1,5 +1,7 @@
 #include "kernels/cpu/cpu_features.h"
 
+#include <cstdlib>
+
 #include <cstring>
 #include <string_view>
 
@@ -132,8 +134,22 @@ std::vector<std::string> CpuFeatures::names() const {
   return out;
 }
 
+namespace {
+// FLOPSLAB_SIMD=avx2 (or scalar) hides the wider paths, so the tests can run the kernels a
+// narrower CPU would (an AVX2-only Zen 3 on an AVX-512 machine).
+CpuFeatures capped(CpuFeatures f) {
+  const char* cap = std::getenv("FLOPSLAB_SIMD");
+  if (cap == nullptr) return f;
+  const std::string c = cap;
+  if (c == "avx2" || c == "scalar")
+    f.avx512f = f.avx512dq = f.avx512cd = f.avx512bw = f.avx512vl = f.avx512_vnni = f.avx512_bf16 = f.avx512_fp16 = false;
+  if (c == "scalar") f.avx2 = f.fma = false;
+  return f;
+}
+}  // namespace
+
 const CpuFeatures& cpu_features() {
-  static const CpuFeatures features = detect();
+  static const CpuFeatures features = capped(detect());
   return features;
 }
 

@@ -30,7 +30,8 @@ struct CpuFeatures {
   std::vector<std::string> names() const;
 };
 
-// Read once, then cached.
+// Read once, then cached. FLOPSLAB_SIMD=avx2 or scalar hides the wider instruction sets
+// (for testing the paths of narrower CPUs).
 const CpuFeatures& cpu_features();
 
 // The widest SIMD path the GEMM and probe kernels can use here.

@@ -46,7 +46,8 @@ int run_lesson_09(const LessonOptions& options) {
   // 3. One layer, three algorithms and the peer.
   const bench::ConvLayer layer = bench::default_conv_layers(options.quick)[0];
   bench::ConvSweepOptions o{.layers = {layer}, .threads = {threads}};
-  for (const char* name : {"direct", "im2col-gemm", "implicit-gemm", "onednn"}) o.variants.push_back(find_conv_variant(name));
+  for (const char* name : {"direct", "im2col-gemm", "implicit-gemm", "direct-blocked", "per-shape", "winograd-4x4", "onednn"})
+    o.variants.push_back(find_conv_variant(name));
   if (options.quick) o.timing = bench::quick_timing(), o.interleave_rounds = 1;
   o.max_call_seconds = 30;
   o.progress = lesson.progress_callback();
@@ -60,6 +61,12 @@ int run_lesson_09(const LessonOptions& options) {
   const double direct = sweep.seconds("direct", 0), im2col = sweep.seconds("im2col-gemm", 0),
                implicit = sweep.seconds("implicit-gemm", 0), onednn = sweep.seconds("onednn", 0);
   const double best_own = std::fmin(im2col, implicit);
+  const double blocked = sweep.seconds("direct-blocked", 0), winograd = sweep.seconds("winograd-4x4", 0);
+  if (std::isfinite(blocked))
+    lesson.say(fmt::format("The blocked direct kernel (step 6) ran {:.2f}x the best GEMM rung: no im2col gather. "
+                           "Winograd F(4x4,3x3) does 4x fewer multiplications and ran {:.2f}x the blocked kernel: "
+                           "its scalar transforms cost more than the multiplications they save.",
+                           best_own / blocked, blocked / winograd));
 
   lesson.compare("im2col + BLAS over a direct loop nest, CPU", 3.0,
                  "Chellapilla, Puri & Simard, High Performance CNNs for Document Processing, 2006", direct / im2col, "x");

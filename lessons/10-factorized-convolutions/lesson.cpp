@@ -22,7 +22,8 @@ int run_lesson_10(const LessonOptions& options) {
   for (const bench::ConvLayer& l : bench::default_conv_layers(options.quick))
     if ((l.shape.r == 7 || l.shape.s == 7) && l.shape.groups == 1) layers.push_back(l);
   bench::ConvSweepOptions o{.layers = layers, .threads = {threads}};
-  for (const char* name : {"im2col-gemm", "implicit-gemm", "onednn"}) o.variants.push_back(find_conv_variant(name));
+  for (const char* name : {"im2col-gemm", "implicit-gemm", "direct-blocked", "onednn"})
+    o.variants.push_back(find_conv_variant(name));
   if (options.quick) o.timing = bench::quick_timing(), o.interleave_rounds = 1;
   o.progress = lesson.progress_callback();
   const conv::Shape& full = layers[0].shape;
@@ -36,8 +37,9 @@ int run_lesson_10(const LessonOptions& options) {
   lesson.show(bench::conv_sweep_table(sweep));
 
   auto best = [&](std::size_t layer) {
-    const double a = sweep.seconds("im2col-gemm", layer), b = sweep.seconds("implicit-gemm", layer);
-    return std::fmin(a, b);
+    const double a = sweep.seconds("im2col-gemm", layer), b = sweep.seconds("implicit-gemm", layer),
+                 c = sweep.seconds("direct-blocked", layer);
+    return std::fmin(std::fmin(a, b), c);
   };
   const double own_ratio = best(0) / (best(1) + best(2));
   const double onednn_ratio =

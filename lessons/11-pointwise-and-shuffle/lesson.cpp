@@ -28,7 +28,7 @@ int run_lesson_11(const LessonOptions& options) {
     layers.push_back({fmt::format("3x3, groups {}", g),
                       {.n = n, .c = c, .h = hw, .w = hw, .k = c, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1, .groups = g}});
   bench::ConvSweepOptions o{.layers = layers, .threads = {threads}};
-  for (const char* name : {"direct", "im2col-gemm", "implicit-gemm", "gemm-1x1", "onednn"})
+  for (const char* name : {"direct", "im2col-gemm", "implicit-gemm", "gemm-1x1", "direct-blocked", "per-shape", "onednn"})
     o.variants.push_back(find_conv_variant(name));
   if (quick) o.timing = bench::quick_timing(), o.interleave_rounds = 1;
   o.max_call_seconds = 30;

@@ -36,7 +36,11 @@ int run_lesson_18(const LessonOptions& options) {
                                   .progress = lesson.progress_callback(), .trained = cnn.get()});
   for (std::size_t i = 0; i < c.plan.size(); ++i) lesson.say(fmt::format("  step {}: {}", i, c.plan[i]));
   lesson.show(bench::inference_error_table(c));
+  lesson.say("The time each fusion saves, step by step at batch 64 (and oneDNN's convolution with post-ops):");
+  lesson.show(bench::inference_step_table(c));
   lesson.show(bench::inference_time_table(c));
+  lesson.show(bench::inference_peer_table(c));
+  lesson.say(bench::inference_peer_notes(c));
 
   nn::InferencePlan plan(*cnn);
   nn::FusedModel fused(plan);
@@ -62,7 +66,9 @@ int run_lesson_18(const LessonOptions& options) {
   lesson.say("The inception model (" + inc.source + "):");
   for (std::size_t i = 0; i < inc.plan.size(); ++i) lesson.say(fmt::format("  step {}: {}", i, inc.plan[i]));
   lesson.show(bench::inference_error_table(inc));
+  lesson.show(bench::inference_step_table(inc));
   lesson.show(bench::inference_time_table(inc));
+  lesson.show(bench::inference_peer_table(inc));
 
   lesson.compare("folded CNN's outputs vs unfolded, relative", 1, "float32's unit roundoff 2^-24 (exact in real arithmetic)",
                  c.relative / 0x1p-24, "x 2^-24");

@@ -1,7 +1,9 @@
-// Conv2d through the CPU convolution kernels: implicit GEMM for the forward and the input
-// gradient, im2col + GEMM for the weight gradient.
+// Conv2d through the CPU convolution kernels: every pass by the technique the ladder's
+// per-shape rung chooses (kernels/cpu/conv/08_per_shape.cpp), the forward with the bias in its
+// epilogue, so `flopslab conv --impl per-shape` measures what training runs.
 #include <algorithm>
 
+#include "kernels/cpu/conv/fused.h"
 #include "kernels/registry.h"
 #include "nn/layers/common.h"
 
@@ -27,20 +29,6 @@ std::string Conv2d::describe() const {
   return out + ")";
 }
 
-namespace {
-// The kernel's own threading splits one image's GEMM, which for the small planes of a
-// training batch costs more in synchronisation than it gains. Here each thread takes whole
-// images and runs the kernel single-threaded on them: forward and backward_data write
-// disjoint images; backward_weights sums per-thread partial gradients in a fixed order, so
-// the result does not depend on timing.
-template <class Run>
-void over_image_chunks(std::int64_t images, int threads, const Run& run) {
-  const int chunks = int(std::min<std::int64_t>(threads, images));
-#pragma omp parallel for num_threads(chunks) schedule(static)
-  for (int t = 0; t < chunks; ++t) run(t, images * t / chunks, images * (t + 1) / chunks);
-}
-}  // namespace
-
 Tensor Conv2d::forward(const Tensor& x, const Context& ctx) {
   require_rank(x, 4, "Conv2d");
   conv::Shape s = shape_;
@@ -50,16 +38,19 @@ Tensor Conv2d::forward(const Tensor& x, const Context& ctx) {
     throw std::invalid_argument(describe() + " on " + x.shape_string() + ": " + problem);
   shape_ = s;
   x_.save(x, ctx.precision, ctx.threads);
-  Tensor y = Tensor::uninitialized({s.n, s.k, s.p(), s.q()});  // the GEMM overwrites every output
-  static const ConvVariant& kernel = *find_conv_variant("implicit-gemm");
-  over_image_chunks(s.n, ctx.threads, [&](int, std::int64_t begin, std::int64_t end) {
-    conv::Shape part = s;
-    part.n = end - begin;
-    kernel.forward({part, const_cast<float*>(x.data()) + begin * s.c * s.h * s.w, weight.value.data(),
-                    y.data() + begin * s.k * s.p() * s.q()},
-                   {.threads = 1, .inputs = ctx.precision});
-  });
+  Tensor y = Tensor::uninitialized({s.n, s.k, s.p(), s.q()});  // every output is written
   const std::int64_t plane = s.p() * s.q();
+  if (ctx.precision == Precision::fp32) {
+    // The technique chosen per shape (kernels/cpu/conv/fused.h), the bias in its epilogue.
+    conv::cpu::fused_forward({.shape = s, .weight = weight.value.data(), .shift = bias.value.data(),
+                              .outputs = {{s.k, y.data(), s.k * plane}}},
+                             x.data(), ctx.threads);
+    return y;
+  }
+  // 16-bit operands: step 5's GEMMs round them (mixed precision), then the bias.
+  static const ConvVariant& batched = *find_conv_variant("batched");
+  batched.forward({s, const_cast<float*>(x.data()), weight.value.data(), y.data()},
+                  {.threads = ctx.threads, .inputs = ctx.precision});
   for (std::int64_t i = 0; i < s.n * s.k; ++i) {
     const float b = bias.value[i % s.k];
     float* row = y.data() + i * plane;
@@ -71,55 +62,52 @@ Tensor Conv2d::forward(const Tensor& x, const Context& ctx) {
 
 Tensor Conv2d::backward(const Tensor& dy, const Context& ctx) {
   const conv::Shape& s = shape_;
-  static const ConvVariant& kernel = *find_conv_variant("implicit-gemm");
-  static const ConvVariant& weights_kernel = *find_conv_variant("im2col-gemm");
+  // The ladder's per-shape rung (kernels/cpu/conv/08_per_shape.cpp), which splits the batch
+  // itself and sums over images without atomics.
+  static const ConvVariant& per_shape = *find_conv_variant("per-shape");
   float* dy_data = const_cast<float*>(dy.data());  // the backward passes only read y (dy)
   const std::int64_t x_image = s.c * s.h * s.w, y_image = s.k * s.p() * s.q();
-  const RunContext one_thread{.threads = 1, .inputs = ctx.precision};
+  const RunContext run{.threads = ctx.threads, .inputs = ctx.precision};
   if (!weight.frozen) {
-    const int chunks = int(std::min<std::int64_t>(ctx.threads, s.n));
-    std::vector<Tensor> partial(static_cast<std::size_t>(chunks));
-    over_image_chunks(s.n, ctx.threads, [&](int t, std::int64_t begin, std::int64_t end) {
-      conv::Shape part = s;
-      Tensor& dw = t == 0 ? weight.grad : partial[std::size_t(t)];
-      if (t > 0) dw = Tensor::uninitialized(weight.grad.shape());  // the pass overwrites it
-      if (!x_.is_16bit()) {
-        part.n = end - begin;
-        weights_kernel.backward_weights(
-            {part, const_cast<float*>(x_.floats()) + begin * x_image, dw.data(), dy_data + begin * y_image}, one_thread);
-        return;
-      }
+    if (!x_.is_16bit()) {
+      per_shape.backward_weights({s, const_cast<float*>(x_.floats()), weight.grad.data(), dy_data}, run);
+    } else {
       // From the 16-bit copy, one image at a time: no float32 copy of the whole input.
-      part.n = 1;
+      conv::Shape one_image = s;
+      one_image.n = 1;
       std::vector<float> image(static_cast<std::size_t>(x_image));
       Tensor one = Tensor::uninitialized(weight.grad.shape());
-      for (std::int64_t i = begin; i < end; ++i) {
+      for (std::int64_t i = 0; i < s.n; ++i) {
         x_.read(i * x_image, x_image, image.data());
-        float* out = i == begin ? dw.data() : one.data();
-        weights_kernel.backward_weights({part, image.data(), out, dy_data + i * y_image}, one_thread);
-        if (i > begin)
-          for (std::int64_t e = 0; e < dw.size(); ++e) dw[e] += one[e];
+        float* out = i == 0 ? weight.grad.data() : one.data();
+        per_shape.backward_weights({one_image, image.data(), out, dy_data + i * y_image}, run);
+        if (i > 0)
+          for (std::int64_t e = 0; e < weight.grad.size(); ++e) weight.grad[e] += one[e];
       }
-    });
-    for (int t = 1; t < chunks; ++t)
-      for (std::int64_t i = 0; i < weight.grad.size(); ++i) weight.grad[i] += partial[std::size_t(t)][i];
+    }
   }
   if (!bias.frozen) {
+    // db[k] = sum of dY[n][k][.][.]: per plane in 16 float lanes (they vectorise), the lanes and
+    // planes added in double; threads over filters, so the order is fixed.
     const std::int64_t plane = s.p() * s.q();
-    bias.grad.fill(0);
-    for (std::int64_t i = 0; i < s.n * s.k; ++i) {
+#pragma omp parallel for num_threads(ctx.threads) schedule(static)
+    for (std::int64_t k = 0; k < s.k; ++k) {
       double sum = 0;
-      for (std::int64_t j = 0; j < plane; ++j) sum += dy[i * plane + j];
-      bias.grad[i % s.k] += float(sum);
+      for (std::int64_t n = 0; n < s.n; ++n) {
+        const float* row = dy.data() + (n * s.k + k) * plane;
+        float lanes[16] = {};
+        std::int64_t j = 0;
+        for (; j + 16 <= plane; j += 16)
+          for (int l = 0; l < 16; ++l) lanes[l] += row[j + l];
+        for (; j < plane; ++j) lanes[0] += row[j];
+        for (float l : lanes) sum += double(l);
+      }
+      bias.grad[k] = float(sum);
     }
   }
   if (!ctx.input_gradient) return {};
   Tensor dx = Tensor::uninitialized(std::vector<std::int64_t>{s.n, s.c, s.h, s.w});  // backward_data writes every element
-  over_image_chunks(s.n, ctx.threads, [&](int, std::int64_t begin, std::int64_t end) {
-    conv::Shape part = s;
-    part.n = end - begin;
-    kernel.backward_data({part, dx.data() + begin * x_image, weight.value.data(), dy_data + begin * y_image}, one_thread);
-  });
+  per_shape.backward_data({s, dx.data(), weight.value.data(), dy_data}, run);
   round_to_precision(dx, ctx.precision, ctx.threads);
   return dx;
 }

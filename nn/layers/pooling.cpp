@@ -22,8 +22,9 @@ Tensor Pool2d::forward(const Tensor& x, const Context& ctx) {
   x_shape_ = x.shape();
   Tensor y = Tensor::uninitialized({s.n, s.c, s.p(), s.q()});
   if (kind_ == PoolKind::max) {
-    argmax_.resize(std::size_t(s.y_size()));
-    conv::max_pool_forward(s, x.data(), y.data(), argmax_.data(), ctx.threads);
+    // Only training keeps where each maximum came from (its backward's only need).
+    argmax_.resize(ctx.training ? std::size_t(s.y_size()) : 0);
+    conv::max_pool_forward(s, x.data(), y.data(), ctx.training ? argmax_.data() : nullptr, ctx.threads);
   } else {
     conv::avg_pool_forward(s, x.data(), y.data(), ctx.threads);
   }
@@ -33,6 +34,8 @@ Tensor Pool2d::forward(const Tensor& x, const Context& ctx) {
 Tensor Pool2d::backward(const Tensor& dy, const Context& ctx) {
   const conv::PoolShape s{.n = x_shape_[0], .c = x_shape_[1], .h = x_shape_[2], .w = x_shape_[3], .kernel_h = kernel_,
                           .kernel_w = kernel_, .stride_h = stride_, .stride_w = stride_, .pad_h = pad_, .pad_w = pad_};
+  if (kind_ == PoolKind::max && argmax_.size() != std::size_t(dy.size()))
+    throw std::logic_error(describe() + ": backward without a training-mode forward (evaluation keeps no argmax)");
   Tensor dx = Tensor::uninitialized(x_shape_);  // both backward kernels clear dx first
   if (kind_ == PoolKind::max)
     conv::max_pool_backward(s, dy.data(), argmax_.data(), dx.data(), ctx.threads);

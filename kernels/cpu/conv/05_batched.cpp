@@ -72,25 +72,41 @@ void batched_backward_weights(const Operands& op, const RunContext& ctx) {
   const Shape& s = op.shape;
   const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), PQ = s.p() * s.q(), taps = Cg * s.r * s.s;
   const std::int64_t pixels = s.n * PQ;
-  std::vector<float> dy_t(std::size_t(pixels * Kg)), dw_t(std::size_t(taps * Kg));
+  // A first layer's dW^T is tiny (9 taps x 16 filters: one micro-tile) and its k = N*P*Q long:
+  // the GEMM has nothing to split but k. Then each thread takes a range of images (split-K),
+  // and the partial sums are added in a fixed order afterwards: deterministic, no atomics.
+  const gemm::packed::MicroKernel& micro = gemm::packed::micro_kernel(best_simd_path());
+  const std::int64_t tiles = (taps + micro.mr - 1) / micro.mr * ((Kg + micro.nr - 1) / micro.nr);
+  const int splits = tiles < 4 * std::int64_t(ctx.threads) ? int(std::min<std::int64_t>(ctx.threads, s.n)) : 1;
+  std::vector<float> dy_t(std::size_t(pixels * Kg)), dw_t(std::size_t(splits * taps * Kg));
   for (std::int64_t g = 0; g < s.groups; ++g) {
     // B = dY_g^T: (N * P * Q) x Kg, one image's block transposed at a time.
 #pragma omp parallel for num_threads(ctx.threads) if (s.n > 1) schedule(static)
     for (std::int64_t n = 0; n < s.n; ++n) transpose(op.y + (n * s.k + g * Kg) * PQ, Kg, PQ, dy_t.data() + n * PQ * Kg);
-    const gemm::packed::BRowReader b_rows = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* out) {
-      std::copy_n(dy_t.data() + row * Kg + col0, cols, out);
+    // A = col over images [n0, n1): row = tap, column = (image, pixel), read image by image.
+    const auto gemm_over = [&](std::int64_t n0, std::int64_t n1, float* out, int threads) {
+      const gemm::packed::BRowReader b_rows = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* dst) {
+        std::copy_n(dy_t.data() + (n0 * PQ + row) * Kg + col0, cols, dst);
+      };
+      std::vector<gemm::packed::BRowReader> images;
+      for (std::int64_t n = n0; n < n1; ++n) images.push_back(im2col_rows(s, op.x + (n * s.c + g * Cg) * s.h * s.w));
+      const gemm::packed::ARowReader a_rows = [&](std::int64_t tap, std::int64_t k0, std::int64_t count, float* dst) {
+        for (std::int64_t done = 0; done < count;) {
+          const std::int64_t n = (k0 + done) / PQ, pixel = (k0 + done) % PQ, run = std::min(count - done, PQ - pixel);
+          images[std::size_t(n)](tap, pixel, run, dst + done);
+          done += run;
+        }
+      };
+      best_gemm({taps, Kg, (n1 - n0) * PQ}, a_rows, b_rows, out, Kg, threads, ctx.inputs);
     };
-    // A = col over the batch: row = tap, column = (image, pixel), read image by image.
-    std::vector<gemm::packed::BRowReader> images;
-    for (std::int64_t n = 0; n < s.n; ++n) images.push_back(im2col_rows(s, op.x + (n * s.c + g * Cg) * s.h * s.w));
-    const gemm::packed::ARowReader a_rows = [&](std::int64_t tap, std::int64_t k0, std::int64_t count, float* out) {
-      for (std::int64_t done = 0; done < count;) {
-        const std::int64_t n = (k0 + done) / PQ, pixel = (k0 + done) % PQ, run = std::min(count - done, PQ - pixel);
-        images[std::size_t(n)](tap, pixel, run, out + done);
-        done += run;
-      }
-    };
-    best_gemm({taps, Kg, pixels}, a_rows, b_rows, dw_t.data(), Kg, ctx.threads, ctx.inputs);
+    if (splits == 1) {
+      gemm_over(0, s.n, dw_t.data(), ctx.threads);
+    } else {
+#pragma omp parallel for num_threads(splits) schedule(static)
+      for (int t = 0; t < splits; ++t) gemm_over(s.n * t / splits, s.n * (t + 1) / splits, dw_t.data() + t * taps * Kg, 1);
+      for (int t = 1; t < splits; ++t)
+        for (std::int64_t i = 0; i < taps * Kg; ++i) dw_t[std::size_t(i)] += dw_t[std::size_t(t * taps * Kg + i)];
+    }
     transpose(dw_t.data(), taps, Kg, op.w + g * Kg * taps);  // dW_g = (dW_g^T)^T: Kg x taps
   }
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/conv.h"
+#include "kernels/registry.h"
 #include "kernels/cpu/gemm/packed.h"
 
 namespace flopslab::conv::cpu {
@@ -68,5 +69,16 @@ void best_gemm(gemm::Shape shape, const gemm::packed::ARowReader& a, const gemm:
 // The GEMM formulation of backward_data shared by the GEMM-based variants: per image and
 // group, col = W_g^T * dY_g, then col2im into dx.
 void backward_data_im2col(const Operands& op, int threads, gemm::InputFormat inputs = gemm::InputFormat::fp32);
+
+// Step 7 (07_direct_weight_grad.cpp): dW without a GEMM; null when it can run `shape`, else why not.
+const char* direct_weight_grad_unsupported(const Shape& shape);
+void direct_weight_grad(const Operands& op, const RunContext& ctx);
+
+// Step 8 (08_depthwise.cpp): one input channel per group; null when it can run `shape`.
+const char* depthwise_unsupported(const Shape& shape);
+void depthwise_forward(const Operands& op, const RunContext& ctx);
+const char* depthwise_backward_data_unsupported(const Shape& shape);
+void depthwise_backward_data(const Operands& op, const RunContext& ctx);
+void depthwise_backward_weights(const Operands& op, const RunContext& ctx);
 
 }  // namespace flopslab::conv::cpu

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <string>
 
+#include <stdexcept>
+
 #include "kernels/cpu/conv/conv_cpu.h"
+#include "kernels/cpu/conv/direct_blocked.h"
 
 namespace flopslab::conv::cpu {
 
@@ -24,8 +27,6 @@ std::string fused_conv_problem(const FusedConv& layer) {
   return {};
 }
 
-namespace {
-// One output channel's plane of image n.
 float* channel_plane(const FusedConv& layer, std::int64_t n, std::int64_t channel) {
   const std::int64_t plane = layer.shape.p() * layer.shape.q();
   for (const OutputSlice& o : layer.outputs) {
@@ -34,15 +35,16 @@ float* channel_plane(const FusedConv& layer, std::int64_t n, std::int64_t channe
   }
   return nullptr;  // fused_conv_problem rules this out
 }
-}  // namespace
 
-void fused_forward(const FusedConv& layer, const float* x, int threads) {
+namespace {
+void gemm_fused_forward(const FusedConv& layer, const float* x, int threads) {
   const Shape& s = layer.shape;
   const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), PQ = s.p() * s.q(), taps = Cg * s.r * s.s;
   // One output slice holding whole images: the GEMM writes its planes in place. Otherwise the
   // raw sums go to a per-thread scratch (L2-sized: one image's Kg x P*Q) and the epilogue
   // stores each finished row where it belongs.
   const bool in_place = layer.outputs.size() == 1;
+  const std::int64_t x_image = layer.input_image_stride > 0 ? layer.input_image_stride : s.c * s.h * s.w;
   const auto run_image = [&](std::int64_t n, int gemm_threads) {
     thread_local std::vector<float> scratch;
     thread_local std::vector<float*> rows;
@@ -65,7 +67,7 @@ void fused_forward(const FusedConv& layer, const float* x, int threads) {
         e.out_rows = rows.data();
       }
       gemm::packed::gemm_packed_fused({Kg, PQ, taps}, layer.weight + g * Kg * taps, taps,
-                                      im2col_rows(s, x + (n * s.c + g * Cg) * s.h * s.w), c, PQ, e, gemm_threads);
+                                      im2col_rows(s, x + n * x_image + g * Cg * s.h * s.w), c, PQ, e, gemm_threads);
     }
   };
   // Whole images per thread when there are enough; otherwise one image's GEMM is split only
@@ -73,6 +75,39 @@ void fused_forward(const FusedConv& layer, const float* x, int threads) {
   // modest core's rate, against a few microseconds to start and end the team).
   const double per_image = 2.0 * double(Kg * PQ * taps) * double(s.groups);
   over_images(s.n, threads, run_image, int(std::clamp<double>(per_image / double(1 << 22), 1.0, double(threads))));
+}
+
+}  // namespace
+
+const char* technique_name(FusedTechnique t) {
+  switch (t) {
+    case FusedTechnique::implicit_gemm: return "implicit GEMM";
+    case FusedTechnique::direct_blocked: return direct_blocked_vector_floats() == 16 ? "direct on NCHW16c" : "direct on NCHW8c";
+    case FusedTechnique::automatic: break;
+  }
+  return "per shape";
+}
+
+FusedTechnique choose_technique(const Shape& s) {
+  if (direct_blocked_unsupported(s) != nullptr || (s.r == 1 && s.s == 1) ||
+      2 * s.c_per_group() < direct_blocked_vector_floats())
+    return FusedTechnique::implicit_gemm;
+  return FusedTechnique::direct_blocked;
+}
+
+void fused_forward_with(FusedTechnique technique, const FusedConv& layer, const float* x, int threads) {
+  if (technique == FusedTechnique::automatic) technique = choose_technique(layer.shape);
+  if (technique == FusedTechnique::direct_blocked) {
+    if (const char* why = direct_blocked_unsupported(layer.shape))
+      throw std::invalid_argument(std::string("direct-blocked convolution: ") + why);
+    direct_blocked_forward(layer, x, threads);
+  } else {
+    gemm_fused_forward(layer, x, threads);
+  }
+}
+
+void fused_forward(const FusedConv& layer, const float* x, int threads) {
+  fused_forward_with(FusedTechnique::automatic, layer, x, threads);
 }
 
 }  // namespace flopslab::conv::cpu

@@ -29,11 +29,34 @@ struct FusedConv {
   std::int64_t residual_image_stride = 0;
   bool relu = false;
   std::vector<OutputSlice> outputs;  // in channel order, covering K
+  std::int64_t input_image_stride = 0;  // floats from one input image to the next; 0: C * H * W
 };
+
+// Where output channel `channel` of image n goes (its P x Q plane).
+float* channel_plane(const FusedConv& layer, std::int64_t n, std::int64_t channel);
 
 // Empty when `layer` can run; otherwise what is wrong with it.
 std::string fused_conv_problem(const FusedConv& layer);
+// How the forward pass is computed. Per shape, `automatic` takes step 6's direct kernel on the
+// channel-blocked layout where it can run, unless the filter is 1x1 (then the GEMM reads the
+// input as it is: nothing to gather) or there are fewer input channels than half a vector
+// (then writing the few taps' sums back to NCHW costs more than the multiply); otherwise
+// step 5's implicit GEMM with the epilogue.
+enum class FusedTechnique { automatic, implicit_gemm, direct_blocked };
+const char* technique_name(FusedTechnique t);  // "implicit GEMM", "direct on NCHW16c", ...
+FusedTechnique choose_technique(const Shape& shape);  // never `automatic`
+
 // x: N x C x H x W. Threads take whole images when there are as many images as threads.
 void fused_forward(const FusedConv& layer, const float* x, int threads);
+void fused_forward_with(FusedTechnique technique, const FusedConv& layer, const float* x, int threads);
+
+// The peer: oneDNN's convolution with the bias in the primitive and the residual add and the
+// ReLU as post-ops ("sum", "eltwise"), reordering NCHW to its blocked layout and back (counted
+// in the time). The layer's scale must be null (folded into the weights). Throws
+// std::logic_error when oneDNN was not built in; onednn_fused_unavailable() says why (null
+// when it can run).
+void onednn_fused_forward(const FusedConv& layer, const float* x, int threads);
+const char* onednn_fused_unavailable();
+using FusedConvRunner = void (*)(const FusedConv&, const float*, int);
 
 }  // namespace flopslab::conv::cpu

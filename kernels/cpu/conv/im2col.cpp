@@ -4,6 +4,8 @@
 
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/transpose_avx512.h"
+#include "kernels/cpu/cpu_features.h"
 
 namespace flopslab::conv::cpu {
 
@@ -88,6 +90,13 @@ gemm::packed::BRowReader im2col_transposed_rows(const Shape& s, const float* x) 
 }
 
 void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst) {
+  if (cpu_features().can_avx512()) {  // 16 x 16 blocks through registers
+    for (std::int64_t i0 = 0; i0 < rows; i0 += 16)
+      for (std::int64_t j0 = 0; j0 < cols; j0 += 16)
+        cpu_simd::transpose_16x16_avx512(src + i0 * cols + j0, cols, int(std::min<std::int64_t>(16, rows - i0)),
+                                         int(std::min<std::int64_t>(16, cols - j0)), dst + j0 * rows + i0, rows);
+    return;
+  }
   constexpr std::int64_t kTile = 32;  // tiles keep both sides' cache lines in use
   for (std::int64_t i0 = 0; i0 < rows; i0 += kTile)
     for (std::int64_t j0 = 0; j0 < cols; j0 += kTile)

@@ -6,12 +6,15 @@
 // reorders are built once per shape (JIT compilation) and cached.
 #include <omp.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 
+#include "kernels/cpu/conv/fused.h"
 #include "kernels/cpu/onednn_status.h"
 #include "kernels/registry.h"
 
@@ -44,17 +47,17 @@ struct Plan {
   std::string impl;
 };
 
-void make_tensor(Plan& plan, const dnnl_memory_desc_t& user_md, const dnnl_memory_desc_t* inner_md, bool input,
-                 Tensor& t) {
-  check(dnnl_memory_create(&t.user, &user_md, plan.engine, DNNL_MEMORY_NONE), "memory");
+void make_tensor_on(dnnl_engine_t engine, const dnnl_memory_desc_t& user_md, const dnnl_memory_desc_t* inner_md,
+                    bool input, Tensor& t) {
+  check(dnnl_memory_create(&t.user, &user_md, engine, DNNL_MEMORY_NONE), "memory");
   if (dnnl_memory_desc_equal(&user_md, inner_md)) return;
-  check(dnnl_memory_create(&t.inner, inner_md, plan.engine, DNNL_MEMORY_ALLOCATE), "memory");
+  check(dnnl_memory_create(&t.inner, inner_md, engine, DNNL_MEMORY_ALLOCATE), "memory");
   dnnl_primitive_desc_t pd;
   if (input) {
-    check(dnnl_reorder_primitive_desc_create(&pd, &user_md, plan.engine, inner_md, plan.engine, nullptr), "reorder");
+    check(dnnl_reorder_primitive_desc_create(&pd, &user_md, engine, inner_md, engine, nullptr), "reorder");
     check(dnnl_primitive_create(&t.to_inner, pd), "reorder");
   } else {
-    check(dnnl_reorder_primitive_desc_create(&pd, inner_md, plan.engine, &user_md, plan.engine, nullptr), "reorder");
+    check(dnnl_reorder_primitive_desc_create(&pd, inner_md, engine, &user_md, engine, nullptr), "reorder");
     check(dnnl_primitive_create(&t.to_user, pd), "reorder");
   }
   dnnl_primitive_desc_destroy(pd);
@@ -123,7 +126,7 @@ std::unique_ptr<Plan> make_plan(const Shape& s, Pass pass) {
     const Role& role = roles[int(pass)][i];
     plan->args[i] = role.arg;
     plan->inputs[i] = role.input;
-    make_tensor(*plan, user[i], dnnl_primitive_desc_query_md(pd, role.query, 0), role.input, plan->tensors[i]);
+    make_tensor_on(plan->engine, user[i], dnnl_primitive_desc_query_md(pd, role.query, 0), role.input, plan->tensors[i]);
   }
   check(dnnl_primitive_create(&plan->conv, pd), "primitive");
   dnnl_primitive_desc_destroy(pd);
@@ -177,6 +180,156 @@ std::string onednn_detail() {
   return out;
 }
 
+// Inference with what follows the convolution fused in, as oneDNN does it: the bias in the
+// primitive, the residual add as a "sum" post-op (dst already holds the residual when the
+// convolution accumulates into it) and the ReLU as an "eltwise" post-op. One output slice
+// becomes a strided destination, so a concatenation's slice is written in place; several
+// slices (stacked 1x1 branches) go through one NCHW buffer and are copied out, a copy that
+// is counted in the time.
+struct FusedPlan {
+  dnnl_engine_t engine = nullptr;
+  dnnl_stream_t stream = nullptr;
+  dnnl_primitive_t conv = nullptr;
+  Tensor src, weights, dst;
+  dnnl_memory_t bias = nullptr, residual = nullptr;
+  dnnl_primitive_t residual_to_dst = nullptr;  // the residual reordered into oneDNN's dst layout
+  std::vector<float> staging;                   // NCHW output when there are several slices
+};
+
+std::unique_ptr<FusedPlan> make_fused_plan(const cpu::FusedConv& layer) {
+  const Shape& s = layer.shape;
+  auto plan = std::make_unique<FusedPlan>();
+  check(dnnl_engine_create(&plan->engine, dnnl_cpu, 0), "engine");
+  check(dnnl_stream_create(&plan->stream, plan->engine, dnnl_stream_default_flags), "stream");
+  const std::int64_t P = s.p(), Q = s.q();
+  const dnnl_dims_t src_dims{s.n, s.c, s.h, s.w}, dst_dims{s.n, s.k, P, Q}, bias_dims{s.k};
+  const dnnl_dims_t w_dims{s.k, s.c, s.r, s.s}, gw_dims{s.groups, s.k_per_group(), s.c_per_group(), s.r, s.s};
+  dnnl_memory_desc_t src_user, src_any, w_user, w_any, dst_user, dst_any, bias_md, residual_md;
+  check(dnnl_memory_desc_init_by_tag(&src_user, 4, src_dims, dnnl_f32, dnnl_nchw), "memory desc");
+  check(dnnl_memory_desc_init_by_tag(&src_any, 4, src_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
+  if (s.groups == 1) {
+    check(dnnl_memory_desc_init_by_tag(&w_user, 4, w_dims, dnnl_f32, dnnl_oihw), "memory desc");
+    check(dnnl_memory_desc_init_by_tag(&w_any, 4, w_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
+  } else {
+    check(dnnl_memory_desc_init_by_tag(&w_user, 5, gw_dims, dnnl_f32, dnnl_goihw), "memory desc");
+    check(dnnl_memory_desc_init_by_tag(&w_any, 5, gw_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
+  }
+  const std::int64_t dst_image = layer.outputs.size() == 1 ? layer.outputs[0].image_stride : s.k * P * Q;
+  const dnnl_dims_t dst_strides{dst_image, P * Q, Q, 1};
+  check(dnnl_memory_desc_init_by_strides(&dst_user, 4, dst_dims, dnnl_f32, dst_strides), "memory desc");
+  check(dnnl_memory_desc_init_by_tag(&dst_any, 4, dst_dims, dnnl_f32, dnnl_format_tag_any), "memory desc");
+  check(dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_a), "memory desc");
+  const dnnl_dims_t residual_strides{layer.residual_image_stride, P * Q, Q, 1};
+  check(dnnl_memory_desc_init_by_strides(&residual_md, 4, dst_dims, dnnl_f32, residual_strides), "memory desc");
+
+  const dnnl_dims_t strides{s.stride_h, s.stride_w}, dilates{s.dilation_h - 1, s.dilation_w - 1};
+  const dnnl_dims_t pad_l{s.pad_h, s.pad_w};
+  const dnnl_dims_t pad_r{(P - 1) * s.stride_h + s.extent_h() - s.h - s.pad_h,
+                          (Q - 1) * s.stride_w + s.extent_w() - s.w - s.pad_w};
+  dnnl_convolution_desc_t desc;
+  check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src_any,
+                                                   &w_any, &bias_md, &dst_any, strides, dilates, pad_l, pad_r),
+        "descriptor");
+  dnnl_post_ops_t post_ops;
+  check(dnnl_post_ops_create(&post_ops), "post-ops");
+  if (layer.residual != nullptr) check(dnnl_post_ops_append_sum(post_ops, 1.0f), "post-ops");
+  if (layer.relu) check(dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), "post-ops");
+  dnnl_primitive_attr_t attr;
+  check(dnnl_primitive_attr_create(&attr), "attributes");
+  check(dnnl_primitive_attr_set_post_ops(attr, post_ops), "attributes");
+  dnnl_primitive_desc_t pd;
+  check(dnnl_primitive_desc_create(&pd, &desc, attr, plan->engine, nullptr), "primitive descriptor");
+  dnnl_post_ops_destroy(post_ops);
+  dnnl_primitive_attr_destroy(attr);
+
+  make_tensor_on(plan->engine, src_user, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true, plan->src);
+  make_tensor_on(plan->engine, w_user, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true,
+                 plan->weights);
+  const dnnl_memory_desc_t* dst_inner = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+  make_tensor_on(plan->engine, dst_user, dst_inner, false, plan->dst);
+  check(dnnl_memory_create(&plan->bias, &bias_md, plan->engine, DNNL_MEMORY_NONE), "memory");
+  if (layer.residual != nullptr) {
+    // The sum post-op accumulates into dst: the residual goes there first, in dst's layout.
+    check(dnnl_memory_create(&plan->residual, &residual_md, plan->engine, DNNL_MEMORY_NONE), "memory");
+    dnnl_primitive_desc_t reorder_pd;
+    check(dnnl_reorder_primitive_desc_create(&reorder_pd, &residual_md, plan->engine, dst_inner, plan->engine, nullptr),
+          "reorder");
+    check(dnnl_primitive_create(&plan->residual_to_dst, reorder_pd), "reorder");
+    dnnl_primitive_desc_destroy(reorder_pd);
+  }
+  if (layer.outputs.size() > 1) plan->staging.resize(std::size_t(s.n * s.k * P * Q));
+  check(dnnl_primitive_create(&plan->conv, pd), "primitive");
+  dnnl_primitive_desc_destroy(pd);
+  return plan;
+}
+
+std::map<std::string, std::unique_ptr<FusedPlan>>& fused_plans() {
+  static auto* cache = new std::map<std::string, std::unique_ptr<FusedPlan>>();  // lives until exit
+  return *cache;
+}
+
+}  // namespace
+
+namespace cpu {
+
+void onednn_fused_forward(const FusedConv& layer, const float* x, int threads) {
+  if (const std::string problem = fused_conv_problem(layer); !problem.empty())
+    throw std::invalid_argument("onednn fused convolution: " + problem);
+  if (layer.scale != nullptr)
+    throw std::invalid_argument("onednn fused convolution: a per-channel scale must be folded into the weights first");
+  const Shape& s = layer.shape;
+  const std::string key = describe(s) + (layer.residual ? ", sum " + std::to_string(layer.residual_image_stride) : "") +
+                          (layer.relu ? ", relu" : "") + ", outputs " + std::to_string(layer.outputs.size()) + " " +
+                          std::to_string(layer.outputs.size() == 1 ? layer.outputs[0].image_stride : 0);
+  FusedPlan* plan;
+  {
+    std::lock_guard lock(plans_mutex);
+    auto& slot = fused_plans()[key];
+    if (!slot) slot = make_fused_plan(layer);
+    plan = slot.get();
+  }
+  omp_set_num_threads(threads);
+  std::vector<float> zero_bias;
+  const float* bias = layer.shift;
+  if (bias == nullptr) bias = (zero_bias.assign(std::size_t(s.k), 0.0f), zero_bias.data());
+  float* const out = plan->staging.empty() ? layer.outputs[0].base : plan->staging.data();
+  check(dnnl_memory_set_data_handle(plan->src.user, const_cast<float*>(x)), "memory");
+  check(dnnl_memory_set_data_handle(plan->weights.user, const_cast<float*>(layer.weight)), "memory");
+  check(dnnl_memory_set_data_handle(plan->dst.user, out), "memory");
+  check(dnnl_memory_set_data_handle(plan->bias, const_cast<float*>(bias)), "memory");
+  for (Tensor* t : {&plan->src, &plan->weights})
+    if (t->to_inner) reorder(t->to_inner, t->user, t->inner, plan->stream);
+  dnnl_memory_t dst = plan->dst.inner != nullptr ? plan->dst.inner : plan->dst.user;
+  if (plan->residual_to_dst != nullptr) {
+    check(dnnl_memory_set_data_handle(plan->residual, const_cast<float*>(layer.residual)), "memory");
+    reorder(plan->residual_to_dst, plan->residual, dst, plan->stream);
+  }
+  const dnnl_exec_arg_t args[] = {
+      {DNNL_ARG_SRC, plan->src.inner != nullptr ? plan->src.inner : plan->src.user},
+      {DNNL_ARG_WEIGHTS, plan->weights.inner != nullptr ? plan->weights.inner : plan->weights.user},
+      {DNNL_ARG_BIAS, plan->bias},
+      {DNNL_ARG_DST, dst}};
+  check(dnnl_primitive_execute(plan->conv, plan->stream, 4, args), "convolution");
+  if (plan->dst.to_user) reorder(plan->dst.to_user, plan->dst.inner, plan->dst.user, plan->stream);
+  check(dnnl_stream_wait(plan->stream), "stream wait");
+  if (plan->staging.empty()) return;
+  const std::int64_t plane = s.p() * s.q();
+  for (std::int64_t n = 0; n < s.n; ++n) {
+    std::int64_t channel = 0;
+    for (const OutputSlice& slice : layer.outputs) {
+      std::memcpy(slice.base + n * slice.image_stride, out + (n * s.k + channel) * plane,
+                  std::size_t(slice.channels * plane) * sizeof(float));
+      channel += slice.channels;
+    }
+  }
+}
+
+const char* onednn_fused_unavailable() { return nullptr; }
+
+}  // namespace cpu
+
+namespace {
+
 const char* (*const onednn_unavailable)() = nullptr;
 std::string (*const onednn_detail_fn)() = onednn_detail;
 #else
@@ -184,6 +337,14 @@ void onednn_run(const Operands&, const RunContext&, Pass) {
   throw std::logic_error("onednn convolution: not built into this binary");
 }
 const char* onednn_missing() { return "not built: libdnnl-dev was not found at configure time"; }
+}  // namespace
+namespace cpu {
+void onednn_fused_forward(const FusedConv&, const float*, int) {
+  throw std::logic_error("onednn fused convolution: not built into this binary");
+}
+const char* onednn_fused_unavailable() { return onednn_missing(); }
+}  // namespace cpu
+namespace {
 const char* (*const onednn_unavailable)() = onednn_missing;
 std::string (*const onednn_detail_fn)() = nullptr;
 #endif

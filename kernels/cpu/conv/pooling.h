@@ -23,7 +23,8 @@ struct PoolShape {
 // holds at least one real pixel.
 std::string pool_problem(const PoolShape& shape);
 
-// argmax[i] is the index within its H x W plane of the input that produced y[i].
+// argmax[i] is the index within its H x W plane of the input that produced y[i]; null in
+// evaluation, which needs only y (a faster path for 2x2).
 void max_pool_forward(const PoolShape& shape, const float* x, float* y, std::int32_t* argmax, int threads);
 // dx = 0, then each dy goes to the input its window's maximum came from (ties: the first).
 void max_pool_backward(const PoolShape& shape, const float* dy, const std::int32_t* argmax, float* dx, int threads);

@@ -1,0 +1,364 @@
+// Step 6: the direct convolution again (step 1), now on a channel-blocked layout, as oneDNN's
+// x86 kernels do (Georganas et al. 2018, "Anatomy of high-performance deep learning
+// convolutions on SIMD architectures").
+//
+// The GEMM rungs pay for im2col: every filter tap's copy of the input is gathered into the
+// packed B panel, and each gathered element is used only K times (once per filter). For the
+// first layers of a small CNN (K = 16-32 filters, C = 1-16 channels) that gather costs more
+// than the multiply. Here nothing is gathered:
+//   input   N x C x H x W -> N x C/cb x Hp x Wp x cb: cb = min(C, V) channels side by side, the
+//           zero padding written in (Hp, Wp), so the inner loops have no bounds checks;
+//   weights K x C x R x S -> K/V x C/cb x R x S x cb x V: for one tap and one input channel,
+//           the V output channels of a block are one vector;
+//   kernel  one output row segment of QT pixels for KB blocks of V output channels lives in
+//           KB * QT vector registers; each (input channel, tap) adds one weight vector times
+//           a broadcast input value to each of them: KB * QT FMAs per KB + QT loads.
+// V is the vector width (16 floats with AVX-512, 8 with AVX2), QT and KB are the register
+// tile (AVX-512's 32 registers: 2 x 14 or 1 x 28; AVX2's 16: 2 x 6 or 1 x 12). The output
+// is written back as NCHW with the fused epilogue of fused.h (scale, shift, residual, ReLU,
+// output slices) applied on the way. Both layout conversions are counted in the time.
+// Backward-data for stride 1 is the same kernel on dY with the filters flipped (below). Groups
+// of 1 and no dilation; the weight gradient and the other shapes use the other rungs.
+#include "kernels/cpu/conv/direct_blocked.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/cpu/conv/conv_cpu.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/simd_vec.h"
+#include "kernels/cpu/transpose_avx512.h"
+#include "kernels/registry.h"
+
+namespace flopslab::conv {
+extern const ConvVariant kCpuBatched;
+}
+
+namespace flopslab::conv::cpu {
+namespace {
+
+// What one register tile needs: the image's blocked input, the blocked weights of its first
+// output block, and where its output row goes.
+struct Layout {
+  std::int64_t cb, c_blocks, hp, wp, r, s, stride_h, stride_w, v;
+  std::int64_t weight_block;  // floats from one output block's weights to the next
+};
+
+template <int V>
+using Vec = cpu_simd::Vec<V>;
+
+// acc[b][j] = sum over (input channel, r, s) of x[p*stride + r][(q0 + j)*stride + s] * w_b.
+// Inlined into the ISA-specific callers below, which give the vector type its instructions.
+// kDense: stride 1 and full channel blocks (cb = V), so every offset is a compile-time
+// constant: the broadcasts fold into the FMAs as memory operands and free the registers that
+// held run-time offsets.
+template <int V, int QT, int KB, bool kDense = false>
+[[gnu::always_inline]] inline void tile(const Layout& l, const float* x, const float* w, std::int64_t p,
+                                        std::int64_t q0, float* out /* KB x QT x V */) {
+  Vec<V> acc[KB][QT] = {};
+  for (std::int64_t cblock = 0; cblock < l.c_blocks; ++cblock)
+    for (std::int64_t r = 0; r < l.r; ++r) {
+      const float* x_row = x + ((cblock * l.hp + p * l.stride_h + r) * l.wp + q0 * l.stride_w) * l.cb;
+      const float* w_row = w + (cblock * l.r + r) * l.s * l.cb * V;
+      for (std::int64_t s = 0; s < l.s; ++s)
+        for (std::int64_t ci = 0; ci < (kDense ? V : l.cb); ++ci) {
+          const float* xs = x_row + s * (kDense ? V : l.cb) + ci;
+          const float* ws = w_row + (s * l.cb + ci) * V;
+          Vec<V> wv[KB];
+          for (int b = 0; b < KB; ++b) wv[b] = cpu_simd::load<V>(ws + b * l.weight_block);
+          for (int j = 0; j < QT; ++j) {
+            const float xv = xs[kDense ? j * V : j * l.stride_w * l.cb];
+            for (int b = 0; b < KB; ++b) acc[b][j] += xv * wv[b];
+          }
+        }
+    }
+  static_assert(sizeof(Vec<V>) == V * sizeof(float));
+  std::memcpy(out, acc, sizeof(acc));
+}
+
+using TileFn = void (*)(const Layout&, const float*, const float*, std::int64_t, std::int64_t, float*);
+
+template <int QT, int KB>
+__attribute__((target("avx512f,fma"))) void tile_avx512(const Layout& l, const float* x, const float* w,
+                                                        std::int64_t p, std::int64_t q0, float* out) {
+  tile<16, QT, KB>(l, x, w, p, q0, out);
+}
+template <int QT, int KB>
+__attribute__((target("avx2,fma"))) void tile_avx2(const Layout& l, const float* x, const float* w, std::int64_t p,
+                                                  std::int64_t q0, float* out) {
+  tile<8, QT, KB>(l, x, w, p, q0, out);
+}
+
+template <int QT, int KB>
+__attribute__((target("avx512f,fma"))) void dense_avx512(const Layout& l, const float* x, const float* w,
+                                                         std::int64_t p, std::int64_t q0, float* out) {
+  tile<16, QT, KB, true>(l, x, w, p, q0, out);
+}
+template <int QT, int KB>
+__attribute__((target("avx2,fma"))) void dense_avx2(const Layout& l, const float* x, const float* w, std::int64_t p,
+                                                   std::int64_t q0, float* out) {
+  tile<8, QT, KB, true>(l, x, w, p, q0, out);
+}
+
+// tiles[KB - 1][QT - 1] for QT = 1 .. max: the full tile and every tail width.
+template <int KB, bool kAvx512, std::size_t... I>
+constexpr std::array<TileFn, sizeof...(I)> tile_table(std::index_sequence<I...>) {
+  if constexpr (kAvx512) return {&tile_avx512<int(I) + 1, KB>...};
+  else return {&tile_avx2<int(I) + 1, KB>...};
+}
+
+struct Kernel {
+  int v, qt_max[2];
+  const TileFn* tiles[2];  // [KB - 1] -> QT - 1
+  TileFn dense[2];         // [KB - 1]: the full-width tile for stride 1 and cb = V
+};
+
+const Kernel* kernel_here() {
+  static constexpr auto avx512_1 = tile_table<1, true>(std::make_index_sequence<28>());
+  static constexpr auto avx512_2 = tile_table<2, true>(std::make_index_sequence<14>());
+  static constexpr auto avx2_1 = tile_table<1, false>(std::make_index_sequence<12>());
+  static constexpr auto avx2_2 = tile_table<2, false>(std::make_index_sequence<6>());
+  static const Kernel avx512{16, {28, 14}, {avx512_1.data(), avx512_2.data()}, {dense_avx512<28, 1>, dense_avx512<14, 2>}};
+  static const Kernel avx2{8, {12, 6}, {avx2_1.data(), avx2_2.data()}, {dense_avx2<12, 1>, dense_avx2<6, 2>}};
+  if (cpu_features().can_avx512()) return &avx512;
+  if (cpu_features().can_avx2_fma()) return &avx2;
+  return nullptr;
+}
+
+}  // namespace
+
+const char* direct_blocked_unsupported(const Shape& s) {
+  if (kernel_here() == nullptr) return "needs AVX2 and FMA (or AVX-512)";
+  if (s.dilation_h != 1 || s.dilation_w != 1) return "no dilation";
+  return nullptr;
+}
+
+int direct_blocked_vector_floats() {
+  const Kernel* k = kernel_here();
+  return k == nullptr ? 0 : k->v;
+}
+
+std::string direct_blocked_detail() {
+  const Kernel* k = kernel_here();
+  if (k == nullptr) return "not here: needs AVX2 and FMA";
+  return std::string(k->v == 16 ? "AVX-512, NCHW16c: register tiles of 2 x 14 or 1 x 28 vectors"
+                                 : "AVX2, NCHW8c: register tiles of 2 x 6 or 1 x 12 vectors") +
+         "; backward-data as the convolution of dY with the flipped filters (strided layers: step 5)";
+}
+
+void to_blocked(const BlockedLayout& b, const float* x, float* out, int threads) {
+  const std::int64_t image = (b.channels + b.cb - 1) / b.cb * b.hp * b.wp * b.cb;
+  const std::int64_t rows = std::min(b.h, b.hp - b.pad_h), cols = std::min(b.w, b.wp - b.pad_w);
+  const int V = direct_blocked_vector_floats();
+  std::fill_n(out, b.images * image, 0.0f);
+  // Pixel by pixel, its cb channels side by side: the writes run along the buffer, the reads
+  // along cb input rows at once (16 x 16 blocks transposed in registers with AVX-512).
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+  for (std::int64_t n = 0; n < b.images; ++n)
+    for (std::int64_t cblock = 0; cblock < (b.channels + b.cb - 1) / b.cb; ++cblock) {
+      const std::int64_t c0 = cblock * b.cb, channels = std::min(b.cb, b.channels - c0);
+      const float* src = x + n * (b.image_stride > 0 ? b.image_stride : b.channels * b.h * b.w) + c0 * b.h * b.w;
+      for (std::int64_t h = 0; h < rows; ++h) {
+        float* dst = out + n * image + ((cblock * b.hp + h + b.pad_h) * b.wp + b.pad_w) * b.cb;
+        std::int64_t w = 0;
+        if (b.cb == 1) std::copy_n(src + h * b.w, cols, dst), w = cols;  // one channel: NCHW as it is
+        else if (V == 16 && b.cb <= 16)
+          for (; w + 16 <= cols; w += 16)
+            cpu_simd::transpose_16x16_avx512(src + h * b.w + w, b.h * b.w, int(channels), 16, dst + w * b.cb, b.cb);
+        for (; w < cols; ++w)
+          for (std::int64_t ci = 0; ci < channels; ++ci) dst[w * b.cb + ci] = src[(ci * b.h + h) * b.w + w];
+      }
+    }
+}
+
+namespace {
+// The output channels [first, first + count) of `outputs` as slices of their own.
+std::vector<OutputSlice> output_range(const std::vector<OutputSlice>& outputs, std::int64_t first, std::int64_t count,
+                                      std::int64_t plane) {
+  std::vector<OutputSlice> out;
+  for (const OutputSlice& o : outputs) {
+    if (count == 0) break;
+    if (first >= o.channels) {
+      first -= o.channels;
+      continue;
+    }
+    const std::int64_t take = std::min(count, o.channels - first);
+    out.push_back({take, o.base + first * plane, o.image_stride});
+    count -= take, first = 0;
+  }
+  return out;
+}
+}  // namespace
+
+void direct_blocked_forward(const FusedConv& layer, const float* x, int threads) {
+  const Shape& s = layer.shape;
+  const std::int64_t V = kernel_here()->v, Cg = s.c_per_group(), Kg = s.k_per_group();
+  // Groups whose channels and filters fill whole blocks run in one pass (each filter block
+  // reads its group's channel blocks); other groupings one group after another.
+  const bool whole_blocks = s.groups == 1 || (Kg % V == 0 && Cg % std::min(Cg, V) == 0);
+  if (!whole_blocks) {  // each group is a convolution of its own channels
+    const std::int64_t plane = s.p() * s.q();
+    for (std::int64_t g = 0; g < s.groups; ++g) {
+      FusedConv part = layer;
+      part.shape.c = Cg, part.shape.k = Kg, part.shape.groups = 1;
+      part.weight = layer.weight + g * Kg * Cg * s.r * s.s;
+      if (layer.scale != nullptr) part.scale = layer.scale + g * Kg;
+      if (layer.shift != nullptr) part.shift = layer.shift + g * Kg;
+      if (layer.residual != nullptr) part.residual = layer.residual + g * Kg * plane;
+      part.outputs = output_range(layer.outputs, g * Kg, Kg, plane);
+      part.input_image_stride = layer.input_image_stride > 0 ? layer.input_image_stride : s.c * s.h * s.w;
+      direct_blocked_forward(part, x + g * Cg * s.h * s.w, threads);
+    }
+    return;
+  }
+  const Kernel& kernel = *kernel_here();
+  const std::int64_t P = s.p(), Q = s.q(), PQ = P * Q;
+  // c_blocks: the channel blocks one filter reads (its group's); all_blocks: the image's.
+  const std::int64_t cb = std::min<std::int64_t>(Cg, V), c_blocks = (Cg + cb - 1) / cb, k_blocks = (s.k + V - 1) / V;
+  const std::int64_t all_blocks = s.groups * c_blocks;
+  const std::int64_t hp = (P - 1) * s.stride_h + s.r, wp = (Q - 1) * s.stride_w + s.s;
+  const Layout l{cb, c_blocks, hp, wp, s.r, s.s, s.stride_h, s.stride_w, V, c_blocks * s.r * s.s * cb * V};
+  const std::int64_t blocks_per_group = Kg / V;  // filter blocks per group (groups > 1)
+
+  // Input: N x C/cb x Hp x Wp x cb, zero where the padding (or a missing channel) is. The
+  // caller's scratch, reused from call to call (taken by pointer: inside the parallel regions
+  // a thread_local name would be each thread's own).
+  const std::int64_t image = all_blocks * hp * wp * cb;
+  thread_local std::vector<float> xb_scratch, wb_scratch;
+  xb_scratch.resize(std::size_t(s.n * image));
+  float* const xb = xb_scratch.data();
+  to_blocked({.images = s.n, .channels = s.c, .h = s.h, .w = s.w, .cb = cb, .hp = hp, .wp = wp, .pad_h = s.pad_h,
+              .pad_w = s.pad_w, .image_stride = layer.input_image_stride},
+             x, xb, threads);
+  // Weights: K/V x C/cb x R x S x cb x V, zero for the filters and channels past K and C.
+  wb_scratch.assign(std::size_t(k_blocks * l.weight_block), 0.0f);
+  float* const wb = wb_scratch.data();
+  for (std::int64_t k = 0; k < s.k; ++k)
+    for (std::int64_t c = 0; c < Cg; ++c)  // c: the channel within k's group
+      for (std::int64_t r = 0; r < s.r; ++r)
+        for (std::int64_t t = 0; t < s.s; ++t)
+          wb[k / V * l.weight_block + ((((c / cb) * s.r + r) * s.s + t) * cb + c % cb) * V + k % V] =
+              layer.weight[((k * Cg + c) * s.r + r) * s.s + t];
+
+  // Where each output channel goes: its plane in image 0 and the step from image to image;
+  // its scale and shift (1 and 0 when absent).
+  std::vector<float*> plane0(std::size_t(s.k));
+  std::vector<std::int64_t> image_step(std::size_t(s.k));
+  std::vector<float> scale(std::size_t(s.k), 1.0f), shift(std::size_t(s.k), 0.0f);
+  for (std::int64_t k = 0; k < s.k; ++k) {
+    plane0[std::size_t(k)] = channel_plane(layer, 0, k);
+    image_step[std::size_t(k)] = channel_plane(layer, 1, k) - plane0[std::size_t(k)];
+    if (layer.scale != nullptr) scale[std::size_t(k)] = layer.scale[k];
+    if (layer.shift != nullptr) shift[std::size_t(k)] = layer.shift[k];
+  }
+  const float floor = layer.relu ? 0.0f : -std::numeric_limits<float>::infinity();
+
+  // Work: (image, pair of output blocks, output row); each writes its own rows of the output.
+  // A pair's two blocks must read the same channels: with groups, pairs only within a group.
+  const std::int64_t pair_size = s.groups == 1 || blocks_per_group % 2 == 0 ? 2 : 1;
+  const bool dense = s.stride_w == 1 && cb == V;
+  const std::int64_t pairs = (k_blocks + pair_size - 1) / pair_size;
+#pragma omp parallel for collapse(3) schedule(static) num_threads(threads)
+  for (std::int64_t n = 0; n < s.n; ++n)
+    for (std::int64_t pair = 0; pair < pairs; ++pair)
+      for (std::int64_t p = 0; p < P; ++p) {
+        const std::int64_t kb0 = pair_size * pair, kb = std::min<std::int64_t>(pair_size, k_blocks - kb0);
+        const std::int64_t first_block = s.groups == 1 ? 0 : kb0 / blocks_per_group * c_blocks;  // its group's
+        const int qt_max = kernel.qt_max[kb - 1];
+        alignas(64) float out[2 * 28 * 16];
+        for (std::int64_t q0 = 0; q0 < Q; q0 += qt_max) {
+          const std::int64_t qt = std::min<std::int64_t>(qt_max, Q - q0);
+          const TileFn run = qt == qt_max && dense ? kernel.dense[kb - 1] : kernel.tiles[kb - 1][qt - 1];
+          run(l, xb + n * image + first_block * hp * wp * cb, wb + kb0 * l.weight_block, p, q0, out);
+          // out[b][j][v]: filter (kb0 + b) * V + v at pixel (p, q0 + j); transposed to
+          // sums[k][j], one filter's row of pixels, for the epilogue and the NCHW store.
+          alignas(64) float sums[2 * 16][32];
+          for (std::int64_t b = 0; b < kb; ++b)
+            if (V == 16) {
+              for (std::int64_t j0 = 0; j0 < qt; j0 += 16)
+                cpu_simd::transpose_16x16_avx512(out + (b * qt + j0) * V, V, int(std::min<std::int64_t>(16, qt - j0)), 16,
+                                                 &sums[b * V][j0], 32);
+            } else {
+              for (std::int64_t j = 0; j < qt; ++j)
+                for (std::int64_t v = 0; v < V; ++v) sums[b * V + v][j] = out[(b * qt + j) * V + v];
+            }
+          const std::int64_t k_end = std::min(s.k, (kb0 + kb) * V);
+          for (std::int64_t k = kb0 * V; k < k_end; ++k) {
+            const std::size_t kk = std::size_t(k);
+            const float* row = sums[k - kb0 * V];
+            float* y = plane0[kk] + n * image_step[kk] + p * Q + q0;
+            const float a = scale[kk], c = shift[kk];
+            if (layer.residual != nullptr) {
+              const float* res = layer.residual + n * layer.residual_image_stride + k * PQ + p * Q + q0;
+              for (std::int64_t j = 0; j < qt; ++j) y[j] = std::max(row[j] * a + c + res[j], floor);
+            } else {
+              for (std::int64_t j = 0; j < qt; ++j) y[j] = std::max(row[j] * a + c, floor);
+            }
+          }
+        }
+      }
+}
+
+const char* direct_blocked_backward_data_unsupported(const Shape& s) {
+  if (const char* why = direct_blocked_unsupported(s)) return why;
+  if (s.stride_h != 1 || s.stride_w != 1) return "stride 1 only for the input gradient";
+  if (s.pad_h > s.r - 1 || s.pad_w > s.s - 1) return "padding of at most the filter size - 1 for the input gradient";
+  return nullptr;
+}
+
+// With stride 1 the input gradient is itself a convolution: dX = dY (*) W', where W' swaps
+// each filter's input and output channels and turns it by 180 degrees,
+// W'[c][k][r][s] = W[k][c][R-1-r][S-1-s], with padding R-1-pad. The same kernel runs it; no
+// col2im scatter.
+void direct_blocked_backward_data(const Operands& op, int threads) {
+  const Shape& s = op.shape;
+  Shape t = s;
+  t.c = s.k, t.k = s.c, t.h = s.p(), t.w = s.q(), t.pad_h = s.r - 1 - s.pad_h, t.pad_w = s.s - 1 - s.pad_w;
+  // Per group g: filter c of the transposed layer is input channel c of the group, its
+  // channels the group's filters k.
+  const std::int64_t Cg = s.c_per_group(), Kg = s.k_per_group(), RS = s.r * s.s;
+  std::vector<float> flipped(std::size_t(s.k * Cg * RS));
+  for (std::int64_t g = 0; g < s.groups; ++g)
+    for (std::int64_t k = 0; k < Kg; ++k)
+      for (std::int64_t c = 0; c < Cg; ++c)
+        for (std::int64_t r = 0; r < s.r; ++r)
+          for (std::int64_t x = 0; x < s.s; ++x)
+            flipped[std::size_t((((g * Cg + c) * Kg + k) * s.r + (s.r - 1 - r)) * s.s + (s.s - 1 - x))] =
+                op.w[(((g * Kg + k) * Cg + c) * s.r + r) * s.s + x];
+  direct_blocked_forward(FusedConv{.shape = t, .weight = flipped.data(), .outputs = {{s.c, op.x, s.c * s.h * s.w}}},
+                         op.y, threads);
+}
+
+namespace {
+void direct_blocked_ladder(const Operands& op, const RunContext& ctx) {
+  const Shape& s = op.shape;
+  direct_blocked_forward(
+      FusedConv{.shape = s, .weight = op.w, .outputs = {{s.k, op.y, s.k * s.p() * s.q()}}}, op.x, ctx.threads);
+}
+// Strided layers' input gradient is not a plain convolution: step 5 computes it.
+void direct_blocked_ladder_backward_data(const Operands& op, const RunContext& ctx) {
+  if (direct_blocked_backward_data_unsupported(op.shape) != nullptr) return kCpuBatched.backward_data(op, ctx);
+  direct_blocked_backward_data(op, ctx.threads);
+}
+}  // namespace
+
+}  // namespace flopslab::conv::cpu
+
+namespace flopslab::conv {
+extern const ConvVariant kCpuDirectBlocked{
+    .name = "direct-blocked",
+    .step = 6,
+    .multithreaded = true,
+    .idea = "step 1 on a channel-blocked layout (NCHW16c/8c): one weight vector times a broadcast pixel, no im2col",
+    .forward = cpu::direct_blocked_ladder,
+    .backward_data = cpu::direct_blocked_ladder_backward_data,
+    .unsupported = cpu::direct_blocked_unsupported,
+    .detail = cpu::direct_blocked_detail,
+};
+}  // namespace flopslab::conv

@@ -1,0 +1,227 @@
+// Step 8: depthwise convolution (groups = C, MobileNet's layer), where the GEMM rungs have
+// nothing to multiply: each filter sees one input channel, so a 3x3 depthwise layer does 9
+// multiply-adds per output and is bound by memory, not arithmetic. What matters is touching
+// each byte once and using whole vectors:
+//   - each input plane is copied once into a zero-padded plane (a thread's own, L1/L2-sized),
+//     so the tap loops need no bounds checks;
+//   - each output row is summed tap by tap while it sits in L1, its inner loop along the row
+//     with unit stride (stride-1 layers), compiled for AVX-512 and AVX2 as well as the
+//     baseline (target_clones), so the compiler's vectors are the machine's widest.
+// Threads take (image, filter) planes. The input gradient (stride 1) is the same kernel on dY
+// with the filters turned; the weight gradient is one dot product per tap and plane, threads
+// over filters, each summing its images in order. A filter multiplier K/C > 1 is allowed.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/conv/conv_cpu.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/simd_vec.h"
+#include "kernels/registry.h"
+
+namespace flopslab::conv {
+extern const ConvVariant kCpuBatched;
+}
+
+namespace flopslab::conv::cpu {
+namespace {
+
+// One output plane from its padded input plane: each row summed tap by tap while it is in L1.
+// One function per plane (not per row), so the clones' dispatch and the loop set-up are paid
+// once per plane.
+// Rows are computed qv = Q rounded up to 16 wide (the padded plane is wide enough), so the
+// vector loops have no tails; the extra columns are dropped when the row is stored.
+struct Plane {
+  std::int64_t P, Q, qv, wp, r, s, stride_h, stride_w, dilation_h, dilation_w;
+};
+Plane plane_of(const Shape& s) {
+  const std::int64_t Q = s.q(), qv = Q <= 32 ? (Q + 15) / 16 * 16 : (Q + 63) / 64 * 64;
+  return {s.p(), Q, qv, (qv - 1) * s.stride_w + s.extent_w(), s.r, s.s, s.stride_h, s.stride_w, s.dilation_h,
+          s.dilation_w};
+}
+std::int64_t padded_rows(const Shape& s) { return (s.p() - 1) * s.stride_h + s.extent_h(); }
+
+// Stride 1: up to 4 vectors of an output row stay in registers while the taps add into them.
+template <int V, int NV>
+[[gnu::always_inline]] inline void rows_in_registers(const Plane& l, const float* padded, const float* w, float* y) {
+  using Vec = cpu_simd::Vec<V>;
+  alignas(64) float out[NV * V];
+  for (std::int64_t p = 0; p < l.P; ++p)
+    for (std::int64_t q0 = 0; q0 < l.qv; q0 += NV * V) {
+      Vec acc[NV] = {};
+      for (std::int64_t r = 0; r < l.r; ++r) {
+        const float* x_row = padded + (p + r * l.dilation_h) * l.wp + q0;
+        for (std::int64_t t = 0; t < l.s; ++t) {
+          const float tap = w[r * l.s + t];
+          for (int i = 0; i < NV; ++i) acc[i] += tap * cpu_simd::load<V>(x_row + t * l.dilation_w + i * V);
+        }
+      }
+      std::memcpy(out, acc, sizeof acc);
+      std::copy_n(out, std::min<std::int64_t>(NV * V, l.Q - q0), y + p * l.Q + q0);
+    }
+}
+__attribute__((target("avx512f,fma"))) void rows_avx512(const Plane& l, const float* padded, const float* w, float* y) {
+  if (l.qv <= 16) return rows_in_registers<16, 1>(l, padded, w, y);
+  if (l.qv <= 32) return rows_in_registers<16, 2>(l, padded, w, y);
+  rows_in_registers<16, 4>(l, padded, w, y);
+}
+__attribute__((target("avx2,fma"))) void rows_avx2(const Plane& l, const float* padded, const float* w, float* y) {
+  if (l.qv <= 16) return rows_in_registers<8, 2>(l, padded, w, y);
+  rows_in_registers<8, 4>(l, padded, w, y);
+}
+
+__attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4"))) void depthwise_plane_loops(
+    const Plane& l, const float* __restrict padded, const float* __restrict w, float* __restrict y) {
+  alignas(64) float row[1024];
+  for (std::int64_t p = 0; p < l.P; ++p) {
+    for (std::int64_t q0 = 0; q0 < l.qv; q0 += 1024) {
+      const std::int64_t width = std::min<std::int64_t>(1024, l.qv - q0);  // a multiple of 16
+      for (std::int64_t q = 0; q < width; ++q) row[q] = 0.0f;
+      for (std::int64_t r = 0; r < l.r; ++r)
+        for (std::int64_t t = 0; t < l.s; ++t) {
+          const float* __restrict x_row =
+              padded + (p * l.stride_h + r * l.dilation_h) * l.wp + t * l.dilation_w + q0 * l.stride_w;
+          const float tap = w[r * l.s + t];
+          if (l.stride_w == 1)
+            for (std::int64_t q = 0; q < width; ++q) row[q] += tap * x_row[q];
+          else
+            for (std::int64_t q = 0; q < width; ++q) row[q] += tap * x_row[q * l.stride_w];
+        }
+      std::copy_n(row, std::min(width, l.Q - q0), y + p * l.Q + q0);
+    }
+  }
+}
+
+// qv is a multiple of 16 and the padded plane is wide enough for the vectors of 64 floats
+// only when padded to them: plane_of rounds qv up to 64 when the row is longer than 32.
+void depthwise_plane(const Plane& l, const float* padded, const float* w, float* y) {
+  if (l.stride_h == 1 && l.stride_w == 1 && cpu_features().can_avx512()) return rows_avx512(l, padded, w, y);
+  if (l.stride_h == 1 && l.stride_w == 1 && cpu_features().can_avx2_fma()) return rows_avx2(l, padded, w, y);
+  depthwise_plane_loops(l, padded, w, y);
+}
+
+// dW[r][t] of one filter from one image: sum over the plane of dY times the shifted input.
+__attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4"))) void depthwise_plane_weight_grad(
+    const Plane& l, const float* __restrict padded, const float* __restrict dy, double* __restrict dw) {
+  for (std::int64_t r = 0; r < l.r; ++r)
+    for (std::int64_t t = 0; t < l.s; ++t) {
+      float lanes[16] = {};  // float partial sums the compiler keeps in vectors; added in double
+      for (std::int64_t p = 0; p < l.P; ++p) {
+        const float* __restrict x_row = padded + (p * l.stride_h + r * l.dilation_h) * l.wp + t * l.dilation_w;
+        const float* __restrict dy_row = dy + p * l.qv;  // dY padded to qv columns with zeros
+        if (l.stride_w == 1)
+          for (std::int64_t q = 0; q < l.qv; q += 16)
+            for (int i = 0; i < 16; ++i) lanes[i] += dy_row[q + i] * x_row[q + i];
+        else
+          for (std::int64_t q = 0; q < l.Q; ++q) lanes[0] += dy_row[q] * x_row[q * l.stride_w];
+      }
+      double sum = 0;
+      for (float v : lanes) sum += double(v);
+      dw[r * l.s + t] += sum;
+    }
+}
+
+// The (image, channel) plane of x, zero-padded, into `padded` (hp x wp).
+void pad_plane(const Shape& s, const float* x, std::int64_t hp, std::int64_t wp, std::vector<float>& padded) {
+  std::fill(padded.begin(), padded.end(), 0.0f);
+  const std::int64_t w0 = std::max<std::int64_t>(0, -s.pad_w), w1 = std::min(s.w, wp - s.pad_w);
+  for (std::int64_t h = std::max<std::int64_t>(0, -s.pad_h); h < std::min(s.h, hp - s.pad_h); ++h)
+    if (w1 > w0) std::copy(x + h * s.w + w0, x + h * s.w + w1, padded.data() + (h + s.pad_h) * wp + w0 + s.pad_w);
+}
+
+}  // namespace
+
+const char* depthwise_unsupported(const Shape& s) {
+  if (s.c_per_group() != 1) return "depthwise layers only (one input channel per group)";
+  return nullptr;
+}
+
+void depthwise_forward(const Operands& op, const RunContext& ctx) {
+  const Shape& s = op.shape;
+  const std::int64_t P = s.p(), Q = s.q(), Kg = s.k_per_group();
+  // The padded plane holds every input position a tap reads (and the columns up to qv).
+  const Plane l = plane_of(s);
+  const std::int64_t hp = padded_rows(s), wp = l.wp;
+#pragma omp parallel num_threads(ctx.threads)
+  {
+    std::vector<float> padded(std::size_t(hp * wp));
+    std::int64_t loaded = -1;  // the (image, channel) plane in `padded`
+#pragma omp for collapse(2) schedule(static)
+    for (std::int64_t n = 0; n < s.n; ++n)
+      for (std::int64_t k = 0; k < s.k; ++k) {
+        const std::int64_t c = k / Kg;
+        if (loaded != n * s.c + c) {  // consecutive filters of one channel share its plane
+          pad_plane(s, op.x + (n * s.c + c) * s.h * s.w, hp, wp, padded);
+          loaded = n * s.c + c;
+        }
+        depthwise_plane(l, padded.data(), op.w + k * s.r * s.s, op.y + (n * s.k + k) * P * Q);
+      }
+  }
+}
+
+// With stride 1 and one filter per channel, dX is the depthwise convolution of dY with each
+// filter turned by 180 degrees, padding R-1-pad.
+const char* depthwise_backward_data_unsupported(const Shape& s) {
+  if (const char* why = depthwise_unsupported(s)) return why;
+  if (s.k != s.c) return "one filter per channel for the input gradient";
+  if (s.stride_h != 1 || s.stride_w != 1 || s.dilation_h != 1 || s.dilation_w != 1)
+    return "stride 1 and no dilation for the input gradient";
+  if (s.pad_h > s.r - 1 || s.pad_w > s.s - 1) return "padding of at most the filter size - 1 for the input gradient";
+  return nullptr;
+}
+
+void depthwise_backward_data(const Operands& op, const RunContext& ctx) {
+  const Shape& s = op.shape;
+  Shape t = s;
+  t.h = s.p(), t.w = s.q(), t.pad_h = s.r - 1 - s.pad_h, t.pad_w = s.s - 1 - s.pad_w;
+  std::vector<float> flipped(std::size_t(s.k * s.r * s.s));
+  for (std::int64_t k = 0; k < s.k; ++k)
+    for (std::int64_t i = 0; i < s.r * s.s; ++i) flipped[std::size_t(k * s.r * s.s + s.r * s.s - 1 - i)] = op.w[k * s.r * s.s + i];
+  depthwise_forward({t, op.y, flipped.data(), op.x}, ctx);
+}
+
+// Threads take filters; each sums its filter's gradient over the images in order.
+void depthwise_backward_weights(const Operands& op, const RunContext& ctx) {
+  const Shape& s = op.shape;
+  const std::int64_t P = s.p(), Q = s.q(), Kg = s.k_per_group();
+  const Plane l = plane_of(s);
+  const std::int64_t hp = padded_rows(s), wp = l.wp;
+#pragma omp parallel num_threads(ctx.threads)
+  {
+    std::vector<float> padded(std::size_t(hp * wp)), dy(std::size_t(P * l.qv), 0.0f);
+    std::vector<double> dw(std::size_t(s.r * s.s));
+#pragma omp for schedule(static)
+    for (std::int64_t k = 0; k < s.k; ++k) {
+      std::fill(dw.begin(), dw.end(), 0.0);
+      for (std::int64_t n = 0; n < s.n; ++n) {
+        pad_plane(s, op.x + (n * s.c + k / Kg) * s.h * s.w, hp, wp, padded);
+        for (std::int64_t p = 0; p < P; ++p) std::copy_n(op.y + ((n * s.k + k) * P + p) * Q, Q, dy.data() + p * l.qv);
+        depthwise_plane_weight_grad(l, padded.data(), dy.data(), dw.data());
+      }
+      for (std::int64_t i = 0; i < s.r * s.s; ++i) op.w[k * s.r * s.s + i] = float(dw[std::size_t(i)]);
+    }
+  }
+}
+
+namespace {
+// Layers the flipped form does not cover (strided, dilated, multiplier > 1) go to step 5.
+void depthwise_ladder_backward_data(const Operands& op, const RunContext& ctx) {
+  if (depthwise_backward_data_unsupported(op.shape) != nullptr) return kCpuBatched.backward_data(op, ctx);
+  depthwise_backward_data(op, ctx);
+}
+}  // namespace
+
+}  // namespace flopslab::conv::cpu
+
+namespace flopslab::conv {
+extern const ConvVariant kCpuDepthwise{
+    .name = "depthwise",
+    .step = 8,
+    .multithreaded = true,
+    .idea = "groups = C: a padded copy of each plane, each output row summed tap by tap in L1, widest vectors",
+    .forward = cpu::depthwise_forward,
+    .backward_data = cpu::depthwise_ladder_backward_data,
+    .backward_weights = cpu::depthwise_backward_weights,
+    .unsupported = cpu::depthwise_unsupported,
+};
+}  // namespace flopslab::conv

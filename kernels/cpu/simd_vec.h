@@ -1,0 +1,33 @@
+// GCC vector types of 8 and 16 floats for kernels written once for both AVX2 and AVX-512: the
+// kernel is an always-inline template over the width, instantiated inside functions that carry
+// the target attribute, which gives the vector operations their instructions. (An attribute on
+// a dependent alias template is dropped, hence the explicit typedefs.)
+#pragma once
+
+#include <cstring>
+
+namespace flopslab::cpu_simd {
+
+typedef float Vec8 __attribute__((vector_size(32)));
+typedef float Vec16 __attribute__((vector_size(64)));
+template <int V> struct VecOf;
+template <> struct VecOf<8> { using type = Vec8; };
+template <> struct VecOf<16> { using type = Vec16; };
+template <int V>
+using Vec = typename VecOf<V>::type;
+
+template <int V>
+[[gnu::always_inline]] inline Vec<V> load(const float* p) {
+  Vec<V> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <int V>
+[[gnu::always_inline]] inline float sum_lanes(const Vec<V>& v) {
+  float s = 0;
+  for (int i = 0; i < V; ++i) s += v[i];
+  return s;
+}
+
+}  // namespace flopslab::cpu_simd
