@@ -1,4 +1,6 @@
 // Linear: y = x W^T + b, its backward two GEMMs (dW = dy^T x, dx = dy W).
+#include <vector>
+
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "nn/layers/common.h"
 
@@ -19,9 +21,25 @@ Tensor Linear::forward(const Tensor& x, const Context& ctx) {
   if (x.dim(1) != weight.value.dim(1))
     throw std::invalid_argument(describe() + ": input has " + std::to_string(x.dim(1)) + " features");
   x_.save(x, ctx.precision, ctx.threads);
+  const std::int64_t n = x.dim(0), in = x.dim(1), out = weight.value.dim(0);
+  if (ctx.precision == Precision::fp32 && n > 0) {
+    // y^T = W x^T, the bias per row in the GEMM's epilogue. W (out x in) is already the GEMM's
+    // A as it is stored; transposing x and y (n rows, a batch) moves fewer bytes than
+    // transposing W, which y = x W^T needs every step (the optimizer has changed W).
+    // Kernel scratch, like the GEMM's packed panels (not activations: freed before returning).
+    std::vector<float> x_t(std::size_t(in * n)), y_t(std::size_t(out * n));
+    conv::cpu::transpose(x.data(), n, in, x_t.data());
+    const gemm::packed::BRowReader rows = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* dst) {
+      std::copy_n(x_t.data() + row * n + col0, cols, dst);
+    };
+    gemm::packed::gemm_packed_fused({out, n, in}, weight.value.data(), in, rows, y_t.data(), n,
+                                    {.row_shift = bias.value.data()}, ctx.threads);
+    Tensor y = Tensor::uninitialized({n, out});
+    conv::cpu::transpose(y_t.data(), out, n, y.data());
+    return y;
+  }
   Tensor y;
   matmul(x, false, weight.value, true, y, ctx.threads, false, ctx.precision);  // N x out
-  const std::int64_t n = y.dim(0), out = y.dim(1);
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < out; ++j) y[i * out + j] += bias.value[j];
   round_to_precision(y, ctx.precision, ctx.threads);
