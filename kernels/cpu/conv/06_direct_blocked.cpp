@@ -72,8 +72,12 @@ template <int V, int QT, int KB, bool kDense = false>
           const float* ws = w_row + (s * l.cb + ci) * V;
           Vec<V> wv[KB];
           for (int b = 0; b < KB; ++b) wv[b] = cpu_simd::load<V>(ws + b * l.weight_block);
+          // Unrolled completely, or the accumulators live on the stack (GCC stops unrolling
+          // at 16 by itself, and the 1 x 28 tile then ran load-FMA-store: a third the speed).
+#pragma GCC unroll 28
           for (int j = 0; j < QT; ++j) {
             const float xv = xs[kDense ? j * V : j * l.stride_w * l.cb];
+#pragma GCC unroll 2
             for (int b = 0; b < KB; ++b) acc[b][j] += xv * wv[b];
           }
         }

@@ -55,7 +55,9 @@ template <int V, int KT, int QV>
       for (std::int64_t p = 0; p < P; ++p) {
         Vec xv[QV];
         for (int i = 0; i < QV; ++i) xv[i] = cpu_simd::load<V>(x_row + p * d.wp + i * V);
+#pragma GCC unroll 6
         for (int kk = 0; kk < KT; ++kk)
+#pragma GCC unroll 4
           for (int i = 0; i < QV; ++i) acc[kk][i] += cpu_simd::load<V>(dy_image + (kk * P + p) * d.qv + i * V) * xv[i];
       }
       float* out = dw_t + ((c * s.r + r) * s.s + t) * d.kp + k0;
@@ -95,6 +97,7 @@ template <int V>
     for (std::int64_t q = 0; q < Q; ++q) {
       const Vec d = cpu_simd::load<V>(dy + (p * Q + q) * V);
       const float* xp = x + (p * wp + q) * V;
+#pragma GCC unroll 16
       for (int ci = 0; ci < V; ++ci) acc[ci] += xp[ci] * d;
     }
   for (int ci = 0; ci < V; ++ci) {
