@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-#include "bench/build_info.h"
 #include "bench/files.h"
 #include "bench/training_bench.h"
 #include "kernels/cpu/conv/fused.h"
@@ -57,25 +56,16 @@ TorchInference run_torch_twin(const InferenceOptions& o) {
     t.note = "scripts/twin_models.py has no inference twin of '" + o.model + "'";
     return t;
   }
-  const std::string python = torch_python();
-  if (python.empty()) {
-    t.note = "no PyTorch here (scripts/setup-peers installs the newest from PyPI; or sudo apt-get install python3-torch)";
-    return t;
-  }
-  const std::string script = std::string(build_info().source_dir) + "/scripts/torch_infer_twin.py";
-  const auto [status, out] = run_shell(fmt::format("FLOPSLAB_TWIN_NO_VENV=1 {} {} --model {} --batches 1,{} --threads {} "
-                                                   "--seconds {} --json 2>&1",
-                                                   shell_quote(python), shell_quote(script), o.model, o.batch,
-                                                   o.threads, o.quick ? 0.1 : 0.5));
-  if (status != 0) {
-    t.note = "the PyTorch twin failed: " + last_line(out);
-    return t;
-  }
+  const std::optional<Json> j =
+      run_torch_script(torch_python(), "torch_infer_twin.py",
+                       fmt::format("--model {} --batches 1,{} --threads {} --seconds {}", o.model, o.batch, o.threads,
+                                   o.quick ? 0.1 : 0.5),
+                       t.note);
+  if (!j) return t;
   try {
-    const Json j = Json::parse(last_line(out));
-    t.torch_version = j["torch"].get<std::string>();
-    t.note = j["frozen_note"].get<std::string>();
-    for (const Json& row : j["rows"])
+    t.torch_version = (*j)["torch"].get<std::string>();
+    t.note = (*j)["frozen_note"].get<std::string>();
+    for (const Json& row : (*j)["rows"])
       t.rows.push_back({.batch = row["batch"].get<std::int64_t>(),
                         .eager_ms = row["eager_ms"].get<double>(),
                         .frozen_ms = row.value("frozen_ms", 0.0),

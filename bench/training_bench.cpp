@@ -18,25 +18,16 @@ constexpr double kLr = 0.003;  // the twin's recipe: Adam at 0.003, batch 64 (se
 
 TwinRun run_twin(const std::string& python, const ModelBench& m, int threads) {
   TwinRun t;
-  if (python.empty()) {
-    t.note = "no PyTorch here (scripts/setup-peers installs the newest from PyPI; or sudo apt-get install python3-torch)";
-    return t;
-  }
-  const std::string script = std::string(build_info().source_dir) + "/scripts/torch_twin.py";
-  const std::string command = fmt::format(
-      "FLOPSLAB_TWIN_NO_VENV=1 {} {} --model {} --epochs {} --batch {} --lr {} --threads {} --train-limit {} "
-      "--test-limit {} --json 2>&1",
-      shell_quote(python), shell_quote(script), m.model, m.epochs, m.batch, kLr, threads, m.train_images, m.test_images);
-  const auto [status, out] = run_shell(command);
-  if (status != 0) {
-    t.note = "the PyTorch twin failed: " + last_line(out);
-    return t;
-  }
+  const std::optional<Json> j = run_torch_script(
+      python, "torch_twin.py",
+      fmt::format("--model {} --epochs {} --batch {} --lr {} --threads {} --train-limit {} --test-limit {}", m.model,
+                  m.epochs, m.batch, kLr, threads, m.train_images, m.test_images),
+      t.note);
+  if (!j) return t;
   try {
-    const Json j = Json::parse(last_line(out));
-    t.torch_version = j["torch"].get<std::string>();
-    t.samples_per_s = j["epochs"].back()["samples_per_s"].get<double>();
-    t.accuracy = j["epochs"].back()["test_accuracy"].get<double>();
+    t.torch_version = (*j)["torch"].get<std::string>();
+    t.samples_per_s = (*j)["epochs"].back()["samples_per_s"].get<double>();
+    t.accuracy = (*j)["epochs"].back()["test_accuracy"].get<double>();
     t.ran = true;
   } catch (const std::exception& e) {
     t.note = std::string("the PyTorch twin's output was not understood: ") + e.what();
@@ -45,6 +36,27 @@ TwinRun run_twin(const std::string& python, const ModelBench& m, int threads) {
 }
 
 }  // namespace
+
+std::optional<Json> run_torch_script(const std::string& python, const std::string& script, const std::string& args,
+                                     std::string& why) {
+  if (python.empty()) {
+    why = "no PyTorch here (scripts/setup-peers installs the newest from PyPI; or sudo apt-get install python3-torch)";
+    return std::nullopt;
+  }
+  const std::string path = std::string(build_info().source_dir) + "/scripts/" + script;
+  const auto [status, out] =
+      run_shell(fmt::format("FLOPSLAB_TWIN_NO_VENV=1 {} {} {} --json 2>&1", shell_quote(python), shell_quote(path), args));
+  if (status != 0) {
+    why = "the PyTorch twin failed: " + last_line(out);
+    return std::nullopt;
+  }
+  try {
+    return Json::parse(last_line(out));
+  } catch (const std::exception& e) {
+    why = std::string("the PyTorch twin's output was not understood: ") + e.what();
+    return std::nullopt;
+  }
+}
 
 std::string torch_python() {
   const std::string venv = std::string(build_info().source_dir) + "/.peers/torch/bin/python3";

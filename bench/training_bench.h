@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,5 +49,11 @@ std::string training_bench_markdown(const TrainingBench& bench);
 // The python3 whose PyTorch is newest here: scripts/setup-peers's virtual environment, else
 // Debian's interpreter; empty when neither has PyTorch.
 std::string torch_python();
+
+// Runs scripts/<script> under `python` (FLOPSLAB_TWIN_NO_VENV=1, so it stays on that
+// interpreter) with `args` and --json, and parses its last line. On failure (no python, a
+// non-zero exit, output that is not JSON) returns nothing and says why in `why`.
+std::optional<Json> run_torch_script(const std::string& python, const std::string& script, const std::string& args,
+                                     std::string& why);
 
 }  // namespace flopslab::bench

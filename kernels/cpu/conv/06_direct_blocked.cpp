@@ -17,8 +17,9 @@
 // tile (AVX-512's 32 registers: 2 x 14 or 1 x 28; AVX2's 16: 2 x 6 or 1 x 12). The output
 // is written back as NCHW with the fused epilogue of fused.h (scale, shift, residual, ReLU,
 // output slices) applied on the way. Both layout conversions are counted in the time.
-// Backward-data for stride 1 is the same kernel on dY with the filters flipped (below). Groups
-// of 1 and no dilation; the weight gradient and the other shapes use the other rungs.
+// Backward-data for stride 1 is the same kernel on dY with the filters flipped (below).
+// Grouped layers read only their group's channel blocks (one pass when groups fill whole
+// blocks, else group by group). No dilation; the weight gradient is step 7's.
 #include "kernels/cpu/conv/direct_blocked.h"
 
 #include <algorithm>
@@ -241,14 +242,24 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
               .pad_w = s.pad_w, .image_stride = layer.input_image_stride},
              x, xb, threads);
   // Weights: K/V x C/cb x R x S x cb x V, zero for the filters and channels past K and C.
-  wb_scratch.assign(std::size_t(k_blocks * l.weight_block), 0.0f);
+  // Written in their own order (one filter block per thread at a time): with small batches
+  // this repacking is a fair part of the call.
+  wb_scratch.resize(std::size_t(k_blocks * l.weight_block));
   float* const wb = wb_scratch.data();
-  for (std::int64_t k = 0; k < s.k; ++k)
-    for (std::int64_t c = 0; c < Cg; ++c)  // c: the channel within k's group
-      for (std::int64_t r = 0; r < s.r; ++r)
-        for (std::int64_t t = 0; t < s.s; ++t)
-          wb[k / V * l.weight_block + ((((c / cb) * s.r + r) * s.s + t) * cb + c % cb) * V + k % V] =
-              layer.weight[((k * Cg + c) * s.r + r) * s.s + t];
+  const std::int64_t RS = s.r * s.s;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t kb = 0; kb < k_blocks; ++kb) {
+    float* dst = wb + kb * l.weight_block;
+    for (std::int64_t cblock = 0; cblock < c_blocks; ++cblock)
+      for (std::int64_t tap = 0; tap < RS; ++tap)
+        for (std::int64_t ci = 0; ci < cb; ++ci, dst += V) {
+          const std::int64_t c = cblock * cb + ci;  // the channel within the filter's group
+          for (std::int64_t v = 0; v < V; ++v) {
+            const std::int64_t k = kb * V + v;
+            dst[v] = k < s.k && c < Cg ? layer.weight[(k * Cg + c) * RS + tap] : 0.0f;
+          }
+        }
+  }
 
   // Where each output channel goes: its plane in image 0 and the step from image to image;
   // its scale and shift (1 and 0 when absent).

@@ -192,17 +192,12 @@ void direct_weight_grad(const Operands& op, const RunContext& ctx) {
   d.kp = (s.k + KT - 1) / KT * KT;
   d.hp = P + (s.r - 1) * s.dilation_h;
   d.wp = d.qv + (s.s - 1) * s.dilation_w;
-  // x, padded: input (ih, iw) at (ih + pad_h, iw + pad_w); zeros elsewhere.
-  std::vector<float> x_pad(std::size_t(s.n * s.c * d.hp * d.wp), 0.0f), dy_pad(std::size_t(s.n * d.kp * P * d.qv), 0.0f);
-#pragma omp parallel for collapse(2) schedule(static) num_threads(ctx.threads)
-  for (std::int64_t n = 0; n < s.n; ++n)
-    for (std::int64_t c = 0; c < s.c; ++c) {
-      const float* src = op.x + (n * s.c + c) * s.h * s.w;
-      float* dst = x_pad.data() + (n * s.c + c) * d.hp * d.wp;
-      const std::int64_t w0 = std::max<std::int64_t>(0, -s.pad_w), w1 = std::min(s.w, d.wp - s.pad_w);
-      for (std::int64_t h = std::max<std::int64_t>(0, -s.pad_h); h < std::min(s.h, d.hp - s.pad_h); ++h)
-        if (w1 > w0) std::copy(src + h * s.w + w0, src + h * s.w + w1, dst + (h + s.pad_h) * d.wp + w0 + s.pad_w);
-    }
+  // x, padded: input (ih, iw) at (ih + pad_h, iw + pad_w); zeros elsewhere. dY, padded to qv
+  // columns and kp filters with zeros.
+  std::vector<float> x_pad(std::size_t(s.n * s.c * d.hp * d.wp)), dy_pad(std::size_t(s.n * d.kp * P * d.qv), 0.0f);
+  to_blocked({.images = s.n, .channels = s.c, .h = s.h, .w = s.w, .cb = 1, .hp = d.hp, .wp = d.wp, .pad_h = s.pad_h,
+              .pad_w = s.pad_w},
+             op.x, x_pad.data(), ctx.threads);  // one channel per block: padded NCHW planes
 #pragma omp parallel for collapse(2) schedule(static) num_threads(ctx.threads)
   for (std::int64_t n = 0; n < s.n; ++n)
     for (std::int64_t k = 0; k < s.k; ++k)
