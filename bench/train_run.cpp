@@ -12,6 +12,7 @@
 #include "bench/files.h"
 #include "bench/report.h"
 #include "nn/checkpoint.h"
+#include "nn/device.h"
 #include "nn/parts.h"
 
 namespace flopslab::bench {
@@ -41,6 +42,21 @@ std::string train_run_problem(const TrainRunOptions& o) {
   const auto& models = nn::model_names();
   if (std::find(models.begin(), models.end(), o.model) == models.end())
     return "--model: '" + o.model + "' is not a model (valid: " + nn::model_names_text() + ")";
+  if (o.device == nn::DeviceTag::cuda) {
+    if (const char* why = nn::cuda_unusable()) return std::string("--device cuda: ") + why;
+    std::mt19937_64 rng(0);
+    const auto model = nn::make_model(o.model, rng);
+    if (const std::string missing = nn::layers_without_gpu_half(*model); !missing.empty())
+      return "--device cuda: the " + o.model + " cannot run on the GPU yet (no GPU half for " + missing +
+             "); train it with --device cpu";
+    const auto not_yet = [](const std::string& what) {
+      return "--device cuda: " + what + " is not on the GPU yet; train with --device cpu";
+    };
+    if (o.precision != nn::Precision::fp32) return not_yet(std::string("--precision ") + nn::precision_name(o.precision));
+    if (o.accumulate > 1) return not_yet("--accumulate");
+    if (o.loss_scaling) return not_yet("--loss-scale");
+    if (o.augment.mixup_alpha > 0) return not_yet("--mixup");
+  }
   const auto& optimizers = nn::optimizer_names();
   if (std::find(optimizers.begin(), optimizers.end(), o.optimizer) == optimizers.end())
     return "--optimizer: '" + o.optimizer + "' is not an optimizer (valid: sgd, nesterov, adam, adamw, rmsprop)";
@@ -141,7 +157,7 @@ TrainRunResult run_training(const TrainRunOptions& options) {
   nn::TrainOptions t{.batch = o.batch, .threads = o.threads, .seed = o.seed, .transforms = transforms,
                      .workers = o.workers, .accumulate = o.accumulate, .precision = o.precision,
                      .loss_scaling = o.loss_scaling, .checkpoint_segments = o.checkpoint_segments, .lr_mult = o.lr_mult,
-                     .freeze = o.freeze, .profile = o.profile};
+                     .freeze = o.freeze, .profile = o.profile, .device = o.device, .gpu_backend = o.gpu_backend};
   nn::Trainer trainer(*model, recipe, train_data, t);  // checks the plan: phases, schedules, parts
   // The recipe's title: its description up to the first colon.
   const std::string title = recipe.description.substr(0, recipe.description.find(':'));

@@ -38,6 +38,8 @@ struct TrainRunOptions {
   std::string init_from;
   std::vector<std::string> new_parts;
   std::vector<std::int64_t> classes;  // train on these classes only, relabelled 0, 1, ...
+  nn::DeviceTag device = nn::DeviceTag::cpu;
+  nn::GpuBackend gpu_backend = nn::GpuBackend::own;
   std::function<void(const std::string&)> progress;
 };
 

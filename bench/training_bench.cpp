@@ -1,8 +1,10 @@
 #include "bench/training_bench.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
+
 
 #include "bench/affinity.h"
 #include "bench/build_info.h"
@@ -59,6 +61,7 @@ std::optional<Json> run_torch_script(const std::string& python, const std::strin
 }
 
 std::string torch_python() {
+  if (const char* chosen = std::getenv("FLOPSLAB_PYTHON"); chosen != nullptr && *chosen != '\0') return chosen;
   const std::string venv = std::string(build_info().source_dir) + "/.peers/torch/bin/python3";
   for (const std::string& python : {venv, std::string("/usr/bin/python3")}) {
     if (!fs::exists(python)) continue;

@@ -21,6 +21,7 @@
 #include "cli/args.h"
 #include "kernels/cpu/gemm/packed.h"
 #include "nn/checkpoint.h"
+#include "nn/device.h"
 #include "nn/lr_find.h"
 
 namespace flopslab::cli {
@@ -32,7 +33,7 @@ struct TrainArgs {
   std::string model = "mlp", optimizer = "adam", data = nn::kFashionMnistDir, out, threads, epochs = "5", batch = "64",
               lr = "0.003", weight_decay = "0", seed = "0", train_limit = "0", test_limit = "0", patience = "0",
               workers = "1", crop_padding = "0", jitter, mixup = "0", recipe, accumulate = "1", precision = "fp32",
-              loss_scale, segments = "0", lr_mult, freeze, init_from, classes;
+              loss_scale, segments = "0", lr_mult, freeze, init_from, classes, device = "cpu", backend;
   bool resume = false, force = false, no_plots = false, no_progress = false, flip = false, new_head = false,
        profile = false;
 };
@@ -72,6 +73,17 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
     o.augment.jitter_low = float(low), o.augment.jitter_high = float(high);
   }
   o.accumulate = int(parse_integer("--accumulate", a.accumulate, 1, 1 << 16));
+  try {
+    o.device = nn::parse_device_tag(a.device);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("train: --device: ") + e.what());
+  }
+  if (!a.backend.empty()) {
+    if (o.device != nn::DeviceTag::cuda) throw UsageError("train: --backend: only with --device cuda");
+    if (a.backend != "own" && a.backend != "vendor")
+      throw UsageError("train: --backend: '" + a.backend + "' is not a backend (valid: own, vendor)");
+    o.gpu_backend = a.backend == "vendor" ? nn::GpuBackend::vendor : nn::GpuBackend::own;
+  }
   o.precision = parse_precision("--precision", a.precision);
   // Dynamic loss scaling is what fp16 needs (its gradients underflow); bf16 has float32's range.
   const std::string scaling = a.loss_scale.empty() ? (o.precision == nn::Precision::fp16 ? "dynamic" : "none") : a.loss_scale;
@@ -110,6 +122,8 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
     throw UsageError(std::string("train: ") + e.what());
   }
   progress.finish();
+  if (o.device == nn::DeviceTag::cuda)
+    std::printf("On the GPU, GEMMs by %s.\n", o.gpu_backend == nn::GpuBackend::own ? "the CUDA ladder's top rung" : "cuBLAS");
   if (o.recipe.empty())
     std::printf("Trained %s with %s (lr %g, batch %lld) on %s, %d thread(s), seed %llu\n", o.model.c_str(),
                 o.optimizer.c_str(), o.lr, static_cast<long long>(o.batch), o.data.c_str(), o.threads,
@@ -272,6 +286,12 @@ CLI::App* add_train_command(CLI::App& app, CommandRun& run) {
       ->type_name("K");
   train->add_flag("--profile", a->profile, "Print the time per step in each layer's forward and backward");
   train->add_option("--threads", a->threads, "Threads for the kernels  [physical cores]")->type_name("N");
+  train->add_option("--device", a->device,
+                    "cpu, or cuda: train on the GPU (so far the MLPs: fp32, cross-entropy, no accumulation)  [cpu]")
+      ->type_name("DEVICE");
+  train->add_option("--backend", a->backend,
+                    "With --device cuda: own (the CUDA GEMM ladder's top rung) or vendor (cuBLAS)  [own]")
+      ->type_name("NAME");
   train->add_option("--seed", a->seed, "Seed of initialisation, shuffling and dropout  [0]")->type_name("N");
   train->add_option("--data", a->data, "Directory of MNIST-format files  [/usr/share/datasets/fashion-mnist]")
       ->type_name("DIR");

@@ -23,6 +23,7 @@ int run_lesson_16(const LessonOptions&);
 int run_lesson_17(const LessonOptions&);
 int run_lesson_18(const LessonOptions&);
 int run_lesson_19(const LessonOptions&);
+int run_lesson_20(const LessonOptions&);
 
 namespace {
 const Lesson kLessons[] = {
@@ -45,6 +46,7 @@ const Lesson kLessons[] = {
     {17, "17-memory-and-precision", "Memory and precision tricks", run_lesson_17},
     {18, "18-inference-fusion", "Inference fusion", run_lesson_18},
     {19, "19-fine-tuning", "Fine-tuning", run_lesson_19},
+    {20, "20-cpu-vs-gpu", "CPU vs GPU, end to end", run_lesson_20},
 };
 }  // namespace
 

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "nn/device.h"
+
 namespace flopslab::nn {
 namespace {
 
@@ -22,6 +24,18 @@ void put(std::string& out, T value) {
 void put_string(std::string& out, const std::string& s) {
   put(out, std::uint32_t(s.size()));
   out += s;
+}
+
+// Stored floats into a tensor on either device (a checkpoint written on one device resumes
+// on the other). The bytes may be unaligned: memcpy on the host, a staged copy to the GPU.
+void load_into(Tensor& t, const char* stored) {
+  if (!t.on_cuda()) {
+    std::memcpy(t.data(), stored, std::size_t(t.size()) * sizeof(float));
+    return;
+  }
+  Tensor host = Tensor::uninitialized(t.shape());
+  std::memcpy(host.data(), stored, std::size_t(t.size()) * sizeof(float));
+  copy_floats(CopyDirection::host_to_device, t.data(), host.data(), t.size());
 }
 
 // Every named tensor of the state, in a fixed order: parameters, buffers, optimizer state.
@@ -83,7 +97,8 @@ std::string serialize_checkpoint(Module& model, Optimizer& optimizer, const Chec
     put_string(out, name);
     put(out, std::uint32_t(t->rank()));
     for (std::int64_t d : t->shape()) put(out, d);
-    out.append(reinterpret_cast<const char*>(t->data()), std::size_t(t->size()) * sizeof(float));
+    const Tensor host = t->to(DeviceTag::cpu);  // checkpoints do not depend on the device
+    out.append(reinterpret_cast<const char*>(host.data()), std::size_t(t->size()) * sizeof(float));
   }
   put(out, std::uint32_t(crc32(0, reinterpret_cast<const Bytef*>(out.data()), uInt(out.size()))));
   return out;
@@ -163,8 +178,7 @@ CheckpointInfo restore_checkpoint(const std::string& bytes, const std::string& w
     if (it->second.first != t->shape())
       throw std::runtime_error(what + ": " + name + " has another shape than the model's " + t->shape_string());
   }
-  for (const auto& [name, t] : state)
-    std::memcpy(t->data(), found.at(name).second, std::size_t(t->size()) * sizeof(float));
+  for (const auto& [name, t] : state) load_into(*t, found.at(name).second);
   optimizer.set_steps(long(parsed.steps));
   return parsed.info;
 }
@@ -190,7 +204,7 @@ std::vector<std::string> load_matching_parameters(const std::string& bytes, cons
     else
       copies.emplace_back(t, it->second.second);
   }
-  for (const auto& [t, data] : copies) std::memcpy(t->data(), data, std::size_t(t->size()) * sizeof(float));
+  for (const auto& [t, data] : copies) load_into(*t, data);
   return skipped;
 }
 

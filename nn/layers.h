@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/cpu/conv/pooling.h"
 #include "nn/memory.h"
 #include "nn/module.h"
 #include "nn/precision.h"
@@ -24,10 +25,13 @@ class Linear : public Module {
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override { x_.clear(); }
+  bool runs_on_cuda() const override { return true; }
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   Parameter weight, bias;
 
  private:
+  Tensor forward_cuda(const Tensor& x, const Context& ctx);  // linear.cu
+  Tensor backward_cuda(const Tensor& dy, const Context& ctx);
   SavedTensor x_;  // the input
 };
 
@@ -42,9 +46,12 @@ class Activation : public Module {
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override { saved_.clear(); }
+  bool runs_on_cuda() const override { return true; }
   ActivationKind kind() const { return kind_; }
 
  private:
+  Tensor forward_cuda(const Tensor& x, const Context& ctx);  // activation.cu
+  Tensor backward_cuda(const Tensor& dy, const Context& ctx);
   bool saves_output() const { return kind_ == ActivationKind::sigmoid || kind_ == ActivationKind::tanh; }
   void backward_range(const float* g, const float* v, float* out, std::int64_t n, int threads) const;
   ActivationKind kind_;
@@ -62,11 +69,14 @@ class Conv2d : public Module {
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override { x_.clear(); }
+  bool runs_on_cuda() const override { return true; }
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   const conv::Shape& shape() const { return shape_; }
   Parameter weight, bias;
 
  private:
+  Tensor forward_cuda(const Tensor& x, const Context& ctx);  // conv2d.cu
+  Tensor backward_cuda(const Tensor& dy, const Context& ctx);
   conv::Shape shape_;
   SavedTensor x_;
 };
@@ -82,11 +92,14 @@ class BatchNorm : public Module {
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) override;
   void release_cache() override { x_hat_.clear(), inv_std_ = Tensor(); }
+  bool runs_on_cuda() const override { return true; }
   float eps() const { return eps_; }
   Parameter weight, bias;
   Tensor running_mean, running_var;
 
  private:
+  Tensor forward_cuda(const Tensor& x, const Context& ctx);  // batch_norm.cu
+  Tensor backward_cuda(const Tensor& dy, const Context& ctx);
   std::int64_t channels_;
   float eps_, momentum_;
   SavedTensor x_hat_;
@@ -101,13 +114,17 @@ class Pool2d : public Module {
   std::string describe() const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
-  void release_cache() override { argmax_ = {}; }
+  void release_cache() override { argmax_ = {}, argmax_device_ = Tensor(); }
+  bool runs_on_cuda() const override { return true; }
 
  private:
+  Tensor forward_cuda(const Tensor& x, const conv::PoolShape& s, const Context& ctx);  // pooling.cu
+  Tensor backward_cuda(const Tensor& dy, const conv::PoolShape& s);
   PoolKind kind_;
   std::int64_t kernel_, stride_, pad_;
   std::vector<std::int64_t> x_shape_;
   std::vector<std::int32_t, memory::CountingAllocator<std::int32_t>> argmax_;
+  Tensor argmax_device_;  // on the GPU: the same int32 indices in a tensor's storage
 };
 
 // N x C x H x W -> N x C, the mean of each plane.
@@ -116,8 +133,11 @@ class GlobalAvgPool : public Module {
   std::string describe() const override { return "GlobalAvgPool"; }
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
+  bool runs_on_cuda() const override { return true; }
 
  private:
+  Tensor forward_cuda(const Tensor& x);  // pooling.cu
+  Tensor backward_cuda(const Tensor& dy);
   std::vector<std::int64_t> x_shape_;
 };
 
@@ -130,6 +150,7 @@ class Dropout : public Module {
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override { mask_ = Tensor(); }
+  bool runs_on_cuda() const override { return true; }  // the mask is drawn on the host either way
 
  private:
   float p_;
@@ -139,6 +160,7 @@ class Dropout : public Module {
 class Flatten : public Module {
  public:
   std::string describe() const override { return "Flatten"; }
+  bool runs_on_cuda() const override { return true; }  // a view on either device
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
 
@@ -150,6 +172,7 @@ class ChannelShuffle : public Module {
  public:
   explicit ChannelShuffle(std::int64_t groups) : groups_(groups) {}
   std::string describe() const override;
+  bool runs_on_cuda() const override { return true; }
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
 
@@ -172,6 +195,7 @@ class Sequential : public Module {
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override;
+  bool runs_on_cuda() const override;
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) override;
   // 0 or 1: no checkpointing; at most layers.size() (every layer a run of its own).
@@ -203,6 +227,7 @@ class Concat : public Module {
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override;
+  bool runs_on_cuda() const override;
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) override;
   std::vector<ModulePtr> branches;
@@ -220,6 +245,7 @@ class Residual : public Module {
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override { body_->release_cache(); }
+  bool runs_on_cuda() const override { return body_->runs_on_cuda(); }
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) override;
 

@@ -5,8 +5,15 @@
 #include <stdexcept>
 #include <string>
 
+#include "nn/cuda/ops.h"
+
 namespace flopslab::nn {
 namespace {
+
+// Only cross-entropy has a GPU half so far.
+void require_host(const Tensor& x, const char* loss) {
+  if (x.on_cuda()) throw std::invalid_argument(std::string(loss) + " is not on the GPU yet (cross-entropy is)");
+}
 
 void check_labels(const Tensor& x, const std::vector<std::int64_t>& labels, const char* loss) {
   if (x.rank() != 2) throw std::invalid_argument(std::string(loss) + ": expects N x K scores, got " + x.shape_string());
@@ -34,6 +41,10 @@ void log_softmax(const float* row, std::int64_t k, std::vector<double>& out) {
 LossResult cross_entropy(const Tensor& logits, const std::vector<std::int64_t>& labels,
                          const std::vector<float>& weights) {
   check_labels(logits, labels, "cross-entropy");
+  if (logits.on_cuda()) {
+    if (!weights.empty()) throw std::invalid_argument("cross-entropy: class weights are not on the GPU yet");
+    return gpu::cross_entropy(logits, labels);
+  }
   const std::int64_t n = logits.dim(0), k = logits.dim(1);
   if (!weights.empty() && std::int64_t(weights.size()) != k)
     throw std::invalid_argument("cross-entropy: " + std::to_string(weights.size()) + " class weights for " +
@@ -55,6 +66,7 @@ LossResult cross_entropy(const Tensor& logits, const std::vector<std::int64_t>& 
 }
 
 LossResult soft_cross_entropy(const Tensor& logits, const Tensor& targets) {
+  require_host(logits, "soft cross-entropy");
   if (!logits.same_shape(targets) || logits.rank() != 2)
     throw std::invalid_argument("soft cross-entropy: logits " + logits.shape_string() + " and targets " +
                                 targets.shape_string() + " differ");
@@ -75,6 +87,7 @@ LossResult soft_cross_entropy(const Tensor& logits, const Tensor& targets) {
 
 LossResult nll(const Tensor& log_probs, const std::vector<std::int64_t>& labels) {
   check_labels(log_probs, labels, "NLL");
+  require_host(log_probs, "NLL");
   const std::int64_t n = log_probs.dim(0), k = log_probs.dim(1);
   LossResult r{0, Tensor(log_probs.shape())};
   for (std::int64_t i = 0; i < n; ++i) {
@@ -86,6 +99,7 @@ LossResult nll(const Tensor& log_probs, const std::vector<std::int64_t>& labels)
 }
 
 LossResult mse(const Tensor& prediction, const Tensor& target) {
+  require_host(prediction, "MSE");
   if (!prediction.same_shape(target))
     throw std::invalid_argument("MSE: prediction " + prediction.shape_string() + " and target " + target.shape_string() +
                                 " differ");
@@ -101,6 +115,7 @@ LossResult mse(const Tensor& prediction, const Tensor& target) {
 
 LossResult multi_margin(const Tensor& scores, const std::vector<std::int64_t>& labels) {
   check_labels(scores, labels, "multi-margin");
+  require_host(scores, "multi-margin");
   const std::int64_t n = scores.dim(0), k = scores.dim(1);
   LossResult r{0, Tensor(scores.shape())};
   const double scale = 1.0 / (double(k) * double(n));

@@ -1,6 +1,7 @@
 #include "nn/memory.h"
 
 #include <atomic>
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -38,72 +39,112 @@ void count(std::int64_t bytes, DeviceTag device) {
   }
 }
 
-namespace {
+struct BlockCache::State {
+  mutable std::mutex mutex;
+  std::map<std::size_t, std::vector<void*>> parked;
+  Stats stats;
+};
 
-constexpr std::size_t kCachedFrom = 256 << 10, kCacheCap = std::size_t(512) << 20;
+BlockCache::BlockCache(Raw raw, std::size_t cached_from, std::size_t cap)
+    : raw_(raw), cached_from_(std::max<std::size_t>(cached_from, 1)), cap_(cap), state_(new State) {}
 
-// The size class of a large block: the next of 2^k, 1.25 * 2^k, 1.5 * 2^k, 1.75 * 2^k.
-std::size_t size_class(std::size_t bytes) {
-  std::size_t power = kCachedFrom;
+BlockCache::~BlockCache() {
+  empty();
+  delete state_;
+}
+
+// The next of 2^k, 1.25 * 2^k, 1.5 * 2^k, 1.75 * 2^k at or above `bytes`.
+std::size_t BlockCache::size_class(std::size_t bytes) const {
+  if (bytes < cached_from_) return bytes;
+  std::size_t power = cached_from_;
   while (power * 2 <= bytes) power *= 2;
   for (std::size_t quarter = 0; quarter <= 4; ++quarter)
     if (power + quarter * power / 4 >= bytes) return power + quarter * power / 4;
   return power * 2;
 }
 
-struct Cache {
-  std::mutex mutex;
-  std::map<std::size_t, std::vector<void*>> free;
-  std::size_t bytes = 0;
-};
-Cache& cache() {
-  static Cache* c = new Cache;  // never destroyed: tensors may outlive static destructors
-  return *c;
+void* BlockCache::allocate(std::size_t bytes) {
+  const std::size_t size = size_class(bytes);
+  if (size >= cached_from_) {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->parked.find(size);
+    if (it != state_->parked.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      state_->stats.parked_bytes -= std::int64_t(size);
+      ++state_->stats.reuses;
+      return p;
+    }
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      std::lock_guard lock(state_->mutex);
+      ++state_->stats.raw_allocations;
+    }
+    if (void* p = raw_.allocate(size)) return p;
+    if (attempt == 0) empty();
+  }
+  return nullptr;
 }
 
-void* aligned(std::size_t bytes) {
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
+void BlockCache::release(void* p, std::size_t bytes) {
+  if (p == nullptr) return;
+  const std::size_t size = size_class(bytes);
+  if (size >= cached_from_) {
+    std::lock_guard lock(state_->mutex);
+    if (std::size_t(state_->stats.parked_bytes) + size <= cap_) {
+      state_->parked[size].push_back(p);
+      state_->stats.parked_bytes += std::int64_t(size);
+      return;
+    }
+  }
+  raw_.release(p);
+}
+
+void BlockCache::empty() {
+  std::map<std::size_t, std::vector<void*>> parked;
+  {
+    std::lock_guard lock(state_->mutex);
+    parked.swap(state_->parked);
+    state_->stats.parked_bytes = 0;
+  }
+  for (auto& [size, blocks] : parked)
+    for (void* p : blocks) raw_.release(p);
+}
+
+BlockCache::Stats BlockCache::stats() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->stats;
+}
+
+namespace {
+
+constexpr std::size_t kCachedFrom = 256 << 10, kCacheCap = std::size_t(512) << 20;
+
+void* aligned_or_null(std::size_t bytes) { return std::aligned_alloc(64, (bytes + 63) / 64 * 64); }
+
+BlockCache& cache() {
+  // Never destroyed: tensors may outlive static destructors.
+  static BlockCache* c = new BlockCache({aligned_or_null, std::free}, kCachedFrom, kCacheCap);
+  return *c;
 }
 
 }  // namespace
 
 float* allocate_floats(std::int64_t floats) {
   const std::size_t bytes = std::size_t(std::max<std::int64_t>(floats, 1)) * sizeof(float);
+  void* p = cache().allocate(bytes);
+  if (p == nullptr) throw std::bad_alloc();
   count(floats * std::int64_t(sizeof(float)));
-  if (bytes < kCachedFrom) return static_cast<float*>(aligned(bytes));
-  const std::size_t size = size_class(bytes);
-  Cache& c = cache();
-  {
-    std::lock_guard lock(c.mutex);
-    auto it = c.free.find(size);
-    if (it != c.free.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
-      c.bytes -= size;
-      return static_cast<float*>(p);
-    }
-  }
-  return static_cast<float*>(aligned(size));
+  return static_cast<float*>(p);
 }
 
 void free_floats(float* p, std::int64_t floats) {
   const std::size_t bytes = std::size_t(std::max<std::int64_t>(floats, 1)) * sizeof(float);
   count(-floats * std::int64_t(sizeof(float)));
-  if (bytes < kCachedFrom) return std::free(p);
-  const std::size_t size = size_class(bytes);
-  Cache& c = cache();
-  std::lock_guard lock(c.mutex);
-  if (c.bytes + size > kCacheCap) return std::free(p);
-  c.free[size].push_back(p);
-  c.bytes += size;
+  cache().release(p, bytes);
 }
 
-std::int64_t cached_bytes() {
-  Cache& c = cache();
-  std::lock_guard lock(c.mutex);
-  return std::int64_t(c.bytes);
-}
+std::int64_t cached_bytes() { return cache().stats().parked_bytes; }
 
 }  // namespace flopslab::nn::memory

@@ -23,6 +23,42 @@ void reset_peak(DeviceTag device = DeviceTag::cpu);
 // Called by the allocators: bytes > 0 allocated, < 0 freed.
 void count(std::int64_t bytes, DeviceTag device = DeviceTag::cpu);
 
+// Freed blocks kept by size class for reuse, in front of a raw allocator (the CPU's
+// aligned_alloc, cudaMalloc). Blocks of `cached_from` bytes and more are rounded up to a size
+// class, a quarter of a power of two (at most 25% lost to rounding), and parked on release
+// until `cap` bytes are parked; smaller ones go straight to the raw allocator. When the raw
+// allocator fails, the parked blocks are handed back to it and it is tried once more. Thread
+// safe. A much simplified PyTorch CUDACachingAllocator: no splitting of blocks, no streams.
+class BlockCache {
+ public:
+  struct Raw {
+    void* (*allocate)(std::size_t bytes);  // null on failure
+    void (*release)(void* p);
+  };
+  struct Stats {
+    std::int64_t parked_bytes = 0;     // in the cache, not live
+    std::int64_t raw_allocations = 0;  // calls of Raw::allocate
+    std::int64_t reuses = 0;           // allocations served from the cache
+  };
+  BlockCache(Raw raw, std::size_t cached_from, std::size_t cap);
+  ~BlockCache();
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
+  // Null when the raw allocator fails even with the cache emptied. `bytes` must be passed
+  // again to release().
+  void* allocate(std::size_t bytes);
+  void release(void* p, std::size_t bytes);
+  void empty();  // hands every parked block back
+  std::size_t size_class(std::size_t bytes) const;
+  Stats stats() const;
+
+ private:
+  struct State;
+  Raw raw_;
+  std::size_t cached_from_, cap_;
+  State* state_;
+};
+
 // Storage for CPU tensors, 64-byte aligned. Blocks of 256 KiB and more are rounded up to a
 // size class (a quarter of a power of two) and kept for reuse when freed, up to a cap: a
 // training step frees and allocates the same large activations every time, and handing them
@@ -31,6 +67,14 @@ void count(std::int64_t bytes, DeviceTag device = DeviceTag::cpu);
 float* allocate_floats(std::int64_t floats);
 void free_floats(float* p, std::int64_t floats);
 std::int64_t cached_bytes();
+
+// Storage for CUDA tensors through the same kind of cache over cudaMalloc (every size is
+// cached: cudaMalloc and cudaFree synchronise the device, which a training loop must not do
+// every step). Counted as DeviceTag::cuda. Throws std::runtime_error naming the size asked
+// for and the GPU's free memory when it does not fit; without CUDA in the build, naming that.
+float* allocate_device_floats(std::int64_t floats);
+void free_device_floats(float* p, std::int64_t floats);
+BlockCache::Stats device_cache_stats();
 
 // A standard allocator that counts its bytes as CPU memory (max pooling's argmax indices).
 template <class T>

@@ -55,6 +55,9 @@ struct MemoryTrace {
   double started = 0;  // steady-clock seconds at the start of the step
 };
 
+// Which GEMMs the GPU layers call: the CUDA ladder's (own) or cuBLAS (vendor).
+enum class GpuBackend { own, vendor };
+
 struct Context {
   bool training = true;
   int threads = 1;
@@ -69,6 +72,7 @@ struct Context {
   bool update_statistics = true;
   LayerTimes* profile = nullptr;  // filled by Sequential when set
   MemoryTrace* trace = nullptr;   // likewise
+  GpuBackend gpu_backend = GpuBackend::own;  // for the layers' GPU halves
 };
 
 class Module {
@@ -79,6 +83,9 @@ class Module {
   virtual Tensor backward(const Tensor& dy, const Context& ctx) = 0;
   // Drops what forward kept for backward (called after backward, and by checkpointing).
   virtual void release_cache() {}
+  // Whether forward and backward take CUDA tensors (the layer has its GPU half; a container
+  // when all its layers do). nn::move_to refuses a model with a layer that has none.
+  virtual bool runs_on_cuda() const { return false; }
   // Parameters and buffers with their full names under `prefix` ("3." for the fourth layer).
   virtual void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) { (void)prefix, (void)out; }
   virtual void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) { (void)prefix, (void)out; }

@@ -3,12 +3,14 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "nn/cuda/ops.h"
+
 namespace flopslab::nn {
 
 Optimizer::State& Optimizer::state(Parameter* p) {
   State& s = state_[p];
-  if (s.tensors.empty())
-    for (int i = 0; i < tensors_per_parameter(); ++i) s.tensors.emplace_back(p->value.shape());
+  if (s.tensors.empty())  // zeros, where the parameter lives
+    for (int i = 0; i < tensors_per_parameter(); ++i) s.tensors.push_back(Tensor::zeros_on(p->value.device(), p->value.shape()));
   return s;
 }
 
@@ -50,6 +52,7 @@ void Optimizer::adopt_state(Optimizer& from) {
 
 void Sgd::step() {
   ++steps_;
+  std::vector<gpu::UpdateSlot> on_gpu;  // CUDA parameters, updated together at the end
   for (ParamGroup& group : groups_) {
     const double momentum = momentum_of(group);
     for (Parameter* p : group.params) {
@@ -58,6 +61,11 @@ void Sgd::step() {
       ++s.steps;
       float* buf = s.tensors[0].data();
       const std::int64_t n = p->value.size();
+      if (p->value.on_cuda()) {
+        on_gpu.push_back({p->value.data(), p->grad.data(), buf, nullptr, n,
+                          {float(group.lr), float(group.weight_decay), float(momentum), 0, 0}});
+        continue;
+      }
 #pragma omp parallel for num_threads(threads_) if (n > (1 << 14))
       for (std::int64_t i = 0; i < n; ++i) {
         double g = double(p->grad[i]) + group.weight_decay * p->value[i];
@@ -70,6 +78,7 @@ void Sgd::step() {
       }
     }
   }
+  if (!on_gpu.empty()) gpu::sgd_update(on_gpu, nesterov_);
 }
 
 std::string Sgd::describe() const {
@@ -104,6 +113,7 @@ __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4"))) vo
 
 void Adam::step() {
   ++steps_;
+  std::vector<gpu::UpdateSlot> on_gpu;
   const float b2 = float(beta2_), eps = float(eps_);
   for (ParamGroup& group : groups_) {
     const double beta1 = momentum_of(group);
@@ -120,6 +130,10 @@ void Adam::step() {
       float* __restrict m = s.tensors[0].data();
       float* __restrict v = s.tensors[1].data();
       const std::int64_t n = p->value.size();
+      if (p->value.on_cuda()) {
+        on_gpu.push_back({value, grad, m, v, n, {b1, step, inv_sqrt_c2, decay, shrink}});
+        continue;
+      }
       const AdamConstants k{b1, b2, eps, inv_sqrt_c2, step, decay, shrink, decoupled_};
       const std::int64_t chunk = 1 << 14;  // threads take chunks of this many parameters
 #pragma omp parallel for num_threads(threads_) if (n > chunk) schedule(static)
@@ -127,10 +141,12 @@ void Adam::step() {
         adam_update(k, value + i0, grad + i0, m + i0, v + i0, std::min(chunk, n - i0));
     }
   }
+  if (!on_gpu.empty()) gpu::adam_update(on_gpu, b2, eps, decoupled_);
 }
 
 void RmsProp::step() {
   ++steps_;
+  std::vector<gpu::UpdateSlot> on_gpu;
   for (ParamGroup& group : groups_) {
     const double momentum = momentum_of(group);
     for (Parameter* p : group.params) {
@@ -140,6 +156,11 @@ void RmsProp::step() {
       float* sq_avg = s.tensors[0].data();
       float* buf = s.tensors[1].data();
       const std::int64_t n = p->value.size();
+      if (p->value.on_cuda()) {
+        on_gpu.push_back({p->value.data(), p->grad.data(), sq_avg, buf, n,
+                          {float(group.lr), float(group.weight_decay), float(momentum), 0, 0}});
+        continue;
+      }
 #pragma omp parallel for num_threads(threads_) if (n > (1 << 14))
       for (std::int64_t i = 0; i < n; ++i) {
         const double g = double(p->grad[i]) + group.weight_decay * p->value[i];
@@ -156,6 +177,7 @@ void RmsProp::step() {
       }
     }
   }
+  if (!on_gpu.empty()) gpu::rmsprop_update(on_gpu, float(alpha_), float(eps_));
 }
 
 const std::vector<std::string>& optimizer_names() {

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "kernels/cpu/conv/conv_cpu.h"
+#include "nn/device.h"
 #include "nn/memory.h"
 
 namespace flopslab::nn {
@@ -29,6 +30,36 @@ Tensor Tensor::uninitialized(std::vector<std::int64_t> shape) {
   const std::int64_t count = t.size_;
   t.storage_ = std::shared_ptr<float[]>(memory::allocate_floats(count), [count](float* p) { memory::free_floats(p, count); });
   return t;
+}
+
+Tensor Tensor::uninitialized_on(DeviceTag device, std::vector<std::int64_t> shape) {
+  if (device == DeviceTag::cpu) return uninitialized(std::move(shape));
+  Tensor t;
+  t.size_ = product(shape);
+  t.shape_ = std::move(shape);
+  t.device_ = DeviceTag::cuda;
+  const std::int64_t count = t.size_;
+  t.storage_ = std::shared_ptr<float[]>(memory::allocate_device_floats(count),
+                                        [count](float* p) { memory::free_device_floats(p, count); });
+  return t;
+}
+
+Tensor Tensor::zeros_on(DeviceTag device, std::vector<std::int64_t> shape) {
+  Tensor t = uninitialized_on(device, std::move(shape));
+  t.fill(0.0f);
+  return t;
+}
+
+Tensor Tensor::to(DeviceTag device) const {
+  if (device == device_ || !storage_) {
+    Tensor same = *this;
+    same.device_ = storage_ ? device_ : device;
+    return same;
+  }
+  Tensor out = uninitialized_on(device, shape_);
+  copy_floats(device == DeviceTag::cuda ? CopyDirection::host_to_device : CopyDirection::device_to_host, out.data(),
+              data(), size_);
+  return out;
 }
 
 Tensor::Tensor(std::vector<std::int64_t> shape, float fill) : Tensor(uninitialized(std::move(shape))) {
@@ -56,13 +87,21 @@ Tensor Tensor::view(std::vector<std::int64_t> shape) const {
 Tensor Tensor::clone() const {
   Tensor out = *this;
   if (storage_) {
-    out = uninitialized(shape_);
-    std::copy_n(storage_.get(), size_, out.storage_.get());
+    out = uninitialized_on(device_, shape_);
+    if (device_ == DeviceTag::cuda)
+      copy_floats(CopyDirection::device_to_device, out.data(), data(), size_);
+    else
+      std::copy_n(storage_.get(), size_, out.storage_.get());
   }
   return out;
 }
 
-void Tensor::fill(float value) { std::fill_n(storage_.get(), size_, value); }
+void Tensor::fill(float value) {
+  if (device_ == DeviceTag::cuda)
+    device_fill(data(), size_, value);
+  else
+    std::fill_n(storage_.get(), size_, value);
+}
 
 std::string Tensor::shape_string() const {
   std::string out;
@@ -178,13 +217,16 @@ Tensor mean(const Tensor& x, int dim) {
   return s;
 }
 
+// The three below read a CUDA tensor through a copy to the host (logits: N x classes).
 std::int64_t first_non_finite(const Tensor& x) {
+  if (x.on_cuda()) return first_non_finite(x.to(DeviceTag::cpu));
   for (std::int64_t i = 0; i < x.size(); ++i)
     if (!std::isfinite(x[i])) return i;
   return -1;
 }
 
 std::vector<std::int64_t> argmax_rows(const Tensor& x) {
+  if (x.on_cuda()) return argmax_rows(x.to(DeviceTag::cpu));
   const std::int64_t n = x.dim(0), k = x.dim(1);
   std::vector<std::int64_t> out(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) out[std::size_t(i)] = std::max_element(x.data() + i * k, x.data() + (i + 1) * k) - (x.data() + i * k);
@@ -192,6 +234,7 @@ std::vector<std::int64_t> argmax_rows(const Tensor& x) {
 }
 
 std::vector<std::vector<std::int64_t>> topk_rows(const Tensor& x, int top) {
+  if (x.on_cuda()) return topk_rows(x.to(DeviceTag::cpu), top);
   const std::int64_t n = x.dim(0), k = x.dim(1);
   std::vector<std::vector<std::int64_t>> out(static_cast<std::size_t>(n));
   std::vector<std::int64_t> order(static_cast<std::size_t>(k));

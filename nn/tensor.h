@@ -1,7 +1,7 @@
 // The training stack's tensor: float32, contiguous, row-major, with a shape and a device tag.
 // Storage is shared, so view() reshapes without copying (as PyTorch's view on a contiguous
-// tensor). Only the CPU device exists in this stack so far; the tag says where data lives so
-// that a GPU path can refuse the wrong kind instead of reading it.
+// tensor). A CUDA tensor's data() is a device pointer: only GPU kernels and copies
+// (nn/device.h) may touch it, and operator[] must not be used on it.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +21,10 @@ class Tensor {
   explicit Tensor(std::vector<std::int64_t> shape, float fill = 0.0f);
   // Storage left unwritten, for outputs a layer overwrites in full (saves a pass over memory).
   static Tensor uninitialized(std::vector<std::int64_t> shape);
+  // The same, on `device` (CUDA storage from the cache in nn/memory.h).
+  static Tensor uninitialized_on(DeviceTag device, std::vector<std::int64_t> shape);
+  // zeros on `device`
+  static Tensor zeros_on(DeviceTag device, std::vector<std::int64_t> shape);
 
   const std::vector<std::int64_t>& shape() const { return shape_; }
   int rank() const { return int(shape_.size()); }
@@ -36,7 +40,10 @@ class Tensor {
 
   // The same storage under another shape of the same size; one dimension may be -1 (inferred).
   Tensor view(std::vector<std::int64_t> shape) const;
-  Tensor clone() const;  // a deep copy
+  Tensor clone() const;  // a deep copy, on the same device
+  // This tensor on `device`: itself when it is there already, else a copy.
+  Tensor to(DeviceTag device) const;
+  bool on_cuda() const { return device_ == DeviceTag::cuda; }
   void fill(float value);
   bool same_shape(const Tensor& other) const { return shape_ == other.shape_; }
   std::string shape_string() const;  // "64x1x28x28"

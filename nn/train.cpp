@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "nn/checkpoint.h"
+#include "nn/device.h"
 #include "nn/loss.h"
 #include "nn/memory.h"
 #include "nn/parts.h"
@@ -133,12 +134,16 @@ Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int thr
   const std::int64_t k = data.classes;
   m.confusion.assign(std::size_t(k), std::vector<std::int64_t>(std::size_t(k), 0));
   const Context ctx{.training = false, .threads = threads, .precision = precision};
+  // The batches go where the model is (its first parameter says; a model without any stays
+  // on the CPU).
+  const std::vector<Parameter*> params = model.parameter_list();
+  const DeviceTag device = params.empty() ? DeviceTag::cpu : params.front()->value.device();
   DataLoader loader(data, batch, false, false, 0, Transforms{.mean = transforms.mean, .stddev = transforms.stddev});
   double loss = 0;
   std::int64_t correct = 0, top3 = 0;
   for (std::int64_t b = 0; b < loader.batches(); ++b) {
     const Batch batch_data = loader.batch(b);
-    const Tensor logits = model.forward(batch_data.x, ctx);
+    const Tensor logits = model.forward(batch_data.x.to(device), ctx);
     loss += cross_entropy(logits, batch_data.y).loss * double(batch_data.y.size());
     const std::vector<std::int64_t> predicted = argmax_rows(logits);
     const auto best3 = topk_rows(logits, 3);
@@ -202,6 +207,19 @@ Trainer::Trainer(Sequential& model, Recipe recipe, const Dataset& train_data, Tr
       }
   }
   if (o_.loss_scaling) scaler_.emplace(*o_.loss_scaling);
+  if (o_.device == DeviceTag::cuda) {
+    auto refuse = [](std::string what) {
+      what += " is not on the GPU yet; train it with --device cpu";
+      throw std::invalid_argument(what);
+    };
+    if (o_.precision != Precision::fp32) refuse("mixed precision");
+    if (o_.accumulate > 1) refuse("--accumulate");
+    if (o_.loss_scaling) refuse("loss scaling");
+    if (o_.mse_loss) refuse("the MSE loss");
+    for (const Phase& p : recipe_.phases)
+      if (p.augment.value_or(o_.transforms).mixup_alpha > 0) refuse("mixup");
+    move_to(model_, DeviceTag::cuda);  // throws, naming the layer, for a model that cannot
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -285,7 +303,8 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
     // Every random choice of an epoch follows from (seed, epoch), so a resumed run repeats it.
     std::mt19937_64 rng(o_.seed * 7919 + std::uint64_t(epoch));
     const Context ctx{.training = true, .threads = o_.threads, .rng = &rng, .input_gradient = false,
-                      .precision = o_.precision, .profile = o_.profile ? &times_ : nullptr};
+                      .precision = o_.precision, .profile = o_.profile ? &times_ : nullptr,
+                      .gpu_backend = o_.gpu_backend};
     loader.start_epoch(epoch);
     epoch_first_step = std::int64_t(epoch) * steps_per_epoch_;
     const std::int64_t steps = std::min(steps_per_epoch_, total_steps_ - epoch_first_step);
@@ -295,6 +314,8 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
     bool stopped = false;
     std::int64_t done = 0;
     BatchPrefetcher batches(loader, o_.workers);
+    std::optional<PinnedUploader> uploader;  // GPU runs: batches cross through pinned memory
+    if (o_.device == DeviceTag::cuda) uploader.emplace();
     for (std::int64_t s = 0; s < steps; ++s) {
       if (phase_at(step_) != phase_) enter_phase(phase_at(step_));
       set_hyperparameters();
@@ -302,8 +323,8 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
       const double momentum0 = std::isnan(optimizer_->groups().front().momentum) ? optimizer_->default_momentum()
                                                                                  : optimizer_->groups().front().momentum;
       curve_.emplace_back(lr0, momentum0);
-      const std::int64_t live_before = memory::usage().live;
-      memory::reset_peak();
+      const std::int64_t live_before = memory::usage(o_.device).live;
+      memory::reset_peak(o_.device);
       double step_loss = 0;
       for (int micro = 0; micro < o_.accumulate; ++micro) {
         const auto waited = std::chrono::steady_clock::now();
@@ -313,7 +334,7 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
           throw std::runtime_error("sample " + std::to_string(bad / (b.x.size() / b.x.dim(0))) + " of batch " +
                                    std::to_string(s * o_.accumulate + micro + 1) + " in epoch " +
                                    std::to_string(epoch + 1) + " has a non-finite input value; training stopped (check the data)");
-        const Tensor logits = model_.forward(b.x, ctx);
+        const Tensor logits = model_.forward(uploader ? uploader->upload(b.x) : b.x, ctx);
         // Mixup's batches carry mixed labels; accuracy counts each sample's own label.
         LossResult loss = o_.mse_loss                ? mse(logits, one_hot(b.y, logits.dim(1)))
                           : b.soft_targets.empty() ? cross_entropy(logits, b.y)
@@ -351,7 +372,7 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
       if (scheduler_ && !recipe_.phases[phase_].schedule_per_epoch) scheduler_->step();
       // The run's first step also creates the optimizer's state and fills the prefetch queue,
       // which stay: it is left out of the activations' peak unless it is the only step.
-      if (step_ > first_step || total_steps_ - first_step == 1) peak = std::max(peak, memory::usage().peak - live_before);
+      if (step_ > first_step || total_steps_ - first_step == 1) peak = std::max(peak, memory::usage(o_.device).peak - live_before);
       ++step_, ++done;
       if (o_.profile) ++times_.steps;
       const double elapsed = seconds_since(started);

@@ -79,6 +79,10 @@ struct TrainOptions {
   std::vector<std::pair<std::string, double>> lr_mult;
   std::vector<std::string> freeze;
   bool profile = false;  // per-layer forward and backward times (Trainer::layer_times)
+  // Where the model trains: the Trainer moves it there (nn::move_to). On the GPU so far: fp32,
+  // cross-entropy, no accumulation or loss scaling, and models whose layers have GPU halves.
+  DeviceTag device = DeviceTag::cpu;
+  GpuBackend gpu_backend = GpuBackend::own;  // the GPU layers' GEMMs: own CUDA ladder or cuBLAS
   std::function<void(const StepInfo&)> on_step;
   // Returns false to stop (early stopping).
   std::function<bool(const EpochInfo&)> on_epoch;

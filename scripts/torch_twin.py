@@ -60,6 +60,9 @@ def main():
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--train-limit", type=int, default=0)
     p.add_argument("--test-limit", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: train on the GPU (cuDNN benchmark mode on); batches are copied from the host each "
+                        "step, as flopslab train --device cuda does")
     p.add_argument("--json", action="store_true", help="end with one JSON object of the results")
     a = p.parse_args()
     torch.manual_seed(a.seed)
@@ -72,10 +75,16 @@ def main():
         tx, ty = tx[:a.test_limit], ty[:a.test_limit]
     mean, std = x.mean(), x.std()
     x, tx = (x - mean) / std, (tx - mean) / std
-    model = make_model(a.model)
+    device = torch.device(a.device)
+    if a.device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("torch_twin: --device cuda: this PyTorch sees no GPU")
+        torch.backends.cudnn.benchmark = True
+    model = make_model(a.model).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     loss_fn = nn.CrossEntropyLoss()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), model {a.model}, batch {a.batch}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), model {a.model}, batch {a.batch}, "
+          f"device {a.device}")
     epochs = []
     for epoch in range(a.epochs):
         model.train()
@@ -86,20 +95,20 @@ def main():
         for s in range(steps):
             idx = order[s * a.batch:(s + 1) * a.batch]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
+            loss = loss_fn(model(x[idx].to(device)), y[idx].to(device))
             loss.backward()
             opt.step()
-            total += loss.item()
+            total += loss.item()  # one synchronisation per step, as flopslab's loss read-back
         seconds = time.perf_counter() - start
         model.eval()
         with torch.no_grad():
-            accuracy = (model(tx).argmax(1) == ty).float().mean().item()
+            accuracy = (model(tx.to(device)).argmax(1).cpu() == ty).float().mean().item()
         print(f"epoch {epoch + 1}: train loss {total / steps:.4f}, test accuracy {100 * accuracy:.2f}%, "
               f"{steps * a.batch / seconds:.0f} samples/s")
         epochs.append({"epoch": epoch + 1, "train_loss": total / steps, "test_accuracy": accuracy,
                        "samples_per_s": steps * a.batch / seconds, "seconds": seconds})
     if a.json:
-        print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "model": a.model,
+        print(json.dumps({"torch": torch.__version__, "device": a.device, "threads": torch.get_num_threads(), "model": a.model,
                           "batch": a.batch, "train_samples": len(y), "test_samples": len(ty), "epochs": epochs}))
 
 

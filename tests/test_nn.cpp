@@ -21,18 +21,13 @@
 #include "nn/loss.h"
 #include "nn/optim.h"
 #include "nn/train.h"
+#include "tests/random_tensor.h"
 
 using namespace flopslab;
 using namespace flopslab::nn;
+using flopslab::tests::random_tensor;
 
 namespace {
-
-Tensor random_tensor(std::vector<std::int64_t> shape, std::mt19937_64& rng, float low = -1, float high = 1) {
-  Tensor t(std::move(shape));
-  std::uniform_real_distribution<float> d(low, high);
-  for (std::int64_t i = 0; i < t.size(); ++i) t[i] = d(rng);
-  return t;
-}
 
 // Every element of dx and of each parameter gradient within 2% of the tensor's largest
 // gradient of its central finite difference.

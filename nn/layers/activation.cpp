@@ -24,6 +24,7 @@ std::string Activation::describe() const { return activation_name(kind_); }
 // Plain loops over local pointers, one per kind, so that each vectorises (a lambda through a
 // helper did not: its captured pointers were reloaded on every element).
 Tensor Activation::forward(const Tensor& x, const Context& ctx) {
+  if (x.on_cuda()) return forward_cuda(x, ctx);
   Tensor y = Tensor::uninitialized(x.shape());
   const float* __restrict in = x.data();
   float* __restrict out = y.data();
@@ -61,6 +62,7 @@ Tensor Activation::forward(const Tensor& x, const Context& ctx) {
 }
 
 Tensor Activation::backward(const Tensor& dy, const Context& ctx) {
+  if (dy.on_cuda()) return backward_cuda(dy, ctx);
   Tensor dx = Tensor::uninitialized(dy.shape());
   if (saved_.is_16bit()) {
     // Expand the 16-bit copy a chunk at a time and run the float32 loop below on each chunk.

@@ -26,6 +26,7 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
                                 x.shape_string());
   const std::int64_t n = x.dim(0), plane = x.rank() == 4 ? x.dim(2) * x.dim(3) : 1, count = n * plane;
   if (ctx.training && count < 2) throw std::invalid_argument(describe() + ": training needs more than one value per channel");
+  if (x.on_cuda()) return forward_cuda(x, ctx);
   Tensor y = Tensor::uninitialized(x.shape());
   // x_hat goes straight to its saved form: float32, or a 16-bit buffer filled plane by plane
   // (no float32 copy of the whole tensor under mixed precision).
@@ -92,6 +93,7 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
 // Training mode: dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), g = dy * gamma.
 // Evaluation mode (fixed statistics): dx = dy * gamma * inv_std.
 Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
+  if (dy.on_cuda()) return backward_cuda(dy, ctx);
   const std::int64_t n = dy.dim(0), plane = dy.rank() == 4 ? dy.dim(2) * dy.dim(3) : 1, count = n * plane;
   Tensor dx = Tensor::uninitialized(dy.shape());
   const bool half = x_hat_.is_16bit();

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "nn/device.h"
 #include "nn/layers/common.h"
 
 namespace flopslab::nn {
@@ -36,6 +37,7 @@ Tensor Sequential::layer_forward(std::size_t i, const Tensor& x, const Context& 
                                  const char* event) {
   const double started = ctx.profile ? now_seconds() : 0;
   Tensor y = layers[i]->forward(x, inner);
+  if (ctx.profile && y.on_cuda()) cuda_synchronize();  // GPU kernels run asynchronously
   if (ctx.profile) {
     auto& bucket = std::string(event) == "recompute" ? ctx.profile->recompute : ctx.profile->forward;
     bucket[i] += now_seconds() - started;
@@ -47,6 +49,7 @@ Tensor Sequential::layer_forward(std::size_t i, const Tensor& x, const Context& 
 Tensor Sequential::layer_backward(std::size_t i, const Tensor& dy, const Context& ctx, const Context& inner) {
   const double started = ctx.profile ? now_seconds() : 0;
   Tensor dx = layers[i]->backward(dy, inner);
+  if (ctx.profile && dy.on_cuda()) cuda_synchronize();
   layers[i]->release_cache();  // its saved activations have done their work
   if (ctx.profile) ctx.profile->backward[i] += now_seconds() - started;
   record(ctx.trace, "backward", i);
@@ -121,6 +124,12 @@ Tensor Sequential::backward(const Tensor& dy, const Context& ctx) {
   return ctx.input_gradient ? g : Tensor();
 }
 
+bool Sequential::runs_on_cuda() const {
+  for (const ModulePtr& layer : layers)
+    if (!layer->runs_on_cuda()) return false;
+  return true;
+}
+
 void Sequential::release_cache() {
   runs_.clear();
   for (ModulePtr& layer : layers) layer->release_cache();
@@ -155,16 +164,21 @@ Tensor Concat::forward(const Tensor& x, const Context& ctx) {
                                   o.shape_string() + ")");
     shape[1] += o.dim(1);
   }
-  Tensor y(shape);
+  Tensor y = Tensor::uninitialized_on(x.device(), shape);  // every channel is written below
   const std::int64_t plane = shape[2] * shape[3];
   std::int64_t offset = 0;
-  for (const Tensor& o : outs) {
-    for (std::int64_t n = 0; n < shape[0]; ++n)
-      std::copy(o.data() + n * o.dim(1) * plane, o.data() + (n + 1) * o.dim(1) * plane,
-                y.data() + (n * shape[1] + offset) * plane);
+  for (const Tensor& o : outs) {  // each image's block of o's channels into its slice of y
+    copy_rows(x.device(), y.data() + offset * plane, shape[1] * plane, o.data(), o.dim(1) * plane, o.dim(1) * plane,
+              shape[0]);
     offset += o.dim(1);
   }
   return y;
+}
+
+bool Concat::runs_on_cuda() const {
+  for (const ModulePtr& b : branches)
+    if (!b->runs_on_cuda()) return false;
+  return true;
 }
 
 void Concat::release_cache() {
@@ -176,17 +190,15 @@ Tensor Concat::backward(const Tensor& dy, const Context& ctx) {
   Tensor dx;
   std::int64_t offset = 0;
   for (std::size_t b = 0; b < branches.size(); ++b) {
-    Tensor part({n, widths_[b], dy.dim(2), dy.dim(3)});
-    for (std::int64_t i = 0; i < n; ++i)
-      std::copy(dy.data() + (i * channels + offset) * plane, dy.data() + (i * channels + offset + widths_[b]) * plane,
-                part.data() + i * widths_[b] * plane);
+    Tensor part = Tensor::uninitialized_on(dy.device(), {n, widths_[b], dy.dim(2), dy.dim(3)});
+    copy_rows(dy.device(), part.data(), widths_[b] * plane, dy.data() + offset * plane, channels * plane,
+              widths_[b] * plane, n);
     offset += widths_[b];
     Tensor g = branches[b]->backward(part, ctx);
-    if (dx.empty()) {
+    if (dx.empty())
       dx = g;
-    } else {
-      for (std::int64_t i = 0; i < dx.size(); ++i) dx[i] += g[i];
-    }
+    else
+      add_into(dx, g);
   }
   return dx;
 }
@@ -205,13 +217,13 @@ Tensor Residual::forward(const Tensor& x, const Context& ctx) {
   if (!y.same_shape(x))
     throw std::invalid_argument("Residual: body maps " + x.shape_string() + " to " + y.shape_string());
   Tensor out = y.clone();
-  for (std::int64_t i = 0; i < out.size(); ++i) out[i] += x[i];
+  add_into(out, x);
   return out;
 }
 
 Tensor Residual::backward(const Tensor& dy, const Context& ctx) {
   Tensor dx = body_->backward(dy, ctx).clone();
-  for (std::int64_t i = 0; i < dx.size(); ++i) dx[i] += dy[i];
+  add_into(dx, dy);
   return dx;
 }
 

@@ -30,6 +30,7 @@ std::string Conv2d::describe() const {
 }
 
 Tensor Conv2d::forward(const Tensor& x, const Context& ctx) {
+  if (x.on_cuda()) return forward_cuda(x, ctx);
   require_rank(x, 4, "Conv2d");
   conv::Shape s = shape_;
   s.n = x.dim(0), s.h = x.dim(2), s.w = x.dim(3);
@@ -61,6 +62,7 @@ Tensor Conv2d::forward(const Tensor& x, const Context& ctx) {
 }
 
 Tensor Conv2d::backward(const Tensor& dy, const Context& ctx) {
+  if (dy.on_cuda()) return backward_cuda(dy, ctx);
   const conv::Shape& s = shape_;
   // The ladder's per-shape rung (kernels/cpu/conv/08_per_shape.cpp), which splits the batch
   // itself and sums over images without atomics.

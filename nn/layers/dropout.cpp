@@ -1,4 +1,5 @@
 // Dropout: zeroes each input with probability p in training and scales the rest by 1/(1-p).
+#include "nn/cuda/ops.h"
 #include "nn/layers/common.h"
 
 namespace flopslab::nn {
@@ -16,18 +17,27 @@ Tensor Dropout::forward(const Tensor& x, const Context& ctx) {
   }
   if (ctx.rng == nullptr) throw std::logic_error("Dropout: training needs a random generator in the context");
   mask_ = Tensor(x.shape());
-  Tensor y(x.shape());
   std::bernoulli_distribution keep(1.0 - p_);
   const float scale = 1.0f / (1.0f - p_);
-  for (std::int64_t i = 0; i < x.size(); ++i) {
-    mask_[i] = keep(*ctx.rng) ? scale : 0.0f;
-    y[i] = x[i] * mask_[i];
+  for (std::int64_t i = 0; i < x.size(); ++i) mask_[i] = keep(*ctx.rng) ? scale : 0.0f;
+  if (x.on_cuda()) {  // the same mask as on the CPU (the same generator), copied over
+    mask_ = mask_.to(DeviceTag::cuda);
+    Tensor y = Tensor::uninitialized_on(DeviceTag::cuda, x.shape());
+    gpu::multiply(x.data(), mask_.data(), y.data(), x.size());
+    return y;
   }
+  Tensor y(x.shape());
+  for (std::int64_t i = 0; i < x.size(); ++i) y[i] = x[i] * mask_[i];
   return y;
 }
 
 Tensor Dropout::backward(const Tensor& dy, const Context&) {
   if (mask_.empty()) return dy;
+  if (dy.on_cuda()) {
+    Tensor dx = Tensor::uninitialized_on(DeviceTag::cuda, dy.shape());
+    gpu::multiply(dy.data(), mask_.data(), dx.data(), dy.size());
+    return dx;
+  }
   Tensor dx(dy.shape());
   for (std::int64_t i = 0; i < dy.size(); ++i) dx[i] = dy[i] * mask_[i];
   return dx;

@@ -17,6 +17,7 @@ std::string Linear::describe() const {
 }
 
 Tensor Linear::forward(const Tensor& x, const Context& ctx) {
+  if (x.on_cuda()) return forward_cuda(x, ctx);
   require_rank(x, 2, "Linear");
   if (x.dim(1) != weight.value.dim(1))
     throw std::invalid_argument(describe() + ": input has " + std::to_string(x.dim(1)) + " features");
@@ -47,6 +48,7 @@ Tensor Linear::forward(const Tensor& x, const Context& ctx) {
 }
 
 Tensor Linear::backward(const Tensor& dy, const Context& ctx) {
+  if (dy.on_cuda()) return backward_cuda(dy, ctx);
   if (!weight.frozen) {
     if (x_.is_16bit()) {
       // dW = dy^T x with x's rows read from the 16-bit copy while the GEMM packs them.

@@ -20,6 +20,7 @@ Tensor Pool2d::forward(const Tensor& x, const Context& ctx) {
   if (const std::string problem = conv::pool_problem(s); !problem.empty())
     throw std::invalid_argument(describe() + " on " + x.shape_string() + ": " + problem);
   x_shape_ = x.shape();
+  if (x.on_cuda()) return forward_cuda(x, s, ctx);
   Tensor y = Tensor::uninitialized({s.n, s.c, s.p(), s.q()});
   if (kind_ == PoolKind::max) {
     // Only training keeps where each maximum came from (its backward's only need).
@@ -34,6 +35,7 @@ Tensor Pool2d::forward(const Tensor& x, const Context& ctx) {
 Tensor Pool2d::backward(const Tensor& dy, const Context& ctx) {
   const conv::PoolShape s{.n = x_shape_[0], .c = x_shape_[1], .h = x_shape_[2], .w = x_shape_[3], .kernel_h = kernel_,
                           .kernel_w = kernel_, .stride_h = stride_, .stride_w = stride_, .pad_h = pad_, .pad_w = pad_};
+  if (dy.on_cuda()) return backward_cuda(dy, s);
   if (kind_ == PoolKind::max && argmax_.size() != std::size_t(dy.size()))
     throw std::logic_error(describe() + ": backward without a training-mode forward (evaluation keeps no argmax)");
   Tensor dx = Tensor::uninitialized(x_shape_);  // both backward kernels clear dx first
@@ -47,6 +49,7 @@ Tensor Pool2d::backward(const Tensor& dy, const Context& ctx) {
 Tensor GlobalAvgPool::forward(const Tensor& x, const Context&) {
   require_rank(x, 4, "GlobalAvgPool");
   x_shape_ = x.shape();
+  if (x.on_cuda()) return forward_cuda(x);
   const std::int64_t planes = x.dim(0) * x.dim(1), plane = x.dim(2) * x.dim(3);
   Tensor y({x.dim(0), x.dim(1)});
   for (std::int64_t i = 0; i < planes; ++i) {
@@ -58,6 +61,7 @@ Tensor GlobalAvgPool::forward(const Tensor& x, const Context&) {
 }
 
 Tensor GlobalAvgPool::backward(const Tensor& dy, const Context&) {
+  if (dy.on_cuda()) return backward_cuda(dy);
   Tensor dx(x_shape_);
   const std::int64_t plane = x_shape_[2] * x_shape_[3];
   for (std::int64_t i = 0; i < dy.size(); ++i)

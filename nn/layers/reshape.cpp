@@ -1,5 +1,6 @@
 // The layers that only move values: Flatten and ChannelShuffle.
 #include "kernels/cpu/conv/channel_shuffle.h"
+#include "nn/cuda/ops.h"
 #include "nn/layers/common.h"
 
 namespace flopslab::nn {
@@ -18,15 +19,21 @@ Tensor ChannelShuffle::forward(const Tensor& x, const Context& ctx) {
   if (x.dim(1) % groups_ != 0)
     throw std::invalid_argument(describe() + ": " + std::to_string(groups_) + " groups do not divide " +
                                 std::to_string(x.dim(1)) + " channels");
-  Tensor y(x.shape());
-  conv::channel_shuffle(x.data(), y.data(), x.dim(0), x.dim(1), x.dim(2) * x.dim(3), groups_, ctx.threads);
+  Tensor y = Tensor::uninitialized_on(x.device(), x.shape());  // every element is written
+  if (x.on_cuda())
+    gpu::channel_shuffle(x.data(), y.data(), x.dim(0), x.dim(1), x.dim(2) * x.dim(3), groups_);
+  else
+    conv::channel_shuffle(x.data(), y.data(), x.dim(0), x.dim(1), x.dim(2) * x.dim(3), groups_, ctx.threads);
   return y;
 }
 
 Tensor ChannelShuffle::backward(const Tensor& dy, const Context& ctx) {
-  Tensor dx(dy.shape());  // the inverse permutation: a shuffle with C/g groups
-  conv::channel_shuffle(dy.data(), dx.data(), dy.dim(0), dy.dim(1), dy.dim(2) * dy.dim(3), dy.dim(1) / groups_,
-                        ctx.threads);
+  Tensor dx = Tensor::uninitialized_on(dy.device(), dy.shape());  // the inverse permutation: C/g groups
+  if (dy.on_cuda())
+    gpu::channel_shuffle(dy.data(), dx.data(), dy.dim(0), dy.dim(1), dy.dim(2) * dy.dim(3), dy.dim(1) / groups_);
+  else
+    conv::channel_shuffle(dy.data(), dx.data(), dy.dim(0), dy.dim(1), dy.dim(2) * dy.dim(3), dy.dim(1) / groups_,
+                          ctx.threads);
   return dx;
 }
 

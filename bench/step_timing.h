@@ -1,0 +1,38 @@
+// Training steps timed on either device (lesson 20's CPU-against-GPU sweep): a fresh model,
+// Adam, a batch of random images in [0, 1) with random labels (the work does not depend on
+// the values), each step copying its batch from the host as training does, then forward,
+// cross-entropy, backward and the update. Reading the loss back ends every step, so the host
+// clock sees the GPU's work.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "bench/timing.h"
+#include "nn/module.h"
+
+namespace flopslab::bench {
+
+struct StepTimingOptions {
+  std::string model = "mlp";
+  nn::DeviceTag device = nn::DeviceTag::cpu;
+  std::int64_t batch = 64;
+  int threads = 1;
+  nn::GpuBackend backend = nn::GpuBackend::own;
+  TimingOptions timing;
+};
+
+struct StepTiming {
+  double step_s = 0, spread = 0;  // median seconds per step, interquartile range / median
+  double samples_per_s = 0;       // batch / step_s
+  double copy_s = 0;              // the batch's host-to-device copy alone (0 on the CPU)
+  double launches_per_step = 0;   // GPU kernel launches the stack issued per step
+  double first_loss = 0, last_loss = 0;
+  int steps = 0;                  // steps run in all, warm-up included
+};
+
+// Throws std::invalid_argument for an unknown model or a batch below 1, and what
+// nn::move_to throws for a GPU that cannot be used.
+StepTiming time_training_steps(const StepTimingOptions& options);
+
+}  // namespace flopslab::bench

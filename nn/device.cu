@@ -1,0 +1,171 @@
+// The CUDA half of nn/device.h and of nn/memory.h's device storage.
+// (No fmt in .cu files: nvcc's front end rejects fmt 9's compile-time format checks.)
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cuda/cuda_check.h"
+#include "nn/cuda/ops.h"
+#include "nn/device.h"
+#include "nn/memory.h"
+
+namespace flopslab::nn {
+namespace {
+
+std::string find_unusable_reason() {
+  int count = 0;
+  if (const cudaError_t err = cudaGetDeviceCount(&count); err != cudaSuccess) {
+    (void)cudaGetLastError();  // clear the sticky error
+    return std::string("no usable GPU: ") + cudaGetErrorString(err) + " (" + cudaGetErrorName(err) + ")";
+  }
+  if (count == 0) return "no usable GPU: the CUDA driver reports no devices";
+  cudaDeviceProp p{};
+  if (const cudaError_t err = cudaGetDeviceProperties(&p, 0); err != cudaSuccess)
+    return std::string("no usable GPU: ") + cudaGetErrorString(err);
+  if (p.major < 7)
+    return "the GPU " + std::string(p.name) + " has compute capability " + std::to_string(p.major) + "." +
+           std::to_string(p.minor) + "; this build needs 7.5 or later";
+  return "";
+}
+
+cudaStream_t& stream_slot() {
+  static cudaStream_t stream = [] {
+    cudaStream_t s = nullptr;
+    FLOPSLAB_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return s;
+  }();
+  return stream;
+}
+
+void* raw_device_allocate(std::size_t bytes) {
+  void* p = nullptr;
+  if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return nullptr;
+  }
+  return p;
+}
+void raw_device_release(void* p) { (void)cudaFree(p); }
+
+memory::BlockCache& device_cache() {
+  // Every size from 512 bytes cached, up to 8 GiB parked; never destroyed (tensors may
+  // outlive static destructors, and the CUDA context may be gone by then).
+  static memory::BlockCache* cache =
+      new memory::BlockCache({raw_device_allocate, raw_device_release}, 512, std::size_t(8) << 30);
+  return *cache;
+}
+
+__global__ void fill_kernel(float* dst, std::int64_t count, float value) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < count;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    dst[i] = value;
+}
+
+}  // namespace
+
+const char* cuda_unusable() {
+  static const std::string reason = find_unusable_reason();
+  return reason.empty() ? nullptr : reason.c_str();
+}
+
+void require_cuda(const std::string& what) {
+  if (const char* why = cuda_unusable()) throw std::runtime_error(what + ": " + why);
+}
+
+void* cuda_stream() { return stream_slot(); }
+
+void cuda_synchronize() { FLOPSLAB_CUDA_CHECK(cudaStreamSynchronize(stream_slot())); }
+
+void copy_floats(CopyDirection direction, float* dst, const float* src, std::int64_t count) {
+  if (count <= 0) return;
+  const cudaMemcpyKind kind = direction == CopyDirection::host_to_device   ? cudaMemcpyHostToDevice
+                              : direction == CopyDirection::device_to_host ? cudaMemcpyDeviceToHost
+                                                                           : cudaMemcpyDeviceToDevice;
+  FLOPSLAB_CUDA_CHECK(cudaMemcpyAsync(dst, src, std::size_t(count) * sizeof(float), kind, stream_slot()));
+  // The host reads what it asked for, and a pageable source may be reused once this returns.
+  if (direction != CopyDirection::device_to_device) cuda_synchronize();
+}
+
+namespace detail {
+void copy_rows_cuda(float* dst, std::int64_t dst_stride, const float* src, std::int64_t src_stride,
+                    std::int64_t width, std::int64_t rows) {
+  if (rows <= 0 || width <= 0) return;
+  FLOPSLAB_CUDA_CHECK(cudaMemcpy2DAsync(dst, std::size_t(dst_stride) * sizeof(float), src,
+                                        std::size_t(src_stride) * sizeof(float), std::size_t(width) * sizeof(float),
+                                        std::size_t(rows), cudaMemcpyDeviceToDevice, stream_slot()));
+}
+}  // namespace detail
+
+PinnedUploader::~PinnedUploader() {
+  if (copied_ != nullptr) {
+    (void)cudaEventSynchronize(static_cast<cudaEvent_t>(copied_));
+    (void)cudaEventDestroy(static_cast<cudaEvent_t>(copied_));
+  }
+  if (pinned_ != nullptr) (void)cudaFreeHost(pinned_);
+}
+
+Tensor PinnedUploader::upload(const Tensor& host) {
+  if (host.on_cuda()) throw std::invalid_argument("PinnedUploader: the tensor is on the GPU already");
+  if (copied_ == nullptr) {
+    cudaEvent_t event = nullptr;
+    FLOPSLAB_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    copied_ = event;
+  } else {
+    FLOPSLAB_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(copied_)));  // pinned_ is free again
+  }
+  if (host.size() > capacity_) {
+    if (pinned_ != nullptr) FLOPSLAB_CUDA_CHECK(cudaFreeHost(pinned_));
+    pinned_ = nullptr, capacity_ = 0;
+    void* p = nullptr;
+    FLOPSLAB_CUDA_CHECK(cudaHostAlloc(&p, std::size_t(host.size()) * sizeof(float), cudaHostAllocDefault));
+    pinned_ = static_cast<float*>(p), capacity_ = host.size();
+  }
+  std::copy_n(host.data(), host.size(), pinned_);
+  Tensor out = Tensor::uninitialized_on(DeviceTag::cuda, host.shape());
+  if (host.size() > 0)
+    FLOPSLAB_CUDA_CHECK(cudaMemcpyAsync(out.data(), pinned_, std::size_t(host.size()) * sizeof(float),
+                                        cudaMemcpyHostToDevice, stream_slot()));
+  FLOPSLAB_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(copied_), stream_slot()));
+  return out;
+}
+
+void device_fill(float* dst, std::int64_t count, float value) {
+  if (count <= 0) return;
+  if (value == 0.0f) {
+    FLOPSLAB_CUDA_CHECK(cudaMemsetAsync(dst, 0, std::size_t(count) * sizeof(float), stream_slot()));
+    return;
+  }
+  const unsigned blocks = unsigned(std::min<std::int64_t>((count + 255) / 256, 4096));
+  fill_kernel<<<blocks, 256, 0, stream_slot()>>>(dst, count, value);
+  FLOPSLAB_NN_LAUNCHED();
+}
+
+namespace memory {
+
+float* allocate_device_floats(std::int64_t floats) {
+  require_cuda("a CUDA tensor");
+  const std::size_t bytes = std::size_t(std::max<std::int64_t>(floats, 1)) * sizeof(float);
+  void* p = device_cache().allocate(bytes);
+  if (p == nullptr) {
+    std::size_t free_bytes = 0, total = 0;
+    (void)cudaMemGetInfo(&free_bytes, &total);
+    throw std::runtime_error("out of GPU memory: a tensor of " + std::to_string(bytes >> 20) + " MiB does not fit (" +
+                             std::to_string(free_bytes >> 20) + " of " + std::to_string(total >> 20) + " MiB free)");
+  }
+  count(floats * std::int64_t(sizeof(float)), DeviceTag::cuda);
+  return static_cast<float*>(p);
+}
+
+void free_device_floats(float* p, std::int64_t floats) {
+  const std::size_t bytes = std::size_t(std::max<std::int64_t>(floats, 1)) * sizeof(float);
+  count(-floats * std::int64_t(sizeof(float)), DeviceTag::cuda);
+  device_cache().release(p, bytes);
+}
+
+BlockCache::Stats device_cache_stats() { return device_cache().stats(); }
+
+}  // namespace memory
+}  // namespace flopslab::nn

@@ -1,0 +1,76 @@
+// The GPU side of the training stack's tensors: whether this build's CUDA kernels can run
+// here, copies that say which way they go, and the one stream every GPU layer launches on.
+// Device storage comes from nn/memory.h's cache over cudaMalloc. Without CUDA in the build
+// every call here but cuda_unusable() throws, naming that.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "nn/module.h"
+#include "nn/tensor.h"
+
+namespace flopslab::nn {
+
+const char* device_tag_name(DeviceTag device);  // "cpu", "cuda"
+// "cpu" or "cuda"; throws std::invalid_argument naming the valid ones otherwise.
+DeviceTag parse_device_tag(const std::string& name);
+
+// Null when a GPU can run this build's kernels; otherwise why not, in one line (the CUDA
+// error when the runtime found no device or no driver, or that the build has no CUDA).
+const char* cuda_unusable();
+// Throws std::runtime_error with cuda_unusable()'s reason, prefixed by `what`.
+void require_cuda(const std::string& what);
+
+enum class CopyDirection { host_to_device, device_to_host, device_to_device };
+const char* copy_direction_name(CopyDirection direction);
+// count floats from src to dst on the stack's stream; a copy to the host waits for it.
+void copy_floats(CopyDirection direction, float* dst, const float* src, std::int64_t count);
+void device_fill(float* dst, std::int64_t count, float value);
+// rows x width floats from src (rows src_stride apart) to dst (dst_stride apart), on the
+// device both live on: a channel slice of a concatenation.
+void copy_rows(DeviceTag device, float* dst, std::int64_t dst_stride, const float* src, std::int64_t src_stride,
+               std::int64_t width, std::int64_t rows);
+// into += add, elementwise, on the device both live on (shapes must be equal).
+void add_into(Tensor& into, const Tensor& add);
+namespace detail {
+void copy_rows_cuda(float* dst, std::int64_t dst_stride, const float* src, std::int64_t src_stride,
+                    std::int64_t width, std::int64_t rows);  // device.cu
+}
+// Kernel launches issued by the GPU halves since the program started (a GEMM or convolution
+// pass counts once, however many kernels its library launches): lesson 20's launches per step.
+std::int64_t gpu_launches();
+void count_gpu_launches(std::int64_t launches = 1);
+// Waits until every kernel launched on the stack's stream has finished (timers need it).
+void cuda_synchronize();
+// The cudaStream_t (as void*) the GPU layers launch on.
+void* cuda_stream();
+
+// Host batches to the GPU through a pinned staging buffer: the copy runs at the bus's pinned
+// rate (lesson 08) and returns at once, queued on the stack's stream ahead of the kernels that
+// read it, so the host can prepare the next batch while this one crosses. The buffer is
+// reused: a new upload first waits for the previous copy out of it.
+class PinnedUploader {
+ public:
+  PinnedUploader() = default;
+  ~PinnedUploader();
+  PinnedUploader(const PinnedUploader&) = delete;
+  PinnedUploader& operator=(const PinnedUploader&) = delete;
+  // A CUDA tensor with host's values (host must be a CPU tensor).
+  Tensor upload(const Tensor& host);
+
+ private:
+  float* pinned_ = nullptr;
+  std::int64_t capacity_ = 0;  // floats
+  void* copied_ = nullptr;     // cudaEvent_t: the last copy out of pinned_ finished
+};
+
+// Moves every parameter (value and gradient) and buffer of `model` to `device`. Moving to the
+// GPU throws std::runtime_error, before moving anything, when no GPU is usable or when a
+// layer has no GPU half (naming it).
+void move_to(Module& model, DeviceTag device);
+// The layers of `model` that have no GPU half, described and separated by commas; empty when
+// it can run on the GPU.
+std::string layers_without_gpu_half(Module& model);
+
+}  // namespace flopslab::nn
