@@ -9,7 +9,7 @@ extern const GemmVariant kCpuOpenblas, kCpuOnednn, kCpuOnednnBf16;
 #ifdef FLOPSLAB_HAVE_CUDA
 namespace cuda {
 extern const GemmVariant kCudaNaive, kCudaCoalesced, kCudaSharedTiles, kCudaBlocktile1d, kCudaBlocktile2d,
-    kCudaVectorized, kCudaWarptiling, kCudaCublas, kCudaCublasTf32;
+    kCudaVectorized, kCudaWarptiling, kCudaShapeTiled, kCudaCublas, kCudaCublasTf32;
 }
 #endif
 }  // namespace gemm
@@ -46,6 +46,7 @@ const GemmVariant* const kGemmVariants[] = {
     &gemm::cuda::kCudaBlocktile2d,  // kernels/cuda/gemm/05_blocktile_2d.cu
     &gemm::cuda::kCudaVectorized,   // kernels/cuda/gemm/06_vectorized.cu
     &gemm::cuda::kCudaWarptiling,   // kernels/cuda/gemm/07_warptiling.cu
+    &gemm::cuda::kCudaShapeTiled,   // kernels/cuda/gemm/08_shape_tiled.cu
     &gemm::cuda::kCudaCublas,       // kernels/cuda/gemm/peer_cublas.cu
     &gemm::cuda::kCudaCublasTf32,   // kernels/cuda/gemm/peer_cublas.cu
 #endif

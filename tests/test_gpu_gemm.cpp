@@ -54,7 +54,9 @@ TEST_CASE("every CUDA GEMM variant matches cuBLAS and the float64 reference") {
   const GemmVariant& cublas = *find_gemm_variant("cublas");
   const std::vector<gemm::Shape> shapes = {{1, 1, 1},     {7, 7, 7},       {33, 33, 33},  {127, 127, 127}, {129, 129, 129},
                                            {1000, 1000, 1000}, {4093, 4093, 4093}, {1, 300, 7}, {300, 1, 7},
-                                           {5, 3, 400},   {200, 37, 129},  {130, 260, 20}, {256, 512, 64}};
+                                           {5, 3, 400},   {200, 37, 129},  {130, 260, 20}, {256, 512, 64},
+                                           // step 8's split-K: few tiles, long k (5, 8 and 16 slices)
+                                           {30, 20, 1500}, {100, 70, 2050}, {64, 64, 4096}};
   for (const gemm::Shape& s : shapes) {
     for (std::int64_t pad : {std::int64_t(0), std::int64_t(3)}) {
       if (pad != 0 && s.m * s.n * s.k > 200 * 200 * 200) continue;

@@ -100,7 +100,7 @@ const ConvVariant& conv_variant(GpuBackend backend) {
 }
 
 const GemmVariant& gemm_variant(GpuBackend backend) {
-  const char* name = backend == GpuBackend::own ? "cuda-warptiling" : "cublas";
+  const char* name = backend == GpuBackend::own ? "cuda-shape-tiled" : "cublas";
   const GemmVariant* v = find_gemm_variant(name);
   if (v == nullptr || !v->available())
     throw std::runtime_error(std::string("the GPU GEMM '") + name + "' is not in this build" +

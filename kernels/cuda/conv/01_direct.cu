@@ -109,16 +109,6 @@ void backward_weights(const Operands& op, const RunContext& ctx) {
 
 }  // namespace
 
-int multiprocessor_count() {
-  static const int count = [] {
-    int device = 0, sms = 0;
-    FLOPSLAB_CUDA_CHECK(cudaGetDevice(&device));
-    FLOPSLAB_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    return sms;
-  }();
-  return count;
-}
-
 extern const ConvVariant kCudaDirect{
     .name = "cuda-direct",
     .step = 1,

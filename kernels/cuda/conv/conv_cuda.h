@@ -10,6 +10,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_info.h"
 #include "kernels/registry.h"
 
 namespace flopslab::conv::cuda {
@@ -31,7 +32,6 @@ struct DeviceShape {
 inline cudaStream_t stream_of(const RunContext& ctx) { return static_cast<cudaStream_t>(ctx.stream); }
 inline unsigned blocks_for(std::int64_t count, int per_block) { return unsigned((count + per_block - 1) / per_block); }
 
-// The streaming multiprocessors of the current device, asked once: split-K decisions need it.
-int multiprocessor_count();
+using flopslab::cuda::multiprocessor_count;  // split-K decisions need it
 
 }  // namespace flopslab::conv::cuda
