@@ -11,47 +11,69 @@
 
 namespace flopslab::bench {
 
-StepTiming time_training_steps(const StepTimingOptions& o) {
-  if (o.batch < 1) throw std::invalid_argument("batch must be at least 1, got " + std::to_string(o.batch));
-  std::mt19937_64 rng(0);
-  auto model = nn::make_model(o.model, rng);
-  nn::move_to(*model, o.device);
-  auto optimizer = nn::make_optimizer("adam", model->parameters(), 1e-3, 0.0);
-  optimizer->set_threads(o.threads);
-  nn::Tensor x({o.batch, 1, 28, 28});
-  std::uniform_real_distribution<float> pixel(0, 1);
-  for (std::int64_t i = 0; i < x.size(); ++i) x[i] = pixel(rng);
-  std::vector<std::int64_t> labels(std::size_t(o.batch));
-  for (auto& y : labels) y = std::int64_t(rng() % 10);
-  std::mt19937_64 dropout_rng(1);
-  nn::Context ctx{.training = true, .threads = o.threads, .rng = &dropout_rng, .input_gradient = false};
-  ctx.gpu_backend = o.backend;
-
-  StepTiming out;
+struct TrainingStepper::State {
+  StepTimingOptions o;
+  std::unique_ptr<nn::Sequential> model;
+  std::unique_ptr<nn::Optimizer> optimizer;
+  nn::Tensor x;
+  std::vector<std::int64_t> labels;
+  std::mt19937_64 dropout_rng{1};
+  nn::Context ctx;
   std::optional<nn::PinnedUploader> uploader;  // as the trainer copies its batches
-  if (o.device == nn::DeviceTag::cuda) uploader.emplace();
-  auto upload = [&] { return uploader ? uploader->upload(x) : x; };
-  auto step = [&] {
-    const nn::Tensor logits = model->forward(upload(), ctx);
-    const nn::LossResult loss = nn::cross_entropy(logits, labels);
-    model->backward(loss.grad, ctx);
-    optimizer->step();
-    if (out.steps++ == 0) out.first_loss = loss.loss;
-    out.last_loss = loss.loss;
-  };
-  step();  // the first step allocates the optimizer's state and warms the caches
+  nn::Tensor upload() { return uploader ? uploader->upload(x) : x; }
+};
+
+TrainingStepper::TrainingStepper(const StepTimingOptions& o) : s_(std::make_unique<State>()) {
+  if (o.batch < 1) throw std::invalid_argument("batch must be at least 1, got " + std::to_string(o.batch));
+  State& s = *s_;
+  s.o = o;
+  std::mt19937_64 rng(0);
+  s.model = nn::make_model(o.model, rng);
+  nn::move_to(*s.model, o.device);
+  s.optimizer = nn::make_optimizer("adam", s.model->parameters(), 1e-3, 0.0);
+  s.optimizer->set_threads(o.threads);
+  s.x = nn::Tensor({o.batch, 1, 28, 28});
+  std::uniform_real_distribution<float> pixel(0, 1);
+  for (std::int64_t i = 0; i < s.x.size(); ++i) s.x[i] = pixel(rng);
+  s.labels.resize(std::size_t(o.batch));
+  for (auto& y : s.labels) y = std::int64_t(rng() % 10);
+  s.ctx = nn::Context{.training = true, .threads = o.threads, .rng = &s.dropout_rng, .input_gradient = false};
+  s.ctx.gpu_backend = o.backend;
+  if (o.device == nn::DeviceTag::cuda) s.uploader.emplace();
+}
+
+TrainingStepper::~TrainingStepper() = default;
+
+void TrainingStepper::step() {
+  State& s = *s_;
+  const nn::Tensor logits = s.model->forward(s.upload(), s.ctx);
+  const nn::LossResult loss = nn::cross_entropy(logits, s.labels);
+  s.model->backward(loss.grad, s.ctx);
+  s.optimizer->step();
+  if (steps_++ == 0) first_loss_ = loss.loss;
+  last_loss_ = loss.loss;
+}
+
+void TrainingStepper::upload_only() {
+  (void)s_->upload();
+  if (s_->uploader) nn::cuda_synchronize();  // the copy itself, not just its queueing
+}
+
+StepTiming time_training_steps(const StepTimingOptions& o) {
+  TrainingStepper stepper(o);
+  StepTiming out;
+  stepper.step();  // the first step allocates the optimizer's state and warms the caches
   const std::int64_t launches_before = nn::gpu_launches();
-  step();
+  stepper.step();
   out.launches_per_step = double(nn::gpu_launches() - launches_before);
-  const Timing t = measure(step, o.timing);
+  const Timing t = measure([&] { stepper.step(); }, o.timing);
   out.step_s = t.median;
   out.spread = t.spread();
   out.samples_per_s = double(o.batch) / t.median;
-  if (uploader)
-    out.copy_s = measure([&] {
-                   (void)upload();
-                   nn::cuda_synchronize();  // the copy itself, not just its queueing
-                 }, o.timing).median;
+  if (o.device == nn::DeviceTag::cuda) out.copy_s = measure([&] { stepper.upload_only(); }, o.timing).median;
+  out.first_loss = stepper.first_loss();
+  out.last_loss = stepper.last_loss();
+  out.steps = stepper.steps();
   return out;
 }
 

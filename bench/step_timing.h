@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "bench/timing.h"
@@ -31,8 +32,28 @@ struct StepTiming {
   int steps = 0;                  // steps run in all, warm-up included
 };
 
-// Throws std::invalid_argument for an unknown model or a batch below 1, and what
-// nn::move_to throws for a GPU that cannot be used.
+// One model training on one fixed batch, a step at a time (the classroom race's contestant;
+// time_training_steps times it). Throws std::invalid_argument for an unknown model or a batch
+// below 1, and what nn::move_to throws for a GPU that cannot be used.
+class TrainingStepper {
+ public:
+  explicit TrainingStepper(const StepTimingOptions& options);
+  ~TrainingStepper();
+  TrainingStepper(const TrainingStepper&) = delete;
+  TrainingStepper& operator=(const TrainingStepper&) = delete;
+  void step();  // copy in, forward, loss, backward, update; the loss is back on the host after it
+  double first_loss() const { return first_loss_; }
+  double last_loss() const { return last_loss_; }
+  int steps() const { return steps_; }
+  void upload_only();  // the batch's copy alone (synchronised), for timing it
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+  double first_loss_ = 0, last_loss_ = 0;
+  int steps_ = 0;
+};
+
 StepTiming time_training_steps(const StepTimingOptions& options);
 
 }  // namespace flopslab::bench

@@ -7,6 +7,7 @@
 //   flopslab train [--model mlp|cnn]   train the nn/ stack on Fashion-MNIST (cli/train_commands.cpp)
 //   flopslab lr-find [--model cnn]     the learning-rate range test
 //   flopslab infer [--model inception] evaluation mode unfused and fused (cli/infer_command.cpp)
+//   flopslab demo [--scene cores]      the classroom race, CPU against GPU (cli/demo_command.cpp)
 //   flopslab report [--out DIR]        everything, written to report.md / report.json / PNGs
 //   flopslab lesson N                  run lesson N of the syllabus
 //
@@ -33,6 +34,7 @@
 #include "bench/progress.h"
 #include "bench/report.h"
 #include "cli/args.h"
+#include "cli/demo_command.h"
 #include "cli/infer_command.h"
 #include "cli/train_commands.h"
 #include "lessons/frame.h"
@@ -371,6 +373,8 @@ int run(int argc, char** argv) {
   auto* lr_find = add_lr_find_command(app, lr_find_run);
   CommandRun infer_run;
   auto* infer = add_infer_command(app, infer_run);
+  CommandRun demo_run;
+  auto* demo = add_demo_command(app, demo_run);
 
   ReportArgs report_args;
   auto* report = app.add_subcommand("report", "Measure this machine and write report.md, report.json and charts");
@@ -406,7 +410,7 @@ int run(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
-    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, lr-find, infer, report, lesson)", argv[1]));
+    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, lr-find, infer, demo, report, lesson)", argv[1]));
   }
   try {
     app.parse(argc, argv);
@@ -426,8 +430,9 @@ int run(int argc, char** argv) {
   if (train->parsed()) return train_run();
   if (lr_find->parsed()) return lr_find_run();
   if (infer->parsed()) return infer_run();
+  if (demo->parsed()) return demo_run();
   if (lesson->parsed()) return run_lesson(lesson_number, lesson_list_flag, lesson_quick, lesson_threads);
-  throw UsageError("no command given (valid: info, probe, gemm, conv, train, lr-find, infer, report, lesson; see 'flopslab --help')");
+  throw UsageError("no command given (valid: info, probe, gemm, conv, train, lr-find, infer, demo, report, lesson; see 'flopslab --help')");
 }
 
 }  // namespace

@@ -1,0 +1,82 @@
+// `flopslab demo [--scene cores|gemm|train] [--seconds S] [--size N] [--plain] [--json FILE]`.
+#include "cli/demo_command.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "bench/demo.h"
+#include "bench/demo_display.h"
+#include "bench/files.h"
+#include "bench/machine.h"
+#include "cli/args.h"
+
+namespace flopslab::cli {
+namespace {
+
+struct DemoArgs {
+  std::string scene = "cores", seconds, size, threads, json;
+  bool quick = false, plain = false;
+};
+
+std::atomic<bool> interrupted{false};
+void on_interrupt(int) { interrupted = true; }
+
+int run_demo(const DemoArgs& a) {
+  const double seconds = a.seconds.empty() ? (a.quick ? 1.0 : 5.0) : parse_number("--seconds", a.seconds, 0, 1e9);
+  const std::int64_t size = a.size.empty() ? (a.quick ? 192 : 512) : parse_integer("--size", a.size, 0, 1LL << 40);
+  const int threads = a.threads.empty() ? bench::describe_machine().physical_cores
+                                        : int(parse_integer("--threads", a.threads, 1, kMaxThreads));
+  if (const std::string problem = bench::scene_problem(a.scene, size, seconds); !problem.empty())
+    throw UsageError("demo: " + problem);
+  check_output_file("--json", a.json);
+
+  bench::Scene scene = bench::make_scene(a.scene, size, threads);
+  const bool full_screen = !a.plain && isatty(STDOUT_FILENO) != 0;
+  const char* no_color = std::getenv("NO_COLOR");
+  bench::RaceDisplay display(full_screen, no_color == nullptr || *no_color == '\0');
+  std::printf("flopslab demo: %s (lesson %s), %g s per contestant, %s\n", scene.title.c_str(), scene.lesson.c_str(),
+              seconds, a.scene == "train" ? "the CNN at batch 64" : fmt::format("{0}x{0} matrices", size).c_str());
+  std::fflush(stdout);
+  interrupted = false;
+  auto previous = std::signal(SIGINT, on_interrupt);
+  const bench::RaceResult r = bench::run_race(
+      scene, {.seconds = seconds,
+              .on_frame = [&](const bench::Scene& s, const auto& lanes, double t) { display.frame(s, lanes, t); },
+              .stop = &interrupted});
+  std::signal(SIGINT, previous);
+  display.restore();
+  std::printf("%s", bench::race_summary(r).c_str());
+  if (!a.json.empty()) bench::write_file_atomically(a.json, bench::race_json(r).dump(2) + "\n");
+  if (r.interrupted) return 130;
+  return r.all_checked() && r.winner >= 0 ? 0 : 1;
+}
+
+}  // namespace
+
+CLI::App* add_demo_command(CLI::App& app, CommandRun& run) {
+  auto a = std::make_shared<DemoArgs>();
+  auto* sub = app.add_subcommand(
+      "demo", "The classroom race: contestants (CPU ladder rungs, 1 core and all cores, the GPU) do the same checked "
+              "work in turn while a full-screen display shows their rates; a summary and the winner at the end");
+  sub->add_option("--scene", a->scene,
+                  "cores (the naive loop, one core, all cores; lesson 04), gemm (the GEMM ladder and the GPU; lessons "
+                  "05-07) or train (the CNN on the CPU and the GPU; lesson 20)  [cores]")
+      ->type_name("NAME");
+  sub->add_option("--seconds", a->seconds, "Seconds each contestant races  [5; --quick 1]")->type_name("S");
+  sub->add_option("--size", a->size, "Matrix size N of the GEMM scenes (N x N x N)  [512; --quick 192]")->type_name("N");
+  sub->add_option("--threads", a->threads, "Cores of the all-core contestants  [physical cores]")->type_name("N");
+  sub->add_option("--json", a->json, "Also write the results as JSON to FILE")->type_name("FILE");
+  sub->add_flag("--plain", a->plain, "Plain progress lines even on a terminal (they are the default elsewhere)");
+  sub->add_flag("--quick", a->quick, "1 second per contestant, small matrices (a smoke test)");
+  run = [a] { return run_demo(*a); };
+  return sub;
+}
+
+}  // namespace flopslab::cli
