@@ -128,14 +128,14 @@ int RaceResult::raced() const {
 }
 
 const std::vector<std::string>& scene_names() {
-  static const std::vector<std::string> names = {"cores", "gemm", "train"};
+  static const std::vector<std::string> names = {"cores", "gemm", "train", "idle"};
   return names;
 }
 
 std::string scene_problem(const std::string& scene, std::int64_t size, double seconds) {
   const auto& names = scene_names();
   if (std::find(names.begin(), names.end(), scene) == names.end())
-    return "--scene: '" + scene + "' is not a scene (valid: cores, gemm, train)";
+    return "--scene: '" + scene + "' is not a scene (valid: cores, gemm, train, idle)";
   if (!(seconds >= 0.5 && seconds <= 600)) return fmt::format("--seconds: {} is outside 0.5 to 600", seconds);
   if (size < 16 || size > 65536) return fmt::format("--size: {} is outside 16 to 65536", size);
   // Each GEMM contestant holds its own A, B and C (and the check a float64 copy of a sample).
@@ -172,6 +172,15 @@ Scene make_scene(const std::string& name, std::int64_t size, int threads) {
     s.contestants.push_back(gpu_gemm(size));
     s.lesson = "05, 07";
     peak_ratio_textbook(s, 5, 4, threads);
+  } else if (name == "idle") {
+    // Contestants that only sleep: what remains of the process's CPU time is the display's.
+    s.title = "the display alone (the contestants sleep)";
+    s.unit = "calls/s";
+    s.unit_scale = 1;
+    for (const char* who : {"sleeper A", "sleeper B"})
+      s.contestants.push_back({.name = who, .work_per_call = 1,
+                               .call = [] { std::this_thread::sleep_for(std::chrono::milliseconds(10)); },
+                               .check = [] { return std::string(); }});
   } else {
     s.title = "the same CNN trained on the CPU and on the GPU";
     s.lesson = "20";
@@ -216,8 +225,7 @@ RaceResult run_race(Scene& scene, const RaceOptions& o) {
     while (elapsed() - t0 < o.seconds && !stopped()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (o.on_frame) o.on_frame(scene, lanes, elapsed());
-      const double so_far = elapsed() - t0;
-      if (so_far > 0) out.live_rate = double(lane.calls.load()) * c.work_per_call / so_far * scene.unit_scale;
+      out.live_rate = live_lane_rate(scene, i, lane, elapsed());
     }
     heat_over = true;
     worker.join();  // the call in flight completes: its time counts
@@ -247,6 +255,31 @@ RaceResult run_race(Scene& scene, const RaceOptions& o) {
     if (fast.rate > 0 && slow.rate > 0) r.measured_textbook_pair = fast.rate / slow.rate;
   }
   return r;
+}
+
+double live_lane_rate(const Scene& s, std::size_t i, const Lane& lane, double elapsed) {
+  const double started = lane.started.load(), finished = lane.finished.load();
+  if (started < 0) return 0;
+  const double t = (finished >= 0 ? finished : elapsed) - started;
+  return t > 0 ? double(lane.calls.load()) * s.contestants[i].work_per_call / t * s.unit_scale : 0;
+}
+
+Json race_frame_json(const Scene& s, const std::vector<std::unique_ptr<Lane>>& lanes, double elapsed) {
+  Json out = Json::array();
+  for (std::size_t i = 0; i < lanes.size(); ++i) {
+    const Contestant& c = s.contestants[i];
+    const Lane& l = *lanes[i];
+    Json j{{"name", c.name}};
+    if (!c.absent.empty()) {
+      j["absent"] = c.absent;
+    } else {
+      j["state"] = l.started.load() < 0 ? "waiting" : l.finished.load() < 0 ? "racing" : "done";
+      j["calls"] = l.calls.load();
+      j["rate"] = live_lane_rate(s, i, l, elapsed);
+    }
+    out.push_back(j);
+  }
+  return {{"title", s.title}, {"lesson", s.lesson}, {"unit", s.unit}, {"elapsed", elapsed}, {"lanes", out}};
 }
 
 Json race_json(const RaceResult& r) {

@@ -76,6 +76,11 @@ struct RaceOptions {
   const std::atomic<bool>* stop = nullptr;  // set (Ctrl-C): end the race early
 };
 RaceResult run_race(Scene& scene, const RaceOptions& options);
+// A lane's rate so far: its work over the time its heat has run (0 before it starts).
+double live_lane_rate(const Scene& scene, std::size_t lane, const Lane& counters, double elapsed);
+// The race so far, for the web page: title, lesson, unit, elapsed, and per lane its name,
+// state (waiting, racing, done) and live rate, or why it is absent.
+Json race_frame_json(const Scene& scene, const std::vector<std::unique_ptr<Lane>>& lanes, double elapsed);
 Json race_json(const RaceResult& result);
 
 }  // namespace flopslab::bench

@@ -10,14 +10,6 @@
 namespace flopslab::bench {
 namespace {
 
-// The live rate of a lane: work done over the time its heat has run so far.
-double live_rate(const Scene& s, std::size_t i, const Lane& lane, double elapsed) {
-  const double started = lane.started.load(), finished = lane.finished.load();
-  if (started < 0) return 0;
-  const double t = (finished >= 0 ? finished : elapsed) - started;
-  return t > 0 ? double(lane.calls.load()) * s.contestants[i].work_per_call / t * s.unit_scale : 0;
-}
-
 std::string human(double x) {
   return x >= 100 ? fmt::format("{:.0f}", x) : x >= 10 ? fmt::format("{:.1f}", x) : fmt::format("{:.2f}", x);
 }
@@ -48,7 +40,7 @@ void RaceDisplay::frame(const Scene& s, const std::vector<std::unique_ptr<Lane>>
       const bool just_done = l.finished.load() >= 0 && last_plain_line_[i] < l.finished.load();
       if ((racing && elapsed - last_plain_line_[i] >= 1.0) || just_done) {
         std::printf("[%6.1fs] %s: %lld calls, %s %s%s\n", elapsed, s.contestants[i].name.c_str(),
-                    static_cast<long long>(l.calls.load()), human(live_rate(s, i, l, elapsed)).c_str(), s.unit.c_str(),
+                    static_cast<long long>(l.calls.load()), human(live_lane_rate(s, i, l, elapsed)).c_str(), s.unit.c_str(),
                     just_done ? " (heat over)" : "");
         last_plain_line_[i] = just_done ? l.finished.load() + 1e9 : elapsed;
       }
@@ -61,10 +53,11 @@ void RaceDisplay::frame(const Scene& s, const std::vector<std::unique_ptr<Lane>>
   const char* dim = colour_ ? "\x1b[2m" : "";
   const char* reset = colour_ ? "\x1b[0m" : "";
   std::string out = "\x1b[?25l\x1b[H\x1b[2J";  // hide the cursor, home, clear
-  out += fmt::format("{}flopslab demo: {}{}   (lesson {})   {:.1f} s\n\n", bold, s.title, reset, s.lesson, elapsed);
+  out += fmt::format("{}flopslab demo: {}{}   {}{:.1f} s\n\n", bold, s.title, reset,
+                     s.lesson.empty() ? std::string() : fmt::format("(lesson {})   ", s.lesson), elapsed);
   double scale = 0;
   for (std::size_t i = 0; i < lanes.size(); ++i) {
-    best_rate_[i] = std::max(best_rate_[i], live_rate(s, i, *lanes[i], elapsed));
+    best_rate_[i] = std::max(best_rate_[i], live_lane_rate(s, i, *lanes[i], elapsed));
     scale = std::max(scale, best_rate_[i]);
   }
   constexpr int kWidth = 50;
@@ -76,7 +69,7 @@ void RaceDisplay::frame(const Scene& s, const std::vector<std::unique_ptr<Lane>>
       out += fmt::format("{}absent: {}{}\n\n", dim, c.absent.substr(0, 70), reset);
       continue;
     }
-    const double rate = live_rate(s, i, l, elapsed);
+    const double rate = live_lane_rate(s, i, l, elapsed);
     const int filled = scale > 0 ? int(kWidth * rate / scale + 0.5) : 0;
     std::string bar;
     for (int k = 0; k < kWidth; ++k) bar += k < filled ? "\u2588" : " ";
@@ -90,16 +83,16 @@ void RaceDisplay::frame(const Scene& s, const std::vector<std::unique_ptr<Lane>>
 
 std::string race_summary(const RaceResult& r) {
   using A = Table::Align;
-  Table t({{"contestant", A::left}, {"calls"}, {"seconds"}, {r.unit}, {"live " + r.unit}, {"check", A::left}});
+  Table t({{"contestant", A::left}, {"calls"}, {"seconds"}, {r.unit}, {fmt::format("live {}", r.unit)}, {"check", A::left}});
   for (const LaneResult& l : r.lanes) {
     if (!l.absent.empty()) {
-      t.add_row({l.name, "-", "-", "-", "-", "absent: " + l.absent});
+      t.add_row({l.name, "-", "-", "-", "-", fmt::format("absent: {}", l.absent)});
       continue;
     }
     t.add_row({l.name, std::to_string(l.calls), fmt::format("{:.2f}", l.seconds), human(l.rate), human(l.live_rate),
-               l.check.empty() ? "ok" : "FAILED: " + l.check});
+               l.check.empty() ? std::string("ok") : fmt::format("FAILED: {}", l.check)});
   }
-  std::string out = "\n" + t.text() + "\n";
+  std::string out = fmt::format("\n{}\n", t.text());
   if (r.interrupted) return out + "Interrupted: the race stopped early; the heats above are what ran, no winner is named.\n";
   if (!r.all_checked()) out += "A contestant's result was wrong: no winner is named.\n";
   else if (r.winner >= 0 && r.raced() == 1)
@@ -112,7 +105,7 @@ std::string race_summary(const RaceResult& r) {
     out += fmt::format("Textbook (lesson {}): {} should be {:.1f}x ({}); measured {:.1f}x ({:.0f}%).\n", r.lesson,
                        r.textbook_pair, r.textbook_speedup, r.textbook_source, r.measured_textbook_pair,
                        100 * r.measured_textbook_pair / r.textbook_speedup);
-  else
+  else if (!r.lesson.empty())
     out += fmt::format("Lesson {} explains this scene; it has no textbook figure to compare with here.\n", r.lesson);
   return out;
 }

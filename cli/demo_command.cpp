@@ -3,7 +3,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +16,7 @@
 
 #include "bench/demo.h"
 #include "bench/demo_display.h"
+#include "bench/demo_server.h"
 #include "bench/files.h"
 #include "bench/machine.h"
 #include "cli/args.h"
@@ -21,7 +25,7 @@ namespace flopslab::cli {
 namespace {
 
 struct DemoArgs {
-  std::string scene = "cores", seconds, size, threads, json;
+  std::string scene = "cores", seconds, size, threads, json, serve, linger;
   bool quick = false, plain = false;
 };
 
@@ -36,24 +40,62 @@ int run_demo(const DemoArgs& a) {
   if (const std::string problem = bench::scene_problem(a.scene, size, seconds); !problem.empty())
     throw UsageError("demo: " + problem);
   check_output_file("--json", a.json);
+  std::unique_ptr<bench::RaceServer> server;
+  double linger = 0;
+  if (!a.serve.empty()) {
+    int port = 0;
+    try {
+      port = int(parse_integer("--serve", a.serve, 1, 65535));
+    } catch (const UsageError&) {
+      throw UsageError("demo: --serve: '" + a.serve + "' is not a port (1 to 65535)");
+    }
+    linger = a.linger.empty() ? 60 : parse_number("--linger", a.linger, 0, 86400);
+    try {
+      server = std::make_unique<bench::RaceServer>(port);
+    } catch (const std::runtime_error& e) {
+      throw UsageError(std::string("demo: --serve: ") + e.what());
+    }
+  } else if (!a.linger.empty()) {
+    throw UsageError("demo: --linger: only with --serve");
+  }
 
   bench::Scene scene = bench::make_scene(a.scene, size, threads);
   const bool full_screen = !a.plain && isatty(STDOUT_FILENO) != 0;
   const char* no_color = std::getenv("NO_COLOR");
   bench::RaceDisplay display(full_screen, no_color == nullptr || *no_color == '\0');
-  std::printf("flopslab demo: %s (lesson %s), %g s per contestant, %s\n", scene.title.c_str(), scene.lesson.c_str(),
-              seconds, a.scene == "train" ? "the CNN at batch 64" : fmt::format("{0}x{0} matrices", size).c_str());
+  const std::string what = a.scene == "train"  ? std::string("the CNN at batch 64")
+                           : a.scene == "idle" ? std::string("10 ms sleeps")
+                                               : fmt::format("{0}x{0} matrices", size);
+  std::printf("flopslab demo: %s%s, %g s per contestant, %s\n", scene.title.c_str(),
+              scene.lesson.empty() ? "" : fmt::format(" (lesson {})", scene.lesson).c_str(), seconds, what.c_str());
+  if (server) std::printf("The race as a web page: http://%s:%d/ (any machine on this network)\n",
+                          bench::describe_machine().hostname.c_str(), server->port());
   std::fflush(stdout);
   interrupted = false;
   auto previous = std::signal(SIGINT, on_interrupt);
+  const auto race_started = std::chrono::steady_clock::now();
   const bench::RaceResult r = bench::run_race(
       scene, {.seconds = seconds,
-              .on_frame = [&](const bench::Scene& s, const auto& lanes, double t) { display.frame(s, lanes, t); },
+              .on_frame =
+                  [&](const bench::Scene& s, const auto& lanes, double t) {
+                    display.frame(s, lanes, t);
+                    if (server) server->publish(bench::race_frame_json(s, lanes, t));
+                  },
               .stop = &interrupted});
-  std::signal(SIGINT, previous);
+  const double race_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - race_started).count();
   display.restore();
   std::printf("%s", bench::race_summary(r).c_str());
+  std::printf("Display: %d frames in %.1f s (%.1f a second).\n", display.frames(), race_seconds,
+              display.frames() / std::max(race_seconds, 1e-9));
   if (!a.json.empty()) bench::write_file_atomically(a.json, bench::race_json(r).dump(2) + "\n");
+  if (server) {
+    server->finish(bench::race_json(r));
+    std::printf("Serving the results for %g s more (Ctrl-C ends).\n", linger);
+    std::fflush(stdout);
+    for (double waited = 0; waited < linger && !interrupted; waited += 0.1)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::signal(SIGINT, previous);
   if (r.interrupted) return 130;
   return r.all_checked() && r.winner >= 0 ? 0 : 1;
 }
@@ -67,12 +109,19 @@ CLI::App* add_demo_command(CLI::App& app, CommandRun& run) {
               "work in turn while a full-screen display shows their rates; a summary and the winner at the end");
   sub->add_option("--scene", a->scene,
                   "cores (the naive loop, one core, all cores; lesson 04), gemm (the GEMM ladder and the GPU; lessons "
-                  "05-07) or train (the CNN on the CPU and the GPU; lesson 20)  [cores]")
+                  "05-07), train (the CNN on the CPU and the GPU; lesson 20) or idle (contestants that sleep: what the "
+                  "display itself costs)  [cores]")
       ->type_name("NAME");
   sub->add_option("--seconds", a->seconds, "Seconds each contestant races  [5; --quick 1]")->type_name("S");
   sub->add_option("--size", a->size, "Matrix size N of the GEMM scenes (N x N x N)  [512; --quick 192]")->type_name("N");
   sub->add_option("--threads", a->threads, "Cores of the all-core contestants  [physical cores]")->type_name("N");
   sub->add_option("--json", a->json, "Also write the results as JSON to FILE")->type_name("FILE");
+  sub->add_option("--serve", a->serve,
+                  "Also serve the race as a web page on PORT (self-contained: no internet needed), live by "
+                  "server-sent events")
+      ->type_name("PORT");
+  sub->add_option("--linger", a->linger, "With --serve: keep serving the results this long after the race  [60]")
+      ->type_name("S");
   sub->add_flag("--plain", a->plain, "Plain progress lines even on a terminal (they are the default elsewhere)");
   sub->add_flag("--quick", a->quick, "1 second per contestant, small matrices (a smoke test)");
   run = [a] { return run_demo(*a); };
