@@ -70,6 +70,7 @@ StepTiming time_training_steps(const StepTimingOptions& o) {
   out.step_s = t.median;
   out.spread = t.spread();
   out.samples_per_s = double(o.batch) / t.median;
+  out.best_samples_per_s = double(o.batch) / t.min;
   if (o.device == nn::DeviceTag::cuda) out.copy_s = measure([&] { stepper.upload_only(); }, o.timing).median;
   out.first_loss = stepper.first_loss();
   out.last_loss = stepper.last_loss();
