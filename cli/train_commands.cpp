@@ -287,7 +287,7 @@ CLI::App* add_train_command(CLI::App& app, CommandRun& run) {
   train->add_flag("--profile", a->profile, "Print the time per step in each layer's forward and backward");
   train->add_option("--threads", a->threads, "Threads for the kernels  [physical cores]")->type_name("N");
   train->add_option("--device", a->device,
-                    "cpu, or cuda: train on the GPU (so far the MLPs: fp32, cross-entropy, no accumulation)  [cpu]")
+                    "cpu, or cuda: train on the GPU (any model; so far fp32 and cross-entropy, without --accumulate, --loss-scale or --mixup)  [cpu]")
       ->type_name("DEVICE");
   train->add_option("--backend", a->backend,
                     "With --device cuda: own (the CUDA GEMM ladder's top rung) or vendor (cuBLAS)  [own]")

@@ -34,7 +34,6 @@ void gemm(gemm::Shape, const float*, std::int64_t, const float*, std::int64_t, f
 void transpose(const float*, std::int64_t, std::int64_t, float*) { no_cuda("gpu::transpose"); }
 void add_row_vector(float*, const float*, std::int64_t, std::int64_t) { no_cuda("gpu::add_row_vector"); }
 void column_sums(const float*, std::int64_t, std::int64_t, float*) { no_cuda("gpu::column_sums"); }
-void scale(float*, std::int64_t, float) { no_cuda("gpu::scale"); }
 void conv_pass(conv::Pass, const conv::Operands&, GpuBackend) { no_cuda("gpu::conv_pass"); }
 void add_channel_vector(float*, const float*, std::int64_t, std::int64_t, std::int64_t) {
   no_cuda("gpu::add_channel_vector");

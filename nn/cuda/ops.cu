@@ -48,11 +48,6 @@ __global__ void column_sums_kernel(const float* __restrict x, std::int64_t rows,
   out[j] = sum;
 }
 
-__global__ void scale_kernel(float* x, std::int64_t n, float factor) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += std::int64_t(gridDim.x) * blockDim.x)
-    x[i] *= factor;
-}
 
 __global__ void add_channel_vector_kernel(float* __restrict y, const float* __restrict v, std::int64_t total,
                                           std::int64_t c, std::int64_t plane) {
@@ -172,10 +167,5 @@ void channel_shuffle(const float* x, float* y, std::int64_t n, std::int64_t c, s
   count_gpu_launches();
 }
 
-void scale(float* x, std::int64_t n, float factor) {
-  if (n == 0) return;
-  scale_kernel<<<blocks_for(n), 256, 0, stream()>>>(x, n, factor);
-  FLOPSLAB_NN_LAUNCHED();
-}
 
 }  // namespace flopslab::nn::gpu

@@ -40,8 +40,6 @@ void multiply(const float* a, const float* b, float* out, std::int64_t n);
 void add_in_place(float* a, const float* b, std::int64_t n);
 // The channel shuffle of kernels/cuda/conv (n x c x plane, groups dividing c)
 void channel_shuffle(const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t plane, std::int64_t groups);
-// x *= factor, n elements
-void scale(float* x, std::int64_t n, float factor);
 // Cross-entropy on N x K logits on the GPU (loss.cu): the loss comes back to the host (a sum
 // of N per-row losses in double), the gradient stays on the GPU. Labels are checked on the
 // host first, with the CPU version's message.
