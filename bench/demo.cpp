@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 
 #include "bench/cpu_peak.h"
+#include "bench/demo_bus.h"
 #include "bench/gemm_check.h"
 #include "bench/gpu/gpu_runtime.h"
+#include "bench/gpu/gpu_tools.h"
 #include "bench/machine.h"
 #include "bench/step_timing.h"
 #include "kernels/registry.h"
@@ -127,16 +129,24 @@ int RaceResult::raced() const {
 }
 
 const std::vector<std::string>& scene_names() {
-  static const std::vector<std::string> names = {"cores", "gemm", "train", "idle"};
+  static const std::vector<std::string> names = {"cores", "gemm", "train", "bus", "idle"};
   return names;
 }
 
 std::string scene_problem(const std::string& scene, std::int64_t size, double seconds) {
   const auto& names = scene_names();
   if (std::find(names.begin(), names.end(), scene) == names.end())
-    return "--scene: '" + scene + "' is not a scene (valid: cores, gemm, train, idle)";
+    return "--scene: '" + scene + "' is not a scene (valid: cores, gemm, train, bus, idle)";
   if (!(seconds >= 0.5 && seconds <= 600)) return fmt::format("--seconds: {} is outside 0.5 to 600", seconds);
   if (size < 16 || size > 65536) return fmt::format("--size: {} is outside 16 to 65536", size);
+  if (scene == "bus") {  // every contestant is a copy to the GPU
+    if (const char* why = nn::cuda_unusable()) return std::string("--scene bus races copies to a GPU: ") + why;
+    const double bytes = 3.0 * 2.0 * 4.0 * double(size) * double(size);  // each lane: host and device copies
+    const GpuMemory gpu = gpu_memory();
+    if (bytes > 0.5 * double(gpu.free_bytes))
+      return fmt::format("--size: {} needs about {:.1f} GiB of GPU memory for the copies, more than half of the {:.1f} GiB free",
+                         size, bytes / 2 / double(1 << 30), double(gpu.free_bytes) / double(1 << 30));
+  }
   // Each GEMM contestant holds its own A, B and C (and the check a float64 copy of a sample).
   const double bytes = 5.0 * 3.0 * 4.0 * double(size) * double(size);
   const std::int64_t memory = describe_machine().memory_os_bytes;
@@ -171,6 +181,16 @@ Scene make_scene(const std::string& name, std::int64_t size, int threads) {
     s.contestants.push_back(gpu_gemm(size));
     s.lesson = "05, 07";
     peak_ratio_textbook(s, 5, 4, threads);
+  } else if (name == "bus") {
+    const std::int64_t bytes = 4 * size * size;  // one N x N float32 matrix
+    s.title = "pageable against pinned against many small copies";
+    s.lesson = "08";
+    s.unit = "GB/s";
+    s.contestants = bus_contestants(bytes);
+    const GpuStatus& status = gpu_status();
+    if (!status.devices.empty())
+      if (const GpuPeaks peaks = gpu_peaks(status.devices[0]); peaks.pcie_gbytes_per_s > 0)
+        s.title += fmt::format(" (the link: {:.1f} GB/s each way, {})", peaks.pcie_gbytes_per_s, peaks.pcie_formula);
   } else if (name == "idle") {
     // Contestants that only sleep: what remains of the process's CPU time is the display's.
     s.title = "the display alone (the contestants sleep)";

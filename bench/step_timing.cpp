@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "nn/device.h"
+#include "nn/graph.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
 #include "nn/train.h"
@@ -20,6 +21,7 @@ struct TrainingStepper::State {
   std::mt19937_64 dropout_rng{1};
   nn::Context ctx;
   std::optional<nn::PinnedUploader> uploader;  // as the trainer copies its batches
+  std::optional<nn::GraphedStep> graphed;
   nn::Tensor upload() { return uploader ? uploader->upload(x) : x; }
 };
 
@@ -40,18 +42,28 @@ TrainingStepper::TrainingStepper(const StepTimingOptions& o) : s_(std::make_uniq
   s.ctx = nn::Context{.training = true, .threads = o.threads, .rng = &s.dropout_rng, .input_gradient = false};
   s.ctx.gpu_backend = o.backend;
   if (o.device == nn::DeviceTag::cuda) s.uploader.emplace();
+  if (o.graph) {
+    if (o.device != nn::DeviceTag::cuda) throw std::invalid_argument("a CUDA graph needs the cuda device");
+    s.graphed.emplace(*s.model);
+  }
 }
 
 TrainingStepper::~TrainingStepper() = default;
 
 void TrainingStepper::step() {
   State& s = *s_;
-  const nn::Tensor logits = s.model->forward(s.upload(), s.ctx);
-  const nn::LossResult loss = nn::cross_entropy(logits, s.labels);
-  s.model->backward(loss.grad, s.ctx);
+  double loss_value = 0;
+  if (s.graphed) {
+    loss_value = s.graphed->run(s.upload(), s.labels, s.ctx).loss;
+  } else {
+    const nn::Tensor logits = s.model->forward(s.upload(), s.ctx);
+    const nn::LossResult loss = nn::cross_entropy(logits, s.labels);
+    s.model->backward(loss.grad, s.ctx);
+    loss_value = loss.loss;
+  }
   s.optimizer->step();
-  if (steps_++ == 0) first_loss_ = loss.loss;
-  last_loss_ = loss.loss;
+  if (steps_++ == 0) first_loss_ = loss_value;
+  last_loss_ = loss_value;
 }
 
 void TrainingStepper::upload_only() {
@@ -63,6 +75,7 @@ StepTiming time_training_steps(const StepTimingOptions& o) {
   TrainingStepper stepper(o);
   StepTiming out;
   stepper.step();  // the first step allocates the optimizer's state and warms the caches
+  if (o.graph) stepper.step();  // and the second captures the graph
   const std::int64_t launches_before = nn::gpu_launches();
   stepper.step();
   out.launches_per_step = double(nn::gpu_launches() - launches_before);

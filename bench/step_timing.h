@@ -20,6 +20,7 @@ struct StepTimingOptions {
   std::int64_t batch = 64;
   int threads = 1;
   nn::GpuBackend backend = nn::GpuBackend::own;
+  bool graph = false;  // GPU: forward, loss and backward replayed as one CUDA graph (nn/graph.h)
   TimingOptions timing;
 };
 

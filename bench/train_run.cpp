@@ -13,6 +13,7 @@
 #include "bench/report.h"
 #include "nn/checkpoint.h"
 #include "nn/device.h"
+#include "nn/graph.h"
 #include "nn/parts.h"
 
 namespace flopslab::bench {
@@ -42,6 +43,10 @@ std::string train_run_problem(const TrainRunOptions& o) {
   const auto& models = nn::model_names();
   if (std::find(models.begin(), models.end(), o.model) == models.end())
     return "--model: '" + o.model + "' is not a model (valid: " + nn::model_names_text() + ")";
+  if (o.device != nn::DeviceTag::cuda && (o.graph || o.data_on_device))
+    return std::string(o.graph ? "--graph" : "--data-on-gpu") + " needs --device cuda";
+  if (o.graph && o.profile) return "--graph and --profile exclude each other (a replayed graph has no per-layer times)";
+  if (o.graph && o.loss_scaling) return "--graph and --loss-scale exclude each other (the scale would be baked into the graph)";
   if (o.device == nn::DeviceTag::cuda) {
     if (const char* why = nn::cuda_unusable()) return std::string("--device cuda: ") + why;
     std::mt19937_64 rng(0);
@@ -52,10 +57,11 @@ std::string train_run_problem(const TrainRunOptions& o) {
     const auto not_yet = [](const std::string& what) {
       return "--device cuda: " + what + " is not on the GPU yet; train with --device cpu";
     };
-    if (o.precision != nn::Precision::fp32) return not_yet(std::string("--precision ") + nn::precision_name(o.precision));
+    if (o.precision == nn::Precision::fp16) return not_yet("--precision fp16 (--precision bf16 is)");
     if (o.accumulate > 1) return not_yet("--accumulate");
-    if (o.loss_scaling) return not_yet("--loss-scale");
     if (o.augment.mixup_alpha > 0) return not_yet("--mixup");
+    if (o.graph)
+      if (const std::string why = nn::GraphedStep::cannot_capture(*model); !why.empty()) return "--graph: " + why;
   }
   const auto& optimizers = nn::optimizer_names();
   if (std::find(optimizers.begin(), optimizers.end(), o.optimizer) == optimizers.end())
@@ -157,7 +163,8 @@ TrainRunResult run_training(const TrainRunOptions& options) {
   nn::TrainOptions t{.batch = o.batch, .threads = o.threads, .seed = o.seed, .transforms = transforms,
                      .workers = o.workers, .accumulate = o.accumulate, .precision = o.precision,
                      .loss_scaling = o.loss_scaling, .checkpoint_segments = o.checkpoint_segments, .lr_mult = o.lr_mult,
-                     .freeze = o.freeze, .profile = o.profile, .device = o.device, .gpu_backend = o.gpu_backend};
+                     .freeze = o.freeze, .profile = o.profile, .device = o.device, .gpu_backend = o.gpu_backend,
+                     .graph = o.graph, .data_on_device = o.data_on_device};
   nn::Trainer trainer(*model, recipe, train_data, t);  // checks the plan: phases, schedules, parts
   // The recipe's title: its description up to the first colon.
   const std::string title = recipe.description.substr(0, recipe.description.find(':'));

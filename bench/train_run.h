@@ -40,6 +40,8 @@ struct TrainRunOptions {
   std::vector<std::int64_t> classes;  // train on these classes only, relabelled 0, 1, ...
   nn::DeviceTag device = nn::DeviceTag::cpu;
   nn::GpuBackend gpu_backend = nn::GpuBackend::own;
+  bool graph = false;           // --graph: the step as one CUDA graph
+  bool data_on_device = false;  // --data-on-gpu: the images resident on the GPU
   std::function<void(const std::string&)> progress;
 };
 

@@ -1,4 +1,4 @@
-// `flopslab demo [--scene cores|gemm|train] [--seconds S] [--size N] [--plain] [--json FILE]`.
+// `flopslab demo [--scene cores|gemm|train|bus|idle] [--seconds S] [--size N] [--plain] [--json FILE]`.
 #include "cli/demo_command.h"
 
 #include <unistd.h>
@@ -65,6 +65,8 @@ int run_demo(const DemoArgs& a) {
   bench::RaceDisplay display(full_screen, no_color == nullptr || *no_color == '\0');
   const std::string what = a.scene == "train"  ? std::string("the CNN at batch 64")
                            : a.scene == "idle" ? std::string("10 ms sleeps")
+                           : a.scene == "bus"  ? fmt::format("{:.1f} MiB to the GPU per call (a {}x{} float32 matrix)",
+                                                             4.0 * double(size) * double(size) / double(1 << 20), size, size)
                                                : fmt::format("{0}x{0} matrices", size);
   std::printf("flopslab demo: %s%s, %g s per contestant, %s\n", scene.title.c_str(),
               scene.lesson.empty() ? "" : fmt::format(" (lesson {})", scene.lesson).c_str(), seconds, what.c_str());
@@ -109,11 +111,12 @@ CLI::App* add_demo_command(CLI::App& app, CommandRun& run) {
               "work in turn while a full-screen display shows their rates; a summary and the winner at the end");
   sub->add_option("--scene", a->scene,
                   "cores (the naive loop, one core, all cores; lesson 04), gemm (the GEMM ladder and the GPU; lessons "
-                  "05-07), train (the CNN on the CPU and the GPU; lesson 20) or idle (contestants that sleep: what the "
+                  "05-07), train (the CNN on the CPU and the GPU; lesson 20), bus (pageable, pinned and 4 KiB copies to the "
+                  "GPU; lesson 08; needs a GPU) or idle (contestants that sleep: what the "
                   "display itself costs)  [cores]")
       ->type_name("NAME");
   sub->add_option("--seconds", a->seconds, "Seconds each contestant races  [5; --quick 1]")->type_name("S");
-  sub->add_option("--size", a->size, "Matrix size N of the GEMM scenes (N x N x N)  [512; --quick 192]")->type_name("N");
+  sub->add_option("--size", a->size, "Matrix size N of the GEMM scenes (N x N x N); the bus scene copies one N x N float32 matrix  [512; --quick 192]")->type_name("N");
   sub->add_option("--threads", a->threads, "Cores of the all-core contestants  [physical cores]")->type_name("N");
   sub->add_option("--json", a->json, "Also write the results as JSON to FILE")->type_name("FILE");
   sub->add_option("--serve", a->serve,

@@ -34,6 +34,7 @@ struct TrainArgs {
               lr = "0.003", weight_decay = "0", seed = "0", train_limit = "0", test_limit = "0", patience = "0",
               workers = "1", crop_padding = "0", jitter, mixup = "0", recipe, accumulate = "1", precision = "fp32",
               loss_scale, segments = "0", lr_mult, freeze, init_from, classes, device = "cpu", backend;
+  bool graph = false, data_on_gpu = false;
   bool resume = false, force = false, no_plots = false, no_progress = false, flip = false, new_head = false,
        profile = false;
 };
@@ -84,6 +85,7 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
       throw UsageError("train: --backend: '" + a.backend + "' is not a backend (valid: own, vendor)");
     o.gpu_backend = a.backend == "vendor" ? nn::GpuBackend::vendor : nn::GpuBackend::own;
   }
+  o.graph = a.graph, o.data_on_device = a.data_on_gpu;
   o.precision = parse_precision("--precision", a.precision);
   // Dynamic loss scaling is what fp16 needs (its gradients underflow); bf16 has float32's range.
   const std::string scaling = a.loss_scale.empty() ? (o.precision == nn::Precision::fp16 ? "dynamic" : "none") : a.loss_scale;
@@ -122,8 +124,18 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
     throw UsageError(std::string("train: ") + e.what());
   }
   progress.finish();
-  if (o.device == nn::DeviceTag::cuda)
-    std::printf("On the GPU, GEMMs by %s.\n", o.gpu_backend == nn::GpuBackend::own ? "the CUDA ladder's top rung" : "cuBLAS");
+  if (o.device == nn::DeviceTag::cuda) {
+    const bool bf16 = o.precision == nn::Precision::bf16, own = o.gpu_backend == nn::GpuBackend::own;
+    std::printf("On the GPU, GEMMs by %s; convolutions by %s%s; batches %s.\n",
+                own ? (bf16 ? "the CUDA ladder's bf16 tensor-core rung" : "the CUDA ladder's top rung")
+                    : (bf16 ? "cuBLASLt (bf16)" : "cuBLAS"),
+                own ? "the CUDA implicit GEMM" : "cuDNN", bf16 ? " (float32)" : "",
+                o.data_on_device ? "gathered and augmented on the GPU from the resident images"
+                                 : "copied through pinned memory on their own stream, one batch ahead");
+    if (!r.history.empty())
+      std::printf("GPU kernel launches in the last step: %lld%s.\n", static_cast<long long>(r.history.back().launches_per_step),
+                  o.graph ? " (forward, loss and backward replayed as one CUDA graph, then the optimizer)" : "");
+  }
   if (o.recipe.empty())
     std::printf("Trained %s with %s (lr %g, batch %lld) on %s, %d thread(s), seed %llu\n", o.model.c_str(),
                 o.optimizer.c_str(), o.lr, static_cast<long long>(o.batch), o.data.c_str(), o.threads,
@@ -135,9 +147,10 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
     std::printf("Gradient accumulation: %d batches of %lld per step (an effective batch of %lld).\n", o.accumulate,
                 static_cast<long long>(r.batch), static_cast<long long>(r.batch * o.accumulate));
   if (o.precision != nn::Precision::fp32)
-    std::printf("Mixed precision: %s operands and saved activations, float32 sums and master weights; GEMM: %s%s.\n",
-                nn::precision_name(o.precision),
-                o.precision == nn::Precision::bf16 ? gemm::packed::describe_bf16_choice().c_str()
+    std::printf("Mixed precision: %s operands%s, float32 sums and master weights; GEMM: %s%s.\n",
+                nn::precision_name(o.precision), o.device == nn::DeviceTag::cuda ? "" : " and saved activations",
+                o.device == nn::DeviceTag::cuda ? "bfloat16 tensor cores, float32 accumulators"
+                : o.precision == nn::Precision::bf16 ? gemm::packed::describe_bf16_choice().c_str()
                                                    : "fp16 operands rounded while packing, float32 micro-kernel",
                 o.loss_scaling ? fmt::format("; dynamic loss scaling from {:g}, {} step(s) skipped", o.loss_scaling->init_scale,
                                              r.skipped_steps)
@@ -287,11 +300,17 @@ CLI::App* add_train_command(CLI::App& app, CommandRun& run) {
   train->add_flag("--profile", a->profile, "Print the time per step in each layer's forward and backward");
   train->add_option("--threads", a->threads, "Threads for the kernels  [physical cores]")->type_name("N");
   train->add_option("--device", a->device,
-                    "cpu, or cuda: train on the GPU (any model; so far fp32 and cross-entropy, without --accumulate, --loss-scale or --mixup)  [cpu]")
+                    "cpu, or cuda: train on the GPU (any model; fp32 or bf16, cross-entropy, without --accumulate or --mixup)  [cpu]")
       ->type_name("DEVICE");
   train->add_option("--backend", a->backend,
                     "With --device cuda: own (the CUDA GEMM ladder's top rung) or vendor (cuBLAS)  [own]")
       ->type_name("NAME");
+  train->add_flag("--graph", a->graph,
+                  "With --device cuda: capture forward, loss and backward once as a CUDA graph and replay it every "
+                  "step (one launch instead of one per kernel; fixed shapes, no dropout)");
+  train->add_flag("--data-on-gpu", a->data_on_gpu,
+                  "With --device cuda: keep the training images on the GPU as 8-bit pixels (47 MB for Fashion-MNIST) "
+                  "and gather and augment each batch there");
   train->add_option("--seed", a->seed, "Seed of initialisation, shuffling and dropout  [0]")->type_name("N");
   train->add_option("--data", a->data, "Directory of MNIST-format files  [/usr/share/datasets/fashion-mnist]")
       ->type_name("DIR");

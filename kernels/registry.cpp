@@ -9,7 +9,7 @@ extern const GemmVariant kCpuOpenblas, kCpuOnednn, kCpuOnednnBf16;
 #ifdef FLOPSLAB_HAVE_CUDA
 namespace cuda {
 extern const GemmVariant kCudaNaive, kCudaCoalesced, kCudaSharedTiles, kCudaBlocktile1d, kCudaBlocktile2d,
-    kCudaVectorized, kCudaWarptiling, kCudaShapeTiled, kCudaCublas, kCudaCublasTf32;
+    kCudaVectorized, kCudaWarptiling, kCudaShapeTiled, kCudaWmmaBf16, kCudaCublas, kCudaCublasTf32, kCudaCublasLtBf16;
 }
 #endif
 }  // namespace gemm
@@ -47,8 +47,10 @@ const GemmVariant* const kGemmVariants[] = {
     &gemm::cuda::kCudaVectorized,   // kernels/cuda/gemm/06_vectorized.cu
     &gemm::cuda::kCudaWarptiling,   // kernels/cuda/gemm/07_warptiling.cu
     &gemm::cuda::kCudaShapeTiled,   // kernels/cuda/gemm/08_shape_tiled.cu
+    &gemm::cuda::kCudaWmmaBf16,     // kernels/cuda/gemm/09_wmma_bf16.cu
     &gemm::cuda::kCudaCublas,       // kernels/cuda/gemm/peer_cublas.cu
     &gemm::cuda::kCudaCublasTf32,   // kernels/cuda/gemm/peer_cublas.cu
+    &gemm::cuda::kCudaCublasLtBf16, // kernels/cuda/gemm/peer_cublaslt_bf16.cu
 #endif
 };
 

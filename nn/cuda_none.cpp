@@ -5,6 +5,8 @@
 #include <string>
 
 #include "nn/cuda/ops.h"
+#include "nn/device_data.h"
+#include "nn/graph.h"
 #include "nn/layers.h"
 
 namespace flopslab::nn {
@@ -27,9 +29,26 @@ Tensor Pool2d::backward_cuda(const Tensor&, const conv::PoolShape&) { no_cuda(de
 Tensor GlobalAvgPool::forward_cuda(const Tensor&) { no_cuda(describe()); }
 Tensor GlobalAvgPool::backward_cuda(const Tensor&) { no_cuda(describe()); }
 
+Batch DeviceDataset::gather(const BatchPlan&) const { no_cuda("DeviceDataset::gather"); }
+
+struct GraphedStep::State {};
+GraphedStep::GraphedStep(Module&) { no_cuda("a CUDA graph of the training step"); }
+GraphedStep::~GraphedStep() = default;
+GraphedStep::Result GraphedStep::run(const Tensor&, const std::vector<std::int64_t>&, const Context&) {
+  no_cuda("GraphedStep::run");
+}
+bool GraphedStep::captured() const { return false; }
+std::int64_t GraphedStep::kernels_per_replay() const { return 0; }
+
 namespace gpu {
-void gemm(gemm::Shape, const float*, std::int64_t, const float*, std::int64_t, float*, std::int64_t, GpuBackend) {
+void gemm(gemm::Shape, const float*, std::int64_t, const float*, std::int64_t, float*, std::int64_t, GpuBackend,
+          Precision) {
   no_cuda("gpu::gemm");
+}
+void require_gpu_precision(const Module& layer, const Context&) { no_cuda(layer.describe()); }
+void scale(float*, std::int64_t, float) { no_cuda("gpu::scale"); }
+bool scale_and_check_finite(const std::vector<std::pair<float*, std::int64_t>>&, float) {
+  no_cuda("gpu::scale_and_check_finite");
 }
 void transpose(const float*, std::int64_t, std::int64_t, float*) { no_cuda("gpu::transpose"); }
 void add_row_vector(float*, const float*, std::int64_t, std::int64_t) { no_cuda("gpu::add_row_vector"); }

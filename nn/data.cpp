@@ -138,20 +138,30 @@ std::int64_t DataLoader::batches() const {
   return drop_last_ ? data_.size() / batch_ : (data_.size() + batch_ - 1) / batch_;
 }
 
-Batch DataLoader::batch(std::int64_t index) const {
+BatchPlan DataLoader::plan(std::int64_t index) const {
   const std::int64_t begin = index * batch_, end = std::min(begin + batch_, data_.size());
+  BatchPlan plan;
+  plan.samples.assign(order_.begin() + begin, order_.begin() + end);
+  plan.transforms = transforms_of_ ? transforms_of_(index) : transforms_;
+  std::mt19937_64 rng(seed_ * 1000003 + std::uint64_t(epoch_) * 100003 + std::uint64_t(index) + 17);
+  for (std::size_t i = 0; i < plan.samples.size(); ++i) plan.augments.push_back(draw_augment(plan.transforms, rng));
+  plan.mixup_rng = rng;  // mixup's draws follow the per-sample ones
+  return plan;
+}
+
+Batch DataLoader::batch(std::int64_t index) const {
+  BatchPlan p = plan(index);
   std::vector<std::int64_t> shape = data_.images.shape();
   const std::int64_t per = data_.images.size() / data_.size();
-  shape[0] = end - begin;
+  shape[0] = std::int64_t(p.samples.size());
   Batch b{Tensor(shape), {}};
-  for (std::int64_t i = begin; i < end; ++i) {
-    const std::int64_t sample = order_[std::size_t(i)];
+  for (std::size_t i = 0; i < p.samples.size(); ++i) {
+    const std::int64_t sample = p.samples[i];
     std::copy(data_.images.data() + sample * per, data_.images.data() + (sample + 1) * per,
-              b.x.data() + (i - begin) * per);
+              b.x.data() + std::int64_t(i) * per);
     b.y.push_back(data_.labels[std::size_t(sample)]);
   }
-  std::mt19937_64 rng(seed_ * 1000003 + std::uint64_t(epoch_) * 100003 + std::uint64_t(index) + 17);
-  apply_transforms(b, transforms_of_ ? transforms_of_(index) : transforms_, data_.classes, rng);
+  apply_plan(b, p, data_.classes);
   return b;
 }
 
@@ -159,36 +169,52 @@ void DataLoader::set_batch_transforms(std::function<Transforms(std::int64_t inde
   transforms_of_ = std::move(transforms_of);
 }
 
-void apply_transforms(Batch& b, const Transforms& t, std::int64_t classes, std::mt19937_64& rng) {
-  const std::int64_t n = b.x.dim(0), channels = b.x.dim(1), h = b.x.dim(2), w = b.x.dim(3), image = channels * h * w;
+SampleAugment draw_augment(const Transforms& t, std::mt19937_64& rng) {
+  SampleAugment a;
   std::uniform_real_distribution<float> unit(0, 1), jitter(t.jitter_low, t.jitter_high);
-  std::vector<float> scratch(static_cast<std::size_t>(image));
-  for (std::int64_t i = 0; i < n; ++i) {
-    float* x = b.x.data() + i * image;
-    if (t.flip && unit(rng) < 0.5f)
-      for (std::int64_t row = 0; row < channels * h; ++row) std::reverse(x + row * w, x + (row + 1) * w);
-    if (t.crop_padding > 0) {  // pad with zeros, then cut an h x w window at a random offset
-      std::uniform_int_distribution<std::int64_t> offset(0, 2 * t.crop_padding);
-      const std::int64_t dy = offset(rng) - t.crop_padding, dx = offset(rng) - t.crop_padding;
-      for (std::int64_t c = 0; c < channels; ++c)
-        for (std::int64_t r = 0; r < h; ++r)
-          for (std::int64_t q = 0; q < w; ++q) {
-            const std::int64_t sr = r + dy, sq = q + dx;
-            scratch[std::size_t((c * h + r) * w + q)] =
-                sr >= 0 && sr < h && sq >= 0 && sq < w ? x[(c * h + sr) * w + sq] : 0.0f;
-          }
-      std::copy(scratch.begin(), scratch.end(), x);
-    }
-    if (t.jitter_low != 1 || t.jitter_high != 1) {  // brightness, then contrast about the image's mean
-      const float brightness = jitter(rng), contrast = jitter(rng);
-      double mean = 0;
-      for (std::int64_t j = 0; j < image; ++j) mean += x[j] * brightness;
-      mean /= double(image);
-      for (std::int64_t j = 0; j < image; ++j)
-        x[j] = std::clamp(float((x[j] * brightness - mean) * contrast + mean), 0.0f, 1.0f);
-    }
+  if (t.flip) a.flip = unit(rng) < 0.5f;
+  if (t.crop_padding > 0) {
+    std::uniform_int_distribution<std::int64_t> offset(0, 2 * t.crop_padding);
+    a.dy = offset(rng) - t.crop_padding;
+    a.dx = offset(rng) - t.crop_padding;
   }
+  if (t.jitter_low != 1 || t.jitter_high != 1) {
+    a.brightness = jitter(rng);
+    a.contrast = jitter(rng);
+    a.jitter = true;
+  }
+  return a;
+}
+
+void apply_augment(float* x, std::int64_t channels, std::int64_t h, std::int64_t w, const SampleAugment& a) {
+  const std::int64_t image = channels * h * w;
+  if (a.flip)
+    for (std::int64_t row = 0; row < channels * h; ++row) std::reverse(x + row * w, x + (row + 1) * w);
+  if (a.dy != 0 || a.dx != 0) {  // the window of a zero-padded image, offset by (dy, dx)
+    std::vector<float> scratch(static_cast<std::size_t>(image));
+    for (std::int64_t c = 0; c < channels; ++c)
+      for (std::int64_t r = 0; r < h; ++r)
+        for (std::int64_t q = 0; q < w; ++q) {
+          const std::int64_t sr = r + a.dy, sq = q + a.dx;
+          scratch[std::size_t((c * h + r) * w + q)] = sr >= 0 && sr < h && sq >= 0 && sq < w ? x[(c * h + sr) * w + sq] : 0.0f;
+        }
+    std::copy(scratch.begin(), scratch.end(), x);
+  }
+  if (a.jitter) {  // brightness, then contrast about the image's mean
+    double mean = 0;
+    for (std::int64_t j = 0; j < image; ++j) mean += x[j] * a.brightness;
+    mean /= double(image);
+    for (std::int64_t j = 0; j < image; ++j)
+      x[j] = std::clamp(float((x[j] * a.brightness - mean) * a.contrast + mean), 0.0f, 1.0f);
+  }
+}
+
+void apply_plan(Batch& b, BatchPlan& p, std::int64_t classes) {
+  const Transforms& t = p.transforms;
+  const std::int64_t n = b.x.dim(0), channels = b.x.dim(1), h = b.x.dim(2), w = b.x.dim(3), image = channels * h * w;
+  for (std::int64_t i = 0; i < n; ++i) apply_augment(b.x.data() + i * image, channels, h, w, p.augments[std::size_t(i)]);
   if (t.mixup_alpha > 0) {  // each sample blended with a partner from the same batch
+    std::mt19937_64& rng = p.mixup_rng;
     std::gamma_distribution<float> gamma(t.mixup_alpha, 1.0f);
     const float a = gamma(rng), c = gamma(rng), lambda = a / (a + c);
     std::vector<std::int64_t> partner(static_cast<std::size_t>(n));
@@ -205,6 +231,15 @@ void apply_transforms(Batch& b, const Transforms& t, std::int64_t classes, std::
     }
   }
   if (t.mean != 0 || t.stddev != 1) normalize(b.x, t.mean, t.stddev);
+}
+
+void apply_transforms(Batch& b, const Transforms& t, std::int64_t classes, std::mt19937_64& rng) {
+  BatchPlan p;
+  p.transforms = t;
+  for (std::int64_t i = 0; i < b.x.dim(0); ++i) p.augments.push_back(draw_augment(t, rng));
+  p.mixup_rng = rng;
+  apply_plan(b, p, classes);
+  rng = p.mixup_rng;
 }
 
 struct BatchPrefetcher::State {

@@ -58,6 +58,28 @@ struct Transforms {
   float mean = 0, stddev = 1;
 };
 
+// One sample's random choices under a set of transforms, drawn in the loader's order (flip,
+// crop offsets, brightness, contrast; only those the transforms use), so that the CPU loader
+// and the GPU-resident dataset (nn/device_data.h) make the same batch from the same seed.
+struct SampleAugment {
+  bool flip = false;
+  std::int64_t dy = 0, dx = 0;  // the crop window's offset in the zero-padded image
+  bool jitter = false;
+  float brightness = 1, contrast = 1;
+};
+SampleAugment draw_augment(const Transforms& transforms, std::mt19937_64& rng);
+// Flip, crop and jitter of one channels x h x w image in place (pixels in [0, 1]).
+void apply_augment(float* x, std::int64_t channels, std::int64_t h, std::int64_t w, const SampleAugment& augment);
+
+// What batch i of an epoch is, before any pixel is touched: its samples, the transforms, each
+// sample's random choices, and the generator in the state mixup continues from.
+struct BatchPlan {
+  std::vector<std::int64_t> samples;
+  Transforms transforms;
+  std::vector<SampleAugment> augments;
+  std::mt19937_64 mixup_rng;
+};
+
 // Batches in a fresh seeded order each epoch (seed + epoch), the last short batch dropped
 // when drop_last. Every random choice of batch i in epoch e is drawn from (seed, e, i), so the
 // same seed gives the same batches whatever the number of worker threads.
@@ -71,6 +93,7 @@ class DataLoader {
   void start_epoch(int epoch);
   std::int64_t batches() const;
   Batch batch(std::int64_t index) const;  // index < batches()
+  BatchPlan plan(std::int64_t index) const;  // what batch(index) gathers and applies
   // The transforms of batch `index` of the current epoch, instead of one set for every batch
   // (a recipe's phase without augmentation at the end). Called from the prefetcher's worker
   // threads: it must only read.
@@ -105,6 +128,8 @@ class BatchPrefetcher {
 
 // The batch's transforms, for tests and lessons: flip, crop, jitter, mixup, normalise.
 void apply_transforms(Batch& batch, const Transforms& transforms, std::int64_t classes, std::mt19937_64& rng);
+// The same with the choices already drawn (the batch holds plan.samples' images and labels).
+void apply_plan(Batch& batch, BatchPlan& plan, std::int64_t classes);
 
 // (x - mean) / std over a whole tensor, in place.
 void normalize(Tensor& x, float mean, float stddev);

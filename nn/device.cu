@@ -100,36 +100,62 @@ void copy_rows_cuda(float* dst, std::int64_t dst_stride, const float* src, std::
 }  // namespace detail
 
 PinnedUploader::~PinnedUploader() {
-  if (copied_ != nullptr) {
-    (void)cudaEventSynchronize(static_cast<cudaEvent_t>(copied_));
-    (void)cudaEventDestroy(static_cast<cudaEvent_t>(copied_));
+  for (Slot& slot : slots_) {
+    if (slot.copied != nullptr) {
+      (void)cudaEventSynchronize(static_cast<cudaEvent_t>(slot.copied));
+      (void)cudaEventDestroy(static_cast<cudaEvent_t>(slot.copied));
+    }
+    if (slot.pinned != nullptr) (void)cudaFreeHost(slot.pinned);
   }
-  if (pinned_ != nullptr) (void)cudaFreeHost(pinned_);
+  if (queued_ != nullptr) (void)cudaEventDestroy(static_cast<cudaEvent_t>(queued_));
+  if (copy_stream_ != nullptr) (void)cudaStreamDestroy(static_cast<cudaStream_t>(copy_stream_));
 }
 
-Tensor PinnedUploader::upload(const Tensor& host) {
+void PinnedUploader::start(const Tensor& host) {
   if (host.on_cuda()) throw std::invalid_argument("PinnedUploader: the tensor is on the GPU already");
-  if (copied_ == nullptr) {
+  if (in_flight_ == 2) throw std::logic_error("PinnedUploader: two copies are in flight already; take() one first");
+  auto make_event = [](void*& slot) {
+    if (slot != nullptr) return;
     cudaEvent_t event = nullptr;
     FLOPSLAB_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-    copied_ = event;
-  } else {
-    FLOPSLAB_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(copied_)));  // pinned_ is free again
+    slot = event;
+  };
+  if (copy_stream_ == nullptr) {
+    cudaStream_t s = nullptr;
+    FLOPSLAB_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    copy_stream_ = s;
   }
-  if (host.size() > capacity_) {
-    if (pinned_ != nullptr) FLOPSLAB_CUDA_CHECK(cudaFreeHost(pinned_));
-    pinned_ = nullptr, capacity_ = 0;
+  make_event(queued_);
+  Slot& slot = slots_[(next_ + in_flight_) % 2];
+  if (slot.copied == nullptr)
+    make_event(slot.copied);
+  else
+    FLOPSLAB_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(slot.copied)));  // the buffer is free again
+  if (host.size() > slot.capacity) {
+    if (slot.pinned != nullptr) FLOPSLAB_CUDA_CHECK(cudaFreeHost(slot.pinned));
+    slot.pinned = nullptr, slot.capacity = 0;
     void* p = nullptr;
     FLOPSLAB_CUDA_CHECK(cudaHostAlloc(&p, std::size_t(host.size()) * sizeof(float), cudaHostAllocDefault));
-    pinned_ = static_cast<float*>(p), capacity_ = host.size();
+    slot.pinned = static_cast<float*>(p), slot.capacity = host.size();
   }
-  std::copy_n(host.data(), host.size(), pinned_);
-  Tensor out = Tensor::uninitialized_on(DeviceTag::cuda, host.shape());
+  std::copy_n(host.data(), host.size(), slot.pinned);
+  const auto copy = static_cast<cudaStream_t>(copy_stream_);
+  slot.out = Tensor::uninitialized_on(DeviceTag::cuda, host.shape());
+  FLOPSLAB_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(queued_), stream_slot()));
+  FLOPSLAB_CUDA_CHECK(cudaStreamWaitEvent(copy, static_cast<cudaEvent_t>(queued_), 0));
   if (host.size() > 0)
-    FLOPSLAB_CUDA_CHECK(cudaMemcpyAsync(out.data(), pinned_, std::size_t(host.size()) * sizeof(float),
-                                        cudaMemcpyHostToDevice, stream_slot()));
-  FLOPSLAB_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(copied_), stream_slot()));
-  return out;
+    FLOPSLAB_CUDA_CHECK(cudaMemcpyAsync(slot.out.data(), slot.pinned, std::size_t(host.size()) * sizeof(float),
+                                        cudaMemcpyHostToDevice, copy));
+  FLOPSLAB_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(slot.copied), copy));
+  ++in_flight_;
+}
+
+Tensor PinnedUploader::take() {
+  if (in_flight_ == 0) throw std::logic_error("PinnedUploader: take() without a started copy");
+  Slot& slot = slots_[next_];
+  next_ = (next_ + 1) % 2, --in_flight_;
+  FLOPSLAB_CUDA_CHECK(cudaStreamWaitEvent(stream_slot(), static_cast<cudaEvent_t>(slot.copied), 0));
+  return std::move(slot.out);
 }
 
 void device_fill(float* dst, std::int64_t count, float value) {
@@ -166,6 +192,9 @@ void free_device_floats(float* p, std::int64_t floats) {
 }
 
 BlockCache::Stats device_cache_stats() { return device_cache().stats(); }
+int begin_device_pool() { return device_cache().begin_pool(); }
+void end_device_pool() { device_cache().end_pool(); }
+void close_device_pool(int pool) { device_cache().close_pool(pool); }
 
 }  // namespace memory
 }  // namespace flopslab::nn

@@ -46,23 +46,42 @@ void cuda_synchronize();
 // The cudaStream_t (as void*) the GPU layers launch on.
 void* cuda_stream();
 
-// Host batches to the GPU through a pinned staging buffer: the copy runs at the bus's pinned
-// rate (lesson 08) and returns at once, queued on the stack's stream ahead of the kernels that
-// read it, so the host can prepare the next batch while this one crosses. The buffer is
-// reused: a new upload first waits for the previous copy out of it.
+// Host batches to the GPU through pinned staging buffers, on a copy stream of its own: the
+// copy runs at the bus's pinned rate (lesson 08) and start() returns at once; take() makes
+// the stack's stream wait for the copy, so only the kernels queued after it wait. Starting
+// batch i+1 before launching batch i's kernels lets the copy cross while batch i computes.
+// Two copies may be in flight (two staging buffers, used in turn). Each copy also waits for
+// the work already queued on the stack's stream (the cache may hand it a block that work
+// still reads), so the overlap comes from the order: start next, then launch current.
 class PinnedUploader {
  public:
   PinnedUploader() = default;
   ~PinnedUploader();
   PinnedUploader(const PinnedUploader&) = delete;
   PinnedUploader& operator=(const PinnedUploader&) = delete;
-  // A CUDA tensor with host's values (host must be a CPU tensor).
-  Tensor upload(const Tensor& host);
+  // Starts copying host (a CPU tensor) to a new CUDA tensor; std::logic_error when two copies
+  // are in flight already.
+  void start(const Tensor& host);
+  // The oldest started copy's tensor; the stack's stream waits for the copy before the
+  // kernels launched after this. std::logic_error when none was started.
+  Tensor take();
+  bool started() const { return in_flight_ > 0; }
+  Tensor upload(const Tensor& host) {  // start, then take
+    start(host);
+    return take();
+  }
 
  private:
-  float* pinned_ = nullptr;
-  std::int64_t capacity_ = 0;  // floats
-  void* copied_ = nullptr;     // cudaEvent_t: the last copy out of pinned_ finished
+  struct Slot {
+    float* pinned = nullptr;
+    std::int64_t capacity = 0;  // floats
+    void* copied = nullptr;     // cudaEvent_t: the last copy out of `pinned` finished
+    Tensor out;                 // that copy's destination, until taken
+  };
+  Slot slots_[2];
+  int next_ = 0, in_flight_ = 0;  // the slot for the next start; started and not taken
+  void* copy_stream_ = nullptr;   // cudaStream_t
+  void* queued_ = nullptr;        // cudaEvent_t: the stack's stream's work before a copy
 };
 
 // Moves every parameter (value and gradient) and buffer of `model` to `device`. Moving to the

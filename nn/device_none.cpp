@@ -27,11 +27,15 @@ void copy_rows_cuda(float*, std::int64_t, const float*, std::int64_t, std::int64
 }  // namespace detail
 
 PinnedUploader::~PinnedUploader() = default;
-Tensor PinnedUploader::upload(const Tensor&) { no_cuda("PinnedUploader"); }
+void PinnedUploader::start(const Tensor&) { no_cuda("PinnedUploader"); }
+Tensor PinnedUploader::take() { no_cuda("PinnedUploader"); }
 
 namespace memory {
 float* allocate_device_floats(std::int64_t) { no_cuda("a CUDA tensor"); }
 void free_device_floats(float*, std::int64_t) {}
 BlockCache::Stats device_cache_stats() { return {}; }
+int begin_device_pool() { no_cuda("a device memory pool"); }
+void end_device_pool() {}
+void close_device_pool(int) {}
 }  // namespace memory
 }  // namespace flopslab::nn

@@ -1,5 +1,7 @@
 #include "nn/grad_scaler.h"
 
+#include "nn/cuda/ops.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -8,8 +10,13 @@ namespace flopslab::nn {
 bool GradScaler::unscale(const std::vector<Parameter*>& params, int threads) const {
   const float inverse = float(1.0 / scale_);
   bool finite = true;
+  std::vector<std::pair<float*, std::int64_t>> on_gpu;
   for (Parameter* p : params) {
     if (p->frozen) continue;
+    if (p->grad.on_cuda()) {  // below: one kernel per tensor, one flag read back for all
+      on_gpu.emplace_back(p->grad.data(), p->grad.size());
+      continue;
+    }
     float* g = p->grad.data();
     const std::int64_t n = p->grad.size();
     bool ok = true;
@@ -20,6 +27,7 @@ bool GradScaler::unscale(const std::vector<Parameter*>& params, int threads) con
     }
     finite = finite && ok;
   }
+  if (!on_gpu.empty()) finite = gpu::scale_and_check_finite(on_gpu, inverse) && finite;
   return finite;
 }
 

@@ -34,31 +34,50 @@ __global__ void cross_entropy_kernel(const float* __restrict logits, const int* 
 
 }  // namespace
 
-LossResult cross_entropy(const Tensor& logits, const std::vector<std::int64_t>& labels) {
-  if (logits.rank() != 2 || logits.dim(0) != std::int64_t(labels.size()))
-    throw std::invalid_argument("cross_entropy: logits " + logits.shape_string() + " and " +
-                                std::to_string(labels.size()) + " labels");
-  const std::int64_t n = logits.dim(0), k = logits.dim(1);
+Tensor labels_on_device(const std::vector<std::int64_t>& labels, std::int64_t classes) {
+  const std::int64_t n = std::int64_t(labels.size());
   // The labels go over as int32 in a float tensor's storage (4 bytes each either way).
   Tensor staged = Tensor::uninitialized({n});
   int* staged_labels = reinterpret_cast<int*>(staged.data());
   for (std::int64_t i = 0; i < n; ++i) {
     const std::int64_t y = labels[std::size_t(i)];
-    if (y < 0 || y >= k)
-      throw std::invalid_argument("cross_entropy: label " + std::to_string(y) + " outside [0, " + std::to_string(k) + ")");
+    if (y < 0 || y >= classes)
+      throw std::invalid_argument("cross_entropy: label " + std::to_string(y) + " outside [0, " +
+                                  std::to_string(classes) + ")");
     staged_labels[i] = int(y);
   }
-  const Tensor device_labels = staged.to(DeviceTag::cuda);
-  Tensor row_loss = Tensor::uninitialized_on(DeviceTag::cuda, {n});
-  LossResult out{0, Tensor::uninitialized_on(DeviceTag::cuda, logits.shape())};
-  if (n == 0) return out;
+  return staged.to(DeviceTag::cuda);
+}
+
+void cross_entropy_rows(const Tensor& logits, const Tensor& device_labels, Tensor& row_loss, Tensor& grad) {
+  if (logits.rank() != 2 || logits.dim(0) != device_labels.size())
+    throw std::invalid_argument("cross_entropy: logits " + logits.shape_string() + " and " +
+                                std::to_string(device_labels.size()) + " labels");
+  const std::int64_t n = logits.dim(0), k = logits.dim(1);
+  row_loss = Tensor::uninitialized_on(DeviceTag::cuda, {n});
+  grad = Tensor::uninitialized_on(DeviceTag::cuda, logits.shape());
+  if (n == 0) return;
   cross_entropy_kernel<<<unsigned((n + 127) / 128), 128, 0, static_cast<cudaStream_t>(cuda_stream())>>>(
-      logits.data(), reinterpret_cast<const int*>(device_labels.data()), n, k, row_loss.data(), out.grad.data());
+      logits.data(), reinterpret_cast<const int*>(device_labels.data()), n, k, row_loss.data(), grad.data());
   FLOPSLAB_NN_LAUNCHED();
-  const Tensor host_loss = row_loss.to(DeviceTag::cpu);
+}
+
+double mean_on_host(const Tensor& row_loss) {
+  const Tensor host = row_loss.to(DeviceTag::cpu);
   double sum = 0;
-  for (std::int64_t i = 0; i < n; ++i) sum += host_loss[i];
-  out.loss = sum / double(n);
+  for (std::int64_t i = 0; i < host.size(); ++i) sum += host[i];
+  return host.size() == 0 ? 0.0 : sum / double(host.size());
+}
+
+LossResult cross_entropy(const Tensor& logits, const std::vector<std::int64_t>& labels) {
+  if (logits.rank() != 2 || logits.dim(0) != std::int64_t(labels.size()))
+    throw std::invalid_argument("cross_entropy: logits " + logits.shape_string() + " and " +
+                                std::to_string(labels.size()) + " labels");
+  const Tensor device_labels = labels_on_device(labels, logits.dim(1));
+  Tensor row_loss;
+  LossResult out;
+  cross_entropy_rows(logits, device_labels, row_loss, out.grad);
+  out.loss = mean_on_host(row_loss);
   return out;
 }
 

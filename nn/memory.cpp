@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 #include <vector>
 
 namespace flopslab::nn::memory {
@@ -43,6 +44,14 @@ struct BlockCache::State {
   mutable std::mutex mutex;
   std::map<std::size_t, std::vector<void*>> parked;
   Stats stats;
+  struct Pool {
+    std::map<std::size_t, std::vector<void*>> parked;
+    std::int64_t bytes = 0;
+    bool closed = false;
+  };
+  std::map<int, Pool> pools;
+  std::map<void*, int> pool_of;  // blocks handed out by a pool
+  int open_pool = -1, next_pool = 0;
 };
 
 BlockCache::BlockCache(Raw raw, std::size_t cached_from, std::size_t cap)
@@ -65,6 +74,26 @@ std::size_t BlockCache::size_class(std::size_t bytes) const {
 
 void* BlockCache::allocate(std::size_t bytes) {
   const std::size_t size = size_class(bytes);
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->open_pool >= 0) {
+      State::Pool& pool = state_->pools[state_->open_pool];
+      auto it = pool.parked.find(size);
+      if (it != pool.parked.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        ++state_->stats.reuses;
+        return p;
+      }
+      ++state_->stats.raw_allocations;
+      void* p = raw_.allocate(size);
+      if (p != nullptr) {
+        state_->pool_of[p] = state_->open_pool;
+        pool.bytes += std::int64_t(size);
+      }
+      return p;  // a pool does not empty the shared cache: its blocks must stay put
+    }
+  }
   if (size >= cached_from_) {
     std::lock_guard lock(state_->mutex);
     auto it = state_->parked.find(size);
@@ -90,6 +119,19 @@ void* BlockCache::allocate(std::size_t bytes) {
 void BlockCache::release(void* p, std::size_t bytes) {
   if (p == nullptr) return;
   const std::size_t size = size_class(bytes);
+  {
+    std::lock_guard lock(state_->mutex);
+    if (auto owner = state_->pool_of.find(p); owner != state_->pool_of.end()) {
+      State::Pool& pool = state_->pools[owner->second];
+      if (!pool.closed) {
+        pool.parked[size].push_back(p);
+        return;
+      }
+      pool.bytes -= std::int64_t(size);  // a closed pool's last blocks come home
+      if (pool.bytes == 0) state_->pools.erase(owner->second);
+      state_->pool_of.erase(owner);
+    }
+  }
   if (size >= cached_from_) {
     std::lock_guard lock(state_->mutex);
     if (std::size_t(state_->stats.parked_bytes) + size <= cap_) {
@@ -110,6 +152,46 @@ void BlockCache::empty() {
   }
   for (auto& [size, blocks] : parked)
     for (void* p : blocks) raw_.release(p);
+}
+
+int BlockCache::begin_pool() {
+  std::lock_guard lock(state_->mutex);
+  if (state_->open_pool >= 0) throw std::logic_error("BlockCache: a private pool is open already");
+  state_->open_pool = state_->next_pool++;
+  state_->pools[state_->open_pool];
+  return state_->open_pool;
+}
+
+void BlockCache::end_pool() {
+  std::lock_guard lock(state_->mutex);
+  state_->open_pool = -1;
+}
+
+void BlockCache::close_pool(int id) {
+  std::vector<std::pair<void*, std::size_t>> freed;
+  {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->pools.find(id);
+    if (it == state_->pools.end() || it->second.closed) return;
+    if (state_->open_pool == id) state_->open_pool = -1;
+    State::Pool& pool = it->second;
+    for (auto& [size, blocks] : pool.parked)
+      for (void* p : blocks) {
+        freed.emplace_back(p, size);
+        pool.bytes -= std::int64_t(size);
+        state_->pool_of.erase(p);
+      }
+    pool.parked.clear();
+    pool.closed = true;
+    if (pool.bytes == 0) state_->pools.erase(it);
+  }
+  for (auto [p, size] : freed) release(p, size);  // into the shared cache (or the raw allocator)
+}
+
+std::int64_t BlockCache::pool_bytes(int id) const {
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->pools.find(id);
+  return it == state_->pools.end() ? 0 : it->second.bytes;
 }
 
 BlockCache::Stats BlockCache::stats() const {

@@ -52,6 +52,17 @@ class BlockCache {
   std::size_t size_class(std::size_t bytes) const;
   Stats stats() const;
 
+  // A private pool (PyTorch's graph pools): while one is open, every block allocated comes
+  // from the raw allocator or from blocks this pool got back, and a block it handed out
+  // returns to it, never to the shared cache, until the pool is closed. A CUDA graph bakes
+  // the addresses its capture used into the graph; the pool keeps them from being handed to
+  // anyone else while the graph may replay. One pool is open at a time (begin..end); closing
+  // it (after end) hands its parked blocks to the shared cache and its live ones return there.
+  int begin_pool();
+  void end_pool();
+  void close_pool(int pool);
+  std::int64_t pool_bytes(int pool) const;  // allocated through the pool, live or parked
+
  private:
   struct State;
   Raw raw_;
@@ -75,6 +86,10 @@ std::int64_t cached_bytes();
 float* allocate_device_floats(std::int64_t floats);
 void free_device_floats(float* p, std::int64_t floats);
 BlockCache::Stats device_cache_stats();
+// The device cache's private pools (BlockCache::begin_pool and friends), for CUDA graphs.
+int begin_device_pool();
+void end_device_pool();
+void close_device_pool(int pool);
 
 // A standard allocator that counts its bytes as CPU memory (max pooling's argmax indices).
 template <class T>

@@ -7,12 +7,22 @@
 #include <stdexcept>
 
 #include "nn/checkpoint.h"
+#include "nn/cuda/ops.h"
 #include "nn/device.h"
+#include "nn/device_data.h"
+#include "nn/graph.h"
 #include "nn/loss.h"
 #include "nn/memory.h"
 #include "nn/parts.h"
 
 namespace flopslab::nn {
+namespace {
+// The loss's gradient times the accumulation and loss-scale factor, on its device.
+void scale_loss_gradient(Tensor& grad, float factor) {
+  if (grad.on_cuda()) return gpu::scale(grad.data(), grad.size(), factor);
+  for (std::int64_t i = 0; i < grad.size(); ++i) grad[i] *= factor;
+}
+}  // namespace
 namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -207,14 +217,19 @@ Trainer::Trainer(Sequential& model, Recipe recipe, const Dataset& train_data, Tr
       }
   }
   if (o_.loss_scaling) scaler_.emplace(*o_.loss_scaling);
+  if (o_.device != DeviceTag::cuda && (o_.graph || o_.data_on_device))
+    throw std::invalid_argument(std::string(o_.graph ? "--graph" : "--data-on-gpu") + " needs --device cuda");
   if (o_.device == DeviceTag::cuda) {
     auto refuse = [](std::string what) {
       what += " is not on the GPU yet; train it with --device cpu";
       throw std::invalid_argument(what);
     };
-    if (o_.precision != Precision::fp32) refuse("mixed precision");
+    if (o_.graph && o_.profile) throw std::invalid_argument("--graph and --profile exclude each other: a graph replays the step as one launch, with no per-layer times");
+    if (o_.graph)
+      if (const std::string why = GraphedStep::cannot_capture(model_); !why.empty()) throw std::invalid_argument(why);
+    if (o_.precision == Precision::fp16) refuse("fp16 (bf16 is: --precision bf16)");
     if (o_.accumulate > 1) refuse("--accumulate");
-    if (o_.loss_scaling) refuse("loss scaling");
+    if (o_.graph && o_.loss_scaling) refuse("loss scaling inside a CUDA graph");
     if (o_.mse_loss) refuse("the MSE loss");
     for (const Phase& p : recipe_.phases)
       if (p.augment.value_or(o_.transforms).mixup_alpha > 0) refuse("mixup");
@@ -298,6 +313,10 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
   if (o_.accumulate > 1)
     for (Parameter* p : params) sums.emplace_back(p->grad.shape());
 
+  std::optional<DeviceDataset> resident;  // --data-on-gpu: the images stay on the GPU
+  if (o_.data_on_device) resident.emplace(train_);
+  std::optional<GraphedStep> graphed;  // --graph: the step as one CUDA graph
+  if (o_.graph) graphed.emplace(model_);
   const std::int64_t first_step = step_;
   for (int epoch = int(step_ / steps_per_epoch_); step_ < total_steps_; ++epoch) {
     // Every random choice of an epoch follows from (seed, epoch), so a resumed run repeats it.
@@ -313,9 +332,37 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
     std::int64_t correct = 0, seen = 0, skipped = 0, peak = 0;
     bool stopped = false;
     std::int64_t done = 0;
-    BatchPrefetcher batches(loader, o_.workers);
-    std::optional<PinnedUploader> uploader;  // GPU runs: batches cross through pinned memory
-    if (o_.device == DeviceTag::cuda) uploader.emplace();
+    // Where each batch comes from: the prefetcher's workers, or gathered on the GPU from the
+    // resident images. A GPU run copies a prefetched batch through pinned memory, starting
+    // the next batch's copy before the current batch's kernels are launched.
+    std::optional<BatchPrefetcher> batches;
+    if (!resident) batches.emplace(loader, o_.workers);
+    std::optional<PinnedUploader> uploader;
+    if (o_.device == DeviceTag::cuda && !resident) uploader.emplace();
+    const std::int64_t epoch_batches = steps * o_.accumulate;
+    std::int64_t fetched = 0;
+    std::optional<Batch> ahead;
+    auto fetch = [&]() -> Batch {
+      const std::int64_t index = fetched++;
+      const auto waited = std::chrono::steady_clock::now();
+      Batch b = resident ? resident->gather(loader.plan(index)) : batches->next();
+      if (!resident)
+        if (const std::int64_t bad = first_non_finite(b.x); bad >= 0)
+          throw std::runtime_error("sample " + std::to_string(bad / (b.x.size() / b.x.dim(0))) + " of batch " +
+                                   std::to_string(index + 1) + " in epoch " + std::to_string(epoch + 1) +
+                                   " has a non-finite input value; training stopped (check the data)");
+      if (uploader) uploader->start(b.x);
+      data_seconds += seconds_since(waited);
+      return b;
+    };
+    auto next_batch = [&]() -> Batch {
+      Batch b = ahead ? std::move(*ahead) : fetch();
+      ahead.reset();
+      if (uploader) b.x = uploader->take();
+      if (uploader && fetched < epoch_batches) ahead = fetch();  // crosses while this batch computes
+      return b;
+    };
+    std::int64_t last_step_launches = 0;
     for (std::int64_t s = 0; s < steps; ++s) {
       if (phase_at(step_) != phase_) enter_phase(phase_at(step_));
       set_hyperparameters();
@@ -324,30 +371,33 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
                                                                                  : optimizer_->groups().front().momentum;
       curve_.emplace_back(lr0, momentum0);
       const std::int64_t live_before = memory::usage(o_.device).live;
+      const std::int64_t launches_before = gpu_launches();
       memory::reset_peak(o_.device);
       double step_loss = 0;
       for (int micro = 0; micro < o_.accumulate; ++micro) {
-        const auto waited = std::chrono::steady_clock::now();
-        const Batch b = batches.next();
-        data_seconds += seconds_since(waited);
-        if (const std::int64_t bad = first_non_finite(b.x); bad >= 0)
-          throw std::runtime_error("sample " + std::to_string(bad / (b.x.size() / b.x.dim(0))) + " of batch " +
-                                   std::to_string(s * o_.accumulate + micro + 1) + " in epoch " +
-                                   std::to_string(epoch + 1) + " has a non-finite input value; training stopped (check the data)");
-        const Tensor logits = model_.forward(uploader ? uploader->upload(b.x) : b.x, ctx);
-        // Mixup's batches carry mixed labels; accuracy counts each sample's own label.
-        LossResult loss = o_.mse_loss                ? mse(logits, one_hot(b.y, logits.dim(1)))
-                          : b.soft_targets.empty() ? cross_entropy(logits, b.y)
-                                                   : soft_cross_entropy(logits, b.soft_targets);
+        const Batch b = next_batch();
+        Tensor logits;
+        LossResult loss;
+        if (graphed) {  // forward, loss and backward: one replay (the first step runs them eagerly)
+          GraphedStep::Result r = graphed->run(b.x, b.y, ctx);
+          logits = std::move(r.logits), loss.loss = r.loss;
+        } else {
+          logits = model_.forward(b.x, ctx);
+          // Mixup's batches carry mixed labels; accuracy counts each sample's own label.
+          loss = o_.mse_loss                ? mse(logits, one_hot(b.y, logits.dim(1)))
+                 : b.soft_targets.empty() ? cross_entropy(logits, b.y)
+                                          : soft_cross_entropy(logits, b.soft_targets);
+        }
         if (!std::isfinite(loss.loss))
           throw std::runtime_error("the loss became " + std::to_string(loss.loss) + " at epoch " +
                                    std::to_string(epoch + 1) + ", step " + std::to_string(s + 1) +
                                    "; training stopped (try a smaller --lr)");
-        // The mean over accumulate * batch samples, scaled for the loss scaler.
-        const float factor = float((scaler_ ? scaler_->scale() : 1.0) / o_.accumulate);
-        if (factor != 1.0f)
-          for (std::int64_t i = 0; i < loss.grad.size(); ++i) loss.grad[i] *= factor;
-        model_.backward(loss.grad, ctx);
+        if (!graphed) {
+          // The mean over accumulate * batch samples, scaled for the loss scaler.
+          const float factor = float((scaler_ ? scaler_->scale() : 1.0) / o_.accumulate);
+          if (factor != 1.0f) scale_loss_gradient(loss.grad, factor);
+          model_.backward(loss.grad, ctx);
+        }
         if (o_.accumulate > 1)
           for (std::size_t i = 0; i < params.size(); ++i) {
             if (params[i]->frozen) continue;
@@ -373,6 +423,7 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
       // The run's first step also creates the optimizer's state and fills the prefetch queue,
       // which stay: it is left out of the activations' peak unless it is the only step.
       if (step_ > first_step || total_steps_ - first_step == 1) peak = std::max(peak, memory::usage(o_.device).peak - live_before);
+      last_step_launches = gpu_launches() - launches_before;
       ++step_, ++done;
       if (o_.profile) ++times_.steps;
       const double elapsed = seconds_since(started);
@@ -395,6 +446,7 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
     info.steps = done;
     info.skipped_steps = skipped;
     info.peak_activation_bytes = peak;
+    info.launches_per_step = last_step_launches;
     if (test_data.size() > 0) info.test = evaluate(model_, test_data, 256, o_.threads, o_.transforms, o_.precision);
     // An epoch-interval schedule moves on at the end of each epoch of its phase.
     if (scheduler_ && recipe_.phases[phase_].schedule_per_epoch && step_ < total_steps_ && phase_at(step_) == phase_)

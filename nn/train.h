@@ -59,6 +59,7 @@ struct EpochInfo {
   // The most memory a step held above what it started with (the run's first step, which also
   // allocates the optimizer's state, left out).
   std::int64_t peak_activation_bytes = 0;
+  std::int64_t launches_per_step = 0;  // GPU launches of the epoch's last step (a graph counts once)
   Metrics test;
 };
 
@@ -83,6 +84,8 @@ struct TrainOptions {
   // cross-entropy, no accumulation or loss scaling, and models whose layers have GPU halves.
   DeviceTag device = DeviceTag::cpu;
   GpuBackend gpu_backend = GpuBackend::own;  // the GPU layers' GEMMs: own CUDA ladder or cuBLAS
+  bool graph = false;           // forward, loss and backward as one CUDA graph (nn/graph.h)
+  bool data_on_device = false;  // the training images resident on the GPU (nn/device_data.h)
   std::function<void(const StepInfo&)> on_step;
   // Returns false to stop (early stopping).
   std::function<bool(const EpochInfo&)> on_epoch;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "bench/cpu_peak.h"
+#include "bench/demo.h"
 #include "bench/files.h"
 #include "bench/gemm_sweep.h"
 #include "bench/gpu/gpu_runtime.h"
@@ -16,6 +17,7 @@
 #include "bench/table.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/probes/fma_chains.h"
+#include "nn/device.h"
 
 using namespace flopslab;
 
@@ -215,4 +217,14 @@ TEST_CASE("the tolerance check against a reference result") {
   const auto [atol_bf16, rtol_bf16] = bench::gemm_tolerance(1000, 0x1p-8);
   CHECK(atol_bf16 > atol);
   CHECK(rtol_bf16 > rtol);
+}
+
+TEST_CASE("the demo's bus scene races copies to a GPU: refused with the reason where there is none") {
+  CHECK(bench::scene_problem("race", 192, 1) == "--scene: 'race' is not a scene (valid: cores, gemm, train, bus, idle)");
+  if (const char* why = nn::cuda_unusable()) {
+    CHECK(bench::scene_problem("bus", 192, 1) == std::string("--scene bus races copies to a GPU: ") + why);
+  } else {
+    CHECK(bench::scene_problem("bus", 192, 1).empty());
+    MESSAGE("a GPU is usable here: test_gpu_probes.cpp races the bus scene");
+  }
 }

@@ -138,13 +138,74 @@ TEST_CASE("devices by name, and the GPU refused with the reason where none is us
   }
 }
 
-TEST_CASE("--device cuda refuses what is not on the GPU yet: no GPU here, mixed precision there") {
+TEST_CASE("--device cuda refuses what is not on the GPU yet: no GPU here, fp16 and dropout graphs there") {
   bench::TrainRunOptions o{.model = "cnn", .out = "runs/never-written"};
   o.device = DeviceTag::cuda;
-  o.precision = Precision::bf16;
+  o.precision = Precision::fp16;
   const std::string problem = bench::train_run_problem(o);
   if (const char* why = cuda_unusable())
     CHECK(problem == std::string("--device cuda: ") + why);
   else
-    CHECK(problem == "--device cuda: --precision bf16 is not on the GPU yet; train with --device cpu");
+    CHECK(problem == "--device cuda: --precision fp16 (--precision bf16 is) is not on the GPU yet; train with --device cpu");
+  bench::TrainRunOptions graph{.model = "mlp-dropout", .out = "runs/never-written"};
+  graph.graph = true;
+  CHECK(bench::train_run_problem(graph) == "--graph needs --device cuda");
+  graph.device = DeviceTag::cuda;
+  if (cuda_unusable() == nullptr)
+    CHECK(bench::train_run_problem(graph) == "--graph: a CUDA graph cannot capture Dropout(0.20) (its mask is drawn on "
+                                            "the host each step and a replay would repeat the first); train without --graph");
+  bench::TrainRunOptions resident{.model = "mlp", .out = "runs/never-written"};
+  resident.data_on_device = true;
+  CHECK(bench::train_run_problem(resident) == "--data-on-gpu needs --device cuda");
+  graph.profile = true;
+  CHECK(bench::train_run_problem(graph) == "--graph and --profile exclude each other (a replayed graph has no per-layer times)");
+}
+
+TEST_CASE("a private pool keeps its blocks from the shared cache until it is closed (CUDA graphs)") {
+  CountingRaw::reset();
+  memory::BlockCache cache({CountingRaw::allocate, CountingRaw::release}, 1024, 1 << 20);
+  void* shared = cache.allocate(4096);
+  cache.release(shared, 4096);  // parked in the shared cache
+  const int pool = cache.begin_pool();
+  CHECK_THROWS_WITH(cache.begin_pool(), "BlockCache: a private pool is open already");
+  void* a = cache.allocate(4096);
+  CHECK(a != shared);  // a pool takes nothing the shared cache parked
+  cache.release(a, 4096);
+  void* b = cache.allocate(4096);
+  CHECK(b == a);  // but reuses its own
+  void* kept = cache.allocate(8192);
+  cache.release(b, 4096);
+  cache.end_pool();
+  CHECK(cache.pool_bytes(pool) == 4096 + 8192);
+  // Outside the pool: the shared block comes back, the pool's parked one does not.
+  void* outside = cache.allocate(4096);
+  CHECK(outside == shared);
+  void* another = cache.allocate(4096);
+  CHECK(another != a);
+  // A pool block released after the capture returns to the pool, not to the shared cache.
+  cache.release(kept, 8192);
+  void* fresh = cache.allocate(8192);
+  CHECK(fresh != kept);
+  cache.release(fresh, 8192);
+  // Closing the pool hands its parked blocks to the shared cache.
+  cache.close_pool(pool);
+  CHECK(cache.pool_bytes(pool) == 0);
+  std::set<void*> reused{cache.allocate(4096), cache.allocate(8192), cache.allocate(8192)};
+  CHECK(reused.count(a) == 1);
+  CHECK(reused.count(kept) + reused.count(fresh) == 2);
+  for (void* p : {outside, another}) cache.release(p, 4096);
+}
+
+TEST_CASE("a pool block still live when its pool closes returns to the shared cache when freed") {
+  CountingRaw::reset();
+  memory::BlockCache cache({CountingRaw::allocate, CountingRaw::release}, 1024, 1 << 20);
+  const int pool = cache.begin_pool();
+  void* live = cache.allocate(2048);
+  cache.end_pool();
+  cache.close_pool(pool);
+  CHECK(cache.pool_bytes(pool) == 2048);
+  cache.release(live, 2048);
+  CHECK(cache.pool_bytes(pool) == 0);
+  CHECK(cache.allocate(2048) == live);  // from the shared cache now
+  cache.release(live, 2048);
 }

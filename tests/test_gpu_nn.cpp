@@ -7,11 +7,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "nn/checkpoint.h"
+#include "nn/data.h"
+#include "nn/device_data.h"
+#include "nn/grad_scaler.h"
+#include "nn/graph.h"
 #include "nn/device.h"
 #include "nn/layers.h"
 #include "nn/loss.h"
@@ -282,4 +287,143 @@ TEST_CASE("every model trained for a few steps on the GPU follows the CPU, and i
     CHECK(again->parameters().back()->value.on_cuda());
     CHECK(relative_difference(again->parameters().back()->value, restored_params.back()->value) == 0.0);
   }
+}
+
+TEST_CASE("a CUDA graph of the step trains exactly as the eager step, with fewer launches") {
+  for (const std::string& name : {std::string("mlp"), std::string("cnn")}) {
+    CAPTURE(name);
+    std::mt19937_64 rng(21), same(21);
+    auto eager = make_model(name, rng);
+    auto graphed_model = make_model(name, same);
+    move_to(*eager, DeviceTag::cuda);
+    move_to(*graphed_model, DeviceTag::cuda);
+    auto eager_opt = make_optimizer("adam", eager->parameters(), 1e-3, 0.0);
+    auto graph_opt = make_optimizer("adam", graphed_model->parameters(), 1e-3, 0.0);
+    GraphedStep graph(*graphed_model);
+    std::mt19937_64 data(22);
+    const Context ctx{.input_gradient = false};
+    std::int64_t eager_launches = 0, graph_launches = 0;
+    for (int step = 0; step < 6; ++step) {
+      const Tensor x = random_tensor({16, 1, 28, 28}, data, 0, 1);
+      std::vector<std::int64_t> y(16);
+      for (auto& label : y) label = std::int64_t(data() % 10);
+      const std::int64_t before = gpu_launches();
+      const LossResult loss = cross_entropy(eager->forward(x.to(DeviceTag::cuda), ctx), y);
+      eager->backward(loss.grad, ctx);
+      eager_launches = gpu_launches() - before;
+      const std::int64_t graph_before = gpu_launches();
+      const GraphedStep::Result r = graph.run(x.to(DeviceTag::cuda), y, ctx);
+      graph_launches = gpu_launches() - graph_before;
+      CHECK(r.loss == doctest::Approx(loss.loss).epsilon(1e-6));  // the same kernels on the same data
+      eager_opt->step();
+      graph_opt->step();
+    }
+    CHECK(graph.captured());
+    CHECK(graph.kernels_per_replay() > 1);
+    CHECK(graph_launches == 1);  // the replay; the batch, labels and loss cross as copies, not kernels
+    CHECK(eager_launches > graph_launches);
+    const auto a = eager->parameters(), b = graphed_model->parameters();
+    // The same kernels in the same order; a library's atomics could differ by an ulp.
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(relative_difference(b[i]->value, a[i]->value) < 1e-5);
+    CHECK_THROWS_WITH(graph.run(Tensor({8, 1, 28, 28}).to(DeviceTag::cuda), std::vector<std::int64_t>(8, 0), ctx),
+                      doctest::Contains("a graph replays fixed shapes"));
+  }
+  std::mt19937_64 rng(1);
+  auto with_dropout = make_model("mlp-dropout", rng);
+  CHECK_THROWS_WITH(GraphedStep(*with_dropout), doctest::Contains("cannot capture Dropout(0.20)"));
+}
+
+TEST_CASE("the GPU-resident dataset gathers and augments the loader's batches on the GPU") {
+  const Dataset part = take(load_mnist_format(kFashionMnistDir, "train"), 500);
+  const Transforms augment{.flip = true, .crop_padding = 2, .jitter_low = 0.7f, .jitter_high = 1.3f, .mean = 0.28f,
+                           .stddev = 0.35f};
+  DataLoader loader(part, 64, true, true, 3, augment);
+  loader.start_epoch(2);
+  const DeviceDataset resident(part);
+  CHECK(resident.bytes() == 500 * 784);
+  for (std::int64_t index = 0; index < loader.batches(); ++index) {
+    const Batch cpu = loader.batch(index), gpu = resident.gather(loader.plan(index));
+    CHECK(gpu.x.on_cuda());
+    CHECK(gpu.y == cpu.y);
+    // The jittered mean is summed in another order: a few float32 ulps.
+    CHECK(relative_difference(gpu.x, cpu.x) < 1e-5);
+  }
+  DataLoader mixing(part, 64, true, true, 3, Transforms{.mixup_alpha = 0.2f});
+  CHECK_THROWS_WITH(resident.gather(mixing.plan(0)), doctest::Contains("mixup is not done on the GPU"));
+}
+
+TEST_CASE("pinned uploads started ahead arrive intact, in order, while kernels run between them") {
+  PinnedUploader uploader;
+  std::mt19937_64 rng(5);
+  std::vector<Tensor> hosts;
+  for (int i = 0; i < 5; ++i) hosts.push_back(random_tensor({64, 784}, rng));
+  uploader.start(hosts[0]);
+  for (int i = 0; i < 5; ++i) {
+    Tensor device = uploader.take();
+    if (i + 1 < 5) uploader.start(hosts[std::size_t(i + 1)]);
+    Tensor doubled = device.clone();
+    add_into(doubled, device);  // a kernel reading the batch just taken
+    const Tensor back = doubled.to(DeviceTag::cpu);
+    for (std::int64_t e = 0; e < back.size(); e += 97) CHECK(back[e] == 2 * hosts[std::size_t(i)][e]);
+  }
+  CHECK_THROWS_WITH(uploader.take(), "PinnedUploader: take() without a started copy");
+  uploader.start(hosts[0]);
+  uploader.start(hosts[1]);
+  CHECK_THROWS_WITH(uploader.start(hosts[2]), doctest::Contains("two copies are in flight already"));
+}
+
+TEST_CASE("bf16 on the GPU: Linear's tensor-core GEMMs stay within bf16 rounding of the CPU's fp32") {
+  std::mt19937_64 rng(31), same(31), data(32);
+  Linear cpu(96, 40, rng), gpu(96, 40, same);
+  move_to(gpu, DeviceTag::cuda);
+  const Tensor x = random_tensor({33, 96}, data);
+  for (GpuBackend backend : {GpuBackend::own, GpuBackend::vendor}) {
+    Context cpu_ctx, gpu_ctx;
+    gpu_ctx.precision = Precision::bf16, gpu_ctx.gpu_backend = backend;
+    const Tensor y_cpu = cpu.forward(x, cpu_ctx), y_gpu = gpu.forward(x.to(DeviceTag::cuda), gpu_ctx);
+    // bf16 keeps 8 bits: each product's inputs carry 2^-8, and the sums of 96 of them stay
+    // well within 2% of the largest output.
+    const double diff = relative_difference(y_gpu, y_cpu);
+    CHECK(diff < 2e-2);
+    CHECK(diff > 0);  // it did round: this is not the fp32 path
+    const Tensor dy = random_tensor(y_cpu.shape(), data);
+    CHECK(relative_difference(gpu.backward(dy.to(DeviceTag::cuda), gpu_ctx), cpu.backward(dy, cpu_ctx)) < 2e-2);
+    CHECK(relative_difference(gpu.weight.grad, cpu.weight.grad) < 2e-2);
+  }
+  Context fp16;
+  fp16.precision = Precision::fp16;
+  CHECK_THROWS_WITH(gpu.forward(x.to(DeviceTag::cuda), fp16), doctest::Contains("fp16 is not on the GPU; use bf16"));
+}
+
+TEST_CASE("the loss scaler unscales GPU gradients and finds an overflow there") {
+  Parameter a{"a", Tensor({1000}, 4.0f).to(DeviceTag::cuda), Tensor({1000}, 8.0f).to(DeviceTag::cuda)};
+  Parameter b{"b", Tensor({10}, 1.0f).to(DeviceTag::cuda), Tensor({10}, 2.0f).to(DeviceTag::cuda)};
+  GradScaler scaler(GradScaler::Settings{.init_scale = 4});
+  CHECK(scaler.unscale({&a, &b}, 1));
+  CHECK(a.grad.to(DeviceTag::cpu)[999] == 2.0f);
+  CHECK(b.grad.to(DeviceTag::cpu)[0] == 0.5f);
+  Tensor bad({10}, 2.0f);
+  bad[3] = std::numeric_limits<float>::infinity();
+  b.grad = bad.to(DeviceTag::cuda);
+  CHECK_FALSE(scaler.unscale({&a, &b}, 1));
+}
+
+TEST_CASE("training on the GPU with a graph and the resident dataset matches the eager, copied run") {
+  const Dataset part = take(load_mnist_format(kFashionMnistDir, "train"), 1024);
+  const Dataset test = take(load_mnist_format(kFashionMnistDir, "t10k"), 256);
+  std::vector<EpochInfo> runs[2];
+  for (int graphed = 0; graphed < 2; ++graphed) {
+    std::mt19937_64 rng(40);
+    auto model = make_model("cnn", rng);
+    TrainOptions o{.batch = 64, .seed = 5, .transforms = {.flip = true, .crop_padding = 2}};
+    o.device = DeviceTag::cuda, o.graph = graphed == 1, o.data_on_device = graphed == 1;
+    runs[graphed] = train(*model, "sgd", 0.05, 2, part, test, o);
+  }
+  REQUIRE(runs[0].size() == 2);
+  REQUIRE(runs[1].size() == 2);
+  for (int e = 0; e < 2; ++e) {
+    CHECK(runs[1][std::size_t(e)].train_loss == doctest::Approx(runs[0][std::size_t(e)].train_loss).epsilon(1e-4));
+    CHECK(std::fabs(runs[1][std::size_t(e)].test.accuracy - runs[0][std::size_t(e)].test.accuracy) <= 0.01);
+  }
+  CHECK(runs[1].back().launches_per_step < runs[0].back().launches_per_step);
 }

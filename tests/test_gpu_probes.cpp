@@ -2,6 +2,7 @@
 // fields the report shows.
 #include <doctest/doctest.h>
 
+#include "bench/demo.h"
 #include "bench/gpu/gpu_runtime.h"
 #include "bench/probe.h"
 
@@ -35,4 +36,20 @@ TEST_CASE("each GPU probe runs and reports (quick)") {
   CHECK(launch["launch_and_wait_us"].get<double>() > 0);
   // The unsynchronised timer is shorter than the synchronised one: it misses the kernel.
   CHECK(launch["timers"]["host_no_sync_us"].get<double>() < launch["timers"]["host_sync_us"].get<double>());
+}
+
+TEST_CASE("the demo's bus scene: pageable, pinned and 4 KiB copies race, every byte checked") {
+  REQUIRE(bench::scene_problem("bus", 256, 0.5).empty());
+  bench::Scene scene = bench::make_scene("bus", 256, 1);
+  REQUIRE(scene.contestants.size() == 3);
+  const bench::RaceResult r = bench::run_race(scene, {.seconds = 0.5});
+  CHECK(r.all_checked());
+  CHECK(r.raced() == 3);
+  for (const bench::LaneResult& lane : r.lanes) {
+    CAPTURE(lane.name);
+    CHECK(lane.check.empty());
+    CHECK(lane.rate > 0);
+  }
+  // One large pinned copy beats 256 KiB sent 4 KiB at a time: each copy pays the fixed cost.
+  CHECK(r.lanes[1].rate > r.lanes[2].rate);
 }

@@ -16,6 +16,7 @@
 #include "nn/checkpoint.h"
 #include "tests/idx_bytes.h"
 #include "nn/data.h"
+#include "nn/device_data.h"
 #include "nn/gradcheck.h"
 #include "nn/layers.h"
 #include "nn/loss.h"
@@ -484,6 +485,48 @@ TEST_CASE("transforms: flip, crop, jitter and mixup do what they say") {
     apply_transforms(b, {.mean = 0.5f, .stddev = 0.25f}, 10, rng);
     CHECK(b.x[1] == doctest::Approx((original[1] - 0.5) / 0.25));
   }
+}
+
+TEST_CASE("a batch is its plan applied: the samples, each one's random choices, then normalisation") {
+  const Dataset part = take(fashion("train"), 300);
+  const Transforms augment{.flip = true, .crop_padding = 3, .jitter_low = 0.6f, .jitter_high = 1.4f, .mean = 0.3f,
+                           .stddev = 0.4f};
+  DataLoader loader(part, 50, true, true, 11, augment);
+  loader.start_epoch(1);
+  for (std::int64_t index : {0, 4}) {
+    const BatchPlan plan = loader.plan(index);
+    const Batch b = loader.batch(index);
+    REQUIRE(plan.samples.size() == 50);
+    REQUIRE(plan.augments.size() == 50);
+    Tensor rebuilt({50, 1, 28, 28});
+    for (std::size_t i = 0; i < 50; ++i) {
+      CHECK(b.y[i] == part.labels[std::size_t(plan.samples[i])]);
+      std::copy_n(part.images.data() + plan.samples[i] * 784, 784, rebuilt.data() + std::int64_t(i) * 784);
+      apply_augment(rebuilt.data() + std::int64_t(i) * 784, 1, 28, 28, plan.augments[i]);
+    }
+    normalize(rebuilt, augment.mean, augment.stddev);
+    CHECK(std::equal(rebuilt.data(), rebuilt.data() + rebuilt.size(), b.x.data()));
+    int flips = 0, shifted = 0;
+    for (const SampleAugment& a : plan.augments) {
+      flips += a.flip, shifted += a.dx != 0 || a.dy != 0;
+      CHECK(std::abs(a.dx) <= 3);
+      CHECK((a.jitter && a.brightness >= 0.6f && a.brightness <= 1.4f));
+    }
+    CHECK(flips > 0);
+    CHECK(flips < 50);
+    CHECK(shifted > 0);
+  }
+}
+
+TEST_CASE("8-bit images survive the trip to bytes (the GPU-resident dataset), anything else is refused") {
+  const Dataset part = take(fashion("train"), 20);
+  const std::vector<std::uint8_t> bytes = images_as_bytes(part);
+  REQUIRE(std::int64_t(bytes.size()) == part.images.size());
+  for (std::int64_t i = 0; i < part.images.size(); ++i) CHECK(float(bytes[std::size_t(i)]) / 255.0f == part.images[i]);
+  Dataset odd = take(part, 3);
+  odd.images[784 + 5] = 0.3337f;
+  CHECK_THROWS_WITH(images_as_bytes(odd), "the dataset cannot stay on the GPU as 8-bit pixels: sample 1 has the pixel "
+                                          "0.333700, not a multiple of 1/255 in [0, 1]; train without --data-on-gpu");
 }
 
 TEST_CASE("prefetching workers hand out the same batches in the same order as the loader") {

@@ -2,9 +2,11 @@
 // GPU, and every caller checks it before reaching these; if one does not, it gets the reason.
 #include <stdexcept>
 
+#include "bench/demo_bus.h"
 #include "bench/gpu/gpu_conv.h"
 #include "bench/gpu/gpu_gemm.h"
 #include "bench/gpu/gpu_runtime.h"
+#include "bench/gpu/gpu_tools.h"
 #include "bench/probe.h"
 
 namespace flopslab::bench {
@@ -18,6 +20,9 @@ ProbeReport run_gpu_threads_probe(const ProbeContext&) { no_cuda(); }
 ProbeReport run_gpu_divergence_probe(const ProbeContext&) { no_cuda(); }
 ProbeReport run_gpu_launch_probe(const ProbeContext&) { no_cuda(); }
 ProbeReport run_pcie_probe(const ProbeContext&) { no_cuda(); }
+
+std::vector<Contestant> bus_contestants(std::int64_t) { no_cuda(); }
+GpuMemory gpu_memory() { return {}; }
 
 std::vector<const GemmVariant*> cuda_gemm_variants() { return {}; }
 GemmSweepOptions default_gpu_gemm_sweep(bool) { return {}; }

@@ -19,8 +19,8 @@ namespace {
 
 struct SweepPoint {
   std::int64_t batch;
-  bench::StepTiming cpu, gpu;
-  bool has_gpu = false;
+  bench::StepTiming cpu, gpu, graph;  // graph: the GPU step as one CUDA graph (smallest batch only)
+  bool has_gpu = false, has_graph = false;
   // From each side's fastest step: a busy machine slows some steps, never speeds one up.
   double speedup() const { return gpu.best_samples_per_s / cpu.best_samples_per_s; }
 };
@@ -68,6 +68,12 @@ int run_lesson_20(const LessonOptions& options) {
         p.gpu = bench::time_training_steps(
             {.model = model, .device = nn::DeviceTag::cuda, .batch = batch, .threads = threads, .timing = timing});
         p.has_gpu = true;
+        if (batch == batches.front()) {  // the launch-bound end, once more as a CUDA graph
+          lesson.progress(fmt::format("{} at batch {} on the GPU as a CUDA graph", model, batch));
+          p.graph = bench::time_training_steps({.model = model, .device = nn::DeviceTag::cuda, .batch = batch,
+                                                .threads = threads, .graph = true, .timing = timing});
+          p.has_graph = true;
+        }
       }
       points.push_back(p);
     }
@@ -127,6 +133,15 @@ int run_lesson_20(const LessonOptions& options) {
     lesson.say(fmt::format("At batch {} the {}'s {} launches take about {:.0f}% of its GPU step ({:.3f} of {:.3f} ms).",
                            small.batch, model, small.gpu.launches_per_step, 100 * launch_share,
                            1e-3 * launch_us * small.gpu.launches_per_step, 1e3 * small.gpu.step_s));
+    if (small.has_graph) {
+      lesson.say(fmt::format("At batch {} as one CUDA graph the {}'s step issues {:.0f} launches instead of {:.0f} and "
+                             "trains {:.0f} samples/s ({:.2f}x the eager GPU step).",
+                             small.batch, model, small.graph.launches_per_step, small.gpu.launches_per_step,
+                             small.graph.samples_per_s, small.gpu.step_s / small.graph.step_s));
+      lesson.check(small.graph.launches_per_step < small.gpu.launches_per_step && std::isfinite(small.graph.last_loss),
+                   fmt::format("a CUDA graph replaced the {}'s {:.0f} launches per step at batch {} with {:.0f}", model,
+                               small.gpu.launches_per_step, small.batch, small.graph.launches_per_step));
+    }
     lesson.compare(fmt::format("{} at batch {}: GPU over CPU", model, large.batch), gpu_peak / cpu_peak,
                    "ratio of the FP32 peaks (lessons 01, 06)", large.speedup(), "x");
     lesson.check(large.speedup() <= 1.2 * gpu_peak / cpu_peak,

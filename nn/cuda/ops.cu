@@ -79,6 +79,15 @@ __global__ void multiply_kernel(const float* a, const float* b, float* out, std:
     out[i] = a[i] * b[i];
 }
 
+__global__ void scale_kernel(float* x, std::int64_t n, float factor, int* non_finite) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x) {
+    const float v = x[i] * factor;
+    x[i] = v;
+    if (non_finite != nullptr && !isfinite(v)) *non_finite = 1;  // any writer will do
+  }
+}
+
 __global__ void add_kernel(float* a, const float* b, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x)
@@ -94,8 +103,10 @@ const ConvVariant& conv_variant(GpuBackend backend) {
   return *v;
 }
 
-const GemmVariant& gemm_variant(GpuBackend backend) {
-  const char* name = backend == GpuBackend::own ? "cuda-shape-tiled" : "cublas";
+const GemmVariant& gemm_variant(GpuBackend backend, Precision precision) {
+  const bool bf16 = precision == Precision::bf16;
+  const char* name = backend == GpuBackend::own ? (bf16 ? "cuda-wmma-bf16" : "cuda-shape-tiled")
+                                                : (bf16 ? "cublaslt-bf16" : "cublas");
   const GemmVariant* v = find_gemm_variant(name);
   if (v == nullptr || !v->available())
     throw std::runtime_error(std::string("the GPU GEMM '") + name + "' is not in this build" +
@@ -106,9 +117,9 @@ const GemmVariant& gemm_variant(GpuBackend backend) {
 }  // namespace
 
 void gemm(gemm::Shape shape, const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c,
-          std::int64_t ldc, GpuBackend backend) {
+          std::int64_t ldc, GpuBackend backend, Precision precision) {
   if (shape.m == 0 || shape.n == 0) return;
-  gemm_variant(backend).run({shape, a, lda, b, ldb, c, ldc}, RunContext{.stream = cuda_stream()});
+  gemm_variant(backend, precision).run({shape, a, lda, b, ldb, c, ldc}, RunContext{.stream = cuda_stream()});
   count_gpu_launches();
 }
 
@@ -141,6 +152,28 @@ void add_in_place(float* a, const float* b, std::int64_t n) {
   if (n == 0) return;
   add_kernel<<<blocks_for(n), 256, 0, stream()>>>(a, b, n);
   FLOPSLAB_NN_LAUNCHED();
+}
+
+void require_gpu_precision(const Module& layer, const Context& ctx) {
+  if (ctx.precision == Precision::fp16)
+    throw std::invalid_argument(layer.describe() + ": fp16 is not on the GPU; use bf16 (float32's range, no loss scale needed)");
+}
+
+void scale(float* x, std::int64_t n, float factor) {
+  if (n == 0) return;
+  scale_kernel<<<blocks_for(n), 256, 0, stream()>>>(x, n, factor, nullptr);
+  FLOPSLAB_NN_LAUNCHED();
+}
+
+bool scale_and_check_finite(const std::vector<std::pair<float*, std::int64_t>>& tensors, float factor) {
+  Tensor flag = Tensor::zeros_on(DeviceTag::cuda, {1});
+  for (const auto& [x, n] : tensors) {
+    if (n == 0) continue;
+    scale_kernel<<<blocks_for(n), 256, 0, stream()>>>(x, n, factor, reinterpret_cast<int*>(flag.data()));
+    FLOPSLAB_NN_LAUNCHED();
+  }
+  const Tensor back = flag.to(DeviceTag::cpu);
+  return *reinterpret_cast<const int*>(back.data()) == 0;
 }
 
 void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst) {

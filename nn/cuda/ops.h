@@ -16,9 +16,18 @@
 
 namespace flopslab::nn::gpu {
 
-// C[m x n] = A[m x k] B[k x n] through the CUDA ladder's top rung (own) or cuBLAS (vendor).
+// C[m x n] = A[m x k] B[k x n] through the CUDA ladder's top FP32 rung (own) or cuBLAS
+// (vendor); under bf16, through the ladder's tensor-core rung (own) or cuBLASLt (vendor).
 void gemm(gemm::Shape shape, const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c,
-          std::int64_t ldc, GpuBackend backend);
+          std::int64_t ldc, GpuBackend backend, Precision precision = Precision::fp32);
+// The GPU halves run fp32 and bf16 (bf16: the GEMM layers' operands; the convolutions stay
+// float32). Throws std::invalid_argument naming the layer for fp16.
+void require_gpu_precision(const Module& layer, const Context& ctx);
+// x *= factor, elementwise
+void scale(float* x, std::int64_t n, float factor);
+// Each tensor *= factor, elementwise, and whether every result is finite (one flag for all,
+// read back once): the loss scaler's unscale.
+bool scale_and_check_finite(const std::vector<std::pair<float*, std::int64_t>>& tensors, float factor);
 // One pass of a convolution (kernels/conv.h's operands: for backward_data x receives dx, for
 // backward_weights w receives dW) through the CUDA ladder's implicit GEMM (own) or cuDNN
 // (vendor).
@@ -44,6 +53,13 @@ void channel_shuffle(const float* x, float* y, std::int64_t n, std::int64_t c, s
 // of N per-row losses in double), the gradient stays on the GPU. Labels are checked on the
 // host first, with the CPU version's message.
 LossResult cross_entropy(const Tensor& logits, const std::vector<std::int64_t>& labels);
+// Its pieces, for a CUDA graph (nn/graph.h), which cannot read anything back mid-capture:
+// the labels as int32 on the GPU, checked against `classes` on the host first; the per-sample
+// losses into row_loss (N) and the gradient of their mean into grad (N x K), both allocated
+// here, nothing read back; and the mean of the per-sample losses, read back.
+Tensor labels_on_device(const std::vector<std::int64_t>& labels, std::int64_t classes);
+void cross_entropy_rows(const Tensor& logits, const Tensor& device_labels, Tensor& row_loss, Tensor& grad);
+double mean_on_host(const Tensor& row_loss);
 
 // One parameter tensor's share of a multi-tensor optimizer step (optim.cu): its pointers and
 // element count, and up to five per-tensor constants whose meaning each update gives.

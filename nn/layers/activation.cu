@@ -52,7 +52,7 @@ __global__ void backward_kernel(ActivationKind kind, float slope, const float* _
 }  // namespace
 
 Tensor Activation::forward_cuda(const Tensor& x, const Context& ctx) {
-  if (ctx.precision != Precision::fp32) throw std::invalid_argument(describe() + ": only fp32 on the GPU so far");
+  gpu::require_gpu_precision(*this, ctx);
   Tensor y = Tensor::uninitialized_on(DeviceTag::cuda, x.shape());
   const auto stream = static_cast<cudaStream_t>(cuda_stream());
   forward_kernel<<<gpu::blocks_for(x.size()), 256, 0, stream>>>(kind_, slope_, x.data(), y.data(), x.size());

@@ -101,7 +101,7 @@ cudaStream_t stream() { return static_cast<cudaStream_t>(cuda_stream()); }
 }  // namespace
 
 Tensor BatchNorm::forward_cuda(const Tensor& x, const Context& ctx) {
-  if (ctx.precision != Precision::fp32) throw std::invalid_argument(describe() + ": only fp32 on the GPU so far");
+  gpu::require_gpu_precision(*this, ctx);
   if (!weight.value.on_cuda() || !running_mean.on_cuda())
     throw std::invalid_argument(describe() + ": the input is on the GPU, the parameters are not");
   const std::int64_t n = x.dim(0), plane = x.rank() == 4 ? x.dim(2) * x.dim(3) : 1;

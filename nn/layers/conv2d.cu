@@ -16,7 +16,7 @@ Tensor Conv2d::forward_cuda(const Tensor& x, const Context& ctx) {
   if (const std::string problem = conv::shape_problem(s); !problem.empty())
     throw std::invalid_argument(describe() + " on " + x.shape_string() + ": " + problem);
   if (!weight.value.on_cuda()) throw std::invalid_argument(describe() + ": the input is on the GPU, the weights are not");
-  if (ctx.precision != Precision::fp32) throw std::invalid_argument(describe() + ": only fp32 on the GPU so far");
+  gpu::require_gpu_precision(*this, ctx);
   shape_ = s;
   x_.save(x, Precision::fp32, ctx.threads);
   Tensor y = Tensor::uninitialized_on(DeviceTag::cuda, {s.n, s.k, s.p(), s.q()});

@@ -55,12 +55,12 @@ __global__ void add_slices(const float* __restrict part, int splits, std::int64_
   }
 }
 
-// The split-K slices, kept between calls and grown when a product needs more.
+// The split-K slices, kept between calls and grown when a product needs more. An outgrown
+// buffer is never freed: a CUDA graph captured earlier may still replay into it (nn/graph.h).
 float* workspace(std::int64_t floats) {
   static float* buffer = nullptr;
   static std::int64_t size = 0;
   if (floats > size) {
-    if (buffer != nullptr) FLOPSLAB_CUDA_CHECK(cudaFree(buffer));
     buffer = nullptr, size = 0;
     FLOPSLAB_CUDA_CHECK(cudaMalloc(&buffer, std::size_t(floats) * sizeof(float)));
     size = floats;

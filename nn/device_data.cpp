@@ -1,0 +1,37 @@
+// The host half of nn/device_data.h (gather is in device_data.cu or cuda_none.cpp).
+#include "nn/device_data.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "nn/device.h"
+
+namespace flopslab::nn {
+
+std::vector<std::uint8_t> images_as_bytes(const Dataset& data) {
+  const Tensor& x = data.images;
+  std::vector<std::uint8_t> out(std::size_t(x.size()));
+  const std::int64_t per = data.size() > 0 ? x.size() / data.size() : 1;
+  for (std::int64_t i = 0; i < x.size(); ++i) {
+    const float level = x[i] * 255.0f, rounded = std::nearbyint(level);
+    if (!(rounded >= 0 && rounded <= 255) || std::fabs(level - rounded) > 1e-3f)
+      throw std::invalid_argument("the dataset cannot stay on the GPU as 8-bit pixels: sample " +
+                                  std::to_string(i / per) + " has the pixel " + std::to_string(x[i]) +
+                                  ", not a multiple of 1/255 in [0, 1]; train without --data-on-gpu");
+    out[std::size_t(i)] = std::uint8_t(rounded);
+  }
+  return out;
+}
+
+DeviceDataset::DeviceDataset(const Dataset& data) : data_(data) {
+  if (data.images.rank() != 4) throw std::invalid_argument("DeviceDataset: images must be N x C x H x W");
+  const std::vector<std::uint8_t> bytes = images_as_bytes(data);
+  require_cuda("keeping the dataset on the GPU");
+  Tensor staged = Tensor::uninitialized({std::int64_t((bytes.size() + 3) / 4)});
+  std::copy(bytes.begin(), bytes.end(), reinterpret_cast<std::uint8_t*>(staged.data()));
+  pixels_ = staged.to(DeviceTag::cuda);
+  bytes_ = std::int64_t(bytes.size());
+}
+
+}  // namespace flopslab::nn

@@ -1,0 +1,36 @@
+// The training images resident on the GPU as 8-bit pixels (Fashion-MNIST's 60000 x 784:
+// 47 MB), and batches gathered and augmented there from the loader's plans (nn/data.h): per
+// step only the plan crosses the bus (a sample index and its random choices, 24 bytes a
+// sample) instead of the batch's float32 images. The same seed gives the same batches as the
+// CPU loader: the choices are the loader's own, applied by a kernel that does what
+// apply_augment and normalize do.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nn/data.h"
+
+namespace flopslab::nn {
+
+// The images as bytes (pixel * 255); throws std::invalid_argument when a pixel is not a
+// multiple of 1/255 in [0, 1] (not 8-bit data), naming the first such sample.
+std::vector<std::uint8_t> images_as_bytes(const Dataset& data);
+
+class DeviceDataset {
+ public:
+  // Copies the images (as images_as_bytes) and labels to the GPU; throws what
+  // images_as_bytes throws, and std::runtime_error when no GPU is usable.
+  explicit DeviceDataset(const Dataset& data);
+  // The batch the loader's batch(index) makes from this plan, with x on the GPU. Mixup is
+  // refused (std::invalid_argument): its partner blend is not done on the GPU.
+  Batch gather(const BatchPlan& plan) const;
+  std::int64_t bytes() const { return bytes_; }  // resident on the GPU
+
+ private:
+  const Dataset& data_;
+  Tensor pixels_;  // the bytes, four to a float's storage
+  std::int64_t bytes_ = 0;
+};
+
+}  // namespace flopslab::nn
