@@ -45,6 +45,12 @@ std::string train_run_problem(const TrainRunOptions& o) {
     return "--model: '" + o.model + "' is not a model (valid: " + nn::model_names_text() + ")";
   if (o.device != nn::DeviceTag::cuda && (o.graph || o.data_on_device))
     return std::string(o.graph ? "--graph" : "--data-on-gpu") + " needs --device cuda";
+  if (o.comm != nullptr && o.comm->world() > 1) {
+    if (o.device == nn::DeviceTag::cuda) return "--distributed: the GPU ranks (NCCL) are not here yet; use --device cpu";
+    if (o.accumulate > 1) return "--distributed: --accumulate is not data-parallel yet";
+    if (o.loss_scaling) return "--distributed: --loss-scale is not data-parallel yet";
+  }
+  if (o.sync_bn && o.comm == nullptr) return "--sync-bn needs --distributed";
   if (o.graph && o.profile) return "--graph and --profile exclude each other (a replayed graph has no per-layer times)";
   if (o.graph && o.loss_scaling) return "--graph and --loss-scale exclude each other (the scale would be baked into the graph)";
   if (o.device == nn::DeviceTag::cuda) {
@@ -147,6 +153,33 @@ TrainRunResult run_training(const TrainRunOptions& options) {
 
   std::mt19937_64 rng(o.seed);
   auto model = nn::make_model(o.model, rng, train_data.classes);
+  const bool writer = o.comm == nullptr || o.comm->rank() == 0;  // only rank 0 writes and reports
+  if (!writer) o.progress = nullptr;
+  if (o.comm != nullptr && o.comm->world() > 1) {
+    // Every rank must train the same model on the same data: a disagreement stops them all
+    // here, each with one line.
+    std::vector<double> mine;
+    double shapes = 0;
+    for (nn::Parameter* p : model->parameters())
+      for (std::size_t d = 0; d < p->value.shape().size(); ++d) shapes = shapes * 31 + double(p->value.shape()[d] % 1009) + 1;
+    std::int64_t count = 0;
+    for (nn::Parameter* p : model->parameters()) count += p->value.size();
+    mine = {double(count), double(model->parameters().size()), std::fmod(shapes, 1e15), double(train_data.size()),
+            double(test_data.size()), double(train_data.classes), double(o.batch), double(o.epochs), double(o.seed)};
+    const std::string differs = nn::disagreement_with_rank0(
+        *o.comm, mine, {"the parameter count", "the number of parameter tensors", "the shape signature",
+                        "the training set's size", "the test set's size", "the class count", "the per-rank batch",
+                        "the epoch count", "the seed"});
+    double flag = differs.empty() ? 0 : 1;
+    o.comm->allreduce_max(&flag, 1);
+    if (flag > 0)
+      throw RanksDisagree(differs.empty() ? fmt::format("--distributed: rank {} stops: another rank disagrees with rank 0 "
+                                                        "on the model or the data (its line says how)", o.comm->rank())
+                                          : fmt::format("--distributed: rank {} disagrees with rank 0: {}", o.comm->rank(), differs));
+    if (o.sync_bn)
+      for (const nn::ModulePtr& layer : model->layers)
+        if (auto* bn = dynamic_cast<nn::BatchNorm*>(layer.get())) bn->sync = o.comm;
+  }
   TrainRunResult result;
   if (!o.init_from.empty()) {
     std::vector<std::string> skip;
@@ -164,6 +197,7 @@ TrainRunResult run_training(const TrainRunOptions& options) {
                      .workers = o.workers, .accumulate = o.accumulate, .precision = o.precision,
                      .loss_scaling = o.loss_scaling, .checkpoint_segments = o.checkpoint_segments, .lr_mult = o.lr_mult,
                      .freeze = o.freeze, .profile = o.profile, .device = o.device, .gpu_backend = o.gpu_backend,
+                     .comm = o.comm, .buckets = o.buckets, .overlap = o.overlap,
                      .graph = o.graph, .data_on_device = o.data_on_device};
   nn::Trainer trainer(*model, recipe, train_data, t);  // checks the plan: phases, schedules, parts
   // The recipe's title: its description up to the first colon.
@@ -183,8 +217,10 @@ TrainRunResult run_training(const TrainRunOptions& options) {
     log_csv = rows_up_to(read_file(o.out + "/log.csv"), result.first_epoch);
     steps_csv = rows_up_to(read_file(o.out + "/steps.csv"), result.first_epoch);
   } else {
-    if (fs::exists(o.out)) fs::remove_all(o.out);
-    fs::create_directories(o.out);
+    if (writer) {
+      if (fs::exists(o.out)) fs::remove_all(o.out);
+      fs::create_directories(o.out);
+    }
   }
 
   double best_loss = std::numeric_limits<double>::infinity();
@@ -207,9 +243,11 @@ TrainRunResult run_training(const TrainRunOptions& options) {
                            e.train_loss, e.train_accuracy, e.test.loss, e.test.accuracy, e.test.top3, e.seconds,
                            e.samples_per_s, e.data_seconds, double(e.peak_activation_bytes) / (1 << 20), e.skipped_steps);
     // The checkpoint and both logs describe the same epoch when any of them is read.
-    write_file_atomically(o.out + "/checkpoint.bin", trainer.checkpoint(o.model));
-    write_file_atomically(o.out + "/log.csv", log_csv);
-    write_file_atomically(o.out + "/steps.csv", steps_csv);
+    if (writer) {
+      write_file_atomically(o.out + "/checkpoint.bin", trainer.checkpoint(o.model));
+      write_file_atomically(o.out + "/log.csv", log_csv);
+      write_file_atomically(o.out + "/steps.csv", steps_csv);
+    }
     result.history.push_back(e);
     result.skipped_steps += e.skipped_steps;
     if (e.test.loss < best_loss) {
@@ -225,8 +263,9 @@ TrainRunResult run_training(const TrainRunOptions& options) {
   trainer.set_callbacks(on_step, on_epoch);
   trainer.run(test_data);
   result.layer_times = trainer.layer_times();
-  result.plot_note = o.plots ? run_plot_script(o.out) : "curves not drawn: --no-plots";
-  for (const auto& entry : fs::directory_iterator(o.out)) result.files.push_back(entry.path().filename().string());
+  result.plot_note = !writer ? "" : o.plots ? run_plot_script(o.out) : "curves not drawn: --no-plots";
+  if (writer)
+    for (const auto& entry : fs::directory_iterator(o.out)) result.files.push_back(entry.path().filename().string());
   std::sort(result.files.begin(), result.files.end());
   return result;
 }

@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bench/table.h"
+#include "nn/ddp.h"
 #include "nn/train.h"
 
 namespace flopslab::bench {
@@ -40,6 +42,11 @@ struct TrainRunOptions {
   std::vector<std::int64_t> classes;  // train on these classes only, relabelled 0, 1, ...
   nn::DeviceTag device = nn::DeviceTag::cpu;
   nn::GpuBackend gpu_backend = nn::GpuBackend::own;
+  // --distributed: data-parallel over the communicator's ranks (null: one process); only
+  // rank 0 writes files and reports progress.
+  nn::Communicator* comm = nullptr;
+  bool overlap = true, sync_bn = false;
+  nn::BucketSizes buckets;
   bool graph = false;           // --graph: the step as one CUDA graph
   bool data_on_device = false;  // --data-on-gpu: the images resident on the GPU
   std::function<void(const std::string&)> progress;
@@ -71,8 +78,12 @@ struct TrainRunResult {
   std::vector<std::string> files;
 };
 // Throws std::invalid_argument for what the options, recipe or checkpoint make impossible
-// (before anything is written).
+// (before anything is written), and RanksDisagree, on every rank at once, when the ranks of a
+// data-parallel run do not hold the same model or data.
 TrainRunResult run_training(const TrainRunOptions& options);
+struct RanksDisagree : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
 
 // One row per epoch: losses, accuracies, time and training samples per second.
 Table epoch_table(const std::vector<nn::EpochInfo>& history);

@@ -22,6 +22,7 @@
 #include "kernels/cpu/gemm/packed.h"
 #include "nn/checkpoint.h"
 #include "nn/device.h"
+#include "nn/distributed.h"
 #include "nn/lr_find.h"
 
 namespace flopslab::cli {
@@ -34,7 +35,8 @@ struct TrainArgs {
               lr = "0.003", weight_decay = "0", seed = "0", train_limit = "0", test_limit = "0", patience = "0",
               workers = "1", crop_padding = "0", jitter, mixup = "0", recipe, accumulate = "1", precision = "fp32",
               loss_scale, segments = "0", lr_mult, freeze, init_from, classes, device = "cpu", backend;
-  bool graph = false, data_on_gpu = false;
+  bool graph = false, data_on_gpu = false, distributed = false, no_overlap = false, sync_bn = false;
+  std::string bucket_kb;
   bool resume = false, force = false, no_plots = false, no_progress = false, flip = false, new_head = false,
        profile = false;
 };
@@ -86,6 +88,14 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
     o.gpu_backend = a.backend == "vendor" ? nn::GpuBackend::vendor : nn::GpuBackend::own;
   }
   o.graph = a.graph, o.data_on_device = a.data_on_gpu;
+  if (!a.distributed)
+    for (const char* name : {"--no-overlap", "--sync-bn", "--bucket-kb"})
+      if (sub.get_option(name)->count() > 0) throw UsageError(fmt::format("train: {}: only with --distributed", name));
+  o.overlap = !a.no_overlap, o.sync_bn = a.sync_bn;
+  if (!a.bucket_kb.empty()) {
+    const std::int64_t kb = parse_integer("--bucket-kb", a.bucket_kb, 1, 1 << 22);
+    o.buckets = {.first_bytes = kb * 1024, .bytes = kb * 1024};
+  }
   o.precision = parse_precision("--precision", a.precision);
   // Dynamic loss scaling is what fp16 needs (its gradients underflow); bf16 has float32's range.
   const std::string scaling = a.loss_scale.empty() ? (o.precision == nn::Precision::fp16 ? "dynamic" : "none") : a.loss_scale;
@@ -115,15 +125,46 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
                              : fmt::format("runs/{}-{}-seed{}", o.model, fs::path(a.recipe).stem().string(), o.seed);
   if (const std::string problem = bench::train_run_problem(o); !problem.empty()) throw UsageError("train: " + problem);
   require_dataset("train", o.data);
-  bench::Progress progress(!a.no_progress);
+  std::unique_ptr<nn::Communicator> comm;
+  if (a.distributed) {
+    if (!nn::have_mpi()) throw UsageError("train: --distributed: this build has no MPI (scripts/setup installs libopenmpi-dev)");
+    comm = nn::mpi_communicator();
+    o.comm = comm.get();
+  }
+  const bool rank0 = comm == nullptr || comm->rank() == 0;
+  if (comm != nullptr && rank0) {
+    if (comm->world() == 1)
+      std::printf("--distributed: world size 1 (not started by mpirun: mpirun -np N flopslab train --distributed ... "
+                  "trains on N ranks); training as one rank.\n");
+    else
+      std::printf("Data-parallel over %s: rank 0 of %d (local rank %d); per-rank batch %lld, global batch %lld; "
+                  "gradients averaged in buckets of %s%s.\n",
+                  comm->backend().c_str(), comm->world(), comm->local_rank(), static_cast<long long>(o.batch),
+                  static_cast<long long>(o.batch) * comm->world(),
+                  fmt::format("{:g} KiB first, {:g} KiB after", double(o.buckets.first_bytes) / 1024,
+                              double(o.buckets.bytes) / 1024)
+                      .c_str(),
+                  o.overlap ? ", each all-reduce started during backward" : ", reduced after backward (--no-overlap)");
+    std::fflush(stdout);
+  }
+  bench::Progress progress(!a.no_progress && rank0);
   o.progress = [&](const std::string& line) { progress(line); };
   bench::TrainRunResult r;
   try {
     r = bench::run_training(o);
-  } catch (const std::invalid_argument& e) {  // what only the data, recipe or checkpoint could tell
+  } catch (const bench::RanksDisagree& e) {  // every rank stops here together: a clean exit 2
     throw UsageError(std::string("train: ") + e.what());
+  } catch (const std::exception& e) {
+    // One rank failing alone would leave the others waiting in an all-reduce: stop them all.
+    if (comm != nullptr && comm->world() > 1)
+      comm->abort(fmt::format("flopslab: train: rank {} of {}: {}", comm->rank(), comm->world(), e.what()),
+                  dynamic_cast<const std::invalid_argument*>(&e) != nullptr ? 2 : 1);
+    if (dynamic_cast<const std::invalid_argument*>(&e) != nullptr)  // what only the data, recipe or checkpoint could tell
+      throw UsageError(std::string("train: ") + e.what());
+    throw;
   }
   progress.finish();
+  if (!rank0) return 0;  // rank 0 reports for all
   if (o.device == nn::DeviceTag::cuda) {
     const bool bf16 = o.precision == nn::Precision::bf16, own = o.gpu_backend == nn::GpuBackend::own;
     std::printf("On the GPU, GEMMs by %s; convolutions by %s%s; batches %s.\n",
@@ -308,6 +349,17 @@ CLI::App* add_train_command(CLI::App& app, CommandRun& run) {
   train->add_flag("--graph", a->graph,
                   "With --device cuda: capture forward, loss and backward once as a CUDA graph and replay it every "
                   "step (one launch instead of one per kernel; fixed shapes, no dropout)");
+  train->add_flag("--distributed", a->distributed,
+                  "Data-parallel training over MPI: mpirun -np N flopslab train --distributed ...; each rank a shard of "
+                  "every epoch, gradients averaged over the ranks (world size 1 without mpirun)");
+  train->add_flag("--no-overlap", a->no_overlap,
+                  "With --distributed: all-reduce the gradients after backward instead of during it (the comparison)");
+  train->add_flag("--sync-bn", a->sync_bn,
+                  "With --distributed: SyncBatchNorm, the batch statistics of the whole global batch (one all-reduce "
+                  "per BatchNorm in forward and one in backward)");
+  train->add_option("--bucket-kb", a->bucket_kb,
+                    "With --distributed: gradient bucket size in KiB  [DDP's: 1024 for the first, 25600 after]")
+      ->type_name("N");
   train->add_flag("--data-on-gpu", a->data_on_gpu,
                   "With --device cuda: keep the training images on the GPU as 8-bit pixels (47 MB for Fashion-MNIST) "
                   "and gather and augment each batch there");

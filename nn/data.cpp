@@ -1,4 +1,5 @@
 #include "nn/data.h"
+#include "nn/distributed.h"
 
 #include <zlib.h>
 
@@ -132,14 +133,23 @@ void DataLoader::start_epoch(int epoch) {
     std::mt19937_64 rng(seed_ * 1000003 + std::uint64_t(epoch));
     std::shuffle(order_.begin(), order_.end(), rng);
   }
+  if (world_ > 1) order_ = shard_of(order_, rank_, world_);
+}
+
+void DataLoader::set_shard(int rank, int world) {
+  if (world < 1 || rank < 0 || rank >= world)
+    throw std::invalid_argument("set_shard: rank " + std::to_string(rank) + " outside a world of " + std::to_string(world));
+  rank_ = rank, world_ = world;
+  start_epoch(epoch_);
 }
 
 std::int64_t DataLoader::batches() const {
-  return drop_last_ ? data_.size() / batch_ : (data_.size() + batch_ - 1) / batch_;
+  const std::int64_t n = samples();
+  return drop_last_ ? n / batch_ : (n + batch_ - 1) / batch_;
 }
 
 BatchPlan DataLoader::plan(std::int64_t index) const {
-  const std::int64_t begin = index * batch_, end = std::min(begin + batch_, data_.size());
+  const std::int64_t begin = index * batch_, end = std::min(begin + batch_, samples());
   BatchPlan plan;
   plan.samples.assign(order_.begin() + begin, order_.begin() + end);
   plan.transforms = transforms_of_ ? transforms_of_(index) : transforms_;

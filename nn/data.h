@@ -90,7 +90,12 @@ class DataLoader {
   // The loader keeps a reference to the dataset: a temporary would dangle.
   DataLoader(Dataset&& data, std::int64_t batch, bool shuffle, bool drop_last, std::uint64_t seed,
              Transforms transforms = {}) = delete;
-  void start_epoch(int epoch);
+  void start_epoch(int epoch);  // DistributedSampler's set_epoch, too
+  // Data-parallel training: this rank's shard of every epoch's order (nn/distributed.h's
+  // shard_of: padded to a multiple of world, every world-th sample from rank). The order
+  // itself is the same on every rank (the same seed).
+  void set_shard(int rank, int world);
+  std::int64_t samples() const { return std::int64_t(order_.size()); }  // this rank's, per epoch
   std::int64_t batches() const;
   Batch batch(std::int64_t index) const;  // index < batches()
   BatchPlan plan(std::int64_t index) const;  // what batch(index) gathers and applies
@@ -107,6 +112,7 @@ class DataLoader {
   Transforms transforms_;
   std::function<Transforms(std::int64_t)> transforms_of_;
   int epoch_ = 0;
+  int rank_ = 0, world_ = 1;
   std::vector<std::int64_t> order_;
 };
 

@@ -17,6 +17,8 @@
 
 namespace flopslab::nn {
 
+class Communicator;  // nn/distributed.h
+
 // y = x W^T + b.  x: N x in, W: out x in (PyTorch's layout), y: N x out.
 class Linear : public Module {
  public:
@@ -96,6 +98,10 @@ class BatchNorm : public Module {
   float eps() const { return eps_; }
   Parameter weight, bias;
   Tensor running_mean, running_var;
+  // SyncBatchNorm (seed 001): with a communicator of more than one rank, training uses the
+  // statistics of the whole global batch, one all-reduce of each channel's (count, sum, sum of
+  // squares) in forward and one of its two gradient sums in backward. CPU only.
+  Communicator* sync = nullptr;
 
  private:
   Tensor forward_cuda(const Tensor& x, const Context& ctx);  // batch_norm.cu
@@ -105,6 +111,7 @@ class BatchNorm : public Module {
   SavedTensor x_hat_;
   Tensor inv_std_;
   bool trained_pass_ = true;
+  std::int64_t synced_count_ = 0;  // the global count of the last synchronised forward; 0: local
 };
 
 enum class PoolKind { max, average };

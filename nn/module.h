@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -58,6 +59,8 @@ struct MemoryTrace {
 // Which GEMMs the GPU layers call: the CUDA ladder's (own) or cuBLAS (vendor).
 enum class GpuBackend { own, vendor };
 
+class Module;
+
 struct Context {
   bool training = true;
   int threads = 1;
@@ -73,6 +76,9 @@ struct Context {
   LayerTimes* profile = nullptr;  // filled by Sequential when set
   MemoryTrace* trace = nullptr;   // likewise
   GpuBackend gpu_backend = GpuBackend::own;  // for the layers' GPU halves
+  // Called by Sequential after each layer's backward (data-parallel training starts the
+  // all-reduce of a bucket whose gradients are all final: nn/ddp.h).
+  const std::function<void(Module& layer)>* after_layer_backward = nullptr;
 };
 
 class Module {

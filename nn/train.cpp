@@ -10,6 +10,7 @@
 #include "nn/cuda/ops.h"
 #include "nn/device.h"
 #include "nn/device_data.h"
+#include "nn/distributed.h"
 #include "nn/graph.h"
 #include "nn/loss.h"
 #include "nn/memory.h"
@@ -186,10 +187,20 @@ Trainer::Trainer(Sequential& model, Recipe recipe, const Dataset& train_data, Tr
     : model_(model), recipe_(std::move(recipe)), train_(train_data), o_(std::move(options)) {
   if (o_.batch < 1) throw std::invalid_argument("batch size must be at least 1, got " + std::to_string(o_.batch));
   if (o_.accumulate < 1) throw std::invalid_argument("--accumulate: must be at least 1, got " + std::to_string(o_.accumulate));
-  const std::int64_t batches = train_.size() / o_.batch;
+  const int world = o_.comm != nullptr ? o_.comm->world() : 1;
+  if (world > 1) {
+    auto refuse = [](const std::string& what) { throw std::invalid_argument(what + " is not data-parallel yet; train on one rank"); };
+    if (o_.device == DeviceTag::cuda) refuse("the GPU (NCCL)");
+    if (o_.accumulate > 1) refuse("--accumulate");
+    if (o_.loss_scaling) refuse("loss scaling");
+  }
+  // A rank's shard: the epoch padded to a multiple of the world, split evenly.
+  const std::int64_t shard = (train_.size() + world - 1) / world;
+  const std::int64_t batches = shard / o_.batch;
   if (batches == 0)
     throw std::invalid_argument("batch size " + std::to_string(o_.batch) + " is larger than the " +
-                                std::to_string(train_.size()) + " training samples");
+                                std::to_string(shard) + " training samples" +
+                                (world > 1 ? " of this rank's shard" : std::string()));
   steps_per_epoch_ = batches / o_.accumulate;
   if (steps_per_epoch_ == 0)
     throw std::invalid_argument("--accumulate: " + std::to_string(o_.accumulate) + " batches of " +
@@ -304,6 +315,15 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
   std::vector<EpochInfo> history;
   if (!entered_) enter_phase(phase_at(step_));
   DataLoader loader(train_, o_.batch, true, true, o_.seed, o_.transforms);
+  Communicator* comm = o_.comm != nullptr && o_.comm->world() > 1 ? o_.comm : nullptr;
+  std::optional<GradientReducer> reducer;
+  std::function<void(Module&)> gradients_ready;
+  if (comm != nullptr) {
+    loader.set_shard(comm->rank(), comm->world());
+    broadcast_model(*comm, model_);  // DDP's start: rank 0's weights and buffers everywhere
+    reducer.emplace(*comm, model_.parameters(), o_.buckets, o_.overlap);
+    gradients_ready = [&reducer](Module& layer) { reducer->ready(layer); };
+  }
   std::int64_t epoch_first_step = 0;  // read by the workers; set before each epoch's prefetcher starts
   loader.set_batch_transforms(
       [this, &epoch_first_step](std::int64_t batch) { return transforms_at(epoch_first_step + batch / o_.accumulate); });
@@ -321,9 +341,10 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
   for (int epoch = int(step_ / steps_per_epoch_); step_ < total_steps_; ++epoch) {
     // Every random choice of an epoch follows from (seed, epoch), so a resumed run repeats it.
     std::mt19937_64 rng(o_.seed * 7919 + std::uint64_t(epoch));
-    const Context ctx{.training = true, .threads = o_.threads, .rng = &rng, .input_gradient = false,
+    Context ctx{.training = true, .threads = o_.threads, .rng = &rng, .input_gradient = false,
                       .precision = o_.precision, .profile = o_.profile ? &times_ : nullptr,
                       .gpu_backend = o_.gpu_backend};
+    if (reducer) ctx.after_layer_backward = &gradients_ready;
     loader.start_epoch(epoch);
     epoch_first_step = std::int64_t(epoch) * steps_per_epoch_;
     const std::int64_t steps = std::min(steps_per_epoch_, total_steps_ - epoch_first_step);
@@ -363,6 +384,7 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
       return b;
     };
     std::int64_t last_step_launches = 0;
+    double hook_seconds = 0, wait_seconds = 0;
     for (std::int64_t s = 0; s < steps; ++s) {
       if (phase_at(step_) != phase_) enter_phase(phase_at(step_));
       set_hyperparameters();
@@ -396,7 +418,12 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
           // The mean over accumulate * batch samples, scaled for the loss scaler.
           const float factor = float((scaler_ ? scaler_->scale() : 1.0) / o_.accumulate);
           if (factor != 1.0f) scale_loss_gradient(loss.grad, factor);
+          if (reducer) reducer->begin_backward();
           model_.backward(loss.grad, ctx);
+          if (reducer) {  // the mean gradient over the ranks
+            reducer->finish();
+            hook_seconds += reducer->last_hook_seconds(), wait_seconds += reducer->last_finish_seconds();
+          }
         }
         if (o_.accumulate > 1)
           for (std::size_t i = 0; i < params.size(); ++i) {
@@ -438,9 +465,16 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
         break;
       }
     }
+    const double epoch_seconds = seconds_since(started);
+    if (comm != nullptr) {  // the epoch's figures over every rank's samples
+      double totals[3] = {loss_sum, double(correct), double(seen)};
+      comm->allreduce_sum(totals, 3);
+      loss_sum = totals[0], correct = std::int64_t(totals[1]), seen = std::int64_t(totals[2]);
+    }
     EpochInfo info{.epoch = epoch, .train_loss = loss_sum / double(seen), .train_accuracy = double(correct) / double(seen)};
-    info.seconds = seconds_since(started);
+    info.seconds = epoch_seconds;
     info.samples_per_s = double(seen) / info.seconds;
+    if (done > 0) info.allreduce_hook_seconds = hook_seconds / double(done), info.allreduce_wait_seconds = wait_seconds / double(done);
     info.data_seconds = data_seconds;
     info.compute_seconds = info.seconds - data_seconds;
     info.steps = done;
@@ -468,6 +502,7 @@ ScheduleJson Trainer::state() const {
           {"batch", o_.batch},
           {"accumulate", o_.accumulate},
           {"steps_per_epoch", steps_per_epoch_},
+          {"world", o_.comm != nullptr ? o_.comm->world() : 1},
           {"phase", phase_},
           {"phases", phases},
           {"parameter_steps", optimizer_ ? ScheduleJson(optimizer_->parameter_steps()) : ScheduleJson::object()},
@@ -499,23 +534,32 @@ void Trainer::restore(const std::string& bytes, const std::string& what, const s
   if (s["accumulate"].get<int>() != o_.accumulate)
     mismatch("--accumulate", "the checkpoint accumulated " + s["accumulate"].dump() + " batches per step, this run " +
                                  std::to_string(o_.accumulate));
-  if (s["steps_per_epoch"].get<std::int64_t>() != steps_per_epoch_)
+  // Written by N ranks, resumed on M: the completed epochs carry over (a step is another
+  // number of samples there), for a recipe whose rate does not depend on the step.
+  const int saved_world = s.value("world", 1), world = o_.comm != nullptr ? o_.comm->world() : 1;
+  const bool rescaled = saved_world != world;
+  std::int64_t step = s["step"].get<std::int64_t>();
+  if (rescaled) {
+    if (recipe_.phases.size() != 1 || recipe_.phases[0].schedule || !constant_rate(recipe_.phases[0]))
+      mismatch("--distributed", "the checkpoint was written by " + std::to_string(saved_world) + " rank(s) and this run has " +
+                                    std::to_string(world) + "; only a one-phase constant-rate recipe resumes on another number of ranks");
+    step = step / std::max<std::int64_t>(s["steps_per_epoch"].get<std::int64_t>(), 1) * steps_per_epoch_;
+  } else if (s["steps_per_epoch"].get<std::int64_t>() != steps_per_epoch_)
     mismatch("--train-limit", "the checkpoint had " + s["steps_per_epoch"].dump() + " steps per epoch, this run has " +
                                   std::to_string(steps_per_epoch_) + " (another training set?)");
-  const std::int64_t step = s["step"].get<std::int64_t>();
   // The curve up to the checkpoint must be the one the checkpoint followed: every phase that
   // began before it the same.
   for (std::size_t k = 0; k < s["phases"].size(); ++k) {
     const ScheduleJson& saved = s["phases"][k];
     const std::string label = k < recipe_.phases.size() ? recipe_.phases[k].label(k) : "phase " + std::to_string(k + 1);
     if (k >= recipe_.phases.size() || saved["signature"] != phase_signature(recipe_.phases[k]) ||
-        saved["begin"].get<std::int64_t>() != spans_[k].begin)
+        (!rescaled && saved["begin"].get<std::int64_t>() != spans_[k].begin))
       mismatch("recipe", label + " differs from the recipe " + s.value("recipe", std::string("?")) +
                              " the checkpoint followed; resume with that recipe, or start a new --out");
     // Only the phase the checkpoint stopped in (or at the end of) may change length, and only
     // if its rate is constant: then the steps already taken saw the same rates.
     const bool last = k + 1 == s["phases"].size();
-    if (saved["steps"].get<std::int64_t>() != spans_[k].steps && (!last || !constant_rate(recipe_.phases[k])))
+    if (!rescaled && saved["steps"].get<std::int64_t>() != spans_[k].steps && (!last || !constant_rate(recipe_.phases[k])))
       mismatch("recipe", label + " has " + std::to_string(spans_[k].steps) + " steps here and had " +
                              saved["steps"].dump() + " when the checkpoint was written: its curve would change");
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "nn/data.h"
+#include "nn/ddp.h"
 #include "nn/grad_scaler.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
@@ -60,6 +61,9 @@ struct EpochInfo {
   // allocates the optimizer's state, left out).
   std::int64_t peak_activation_bytes = 0;
   std::int64_t launches_per_step = 0;  // GPU launches of the epoch's last step (a graph counts once)
+  // Data-parallel: per step, the mean seconds of backward's all-reduce work (starting and
+  // progressing buckets) and of waiting for them after backward (all of it without overlap).
+  double allreduce_hook_seconds = 0, allreduce_wait_seconds = 0;
   Metrics test;
 };
 
@@ -84,6 +88,11 @@ struct TrainOptions {
   // cross-entropy, no accumulation or loss scaling, and models whose layers have GPU halves.
   DeviceTag device = DeviceTag::cpu;
   GpuBackend gpu_backend = GpuBackend::own;  // the GPU layers' GEMMs: own CUDA ladder or cuBLAS
+  // Data-parallel training (nn/ddp.h): this rank's shard of each epoch, gradients averaged
+  // over the ranks in buckets, rank 0's initial weights everywhere. Null: one process.
+  Communicator* comm = nullptr;
+  BucketSizes buckets;
+  bool overlap = true;  // start each bucket's all-reduce during backward (false: after it)
   bool graph = false;           // forward, loss and backward as one CUDA graph (nn/graph.h)
   bool data_on_device = false;  // the training images resident on the GPU (nn/device_data.h)
   std::function<void(const StepInfo&)> on_step;

@@ -1,7 +1,9 @@
 // BatchNorm over N (and H x W): batch statistics in training, running statistics in evaluation.
+#include <algorithm>
 #include <vector>
 
 #include "kernels/cpu/gemm/low_precision.h"
+#include "nn/distributed.h"
 #include "nn/layers/common.h"
 
 namespace flopslab::nn {
@@ -26,7 +28,11 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
                                 x.shape_string());
   const std::int64_t n = x.dim(0), plane = x.rank() == 4 ? x.dim(2) * x.dim(3) : 1, count = n * plane;
   if (ctx.training && count < 2) throw std::invalid_argument(describe() + ": training needs more than one value per channel");
-  if (x.on_cuda()) return forward_cuda(x, ctx);
+  if (x.on_cuda()) {
+    if (ctx.training && sync != nullptr && sync->world() > 1)
+      throw std::invalid_argument(describe() + ": SyncBatchNorm is CPU-only (GPU ranks would reduce through NCCL)");
+    return forward_cuda(x, ctx);
+  }
   Tensor y = Tensor::uninitialized(x.shape());
   // x_hat goes straight to its saved form: float32, or a 16-bit buffer filled plane by plane
   // (no float32 copy of the whole tensor under mixed precision).
@@ -40,10 +46,37 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
   inv_std_ = Tensor({channels_});
   trained_pass_ = ctx.training;
   const bool update = ctx.training && ctx.update_statistics;
+  // SyncBatchNorm: the global batch's mean and variance from one all-reduce of
+  // (count, sum per channel, sum of squares per channel).
+  std::vector<double> global(ctx.training && sync != nullptr && sync->world() > 1 ? std::size_t(2 * channels_ + 1) : 0);
+  synced_count_ = 0;
+  if (!global.empty()) {
+    if (half) throw std::invalid_argument(describe() + ": SyncBatchNorm runs in fp32");
+    global[0] = double(count);
+#pragma omp parallel for num_threads(ctx.threads) if (x.size() > kParallelElements) schedule(static)
+    for (std::int64_t c = 0; c < channels_; ++c) {
+      double sum = 0, sq = 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        const float* in = x.data() + (i * channels_ + c) * plane;
+        for (std::int64_t j = 0; j < plane; ++j) sum += in[j], sq += double(in[j]) * in[j];
+      }
+      global[std::size_t(1 + c)] = sum, global[std::size_t(1 + channels_ + c)] = sq;
+    }
+    sync->allreduce_sum(global.data(), std::int64_t(global.size()));
+    synced_count_ = std::int64_t(global[0]);
+  }
 #pragma omp parallel for num_threads(ctx.threads) if (x.size() > kParallelElements) schedule(static)
   for (std::int64_t c = 0; c < channels_; ++c) {
     double mean, var;
-    if (ctx.training) {
+    if (!global.empty()) {
+      const double total = global[0];
+      mean = global[std::size_t(1 + c)] / total;
+      var = std::max(global[std::size_t(1 + channels_ + c)] / total - mean * mean, 0.0);
+      if (update) {
+        running_mean[c] = float((1 - momentum_) * running_mean[c] + momentum_ * mean);
+        running_var[c] = float((1 - momentum_) * running_var[c] + momentum_ * var * total / (total - 1));
+      }
+    } else if (ctx.training) {
       double sum = 0, sq = 0;
       for (std::int64_t i = 0; i < n; ++i) {
         const float* in = x.data() + (i * channels_ + c) * plane;
@@ -100,6 +133,7 @@ Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
   const float* const x_hat = half ? nullptr : x_hat_.floats();
   const float* const grad = dy.data();
   float* const result = dx.data();
+  std::vector<double> sums(std::size_t(2 * channels_));  // per channel: sum dy, sum dy * x_hat
 #pragma omp parallel for num_threads(ctx.threads) if (dy.size() > kParallelElements) schedule(static)
   for (std::int64_t c = 0; c < channels_; ++c) {
     double sum_dy = 0, sum_dy_xhat = 0;
@@ -121,8 +155,21 @@ Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
     }
     if (!weight.frozen) weight.grad[c] = float(sum_dy_xhat);
     if (!bias.frozen) bias.grad[c] = float(sum_dy);
+    sums[std::size_t(2 * c)] = sum_dy, sums[std::size_t(2 * c + 1)] = sum_dy_xhat;
+  }
+  // SyncBatchNorm: the input gradient needs the sums over the global batch (the parameter
+  // gradients stay this rank's: the gradient all-reduce averages them).
+  std::int64_t total = count;
+  if (trained_pass_ && synced_count_ > 0) {
+    sync->allreduce_sum(sums.data(), std::int64_t(sums.size()));
+    total = synced_count_;
+  }
+#pragma omp parallel for num_threads(ctx.threads) if (dy.size() > kParallelElements) schedule(static)
+  for (std::int64_t c = 0; c < channels_; ++c) {
+    std::vector<float> scratch(half ? std::size_t(plane) : 0);
     const float scale = weight.value[c] * inv_std_[c];
-    const float mean_dy = float(sum_dy / double(count)), mean_dy_xhat = float(sum_dy_xhat / double(count));
+    const float mean_dy = float(sums[std::size_t(2 * c)] / double(total)),
+                mean_dy_xhat = float(sums[std::size_t(2 * c + 1)] / double(total));
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t at = (i * channels_ + c) * plane;
       if (half) x_hat_.read(at, plane, scratch.data());

@@ -51,6 +51,7 @@ Tensor Sequential::layer_backward(std::size_t i, const Tensor& dy, const Context
   Tensor dx = layers[i]->backward(dy, inner);
   if (ctx.profile && dy.on_cuda()) cuda_synchronize();
   layers[i]->release_cache();  // its saved activations have done their work
+  if (ctx.after_layer_backward != nullptr) (*ctx.after_layer_backward)(*layers[i]);
   if (ctx.profile) ctx.profile->backward[i] += now_seconds() - started;
   record(ctx.trace, "backward", i);
   return dx;

@@ -1,0 +1,103 @@
+#include "nn/ddp.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+namespace flopslab::nn {
+namespace {
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+}  // namespace
+
+GradientReducer::GradientReducer(Communicator& comm, const std::vector<Parameter*>& params, BucketSizes sizes,
+                                 bool overlap)
+    : comm_(comm), overlap_(overlap) {
+  std::int64_t filled = 0;
+  for (auto it = params.rbegin(); it != params.rend(); ++it) {
+    Parameter* p = *it;
+    if (p->frozen) continue;
+    const std::int64_t bytes = p->value.size() * std::int64_t(sizeof(float));
+    const std::int64_t cap = buckets_.size() <= 1 ? sizes.first_bytes : sizes.bytes;
+    if (buckets_.empty() || (filled > 0 && filled + bytes > cap)) {
+      buckets_.emplace_back();
+      filled = 0;
+    }
+    buckets_.back().params.push_back(p);
+    filled += bytes;
+  }
+  for (std::size_t b = 0; b < buckets_.size(); ++b) {
+    std::int64_t floats = 0;
+    for (Parameter* p : buckets_[b].params) {
+      bucket_of_.emplace_back(p, b);
+      floats += p->value.size();
+    }
+    buckets_[b].buffer.resize(std::size_t(floats));
+  }
+  std::sort(bucket_of_.begin(), bucket_of_.end());
+  is_ready_.assign(bucket_of_.size(), 0);
+}
+
+void GradientReducer::begin_backward() {
+  std::fill(is_ready_.begin(), is_ready_.end(), 0);
+  for (Bucket& b : buckets_) b.waiting = b.params.size(), b.request = -1;
+  hook_seconds_ = 0;
+}
+
+void GradientReducer::start(Bucket& b) {
+  std::int64_t at = 0;
+  for (Parameter* p : b.params) {
+    if (p->grad.on_cuda()) throw std::invalid_argument("GradientReducer: GPU gradients go through NCCL, not MPI");
+    std::copy_n(p->grad.data(), p->grad.size(), b.buffer.data() + at);
+    at += p->grad.size();
+  }
+  b.request = comm_.start_allreduce_sum(b.buffer.data(), std::int64_t(b.buffer.size()));
+}
+
+void GradientReducer::ready(Module& layer) {
+  const double started = now();
+  for (Parameter* p : layer.parameter_list()) {
+    const auto it = std::lower_bound(bucket_of_.begin(), bucket_of_.end(), std::make_pair(p, std::size_t(0)));
+    if (it == bucket_of_.end() || it->first != p) continue;  // frozen
+    char& flag = is_ready_[std::size_t(it - bucket_of_.begin())];
+    if (flag) continue;
+    flag = 1;
+    Bucket& b = buckets_[it->second];
+    if (--b.waiting == 0 && overlap_) start(b);
+  }
+  if (overlap_)  // MPI moves a non-blocking collective's data only inside MPI calls
+    for (Bucket& b : buckets_)
+      if (b.request >= 0 && comm_.test(b.request)) b.request = -2;  // -2: done
+  hook_seconds_ += now() - started;
+}
+
+void GradientReducer::finish() {
+  const double started = now();
+  for (std::size_t i = 0; i < bucket_of_.size(); ++i)
+    if (!is_ready_[i]) throw std::logic_error("GradientReducer: the gradient of " + bucket_of_[i].first->name + " was never reported ready");
+  const float inverse = 1.0f / float(comm_.world());
+  for (Bucket& b : buckets_) {
+    if (!overlap_) {
+      start(b);
+      comm_.wait(b.request);
+    } else if (b.request >= 0) {
+      comm_.wait(b.request);
+    }
+    std::int64_t at = 0;
+    for (Parameter* p : b.params) {
+      float* g = p->grad.data();
+      for (std::int64_t e = 0; e < p->grad.size(); ++e) g[e] = b.buffer[std::size_t(at + e)] * inverse;
+      at += p->grad.size();
+    }
+  }
+  finish_seconds_ = now() - started;
+}
+
+void broadcast_model(Communicator& comm, Module& model) {
+  for (Parameter* p : model.parameter_list()) {
+    if (p->value.on_cuda()) throw std::invalid_argument("broadcast_model: the model is on the GPU (NCCL's broadcast)");
+    comm.broadcast(p->value.data(), p->value.size(), 0);
+  }
+  for (const Buffer& b : model.buffers()) comm.broadcast(b.value->data(), b.value->size(), 0);
+}
+
+}  // namespace flopslab::nn

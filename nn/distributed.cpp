@@ -1,0 +1,69 @@
+// The communicator-independent parts of nn/distributed.h, and the single-process one.
+#include "nn/distributed.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace flopslab::nn {
+namespace {
+
+class SingleProcess final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int world() const override { return 1; }
+  int local_rank() const override { return 0; }
+  std::string backend() const override { return "single process"; }
+  void broadcast(float*, std::int64_t, int) override {}
+  void broadcast(double*, std::int64_t, int) override {}
+  void allreduce_sum(float*, std::int64_t) override {}
+  void allreduce_sum(double*, std::int64_t) override {}
+  void allreduce_max(double*, std::int64_t) override {}
+  int start_allreduce_sum(float*, std::int64_t) override { return 0; }
+  bool test(int) override { return true; }
+  void wait(int) override {}
+  void barrier() override {}
+  [[noreturn]] void abort(const std::string& message, int exit_code) override {
+    std::fprintf(stderr, "%s\n", message.c_str());
+    std::fflush(stderr);
+    std::_Exit(exit_code);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> single_process() { return std::make_unique<SingleProcess>(); }
+
+bool launched_by_mpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"})
+    if (std::getenv(v) != nullptr) return true;
+  return false;
+}
+
+std::string disagreement_with_rank0(Communicator& comm, const std::vector<double>& values,
+                                    const std::vector<std::string>& names) {
+  std::vector<double> root = values;
+  comm.broadcast(root.data(), std::int64_t(root.size()), 0);
+  std::string out;
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (root[i] != values[i]) {
+      if (!out.empty()) out += "; ";
+      char line[256];
+      std::snprintf(line, sizeof line, "%s is %.17g on rank %d but %.17g on rank 0", names.at(i).c_str(), values[i],
+                    comm.rank(), root[i]);
+      out += line;
+    }
+  return out;
+}
+
+std::vector<std::int64_t> shard_of(const std::vector<std::int64_t>& order, int rank, int world) {
+  if (world < 1 || rank < 0 || rank >= world)
+    throw std::invalid_argument("shard_of: rank " + std::to_string(rank) + " of world " + std::to_string(world));
+  const std::size_t total = (order.size() + std::size_t(world) - 1) / std::size_t(world) * std::size_t(world);
+  std::vector<std::int64_t> shard;
+  if (order.empty()) return shard;
+  for (std::size_t i = std::size_t(rank); i < total; i += std::size_t(world)) shard.push_back(order[i % order.size()]);
+  return shard;
+}
+
+}  // namespace flopslab::nn

@@ -1,0 +1,55 @@
+// Data-parallel training's communication (seed 001: ranks, local rank, world size, the
+// gradient all-reduce): one interface, over MPI for CPU ranks (Debian's OpenMPI) or a single
+// process. Every rank calls the same collectives in the same order, as MPI requires.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace flopslab::nn {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int world() const = 0;
+  virtual int local_rank() const = 0;  // rank among the ranks on this machine
+  virtual std::string backend() const = 0;  // "mpi (Open MPI 4.1.4)", "single process"
+
+  virtual void broadcast(float* data, std::int64_t n, int root) = 0;
+  virtual void broadcast(double* data, std::int64_t n, int root) = 0;
+  virtual void allreduce_sum(float* data, std::int64_t n) = 0;  // in place, every rank gets the sum
+  virtual void allreduce_sum(double* data, std::int64_t n) = 0;
+  virtual void allreduce_max(double* data, std::int64_t n) = 0;
+  // A non-blocking sum in place: returns a handle; test() lets it progress (MPI moves data
+  // only inside MPI calls) and says whether it finished; wait() blocks until it has.
+  virtual int start_allreduce_sum(float* data, std::int64_t n) = 0;
+  virtual bool test(int request) = 0;
+  virtual void wait(int request) = 0;
+  virtual void barrier() = 0;
+  // Ends every rank: the message on this rank's stderr, then the launcher stops the others.
+  [[noreturn]] virtual void abort(const std::string& message, int exit_code) = 0;
+};
+
+// World size 1, no launcher needed: every collective is a no-op.
+std::unique_ptr<Communicator> single_process();
+// MPI_Init_thread (funneled: only the training thread calls MPI). Without an MPI launcher MPI
+// starts a singleton, world size 1. Throws std::runtime_error when the build has no MPI.
+std::unique_ptr<Communicator> mpi_communicator();
+bool have_mpi();  // whether this build links MPI
+// Whether the process was started by mpirun (Open MPI's or a PMI launcher's variables).
+bool launched_by_mpi();
+
+// One line per disagreement between this rank's `values` and rank 0's (empty when all ranks
+// agree), each naming the entry in `names`: the start-up check that ranks train the same model
+// on the same data. Collective: every rank must call it with the same number of values.
+std::string disagreement_with_rank0(Communicator& comm, const std::vector<double>& values,
+                                    const std::vector<std::string>& names);
+
+// PyTorch's DistributedSampler: the epoch's shuffled order (the same on every rank), padded
+// by repeating its start to a multiple of `world`, then every world-th index from `rank`.
+std::vector<std::int64_t> shard_of(const std::vector<std::int64_t>& order, int rank, int world);
+
+}  // namespace flopslab::nn
