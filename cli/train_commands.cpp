@@ -123,14 +123,14 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
   if (o.out.empty())
     o.out = a.recipe.empty() ? fmt::format("runs/{}-{}-seed{}", o.model, o.optimizer, o.seed)
                              : fmt::format("runs/{}-{}-seed{}", o.model, fs::path(a.recipe).stem().string(), o.seed);
-  if (const std::string problem = bench::train_run_problem(o); !problem.empty()) throw UsageError("train: " + problem);
-  require_dataset("train", o.data);
   std::unique_ptr<nn::Communicator> comm;
   if (a.distributed) {
     if (!nn::have_mpi()) throw UsageError("train: --distributed: this build has no MPI (scripts/setup installs libopenmpi-dev)");
     comm = nn::mpi_communicator();
     o.comm = comm.get();
   }
+  if (const std::string problem = bench::train_run_problem(o); !problem.empty()) throw UsageError("train: " + problem);
+  require_dataset("train", o.data);
   const bool rank0 = comm == nullptr || comm->rank() == 0;
   if (comm != nullptr && rank0) {
     if (comm->world() == 1)
