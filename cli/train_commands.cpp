@@ -165,6 +165,11 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
   }
   progress.finish();
   if (!rank0) return 0;  // rank 0 reports for all
+  if (comm != nullptr && comm->world() > 1 && !r.history.empty())
+    std::printf("Gradient all-reduce per step (rank 0, last epoch): %.3f ms starting and progressing buckets inside "
+                "backward, %.3f ms waiting for them after it%s.\n",
+                1e3 * r.history.back().allreduce_hook_seconds, 1e3 * r.history.back().allreduce_wait_seconds,
+                o.overlap ? "" : " (--no-overlap: all of the all-reduce)");
   if (o.device == nn::DeviceTag::cuda) {
     const bool bf16 = o.precision == nn::Precision::bf16, own = o.gpu_backend == nn::GpuBackend::own;
     std::printf("On the GPU, GEMMs by %s; convolutions by %s%s; batches %s.\n",

@@ -263,10 +263,14 @@ int run_lesson_17(const LessonOptions& options) {
   lesson.check(peak[1] < peak[0] && peak[2] < peak[0],
                fmt::format("16-bit saved activations lowered the peak ({} and {} MiB vs {} MiB)", mib(double(peak[1])),
                            mib(double(peak[2])), mib(double(peak[0]))));
+  // vdpbf16ps does twice the multiply-adds of an FMA per instruction, but not on every core
+  // twice per cycle: where it issues on one port and FMAs on two (Intel's server cores), the
+  // rates tie at best. Without a probe of the two instructions' rates there is no figure
+  // this machine must reach, so the ratio is reported, not checked.
   if (bf16_instructions)
-    lesson.check(bf16_gemm > 1.3 * fp32_gemm,
-                 fmt::format("where the CPU has AVX512_BF16 the bf16 rung ran at least 1.3x the float32 rung ({:.2f}x)",
-                             bf16_gemm / fp32_gemm));
+    lesson.say(fmt::format("The bf16 rung ran at {:.2f}x the float32 rung here; twice the multiply-adds per instruction "
+                           "become twice the rate only where vdpbf16ps issues as often as an FMA.",
+                           bf16_gemm / fp32_gemm));
   lesson.check(cnn_ck[1].kept * 2 < cnn_ck[0].kept && deep_ck[1].kept * 2 < deep_ck[0].kept,
                "sqrt(L) checkpoint segments kept less than half the activations after the forward, on both models");
   lesson.check(deep_ck[1].peak * 3 < deep_ck[0].peak * 2,
