@@ -60,6 +60,13 @@ std::string train_run_problem(const TrainRunOptions& o) {
     if (const std::string missing = nn::layers_without_gpu_half(*model); !missing.empty())
       return "--device cuda: the " + o.model + " cannot run on the GPU yet (no GPU half for " + missing +
              "); train it with --device cpu";
+    // Refused before anything is allocated on the GPU: what the step needs against what is free.
+    const std::int64_t batch = o.batch > 0 ? o.batch : 64;
+    const std::int64_t needs = nn::estimate_training_bytes(*model, batch, {1, 28, 28}), free = nn::gpu_free_bytes();
+    if (free > 0 && needs > free)
+      return fmt::format("--device cuda: the {} at batch {} needs about {:.0f} MiB on the GPU (parameters, gradients, "
+                         "optimizer state and activations), more than the {:.0f} MiB free; use a smaller --batch",
+                         o.model, batch, double(needs) / (1 << 20), double(free) / (1 << 20));
     const auto not_yet = [](const std::string& what) {
       return "--device cuda: " + what + " is not on the GPU yet; train with --device cpu";
     };

@@ -77,6 +77,16 @@ void require_cuda(const std::string& what) {
 
 void* cuda_stream() { return stream_slot(); }
 
+std::int64_t gpu_free_bytes() {
+  if (cuda_unusable() != nullptr) return 0;
+  std::size_t free_bytes = 0, total = 0;
+  if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return std::int64_t(free_bytes);
+}
+
 void cuda_synchronize() { FLOPSLAB_CUDA_CHECK(cudaStreamSynchronize(stream_slot())); }
 
 void copy_floats(CopyDirection direction, float* dst, const float* src, std::int64_t count) {

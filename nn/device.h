@@ -41,6 +41,8 @@ void copy_rows_cuda(float* dst, std::int64_t dst_stride, const float* src, std::
 // pass counts once, however many kernels its library launches): lesson 20's launches per step.
 std::int64_t gpu_launches();
 void count_gpu_launches(std::int64_t launches = 1);
+// Bytes of GPU memory free now (cudaMemGetInfo); 0 without a usable GPU.
+std::int64_t gpu_free_bytes();
 // Waits until every kernel launched on the stack's stream has finished (timers need it).
 void cuda_synchronize();
 // The cudaStream_t (as void*) the GPU layers launch on.

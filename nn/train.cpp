@@ -581,6 +581,23 @@ void Trainer::restore(const std::string& bytes, const std::string& what, const s
   if (scaler_ && s.contains("scaler") && !s["scaler"].is_null()) scaler_->load_state(s["scaler"]);
 }
 
+std::int64_t estimate_training_bytes(Sequential& model, std::int64_t batch, const std::vector<std::int64_t>& sample) {
+  std::int64_t params = 0;
+  for (Parameter* p : model.parameters()) params += p->value.size();
+  std::vector<std::int64_t> shape{2};
+  shape.insert(shape.end(), sample.begin(), sample.end());
+  const Tensor x(shape, 0.5f);
+  std::mt19937_64 rng(0);
+  const Context ctx{.training = true, .rng = &rng, .input_gradient = false, .update_statistics = false};
+  const std::int64_t live = memory::usage().live;
+  memory::reset_peak();
+  const Tensor logits = model.forward(x, ctx);
+  const LossResult loss = cross_entropy(logits, std::vector<std::int64_t>(2, 0));
+  (void)model.backward(loss.grad, ctx);
+  const std::int64_t per_sample = std::max<std::int64_t>(memory::usage().peak - live, 0) / 2;
+  return 4 * params * std::int64_t(sizeof(float)) + per_sample * batch;
+}
+
 std::vector<EpochInfo> train(Sequential& model, const std::string& optimizer, double lr, int epochs,
                              const Dataset& train_data, const Dataset& test_data, const TrainOptions& options) {
   Trainer trainer(model, constant_recipe(optimizer, lr, epochs, 0), train_data, options);

@@ -164,6 +164,13 @@ class Trainer {
   bool entered_ = false;
 };
 
+// What training `model` at `batch` needs at once, in bytes: each parameter's value, gradient
+// and two optimizer states (Adam's), plus the activations a step keeps, measured from one CPU
+// forward and backward of 2 samples of `sample` shape and scaled to the batch. For refusing
+// a run that cannot fit on the GPU before anything is allocated there. The model must be on
+// the CPU; its gradients are overwritten, its BatchNorm statistics are not.
+std::int64_t estimate_training_bytes(Sequential& model, std::int64_t batch, const std::vector<std::int64_t>& sample);
+
 // The simple case the early lessons use: one optimizer at a constant learning rate for a
 // number of epochs (a one-phase recipe).
 std::vector<EpochInfo> train(Sequential& model, const std::string& optimizer, double lr, int epochs,

@@ -12,8 +12,10 @@
 #include "bench/train_run.h"
 #include "nn/device.h"
 #include "nn/layers.h"
+#include "nn/loss.h"
 #include "nn/memory.h"
 #include "nn/train.h"
+#include "tests/random_tensor.h"
 
 using namespace flopslab;
 using namespace flopslab::nn;
@@ -208,4 +210,36 @@ TEST_CASE("a pool block still live when its pool closes returns to the shared ca
   CHECK(cache.pool_bytes(pool) == 0);
   CHECK(cache.allocate(2048) == live);  // from the shared cache now
   cache.release(live, 2048);
+}
+
+TEST_CASE("the GPU memory estimate counts parameters four times and activations per sample, scaled to the batch") {
+  std::mt19937_64 rng(3);
+  auto mlp = make_model("mlp", rng);
+  std::int64_t params = 0;
+  for (Parameter* p : mlp->parameters()) params += p->value.size();
+  CHECK(params == 242762);
+  const std::int64_t small = estimate_training_bytes(*mlp, 64, {1, 28, 28});
+  const std::int64_t large = estimate_training_bytes(*mlp, 1024, {1, 28, 28});
+  CHECK(small > 16 * params);
+  const double per_sample = double(large - small) / 960.0;
+  CHECK(per_sample > 784 * 4);  // at least the input the first layer keeps
+  // Against a real step at batch 64: its peak above what it started with.
+  std::mt19937_64 data(4);
+  const Tensor x = flopslab::tests::random_tensor({64, 1, 28, 28}, data, 0, 1);
+  const Context ctx{.input_gradient = false};
+  const std::int64_t live = memory::usage().live;
+  memory::reset_peak();
+  const LossResult loss = cross_entropy(mlp->forward(x, ctx), std::vector<std::int64_t>(64, 1));
+  mlp->backward(loss.grad, ctx);
+  const double measured = double(memory::usage().peak - live);
+  CHECK(per_sample * 64 > 0.5 * measured);
+  CHECK(per_sample * 64 < 2.0 * measured);
+  auto bn = make_model("cnn", rng);
+  BatchNorm* norm = nullptr;
+  for (const ModulePtr& layer : bn->layers)
+    if (norm == nullptr) norm = dynamic_cast<BatchNorm*>(layer.get());
+  REQUIRE(norm != nullptr);
+  const float before = norm->running_mean[0];
+  (void)estimate_training_bytes(*bn, 32, {1, 28, 28});
+  CHECK(norm->running_mean[0] == before);  // statistics untouched
 }
