@@ -34,7 +34,6 @@ class GradientReducer {
   void finish();
 
   std::size_t buckets() const { return buckets_.size(); }
-  std::int64_t bucket_floats(std::size_t b) const { return std::int64_t(buckets_[b].buffer.size()); }
   // Seconds of the last finish(): waiting for the all-reduces (overlap) or running them.
   double last_finish_seconds() const { return finish_seconds_; }
   // Seconds of the last backward spent starting and progressing all-reduces inside ready().

@@ -67,7 +67,6 @@ class PinnedUploader {
   // The oldest started copy's tensor; the stack's stream waits for the copy before the
   // kernels launched after this. std::logic_error when none was started.
   Tensor take();
-  bool started() const { return in_flight_ > 0; }
   Tensor upload(const Tensor& host) {  // start, then take
     start(host);
     return take();

@@ -5,25 +5,16 @@
 // 64x32 and 32x64 slices of A and B staged in shared memory. The float32 operands are first
 // converted into packed bfloat16 copies (one pass over each; their cost is in the timing).
 // Not an FP32 GEMM: its inputs carry a roundoff of 2^-8, which widens its check.
-#include <cuda_bf16.h>
 #include <mma.h>
 
 #include <string>
 
-#include "kernels/cuda/gemm/cuda_gemm.h"
+#include "kernels/cuda/gemm/bf16_operands.cuh"
 
 namespace flopslab::gemm::cuda {
 namespace {
 
 constexpr int kTileM = 64, kTileN = 64, kTileK = 32, kPad = 8;  // padding: ldm a multiple of 8, fewer bank conflicts
-
-// dst[r][c] = bf16(src[r * ld + c]) for a rows x cols matrix, packed (ld = cols).
-__global__ void to_bf16(const float* __restrict src, std::int64_t ld, std::int64_t rows, std::int64_t cols,
-                        __nv_bfloat16* __restrict dst) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < rows * cols;
-       e += std::int64_t(gridDim.x) * blockDim.x)
-    dst[e] = __float2bfloat16(src[e / cols * ld + e % cols]);
-}
 
 __global__ void __launch_bounds__(128) wmma_gemm(const __nv_bfloat16* __restrict a, const __nv_bfloat16* __restrict b,
                                                  float* __restrict c, std::int64_t ldc, std::int64_t m, std::int64_t n,
@@ -73,21 +64,6 @@ __global__ void __launch_bounds__(128) wmma_gemm(const __nv_bfloat16* __restrict
 #endif
 }
 
-// The packed bfloat16 copies, kept between calls and grown when needed (never freed: a CUDA
-// graph may have captured their addresses).
-__nv_bfloat16* workspace(int which, std::int64_t elements) {
-  static __nv_bfloat16* buffer[2] = {nullptr, nullptr};
-  static std::int64_t size[2] = {0, 0};
-  if (elements > size[which]) {
-    void* p = nullptr;
-    FLOPSLAB_CUDA_CHECK(cudaMalloc(&p, std::size_t(elements) * sizeof(__nv_bfloat16)));
-    buffer[which] = static_cast<__nv_bfloat16*>(p), size[which] = elements;
-  }
-  return buffer[which];
-}
-
-unsigned grid_for(std::int64_t elements) { return unsigned(std::min<std::int64_t>((elements + 255) / 256, 4096)); }
-
 void wmma_bf16(const Operands& op, const RunContext& ctx) {
   if (empty(op)) return;
   const auto [m, n, k] = op.shape;
@@ -96,14 +72,9 @@ void wmma_bf16(const Operands& op, const RunContext& ctx) {
     FLOPSLAB_CUDA_CHECK(cudaMemset2DAsync(op.c, op.ldc * sizeof(float), 0, n * sizeof(float), m, stream));
     return;
   }
-  __nv_bfloat16* a16 = workspace(0, m * k);
-  __nv_bfloat16* b16 = workspace(1, k * n);
-  to_bf16<<<grid_for(m * k), 256, 0, stream>>>(op.a, op.lda, m, k, a16);
-  FLOPSLAB_CUDA_CHECK_LAUNCH();
-  to_bf16<<<grid_for(k * n), 256, 0, stream>>>(op.b, op.ldb, k, n, b16);
-  FLOPSLAB_CUDA_CHECK_LAUNCH();
+  const Bf16Operands packed = pack_bf16(op, stream);
   const dim3 grid(blocks(n, kTileN), blocks(m, kTileM));
-  wmma_gemm<<<grid, 128, 0, stream>>>(a16, b16, op.c, op.ldc, m, n, k);
+  wmma_gemm<<<grid, 128, 0, stream>>>(packed.a, packed.b, op.c, op.ldc, m, n, k);
   FLOPSLAB_CUDA_CHECK_LAUNCH();
 }
 

@@ -2,11 +2,10 @@
 // output (CUBLAS_COMPUTE_32F), on the same packed bfloat16 copies step 9 makes, so that the
 // two differ only in the multiply. Row-major C = A*B is called as column-major C^T = B^T A^T.
 #include <cublasLt.h>
-#include <cuda_bf16.h>
 
 #include <string>
 
-#include "kernels/cuda/gemm/cuda_gemm.h"
+#include "kernels/cuda/gemm/bf16_operands.cuh"
 
 namespace flopslab::gemm::cuda {
 namespace {
@@ -26,21 +25,14 @@ cublasLtHandle_t lt_handle() {
   return handle.h;
 }
 
-__global__ void to_bf16(const float* __restrict src, std::int64_t ld, std::int64_t rows, std::int64_t cols,
-                        __nv_bfloat16* __restrict dst) {
-  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < rows * cols;
-       e += std::int64_t(gridDim.x) * blockDim.x)
-    dst[e] = __float2bfloat16(src[e / cols * ld + e % cols]);
-}
-
-void* buffer(int which, std::size_t bytes) {  // never freed, as step 9's (CUDA graphs)
-  static void* p[3] = {nullptr, nullptr, nullptr};
-  static std::size_t size[3] = {0, 0, 0};
-  if (bytes > size[which]) {
-    FLOPSLAB_CUDA_CHECK(cudaMalloc(&p[which], bytes));
-    size[which] = bytes;
+void* workspace(std::size_t bytes) {  // cuBLASLt's, never freed (CUDA graphs)
+  static void* p = nullptr;
+  static std::size_t size = 0;
+  if (bytes > size) {
+    FLOPSLAB_CUDA_CHECK(cudaMalloc(&p, bytes));
+    size = bytes;
   }
-  return p[which];
+  return p;
 }
 
 void cublaslt_bf16(const Operands& op, const RunContext& ctx) {
@@ -51,13 +43,7 @@ void cublaslt_bf16(const Operands& op, const RunContext& ctx) {
     FLOPSLAB_CUDA_CHECK(cudaMemset2DAsync(op.c, op.ldc * sizeof(float), 0, n * sizeof(float), m, stream));
     return;
   }
-  auto* a16 = static_cast<__nv_bfloat16*>(buffer(0, std::size_t(m * k) * 2));
-  auto* b16 = static_cast<__nv_bfloat16*>(buffer(1, std::size_t(k * n) * 2));
-  const auto grid = [](std::int64_t e) { return unsigned(std::min<std::int64_t>((e + 255) / 256, 4096)); };
-  to_bf16<<<grid(m * k), 256, 0, stream>>>(op.a, op.lda, m, k, a16);
-  FLOPSLAB_CUDA_CHECK_LAUNCH();
-  to_bf16<<<grid(k * n), 256, 0, stream>>>(op.b, op.ldb, k, n, b16);
-  FLOPSLAB_CUDA_CHECK_LAUNCH();
+  const Bf16Operands packed = pack_bf16(op, stream);
 
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
@@ -67,7 +53,7 @@ void cublaslt_bf16(const Operands& op, const RunContext& ctx) {
   check_lt(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, std::uint64_t(k), std::uint64_t(m), std::int64_t(k)), "layout");
   check_lt(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, std::uint64_t(n), std::uint64_t(m), op.ldc), "layout");
   const std::size_t workspace_bytes = std::size_t(32) << 20;
-  void* workspace = buffer(2, workspace_bytes);
+  void* scratch = workspace(workspace_bytes);
   cublasLtMatmulPreference_t preference = nullptr;
   check_lt(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
   check_lt(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
@@ -80,8 +66,8 @@ void cublaslt_bf16(const Operands& op, const RunContext& ctx) {
   const float one = 1.0f, zero = 0.0f;
   cublasStatus_t ran = status;
   if (status == CUBLAS_STATUS_SUCCESS && found > 0)
-    ran = cublasLtMatmul(lt_handle(), desc, &one, b16, la, a16, lb, &zero, op.c, lc, op.c, lc, &heuristic.algo,
-                         workspace, workspace_bytes, stream);
+    ran = cublasLtMatmul(lt_handle(), desc, &one, packed.b, la, packed.a, lb, &zero, op.c, lc, op.c, lc, &heuristic.algo,
+                         scratch, workspace_bytes, stream);
   cublasLtMatmulPreferenceDestroy(preference);
   cublasLtMatrixLayoutDestroy(la);
   cublasLtMatrixLayoutDestroy(lb);
