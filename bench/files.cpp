@@ -54,15 +54,42 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+std::vector<std::map<std::string, std::string>> read_csv(const std::string& path) {
+  std::istringstream in(read_file(path));
+  auto cells = [](const std::string& line) {
+    std::vector<std::string> out;
+    std::istringstream l(line);
+    for (std::string cell; std::getline(l, cell, ',');) out.push_back(cell);
+    if (!line.empty() && line.back() == ',') out.emplace_back();
+    return out;
+  };
+  std::string line;
+  std::getline(in, line);
+  const std::vector<std::string> header = cells(line);
+  std::vector<std::map<std::string, std::string>> rows;
+  for (int number = 2; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    const std::vector<std::string> row = cells(line);
+    if (row.size() != header.size())
+      throw std::runtime_error(fmt::format("{}: row {} has {} cells for {} columns", path, number, row.size(), header.size()));
+    auto& r = rows.emplace_back();
+    for (std::size_t i = 0; i < row.size(); ++i) r[header[i]] = row[i];
+  }
+  return rows;
+}
+
 std::int64_t available_memory_bytes() { return meminfo_field("MemAvailable:"); }
 std::int64_t total_memory_bytes() { return meminfo_field("MemTotal:"); }
 
-std::pair<int, std::string> run_shell(const std::string& command) {
+std::pair<int, std::string> run_shell(const std::string& command, bool echo) {
   std::string output;
   FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return {-1, "could not start a shell"};
   char buf[512];
-  while (std::fgets(buf, sizeof buf, pipe) != nullptr) output += buf;
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) {
+    output += buf;
+    if (echo) std::fputs(buf, stdout), std::fflush(stdout);
+  }
   const int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }

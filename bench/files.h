@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <string>
+#include <map>
 #include <utility>
+#include <vector>
 
 namespace flopslab::bench {
 
@@ -14,14 +16,20 @@ void write_file_atomically(const std::string& path, const std::string& content);
 // The whole file; throws std::runtime_error("cannot read PATH").
 std::string read_file(const std::string& path);
 
+// A CSV file with a header row (no quoting, as flopslab writes them): one map per row from the
+// column's name to its cell. Throws std::runtime_error("cannot read PATH") or naming the row
+// whose cells do not match the header.
+std::vector<std::map<std::string, std::string>> read_csv(const std::string& path);
+
 // Bytes of memory the OS can still hand out (MemAvailable), or -1 when unknown.
 std::int64_t available_memory_bytes();
 // Total memory the OS sees (MemTotal), or -1 when unknown.
 std::int64_t total_memory_bytes();
 
 // Runs a command through /bin/sh; returns its exit status (-1 if it did not exit normally) and
-// its stdout and stderr together.
-std::pair<int, std::string> run_shell(const std::string& command);
+// its stdout and stderr together; with `echo` the output also goes to this process's stdout as
+// it comes.
+std::pair<int, std::string> run_shell(const std::string& command, bool echo = false);
 
 // A word for /bin/sh: 'it'\''s' for it's.
 std::string shell_quote(const std::string& s);

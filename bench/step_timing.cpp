@@ -1,5 +1,6 @@
 #include "bench/step_timing.h"
 
+#include <chrono>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -58,7 +59,10 @@ void TrainingStepper::step() {
   } else {
     const nn::Tensor logits = s.model->forward(s.upload(), s.ctx);
     const nn::LossResult loss = nn::cross_entropy(logits, s.labels);
+    const auto started = std::chrono::steady_clock::now();
     s.model->backward(loss.grad, s.ctx);
+    if (s.o.device == nn::DeviceTag::cpu)
+      backward_seconds_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     loss_value = loss.loss;
   }
   s.optimizer->step();
@@ -79,7 +83,10 @@ StepTiming time_training_steps(const StepTimingOptions& o) {
   const std::int64_t launches_before = nn::gpu_launches();
   stepper.step();
   out.launches_per_step = double(nn::gpu_launches() - launches_before);
+  const std::size_t warm = stepper.backward_seconds().size();
   const Timing t = measure([&] { stepper.step(); }, o.timing);
+  if (stepper.backward_seconds().size() > warm)
+    out.backward_s = summarize({stepper.backward_seconds().begin() + std::ptrdiff_t(warm), stepper.backward_seconds().end()}, 1, true).median;
   out.step_s = t.median;
   out.spread = t.spread();
   out.samples_per_s = double(o.batch) / t.median;

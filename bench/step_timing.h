@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bench/timing.h"
 #include "nn/module.h"
@@ -31,6 +32,7 @@ struct StepTiming {
   // machine can only lower (the lesson's checks use it; the table shows the median)
   double best_samples_per_s = 0;
   double copy_s = 0;              // the batch's host-to-device copy alone (0 on the CPU)
+  double backward_s = 0;          // CPU: median seconds of the backward alone (0 on the GPU)
   double launches_per_step = 0;   // GPU kernel launches the stack issued per step
   double first_loss = 0, last_loss = 0;
   int steps = 0;                  // steps run in all, warm-up included
@@ -49,6 +51,8 @@ class TrainingStepper {
   double first_loss() const { return first_loss_; }
   double last_loss() const { return last_loss_; }
   int steps() const { return steps_; }
+  // CPU: seconds of each step's backward so far (the host clock sees CPU work only).
+  const std::vector<double>& backward_seconds() const { return backward_seconds_; }
   void upload_only();  // the batch's copy alone (synchronised), for timing it
 
  private:
@@ -56,6 +60,7 @@ class TrainingStepper {
   std::unique_ptr<State> s_;
   double first_loss_ = 0, last_loss_ = 0;
   int steps_ = 0;
+  std::vector<double> backward_seconds_;
 };
 
 StepTiming time_training_steps(const StepTimingOptions& options);

@@ -215,7 +215,7 @@ TrainRunResult run_training(const TrainRunOptions& options) {
   result.steps_per_epoch = trainer.steps_per_epoch();
   std::string log_csv =
       "epoch,train_loss,train_accuracy,test_loss,test_accuracy,test_top3,seconds,samples_per_s,data_seconds,"
-      "peak_activation_mib,skipped_steps\n";
+      "peak_activation_mib,skipped_steps,allreduce_hook_ms,allreduce_wait_ms\n";
   std::string steps_csv = "epoch,step,loss,accuracy,lr,momentum,loss_scale\n";
   if (o.resume) {
     const std::string path = o.out + "/checkpoint.bin";
@@ -246,9 +246,10 @@ TrainRunResult run_training(const TrainRunOptions& options) {
     }
   };
   auto on_epoch = [&](const nn::EpochInfo& e) {
-    log_csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.3f},{:.3f},{}\n", e.epoch + 1,
+    log_csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.3f},{:.3f},{},{:.4f},{:.4f}\n", e.epoch + 1,
                            e.train_loss, e.train_accuracy, e.test.loss, e.test.accuracy, e.test.top3, e.seconds,
-                           e.samples_per_s, e.data_seconds, double(e.peak_activation_bytes) / (1 << 20), e.skipped_steps);
+                           e.samples_per_s, e.data_seconds, double(e.peak_activation_bytes) / (1 << 20), e.skipped_steps,
+                           1e3 * e.allreduce_hook_seconds, 1e3 * e.allreduce_wait_seconds);
     // The checkpoint and both logs describe the same epoch when any of them is read.
     if (writer) {
       write_file_atomically(o.out + "/checkpoint.bin", trainer.checkpoint(o.model));

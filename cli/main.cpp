@@ -8,6 +8,8 @@
 //   flopslab lr-find [--model cnn]     the learning-rate range test
 //   flopslab infer [--model inception] evaluation mode unfused and fused (cli/infer_command.cpp)
 //   flopslab demo [--scene cores]      the classroom race, CPU against GPU (cli/demo_command.cpp)
+//   flopslab allreduce                 the all-reduce between ranks, alpha-beta fit (cli/scale_commands.cpp)
+//   flopslab scale [--ranks 8,64,1024] data-parallel scaling predicted from measurements
 //   flopslab report [--out DIR]        everything, written to report.md / report.json / PNGs
 //   flopslab lesson N                  run lesson N of the syllabus
 //
@@ -36,6 +38,7 @@
 #include "cli/args.h"
 #include "cli/demo_command.h"
 #include "cli/infer_command.h"
+#include "cli/scale_commands.h"
 #include "cli/train_commands.h"
 #include "lessons/frame.h"
 
@@ -375,6 +378,9 @@ int run(int argc, char** argv) {
   auto* infer = add_infer_command(app, infer_run);
   CommandRun demo_run;
   auto* demo = add_demo_command(app, demo_run);
+  CommandRun allreduce_run, scale_run;
+  auto* allreduce = add_allreduce_command(app, allreduce_run);
+  auto* scale = add_scale_command(app, scale_run);
 
   ReportArgs report_args;
   auto* report = app.add_subcommand("report", "Measure this machine and write report.md, report.json and charts");
@@ -410,7 +416,7 @@ int run(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
-    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, lr-find, infer, demo, report, lesson)", argv[1]));
+    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, lr-find, infer, demo, allreduce, scale, report, lesson)", argv[1]));
   }
   try {
     app.parse(argc, argv);
@@ -431,8 +437,10 @@ int run(int argc, char** argv) {
   if (lr_find->parsed()) return lr_find_run();
   if (infer->parsed()) return infer_run();
   if (demo->parsed()) return demo_run();
+  if (allreduce->parsed()) return allreduce_run();
+  if (scale->parsed()) return scale_run();
   if (lesson->parsed()) return run_lesson(lesson_number, lesson_list_flag, lesson_quick, lesson_threads);
-  throw UsageError("no command given (valid: info, probe, gemm, conv, train, lr-find, infer, demo, report, lesson; see 'flopslab --help')");
+  throw UsageError("no command given (valid: info, probe, gemm, conv, train, lr-find, infer, demo, allreduce, scale, report, lesson; see 'flopslab --help')");
 }
 
 }  // namespace

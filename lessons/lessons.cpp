@@ -24,6 +24,7 @@ int run_lesson_17(const LessonOptions&);
 int run_lesson_18(const LessonOptions&);
 int run_lesson_19(const LessonOptions&);
 int run_lesson_20(const LessonOptions&);
+int run_lesson_21(const LessonOptions&);
 
 namespace {
 const Lesson kLessons[] = {
@@ -47,6 +48,7 @@ const Lesson kLessons[] = {
     {18, "18-inference-fusion", "Inference fusion", run_lesson_18},
     {19, "19-fine-tuning", "Fine-tuning", run_lesson_19},
     {20, "20-cpu-vs-gpu", "CPU vs GPU, end to end", run_lesson_20},
+    {21, "21-data-parallel", "Data-parallel training", run_lesson_21},
 };
 }  // namespace
 

@@ -9,21 +9,40 @@ namespace {
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 }  // namespace
 
+std::vector<std::size_t> assign_buckets(const std::vector<std::int64_t>& bytes, BucketSizes sizes) {
+  std::vector<std::size_t> bucket(bytes.size());
+  std::size_t count = 0;
+  std::int64_t filled = 0;
+  for (std::size_t i = bytes.size(); i-- > 0;) {
+    const std::int64_t cap = count <= 1 ? sizes.first_bytes : sizes.bytes;
+    if (count == 0 || (filled > 0 && filled + bytes[i] > cap)) ++count, filled = 0;
+    bucket[i] = count - 1;
+    filled += bytes[i];
+  }
+  return bucket;
+}
+
+std::vector<std::int64_t> bucket_bytes(const std::vector<std::int64_t>& bytes, BucketSizes sizes) {
+  const std::vector<std::size_t> bucket = assign_buckets(bytes, sizes);
+  std::vector<std::int64_t> total;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (bucket[i] >= total.size()) total.resize(bucket[i] + 1, 0);
+    total[bucket[i]] += bytes[i];
+  }
+  return total;
+}
+
 GradientReducer::GradientReducer(Communicator& comm, const std::vector<Parameter*>& params, BucketSizes sizes,
                                  bool overlap)
     : comm_(comm), overlap_(overlap) {
-  std::int64_t filled = 0;
-  for (auto it = params.rbegin(); it != params.rend(); ++it) {
-    Parameter* p = *it;
-    if (p->frozen) continue;
-    const std::int64_t bytes = p->value.size() * std::int64_t(sizeof(float));
-    const std::int64_t cap = buckets_.size() <= 1 ? sizes.first_bytes : sizes.bytes;
-    if (buckets_.empty() || (filled > 0 && filled + bytes > cap)) {
-      buckets_.emplace_back();
-      filled = 0;
-    }
-    buckets_.back().params.push_back(p);
-    filled += bytes;
+  std::vector<Parameter*> trained;
+  std::vector<std::int64_t> bytes;
+  for (Parameter* p : params)
+    if (!p->frozen) trained.push_back(p), bytes.push_back(p->value.size() * std::int64_t(sizeof(float)));
+  const std::vector<std::size_t> bucket = assign_buckets(bytes, sizes);
+  for (std::size_t i = trained.size(); i-- > 0;) {  // each bucket in the order backward fills it
+    if (bucket[i] >= buckets_.size()) buckets_.resize(bucket[i] + 1);
+    buckets_[bucket[i]].params.push_back(trained[i]);
   }
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
     std::int64_t floats = 0;

@@ -19,6 +19,13 @@ struct BucketSizes {
   std::int64_t bytes = std::int64_t(25) << 20;
 };
 
+// DDP's rule on sizes alone: given each parameter's bytes in forward order, the bucket of each
+// (0 is filled first, from the last parameter back). A bucket is closed when the next
+// parameter would take it past its cap; a parameter larger than a cap has a bucket of its own.
+std::vector<std::size_t> assign_buckets(const std::vector<std::int64_t>& bytes_in_forward_order, BucketSizes sizes);
+// The bytes of each bucket, in the order backward fills them.
+std::vector<std::int64_t> bucket_bytes(const std::vector<std::int64_t>& bytes_in_forward_order, BucketSizes sizes);
+
 class GradientReducer {
  public:
   // `params`: the model's, in forward order; frozen ones are left out. overlap false: every

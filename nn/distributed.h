@@ -28,6 +28,9 @@ class Communicator {
   virtual int start_allreduce_sum(float* data, std::int64_t n) = 0;
   virtual bool test(int request) = 0;
   virtual void wait(int request) = 0;
+  // One step of a ring: sends n floats to rank `to` while receiving n from rank `from` (both
+  // at once, MPI_Sendrecv), the unit the ring all-reduce repeats 2(N-1) times.
+  virtual void exchange(const float* send, float* receive, std::int64_t n, int to, int from) = 0;
   virtual void barrier() = 0;
   // Ends every rank: the message on this rank's stderr, then the launcher stops the others.
   [[noreturn]] virtual void abort(const std::string& message, int exit_code) = 0;

@@ -104,6 +104,13 @@ class Mpi final : public Communicator {
     check(MPI_Wait(&it->second, MPI_STATUS_IGNORE), "MPI_Wait");
     pending_.erase(it);
   }
+  void exchange(const float* send, float* receive, std::int64_t n, int to, int from) override {
+    in_pieces(n, [&](std::int64_t at, int count) {
+      check(MPI_Sendrecv(send + at, count, MPI_FLOAT, to, 21, receive + at, count, MPI_FLOAT, from, 21, MPI_COMM_WORLD,
+                         MPI_STATUS_IGNORE),
+            "MPI_Sendrecv");
+    });
+  }
   void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
   [[noreturn]] void abort(const std::string& message, int exit_code) override {
     std::fprintf(stderr, "%s\n", message.c_str());

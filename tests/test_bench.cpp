@@ -8,12 +8,14 @@
 #include <limits>
 #include <sstream>
 
+#include "bench/allreduce_bench.h"
 #include "bench/cpu_peak.h"
 #include "bench/demo.h"
 #include "bench/files.h"
 #include "bench/gemm_sweep.h"
 #include "bench/gpu/gpu_runtime.h"
 #include "bench/machine.h"
+#include "bench/scale_model.h"
 #include "bench/table.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/probes/fma_chains.h"
@@ -227,4 +229,113 @@ TEST_CASE("the demo's bus scene races copies to a GPU: refused with the reason w
     CHECK(bench::scene_problem("bus", 192, 1).empty());
     MESSAGE("a GPU is usable here: test_gpu_probes.cpp races the bus scene");
   }
+}
+
+TEST_CASE("the all-reduce's alpha-beta fit and the ring model") {
+  std::vector<double> bytes, seconds;
+  for (double b = 4; b <= 64 << 20; b *= 4) bytes.push_back(b), seconds.push_back(2e-6 + b * 0.25e-9);
+  const bench::AlphaBeta f = bench::fit_alpha_beta(bytes, seconds);
+  CHECK(f.alpha_s == doctest::Approx(2e-6).epsilon(1e-9));
+  CHECK(f.beta_s_per_byte == doctest::Approx(0.25e-9).epsilon(1e-9));
+  CHECK(f.bytes_per_s() == doctest::Approx(4e9));
+  CHECK_THROWS_WITH_AS(bench::fit_alpha_beta({64, 64}, {1e-6, 1e-6}), "fit_alpha_beta: needs two or more different sizes",
+                       std::invalid_argument);
+  CHECK_THROWS_AS(bench::fit_alpha_beta({4, 64}, {0, 1e-6}), std::invalid_argument);
+  // A negative intercept (times falling short of a line) is held at 0: a fit through the origin.
+  const bench::AlphaBeta origin = bench::fit_alpha_beta({1000, 2000}, {0.5e-6, 1.5e-6});
+  CHECK(origin.alpha_s == 0);
+  CHECK(origin.beta_s_per_byte > 0);
+
+  // The ring: 2(N-1) steps of n/N bytes. 4 ranks, 1 MB, alpha 10 us, 1 GB/s: 6 x 10 us + 1.5 ms.
+  const bench::AlphaBeta link{.alpha_s = 10e-6, .beta_s_per_byte = 1e-9};
+  CHECK(bench::ring_bandwidth_seconds(link, 4, 1e6) == doctest::Approx(1.5e-3));
+  CHECK(bench::ring_allreduce_seconds(link, 4, 1e6) == doctest::Approx(1.56e-3));
+  CHECK(bench::ring_allreduce_seconds(link, 1, 1e6) == 0);
+}
+
+TEST_CASE("the all-reduce model returns the measured times on the measured ranks and rescales the ring for others") {
+  bench::AllreduceStudy s{.world = 2, .backend = "test"};
+  for (std::int64_t b : {1024, 4096, 16384}) {
+    bench::CollectivePoint p{.bytes = b};
+    p.timing.median = 1e-6 + double(b) * 1e-9;
+    s.allreduce.push_back(p), s.ring_step.push_back(p);
+  }
+  s.allreduce_fit = {.alpha_s = 1e-6, .beta_s_per_byte = 1e-9};
+  const bench::AllreduceModel m = bench::allreduce_model(s);
+  CHECK(m.link.alpha_s == doctest::Approx(0.5e-6));  // 2(W-1) = 2 ring steps on 2 ranks
+  CHECK(m.link.beta_s_per_byte == doctest::Approx(1e-9));  // 2(W-1)/W = 1
+  CHECK(m.seconds_for(2, 4096) == doctest::Approx(1e-6 + 4096e-9));
+  CHECK(m.seconds_for(1, 4096) == 0);
+  // 8 ranks: latency 14 x 0.5 us, bandwidth part (measured - 1 us) x (14/8) / 1.
+  CHECK(m.seconds_for(8, 4096) == doctest::Approx(14 * 0.5e-6 + 4096e-9 * 14 / 8));
+  // Outside the measured sizes: the ring on the fitted link.
+  CHECK(m.seconds_for(8, 1 << 20) == doctest::Approx(bench::ring_allreduce_seconds(m.link, 8, 1 << 20)));
+  // The JSON round trip keeps every number the model uses.
+  const bench::AllreduceStudy back = bench::allreduce_study_from_json(bench::to_json(s));
+  CHECK(back.world == 2);
+  CHECK(back.allreduce.size() == 3);
+  CHECK(back.allreduce[1].timing.median == s.allreduce[1].timing.median);
+  CHECK(back.allreduce_fit.beta_s_per_byte == s.allreduce_fit.beta_s_per_byte);
+  CHECK_THROWS_AS(bench::allreduce_study_from_json(Json{{"world", 2}}), std::invalid_argument);
+}
+
+TEST_CASE("the cost model: buckets, overlap and efficiency") {
+  // Two buckets of 1 MB and 3 MB (first cap 1 MB), backward 10 ms, forward 5 ms; each all-reduce
+  // costs 1 ms per MB on the link (2 ranks: 2(N-1)/N = 1, alpha 0).
+  bench::ScaleWorkload w{.name = "toy", .parameter_bytes = {3000000, 1000000}, .per_rank_batch = 8,
+                         .forward_s = 5e-3, .backward_s = 10e-3};
+  const bench::AllreduceModel link{.link = {.alpha_s = 0, .beta_s_per_byte = 1e-9}};
+  const nn::BucketSizes sizes{.first_bytes = 1000000, .bytes = 3000000};
+  const bench::ScalePoint off = bench::predict_scaling(w, link, 2, false, sizes);
+  CHECK(off.buckets == 2);
+  CHECK(off.allreduce_s == doctest::Approx(4e-3));
+  CHECK(off.exposed_s == doctest::Approx(4e-3));
+  CHECK(off.step_s == doctest::Approx(19e-3));
+  CHECK(off.efficiency == doctest::Approx(15.0 / 19));
+  // With overlap the 1 MB bucket is ready after 2.5 ms of backward and crosses by 3.5 ms; the
+  // 3 MB bucket is ready at the end (10 ms) and crosses by 13 ms: 3 ms exposed.
+  const bench::ScalePoint on = bench::predict_scaling(w, link, 2, true, sizes);
+  CHECK(on.exposed_s == doctest::Approx(3e-3));
+  CHECK(on.efficiency == doctest::Approx(15.0 / 18));
+  CHECK(bench::predict_scaling(w, link, 1, true, sizes).efficiency == 1);
+  CHECK_THROWS_AS(bench::predict_scaling(w, link, 0, true, sizes), std::invalid_argument);
+  // More ranks, more latency: efficiency never rises with N.
+  const bench::AllreduceModel slow{.link = {.alpha_s = 1e-4, .beta_s_per_byte = 1e-9}};
+  double last = 1;
+  for (int n = 2; n <= 1024; n *= 2) {
+    const double e = bench::predict_scaling(w, slow, n, false, sizes).efficiency;
+    CHECK(e <= last);
+    last = e;
+  }
+  // Against 15 ms of compute: 2 buckets x 2(N-1) x 0.1 ms of latency and 2(N-1)/N x 4 ms of
+  // bandwidth make 13.5 ms at N = 16 and 20 ms at N = 32.
+  CHECK(bench::ranks_where_communication_dominates(w, slow, sizes) == 32);
+  CHECK(bench::ranks_where_communication_dominates(w, link, sizes) == 0);
+}
+
+TEST_CASE("ResNet-50's parameter list and DDP's bucket rule") {
+  const std::vector<std::int64_t> r = bench::resnet50_parameter_bytes();
+  CHECK(r.size() == 161);  // 53 convolutions and their 53 batch norms (scale and shift), and the classifier
+  std::int64_t total = 0;
+  for (std::int64_t b : r) total += b;
+  CHECK(total == 25557032 * 4);  // torchvision's resnet50: 25,557,032 parameters
+  // Filled from the last parameter back: 1 MiB cap for the first bucket, then 25 MiB.
+  const std::vector<std::int64_t> sizes{600 << 10, 300 << 10, 400 << 10, 900 << 10};
+  CHECK(nn::bucket_bytes(sizes, {}) == std::vector<std::int64_t>{900 << 10, (400 + 300 + 600) << 10});
+  CHECK(nn::bucket_bytes(sizes, {.first_bytes = 1 << 20, .bytes = 1 << 20}) ==
+        std::vector<std::int64_t>{900 << 10, 700 << 10, 600 << 10});
+  CHECK(nn::assign_buckets(sizes, {}) == std::vector<std::size_t>{1, 1, 1, 0});
+  CHECK(nn::bucket_bytes({}, {}).empty());
+}
+
+TEST_CASE("read_csv: rows by column name, and a row that does not match the header") {
+  const std::string path = (std::filesystem::temp_directory_path() / "flopslab-read-csv-test.csv").string();
+  bench::write_file_atomically(path, "epoch,loss\n1,0.5\n2,0.25\n");
+  const auto rows = bench::read_csv(path);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1].at("loss") == "0.25");
+  bench::write_file_atomically(path, "epoch,loss\n1\n");
+  CHECK_THROWS_WITH(bench::read_csv(path), (path + ": row 2 has 1 cells for 2 columns").c_str());
+  std::filesystem::remove(path);
+  CHECK_THROWS_WITH(bench::read_csv(path), ("cannot read " + path).c_str());
 }

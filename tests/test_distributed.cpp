@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "bench/allreduce_bench.h"
 #include "nn/ddp.h"
 #include "nn/distributed.h"
 #include "nn/layers.h"
@@ -130,6 +131,32 @@ TEST_CASE("two ranks really run, and the broadcast leaves rank 0's weights every
   std::mt19937_64 rank0(100);
   auto expected = make_model("cnn", rank0);
   CHECK(parameter_difference(*model, *expected) == 0.0);
+}
+
+TEST_CASE("a ring step sends to the next rank and receives from the previous one") {
+  REQUIRE(comm().world() == 2);
+  const int me = comm().rank(), other = 1 - me;
+  std::vector<float> send(1000), receive(1000, -1);
+  for (std::size_t i = 0; i < send.size(); ++i) send[i] = float(me * 10000 + int(i));
+  comm().exchange(send.data(), receive.data(), 1000, other, other);
+  for (std::size_t i = 0; i < receive.size(); ++i) REQUIRE(receive[i] == float(other * 10000 + int(i)));
+  CHECK_THROWS_AS(single_process()->exchange(send.data(), receive.data(), 10, 1, 0), std::invalid_argument);
+}
+
+TEST_CASE("the all-reduce measured between the two ranks: every size, the same numbers on both") {
+  REQUIRE(comm().world() == 2);
+  const bench::AllreduceStudy s = bench::measure_allreduce(comm(), 16 << 10, true);
+  REQUIRE(s.allreduce.size() == 7);  // 4 B .. 16 KiB, x4 apart
+  CHECK(s.allreduce.back().bytes == 16 << 10);
+  for (const bench::CollectivePoint& p : s.allreduce) CHECK(p.timing.median > 0);
+  CHECK(s.link.alpha_s >= 0);
+  CHECK(s.link.beta_s_per_byte > 0);
+  // Each sample is the slower rank's time, so both ranks hold the same study.
+  double median = s.allreduce.back().timing.median, mine = median;
+  comm().broadcast(&median, 1, 0);
+  CHECK(median == mine);
+  CHECK_THROWS_WITH(bench::measure_allreduce(*single_process(), 1 << 20, true),
+                    "the all-reduce needs two ranks or more (mpirun -np 2 flopslab allreduce)");
 }
 
 TEST_CASE("2 ranks x batch 32 train the MLP as 1 rank x batch 64, with and without overlap") {

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "bench/allreduce_bench.h"
 #include "bench/files.h"
 #include "bench/gpu/gpu_runtime.h"
 
@@ -57,15 +58,14 @@ GpuPeaks gpu_peaks(const GpuDevice& d) {
 
 // Weighted least squares as a 2x2 linear system in (latency, 1 / bandwidth).
 std::pair<double, double> fit_latency_bandwidth(const std::vector<std::pair<double, double>>& bytes_seconds) {
-  double s00 = 0, s01 = 0, s11 = 0, r0 = 0, r1 = 0;
-  for (const auto& [x, t] : bytes_seconds) {
-    const double w = 1.0 / (t * t);
-    s00 += w, s01 += w * x, s11 += w * x * x, r0 += w * t, r1 += w * x * t;
+  std::vector<double> bytes, seconds;
+  for (const auto& [x, t] : bytes_seconds) bytes.push_back(x), seconds.push_back(t);
+  try {
+    const AlphaBeta f = fit_alpha_beta(bytes, seconds);
+    return {f.alpha_s, f.bytes_per_s()};
+  } catch (const std::invalid_argument&) {
+    return {0, 0};
   }
-  const double det = s00 * s11 - s01 * s01;
-  if (det == 0) return {0, 0};
-  const double latency = (r0 * s11 - r1 * s01) / det, inverse_bw = (s00 * r1 - s01 * r0) / det;
-  return {latency, inverse_bw > 0 ? 1.0 / inverse_bw : 0.0};
 }
 
 std::string gpu_summary(const GpuStatus& s) {
