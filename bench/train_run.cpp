@@ -46,7 +46,8 @@ std::string train_run_problem(const TrainRunOptions& o) {
   if (o.device != nn::DeviceTag::cuda && (o.graph || o.data_on_device))
     return std::string(o.graph ? "--graph" : "--data-on-gpu") + " needs --device cuda";
   if (o.comm != nullptr && o.comm->world() > 1) {
-    if (o.device == nn::DeviceTag::cuda) return "--distributed: the GPU ranks (NCCL) are not here yet; use --device cpu";
+    if (o.device == nn::DeviceTag::cuda && o.sync_bn) return "--sync-bn: SyncBatchNorm runs on CPU ranks only so far";
+    if (o.graph) return "--distributed: --graph cannot capture the all-reduces started during backward";
     if (o.accumulate > 1) return "--distributed: --accumulate is not data-parallel yet";
     if (o.loss_scaling) return "--distributed: --loss-scale is not data-parallel yet";
   }
@@ -187,6 +188,15 @@ TrainRunResult run_training(const TrainRunOptions& options) {
       for (const nn::ModulePtr& layer : model->layers)
         if (auto* bn = dynamic_cast<nn::BatchNorm*>(layer.get())) bn->sync = o.comm;
   }
+  // GPU ranks: NCCL picks each rank's GPU, before the trainer moves the model there.
+  std::unique_ptr<nn::DeviceCollectives> nccl;
+  if (o.comm != nullptr && o.comm->world() > 1 && o.device == nn::DeviceTag::cuda) {
+    try {
+      nccl = nn::nccl_collectives(*o.comm);
+    } catch (const std::runtime_error& e) {
+      throw RanksDisagree(std::string("--distributed --device cuda: ") + e.what());  // every rank stops here together
+    }
+  }
   TrainRunResult result;
   if (!o.init_from.empty()) {
     std::vector<std::string> skip;
@@ -204,7 +214,7 @@ TrainRunResult run_training(const TrainRunOptions& options) {
                      .workers = o.workers, .accumulate = o.accumulate, .precision = o.precision,
                      .loss_scaling = o.loss_scaling, .checkpoint_segments = o.checkpoint_segments, .lr_mult = o.lr_mult,
                      .freeze = o.freeze, .profile = o.profile, .device = o.device, .gpu_backend = o.gpu_backend,
-                     .comm = o.comm, .buckets = o.buckets, .overlap = o.overlap,
+                     .comm = o.comm, .device_comm = nccl.get(), .buckets = o.buckets, .overlap = o.overlap,
                      .graph = o.graph, .data_on_device = o.data_on_device};
   nn::Trainer trainer(*model, recipe, train_data, t);  // checks the plan: phases, schedules, parts
   // The recipe's title: its description up to the first colon.

@@ -1,5 +1,8 @@
 #include "nn/ddp.h"
 
+#include "nn/cuda/ops.h"
+#include "nn/device.h"
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -33,8 +36,8 @@ std::vector<std::int64_t> bucket_bytes(const std::vector<std::int64_t>& bytes, B
 }
 
 GradientReducer::GradientReducer(Communicator& comm, const std::vector<Parameter*>& params, BucketSizes sizes,
-                                 bool overlap)
-    : comm_(comm), overlap_(overlap) {
+                                 bool overlap, DeviceCollectives* device)
+    : comm_(comm), device_(device), overlap_(overlap) {
   std::vector<Parameter*> trained;
   std::vector<std::int64_t> bytes;
   for (Parameter* p : params)
@@ -50,7 +53,12 @@ GradientReducer::GradientReducer(Communicator& comm, const std::vector<Parameter
       bucket_of_.emplace_back(p, b);
       floats += p->value.size();
     }
-    buckets_[b].buffer.resize(std::size_t(floats));
+    if (!buckets_[b].params.empty() && buckets_[b].params.front()->grad.on_cuda()) {
+      if (device_ == nullptr) throw std::invalid_argument("GradientReducer: GPU gradients go through NCCL, not MPI");
+      buckets_[b].device_buffer = Tensor::uninitialized_on(DeviceTag::cuda, {floats});
+    } else {
+      buckets_[b].buffer.resize(std::size_t(floats));
+    }
   }
   std::sort(bucket_of_.begin(), bucket_of_.end());
   is_ready_.assign(bucket_of_.size(), 0);
@@ -64,6 +72,15 @@ void GradientReducer::begin_backward() {
 
 void GradientReducer::start(Bucket& b) {
   std::int64_t at = 0;
+  if (!b.device_buffer.empty()) {  // copies and all-reduce queued on the GPU, in stream order
+    for (Parameter* p : b.params) {
+      copy_floats(CopyDirection::device_to_device, b.device_buffer.data() + at, p->grad.data(), p->grad.size());
+      at += p->grad.size();
+    }
+    device_->start_allreduce_sum(b.device_buffer.data(), b.device_buffer.size());
+    b.request = -2;
+    return;
+  }
   for (Parameter* p : b.params) {
     if (p->grad.on_cuda()) throw std::invalid_argument("GradientReducer: GPU gradients go through NCCL, not MPI");
     std::copy_n(p->grad.data(), p->grad.size(), b.buffer.data() + at);
@@ -95,6 +112,17 @@ void GradientReducer::finish() {
     if (!is_ready_[i]) throw std::logic_error("GradientReducer: the gradient of " + bucket_of_[i].first->name + " was never reported ready");
   const float inverse = 1.0f / float(comm_.world());
   for (Bucket& b : buckets_) {
+    if (!b.device_buffer.empty()) {
+      if (!overlap_) start(b);
+      device_->join();  // the stack's stream waits for the sums, the host does not
+      std::int64_t at = 0;
+      for (Parameter* p : b.params) {
+        copy_floats(CopyDirection::device_to_device, p->grad.data(), b.device_buffer.data() + at, p->grad.size());
+        gpu::scale(p->grad.data(), p->grad.size(), inverse);
+        at += p->grad.size();
+      }
+      continue;
+    }
     if (!overlap_) {
       start(b);
       comm_.wait(b.request);
@@ -111,12 +139,14 @@ void GradientReducer::finish() {
   finish_seconds_ = now() - started;
 }
 
-void broadcast_model(Communicator& comm, Module& model) {
-  for (Parameter* p : model.parameter_list()) {
-    if (p->value.on_cuda()) throw std::invalid_argument("broadcast_model: the model is on the GPU (NCCL's broadcast)");
-    comm.broadcast(p->value.data(), p->value.size(), 0);
-  }
-  for (const Buffer& b : model.buffers()) comm.broadcast(b.value->data(), b.value->size(), 0);
+void broadcast_model(Communicator& comm, Module& model, DeviceCollectives* device) {
+  auto send = [&](Tensor& t) {
+    if (!t.on_cuda()) return comm.broadcast(t.data(), t.size(), 0);
+    if (device == nullptr) throw std::invalid_argument("broadcast_model: the model is on the GPU (NCCL's broadcast)");
+    device->broadcast(t.data(), t.size(), 0);
+  };
+  for (Parameter* p : model.parameter_list()) send(p->value);
+  for (const Buffer& b : model.buffers()) send(*b.value);
 }
 
 }  // namespace flopslab::nn

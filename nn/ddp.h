@@ -29,8 +29,11 @@ std::vector<std::int64_t> bucket_bytes(const std::vector<std::int64_t>& bytes_in
 class GradientReducer {
  public:
   // `params`: the model's, in forward order; frozen ones are left out. overlap false: every
-  // bucket is reduced after backward, one blocking all-reduce each (--no-overlap).
-  GradientReducer(Communicator& comm, const std::vector<Parameter*>& params, BucketSizes sizes, bool overlap);
+  // bucket is reduced after backward, one blocking all-reduce each (--no-overlap). GPU
+  // gradients go through `device` (NCCL: buckets on the GPU, each all-reduce on its side
+  // stream); CPU ones through `comm`.
+  GradientReducer(Communicator& comm, const std::vector<Parameter*>& params, BucketSizes sizes, bool overlap,
+                  DeviceCollectives* device = nullptr);
   // Before each backward: every bucket empty.
   void begin_backward();
   // After a layer's backward: its parameters' gradients are final (repeats are ignored).
@@ -50,11 +53,13 @@ class GradientReducer {
   struct Bucket {
     std::vector<Parameter*> params;
     std::vector<float> buffer;
+    Tensor device_buffer;  // GPU gradients: the bucket on the GPU
     std::size_t waiting = 0;  // parameters not yet ready this backward
     int request = -1;         // the running all-reduce, -1: not started
   };
   void start(Bucket& b);
   Communicator& comm_;
+  DeviceCollectives* device_;
   bool overlap_;
   std::vector<Bucket> buckets_;
   std::vector<std::pair<Parameter*, std::size_t>> bucket_of_;  // sorted by pointer
@@ -63,7 +68,7 @@ class GradientReducer {
 };
 
 // Rank 0's parameter values and buffers on every rank (DDP's start): after this every rank
-// holds the same model.
-void broadcast_model(Communicator& comm, Module& model);
+// holds the same model. A model on the GPU goes through `device`.
+void broadcast_model(Communicator& comm, Module& model, DeviceCollectives* device = nullptr);
 
 }  // namespace flopslab::nn

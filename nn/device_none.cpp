@@ -4,6 +4,7 @@
 #include <string>
 
 #include "nn/device.h"
+#include "nn/distributed.h"
 #include "nn/memory.h"
 
 namespace flopslab::nn {
@@ -15,6 +16,7 @@ constexpr const char* kNoCuda = "this build has no CUDA (no nvcc was found when 
 const char* cuda_unusable() { return kNoCuda; }
 void require_cuda(const std::string& what) { no_cuda(what); }
 void* cuda_stream() { no_cuda("the CUDA stream"); }
+std::unique_ptr<DeviceCollectives> nccl_collectives(Communicator&) { no_cuda("GPU ranks over NCCL"); }
 std::int64_t gpu_free_bytes() { return 0; }
 void cuda_synchronize() { no_cuda("cuda_synchronize"); }
 void copy_floats(CopyDirection direction, float*, const float*, std::int64_t) {

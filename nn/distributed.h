@@ -36,6 +36,28 @@ class Communicator {
   [[noreturn]] virtual void abort(const std::string& message, int exit_code) = 0;
 };
 
+// GPU ranks, one GPU per rank: collectives on device buffers over NCCL. Each runs on a side
+// stream of its own, after the work already queued on the stack's stream (nn::cuda_stream()),
+// so an all-reduce started during backward crosses while the layers below compute.
+class DeviceCollectives {
+ public:
+  virtual ~DeviceCollectives() = default;
+  virtual std::string backend() const = 0;  // "nccl 2.28.3"
+  virtual int device() const = 0;           // the CUDA device this rank uses
+  // Sums n floats at the device pointer over the ranks, in place; returns at once.
+  virtual void start_allreduce_sum(float* data, std::int64_t n) = 0;
+  // The stack's stream waits (on the GPU, not the host) for every all-reduce started so far.
+  virtual void join() = 0;
+  // Rank root's n floats into every rank's `data` (device), then join().
+  virtual void broadcast(float* data, std::int64_t n, int root) = 0;
+};
+// Takes the GPU of this rank's local rank and builds NCCL's communicator over the ranks of
+// `comm` (rank 0's NCCL id sent through it). NCCL is loaded at run time (libnccl.so.2), so the
+// program starts without it. Collective: every rank calls it. Throws std::runtime_error, on
+// every rank, when the build has no CUDA, a rank finds no usable GPU or no NCCL, or a machine
+// has fewer GPUs than ranks on it (NCCL needs a GPU per rank), naming which.
+std::unique_ptr<DeviceCollectives> nccl_collectives(Communicator& comm);
+
 // World size 1, no launcher needed: every collective is a no-op.
 std::unique_ptr<Communicator> single_process();
 // MPI_Init_thread (funneled: only the training thread calls MPI). Without an MPI launcher MPI

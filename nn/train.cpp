@@ -320,8 +320,8 @@ std::vector<EpochInfo> Trainer::run(const Dataset& test_data) {
   std::function<void(Module&)> gradients_ready;
   if (comm != nullptr) {
     loader.set_shard(comm->rank(), comm->world());
-    broadcast_model(*comm, model_);  // DDP's start: rank 0's weights and buffers everywhere
-    reducer.emplace(*comm, model_.parameters(), o_.buckets, o_.overlap);
+    broadcast_model(*comm, model_, o_.device_comm);  // DDP's start: rank 0's weights and buffers everywhere
+    reducer.emplace(*comm, model_.parameters(), o_.buckets, o_.overlap, o_.device_comm);
     gradients_ready = [&reducer](Module& layer) { reducer->ready(layer); };
   }
   std::int64_t epoch_first_step = 0;  // read by the workers; set before each epoch's prefetcher starts

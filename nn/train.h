@@ -91,6 +91,7 @@ struct TrainOptions {
   // Data-parallel training (nn/ddp.h): this rank's shard of each epoch, gradients averaged
   // over the ranks in buckets, rank 0's initial weights everywhere. Null: one process.
   Communicator* comm = nullptr;
+  DeviceCollectives* device_comm = nullptr;  // --device cuda with comm: NCCL (made before the model moves)
   BucketSizes buckets;
   bool overlap = true;  // start each bucket's all-reduce during backward (false: after it)
   bool graph = false;           // forward, loss and backward as one CUDA graph (nn/graph.h)

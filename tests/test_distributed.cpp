@@ -14,6 +14,7 @@
 
 #include "bench/allreduce_bench.h"
 #include "nn/ddp.h"
+#include "nn/device.h"
 #include "nn/distributed.h"
 #include "nn/layers.h"
 #include "nn/loss.h"
@@ -157,6 +158,33 @@ TEST_CASE("the all-reduce measured between the two ranks: every size, the same n
   CHECK(median == mine);
   CHECK_THROWS_WITH(bench::measure_allreduce(*single_process(), 1 << 20, true),
                     "the all-reduce needs two ranks or more (mpirun -np 2 flopslab allreduce)");
+}
+
+TEST_CASE("GPU ranks over NCCL: the sum on every rank's GPU, or every rank refuses together with the reason") {
+  REQUIRE(comm().world() == 2);
+  std::unique_ptr<DeviceCollectives> device;
+  std::string why;
+  try {
+    device = nccl_collectives(comm());
+  } catch (const std::runtime_error& e) {
+    why = e.what();
+  }
+  double refused = why.empty() ? 0 : 1, agreed = refused;
+  comm().allreduce_max(&agreed, 1);
+  CHECK(agreed == refused);  // both ranks refuse, or neither: no rank is left waiting in NCCL
+  if (device == nullptr) {
+    CHECK(!why.empty());
+    MESSAGE("GPU ranks not run here: " << why);
+    return;
+  }
+  Tensor x = Tensor::zeros_on(DeviceTag::cuda, {1000});
+  Tensor host({1000});
+  for (std::int64_t i = 0; i < 1000; ++i) host[i] = float((comm().rank() + 1) * i);
+  copy_floats(CopyDirection::host_to_device, x.data(), host.data(), 1000);
+  device->start_allreduce_sum(x.data(), 1000);
+  device->join();
+  const Tensor back = x.to(DeviceTag::cpu);
+  for (std::int64_t i = 0; i < 1000; ++i) REQUIRE(back[i] == float(3 * i));  // 1i + 2i
 }
 
 TEST_CASE("2 ranks x batch 32 train the MLP as 1 rank x batch 64, with and without overlap") {

@@ -330,7 +330,7 @@ TEST_CASE("a CUDA graph of the step trains exactly as the eager step, with fewer
   }
   std::mt19937_64 rng(1);
   auto with_dropout = make_model("mlp-dropout", rng);
-  CHECK_THROWS_WITH(GraphedStep(*with_dropout), doctest::Contains("cannot capture Dropout(0.20)"));
+  CHECK_THROWS_WITH(GraphedStep{*with_dropout}, doctest::Contains("cannot capture Dropout(0.20)"));
 }
 
 TEST_CASE("the GPU-resident dataset gathers and augments the loader's batches on the GPU") {
