@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "bench/files.h"
+#include "nn/device.h"
 
 namespace flopslab::bench {
 namespace {
@@ -87,18 +88,30 @@ AllreduceModel allreduce_model(const AllreduceStudy& s) {
 }
 
 AllreduceStudy measure_allreduce(nn::Communicator& comm, std::int64_t max_bytes, bool quick,
-                                 const std::function<void(const std::string&)>& progress) {
+                                 const std::function<void(const std::string&)>& progress, nn::DeviceCollectives* device) {
   if (comm.world() < 2)
     throw std::invalid_argument("the all-reduce needs two ranks or more (mpirun -np 2 flopslab allreduce)");
   if (max_bytes < 4096) throw std::invalid_argument(fmt::format("largest message {} B: at least 4 KiB", max_bytes));
-  AllreduceStudy out{.world = comm.world(), .backend = comm.backend()};
+  AllreduceStudy out{.world = comm.world(), .backend = device != nullptr ? device->backend() : comm.backend()};
   const int samples = quick ? 5 : 15;
-  std::vector<float> data(std::size_t(max_bytes / 4)), receive(data.size());
+  std::vector<float> data(device != nullptr ? 0 : std::size_t(max_bytes / 4)), receive(data.size());
+  const nn::Tensor on_gpu = device != nullptr ? nn::Tensor::zeros_on(nn::DeviceTag::cuda, {max_bytes / 4}) : nn::Tensor();
   const int to = (comm.rank() + 1) % comm.world(), from = (comm.rank() + comm.world() - 1) % comm.world();
   std::vector<double> bytes, reduce_s, step_s;
   for (std::int64_t b = 4; b <= max_bytes; b *= 4) {
     const std::int64_t n = b / 4;
     if (progress) progress(fmt::format("all-reduce of {} on {} ranks", format_bytes(double(b)), comm.world()));
+    if (device != nullptr) {
+      float* x = const_cast<float*>(on_gpu.data());
+      const Timing reduce = time_collective(comm, [&] {
+        device->start_allreduce_sum(x, n);
+        device->join();
+        nn::cuda_synchronize();
+      }, samples);
+      out.allreduce.push_back({b, reduce});
+      bytes.push_back(double(b)), reduce_s.push_back(reduce.median);
+      continue;
+    }
     const Timing reduce = time_collective(comm, [&] { comm.allreduce_sum(data.data(), n); }, samples);
     const Timing step = time_collective(comm, [&] { comm.exchange(data.data(), receive.data(), n, to, from); }, samples);
     out.allreduce.push_back({b, reduce});
@@ -106,7 +119,7 @@ AllreduceStudy measure_allreduce(nn::Communicator& comm, std::int64_t max_bytes,
     bytes.push_back(double(b)), reduce_s.push_back(reduce.median), step_s.push_back(step.median);
   }
   out.allreduce_fit = fit_alpha_beta(bytes, reduce_s);
-  out.link = fit_alpha_beta(bytes, step_s);
+  out.link = device != nullptr ? allreduce_model(out).link : fit_alpha_beta(bytes, step_s);
   return out;
 }
 
@@ -118,7 +131,8 @@ Table allreduce_table(const AllreduceStudy& s) {
     const double b = double(s.allreduce[i].bytes);
     t.add_row({format_bytes(b), us(s.allreduce[i].timing.median), fmt::format("{:.0f}%", 100 * s.allreduce[i].timing.spread()),
                us(s.allreduce_fit.seconds(b)), us(ring_allreduce_seconds(s.link, s.world, b)),
-               us(ring_bandwidth_seconds(s.link, s.world, b)), us(s.ring_step[i].timing.median)});
+               us(ring_bandwidth_seconds(s.link, s.world, b)),
+               i < s.ring_step.size() ? us(s.ring_step[i].timing.median) : std::string("-")});
   }
   return t;
 }

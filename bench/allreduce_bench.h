@@ -41,15 +41,19 @@ struct CollectivePoint {
 struct AllreduceStudy {
   int world = 1;
   std::string backend;
-  std::vector<CollectivePoint> allreduce, ring_step;
+  std::vector<CollectivePoint> allreduce, ring_step;  // ring_step: empty for NCCL
   AlphaBeta allreduce_fit, link;  // fitted to the all-reduce and to the ring step
 };
 
 // Collective: every rank calls it with the same arguments. Sizes from 4 B up to max_bytes, x4
 // apart. Each sample: a barrier, then k calls timed; the sample is the slowest rank's time / k.
 // Throws std::invalid_argument for a single rank (nothing to measure) or max_bytes below 4 KiB.
+// With `device` the buffers are on each rank's GPU and the all-reduce is NCCL's (each call
+// waited for on the host); the ring step is then not timed, and `link` is derived from the
+// all-reduce's fit (alpha / 2(N-1), beta / (2(N-1)/N)).
 AllreduceStudy measure_allreduce(nn::Communicator& comm, std::int64_t max_bytes, bool quick,
-                                 const std::function<void(const std::string&)>& progress = {});
+                                 const std::function<void(const std::string&)>& progress = {},
+                                 nn::DeviceCollectives* device = nullptr);
 
 // The all-reduce's cost on N ranks for the cost model, calibrated on a measurement on W ranks:
 // within the measured sizes it interpolates the measured time (log-log), keeps its bandwidth
