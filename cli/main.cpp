@@ -12,6 +12,8 @@
 //   flopslab scale [--ranks 8,64,1024] data-parallel scaling predicted from measurements
 //   flopslab report [--out DIR]        everything, written to report.md / report.json / PNGs
 //   flopslab lesson N                  run lesson N of the syllabus
+//   flopslab compare A B               two reports side by side, ratios B / A (cli/compare_command.cpp)
+//   flopslab course [--quick]          every lesson in order, one table at the end (cli/course_command.cpp)
 //
 // Exit status: 0 success, 1 a measurement or check failed, 2 bad command line.
 #include <cstdio>
@@ -36,6 +38,8 @@
 #include "bench/progress.h"
 #include "bench/report.h"
 #include "cli/args.h"
+#include "cli/compare_command.h"
+#include "cli/course_command.h"
 #include "cli/demo_command.h"
 #include "cli/infer_command.h"
 #include "cli/scale_commands.h"
@@ -381,6 +385,10 @@ int run(int argc, char** argv) {
   CommandRun allreduce_run, scale_run;
   auto* allreduce = add_allreduce_command(app, allreduce_run);
   auto* scale = add_scale_command(app, scale_run);
+  CommandRun course_run;
+  auto* course = add_course_command(app, course_run);
+  CommandRun compare_run;
+  auto* compare = add_compare_command(app, compare_run);
 
   ReportArgs report_args;
   auto* report = app.add_subcommand("report", "Measure this machine and write report.md, report.json and charts");
@@ -416,7 +424,7 @@ int run(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
-    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, lr-find, infer, demo, allreduce, scale, report, lesson)", argv[1]));
+    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, lr-find, infer, demo, allreduce, scale, report, compare, lesson, course)", argv[1]));
   }
   try {
     app.parse(argc, argv);
@@ -439,8 +447,10 @@ int run(int argc, char** argv) {
   if (demo->parsed()) return demo_run();
   if (allreduce->parsed()) return allreduce_run();
   if (scale->parsed()) return scale_run();
+  if (course->parsed()) return course_run();
+  if (compare->parsed()) return compare_run();
   if (lesson->parsed()) return run_lesson(lesson_number, lesson_list_flag, lesson_quick, lesson_threads);
-  throw UsageError("no command given (valid: info, probe, gemm, conv, train, lr-find, infer, demo, allreduce, scale, report, lesson; see 'flopslab --help')");
+  throw UsageError("no command given (valid: info, probe, gemm, conv, train, lr-find, infer, demo, allreduce, scale, report, compare, lesson, course; see 'flopslab --help')");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "lessons/frame.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -8,8 +9,6 @@
 #include "bench/machine.h"
 
 namespace flopslab::lessons {
-namespace {
-
 std::string format_value(double v, const std::string& unit) {
   if (!std::isfinite(v)) return "n/a";
   if (unit == "%") return fmt::format("{:.1f}%", 100 * v);
@@ -19,24 +18,36 @@ std::string format_value(double v, const std::string& unit) {
   return unit.empty() ? number : unit == "x" ? number + "x" : number + " " + unit;
 }
 
+namespace {
+
+LessonOutcome outcome;
+std::chrono::steady_clock::time_point outcome_started;
+
 }  // namespace
 
-LessonRun::LessonRun(int number, std::string title) {
-  const std::string heading = fmt::format("Lesson {:02d}: {}", number, title);
-  std::printf("%s\n%s\n\n", heading.c_str(), std::string(heading.size(), '=').c_str());
+const LessonOutcome& last_lesson_outcome() { return outcome; }
+
+void LessonRun::emit(const std::string& text) {
+  std::fputs(text.c_str(), stdout);
   std::fflush(stdout);
+  outcome.transcript += text;
+}
+
+LessonRun::LessonRun(int number, std::string title) {
+  outcome = LessonOutcome{.number = number, .title = title};
+  outcome_started = std::chrono::steady_clock::now();
+  const std::string heading = fmt::format("Lesson {:02d}: {}", number, title);
+  emit(fmt::format("{}\n{}\n\n", heading, std::string(heading.size(), '=')));
 }
 
 void LessonRun::say(const std::string& text) {
   progress_.finish();
-  std::printf("%s\n", text.c_str());
-  std::fflush(stdout);
+  emit(text + "\n");
 }
 
 void LessonRun::show(const bench::Table& table) {
   progress_.finish();
-  std::printf("\n%s\n", table.text().c_str());
-  std::fflush(stdout);
+  emit(fmt::format("\n{}\n", table.text()));
 }
 
 void LessonRun::progress(const std::string& step) { progress_(step); }
@@ -88,19 +99,24 @@ int LessonRun::finish(const std::string& takeaway) {
       t.add_row({c.claim, fmt::format("{} ({})", format_value(c.textbook, c.unit), c.source),
                  format_value(c.measured, c.unit),
                  std::isfinite(c.measured) && c.textbook != 0 ? fmt::format("{:.2f}", c.measured / c.textbook) : "n/a"});
-    std::printf("\nTextbook vs measured\n\n%s", t.text().c_str());
+    emit(fmt::format("\nTextbook vs measured\n\n{}", t.text()));
+    const Comparison& h = comparisons_.front();
+    outcome.has_headline = true;
+    outcome.headline_claim = h.claim, outcome.headline_source = h.source, outcome.headline_unit = h.unit;
+    outcome.headline_textbook = h.textbook, outcome.headline_measured = h.measured;
   }
   int failed = 0;
-  std::printf("\nChecks\n\n");
+  emit("\nChecks\n\n");
   for (const auto& [ok, statement] : checks_) {
-    std::printf("  %s  %s\n", ok ? "PASS" : "FAIL", statement.c_str());
+    emit(fmt::format("  {}  {}\n", ok ? "PASS" : "FAIL", statement));
     failed += ok ? 0 : 1;
   }
-  std::printf("\nTakeaway: %s\n", takeaway.c_str());
+  emit(fmt::format("\nTakeaway: {}\n", takeaway));
   if (failed > 0)
-    std::printf("\n%d of %zu checks failed on this machine; the numbers above say by how much.\n", failed,
-                checks_.size());
-  std::fflush(stdout);
+    emit(fmt::format("\n{} of {} checks failed on this machine; the numbers above say by how much.\n", failed,
+                     checks_.size()));
+  outcome.failed = failed, outcome.passed = int(checks_.size()) - failed;
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - outcome_started).count();
   return failed == 0 ? 0 : 1;
 }
 

@@ -50,21 +50,43 @@ class LessonRun {
     std::string claim, source, unit;
     double textbook, measured;
   };
+  void emit(const std::string& text);  // to stdout, and to the outcome's transcript
   bench::Progress progress_;
   std::vector<Comparison> comparisons_;
   std::vector<std::pair<bool, std::string>> checks_;
 };
+
+// A measured or textbook figure as the comparison table prints it: "%" as a percentage, "x"
+// glued to the number, other units after a space, 2-3 significant digits; "n/a" when not finite.
+std::string format_value(double v, const std::string& unit);
 
 // The first element of a JSON array whose fields match every (key, value) pair, or null.
 const Json* find_point(const Json& points, const std::vector<std::pair<std::string, Json>>& match);
 // A number from such a point, NaN when the point or field is missing.
 double point_value(const Json& points, const std::vector<std::pair<std::string, Json>>& match, const char* field);
 
+// What a finished lesson found, kept for `flopslab course`: its checks, its first
+// textbook-vs-measured row (the headline), and everything it printed.
+struct LessonOutcome {
+  int number = 0;
+  std::string title;
+  int passed = 0, failed = 0;
+  std::string headline_claim, headline_source, headline_unit;
+  double headline_textbook = 0, headline_measured = 0;
+  bool has_headline = false;
+  std::string transcript;
+  double seconds = 0;
+};
+// The outcome of the lesson run that started last in this process (the course runs them in
+// turn); a lesson that has not reached finish() has its transcript so far and no checks.
+const LessonOutcome& last_lesson_outcome();
+
 struct Lesson {
   int number;
   const char* directory;  // lessons/<directory>/README.md holds the text
   const char* title;
   int (*run)(const LessonOptions&);
+  bool uses_gpu = false;  // has a GPU half, which runs only where a GPU is usable
 };
 
 // The lessons written so far, in syllabus order.

@@ -15,6 +15,7 @@
 #include "bench/gemm_sweep.h"
 #include "bench/gpu/gpu_runtime.h"
 #include "bench/machine.h"
+#include "bench/report_compare.h"
 #include "bench/scale_model.h"
 #include "bench/table.h"
 #include "kernels/cpu/cpu_features.h"
@@ -338,4 +339,31 @@ TEST_CASE("read_csv: rows by column name, and a row that does not match the head
   CHECK_THROWS_WITH(bench::read_csv(path), (path + ": row 2 has 1 cells for 2 columns").c_str());
   std::filesystem::remove(path);
   CHECK_THROWS_WITH(bench::read_csv(path), ("cannot read " + path).c_str());
+}
+
+TEST_CASE("compare: figures matched by section and name, ratios B / A, the rest listed") {
+  const Json a = Json::parse(R"({"schema": "flopslab-report/1", "machine": {"cpu": {"brand": "A"}}, "sections": {
+      "cpu": {"flops": {"points": [{"loop": "avx2-fp32", "threads": 1, "gflops_best": 100}]},
+              "latency": {"levels": [{"level": "L1", "latency_ns": 1.0}, {"level": "L3", "latency_ns": 10}]}},
+      "training": {"models": [{"model": "mlp", "samples_per_s": 1000, "test_accuracy": 0.85}]}}})");
+  const Json b = Json::parse(R"({"schema": "flopslab-report/1", "machine": {"cpu": {"brand": "B"}}, "sections": {
+      "cpu": {"flops": {"points": [{"loop": "avx2-fp32", "threads": 1, "gflops_best": 150},
+                                   {"loop": "avx512-fp32", "threads": 1, "gflops_best": 300}]},
+              "latency": {"levels": [{"level": "L1", "latency_ns": 0.5}]}},
+      "gpu": {"probes": {}}}})");
+  const bench::ReportComparison c = bench::compare_reports(a, b);
+  REQUIRE(c.both.size() == 2);
+  CHECK(c.both[0].name == "peak avx2-fp32, 1 thread");
+  CHECK(c.both[0].ratio() == doctest::Approx(1.5));
+  CHECK(c.both[1].name == "latency L1");
+  CHECK_FALSE(c.both[1].higher_is_better);
+  CHECK(c.only_a == std::vector<std::string>{"cpu: latency L3", "training: mlp samples/s", "training: mlp test accuracy"});
+  CHECK(c.only_b == std::vector<std::string>{"cpu: peak avx512-fp32, 1 thread"});
+  CHECK(c.sections_a_only == std::vector<std::string>{"training"});
+  CHECK(c.sections_b_only == std::vector<std::string>{"gpu"});
+  const auto tables = bench::comparison_tables(c);
+  REQUIRE(tables.size() == 1);
+  CHECK(tables[0].second.text().find("0.500  B") != std::string::npos);  // half the latency: B is better
+  CHECK_THROWS_WITH_AS(bench::compare_reports(a, Json{{"x", 1}}), "not a flopslab report (no schema and sections)",
+                       std::invalid_argument);
 }

@@ -1,0 +1,10 @@
+// `flopslab compare A B`: two reports side by side (bench/report_compare.h).
+#pragma once
+
+#include "cli/train_commands.h"
+
+namespace flopslab::cli {
+
+CLI::App* add_compare_command(CLI::App& app, CommandRun& run);
+
+}  // namespace flopslab::cli

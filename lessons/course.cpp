@@ -1,0 +1,98 @@
+#include "lessons/course.h"
+
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "bench/gpu/gpu_runtime.h"
+
+namespace flopslab::lessons {
+
+std::vector<CourseEntry> run_course(int from, int to, const LessonOptions& options,
+                                    const std::function<void(const Lesson&, std::size_t, std::size_t)>& before) {
+  std::vector<const Lesson*> chosen;
+  for (const Lesson& l : lessons())
+    if (l.number >= from && l.number <= to) chosen.push_back(&l);
+  std::vector<CourseEntry> out;
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    const Lesson& l = *chosen[i];
+    if (before) before(l, i, chosen.size());
+    CourseEntry e;
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      e.exit_code = l.run(options);
+    } catch (const std::exception& ex) {  // one lesson that cannot run does not end the course
+      e.exit_code = 1;
+      e.error = ex.what();
+      std::printf("\nLesson %02d stopped: %s\n", l.number, ex.what());
+    }
+    e.outcome = last_lesson_outcome();
+    if (e.outcome.number != l.number) e.outcome = LessonOutcome{.number = l.number, .title = l.title};
+    e.outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (l.uses_gpu && !bench::gpu_status().usable) e.gpu_note = "CPU half only: " + bench::gpu_status().reason;
+    std::printf("\n");
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+namespace {
+std::string headline(const LessonOutcome& o) {
+  if (!o.has_headline) return "-";
+  return fmt::format("{}: {} (textbook {}, {})", o.headline_claim, format_value(o.headline_measured, o.headline_unit),
+                     format_value(o.headline_textbook, o.headline_unit), o.headline_source);
+}
+std::string notes(const CourseEntry& e) {
+  std::string n = e.error.empty() ? "" : "stopped: " + e.error;
+  if (!e.gpu_note.empty()) n += (n.empty() ? "" : "; ") + e.gpu_note;
+  return n.empty() ? "-" : n;
+}
+}  // namespace
+
+bench::Table course_table(const std::vector<CourseEntry>& entries) {
+  using A = bench::Table::Align;
+  bench::Table t({{"lesson", A::left}, {"checks"}, {"headline: measured (textbook)", A::left}, {"minutes"}, {"notes", A::left}});
+  double total = 0;
+  int passed = 0, failed = 0;
+  for (const CourseEntry& e : entries) {
+    const LessonOutcome& o = e.outcome;
+    t.add_row({fmt::format("{:02d} {}", o.number, o.title),
+               o.failed > 0 || !e.error.empty() ? fmt::format("{} passed, {} FAILED", o.passed, o.failed)
+                                                : fmt::format("{} passed", o.passed),
+               headline(o), fmt::format("{:.1f}", o.seconds / 60), notes(e)});
+    total += o.seconds, passed += o.passed, failed += o.failed;
+  }
+  t.add_row({"all", fmt::format("{} passed, {} failed", passed, failed), "", fmt::format("{:.1f}", total / 60), ""});
+  return t;
+}
+
+std::string course_markdown(const std::vector<CourseEntry>& entries, const std::string& heading) {
+  std::string md = "# " + heading + "\n\n" + course_table(entries).markdown() + "\n";
+  for (const CourseEntry& e : entries) {
+    md += fmt::format("\n## Lesson {:02d}: {} ({:.1f} min)\n\n", e.outcome.number, e.outcome.title, e.outcome.seconds / 60);
+    if (!e.gpu_note.empty()) md += e.gpu_note + "\n\n";
+    if (!e.error.empty()) md += "Stopped: " + e.error + "\n\n";
+    md += "```\n" + e.outcome.transcript + "```\n";
+  }
+  return md;
+}
+
+Json course_json(const std::vector<CourseEntry>& entries) {
+  Json lessons_json = Json::array();
+  for (const CourseEntry& e : entries) {
+    const LessonOutcome& o = e.outcome;
+    Json j{{"number", o.number}, {"title", o.title}, {"passed", o.passed}, {"failed", o.failed},
+           {"exit_code", e.exit_code}, {"seconds", o.seconds}};
+    if (o.has_headline)
+      j["headline"] = {{"claim", o.headline_claim}, {"source", o.headline_source}, {"unit", o.headline_unit},
+                       {"textbook", o.headline_textbook},
+                       {"measured", std::isfinite(o.headline_measured) ? Json(o.headline_measured) : Json(nullptr)}};
+    if (!e.error.empty()) j["error"] = e.error;
+    if (!e.gpu_note.empty()) j["gpu_note"] = e.gpu_note;
+    lessons_json.push_back(j);
+  }
+  return {{"kind", "course"}, {"lessons", lessons_json}};
+}
+
+}  // namespace flopslab::lessons

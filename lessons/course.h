@@ -1,0 +1,34 @@
+// `flopslab course`: the lessons in syllabus order, one after another in this process, each
+// kept as a section (what it printed, its checks, its time), and one table at the end.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/json.h"
+#include "bench/table.h"
+#include "lessons/frame.h"
+
+namespace flopslab::lessons {
+
+struct CourseEntry {
+  LessonOutcome outcome;
+  int exit_code = 0;
+  std::string error;     // what the lesson threw, if it did not finish
+  std::string gpu_note;  // "CPU half only: <why>" for a lesson with a GPU half and no GPU
+};
+
+// Lessons from..to (numbers, both included), each run with `options`. `before` is called with
+// each lesson before it starts (for progress).
+std::vector<CourseEntry> run_course(int from, int to, const LessonOptions& options,
+                                    const std::function<void(const Lesson&, std::size_t index, std::size_t count)>& before = {});
+
+// Lesson, checks passed / failed, the headline measured figure against its textbook figure,
+// minutes, and notes.
+bench::Table course_table(const std::vector<CourseEntry>& entries);
+// course.md: the table, then one section per lesson with its time and its transcript.
+std::string course_markdown(const std::vector<CourseEntry>& entries, const std::string& heading);
+Json course_json(const std::vector<CourseEntry>& entries);
+
+}  // namespace flopslab::lessons
