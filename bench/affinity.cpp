@@ -67,6 +67,16 @@ void unpin_current_thread() {
   pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
+UnpinnedScope::UnpinnedScope() : saved_(sizeof(cpu_set_t)) {
+  if (pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), reinterpret_cast<cpu_set_t*>(saved_.data())) != 0)
+    saved_.clear();
+  unpin_current_thread();
+}
+
+UnpinnedScope::~UnpinnedScope() {
+  if (!saved_.empty()) pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), reinterpret_cast<cpu_set_t*>(saved_.data()));
+}
+
 void pin_omp_thread(int thread_index) {
   const std::vector<int>& order = cpu_order();
   pin_current_thread(order[static_cast<std::size_t>(thread_index) % order.size()]);

@@ -19,6 +19,20 @@ bool pin_current_thread(int cpu);
 // (the PyTorch twin's) or a data-loader worker all on one CPU.
 void unpin_current_thread();
 
+// While it lives, the calling thread may run on every CPU (unpin_current_thread); its old mask
+// comes back after. For starting a program from a pinned measuring thread: likwid-bench
+// inherits the mask, and a mask of one CPU would put all its threads on that CPU.
+class UnpinnedScope {
+ public:
+  UnpinnedScope();
+  ~UnpinnedScope();
+  UnpinnedScope(const UnpinnedScope&) = delete;
+  UnpinnedScope& operator=(const UnpinnedScope&) = delete;
+
+ private:
+  std::vector<unsigned char> saved_;  // the cpu_set_t, as bytes
+};
+
 // Pins the threads of an OpenMP team of `threads` to cpu_order()[0..threads), wrapping around
 // when there are more threads than CPUs. Call it inside the parallel region.
 void pin_omp_thread(int thread_index);

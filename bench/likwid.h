@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace flopslab::bench {
 
@@ -19,10 +20,18 @@ struct LikwidResult {
 // thread and the total last), or 0 when there is none.
 double likwid_value(const std::string& output, const std::string& key);
 
+// The hardware thread each of likwid-bench's threads ran on, in order, from its "Group: G
+// Thread T ... running on hwthread H" lines.
+std::vector<int> likwid_hwthreads(const std::string& output);
+
 // True when likwid-bench is on PATH.
 bool likwid_available();
 
-// `likwid-bench -t TEST -W WORKGROUP`, e.g. ("peakflops_sp_avx_fma", "N:32kB:1").
-LikwidResult run_likwid(const std::string& test, const std::string& workgroup);
+// `likwid-bench -t TEST -W WORKGROUP`, e.g. ("peakflops_sp_avx_fma", "N:32kB:1"), whose
+// workgroup asks for `threads` threads. A run whose threads did not land on that many distinct
+// hardware threads (likwid's own reading of a VM's topology can differ from hwloc's) does not
+// count: ran is false and the reason says where they ran, so no row sets flopslab on N threads
+// against likwid on fewer.
+LikwidResult run_likwid(const std::string& test, const std::string& workgroup, int threads);
 
 }  // namespace flopslab::bench

@@ -284,7 +284,12 @@ TEST_CASE("likwid-bench output is read from its summary line") {
   CHECK(bench::likwid_value(output, "MByte/s") == doctest::Approx(24500.5));
   CHECK(bench::likwid_value(output, "MFlops/s") == doctest::Approx(2100.0));
   CHECK(bench::likwid_value(output, "Missing") == 0);
-  const bench::LikwidResult bad = bench::run_likwid("no_such_test", "N:32kB:1");
+  // Where its threads ran: a 2-thread run on one hardware thread is not a 2-thread peer.
+  const std::string placed = "Group: 0 Thread 0 Global Thread 0 running on hwthread 0 - Vector length 8000\n"
+                             "Group: 0 Thread 1 Global Thread 1 running on hwthread 0 - Vector length 8000\n";
+  CHECK(bench::likwid_hwthreads(placed) == std::vector<int>{0, 0});
+  CHECK(bench::likwid_hwthreads(output).empty());
+  const bench::LikwidResult bad = bench::run_likwid("no_such_test", "N:32kB:1", 1);
   CHECK_FALSE(bad.ran);
   CHECK_FALSE(bad.reason.empty());
 }

@@ -120,7 +120,7 @@ ProbeReport run_bandwidth_probe(const ProbeContext& ctx) {
     for (bool nt : {false, true}) {
       const char* test = likwid_triad(nt);
       ctx.step(fmt::format("bandwidth: likwid-bench {} on {} thread{}", test, threads, threads == 1 ? "" : "s"));
-      const LikwidResult peer = run_likwid(test, fmt::format("N:{}MB:{}", likwid_mb, threads));
+      const LikwidResult peer = run_likwid(test, fmt::format("N:{}MB:{}", likwid_mb, threads), threads);
       const double ours = largest_of(nt ? triad_nt : triad, threads);
       peers.add_row({nt ? "triad-nt" : "triad", std::to_string(threads), gbps(ours), peer.ran ? test : peer.reason,
                      peer.ran ? gbps(peer.gbytes_per_s) : "-",

@@ -63,6 +63,7 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
   Table table({{"loop", A::left}, {"threads"}, {"GFLOP/s"}, {"best"}, {"theoretical"}, {"% of theoretical"},
                {"likwid-bench"}, {"vs likwid"}});
   Json points = Json::array();
+  std::vector<std::string> left_out;  // likwid-bench runs that did not use the threads asked for
   for (const Row& r : rows) {
     const int cores_used = std::min(r.threads, ctx.cores);  // SMT siblings share their core's pipes
     const double ghz = r.threads == 1 ? ctx.clock.ghz_one_core : ctx.clock.ghz_all_cores;
@@ -71,7 +72,9 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
     LikwidResult peer;
     if (const char* test = likwid_test(*r.loop); ctx.peers && test != nullptr && r.threads <= ctx.cores) {
       ctx.step(fmt::format("flops: likwid-bench {} on {} thread{}", test, r.threads, r.threads == 1 ? "" : "s"));
-      peer = run_likwid(test, fmt::format("N:{}kB:{}", 32 * r.threads, r.threads));
+      peer = run_likwid(test, fmt::format("N:{}kB:{}", 32 * r.threads, r.threads), r.threads);
+      if (!peer.ran && peer.reason.rfind("likwid-bench ran", 0) == 0)
+        left_out.push_back(fmt::format("{} on {} thread(s): {}", r.loop->name, r.threads, peer.reason));
     }
     table.add_row({r.loop->name, std::to_string(r.threads), fmt::format("{:.1f}", median),
                    fmt::format("{:.1f}", r.m.gflops()), fmt::format("{:.1f}", theory.gflops),
@@ -119,6 +122,9 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
   report.table(std::move(table));
   if (!unsupported.empty())
     report.say(fmt::format("Not supported by this CPU (skipped): {}.", fmt::join(unsupported, ", ")));
+  if (!left_out.empty())
+    report.say(fmt::format("No likwid-bench figure where it did not run on the threads flopslab used: {}.",
+                           fmt::join(left_out, "; ")));
   if (!ctx.peers)
     report.say("Peers not run (quick mode).");
   else if (!likwid_available())

@@ -92,6 +92,7 @@ ProbeReport run_latency_probe(const ProbeContext& ctx) {
   Table table({{"level", A::left}, {"hwloc size", A::left}, {"boundary found", A::left}, {"found / hwloc"},
                {"latency ns"}, {"cycles"}, {"2010 list ns"}, {"d2l ns"}, {"measured / d2l"}});
   Json level_json = Json::array();
+  std::vector<std::string> short_levels;  // found boundaries well below hwloc's sizes
   for (std::size_t k = 0; k < levels.plateaus.size(); ++k) {
     const Plateau& plateau = levels.plateaus[k];
     const std::string& name = names[k];
@@ -101,6 +102,8 @@ ProbeReport run_latency_probe(const ProbeContext& ctx) {
     if (!is_dram && k < caches.size()) hwloc_bytes = double(caches[k].second), hwloc = format_bytes(hwloc_bytes);
     if (!is_dram && k < levels.boundaries.size()) found_bytes = levels.boundaries[k].bytes, found = format_bytes(found_bytes);
     if (hwloc_bytes > 0 && found_bytes > 0) ratio = fmt::format("{:.2f}", found_bytes / hwloc_bytes);
+    if (hwloc_bytes > 0 && found_bytes > 0 && found_bytes < 0.5 * hwloc_bytes)
+      short_levels.push_back(fmt::format("{} at {} against hwloc's {} ({:.2f}x)", name, found, hwloc, found_bytes / hwloc_bytes));
     const Textbook* book = name == "DRAM" || !is_dram ? textbook_for(name) : nullptr;
     const double d2l_mid = book != nullptr ? 0.5 * (book->d2l_low_ns + book->d2l_high_ns) : 0;
     table.add_row({name, hwloc, found, ratio, ns(plateau.latency), fmt::format("{:.0f}", plateau.latency * ctx.clock.ghz_one_core),
@@ -130,6 +133,15 @@ ProbeReport run_latency_probe(const ProbeContext& ctx) {
     report.say(fmt::format("Found {} plateaus for {} cache levels plus DRAM: neighbouring levels with latencies "
                            "closer than 1.3x, or a working-set range too short to show DRAM, merge into one.",
                            levels.plateaus.size(), caches.size()));
+  if (!short_levels.empty())
+    report.say(fmt::format(
+        "The curve leaves {} early. What the probe can tell: the working set at which one thread's dependent loads "
+        "start missing. What it cannot: why. hwloc reports the cache the CPU describes. A shared cache's useful "
+        "share for one thread can be smaller: in a VM the host may give this guest only part of an L3 (one CCD's "
+        "slice, or less while other tenants run); other cores' data takes room; replacement is not perfect LRU, so "
+        "a random cycle starts missing before the set is full; and 4 KiB pages map the set onto cache sets "
+        "unevenly, which huge pages avoid.",
+        fmt::join(short_levels, ", ")));
   report.say("Textbook: the 2010 \"latency numbers every programmer should know\" (L1 0.5 ns, L2 7 ns, DRAM 100 ns) "
              "and the d2l.ai hardware table (L1 1.5 ns, L2 5 ns, L3 16 ns, DRAM 46-75 ns).");
   report.chart("latency.png", "Latency staircase: ns per load against working set");
