@@ -20,6 +20,7 @@
 #include "bench/counters.h"
 #include "bench/cpu_model.h"
 #include "bench/files.h"
+#include "bench/html_report.h"
 #include "bench/conv_sweep.h"
 #include "bench/gemm_sweep.h"
 #include "bench/gpu/gpu_conv.h"
@@ -318,6 +319,8 @@ ReportOutcome write_report(const ReportOptions& o) {
                      : "Convolution on the GPU left out: " + gpu_conv_problem + "\n\n";
     }
     write_file_atomically(staging + "/report.md", md);
+    write_file_atomically(staging + "/report.html",
+                          markdown_to_html(md, staging, fmt::format("flopslab report: {}", machine.cpu_brand)));
 
     if (fs::exists(out.dir)) {
       if (!o.force) throw std::runtime_error(out.dir + " appeared while the report ran; nothing was replaced");

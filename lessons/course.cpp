@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/affinity.h"
 #include "bench/gpu/gpu_runtime.h"
 
 namespace flopslab::lessons {
@@ -19,6 +20,9 @@ std::vector<CourseEntry> run_course(int from, int to, const LessonOptions& optio
     const Lesson& l = *chosen[i];
     if (before) before(l, i, chosen.size());
     CourseEntry e;
+    // Each lesson starts as it would in a process of its own: an earlier one's probes may have
+    // left this thread pinned to one CPU, and threads started from it would inherit that.
+    bench::unpin_current_thread();
     const auto started = std::chrono::steady_clock::now();
     try {
       e.exit_code = l.run(options);
@@ -43,6 +47,9 @@ std::string headline(const LessonOutcome& o) {
   return fmt::format("{}: {} (textbook {}, {})", o.headline_claim, format_value(o.headline_measured, o.headline_unit),
                      format_value(o.headline_textbook, o.headline_unit), o.headline_source);
 }
+std::string duration(double seconds) {
+  return seconds < 60 ? fmt::format("{:.0f} s", seconds) : fmt::format("{:.1f} min", seconds / 60);
+}
 std::string notes(const CourseEntry& e) {
   std::string n = e.error.empty() ? "" : "stopped: " + e.error;
   if (!e.gpu_note.empty()) n += (n.empty() ? "" : "; ") + e.gpu_note;
@@ -52,7 +59,7 @@ std::string notes(const CourseEntry& e) {
 
 bench::Table course_table(const std::vector<CourseEntry>& entries) {
   using A = bench::Table::Align;
-  bench::Table t({{"lesson", A::left}, {"checks"}, {"headline: measured (textbook)", A::left}, {"minutes"}, {"notes", A::left}});
+  bench::Table t({{"lesson", A::left}, {"checks"}, {"headline: measured (textbook)", A::left}, {"time"}, {"notes", A::left}});
   double total = 0;
   int passed = 0, failed = 0;
   for (const CourseEntry& e : entries) {
@@ -60,17 +67,17 @@ bench::Table course_table(const std::vector<CourseEntry>& entries) {
     t.add_row({fmt::format("{:02d} {}", o.number, o.title),
                o.failed > 0 || !e.error.empty() ? fmt::format("{} passed, {} FAILED", o.passed, o.failed)
                                                 : fmt::format("{} passed", o.passed),
-               headline(o), fmt::format("{:.1f}", o.seconds / 60), notes(e)});
+               headline(o), duration(o.seconds), notes(e)});
     total += o.seconds, passed += o.passed, failed += o.failed;
   }
-  t.add_row({"all", fmt::format("{} passed, {} failed", passed, failed), "", fmt::format("{:.1f}", total / 60), ""});
+  t.add_row({"all", fmt::format("{} passed, {} failed", passed, failed), "", duration(total), ""});
   return t;
 }
 
 std::string course_markdown(const std::vector<CourseEntry>& entries, const std::string& heading) {
   std::string md = "# " + heading + "\n\n" + course_table(entries).markdown() + "\n";
   for (const CourseEntry& e : entries) {
-    md += fmt::format("\n## Lesson {:02d}: {} ({:.1f} min)\n\n", e.outcome.number, e.outcome.title, e.outcome.seconds / 60);
+    md += fmt::format("\n## Lesson {:02d}: {} ({})\n\n", e.outcome.number, e.outcome.title, duration(e.outcome.seconds));
     if (!e.gpu_note.empty()) md += e.gpu_note + "\n\n";
     if (!e.error.empty()) md += "Stopped: " + e.error + "\n\n";
     md += "```\n" + e.outcome.transcript + "```\n";

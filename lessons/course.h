@@ -25,7 +25,7 @@ std::vector<CourseEntry> run_course(int from, int to, const LessonOptions& optio
                                     const std::function<void(const Lesson&, std::size_t index, std::size_t count)>& before = {});
 
 // Lesson, checks passed / failed, the headline measured figure against its textbook figure,
-// minutes, and notes.
+// time, and notes.
 bench::Table course_table(const std::vector<CourseEntry>& entries);
 // course.md: the table, then one section per lesson with its time and its transcript.
 std::string course_markdown(const std::vector<CourseEntry>& entries, const std::string& heading);

@@ -8,7 +8,7 @@ execute_process(COMMAND "${EXE}" report --quick --no-progress --out "${OUT}"
 if(NOT code EQUAL 0)
   message(FATAL_ERROR "report exited ${code}\n${out}\n${err}")
 endif()
-foreach(f report.md report.json)
+foreach(f report.md report.json report.html)
   if(NOT EXISTS "${OUT}/${f}")
     message(FATAL_ERROR "${OUT}/${f} missing\n${out}\n${err}")
   endif()

@@ -14,6 +14,7 @@
 #include "bench/files.h"
 #include "bench/gemm_sweep.h"
 #include "bench/gpu/gpu_runtime.h"
+#include "bench/html_report.h"
 #include "bench/machine.h"
 #include "bench/report_compare.h"
 #include "bench/scale_model.h"
@@ -366,4 +367,31 @@ TEST_CASE("compare: figures matched by section and name, ratios B / A, the rest 
   CHECK(tables[0].second.text().find("0.500  B") != std::string::npos);  // half the latency: B is better
   CHECK_THROWS_WITH_AS(bench::compare_reports(a, Json{{"x", 1}}), "not a flopslab report (no schema and sections)",
                        std::invalid_argument);
+}
+
+TEST_CASE("report.html: the report's Markdown as one page, tables sortable, charts embedded") {
+  CHECK(bench::base64("") == "");
+  CHECK(bench::base64("f") == "Zg==");
+  CHECK(bench::base64("fo") == "Zm8=");
+  CHECK(bench::base64("foobar") == "Zm9vYmFy");
+  const std::string dir = (std::filesystem::temp_directory_path() / "flopslab-html-test").string();
+  std::filesystem::create_directories(dir);
+  bench::write_file_atomically(dir + "/chart.png", "PNG!");
+  const std::string md =
+      "# Title <1>\n\nSome `code` and **bold** text,\ncontinued.\n\n| a | b \\| c |\n| :--- | ---: |\n| 1 | 2 |\n\n"
+      "![the chart](chart.png)\n![gone](missing.png)\n\n- one\n- two\n\n> a note\n\n```\nx < y\n```\n"
+      "[outside](https://example.com)\n";
+  const std::string page = bench::markdown_to_html(md, dir, "t");
+  CHECK(page.find("<h1>Title &lt;1&gt;</h1>") != std::string::npos);
+  CHECK(page.find("<p>Some <code>code</code> and <strong>bold</strong> text, continued.</p>") != std::string::npos);
+  CHECK(page.find("<table class=\"sortable\"><thead><tr><th>a</th><th>b | c</th></tr></thead><tbody>\n<tr><td>1</td><td>2</td></tr>") !=
+        std::string::npos);
+  CHECK(page.find("src=\"data:image/png;base64,UE5HIQ==\"") != std::string::npos);
+  CHECK(page.find("[chart not drawn: gone]") != std::string::npos);
+  CHECK(page.find("<ul>\n<li>one</li>\n<li>two</li>\n</ul>") != std::string::npos);
+  CHECK(page.find("<blockquote>a note</blockquote>") != std::string::npos);
+  CHECK(page.find("<pre>x &lt; y\n</pre>") != std::string::npos);
+  CHECK(page.find("https://") == page.find("outside (https://example.com)") + 9);  // text, not a link
+  CHECK(page.find("href=") == std::string::npos);
+  std::filesystem::remove_all(dir);
 }
