@@ -91,4 +91,12 @@ void pin_team(int threads) {
   pin_omp_thread(omp_get_thread_num());
 }
 
+void unpin_all() {
+  unpin_current_thread();
+  // OpenMP keeps its pool: threads pinned by an earlier pin_team (or all onto one CPU, by a
+  // probe that shares a core on purpose) would keep their CPUs in every later region.
+#pragma omp parallel num_threads(std::max(omp_get_max_threads(), int(cpu_order().size())))
+  unpin_current_thread();
+}
+
 }  // namespace flopslab::bench

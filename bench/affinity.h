@@ -33,6 +33,10 @@ class UnpinnedScope {
   std::vector<unsigned char> saved_;  // the cpu_set_t, as bytes
 };
 
+// The calling thread and every thread of OpenMP's pool may run on every CPU again: the state
+// a fresh process starts in (the course runs each lesson from it).
+void unpin_all();
+
 // Pins the threads of an OpenMP team of `threads` to cpu_order()[0..threads), wrapping around
 // when there are more threads than CPUs. Call it inside the parallel region.
 void pin_omp_thread(int thread_index);

@@ -21,8 +21,8 @@ std::vector<CourseEntry> run_course(int from, int to, const LessonOptions& optio
     if (before) before(l, i, chosen.size());
     CourseEntry e;
     // Each lesson starts as it would in a process of its own: an earlier one's probes may have
-    // left this thread pinned to one CPU, and threads started from it would inherit that.
-    bench::unpin_current_thread();
+    // left this thread, or OpenMP's pooled threads, pinned to one CPU.
+    bench::unpin_all();
     const auto started = std::chrono::steady_clock::now();
     try {
       e.exit_code = l.run(options);

@@ -100,11 +100,20 @@ int run_lesson_05(const LessonOptions& options) {
   lesson.check(packed >= 0.6 * peak1,
                fmt::format("the packed SIMD rung reached at least 60% of the one-core FMA peak ({:.0f}%)",
                            100 * packed / peak1));
-  if (cores > 1)
-    lesson.check(parallel >= 0.7 * cores * packed,
-                 fmt::format("OpenMP on {} cores ran at least {:.1f}x the one-core rung on {}^3 ({:.2f}x; {:.0f}% of the "
-                             "all-core peak)",
-                             cores, 0.7 * cores, fast_shape.m, parallel / packed, 100 * parallel / fast_sweep.peak_gflops(cores)));
+  if (cores > 1) {
+    // Against what the cores delivered together in this run (the FMA peak on all of them,
+    // timed beside the rungs): a virtual machine's host may take a core for a while, which
+    // lowers both alike instead of failing the rung for it.
+    const double peak_all = fast_sweep.peak_gflops(cores);
+    if (peak_all < 0.7 * cores * peak1)
+      lesson.say(fmt::format("(During this run the {} cores together reached only {:.2f}x one core's FMA peak: "
+                             "something else ran on them.)",
+                             cores, peak_all / peak1));
+    lesson.check(parallel >= 0.6 * peak_all,
+                 fmt::format("OpenMP on {} cores reached at least 60% of their measured all-core peak on {}^3 ({:.0f}%; "
+                             "{:.2f}x the one-core rung)",
+                             cores, fast_shape.m, 100 * parallel / peak_all, parallel / packed));
+  }
   if (std::isfinite(onednn1))
     lesson.check(packed >= 0.8 * onednn1,
                  fmt::format("on one core the ladder's best reached at least 80% of oneDNN ({:.0f}%)",
