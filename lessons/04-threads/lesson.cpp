@@ -42,10 +42,19 @@ int run_lesson_04(const LessonOptions& options) {
     lesson.check(fma_all >= 0.8 * cores * fma1,
                  fmt::format("the compute-bound loop scaled to at least {:.1f}x on {} cores ({:.2f}x)", 0.8 * cores, cores,
                              fma_all / fma1));
-    lesson.check(mem_all / mem1 < fma_all / fma1,
-                 fmt::format("the memory-bound loop scaled less than the compute-bound one ({:.2f}x vs {:.2f}x): "
-                             "bandwidth runs out before cores do",
-                             mem_all / mem1, fma_all / fma1));
+    // Bandwidth runs out before cores only where the cores can draw more than the memory gives.
+    // A few cores of a large socket (a small virtual machine) may not: then both loops scale
+    // alike, and the lesson says so instead of checking a claim the machine does not set up.
+    if (mem_all / mem1 >= 0.9 * cores)
+      lesson.say(fmt::format("\nThe memory-bound loop scaled {:.2f}x on {} cores, nearly linearly: these cores together "
+                             "draw {:.1f} GB/s without exhausting the memory behind them (a slice of a larger socket), so "
+                             "the claim that bandwidth runs out first is not tested here. Run it on more cores to see it.",
+                             mem_all / mem1, cores, mem_all));
+    else
+      lesson.check(mem_all / mem1 < fma_all / fma1,
+                   fmt::format("the memory-bound loop scaled less than the compute-bound one ({:.2f}x vs {:.2f}x): "
+                               "bandwidth runs out before cores do",
+                               mem_all / mem1, fma_all / fma1));
   }
   if (logical > cores)
     lesson.check(fma_smt <= 1.15 * fma_all,
