@@ -58,4 +58,4 @@ else()
     message(FATAL_ERROR "without matplotlib, report.md must say why the charts are missing")
   endif()
 endif()
-file(REMOVE_RECURSE "${OUT}")
+# The directory stays: cli.report_html opens its report.html next (the next run removes it first).
