@@ -95,14 +95,14 @@ AllreduceStudy measure_allreduce(nn::Communicator& comm, std::int64_t max_bytes,
   AllreduceStudy out{.world = comm.world(), .backend = device != nullptr ? device->backend() : comm.backend()};
   const int samples = quick ? 5 : 15;
   std::vector<float> data(device != nullptr ? 0 : std::size_t(max_bytes / 4)), receive(data.size());
-  const nn::Tensor on_gpu = device != nullptr ? nn::Tensor::zeros_on(nn::DeviceTag::cuda, {max_bytes / 4}) : nn::Tensor();
+  nn::Tensor on_gpu = device != nullptr ? nn::Tensor::zeros_on(nn::DeviceTag::cuda, {max_bytes / 4}) : nn::Tensor();
   const int to = (comm.rank() + 1) % comm.world(), from = (comm.rank() + comm.world() - 1) % comm.world();
   std::vector<double> bytes, reduce_s, step_s;
   for (std::int64_t b = 4; b <= max_bytes; b *= 4) {
     const std::int64_t n = b / 4;
     if (progress) progress(fmt::format("all-reduce of {} on {} ranks", format_bytes(double(b)), comm.world()));
     if (device != nullptr) {
-      float* x = const_cast<float*>(on_gpu.data());
+      float* x = on_gpu.data();
       const Timing reduce = time_collective(comm, [&] {
         device->start_allreduce_sum(x, n);
         device->join();

@@ -68,7 +68,7 @@ int run_course_command(const CourseArgs& a) {
 CLI::App* add_course_command(CLI::App& app, CommandRun& run) {
   auto a = std::make_shared<CourseArgs>();
   auto* sub = app.add_subcommand("course", "Run the lessons in order and end with one table: checks, headline figure "
-                                           "against its textbook value, minutes; writes course.md and course.json");
+                                           "against its textbook value, time; writes course.md and course.json");
   sub->add_option("--from", a->from, "First lesson  [1]")->type_name("N");
   sub->add_option("--to", a->to, "Last lesson  [the last written]")->type_name("M");
   sub->add_flag("--quick", a->quick, "Each lesson's quick mode (small sizes, short timing)");
