@@ -60,13 +60,20 @@ FmaPipes fma_pipes(const MachineInfo& m) {
     if (m.cpu_family == 0x1a) return known(2, 2, "Zen 5");
   }
   if (m.cpu_vendor == "GenuineIntel" && m.cpu_family == 6) {
+    // AMX exists only on Sapphire Rapids and later server cores, all with two 512-bit FMA
+    // pipes. A hypervisor may report another model number (a Firecracker guest on Granite
+    // Rapids reads model 0xa7, Rocket Lake's), so the feature outranks the number.
+    const bool amx = std::find(m.simd.begin(), m.simd.end(), "amx_tile") != m.simd.end();
+    if (amx && model != 0x8f && model != 0xcf && model != 0xad && model != 0xae)
+      return {2, 2, fmt::format("Sapphire Rapids or later (AMX present; the model number {:#x} is not one of them, as "
+                                "a hypervisor may report)", model), true};
     switch (model) {
       case 0x3c: case 0x3f: case 0x45: case 0x46: return known(2, 0, "Haswell");
       case 0x3d: case 0x47: case 0x4f: case 0x56: return known(2, 0, "Broadwell");
       case 0x4e: case 0x5e: case 0x8e: case 0x9e: case 0xa5: case 0xa6: return known(2, 0, "Skylake (client)");
       case 0x55: return known(2, 2, "Skylake-SP / Cascade Lake (some Silver and Bronze parts have 1 AVX-512 pipe)");
       case 0x6a: case 0x6c: return known(2, 2, "Ice Lake-SP");
-      case 0x7d: case 0x7e: case 0x8c: case 0x8d: case 0xa7: return known(2, 1, "Ice Lake / Tiger Lake (client)");
+      case 0x7d: case 0x7e: case 0x8c: case 0x8d: case 0xa7: return known(2, 1, "Ice Lake / Tiger Lake / Rocket Lake (client)");
       case 0x8f: return known(2, 2, "Sapphire Rapids");
       case 0xcf: return known(2, 2, "Emerald Rapids");
       case 0xad: case 0xae: return known(2, 2, "Granite Rapids");

@@ -11,6 +11,12 @@ constexpr double kPlateauTolerance = 0.12;  // log units, about 12.7%
 constexpr std::size_t kMinPoints = 3;
 constexpr double kMinStep = 1.3;
 constexpr double kRiseFraction = 0.15;
+// Every cache level we know is at least twice as slow as the one before (L1 -> L2 about 3x,
+// L2 -> L3 3-8x). A smaller step below DRAM's latency is the TLB: in a VM whose host maps the
+// guest with 4 KiB pages, the second-level TLB and page walks add a few cycles per load past a
+// few hundred KiB, long before the L2 is full.
+constexpr double kMinCacheStep = 2.0;
+constexpr double kDramNs = 40;  // slower than this and at least 3x the level before: DRAM
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -45,8 +51,9 @@ Levels find_levels(const std::vector<CurvePoint>& raw) {
   }
   // 2. Neighbours that are not a real step apart are one level (noise split them).
   for (const Plateau& r : runs) {
-    if (!out.plateaus.empty() && r.latency < kMinStep * out.plateaus.back().latency &&
-        r.latency > out.plateaus.back().latency / kMinStep) {
+    const double step = out.plateaus.empty() ? 0 : r.latency / out.plateaus.back().latency;
+    const double min_step = r.latency < kDramNs ? kMinCacheStep : kMinStep;
+    if (!out.plateaus.empty() && step < min_step && step > 1 / kMinStep) {
       Plateau& merged = out.plateaus.back();
       merged.last = r.last;
       merged.latency = median_latency(curve, merged.first, merged.last);
@@ -71,7 +78,7 @@ std::vector<std::string> level_names(const Levels& levels) {
   bool dram = false;
   for (std::size_t k = 0; k < levels.plateaus.size(); ++k) {
     const double latency = levels.plateaus[k].latency;
-    if (!dram && k > 0 && latency >= 40 && latency >= 3 * levels.plateaus[k - 1].latency) {
+    if (!dram && k > 0 && latency >= kDramNs && latency >= 3 * levels.plateaus[k - 1].latency) {
       dram = true;
       names.emplace_back("DRAM");
     } else if (dram) {

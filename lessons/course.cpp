@@ -53,6 +53,8 @@ std::string duration(double seconds) {
 std::string notes(const CourseEntry& e) {
   std::string n = e.error.empty() ? "" : "stopped: " + e.error;
   if (!e.gpu_note.empty()) n += (n.empty() ? "" : "; ") + e.gpu_note;
+  if (!e.outcome.untested.empty())
+    n += (n.empty() ? "" : "; ") + fmt::format("{} untested for want of CPUs", e.outcome.untested.size());
   return n.empty() ? "-" : n;
 }
 }  // namespace
@@ -61,16 +63,19 @@ bench::Table course_table(const std::vector<CourseEntry>& entries) {
   using A = bench::Table::Align;
   bench::Table t({{"lesson", A::left}, {"checks"}, {"headline: measured (textbook)", A::left}, {"time"}, {"notes", A::left}});
   double total = 0;
-  int passed = 0, failed = 0;
+  int passed = 0, failed = 0, untested = 0;
   for (const CourseEntry& e : entries) {
     const LessonOutcome& o = e.outcome;
     t.add_row({fmt::format("{:02d} {}", o.number, o.title),
                o.failed > 0 || !e.error.empty() ? fmt::format("{} passed, {} FAILED", o.passed, o.failed)
                                                 : fmt::format("{} passed", o.passed),
                headline(o), duration(o.seconds), notes(e)});
-    total += o.seconds, passed += o.passed, failed += o.failed;
+    total += o.seconds, passed += o.passed, failed += o.failed, untested += int(o.untested.size());
   }
-  t.add_row({"all", fmt::format("{} passed, {} failed", passed, failed), "", duration(total), ""});
+  t.add_row({"all",
+              untested > 0 ? fmt::format("{} passed, {} failed, {} untested", passed, failed, untested)
+                           : fmt::format("{} passed, {} failed", passed, failed),
+              "", duration(total), ""});
   return t;
 }
 
@@ -90,7 +95,7 @@ Json course_json(const std::vector<CourseEntry>& entries) {
   for (const CourseEntry& e : entries) {
     const LessonOutcome& o = e.outcome;
     Json j{{"number", o.number}, {"title", o.title}, {"passed", o.passed}, {"failed", o.failed},
-           {"exit_code", e.exit_code}, {"seconds", o.seconds}};
+           {"untested", o.untested}, {"exit_code", e.exit_code}, {"seconds", o.seconds}};
     if (o.has_headline)
       j["headline"] = {{"claim", o.headline_claim}, {"source", o.headline_source}, {"unit", o.headline_unit},
                        {"textbook", o.headline_textbook},

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/cpu_share.h"
 #include "bench/machine.h"
 
 namespace flopslab::lessons {
@@ -86,8 +87,16 @@ void LessonRun::compare(std::string claim, double textbook, std::string source, 
 }
 
 bool LessonRun::check(bool ok, std::string statement) {
-  checks_.emplace_back(ok, std::move(statement));
+  checks_.emplace_back(ok ? Verdict::pass : Verdict::fail, std::move(statement));
   return ok;
+}
+
+bool LessonRun::check_with_cpus(const Json& share, int threads, bool ok, std::string statement) {
+  const bench::CpuShare s = bench::CpuShare::from_json(share);
+  if (bench::had_cpus_for(s, threads)) return check(ok, std::move(statement));
+  checks_.emplace_back(Verdict::untested,
+                       fmt::format("{}: the measurement on {} threads had only {}", statement, threads, s.describe()));
+  return true;
 }
 
 int LessonRun::finish(const std::string& takeaway) {
@@ -105,17 +114,24 @@ int LessonRun::finish(const std::string& takeaway) {
     outcome.headline_claim = h.claim, outcome.headline_source = h.source, outcome.headline_unit = h.unit;
     outcome.headline_textbook = h.textbook, outcome.headline_measured = h.measured;
   }
-  int failed = 0;
+  int failed = 0, untested = 0;
   emit("\nChecks\n\n");
-  for (const auto& [ok, statement] : checks_) {
-    emit(fmt::format("  {}  {}\n", ok ? "PASS" : "FAIL", statement));
-    failed += ok ? 0 : 1;
+  for (const auto& [verdict, statement] : checks_) {
+    emit(fmt::format("  {}  {}\n", verdict == Verdict::pass ? "PASS" : verdict == Verdict::fail ? "FAIL" : "UNTESTED",
+                     statement));
+    failed += verdict == Verdict::fail ? 1 : 0;
+    untested += verdict == Verdict::untested ? 1 : 0;
+    if (verdict == Verdict::untested) outcome.untested.push_back(statement);
   }
+  if (untested > 0)
+    emit(fmt::format("\n{} check{} untested: the machine did not give this run the CPUs the claim is about (steal is "
+                     "time the hypervisor ran another guest on our virtual CPUs). Run the lesson again when it is idle.\n",
+                     untested, untested == 1 ? " was" : "s were"));
   emit(fmt::format("\nTakeaway: {}\n", takeaway));
   if (failed > 0)
     emit(fmt::format("\n{} of {} checks failed on this machine; the numbers above say by how much.\n", failed,
                      checks_.size()));
-  outcome.failed = failed, outcome.passed = int(checks_.size()) - failed;
+  outcome.failed = failed, outcome.passed = int(checks_.size()) - failed - untested;
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - outcome_started).count();
   return failed == 0 ? 0 : 1;
 }

@@ -40,6 +40,11 @@ class LessonRun {
                std::string unit);
   // Records a verified statement; returns ok so callers can chain on it.
   bool check(bool ok, std::string statement);
+  // A check whose claim needs `threads` CPUs of this machine at once (a scaling claim). `share`
+  // is what bench::CpuShare::to_json recorded over the measurement. When the run did not have
+  // the CPUs (a hypervisor's steal, another process), the claim was not put to the test: it is
+  // listed as UNTESTED with the share, not as PASS or FAIL. Returns ok, or true when untested.
+  bool check_with_cpus(const Json& share, int threads, bool ok, std::string statement);
 
   // Prints the comparison table, the checks and the takeaway. Returns the exit code: 0 when
   // every check passed, 1 otherwise.
@@ -53,7 +58,8 @@ class LessonRun {
   void emit(const std::string& text);  // to stdout, and to the outcome's transcript
   bench::Progress progress_;
   std::vector<Comparison> comparisons_;
-  std::vector<std::pair<bool, std::string>> checks_;
+  enum class Verdict { pass, fail, untested };
+  std::vector<std::pair<Verdict, std::string>> checks_;
 };
 
 // A measured or textbook figure as the comparison table prints it: "%" as a percentage, "x"
@@ -71,6 +77,7 @@ struct LessonOutcome {
   int number = 0;
   std::string title;
   int passed = 0, failed = 0;
+  std::vector<std::string> untested;  // checks the run could not put to the test, with why
   std::string headline_claim, headline_source, headline_unit;
   double headline_textbook = 0, headline_measured = 0;
   bool has_headline = false;

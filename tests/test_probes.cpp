@@ -3,12 +3,14 @@
 // model's formulas and tables, and each probe's report has its parts.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
 #include <set>
 #include <vector>
 
 #include "bench/counters.h"
 #include "bench/cpu_model.h"
+#include "bench/cpu_share.h"
 #include "bench/levels.h"
 #include "bench/likwid.h"
 #include "bench/memory.h"
@@ -88,6 +90,18 @@ TEST_CASE("level detection: close levels merge, DRAM and the TLB step are named"
   const auto tlb = staircase({{32 << 10, 1.0}, {8 << 20, 12.0}, {256 << 20, 100.0}, {1e30, 160.0}}, double(4ll << 30));
   CHECK(bench::level_names(bench::find_levels(tlb)) ==
         std::vector<std::string>{"L1", "L2", "DRAM", "DRAM, beyond TLB reach"});
+}
+
+TEST_CASE("level detection: a TLB step inside the L2 range is not a cache level") {
+  // A Granite Rapids guest whose host maps it with 4 KiB pages: L2 at 4.45 ns, 1.6x slower from
+  // 1 MiB (second-level TLB), then the real L2 edge at 2 MiB, L3's share, DRAM.
+  const auto curve = staircase({{48 << 10, 1.3}, {724 << 10, 4.45}, {1536 << 10, 7.0}, {16 << 20, 36.0}, {1e30, 150.0}},
+                               double(64 << 20));
+  const bench::Levels levels = bench::find_levels(curve);
+  CHECK(bench::level_names(levels) == std::vector<std::string>{"L1", "L2", "L3", "DRAM"});
+  REQUIRE(levels.boundaries.size() == 3);
+  CHECK(levels.boundaries[1].bytes >= 1 << 20);  // the L2 edge, not the TLB's
+  CHECK(levels.boundaries[1].bytes <= 2 << 20);
 }
 
 TEST_CASE("level detection: one disturbed point does not end a plateau") {
@@ -227,6 +241,13 @@ TEST_CASE("FMA pipes: the table knows the reference machines") {
   CHECK(p.wide == 2);
   m.cpu_model = 0x01;
   CHECK_FALSE(bench::fma_pipes(m).from_table);
+  // A Granite Rapids guest that reads model 0xa7 (Rocket Lake, one 512-bit pipe): AMX decides.
+  m.cpu_model = 0xa7;
+  CHECK(bench::fma_pipes(m).wide == 1);
+  m.simd = {"avx512f", "amx_tile"};
+  p = bench::fma_pipes(m);
+  CHECK(p.wide == 2);
+  CHECK(p.microarchitecture.rfind("Sapphire Rapids or later", 0) == 0);
 }
 
 TEST_CASE("machine warnings flag what cannot be right") {
@@ -316,4 +337,30 @@ TEST_CASE("each probe reports its tables, points and charts (quick mode)") {
   CHECK(points.back()["bytes"].get<double>() <= 8 << 20);
   for (const auto& p : points) CHECK(p["ns"].get<double>() > 0);
   CHECK(bench::find_probe("nonesuch") == nullptr);
+}
+
+TEST_CASE("CPU share: the meter sees this process's own work, and a lost CPU makes a scaling claim untestable") {
+  const bench::CpuShareMeter meter;
+  volatile double sink = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < until) sink = sink + 1.0;
+  const bench::CpuShare share = meter.stop();
+  REQUIRE(share.known);  // Linux: /proc/stat and /proc/self/stat are always there
+  CHECK(share.cpus >= 1);
+  CHECK(share.wall_s >= 0.3);
+  CHECK(share.own_cpus > 0.5);   // one thread spun the whole time (10 ms ticks)
+  CHECK(share.own_cpus < 1.5);
+  CHECK(share.free_cpus() <= share.cpus);
+
+  bench::CpuShare two{.known = true, .wall_s = 1, .cpus = 2, .steal_cpus = 0.05, .other_cpus = 0.05, .own_cpus = 1.9};
+  CHECK(bench::had_cpus_for(two, 2));
+  two.steal_cpus = 0.95;  // the hypervisor ran another guest on one vCPU almost throughout
+  CHECK_FALSE(bench::had_cpus_for(two, 2));
+  CHECK(bench::had_cpus_for(two, 1));
+  CHECK(two.describe() == "1.00 of 2 CPUs free (steal 0.95, other processes 0.05)");
+  const bench::CpuShare back = bench::CpuShare::from_json(two.to_json());
+  CHECK(back.known);
+  CHECK(back.free_cpus() == doctest::Approx(two.free_cpus()));
+  CHECK_FALSE(bench::CpuShare::from_json(Json()).known);
+  CHECK(bench::had_cpus_for(bench::CpuShare{}, 64));  // unknown: the check is made as before
 }

@@ -1,10 +1,13 @@
 // Probe "flops": FMA throughput for every ISA width and precision, on one core, one thread
 // per core, and every hardware thread, next to the theoretical peak (with its formula) and to
 // likwid-bench's peakflops kernels measured in the same run.
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "bench/cpu_peak.h"
+#include "bench/cpu_share.h"
 #include "bench/likwid.h"
 #include "bench/probe.h"
 #include "kernels/cpu/probes/fma_chains.h"
@@ -25,6 +28,7 @@ struct Row {
   const probes::FmaLoop* loop;
   int threads;
   PeakMeasurement m;
+  CpuShare share;  // what of the CPUs the process had while it ran
 };
 
 }  // namespace
@@ -45,18 +49,31 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
     }
     for (int t : thread_counts) {
       ctx.step(fmt::format("flops: {} on {} thread{}", loop.name, t, t == 1 ? "" : "s"));
-      rows.push_back({&loop, t, measure_fma_peak(loop, t, ctx.timing)});
+      const CpuShareMeter meter;
+      PeakMeasurement m = measure_fma_peak(loop, t, t > 1 ? share_timing(ctx.timing) : ctx.timing);
+      rows.push_back({&loop, t, std::move(m), meter.stop()});
     }
   }
 
   // FMA pipes: from the table, or inferred from the one-core fp32 loop of the same width.
   const FmaPipes table_pipes = fma_pipes(machine);
+  // A table entry the measurement contradicts (a loop at 1.4x or more of the peak the table
+  // allows: the reported model is not the real core) gives way to the measured pipes.
+  std::vector<std::string> contradicted;
   auto pipes_of = [&](const probes::FmaLoop& loop) {
-    if (table_pipes.from_table) return pipes_for(table_pipes, loop);
+    int inferred = 0;
     for (const Row& r : rows)
       if (r.threads == 1 && r.loop->vector_bits == loop.vector_bits)
-        return infer_pipes(r.m.gflops(), ctx.clock.ghz_one_core, *r.loop);
-    return 1;
+        inferred = infer_pipes(r.m.gflops(), ctx.clock.ghz_one_core, *r.loop);
+    if (!table_pipes.from_table) return std::max(inferred, 1);
+    const int listed = pipes_for(table_pipes, loop);
+    if (inferred >= 2 * listed && listed > 0) {
+      const std::string note = fmt::format("{}-bit: the table's {} pipe{} for {}, measured {}", loop.vector_bits, listed,
+                                           listed == 1 ? "" : "s", table_pipes.microarchitecture, inferred);
+      if (std::find(contradicted.begin(), contradicted.end(), note) == contradicted.end()) contradicted.push_back(note);
+      return inferred;
+    }
+    return listed;
   };
 
   using A = Table::Align;
@@ -93,6 +110,7 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
                       {"spread", r.m.timing.spread()},
                       {"theoretical_gflops", theory.gflops},
                       {"theoretical_formula", theory.formula},
+                      {"cpu_share", r.share.to_json()},
                       {"likwid", peer.ran ? Json{{"command", peer.command}, {"gflops", peer.gflops}}
                                           : Json{{"command", peer.command}, {"not_run", peer.reason}}}});
   }
@@ -120,6 +138,11 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
              "latency on every current core. *vs likwid* divides the median by likwid-bench's peakflops kernel "
              "for the same ISA, run right after it.");
   report.table(std::move(table));
+  if (!contradicted.empty())
+    report.say(fmt::format("The measurement contradicts flopslab's table of cores ({}): the CPU is not the model it "
+                           "reports (a hypervisor may pass on another model number), so the measured pipe count is "
+                           "used.",
+                           fmt::join(contradicted, "; ")));
   if (!unsupported.empty())
     report.say(fmt::format("Not supported by this CPU (skipped): {}.", fmt::join(unsupported, ", ")));
   if (!left_out.empty())

@@ -9,6 +9,7 @@
 
 #include "bench/affinity.h"
 #include "bench/cpu_peak.h"
+#include "bench/cpu_share.h"
 #include "bench/files.h"
 #include "bench/probe.h"
 #include "bench/probes/stream_runner.h"
@@ -43,13 +44,20 @@ ProbeReport run_threads_probe(const ProbeContext& ctx) {
   struct Step {
     int threads;
     double gflops, gbps;
+    CpuShare compute_share, memory_share;
   };
   std::vector<Step> results;
   for (int t : steps) {
     ctx.step(fmt::format("threads: {} thread{}", t, t == 1 ? "" : "s"));
-    const PeakMeasurement compute = measure_fma_peak(loop, t, timing);
-    const StreamResult memory = measure_stream(triad, arrays, n, t, timing);
-    results.push_back({t, compute.gflops(), memory.gbytes_per_s});
+    // The all-core and all-thread steps are what the scaling claims compare: long enough for
+    // the CPU-share meter to tell whether the cores were there.
+    const TimingOptions step_timing = t == cores || t == logical ? share_timing(timing) : timing;
+    const CpuShareMeter compute_meter;
+    const PeakMeasurement compute = measure_fma_peak(loop, t, step_timing);
+    const CpuShare compute_share = compute_meter.stop();
+    const CpuShareMeter memory_meter;
+    const StreamResult memory = measure_stream(triad, arrays, n, t, step_timing);
+    results.push_back({t, compute.gflops(), memory.gbytes_per_s, compute_share, memory_meter.stop()});
   }
 
   const Step& one = results.front();
@@ -64,7 +72,8 @@ ProbeReport run_threads_probe(const ProbeContext& ctx) {
                    fmt::format("{:.2f}x", s.gflops / one.gflops), fmt::format("{:.1f}", s.gbps),
                    fmt::format("{:.2f}x", s.gbps / one.gbps)});
     points.push_back({{"threads", s.threads}, {"smt", s.threads > cores}, {"fma_gflops", s.gflops},
-                      {"triad_gbytes_per_s", s.gbps}});
+                      {"triad_gbytes_per_s", s.gbps}, {"fma_cpu_share", s.compute_share.to_json()},
+                      {"triad_cpu_share", s.memory_share.to_json()}});
   }
   auto at = [&](int threads) {
     for (const Step& s : results)

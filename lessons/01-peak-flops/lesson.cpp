@@ -31,6 +31,7 @@ int run_lesson_01(const LessonOptions& options) {
   const double one = best(widest.name, 1), all = best(widest.name, ctx.cores);
   const double scalar = best("scalar-fp32", 1), one64 = best(widest64.name, 1);
   const Json* with_peer = find_point(points, {{"loop", widest.name}, {"threads", 1}});
+  const Json* with_all = find_point(points, {{"loop", widest.name}, {"threads", ctx.cores}});
   const double likwid = with_peer != nullptr && (*with_peer)["likwid"].contains("gflops")
                             ? (*with_peer)["likwid"]["gflops"].get<double>()
                             : std::nan("");
@@ -45,8 +46,10 @@ int run_lesson_01(const LessonOptions& options) {
                  fmt::format("{} floats per {}-bit register", widest.lanes, widest.vector_bits), one / scalar, "x");
   lesson.compare("FP64 over FP32 throughput", 0.5, "half as many lanes per register", one64 / one, "x");
 
-  lesson.check(one >= 0.9 * theory(widest.name, 1),
-               fmt::format("one core reached at least 90% of its theoretical FP32 peak ({:.1f}%)",
+  // 85%: the clock is read by a scalar add chain before the FMA loops run, and a core may run
+  // its widest vectors at a lower clock (Intel's AVX-512 licence levels; a VM's turbo moves too).
+  lesson.check(one >= 0.85 * theory(widest.name, 1),
+               fmt::format("one core reached at least 85% of its theoretical FP32 peak ({:.1f}%)",
                            100 * one / theory(widest.name, 1)));
   lesson.check(one / scalar >= 0.75 * widest.lanes,
                fmt::format("{} ran at least {:.0f}x the scalar loop ({:.1f}x)", widest.name, 0.75 * widest.lanes,
@@ -54,8 +57,10 @@ int run_lesson_01(const LessonOptions& options) {
   lesson.check(one64 / one > 0.4 && one64 / one < 0.6,
                fmt::format("FP64 ran at half the FP32 rate, within 10 points ({:.2f})", one64 / one));
   if (ctx.cores > 1)
-    lesson.check(all >= 0.8 * ctx.cores * one,
-                 fmt::format("{} cores ran at least {:.1f}x one core ({:.2f}x)", ctx.cores, 0.8 * ctx.cores, all / one));
+    lesson.check_with_cpus(with_all != nullptr ? (*with_all)["cpu_share"] : Json(), ctx.cores,
+                           all >= 0.8 * ctx.cores * one,
+                           fmt::format("{} cores ran at least {:.1f}x one core ({:.2f}x)", ctx.cores, 0.8 * ctx.cores,
+                                       all / one));
   if (std::isfinite(likwid))
     lesson.check(std::abs(median_one / likwid - 1) <= 0.05,
                  fmt::format("flopslab's one-core figure is within 5% of likwid-bench's ({:.1f} vs {:.1f} GFLOP/s)",

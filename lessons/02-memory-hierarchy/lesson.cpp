@@ -47,12 +47,34 @@ int run_lesson_02(const LessonOptions& options) {
         bytes = p["bytes"].get<double>(), value = p["gbytes_per_s"].get<double>();
     return value;
   };
+  // L1's figure is the best working set that fits in L1, not the smallest one: a tiny set's
+  // call is mostly loop start-up and timer, and on a busy VM a single point can land low.
+  auto best_within = [&](const char* kernel, double max_bytes) {
+    double value = std::nan("");
+    for (const Json& p : bw)
+      if (p["threads"] == 1 && p["kernel"] == kernel && p["bytes"].get<double>() <= max_bytes)
+        value = std::isnan(value) ? p["gbytes_per_s"].get<double>() : std::fmax(value, p["gbytes_per_s"].get<double>());
+    return value;
+  };
   const double copy = at_extreme("copy", true), copy_nt = at_extreme("copy-nt", true);
-  const double triad_small = at_extreme("triad", false), triad_dram = at_extreme("triad", true);
+  const double l1_bytes = level("L1", "hwloc_bytes");
+  const double triad_small = l1_bytes > 0 && std::isfinite(best_within("triad", l1_bytes))
+                                 ? best_within("triad", l1_bytes)
+                                 : at_extreme("triad", false);
+  const double triad_dram = at_extreme("triad", true);
   lesson.compare("copy-nt over copy at DRAM sizes (write-allocate)", 1.5, "24 bytes moved per element vs 16",
                  copy_nt / copy, "x");
 
-  const double l1 = level("L1", "latency_ns"), dram = level("DRAM", "latency_ns");
+  const double l1 = level("L1", "latency_ns");
+  // Where the curve ends while still climbing (a VM's slice of a large L3 gives no flat DRAM
+  // plateau within quick mode's 64 MiB), the far end stands for DRAM: the largest working set.
+  const Json& curve = latency.json["points"];
+  const bool dram_found = std::isfinite(level("DRAM", "latency_ns"));
+  const double dram = dram_found ? level("DRAM", "latency_ns") : curve.empty() ? std::nan("") : curve.back()["ns"].get<double>();
+  const std::string dram_name =
+      dram_found ? "DRAM"
+                 : fmt::format("the largest working set ({}; no DRAM plateau found)",
+                               curve.empty() ? "none" : bench::format_bytes(curve.back()["bytes"].get<double>()));
   for (const char* name : {"L1", "L2"}) {
     const double ratio = level(name, "boundary_bytes") / level(name, "hwloc_bytes");
     lesson.check(ratio >= 0.5 && ratio <= 2,
@@ -62,7 +84,7 @@ int run_lesson_02(const LessonOptions& options) {
   for (std::size_t k = 1; k < levels.size(); ++k)
     increasing = increasing && levels[k]["latency_ns"].get<double>() > levels[k - 1]["latency_ns"].get<double>();
   lesson.check(increasing, fmt::format("each of the {} levels found is slower than the one before", levels.size()));
-  lesson.check(dram >= 20 * l1, fmt::format("DRAM is at least 20x slower than L1 ({:.0f}x)", dram / l1));
+  lesson.check(dram >= 20 * l1, fmt::format("{} is at least 20x slower than L1 ({:.0f}x)", dram_name, dram / l1));
   lesson.check(triad_small >= 3 * triad_dram,
                fmt::format("triad ran at least 3x faster from L1 than from DRAM ({:.1f}x)", triad_small / triad_dram));
   return lesson.finish(fmt::format(
