@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,7 @@
 #include "bench/machine.h"
 #include "bench/progress.h"
 #include "bench/report.h"
+#include "bench/report_compare.h"
 #include "cli/args.h"
 #include "lessons/course.h"
 
@@ -20,9 +22,39 @@ namespace {
 namespace fs = std::filesystem;
 
 struct CourseArgs {
-  std::string from, to, threads, out;
+  std::string from, to, threads, out, recheck;
   bool quick = false, force = false, no_progress = false;
 };
+
+// --recheck DIR: the checks of lessons 01-04 on a stored report's measurements.
+int recheck_command(const CourseArgs& a, int from, int to) {
+  lessons::StoredRun stored{.path = a.recheck};
+  try {
+    stored.report = bench::read_report(a.recheck);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(fmt::format("course: --recheck {}: {}", a.recheck, e.what()));
+  }
+  if (!a.out.empty() && fs::exists(fs::path(a.out) / "course.md") && !a.force)
+    throw UsageError("course: " + a.out + "/course.md already exists; pass --force to replace it or choose another --out");
+  std::vector<std::string> left_out;
+  const auto entries = lessons::recheck_course(stored, from, to, left_out);
+  const std::string machine = stored.report["machine"]["cpu"].value("brand", std::string("?"));
+  std::printf("Course rechecked from %s (%s): lessons %02d to %02d\n\n%s\n", a.recheck.c_str(), machine.c_str(), from,
+              to, lessons::course_table(entries).text().c_str());
+  for (const std::string& line : left_out) std::printf("Not rechecked: %s.\n", line.c_str());
+  if (!a.out.empty()) {
+    fs::create_directories(a.out);
+    bench::write_file_atomically(a.out + "/course.md",
+                                 lessons::course_markdown(entries, "flopslab course, rechecked from " + a.recheck));
+    Json json = lessons::course_json(entries);
+    json["rechecked_from"] = a.recheck, json["machine"] = machine, json["not_rechecked"] = left_out;
+    bench::write_file_atomically(a.out + "/course.json", json.dump(2) + "\n");
+    std::printf("Wrote %s/course.md and %s/course.json.\n", a.out.c_str(), a.out.c_str());
+  }
+  for (const lessons::CourseEntry& e : entries)
+    if (e.exit_code != 0) return 1;
+  return 0;
+}
 
 int run_course_command(const CourseArgs& a) {
   const int first = lessons::lessons().front().number, last = lessons::lessons().back().number;
@@ -35,6 +67,11 @@ int run_course_command(const CourseArgs& a) {
   };
   const int from = lesson_number("--from", a.from, first), to = lesson_number("--to", a.to, last);
   if (from > to) throw UsageError(fmt::format("course: --from {} comes after --to {}", from, to));
+  if (!a.recheck.empty()) {
+    if (a.quick || !a.threads.empty())
+      throw UsageError("course: --recheck measures nothing, so --quick and --threads do not apply to it");
+    return recheck_command(a, from, to);
+  }
   lessons::LessonOptions options{.quick = a.quick};
   if (!a.threads.empty()) options.threads = int(parse_integer("--threads", a.threads, 1, kMaxThreads));
   const bench::MachineInfo machine = bench::describe_machine();
@@ -74,6 +111,10 @@ CLI::App* add_course_command(CLI::App& app, CommandRun& run) {
   sub->add_flag("--quick", a->quick, "Each lesson's quick mode (small sizes, short timing)");
   sub->add_option("--threads", a->threads, "Threads for the lessons' parallel parts  [physical cores]")->type_name("N");
   sub->add_option("--out", a->out, "Directory for course.md and course.json  [reports/<machine>-<date>]")->type_name("DIR");
+  sub->add_option("--recheck", a->recheck,
+                  "Run the checks of the lessons that can be rechecked (01-04) on the data of a stored report "
+                  "directory, another machine's say; nothing is measured. Writes files only with --out")
+      ->type_name("DIR");
   sub->add_flag("--force", a->force, "Replace course.md and course.json in --out if they exist");
   sub->add_flag("--no-progress", a->no_progress, "Do not print progress on stderr");
   run = [a] { return run_course_command(*a); };

@@ -41,6 +41,46 @@ std::vector<CourseEntry> run_course(int from, int to, const LessonOptions& optio
   return out;
 }
 
+std::vector<CourseEntry> recheck_course(const StoredRun& stored, int from, int to, std::vector<std::string>& left_out) {
+  std::vector<CourseEntry> out;
+  std::vector<int> not_kept;
+  for (const Lesson& l : lessons()) {
+    if (l.number < from || l.number > to) continue;
+    if (l.recheck == nullptr) {
+      not_kept.push_back(l.number);
+      continue;
+    }
+    std::string missing;
+    for (const char* section : l.needs)
+      if (!stored.has_cpu_section(section)) missing += (missing.empty() ? "" : ", ") + std::string(section);
+    if (!missing.empty()) {
+      left_out.push_back(fmt::format("lesson {:02d}: the report has no {} section", l.number, missing));
+      continue;
+    }
+    CourseEntry e;
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      e.exit_code = l.recheck(stored);
+    } catch (const std::exception& ex) {  // data of an older schema, say: that lesson only
+      e.exit_code = 1;
+      e.error = ex.what();
+      std::printf("\nLesson %02d stopped: %s\n", l.number, ex.what());
+    }
+    e.outcome = last_lesson_outcome();
+    if (e.outcome.number != l.number) e.outcome = LessonOutcome{.number = l.number, .title = l.title};
+    e.outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::printf("\n");
+    out.push_back(std::move(e));
+  }
+  if (!not_kept.empty()) {
+    std::string numbers;
+    for (int n : not_kept) numbers += (numbers.empty() ? "" : ", ") + fmt::format("{:02d}", n);
+    left_out.push_back(fmt::format("lessons {}: they measure what a report does not keep; run them on that machine",
+                                   numbers));
+  }
+  return out;
+}
+
 namespace {
 std::string headline(const LessonOutcome& o) {
   if (!o.has_headline) return "-";

@@ -24,6 +24,11 @@ struct CourseEntry {
 std::vector<CourseEntry> run_course(int from, int to, const LessonOptions& options,
                                     const std::function<void(const Lesson&, std::size_t index, std::size_t count)>& before = {});
 
+// The checks of lessons from..to that can be rechecked (Lesson::recheck), on a stored report's
+// data, in order. `left_out` receives one line per lesson in the range that was not rechecked,
+// with why (it measures what a report does not keep, or the report lacks its sections).
+std::vector<CourseEntry> recheck_course(const StoredRun& stored, int from, int to, std::vector<std::string>& left_out);
+
 // Lesson, checks passed / failed, the headline measured figure against its textbook figure,
 // time, and notes.
 bench::Table course_table(const std::vector<CourseEntry>& entries);

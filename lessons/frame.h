@@ -71,6 +71,20 @@ const Json* find_point(const Json& points, const std::vector<std::pair<std::stri
 // A number from such a point, NaN when the point or field is missing.
 double point_value(const Json& points, const std::vector<std::pair<std::string, Json>>& match, const char* field);
 
+// What a thread-scaling curve (the threads probe's JSON) says about cores the topology does not
+// show. A hypervisor may present each core's two hardware threads as two cores: then FMA
+// throughput grows linearly up to half of them and hardly at all beyond. Found when the topology
+// shows no SMT, the loop on all "cores" stayed under 0.6x linear, and on half of them it reached
+// 0.8x linear.
+struct HiddenSmt {
+  bool found = false;
+  int cores = 0;           // the cores the curve shows (half the reported ones)
+  double half_speedup = 0; // FMA speed-up on those cores
+  double rest_gain = 0;    // what the other half of the threads added, relative (0.02: +2%)
+  std::string finding;     // one paragraph for the lesson's text
+};
+HiddenSmt find_hidden_smt(const Json& threads_probe);
+
 // What a finished lesson found, kept for `flopslab course`: its checks, its first
 // textbook-vs-measured row (the headline), and everything it printed.
 struct LessonOutcome {
@@ -88,12 +102,27 @@ struct LessonOutcome {
 // turn); a lesson that has not reached finish() has its transcript so far and no checks.
 const LessonOutcome& last_lesson_outcome();
 
+// A stored report (`flopslab report`'s report.json) whose measurements a lesson's checks can
+// be run on again: the committed sample reports of other machines, or an earlier run here.
+struct StoredRun {
+  std::string path;  // the report directory
+  Json report;       // its report.json
+  // "Rechecked from DIR: measured on CPU (N cores) on DATE; nothing is measured now."
+  std::string describe() const;
+  bool has_cpu_section(const char* name) const;
+  const Json& cpu_section(const char* name) const;  // sections.cpu.<name>; throws if missing
+};
+
 struct Lesson {
   int number;
   const char* directory;  // lessons/<directory>/README.md holds the text
   const char* title;
   int (*run)(const LessonOptions&);
   bool uses_gpu = false;  // has a GPU half, which runs only where a GPU is usable
+  // The lesson's checks on a stored report's data; null where the lesson measures things a
+  // report does not keep. Reads the CPU sections named in `needs`.
+  int (*recheck)(const StoredRun&) = nullptr;
+  std::vector<const char*> needs = {};
 };
 
 // The lessons written so far, in syllabus order.

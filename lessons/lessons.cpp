@@ -5,9 +5,13 @@
 namespace flopslab::lessons {
 
 int run_lesson_01(const LessonOptions&);
+int recheck_lesson_01(const StoredRun&);
 int run_lesson_02(const LessonOptions&);
+int recheck_lesson_02(const StoredRun&);
 int run_lesson_03(const LessonOptions&);
+int recheck_lesson_03(const StoredRun&);
 int run_lesson_04(const LessonOptions&);
+int recheck_lesson_04(const StoredRun&);
 int run_lesson_05(const LessonOptions&);
 int run_lesson_06(const LessonOptions&);
 int run_lesson_07(const LessonOptions&);
@@ -28,10 +32,10 @@ int run_lesson_21(const LessonOptions&);
 
 namespace {
 const Lesson kLessons[] = {
-    {1, "01-peak-flops", "Peak FLOPS of a CPU", run_lesson_01},
-    {2, "02-memory-hierarchy", "The memory hierarchy", run_lesson_02},
-    {3, "03-locality", "Locality", run_lesson_03},
-    {4, "04-threads", "Parallelism and hyperthreads", run_lesson_04},
+    {1, "01-peak-flops", "Peak FLOPS of a CPU", run_lesson_01, false, recheck_lesson_01, {"flops"}},
+    {2, "02-memory-hierarchy", "The memory hierarchy", run_lesson_02, false, recheck_lesson_02, {"latency", "bandwidth"}},
+    {3, "03-locality", "Locality", run_lesson_03, false, recheck_lesson_03, {"locality", "latency"}},
+    {4, "04-threads", "Parallelism and hyperthreads", run_lesson_04, false, recheck_lesson_04, {"threads"}},
     {5, "05-cpu-gemm", "GEMM on the CPU", run_lesson_05},
     {6, "06-gpu-compute", "How a GPU computes", run_lesson_06, true},
     {7, "07-gpu-gemm", "GEMM on the GPU", run_lesson_07, true},

@@ -11,16 +11,13 @@
 
 namespace flopslab::lessons {
 
-int run_lesson_02(const LessonOptions& options) {
-  LessonRun lesson(2, "The memory hierarchy");
-  const bench::ProbeSession session({.quick = options.quick, .cores = options.threads,
-                                     .progress = lesson.progress_callback()});
-  const bench::ProbeReport latency = bench::find_probe("latency")->run(session.context);
-  lesson.say(latency.text());
-  const bench::ProbeReport bandwidth = bench::find_probe("bandwidth")->run(session.context);
-  lesson.say(bandwidth.text());
+namespace {
 
-  const Json& levels = latency.json["levels"];
+const char kTitle[] = "The memory hierarchy";
+
+// The checks, on the latency and bandwidth probes' JSON: this run's, or a stored report's.
+int lesson_02_checks(LessonRun& lesson, const Json& latency, const Json& bandwidth) {
+  const Json& levels = latency["levels"];
   auto level = [&](const char* name, const char* field) { return point_value(levels, {{"level", name}}, field); };
   struct Book {
     const char* level;
@@ -38,7 +35,7 @@ int run_lesson_02(const LessonOptions& options) {
                      level(name, "boundary_bytes") / 1024, "");
 
   // One thread: each kernel at its smallest (L1) and largest (DRAM) working set.
-  const Json& bw = bandwidth.json["points"];
+  const Json& bw = bandwidth["points"];
   auto at_extreme = [&](const char* kernel, bool largest) {
     double bytes = largest ? 0 : 1e30, value = std::nan("");
     for (const Json& p : bw)
@@ -68,7 +65,7 @@ int run_lesson_02(const LessonOptions& options) {
   const double l1 = level("L1", "latency_ns");
   // Where the curve ends while still climbing (a VM's slice of a large L3 gives no flat DRAM
   // plateau within quick mode's 64 MiB), the far end stands for DRAM: the largest working set.
-  const Json& curve = latency.json["points"];
+  const Json& curve = latency["points"];
   const bool dram_found = std::isfinite(level("DRAM", "latency_ns"));
   const double dram = dram_found ? level("DRAM", "latency_ns") : curve.empty() ? std::nan("") : curve.back()["ns"].get<double>();
   const std::string dram_name =
@@ -91,6 +88,25 @@ int run_lesson_02(const LessonOptions& options) {
       "a load costs {:.1f} ns when the data is in L1 and {:.0f} ns when it comes from DRAM, {:.0f}x more; what "
       "decides speed is which level the working set fits in.",
       l1, dram, dram / l1));
+}
+
+}  // namespace
+
+int run_lesson_02(const LessonOptions& options) {
+  LessonRun lesson(2, kTitle);
+  const bench::ProbeSession session({.quick = options.quick, .cores = options.threads,
+                                     .progress = lesson.progress_callback()});
+  const bench::ProbeReport latency = bench::find_probe("latency")->run(session.context);
+  lesson.say(latency.text());
+  const bench::ProbeReport bandwidth = bench::find_probe("bandwidth")->run(session.context);
+  lesson.say(bandwidth.text());
+  return lesson_02_checks(lesson, latency.json, bandwidth.json);
+}
+
+int recheck_lesson_02(const StoredRun& stored) {
+  LessonRun lesson(2, kTitle);
+  lesson.say(stored.describe());
+  return lesson_02_checks(lesson, stored.cpu_section("latency"), stored.cpu_section("bandwidth"));
 }
 
 }  // namespace flopslab::lessons

@@ -1,5 +1,6 @@
 // Lesson 03: locality. Spatial: row against column traversal, a stride sweep. Temporal: reuse
 // by blocking (transpose). Both at once: the memory mountain.
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -10,14 +11,13 @@
 
 namespace flopslab::lessons {
 
-int run_lesson_03(const LessonOptions& options) {
-  LessonRun lesson(3, "Locality");
-  const bench::ProbeSession session({.quick = options.quick, .cores = options.threads,
-                                     .progress = lesson.progress_callback()});
-  const bench::ProbeReport report = bench::find_probe("locality")->run(session.context);
-  lesson.say(report.text());
+namespace {
 
-  const Json& j = report.json;
+const char kTitle[] = "Locality";
+
+// The checks, on the locality probe's JSON: this run's, or a stored report's. `llc` is the
+// last-level cache's size (hwloc), `hint` what to run for a mountain that stops inside it.
+int lesson_03_checks(LessonRun& lesson, const Json& j, std::int64_t llc, const std::string& hint) {
   const double slowdown = point_value(j["traversal"], {{"order", "column"}}, "slowdown");
   const double stride1 = point_value(j["strides"], {{"stride", 1}}, "ns_per_element");
   const double stride8 = point_value(j["strides"], {{"stride", 8}}, "ns_per_element");
@@ -43,8 +43,6 @@ int run_lesson_03(const LessonOptions& options) {
                            stride8 / stride1));
   lesson.check(transpose_best >= 1.5,
                fmt::format("the best blocked transpose beat the naive one by at least 1.5x ({:.1f}x)", transpose_best));
-  std::int64_t llc = 0;
-  for (int level = 1; level <= 4; ++level) llc = std::max(llc, bench::cache_bytes(session.context.machine, level));
   if (llc > 0 && largest > double(llc))
     lesson.check(small >= 5 * big,
                  fmt::format("the mountain's peak (16 KiB, stride 1) is at least 5x its foot ({} past the {} last-level "
@@ -53,12 +51,35 @@ int run_lesson_03(const LessonOptions& options) {
   else
     lesson.say(fmt::format("(The mountain stops at {}, inside the {} last-level cache, so its foot is not in DRAM and "
                            "the peak-to-foot check is left for a run that reaches past the cache{}.)",
-                           bench::format_bytes(largest), bench::format_bytes(double(llc)),
-                           options.quick ? ": run the lesson without --quick" : ": flopslab probe locality --max-size"));
+                           bench::format_bytes(largest), bench::format_bytes(double(llc)), hint));
   return lesson.finish(fmt::format(
       "the same arithmetic over the same bytes ran {:.1f}x slower in the wrong order: use every byte of a line you "
       "fetch (spatial), and finish with data before it is evicted (temporal).",
       slowdown));
+}
+
+}  // namespace
+
+int run_lesson_03(const LessonOptions& options) {
+  LessonRun lesson(3, kTitle);
+  const bench::ProbeSession session({.quick = options.quick, .cores = options.threads,
+                                     .progress = lesson.progress_callback()});
+  const bench::ProbeReport report = bench::find_probe("locality")->run(session.context);
+  lesson.say(report.text());
+  std::int64_t llc = 0;
+  for (int level = 1; level <= 4; ++level) llc = std::max(llc, bench::cache_bytes(session.context.machine, level));
+  return lesson_03_checks(lesson, report.json, llc,
+                          options.quick ? ": run the lesson without --quick" : ": flopslab probe locality --max-size");
+}
+
+int recheck_lesson_03(const StoredRun& stored) {
+  LessonRun lesson(3, kTitle);
+  lesson.say(stored.describe());
+  // The last-level cache as hwloc reported it on that machine (the latency probe keeps it).
+  std::int64_t llc = 0;
+  for (const Json& c : stored.cpu_section("latency").value("hwloc_caches", Json::array()))
+    llc = std::max(llc, c.value("bytes", std::int64_t(0)));
+  return lesson_03_checks(lesson, stored.cpu_section("locality"), llc, "");
 }
 
 }  // namespace flopslab::lessons
