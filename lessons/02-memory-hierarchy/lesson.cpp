@@ -2,6 +2,7 @@
 // with the levels found from the curve, against hwloc's sizes and the textbook latencies; and
 // STREAM bandwidth from L1 to DRAM.
 #include <cmath>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -16,7 +17,8 @@ namespace {
 const char kTitle[] = "The memory hierarchy";
 
 // The checks, on the latency and bandwidth probes' JSON: this run's, or a stored report's.
-int lesson_02_checks(LessonRun& lesson, const Json& latency, const Json& bandwidth) {
+// `virtual_machine`: the CPU said it runs under a hypervisor.
+int lesson_02_checks(LessonRun& lesson, const Json& latency, const Json& bandwidth, bool virtual_machine) {
   const Json& levels = latency["levels"];
   auto level = [&](const char* name, const char* field) { return point_value(levels, {{"level", name}}, field); };
   struct Book {
@@ -72,10 +74,21 @@ int lesson_02_checks(LessonRun& lesson, const Json& latency, const Json& bandwid
       dram_found ? "DRAM"
                  : fmt::format("the largest working set ({}; no DRAM plateau found)",
                                curve.empty() ? "none" : bench::format_bytes(curve.back()["bytes"].get<double>()));
+  // A random cycle starts missing before the cache is full (sets fill unevenly, replacement is
+  // not LRU), so a boundary lands at 0.7-1x the size. On a VM the host may run another guest's
+  // thread on our core's SMT sibling, which then holds part of the L2 (a Granite Rapids guest
+  // found its 2 MiB L2's edge anywhere from 0.42x to 0.84x in one series of runs): there the L2
+  // may end as early as a quarter of its size.
   for (const char* name : {"L1", "L2"}) {
     const double ratio = level(name, "boundary_bytes") / level(name, "hwloc_bytes");
-    lesson.check(ratio >= 0.5 && ratio <= 2,
-                 fmt::format("the {} boundary found from the curve is within 2x of hwloc's size ({:.2f}x)", name, ratio));
+    const double low = virtual_machine && std::string(name) == "L2" ? 0.25 : 0.5;
+    lesson.check(ratio >= low && ratio <= 2,
+                 low == 0.5 ? fmt::format("the {} boundary found from the curve is within 2x of hwloc's size ({:.2f}x)",
+                                          name, ratio)
+                            : fmt::format("the {} boundary found from the curve is between 0.25x (a VM: the core's "
+                                          "other hardware thread may belong to another guest) and 2x hwloc's size "
+                                          "({:.2f}x)",
+                                          name, ratio));
   }
   bool increasing = levels.size() >= 2;
   for (std::size_t k = 1; k < levels.size(); ++k)
@@ -100,13 +113,14 @@ int run_lesson_02(const LessonOptions& options) {
   lesson.say(latency.text());
   const bench::ProbeReport bandwidth = bench::find_probe("bandwidth")->run(session.context);
   lesson.say(bandwidth.text());
-  return lesson_02_checks(lesson, latency.json, bandwidth.json);
+  return lesson_02_checks(lesson, latency.json, bandwidth.json, session.machine.hypervisor);
 }
 
 int recheck_lesson_02(const StoredRun& stored) {
   LessonRun lesson(2, kTitle);
   lesson.say(stored.describe());
-  return lesson_02_checks(lesson, stored.cpu_section("latency"), stored.cpu_section("bandwidth"));
+  const bool hypervisor = stored.report.value("machine", Json::object()).value("cpu", Json::object()).value("hypervisor", false);
+  return lesson_02_checks(lesson, stored.cpu_section("latency"), stored.cpu_section("bandwidth"), hypervisor);
 }
 
 }  // namespace flopslab::lessons

@@ -67,6 +67,10 @@ int run_lesson_05(const LessonOptions& options) {
     bench::GemmSweepOptions f = sweep_options;
     f.shapes = {fast_shape};
     f.variants = {find_gemm_variant("blocked"), find_gemm_variant("packed-simd"), find_gemm_variant("openmp")};
+    // Quick timing takes a fifth of a second per rung: one slow moment on a shared VM (a
+    // course run once had the packed rung at 92 GFLOP/s beside the same kernel at 171 as the
+    // one-thread OpenMP rung) would decide a check alone. Interleaved rounds share it out.
+    f.interleave_rounds = 4;
     if (const GemmVariant* peer = find_gemm_variant("onednn")) f.variants.push_back(peer);
     fast_sweep = bench::run_gemm_sweep(f);
     lesson.say("\nThe blocked, packed, parallel and oneDNN rungs again on 768^3, enough work to fill their blocks and "

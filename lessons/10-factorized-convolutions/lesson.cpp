@@ -32,7 +32,7 @@ int run_lesson_10(const LessonOptions& options) {
   bench::ConvSweepOptions o{.layers = layers, .threads = {threads}};
   for (const char* name : {"im2col-gemm", "implicit-gemm", "direct-blocked", "onednn"})
     o.variants.push_back(find_conv_variant(name));
-  if (options.quick) o.timing = bench::quick_timing(), o.interleave_rounds = 1;
+  if (options.quick) o.timing = bench::quick_timing(), o.interleave_rounds = 3;  // rounds: one slow moment is shared out
   o.progress = lesson.progress_callback();
   const conv::Shape& full = layers[0].shape;
   lesson.say(fmt::format("A 7x7 layer, {}, against a 1x7 layer then a 7x1 layer with the same channels.",

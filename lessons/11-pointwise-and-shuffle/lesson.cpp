@@ -31,7 +31,7 @@ int run_lesson_11(const LessonOptions& options) {
   bench::ConvSweepOptions o{.layers = layers, .threads = {threads}};
   for (const char* name : {"direct", "im2col-gemm", "implicit-gemm", "gemm-1x1", "direct-blocked", "per-shape", "onednn"})
     o.variants.push_back(find_conv_variant(name));
-  if (quick) o.timing = bench::quick_timing(), o.interleave_rounds = 1;
+  if (quick) o.timing = bench::quick_timing(), o.interleave_rounds = 3;  // rounds: one slow moment is shared out
   o.max_call_seconds = 30;
   o.progress = lesson.progress_callback();
   const bench::ConvSweep sweep = bench::run_conv_sweep(o);
