@@ -1,6 +1,8 @@
 #include "bench/cpu_share.h"
 
-#include <sched.h>
+#include "bench/affinity.h"
+
+#include <sched.h>  // cpu_set_t
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,9 +44,12 @@ CpuShareMeter::CpuShareMeter() : start_(read()) {}
 CpuShareMeter::Counters CpuShareMeter::read() {
   Counters c;
   c.wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  // The CPUs the process may use (cpu_order), not the calling thread's mask: a measuring
+  // thread is often pinned to one CPU while its team runs on the others.
   cpu_set_t mask;
   CPU_ZERO(&mask);
-  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return c;
+  for (int cpu : cpu_order())
+    if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, &mask);
 
   std::ifstream stat("/proc/stat");
   std::string line;

@@ -3,7 +3,7 @@
 // virtual machine the hypervisor may run another guest on one of our vCPUs (the kernel counts
 // that as *steal*), and on any machine another process may hold a core. The meter reads the
 // kernel's per-CPU counters (/proc/stat) and this process's own CPU time (/proc/self/stat)
-// before and after, over the CPUs this process may run on.
+// before and after, over the CPUs this process may run on (bench::cpu_order()).
 #pragma once
 
 #include <string>
@@ -16,7 +16,7 @@ namespace flopslab::bench {
 struct CpuShare {
   bool known = false;        // false where /proc could not be read (then nothing below is set)
   double wall_s = 0;         // length of the measured interval
-  int cpus = 0;              // CPUs in this process's affinity mask
+  int cpus = 0;              // CPUs this process may use
   double steal_cpus = 0;     // CPUs' worth of time the hypervisor gave to others
   double other_cpus = 0;     // CPUs' worth of time other processes (and the kernel for them) used
   double own_cpus = 0;       // CPUs' worth of time this process used

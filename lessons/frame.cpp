@@ -136,9 +136,12 @@ bool LessonRun::check(bool ok, std::string statement) {
 bool LessonRun::check_with_cpus(const Json& share, int threads, bool ok, std::string statement) {
   const bench::CpuShare s = bench::CpuShare::from_json(share);
   if (bench::had_cpus_for(s, threads)) return check(ok, std::move(statement));
-  checks_.emplace_back(Verdict::untested,
-                       fmt::format("{}: the measurement on {} threads had only {}", statement, threads, s.describe()));
+  untested(std::move(statement), fmt::format("the measurement on {} threads had only {}", threads, s.describe()));
   return true;
+}
+
+void LessonRun::untested(std::string statement, const std::string& why) {
+  checks_.emplace_back(Verdict::untested, fmt::format("{}: {}", statement, why));
 }
 
 int LessonRun::finish(const std::string& takeaway) {
@@ -166,8 +169,8 @@ int LessonRun::finish(const std::string& takeaway) {
     if (verdict == Verdict::untested) outcome.untested.push_back(statement);
   }
   if (untested > 0)
-    emit(fmt::format("\n{} check{} untested: the machine did not give this run the CPUs the claim is about (steal is "
-                     "time the hypervisor ran another guest on our virtual CPUs). Run the lesson again when it is idle.\n",
+    emit(fmt::format("\n{} check{} untested: the machine did not give this run what the claim is about (each line says "
+                     "what was missing). Run the lesson again when it is idle.\n",
                      untested, untested == 1 ? " was" : "s were"));
   emit(fmt::format("\nTakeaway: {}\n", takeaway));
   if (failed > 0)

@@ -45,6 +45,8 @@ class LessonRun {
   // the CPUs (a hypervisor's steal, another process), the claim was not put to the test: it is
   // listed as UNTESTED with the share, not as PASS or FAIL. Returns ok, or true when untested.
   bool check_with_cpus(const Json& share, int threads, bool ok, std::string statement);
+  // A claim this run could not put to the test, with why: listed as UNTESTED.
+  void untested(std::string statement, const std::string& why);
 
   // Prints the comparison table, the checks and the takeaway. Returns the exit code: 0 when
   // every check passed, 1 otherwise.

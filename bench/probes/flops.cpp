@@ -42,16 +42,28 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
 
   std::vector<Row> rows;
   std::vector<std::string> unsupported;
-  for (const probes::FmaLoop& loop : probes::fma_loops()) {
-    if (!loop.supported()) {
-      unsupported.push_back(loop.name);
-      continue;
-    }
-    for (int t : thread_counts) {
-      ctx.step(fmt::format("flops: {} on {} thread{}", loop.name, t, t == 1 ? "" : "s"));
-      const CpuShareMeter meter;
-      PeakMeasurement m = measure_fma_peak(loop, t, t > 1 ? share_timing(ctx.timing) : ctx.timing);
-      rows.push_back({&loop, t, std::move(m), meter.stop()});
+  for (const probes::FmaLoop& loop : probes::fma_loops())
+    if (!loop.supported()) unsupported.push_back(loop.name);
+  // Every loop in turn, three times over, keeping each one's fastest round: the lessons divide
+  // these figures by each other (FP64 over FP32, SIMD over scalar), and a moment when the host
+  // holds our vCPU would otherwise land on one loop only.
+  constexpr int kRounds = 3;
+  for (int round = 0; round < kRounds; ++round) {
+    std::size_t index = 0;
+    for (const probes::FmaLoop& loop : probes::fma_loops()) {
+      if (!loop.supported()) continue;
+      for (int t : thread_counts) {
+        ctx.step(fmt::format("flops: {} on {} thread{} (round {} of {})", loop.name, t, t == 1 ? "" : "s", round + 1,
+                             kRounds));
+        const CpuShareMeter meter;
+        PeakMeasurement m = measure_fma_peak(loop, t, t > 1 ? share_timing(ctx.timing) : ctx.timing);
+        Row row{&loop, t, std::move(m), meter.stop()};
+        if (round == 0)
+          rows.push_back(std::move(row));
+        else if (row.m.gflops() > rows[index].m.gflops())
+          rows[index] = std::move(row);
+        ++index;
+      }
     }
   }
 
