@@ -103,7 +103,9 @@ TEST_CASE("convolution shapes are validated with messages that name the value") 
 
 TEST_CASE("channel shuffle is the g x C/g transpose, and its backward undoes it") {
   const std::array<std::array<int, 4>, 5> cases{{{3, 12, 5 * 7, 3}, {2, 6, 1, 2}, {1, 10, 9, 5}, {2, 7, 4, 1}, {2, 7, 4, 7}}};
-  for (const auto& [n, c, plane, groups] : cases) {
+  for (const auto& shape : cases) {
+    // Plain names, not a structured binding: INFO captures them, which clang before 16 refuses.
+    const int n = shape[0], c = shape[1], plane = shape[2], groups = shape[3];
     std::vector<float> x(std::size_t(n * c * plane)), y(x.size(), -1.0f), back(x.size(), -1.0f);
     std::iota(x.begin(), x.end(), 0.0f);
     conv::channel_shuffle(x.data(), y.data(), n, c, plane, groups, 2);

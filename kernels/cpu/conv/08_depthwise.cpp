@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/clones.h"
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/simd_vec.h"
@@ -70,7 +71,7 @@ __attribute__((target("avx2,fma"))) void rows_avx2(const Plane& l, const float* 
   rows_in_registers<8, 4>(l, padded, w, y);
 }
 
-__attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4"))) void depthwise_plane_loops(
+FLOPSLAB_CLONES_BY_LEVEL void depthwise_plane_loops(
     const Plane& l, const float* __restrict padded, const float* __restrict w, float* __restrict y) {
   alignas(64) float row[1024];
   for (std::int64_t p = 0; p < l.P; ++p) {
@@ -101,7 +102,7 @@ void depthwise_plane(const Plane& l, const float* padded, const float* w, float*
 }
 
 // dW[r][t] of one filter from one image: sum over the plane of dY times the shifted input.
-__attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4"))) void depthwise_plane_weight_grad(
+FLOPSLAB_CLONES_BY_LEVEL void depthwise_plane_weight_grad(
     const Plane& l, const float* __restrict padded, const float* __restrict dy, double* __restrict dw) {
   for (std::int64_t r = 0; r < l.r; ++r)
     for (std::int64_t t = 0; t < l.s; ++t) {

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/clones.h"
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/registry.h"
 
@@ -137,7 +138,7 @@ template <int M>
       for (int j = 0; j < M; ++j) out[i * stride + l * M + j] = y[i][j][l];
 }
 
-#define FLOPSLAB_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#define FLOPSLAB_CLONES FLOPSLAB_CLONES_BY_LEVEL
 FLOPSLAB_CLONES void input_tiles_2(const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps) {
   input_tiles<2>(rows, stride, lanes, v, ps);
 }

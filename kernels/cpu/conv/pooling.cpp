@@ -1,5 +1,7 @@
 #include "kernels/cpu/conv/pooling.h"
 
+#include "kernels/cpu/clones.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -73,7 +75,7 @@ namespace {
 // Evaluation's 2x2 maximum, no argmax: one plane per call, branch-free selects along each
 // row pair (the clones give the compiler AVX2 and AVX-512 to vectorise them). A NaN wins,
 // as with the argmax (then a + b + c + d is a NaN to return).
-__attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4"))) void max_2x2_plane(
+FLOPSLAB_CLONES_BY_LEVEL void max_2x2_plane(
     const float* __restrict x, std::int64_t w, float* __restrict out, std::int64_t P, std::int64_t Q) {
   for (std::int64_t p = 0; p < P; ++p) {
     const float* __restrict top = x + 2 * p * w;

@@ -5,12 +5,13 @@
 // fetched cache line is used, and the j loop has no dependency between iterations, so the
 // compiler vectorises it. target_clones builds AVX-512, AVX2+FMA and baseline copies and
 // picks one at load time from CPUID.
+#include "kernels/cpu/clones.h"
 #include "kernels/registry.h"
 
 namespace flopslab::gemm {
 namespace {
 
-__attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+FLOPSLAB_CLONES_BY_LEVEL
 void loop_order(const Operands& op, const RunContext&) {
   const auto [m, n, k] = op.shape;
   for (std::int64_t i = 0; i < m; ++i) {

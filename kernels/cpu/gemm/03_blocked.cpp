@@ -10,6 +10,7 @@
 // set by loading and storing C for every p, which only step 4 removes.
 #include <algorithm>
 
+#include "kernels/cpu/clones.h"
 #include "kernels/registry.h"
 
 namespace flopslab::gemm {
@@ -17,7 +18,7 @@ namespace {
 
 constexpr std::int64_t kBlockM = 32, kBlockK = 64, kBlockN = 1024;
 
-__attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+FLOPSLAB_CLONES_BY_LEVEL
 void blocked(const Operands& op, const RunContext&) {
   const auto [m, n, k] = op.shape;
   for (std::int64_t i = 0; i < m; ++i)

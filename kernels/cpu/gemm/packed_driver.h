@@ -98,7 +98,8 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
                        const ARowReader* read_a_row = nullptr, const Epilogue* epilogue = nullptr) {
   using Slot = typename Format::Slot;
   constexpr int K = Format::k_per_slot;
-  const auto [m, n, k] = shape;
+  // Plain names, not a structured binding: clang before 16 cannot use one inside the OpenMP region.
+  const std::int64_t m = shape.m, n = shape.n, k = shape.k;
   if (k == 0) {  // an empty sum: C = 0
     for (std::int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
     if (epilogue != nullptr && m > 0 && n > 0) apply_epilogue(*epilogue, 0, 0, m, n, c, ldc);

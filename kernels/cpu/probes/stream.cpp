@@ -1,5 +1,7 @@
 #include "kernels/cpu/probes/stream.h"
 
+#include "kernels/cpu/clones.h"
+
 #include <emmintrin.h>
 
 #include <cstring>
@@ -7,7 +9,7 @@
 namespace flopslab::probes {
 namespace {
 
-#define FLOPSLAB_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#define FLOPSLAB_CLONES FLOPSLAB_CLONES_BY_LEVEL
 
 // Sixteen partial sums: the compiler keeps them in 2-4 vector registers, so the adds do not
 // wait on each other and loads, not add latency, set the pace.
