@@ -10,6 +10,24 @@
 
 namespace flopslab::lessons {
 
+namespace {
+// Runs one lesson (or its recheck) into `e`: exit code, outcome and time. A lesson that throws
+// (cannot run here, or stored data of an older schema) stops alone, not the whole course.
+void run_one(const Lesson& l, CourseEntry& e, const std::function<int()>& body) {
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    e.exit_code = body();
+  } catch (const std::exception& ex) {
+    e.exit_code = 1;
+    e.error = ex.what();
+    std::printf("\nLesson %02d stopped: %s\n", l.number, ex.what());
+  }
+  e.outcome = last_lesson_outcome();
+  if (e.outcome.number != l.number) e.outcome = LessonOutcome{.number = l.number, .title = l.title};
+  e.outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+}  // namespace
+
 std::vector<CourseEntry> run_course(int from, int to, const LessonOptions& options,
                                     const std::function<void(const Lesson&, std::size_t, std::size_t)>& before) {
   std::vector<const Lesson*> chosen;
@@ -23,17 +41,7 @@ std::vector<CourseEntry> run_course(int from, int to, const LessonOptions& optio
     // Each lesson starts as it would in a process of its own: an earlier one's probes may have
     // left this thread, or OpenMP's pooled threads, pinned to one CPU.
     bench::unpin_all();
-    const auto started = std::chrono::steady_clock::now();
-    try {
-      e.exit_code = l.run(options);
-    } catch (const std::exception& ex) {  // one lesson that cannot run does not end the course
-      e.exit_code = 1;
-      e.error = ex.what();
-      std::printf("\nLesson %02d stopped: %s\n", l.number, ex.what());
-    }
-    e.outcome = last_lesson_outcome();
-    if (e.outcome.number != l.number) e.outcome = LessonOutcome{.number = l.number, .title = l.title};
-    e.outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    run_one(l, e, [&] { return l.run(options); });
     if (l.uses_gpu && !bench::gpu_status().usable) e.gpu_note = "CPU half only: " + bench::gpu_status().reason;
     std::printf("\n");
     out.push_back(std::move(e));
@@ -58,17 +66,7 @@ std::vector<CourseEntry> recheck_course(const StoredRun& stored, int from, int t
       continue;
     }
     CourseEntry e;
-    const auto started = std::chrono::steady_clock::now();
-    try {
-      e.exit_code = l.recheck(stored);
-    } catch (const std::exception& ex) {  // data of an older schema, say: that lesson only
-      e.exit_code = 1;
-      e.error = ex.what();
-      std::printf("\nLesson %02d stopped: %s\n", l.number, ex.what());
-    }
-    e.outcome = last_lesson_outcome();
-    if (e.outcome.number != l.number) e.outcome = LessonOutcome{.number = l.number, .title = l.title};
-    e.outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    run_one(l, e, [&] { return l.recheck(stored); });
     std::printf("\n");
     out.push_back(std::move(e));
   }
