@@ -51,6 +51,21 @@ Timing summarize(std::vector<double> samples, int calls_per_sample, bool settled
   return t;
 }
 
+double Timing::fastest_round() const {
+  if (round_medians.empty()) return median;
+  return *std::min_element(round_medians.begin(), round_medians.end());
+}
+
+double paired_speedup(const Timing& a, const Timing& b) {
+  const std::size_t rounds = std::min(a.round_medians.size(), b.round_medians.size());
+  if (rounds == 0 || a.round_medians.size() != b.round_medians.size())
+    return a.median > 0 ? b.median / a.median : std::nan("");
+  std::vector<double> ratios;
+  for (std::size_t r = 0; r < rounds; ++r)
+    if (a.round_medians[r] > 0) ratios.push_back(b.round_medians[r] / a.round_medians[r]);
+  return ratios.empty() ? std::nan("") : median_of(ratios);
+}
+
 Timing measure_batches(const std::function<double(int)>& time_batch, const TimingOptions& o) {
   if (o.min_samples < 1 || o.max_samples < o.min_samples)
     throw std::invalid_argument("timing: need 1 <= min_samples <= max_samples");
@@ -112,6 +127,7 @@ std::vector<Timing> measure_interleaved(const std::vector<ComparedWork>& works, 
   std::vector<std::vector<double>> samples(works.size());
   std::vector<int> batch(works.size(), 1);
   std::vector<bool> settled(works.size(), true);
+  std::vector<std::vector<double>> round_medians(works.size());
   for (int round = 0; round < rounds; ++round)
     for (std::size_t i = 0; i < works.size(); ++i) {
       const bool single_round = works[i].first_call_s > 0.5;
@@ -127,10 +143,14 @@ std::vector<Timing> measure_interleaved(const std::vector<ComparedWork>& works, 
       const Timing part = measure(works[i].run, timing);
       samples[i].insert(samples[i].end(), part.samples.begin(), part.samples.end());
       batch[i] = part.calls_per_sample;
+      round_medians[i].push_back(part.median);
       settled[i] = settled[i] && part.settled;
     }
   std::vector<Timing> out;
-  for (std::size_t i = 0; i < works.size(); ++i) out.push_back(summarize(samples[i], batch[i], settled[i]));
+  for (std::size_t i = 0; i < works.size(); ++i) {
+    out.push_back(summarize(samples[i], batch[i], settled[i]));
+    out.back().round_medians = std::move(round_medians[i]);
+  }
   return out;
 }
 

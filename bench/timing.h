@@ -30,11 +30,20 @@ struct Timing {
   int calls_per_sample = 1;
   double median = 0, min = 0, max = 0, q1 = 0, q3 = 0;
   bool settled = false;  // the median stopped moving before the time ran out
+  std::vector<double> round_medians;  // measure_interleaved: the median of each round it ran in
 
   // Interquartile range relative to the median: 0.02 means the middle half of the samples
   // lies within a 2% band.
   double spread() const { return median > 0 ? (q3 - q1) / median : 0.0; }
+  // The median of the fastest round (the pooled median when there were no rounds): what the
+  // work does when nothing else slows it, for claims about what hardware can do.
+  double fastest_round() const;
 };
+
+// Time of b over time of a, round by round (a and b timed in the same interleaved rounds),
+// and the median of those ratios: a slow phase that covers one round moves that round's ratio
+// only. Falls back to the pooled medians when either has no rounds. 2.0 means a took half b's time.
+double paired_speedup(const Timing& a, const Timing& b);
 
 // Order statistics of a set of per-call times.
 Timing summarize(std::vector<double> samples, int calls_per_sample, bool settled);

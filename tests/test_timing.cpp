@@ -115,3 +115,36 @@ TEST_CASE("measure times real work with steady_clock") {
   CHECK(t.min <= t.median);
   CHECK(t.median <= t.max);
 }
+
+TEST_CASE("paired_speedup: a slow round moves one ratio, not the median; fastest_round is the best round") {
+  Timing a, b;
+  // a takes half of b's time in every round; round 3 is a slow phase that hit a only.
+  a.round_medians = {1.0, 1.0, 4.0, 1.0, 1.0};
+  b.round_medians = {2.0, 2.0, 2.0, 2.0, 2.0};
+  a.median = 1.0, b.median = 2.0;
+  CHECK(paired_speedup(a, b) == doctest::Approx(2.0));
+  CHECK(paired_speedup(b, a) == doctest::Approx(0.5));
+  a.round_medians = {1.2, 0.9, 1.1};
+  CHECK(a.fastest_round() == doctest::Approx(0.9));
+  // Without rounds to pair (or with different counts), the pooled medians decide.
+  Timing c;
+  c.median = 4.0;
+  CHECK(paired_speedup(c, b) == doctest::Approx(0.5));
+  CHECK(c.fastest_round() == doctest::Approx(4.0));
+}
+
+TEST_CASE("measure_interleaved records one median per round for each work") {
+  volatile double sink = 0;
+  auto work = [&] {
+    for (int i = 0; i < 2000; ++i) sink = sink + 1.0;
+  };
+  const std::vector<Timing> t = measure_interleaved({{work, 0.0}, {work, 0.0}}, quick_timing(), 4);
+  REQUIRE(t.size() == 2);
+  CHECK(t[0].round_medians.size() == 4);
+  CHECK(t[1].round_medians.size() == 4);
+  for (double m : t[0].round_medians) CHECK(m > 0);
+  CHECK(t[0].fastest_round() <= t[0].round_medians.front());
+  // A work whose first call took over half a second is timed in one round only.
+  const std::vector<Timing> slow = measure_interleaved({{work, 0.0}, {work, 0.6}}, quick_timing(), 4);
+  CHECK(slow[1].round_medians.size() == 1);
+}

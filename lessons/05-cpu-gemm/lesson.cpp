@@ -38,6 +38,19 @@ int run_lesson_05(const LessonOptions& options) {
     const bench::GemmRow* row = from.find(variant, at, threads);
     return row != nullptr && row->timing ? row->gflops() : std::nan("");
   };
+  // What a rung does in its fastest interleaved round: claims about what the cores can do are
+  // compared with the FMA peak, itself the better of two runs.
+  auto best_rate = [](const bench::GemmSweep& from, const char* variant, gemm::Shape at, int threads) {
+    const bench::GemmRow* row = from.find(variant, at, threads);
+    if (row == nullptr || !row->timing || row->timing->fastest_round() <= 0) return std::nan("");
+    return row->variant->flops(at) / row->timing->fastest_round() * 1e-9;
+  };
+  // Speed of a over b, as the median of their per-round ratios (bench::paired_speedup).
+  auto paired = [](const bench::GemmSweep& from, const char* a, const char* b, gemm::Shape at, int threads) {
+    const bench::GemmRow *row_a = from.find(a, at, threads), *row_b = from.find(b, at, threads);
+    if (row_a == nullptr || row_b == nullptr || !row_a->timing || !row_b->timing) return std::nan("");
+    return bench::paired_speedup(*row_a->timing, *row_b->timing);
+  };
 
   // Blocking only pays once B no longer fits in the last-level cache: a few rows of A against
   // a B twice the size of the L3 (hwloc's figure), so loop-order streams B from DRAM per row.
@@ -89,7 +102,9 @@ int run_lesson_05(const LessonOptions& options) {
     p.threads = {cores};
     p.variants = {find_gemm_variant("openmp")};
     if (const GemmVariant* peer = find_gemm_variant("onednn")) p.variants.push_back(peer);
-    if (options.quick) p.interleave_rounds = 4;
+    // Six rounds of at least 10 ms each: the checks below pair the rung with oneDNN round by
+    // round, so a slow phase that covers a round or two drops out of the median ratio.
+    if (options.quick) p.interleave_rounds = 6, p.timing.min_time_s = 0.12, p.timing.max_time_s = 0.6;
     const bench::CpuShareMeter meter;
     parallel_sweep = bench::run_gemm_sweep(p);
     parallel_share = meter.stop();
@@ -99,7 +114,6 @@ int run_lesson_05(const LessonOptions& options) {
   }
   const double naive = rate(sweep, "naive", shape, 1), loop_order = rate(sweep, "loop-order", shape, 1);
   const double blocked = rate(fast_sweep, "blocked", fast_shape, 1), packed = rate(fast_sweep, "packed-simd", fast_shape, 1),
-               onednn1 = rate(fast_sweep, "onednn", fast_shape, 1),
                parallel = cores > 1 ? rate(parallel_sweep, "openmp", fast_shape, cores) : packed;
   const double wide_loop_order = rate(wide_sweep, "loop-order", wide, 1), wide_blocked = rate(wide_sweep, "blocked", wide, 1);
   const double peak1 = fast_sweep.peak_gflops(1);
@@ -138,30 +152,40 @@ int run_lesson_05(const LessonOptions& options) {
     // Scaling, measured against what one core of the same rung does: on N cores the rung keeps
     // at least 80% of its one-core fraction of the FMA peak (a fixed 60% of peak sat within a
     // few points of a rung at 68% on one core).
-    const double one_core_fraction = packed / peak1, floor = 0.8 * one_core_fraction;
+    // Both sides in their fastest interleaved round, as the peak is the better of two runs:
+    // a slow phase the guest cannot see (another guest on the cores' other hardware threads)
+    // once held a whole pooled median at 51% of peak while oneDNN, in the same rounds, had 64%.
+    const double packed_best = best_rate(fast_sweep, "packed-simd", fast_shape, 1),
+                 parallel_best = best_rate(parallel_sweep, "openmp", fast_shape, cores);
+    const double one_core_fraction = packed_best / peak1, floor = 0.8 * one_core_fraction;
     const std::string scaling = fmt::format(
-        "OpenMP on {} cores kept at least 80% of the one-core rung's {:.0f}% of peak on {}^3: {:.0f}% of their measured "
-        "all-core peak against {:.0f}% ({:.2f}x the one-core rung)",
-        cores, 100 * one_core_fraction, fast_shape.m, 100 * parallel / peak_all, 100 * floor, parallel / packed);
+        "OpenMP on {} cores kept at least 80% of the one-core rung's {:.0f}% of peak on {}^3 (fastest rounds): {:.0f}% "
+        "of their measured all-core peak against {:.0f}% ({:.2f}x the one-core rung)",
+        cores, 100 * one_core_fraction, fast_shape.m, 100 * parallel_best / peak_all, 100 * floor,
+        parallel_best / packed_best);
     // The peak is timed before and after the rungs. A VM's cores can run slower for a while
-    // without the guest seeing steal (another guest on their other hardware threads); oneDNN,
-    // timed in the same rounds on the same cores, shows whether they delivered meanwhile.
-    const double onednn_all = rate(parallel_sweep, "onednn", fast_shape, cores);
-    if (std::isfinite(onednn_all) && onednn_all < floor * peak_all)
+    // without the guest seeing steal; oneDNN, timed in the same rounds on the same cores,
+    // shows whether they delivered meanwhile.
+    const double onednn_best = best_rate(parallel_sweep, "onednn", fast_shape, cores);
+    if (std::isfinite(onednn_best) && onednn_best < floor * peak_all)
       lesson.untested(scaling, fmt::format("oneDNN, timed in the same rounds on the same cores, reached only {:.0f}% of "
-                                           "the peak: the cores ran slower than their peak during the sweep",
-                                           100 * onednn_all / peak_all));
+                                           "the peak in its fastest round: the cores ran slower than their peak during "
+                                           "the sweep",
+                                           100 * onednn_best / peak_all));
     else
-      lesson.check_with_cpus(parallel_share.to_json(), cores, parallel >= floor * peak_all, scaling);
-    if (std::isfinite(onednn_all))
-      lesson.check(parallel >= 0.8 * onednn_all,
-                   fmt::format("on {} cores the parallel rung reached at least 80% of oneDNN in the same rounds ({:.0f}%)",
-                               cores, 100 * parallel / onednn_all));
+      lesson.check_with_cpus(parallel_share.to_json(), cores, parallel_best >= floor * peak_all, scaling);
+    const double vs_onednn = paired(parallel_sweep, "openmp", "onednn", fast_shape, cores);
+    if (std::isfinite(vs_onednn))
+      lesson.check(vs_onednn >= 0.8,
+                   fmt::format("on {} cores the parallel rung reached at least 80% of oneDNN, round by round ({:.0f}%, "
+                               "median of the per-round ratios)",
+                               cores, 100 * vs_onednn));
   }
-  if (std::isfinite(onednn1))
-    lesson.check(packed >= 0.8 * onednn1,
-                 fmt::format("on one core the ladder's best reached at least 80% of oneDNN ({:.0f}%)",
-                             100 * packed / onednn1));
+  const double packed_vs_onednn = paired(fast_sweep, "packed-simd", "onednn", fast_shape, 1);
+  if (std::isfinite(packed_vs_onednn))
+    lesson.check(packed_vs_onednn >= 0.8,
+                 fmt::format("on one core the ladder's best reached at least 80% of oneDNN, round by round ({:.0f}%)",
+                             100 * packed_vs_onednn));
 
   return lesson.finish(fmt::format(
       "the same {:.2f} GFLOP took {:.0f}x less time after five changes that only reorganise memory traffic "
