@@ -345,8 +345,8 @@ TEST_CASE("CPU share: the meter sees this process's own work, and a lost CPU mak
   // Spin until this thread has used 0.3 s of CPU by the kernel's precise clocks, and compare
   // the meter with the process's CPU clock over the same stretch. Spinning for 0.3 s of wall
   // time instead made the test depend on the load (under a parallel ctest on 2 vCPUs the
-  // thread got 49% of a CPU), and the meter's own OpenMP team (cpu_order) may spin a while
-  // after it starts, so the process can use more than this thread does.
+  // thread got 49% of a CPU), and OpenBLAS's worker thread, started when the library loads,
+  // uses CPU of its own early on, so the process can use more than this thread does.
   auto cpu_seconds = [](clockid_t clock) {
     timespec t{};
     clock_gettime(clock, &t);
