@@ -91,15 +91,20 @@ int infer_pipes(double gflops, double ghz, const probes::FmaLoop& loop) {
 }
 
 int pipes_for(const FmaPipes& pipes, const probes::FmaLoop& loop) {
+  if (!loop.fused) return 1;
   return loop.vector_bits == 512 ? pipes.wide : pipes.narrow;
+}
+
+int assumed_pipes(const FmaPipes& pipes, const probes::FmaLoop& loop) {
+  return pipes.from_table || !loop.fused ? pipes_for(pipes, loop) : 2;
 }
 
 TheoreticalPeak theoretical_peak(const probes::FmaLoop& loop, int cores, double ghz, int pipes) {
   TheoreticalPeak p;
   p.gflops = double(cores) * ghz * loop.lanes * pipes * 2.0;
-  p.formula = fmt::format("{} core{} x {:.2f} GHz x {} lane{} x {} FMA pipe{} x 2 = {:.1f} GFLOP/s", cores,
+  p.formula = fmt::format("{} core{} x {:.2f} GHz x {} lane{} x {} {}{} x 2 = {:.1f} GFLOP/s", cores,
                           cores == 1 ? "" : "s", ghz, loop.lanes, loop.lanes == 1 ? "" : "s", pipes,
-                          pipes == 1 ? "" : "s", p.gflops);
+                          loop.fused ? "FMA pipe" : "multiply+add pipe pair", pipes == 1 ? "" : "s", p.gflops);
   return p;
 }
 
@@ -114,7 +119,7 @@ std::vector<PeakLine> peak_lines(const MachineInfo& m, const ClockMeasurement& c
   std::vector<PeakLine> lines;
   for (probes::Precision precision : {probes::Precision::fp32, probes::Precision::fp64}) {
     const probes::FmaLoop& loop = probes::widest_fma_loop(precision);
-    const int p = pipes.from_table ? pipes_for(pipes, loop) : 2;
+    const int p = assumed_pipes(pipes, loop);
     lines.push_back({probes::precision_name(precision), theoretical_peak(loop, 1, clock.ghz_one_core, p),
                      theoretical_peak(loop, m.physical_cores, clock.ghz_all_cores, p)});
   }
@@ -128,8 +133,11 @@ std::string cpu_peak_summary(const MachineInfo& m, const ClockMeasurement& clock
   std::string out = fmt::format("Clock        {:.2f} GHz on one core, {:.2f} GHz per core with all {} busy (measured)\n",
                                 clock.ghz_one_core, clock.ghz_all_cores, clock.cores);
   if (!clock.note.empty()) out += "Note         " + clock.note + "\n";
+  const bool fma = probes::widest_fma_loop(probes::Precision::fp32).fused;
   out += fmt::format("Core         {}{}\n", pipes.microarchitecture,
-                     pipes.from_table ? "" : " (FMA pipes unknown: 2 assumed; `flopslab probe flops` infers them)");
+                     !fma ? " (no FMA: a multiply pipe and an add pipe assumed; `flopslab probe flops` measures them)"
+                     : pipes.from_table ? ""
+                                        : " (FMA pipes unknown: 2 assumed; `flopslab probe flops` infers them)");
   for (const PeakLine& l : peak_lines(m, clock, pipes)) {
     out += fmt::format("{} peak    one core: {}\n", l.precision == std::string("fp32") ? "FP32" : "FP64", l.one.formula);
     out += fmt::format("             all cores: {}\n", l.all.formula);

@@ -40,12 +40,18 @@ int infer_pipes(double measured_gflops_one_core, double ghz, const probes::FmaLo
 
 struct TheoreticalPeak {
   double gflops = 0;
-  std::string formula;  // "2 cores x 3.19 GHz x 8 lanes x 2 FMA pipes x 2 = 102.1 GFLOP/s"
+  // "2 cores x 3.19 GHz x 8 lanes x 2 FMA pipes x 2 = 102.1 GFLOP/s"; without FMA "... x 1
+  // multiply+add pipe pair x 2 = ...".
+  std::string formula;
 };
 
 TheoreticalPeak theoretical_peak(const probes::FmaLoop& loop, int cores, double ghz, int pipes);
-// The pipes that apply to a loop's vector width.
+// The pipes that apply to a loop: the table's for its vector width. A mul+add loop counts
+// multiply-and-add pipe pairs instead: 1, as on every core without FMA (Nehalem to Ivy
+// Bridge, AMD K10); a core with FMA may pair more, which the flops probe then measures.
 int pipes_for(const FmaPipes& pipes, const probes::FmaLoop& loop);
+// pipes_for where the table knows the core; else 2 FMA pipes assumed (1 pair for mul+add).
+int assumed_pipes(const FmaPipes& pipes, const probes::FmaLoop& loop);
 
 // "Clock", "FP32 peak", "FP64 peak" and warning lines for `flopslab info` and report.md, and
 // the same as JSON. Unknown FMA pipes are assumed to be 2 and said so.

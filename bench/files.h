@@ -4,13 +4,35 @@
 #include <cstdint>
 #include <string>
 #include <map>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
 namespace flopslab::bench {
 
+// An output the user named that cannot be written: the command line maps it to exit 2, its
+// message one line naming the path as the user gave it ("cannot create /proc/x: ...").
+struct OutputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Whether `path` (a file or directory to be written) can be created, checked before any
+// measuring and without leaving anything behind: no file stands in the way, and a probe
+// entry can be made (and is removed) in the deepest of its directories that exists. Empty
+// when it can; otherwise why not, naming the path as given. The writer creates the missing
+// directories (create_output_dir, or create_parent_dirs for a file).
+std::string output_location_problem(const std::string& path);
+
+// The missing directories above an output file; throws OutputError naming `path`.
+void create_parent_dirs(const std::string& path);
+
+// An output directory, made empty: `path` removed if it exists, then created with its parents.
+// Throws OutputError naming `path`.
+void create_output_dir(const std::string& path);
+
 // Writes to "<path>.tmp-<pid>" and renames it over <path>; the rename is atomic, so a reader
-// (or a crash) sees either the old file or the complete new one.
+// (or a crash) sees either the old file or the complete new one. Throws OutputError naming
+// <path> (not the temporary) when either step fails.
 void write_file_atomically(const std::string& path, const std::string& content);
 
 // The whole file; throws std::runtime_error("cannot read PATH").

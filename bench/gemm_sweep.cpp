@@ -143,7 +143,7 @@ GemmSweep run_gemm_sweep(const GemmSweepOptions& o) {
   const probes::FmaLoop& peak_loop = probes::widest_fma_loop(probes::Precision::fp32);
   if (peak_loop.supported())
     for (int t : o.threads) {
-      if (o.progress) o.progress(fmt::format("peak: {} FMA loop on {} thread(s)", peak_loop.name, t));
+      if (o.progress) o.progress(fmt::format("peak: {} on {} thread(s)", probes::loop_label(peak_loop), t));
       sweep.peaks.push_back(measure_fma_peak(peak_loop, t, o.timing));
     }
 
@@ -210,7 +210,7 @@ GemmSweep run_gemm_sweep(const GemmSweepOptions& o) {
   }
   // Measure the ceiling again now that the machine is warm; keep the better of the two.
   for (PeakMeasurement& p : sweep.peaks) {
-    if (o.progress) o.progress(fmt::format("peak again: {} FMA loop on {} thread(s)", p.loop->name, p.threads));
+    if (o.progress) o.progress(fmt::format("peak again: {} on {} thread(s)", probes::loop_label(*p.loop), p.threads));
     PeakMeasurement again = measure_fma_peak(*p.loop, p.threads, o.timing);
     if (again.gflops() > p.gflops()) p = std::move(again);
   }
@@ -312,8 +312,9 @@ Json gemm_sweep_json(const GemmSweep& sweep) {
   auto finite_or_null = [](double x) { return std::isfinite(x) ? Json(x) : Json(nullptr); };
   Json peaks = Json::array();
   for (const PeakMeasurement& p : sweep.peaks)
-    peaks.push_back({{"loop", p.loop->name}, {"threads", p.threads}, {"gflops", p.gflops()},
-                     {"min_s", p.timing.min}, {"median_s", p.timing.median}, {"spread", p.timing.spread()}});
+    peaks.push_back({{"loop", p.loop->name}, {"operation", probes::operation_name(*p.loop)}, {"threads", p.threads},
+                     {"gflops", p.gflops()}, {"min_s", p.timing.min}, {"median_s", p.timing.median},
+                     {"spread", p.timing.spread()}});
   Json rows = Json::array();
   for (const GemmRow& r : sweep.rows) {
     Json row{{"variant", r.variant->name},

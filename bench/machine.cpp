@@ -15,6 +15,7 @@
 
 #include "bench/build_info.h"
 #include "bench/files.h"
+#include "bench/simd_cap.h"
 #include "kernels/cpu/cpu_features.h"
 
 namespace flopslab::bench {
@@ -82,6 +83,7 @@ MachineInfo describe_machine() {
   m.cpu_stepping = f.stepping;
   m.simd = f.names();
   m.simd_path = simd_path_name(best_simd_path());
+  m.simd_cap = simd_cap_summary();
   m.hypervisor = f.hypervisor;
   m.hypervisor_vendor = f.hypervisor_vendor;
   read_topology(m);
@@ -114,7 +116,7 @@ Json machine_json(const MachineInfo& m) {
       {"cpu",
        {{"brand", m.cpu_brand}, {"vendor", m.cpu_vendor}, {"family", m.cpu_family},
         {"model", m.cpu_model}, {"stepping", m.cpu_stepping}, {"simd", m.simd},
-        {"gemm_simd_path", m.simd_path}, {"hypervisor", m.hypervisor},
+        {"gemm_simd_path", m.simd_path}, {"simd_cap", m.simd_cap}, {"hypervisor", m.hypervisor},
         {"hypervisor_vendor", m.hypervisor_vendor}}},
       {"topology",
        {{"source", m.topology_source}, {"packages", m.packages},
@@ -175,7 +177,9 @@ std::string machine_summary(const MachineInfo& m) {
   out += fmt::format("Cores        {} package(s), {} physical cores, {} logical CPUs, {} NUMA node(s)\n",
                      m.packages, m.physical_cores, m.logical_cpus, m.numa_nodes);
   out += fmt::format("SIMD         {}\n", fmt::join(m.simd, " "));
-  out += fmt::format("GEMM path    {} micro-kernel (chosen at run time from CPUID)\n", m.simd_path);
+  if (!m.simd_cap.empty()) out += fmt::format("SIMD cap     {}\n", m.simd_cap);
+  out += fmt::format("GEMM path    {} micro-kernel (chosen at run time from CPUID{})\n", m.simd_path,
+                     m.simd_cap.empty() ? "" : " under the cap");
   for (const CacheLevel& c : m.caches)
     out += fmt::format("L{} {:<11} {} x {} (line {} B, shared by {} CPU(s))\n", c.level, c.kind,
                        c.instances, format_bytes(double(c.bytes)), c.line_bytes, c.shared_by_cpus);

@@ -25,6 +25,7 @@ struct MachineInfo {
   int cpu_family = 0, cpu_model = 0, cpu_stepping = 0;
   std::vector<std::string> simd;  // instruction-set extensions usable here
   std::string simd_path;          // what the GEMM micro-kernel uses: avx512, avx2, scalar
+  std::string simd_cap;           // FLOPSLAB_SIMD's cap and what it did to the peers; empty without one
   bool hypervisor = false;
   std::string hypervisor_vendor;
 

@@ -6,8 +6,12 @@
 
 namespace flopslab::bench {
 
+bool Progress::silenced_ = false;
+
+void Progress::silence_all() { silenced_ = true; }
+
 Progress::Progress(bool enabled)
-    : enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
+    : enabled_(enabled && !silenced_), tty_(isatty(STDERR_FILENO) == 1), start_(std::chrono::steady_clock::now()) {}
 
 Progress::~Progress() { finish(); }
 

@@ -13,8 +13,12 @@ class Progress {
   ~Progress();
   void operator()(const std::string& line);  // the step starting now
   void finish();                              // clears the in-place line
+  // Silences every Progress made from now on: a command's --no-progress reaching the lessons
+  // and library calls it runs, which make their own.
+  static void silence_all();
 
  private:
+  static bool silenced_;
   bool enabled_, tty_, open_line_ = false;
   std::chrono::steady_clock::time_point start_;
 };

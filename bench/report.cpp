@@ -138,14 +138,20 @@ std::string default_report_dir(const MachineInfo& machine) {
   return dir;
 }
 
+std::string default_course_dir(const MachineInfo& machine) {
+  const std::string base = fmt::format("reports/{}-{}", machine_slug(machine), today_utc());
+  std::string latest;
+  for (int n = 1; fs::exists(n == 1 ? base : fmt::format("{}-{}", base, n)); ++n)
+    latest = n == 1 ? base : fmt::format("{}-{}", base, n);
+  if (!latest.empty() && fs::exists(latest + "/report.json") && !fs::exists(latest + "/course.md")) return latest;
+  return default_report_dir(machine);
+}
+
 std::string report_problem(const ReportOptions& o) {
   if (!o.out_dir.empty() && fs::exists(o.out_dir) && !o.force)
     return fmt::format("{} already exists; pass --force to replace it or choose another --out", o.out_dir);
-  if (!o.out_dir.empty()) {
-    const fs::path parent = fs::absolute(o.out_dir).parent_path();
-    if (!fs::is_directory(parent))
-      return fmt::format("cannot create {}: {} is not a directory", o.out_dir, parent.string());
-  }
+  if (!o.out_dir.empty())
+    if (const std::string problem = output_location_problem(o.out_dir); !problem.empty()) return "--out: " + problem;
   return {};
 }
 
@@ -174,11 +180,11 @@ ReportOutcome write_report(const ReportOptions& o) {
   const MachineInfo& machine = session.machine;
   ReportOutcome out;
   out.dir = o.out_dir.empty() ? default_report_dir(machine) : o.out_dir;
-  fs::create_directories(fs::absolute(out.dir).parent_path());
+  if (const std::string problem = output_location_problem(out.dir); !problem.empty()) throw OutputError(problem);
+  // Everything is built in a staging directory beside the report and renamed at the end.
   const std::string staging = fmt::format("{}.partial-{}", out.dir, ::getpid());
-  fs::remove_all(staging);
-  fs::create_directories(staging);
   try {
+    create_output_dir(staging);
     Json json{{"schema", "flopslab-report/1"},
               {"command", o.command_line},
               {"quick", o.quick},
@@ -327,6 +333,16 @@ ReportOutcome write_report(const ReportOptions& o) {
       fs::remove_all(out.dir);
     }
     fs::rename(staging, out.dir);
+  } catch (const fs::filesystem_error& e) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+    throw OutputError(fmt::format("cannot write {}: {}", out.dir, e.code().message()));
+  } catch (const OutputError& e) {  // name the report's directory, not the staging one
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+    std::string message = e.what();
+    if (const std::size_t at = message.find(staging); at != std::string::npos) message.replace(at, staging.size(), out.dir);
+    throw OutputError(message);
   } catch (...) {
     std::error_code ignored;
     fs::remove_all(staging, ignored);

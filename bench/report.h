@@ -29,6 +29,9 @@ struct ReportOutcome {
 
 // "reports/<slug>-<date>", with "-2", "-3", ... appended if that exists already.
 std::string default_report_dir(const MachineInfo& machine);
+// Where the course's files go by default: today's latest report of this machine when it has
+// none yet (the course joins the report), else a new directory as default_report_dir.
+std::string default_course_dir(const MachineInfo& machine);
 
 // Empty when the options can run; otherwise a one-line reason (usage error).
 std::string report_problem(const ReportOptions& options);

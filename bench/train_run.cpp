@@ -37,6 +37,17 @@ std::string rows_up_to(const std::string& csv, int epochs) {
 
 }  // namespace
 
+std::string checkpoint_file_problem(const std::string& path) {
+  if (path.empty()) return {};
+  if (!fs::is_regular_file(path)) return path + " is not a file (a checkpoint.bin of an earlier run)";
+  try {
+    (void)nn::read_checkpoint_info(read_file(path), path);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return {};
+}
+
 const char* class_name(std::int64_t label) { return label >= 0 && label < 10 ? kClassNames[label] : "?"; }
 
 std::string train_run_problem(const TrainRunOptions& o) {
@@ -91,17 +102,28 @@ std::string train_run_problem(const TrainRunOptions& o) {
     return "--jitter: needs 0 < low <= high";
   for (std::int64_t c : o.classes)
     if (c < 0 || c > 9) return "--classes: " + std::to_string(c) + " is not a Fashion-MNIST class (0 to 9)";
+  // The run's own inputs, in the order a user meets them: the recipe, the data, the checkpoint.
+  if (!o.recipe.empty()) {
+    if (fs::is_directory(o.recipe)) return "--recipe: " + o.recipe + " is a directory, not a recipe (a JSON file)";
+    try {
+      (void)nn::read_recipe(o.recipe);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+  }
+  if (const std::string problem = nn::mnist_format_problem(o.data); !problem.empty()) return "--data: " + problem;
+  if (const std::string problem = checkpoint_file_problem(o.init_from); !problem.empty()) return "--init-from: " + problem;
+  // Then where it writes.
   if (o.out.empty()) return "--out: a directory to write is required";
-  if (!o.init_from.empty() && !fs::is_regular_file(o.init_from))
-    return "--init-from: " + o.init_from + " is not a file (a checkpoint.bin of an earlier run)";
   if (o.resume) {
     if (!fs::exists(o.out + "/checkpoint.bin"))
       return "--resume: " + o.out + "/checkpoint.bin does not exist (run without --resume first)";
-  } else if (fs::exists(o.out) && !o.force) {
-    return o.out + " already exists; pass --resume to continue it, --force to replace it, or choose another --out";
+    return {};
   }
-  const fs::path parent = fs::absolute(o.out).parent_path();
-  if (!fs::is_directory(parent)) return "cannot create " + o.out + ": " + parent.string() + " is not a directory";
+  if (fs::exists(o.out) && !o.force)
+    return o.out + " already exists; pass --resume to continue it, --force to replace it, or choose another --out";
+  if (fs::exists(o.out) && !fs::is_directory(o.out)) return "--out: " + o.out + " is a file, not a directory";
+  if (const std::string problem = output_location_problem(o.out); !problem.empty()) return "--out: " + problem;
   return {};
 }
 
@@ -147,7 +169,12 @@ TrainRunResult run_training(const TrainRunOptions& options) {
   TrainRunOptions o = options;
   if (o.batch == 0) o.batch = recipe.batch > 0 ? recipe.batch : 64;
   if (o.progress) o.progress("loading " + o.data);
-  LoadedData loaded = load_training_data(o.data, o.train_limit, o.test_limit);
+  LoadedData loaded;
+  try {
+    loaded = load_training_data(o.data, o.train_limit, o.test_limit);
+  } catch (const std::runtime_error& e) {  // a file of the dataset cannot be read: the user's input
+    throw std::invalid_argument(std::string("--data: ") + e.what());
+  }
   if (!o.classes.empty()) {
     loaded.train = select_classes(loaded.train, o.classes);
     loaded.test = select_classes(loaded.test, o.classes);
@@ -233,19 +260,18 @@ TrainRunResult run_training(const TrainRunOptions& options) {
     result.first_epoch = trainer.completed_epochs();
     log_csv = rows_up_to(read_file(o.out + "/log.csv"), result.first_epoch);
     steps_csv = rows_up_to(read_file(o.out + "/steps.csv"), result.first_epoch);
-  } else {
-    if (writer) {
-      if (fs::exists(o.out)) fs::remove_all(o.out);
-      fs::create_directories(o.out);
-    }
+  } else if (writer) {
+    create_output_dir(o.out);
   }
 
   double best_loss = std::numeric_limits<double>::infinity();
   int since_best = 0;
   const int epochs = result.epochs;
   auto on_step = [&](const nn::StepInfo& s) {
-    steps_csv += fmt::format("{},{},{:.6f},{:.6f},{:.6g},{:.4f},{:g}\n", s.epoch + 1, s.step + 1, s.step_loss, s.accuracy,
-                             s.lr, s.momentum, s.loss_scale);
+    // 9 significant digits: every float read back exactly, so a schedule can be compared with
+    // PyTorch's to the last bit of its float32 parameters.
+    steps_csv += fmt::format("{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g}\n", s.epoch + 1, s.step + 1, s.step_loss,
+                             s.accuracy, s.lr, s.momentum, s.loss_scale);
     const std::int64_t every = std::max<std::int64_t>(1, s.steps / 20);  // about 5% of an epoch
     if (o.progress && (s.step % every == 0 || s.step + 1 == s.steps)) {
       const int width = 30, filled = int(double(width) * double(s.step + 1) / double(s.steps));
@@ -256,7 +282,7 @@ TrainRunResult run_training(const TrainRunOptions& options) {
     }
   };
   auto on_epoch = [&](const nn::EpochInfo& e) {
-    log_csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.3f},{:.3f},{},{:.4f},{:.4f}\n", e.epoch + 1,
+    log_csv += fmt::format("{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.3f},{:.1f},{:.3f},{:.3f},{},{:.4f},{:.4f}\n", e.epoch + 1,
                            e.train_loss, e.train_accuracy, e.test.loss, e.test.accuracy, e.test.top3, e.seconds,
                            e.samples_per_s, e.data_seconds, double(e.peak_activation_bytes) / (1 << 20), e.skipped_steps,
                            1e3 * e.allreduce_hook_seconds, 1e3 * e.allreduce_wait_seconds);

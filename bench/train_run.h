@@ -58,6 +58,10 @@ struct LoadedData {
   nn::Dataset train, test;
   nn::Transforms normalise;  // mean and standard deviation only
 };
+// Why `path` is not a checkpoint flopslab can read (missing, a directory, another kind of
+// file, a damaged one); empty when it is, or when no path is given.
+std::string checkpoint_file_problem(const std::string& path);
+
 LoadedData load_training_data(const std::string& dir, std::int64_t train_limit = 0, std::int64_t test_limit = 0);
 // The samples of `classes` only (in their order), relabelled 0 .. classes.size() - 1.
 nn::Dataset select_classes(const nn::Dataset& data, const std::vector<std::int64_t>& classes);

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "bench/files.h"
+
 namespace flopslab::cli {
 namespace {
 
@@ -261,10 +263,17 @@ int parse_segments(const std::string& option, const std::string& text, int layer
 
 void check_output_file(const std::string& option, const std::string& path) {
   if (path.empty()) return;
-  const std::filesystem::path parent = std::filesystem::absolute(path).parent_path();
-  if (!std::filesystem::is_directory(parent))
-    throw UsageError(fmt::format("{}: cannot write {}: directory {} does not exist", option, path, parent.string()));
   if (std::filesystem::is_directory(path)) throw UsageError(fmt::format("{}: {} is a directory, not a file", option, path));
+  if (const std::string problem = bench::output_location_problem(path); !problem.empty())
+    throw UsageError(option + ": " + problem);
+}
+
+void check_output_dir(const std::string& option, const std::string& path) {
+  if (path.empty()) return;
+  if (std::filesystem::exists(path) && !std::filesystem::is_directory(path))
+    throw UsageError(fmt::format("{}: {} is a file, not a directory", option, path));
+  if (const std::string problem = bench::output_location_problem(path); !problem.empty())
+    throw UsageError(option + ": " + problem);
 }
 
 }  // namespace flopslab::cli

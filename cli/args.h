@@ -29,8 +29,11 @@ std::vector<int> parse_threads(const std::string& option, const std::string& tex
 std::vector<const GemmVariant*> parse_variants(const std::string& option, const std::string& text,
                                                Device device);
 
-// Refuses an output file whose directory does not exist, before any measuring starts (empty: no file).
+// Refuses an output file or directory that cannot be created, before any measuring starts
+// and after the command's inputs have been checked; creates the missing parent directories
+// (empty: no output).
 void check_output_file(const std::string& option, const std::string& path);
+void check_output_dir(const std::string& option, const std::string& path);
 
 // One positive integer in [low, high].
 std::string conv_variant_names(Device device);

@@ -31,6 +31,7 @@ int run_compare(const CompareArgs& args) {
   }
   if (!args.out.empty() && fs::exists(args.out) && !args.force)
     throw UsageError("compare: " + args.out + " already exists; pass --force to replace it or choose another --out");
+  check_output_dir("compare: --out", args.out);
   std::string md = fmt::format("# flopslab compare\n\nA: `{}` ({})\n\nB: `{}` ({})\n\nRatios are B / A.\n", args.a,
                                c.machine_a, args.b, c.machine_b);
   std::printf("A: %s (%s)\nB: %s (%s)\nRatios are B / A; \"better\" names the faster, or lower-latency, side.\n",
@@ -51,8 +52,7 @@ int run_compare(const CompareArgs& args) {
   list("Figures only in A", c.only_a);
   list("Figures only in B", c.only_b);
   if (args.out.empty()) return 0;
-  if (fs::exists(args.out)) fs::remove_all(args.out);
-  fs::create_directories(args.out);
+  bench::create_output_dir(args.out);
   bench::write_file_atomically(args.out + "/compare.json", bench::comparison_json(c).dump(2) + "\n");
   bench::write_file_atomically(args.out + "/compare.md", md);
   const std::string note = args.no_plots ? "charts not drawn: --no-plots" : bench::run_plot_script(args.out);

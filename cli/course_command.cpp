@@ -36,6 +36,7 @@ int recheck_command(const CourseArgs& a, int from, int to) {
   }
   if (!a.out.empty() && fs::exists(fs::path(a.out) / "course.md") && !a.force)
     throw UsageError("course: " + a.out + "/course.md already exists; pass --force to replace it or choose another --out");
+  check_output_dir("course: --out", a.out);
   std::vector<std::string> left_out;
   const auto entries = lessons::recheck_course(stored, from, to, left_out);
   const std::string machine = stored.report["machine"]["cpu"].value("brand", std::string("?"));
@@ -43,7 +44,7 @@ int recheck_command(const CourseArgs& a, int from, int to) {
               to, lessons::course_table(entries).text().c_str());
   for (const std::string& line : left_out) std::printf("Not rechecked: %s.\n", line.c_str());
   if (!a.out.empty()) {
-    fs::create_directories(a.out);
+    fs::create_directories(a.out);  // checked above; the report's directory may already hold a report
     bench::write_file_atomically(a.out + "/course.md",
                                  lessons::course_markdown(entries, "flopslab course, rechecked from " + a.recheck));
     Json json = lessons::course_json(entries);
@@ -75,10 +76,12 @@ int run_course_command(const CourseArgs& a) {
   lessons::LessonOptions options{.quick = a.quick};
   if (!a.threads.empty()) options.threads = int(parse_integer("--threads", a.threads, 1, kMaxThreads));
   const bench::MachineInfo machine = bench::describe_machine();
-  const std::string out = a.out.empty() ? bench::default_report_dir(machine) : a.out;
+  const std::string out = a.out.empty() ? bench::default_course_dir(machine) : a.out;
   if (fs::exists(fs::path(out) / "course.md") && !a.force)
     throw UsageError("course: " + out + "/course.md already exists; pass --force to replace it or choose another --out");
+  check_output_dir("course: --out", out);
 
+  if (a.no_progress) bench::Progress::silence_all();  // the lessons' own progress too
   bench::Progress progress(!a.no_progress);
   const auto entries = lessons::run_course(from, to, options, [&](const lessons::Lesson& l, std::size_t i, std::size_t n) {
     progress(fmt::format("course: lesson {:02d} ({} of {}): {}", l.number, i + 1, n, l.title));
@@ -87,7 +90,7 @@ int run_course_command(const CourseArgs& a) {
   const bench::Table table = lessons::course_table(entries);
   std::printf("Course%s on %s: lessons %02d to %02d\n\n%s\n", a.quick ? " (quick)" : "", machine.cpu_brand.c_str(), from,
               to, table.text().c_str());
-  fs::create_directories(out);
+  fs::create_directories(out);  // checked before the lessons ran
   const std::string heading = fmt::format("flopslab course{}: {} ({})", a.quick ? " (quick)" : "", machine.cpu_brand,
                                           machine.date_utc);
   bench::write_file_atomically(out + "/course.md", lessons::course_markdown(entries, heading));

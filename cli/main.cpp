@@ -16,6 +16,7 @@
 //   flopslab course [--quick]          every lesson in order, one table at the end (cli/course_command.cpp)
 //
 // Exit status: 0 success, 1 a measurement or check failed, 2 bad command line.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -37,6 +38,8 @@
 #include "bench/probe.h"
 #include "bench/progress.h"
 #include "bench/report.h"
+#include "bench/simd_cap.h"
+#include "kernels/cpu/cpu_features.h"
 #include "cli/args.h"
 #include "cli/compare_command.h"
 #include "cli/course_command.h"
@@ -50,6 +53,9 @@ namespace flopslab::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+constexpr const char* kCommandNames =
+    "info, probe, gemm, conv, train, lr-find, infer, demo, allreduce, scale, report, compare, lesson, course";
 
 std::string joined_command(int argc, char** argv) {
   std::string s = "flopslab";
@@ -193,7 +199,7 @@ int run_gemm(const GemmArgs& a, const std::string& command) {
   if (gpu) std::printf("Measured GPU FP32 peak (FMA chains on every SM): %s GFLOP/s\n", bench::format_rate(sweep.gpu_peak_gflops).c_str());
 
   for (const bench::PeakMeasurement& p : sweep.peaks)
-    std::printf("Measured FP32 peak (%s FMA loop): %s GFLOP/s on %d thread%s\n", p.loop->name,
+    std::printf("Measured FP32 peak (%s): %s GFLOP/s on %d thread%s\n", probes::loop_label(*p.loop).c_str(),
                 bench::format_rate(p.gflops()).c_str(), p.threads, p.threads == 1 ? "" : "s");
   std::printf("\n%s\n", bench::gemm_variant_table(sweep.variants).text().c_str());
   std::printf("%s\n", bench::gemm_sweep_table(sweep).text().c_str());
@@ -309,9 +315,12 @@ int run_lesson(const std::string& number, bool list, bool quick, const std::stri
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"flopslab: measure what this machine can do for deep learning, and why.\n"
-               "Every result is checked against a reference and set against the machine's measured\n"
-               "peak and the best library on the same machine.",
+  CLI::App app{"New here? Run scripts/report first, then flopslab course --quick or flopslab lesson 1.\n"
+               "The report lands in reports/<machine>-<date>/: report.html (for a browser), report.md, report.json.\n"
+               "Every command is listed below; 'flopslab COMMAND --help' gives its options.\n\n"
+               "flopslab measures what this machine can do for deep learning, and why. Every result is\n"
+               "checked against a reference and set against the machine's measured peak and the best\n"
+               "library on the same machine.",
                "flopslab"};
   app.set_version_flag("--version", std::string("flopslab ") + build_info().version + " (" +
                                         build_info().git_commit + ")");
@@ -420,18 +429,32 @@ int run(int argc, char** argv) {
   lesson->add_flag("--quick", lesson_quick, "Small sizes and short timing");
   lesson->add_option("--threads", lesson_threads, "Threads for the parallel parts  [physical cores]")->type_name("N");
 
+  // No command: the help, which starts with where to begin.
+  if (argc == 1) {
+    std::printf("%s", app.help().c_str());
+    return 0;
+  }
   // CLI11 would call an unknown command "an extra argument"; name it and the choices instead.
-  if (argc > 1 && argv[1][0] != '-') {
+  if (argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == argv[1];
-    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: info, probe, gemm, conv, train, lr-find, infer, demo, allreduce, scale, report, compare, lesson, course)", argv[1]));
+    if (!known) throw UsageError(fmt::format("unknown command '{}' (valid: {})", argv[1], kCommandNames));
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::string where = "flopslab";
-    for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
+    const CLI::App* command = &app;
+    for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name(), command = sub;
+    // CLI11 lists the extras last first ("64 --sizes"); name the first option the command lacks.
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr)
+      for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i], name = arg.substr(0, arg.find('='));
+        const bool option = name.size() > 1 && name[0] == '-' && (name[1] == '-' || std::isalpha(name[1]));
+        if (option && command->get_option_no_throw(name) == nullptr)
+          throw UsageError(fmt::format("{} is not an option of '{}' (see '{} --help')", name, where, where));
+      }
     throw UsageError(fmt::format("{} (see '{} --help')", e.what(), where));
   }
 
@@ -450,17 +473,28 @@ int run(int argc, char** argv) {
   if (course->parsed()) return course_run();
   if (compare->parsed()) return compare_run();
   if (lesson->parsed()) return run_lesson(lesson_number, lesson_list_flag, lesson_quick, lesson_threads);
-  throw UsageError("no command given (valid: info, probe, gemm, conv, train, lr-find, infer, demo, allreduce, scale, report, compare, lesson, course; see 'flopslab --help')");
+  throw UsageError(fmt::format("no command given (valid: {}; see 'flopslab --help')", kCommandNames));
 }
 
 }  // namespace
 }  // namespace flopslab::cli
 
 int main(int argc, char** argv) {
+  if (const std::string problem = flopslab::simd_cap_problem(); !problem.empty()) {
+    std::fprintf(stderr, "flopslab: %s\n", problem.c_str());
+    return 2;
+  }
+  flopslab::bench::apply_simd_cap_to_peers(argv);
   try {
     return flopslab::cli::run(argc, argv);
   } catch (const flopslab::cli::UsageError& e) {
     std::fprintf(stderr, "flopslab: %s\n", e.what());
+    return 2;
+  } catch (const flopslab::bench::OutputError& e) {  // an output the user named cannot be written
+    std::fprintf(stderr, "flopslab: %s\n", e.what());
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {  // the same, from a path no check foresaw
+    std::fprintf(stderr, "flopslab: %s: %s\n", e.path1().c_str(), e.code().message().c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "flopslab: error: %s\n", e.what());

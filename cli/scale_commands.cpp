@@ -159,26 +159,32 @@ int run_scale(const ScaleArgs& a) {
   if (!a.link_gbps.empty() && !a.allreduce_json.empty())
     throw UsageError("scale: --link-gbps and --allreduce-json both describe the link; give one");
   if (nn::launched_by_mpi()) throw UsageError("scale: runs as one process (it starts its own 2-rank measurement); run it without mpirun");
+  // The link, given or stored, before the output: the inputs first.
+  const double gbps = a.link_gbps.empty() ? 0 : parse_number("--link-gbps", a.link_gbps, 1e-3, 1e6);
+  const double latency = a.latency_us.empty() ? 5.0 : parse_number("--latency-us", a.latency_us, 0, 1e6);
+  std::optional<bench::AllreduceStudy> stored;
+  if (!a.allreduce_json.empty()) {
+    try {
+      stored = bench::allreduce_study_from_json(Json::parse(bench::read_file(a.allreduce_json)));
+    } catch (const std::exception& e) {
+      throw UsageError(fmt::format("scale: --allreduce-json: {}: {}", a.allreduce_json, e.what()));
+    }
+  }
   if (fs::exists(a.out) && !a.force)
     throw UsageError("scale: " + a.out + " already exists; pass --force to replace it or choose another --out");
+  check_output_dir("scale: --out", a.out);
 
   bench::Progress progress(!a.no_progress);
   bench::AllreduceModel link;
   std::string link_name, link_note;
   if (!a.link_gbps.empty()) {
-    const double gbps = parse_number("--link-gbps", a.link_gbps, 1e-3, 1e6);
-    const double latency = a.latency_us.empty() ? 5.0 : parse_number("--latency-us", a.latency_us, 0, 1e6);
     link.link = {.alpha_s = latency * 1e-6, .beta_s_per_byte = 8 / (gbps * 1e9)};
     link_name = fmt::format("{:g} Gbit/s", gbps);
     link_note = fmt::format("a link of {:g} Gbit/s and {:g} us per message (--link-gbps, --latency-us)", gbps, latency);
   } else {
     bench::AllreduceStudy s;
-    if (!a.allreduce_json.empty()) {
-      try {
-        s = bench::allreduce_study_from_json(Json::parse(bench::read_file(a.allreduce_json)));
-      } catch (const std::exception& e) {
-        throw UsageError(fmt::format("scale: --allreduce-json: {}: {}", a.allreduce_json, e.what()));
-      }
+    if (stored) {
+      s = *stored;
     } else {
       progress("measuring the all-reduce between 2 ranks here (flopslab allreduce)");
       try {
@@ -243,8 +249,7 @@ int run_scale(const ScaleArgs& a) {
   for (int n : ranks)
     if (std::find(curve.begin(), curve.end(), n) == curve.end()) curve.push_back(n);
   std::sort(curve.begin(), curve.end());
-  if (fs::exists(a.out)) fs::remove_all(a.out);
-  fs::create_directories(a.out);
+  bench::create_output_dir(a.out);
   const Json json{{"kind", "scale"}, {"link", link_note}, {"scenarios", bench::scale_json(scenarios, curve)}};
   bench::write_file_atomically(a.out + "/scale.json", json.dump(2) + "\n");
   std::printf("Wrote %s/scale.json", a.out.c_str());

@@ -41,12 +41,6 @@ struct TrainArgs {
        profile = false;
 };
 
-void require_dataset(const std::string& command, const std::string& dir) {
-  if (!fs::is_directory(dir))
-    throw UsageError(command + ": no dataset at " + dir +
-                     " (sudo apt-get install dataset-fashion-mnist, or --data DIR with MNIST-format files)");
-}
-
 int default_threads() { return bench::describe_machine().physical_cores; }
 
 int run_train(const TrainArgs& a, const CLI::App& sub) {
@@ -130,7 +124,6 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
     o.comm = comm.get();
   }
   if (const std::string problem = bench::train_run_problem(o); !problem.empty()) throw UsageError("train: " + problem);
-  require_dataset("train", o.data);
   const bool rank0 = comm == nullptr || comm->rank() == 0;
   if (comm != nullptr && rank0) {
     if (comm->world() == 1)
@@ -240,18 +233,24 @@ int run_lr_find(const LrFindArgs& a) {
   o.threads = a.threads.empty() ? default_threads() : int(parse_integer("--threads", a.threads, 1, kMaxThreads));
   o.seed = std::uint64_t(parse_integer("--seed", a.seed, 0, std::numeric_limits<long long>::max()));
   const std::int64_t limit = parse_integer("--train-limit", a.train_limit, 0, 1LL << 40);
+  // Its inputs first (the checkpoint, the data), then where it writes.
+  if (const std::string problem = bench::checkpoint_file_problem(a.init_from); !problem.empty())
+    throw UsageError("lr-find: --init-from: " + problem);
+  if (const std::string problem = nn::mnist_format_problem(a.data); !problem.empty())
+    throw UsageError("lr-find: --data: " + problem);
   const std::string out = a.out.empty() ? fmt::format("runs/lr-find-{}-{}", a.model, a.optimizer) : a.out;
   if (fs::exists(out) && !a.force)
     throw UsageError("lr-find: " + out + " already exists; pass --force to replace it or choose another --out");
-  if (!fs::is_directory(fs::absolute(out).parent_path()))
-    throw UsageError("lr-find: cannot create " + out + ": " + fs::absolute(out).parent_path().string() + " is not a directory");
-  if (!a.init_from.empty() && !fs::is_regular_file(a.init_from))
-    throw UsageError("lr-find: --init-from: " + a.init_from + " is not a file");
-  require_dataset("lr-find", a.data);
+  check_output_dir("lr-find: --out", out);
 
   bench::Progress progress(!a.no_progress);
   progress("loading " + a.data);
-  const bench::LoadedData data = bench::load_training_data(a.data, limit, 1);
+  bench::LoadedData data;
+  try {
+    data = bench::load_training_data(a.data, limit, 1);
+  } catch (const std::runtime_error& e) {
+    throw UsageError(std::string("lr-find: --data: ") + e.what());
+  }
   o.normalise = data.normalise;
   std::mt19937_64 rng(o.seed);
   auto model = nn::make_model(a.model, rng);
@@ -275,8 +274,7 @@ int run_lr_find(const LrFindArgs& a) {
   progress.finish();
   std::string csv = "lr,loss,smoothed_loss\n";
   for (std::size_t i = 0; i < r.lrs.size(); ++i) csv += fmt::format("{:.6g},{:.6f},{:.6f}\n", r.lrs[i], r.losses[i], r.smoothed[i]);
-  if (fs::exists(out)) fs::remove_all(out);
-  fs::create_directories(out);
+  bench::create_output_dir(out);
   bench::write_file_atomically(out + "/lr_find.csv", csv);
   bench::write_file_atomically(out + "/lr_find.json",
                                fmt::format("{{\"valley_lr\": {:.6g}, \"steepest_lr\": {:.6g}, \"min_loss_lr\": {:.6g}, "

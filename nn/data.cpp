@@ -72,24 +72,44 @@ IdxArray read_idx(const std::string& path) {
   return parse_idx(data, path);
 }
 
-Dataset load_mnist_format(const std::string& dir, const std::string& split) {
+namespace {
+// The file of an MNIST-format split, gzipped or not; empty when neither is there.
+std::string split_file(const std::string& dir, const std::string& stem) {
+  for (const std::string& name : {stem + ".gz", stem})
+    if (std::filesystem::is_regular_file(dir + "/" + name)) return dir + "/" + name;
+  return {};
+}
+
+// Why a split cannot be read from `dir`: no directory, or one of its two files missing.
+std::string split_problem(const std::string& dir, const std::string& split) {
   if (!std::filesystem::is_directory(dir))
-    throw std::runtime_error("no dataset at " + dir +
-                             ": install Debian's dataset-fashion-mnist package (sudo apt-get install "
-                             "dataset-fashion-mnist) or point --data at a directory of MNIST-format files");
-  auto find = [&](const std::string& stem) {
-    for (const std::string& name : {stem + ".gz", stem})
-      if (std::filesystem::exists(dir + "/" + name)) return dir + "/" + name;
-    throw std::runtime_error(dir + ": " + stem + "(.gz) is missing (a complete MNIST-format dataset has train- and "
-                             "t10k- images and labels; dataset-fashion-mnist installs them)");
-  };
-  const IdxArray images = read_idx(find(split + "-images-idx3-ubyte"));
-  const IdxArray labels = read_idx(find(split + "-labels-idx1-ubyte"));
-  if (images.dims.size() != 3) throw std::runtime_error(split + " images: expected 3 dimensions (N x H x W)");
-  if (labels.dims.size() != 1) throw std::runtime_error(split + " labels: expected 1 dimension");
+    return "no dataset at " + dir +
+           ": install Debian's dataset-fashion-mnist package (sudo apt-get install dataset-fashion-mnist) or point "
+           "--data at a directory of MNIST-format files";
+  for (const char* kind : {"-images-idx3-ubyte", "-labels-idx1-ubyte"})
+    if (split_file(dir, split + kind).empty())
+      return dir + ": " + split + kind + "(.gz) is missing (a complete MNIST-format dataset has train- and t10k- "
+             "images and labels; dataset-fashion-mnist installs them)";
+  return {};
+}
+}  // namespace
+
+std::string mnist_format_problem(const std::string& dir) {
+  const std::string train = split_problem(dir, "train");
+  return train.empty() ? split_problem(dir, "t10k") : train;
+}
+
+Dataset load_mnist_format(const std::string& dir, const std::string& split) {
+  if (const std::string problem = split_problem(dir, split); !problem.empty()) throw std::runtime_error(problem);
+  const std::string images_file = split_file(dir, split + "-images-idx3-ubyte");
+  const std::string labels_file = split_file(dir, split + "-labels-idx1-ubyte");
+  const IdxArray images = read_idx(images_file);
+  const IdxArray labels = read_idx(labels_file);
+  if (images.dims.size() != 3) throw std::runtime_error(images_file + ": expected 3 dimensions (N x H x W)");
+  if (labels.dims.size() != 1) throw std::runtime_error(labels_file + ": expected 1 dimension");
   if (labels.dims[0] != images.dims[0])
-    throw std::runtime_error(split + ": " + std::to_string(images.dims[0]) + " images but " +
-                             std::to_string(labels.dims[0]) + " labels");
+    throw std::runtime_error(split + ": " + std::to_string(images.dims[0]) + " images in " + images_file + " but " +
+                             std::to_string(labels.dims[0]) + " labels in " + labels_file);
   Dataset d;
   const std::int64_t n = images.dims[0], h = images.dims[1], w = images.dims[2];
   d.images = Tensor({n, 1, h, w});
@@ -98,7 +118,7 @@ Dataset load_mnist_format(const std::string& dir, const std::string& split) {
   for (std::int64_t i = 0; i < n; ++i) {
     const std::int64_t label = labels.bytes[std::size_t(i)];
     if (label >= d.classes)
-      throw std::runtime_error(split + " labels: label " + std::to_string(label) + " of sample " + std::to_string(i) +
+      throw std::runtime_error(labels_file + ": label " + std::to_string(label) + " of sample " + std::to_string(i) +
                                " is outside [0, " + std::to_string(d.classes) + ")");
     d.labels[std::size_t(i)] = label;
   }

@@ -37,6 +37,9 @@ struct Dataset {
 // train-images-idx3-ubyte.gz and friends from `dir`; split is "train" or "t10k". A missing
 // directory or file names the Debian package and the --data option.
 Dataset load_mnist_format(const std::string& dir, const std::string& split);
+// Why `dir` is not an MNIST-format dataset (no directory, a split's file missing), without
+// reading the files; empty when all four are there.
+std::string mnist_format_problem(const std::string& dir);
 
 // The first `count` samples (a small subset for quick runs and tests).
 Dataset take(const Dataset& data, std::int64_t count);

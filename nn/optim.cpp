@@ -3,7 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "kernels/cpu/clones.h"
+#include "kernels/cpu/multiversion.h"
 #include "nn/cuda/ops.h"
 
 namespace flopslab::nn {
@@ -96,9 +96,10 @@ struct AdamConstants {
 };
 // One chunk of the update, compiled for AVX-512 and AVX2 as well (the square root and the
 // division are most of its time, 16 or 8 at a time there instead of 4).
-FLOPSLAB_CLONES_BY_LEVEL void adam_update(
-    const AdamConstants& k, float* __restrict value, const float* __restrict grad, float* __restrict m,
-    float* __restrict v, std::int64_t n) {
+FLOPSLAB_MULTIVERSION(void, adam_update,
+                      (const AdamConstants& k, float* __restrict value, const float* __restrict grad,
+                       float* __restrict m, float* __restrict v, std::int64_t n),
+                      (k, value, grad, m, v, n)) {
   for (std::int64_t i = 0; i < n; ++i) {
     float w = value[i], g = grad[i];
     if (k.decoupled)

@@ -1,9 +1,12 @@
 # flopslab report --quick end to end: the directory appears with report.md, report.json and,
 # when matplotlib is installed, the chart; nothing is left behind under a temporary name.
-#   -DEXE=path -DOUT=dir
+#   -DEXE=path -DOUT=dir [-DENV="NAME=value;..."]
+# With ENV, the CPU it simulates: FLOPSLAB_SIMD=avx2 (an AVX2 laptop) or scalar (baseline
+# x86-64), or ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN without a bf16 matmul). The report must still be
+# whole, its one missing peer a row saying why.
 cmake_minimum_required(VERSION 3.25)
 file(REMOVE_RECURSE "${OUT}")
-execute_process(COMMAND "${EXE}" report --quick --no-progress --out "${OUT}"
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env ${ENV} "${EXE}" report --quick --no-progress --out "${OUT}"
                 RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT code EQUAL 0)
   message(FATAL_ERROR "report exited ${code}\n${out}\n${err}")
@@ -56,6 +59,41 @@ else()
   string(FIND "${md}" "charts not drawn: matplotlib is missing" note_at)
   if(note_at LESS 0)
     message(FATAL_ERROR "without matplotlib, report.md must say why the charts are missing")
+  endif()
+endif()
+# A narrower CPU, simulated: the cap is reported, the peak is the capped loop's, and oneDNN's
+# bf16 matmul (AVX-512 only) is a row that says why it is missing.
+if(ENV MATCHES "FLOPSLAB_SIMD=([a-z0-9]+)")
+  set(cap "${CMAKE_MATCH_1}")
+  string(JSON simd_cap GET "${json}" machine cpu simd_cap)
+  string(JSON peak_loop GET "${json}" sections gemm peaks 0 loop)
+  string(JSON peak_operation GET "${json}" sections gemm peaks 0 operation)
+  if(NOT simd_cap MATCHES "^FLOPSLAB_SIMD=${cap}: ")
+    message(FATAL_ERROR "report.json machine.simd_cap is '${simd_cap}', not the ${cap} cap")
+  endif()
+  if(cap STREQUAL "scalar" AND NOT (peak_loop STREQUAL "sse-fp32" AND peak_operation STREQUAL "multiply + add"))
+    message(FATAL_ERROR "under the scalar cap the peak loop is ${peak_loop} (${peak_operation}), not SSE's multiply + add")
+  endif()
+  if(cap STREQUAL "avx2" AND NOT peak_loop MATCHES "^avx2-fp32$")
+    message(FATAL_ERROR "under the avx2 cap the peak loop is ${peak_loop}, not avx2-fp32")
+  endif()
+endif()
+if(ENV MATCHES "FLOPSLAB_SIMD|ONEDNN_MAX_CPU_ISA")
+  string(JSON count LENGTH "${json}" sections gemm rows)
+  math(EXPR last "${count} - 1")
+  set(bf16_rows 0)
+  foreach(i RANGE ${last})
+    string(JSON variant GET "${json}" sections gemm rows ${i} variant)
+    if(variant STREQUAL "onednn-bf16")
+      string(JSON why ERROR_VARIABLE no_reason GET "${json}" sections gemm rows ${i} skipped)
+      if(no_reason OR NOT why MATCHES "has no bf16 matmul for this CPU")
+        message(FATAL_ERROR "row ${i}: onednn-bf16 ran or lacks the reason it could not ('${why}')")
+      endif()
+      math(EXPR bf16_rows "${bf16_rows} + 1")
+    endif()
+  endforeach()
+  if(bf16_rows EQUAL 0)
+    message(FATAL_ERROR "the onednn-bf16 rows are missing from the report")
   endif()
 endif()
 # The directory stays: cli.report_html opens its report.html next (the next run removes it first).

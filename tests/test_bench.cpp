@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,9 +19,11 @@
 #include "bench/machine.h"
 #include "bench/report_compare.h"
 #include "bench/scale_model.h"
+#include "bench/simd_cap.h"
 #include "bench/table.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/probes/fma_chains.h"
+#include "kernels/registry.h"
 #include "nn/device.h"
 
 using namespace flopslab;
@@ -89,17 +92,70 @@ TEST_CASE("CPU features are consistent") {
   CHECK(paths.back() == best_simd_path());
 }
 
+TEST_CASE("the ISA level follows the features, and FLOPSLAB_SIMD caps it (the peers too)") {
+  const CpuFeatures& f = cpu_features();
+  const IsaLevel level = isa_level();
+  if (level >= IsaLevel::v3) CHECK((f.avx2 && f.fma && f.f16c && f.bmi2));
+  if (level == IsaLevel::v4) CHECK((f.avx512f && f.avx512bw && f.avx512vl));
+  if (f.avx512f && f.avx512bw && f.avx512cd && f.avx512dq && f.avx512vl && f.avx2 && f.fma && f.f16c && f.bmi1 &&
+      f.bmi2 && f.lzcnt && f.movbe)
+    CHECK(level == IsaLevel::v4);
+  const std::string cap = simd_cap();
+  const CpuFeatures& real = uncapped_cpu_features();
+  if (cap == "avx2" || cap == "scalar") {
+    CHECK_FALSE(f.avx512f);
+    CHECK_FALSE(f.amx_tile);
+    CHECK_FALSE(f.avx512_bf16);
+    CHECK(level != IsaLevel::v4);
+    CHECK(best_simd_path() != SimdPath::avx512);
+  }
+  if (cap == "avx2") CHECK(f.avx2 == real.avx2);  // what the cap does not hide stays
+  if (cap == "scalar") {
+    CHECK_FALSE(f.avx);
+    CHECK_FALSE(f.fma);
+    CHECK(level == IsaLevel::baseline);
+    CHECK(best_simd_path() == SimdPath::scalar);
+  }
+  // The peers are capped too: OpenBLAS's core and oneDNN's ISA were set before this process
+  // started again (bench/simd_cap.h), where the real CPU is wider than the cap.
+  if ((cap == "avx2" && real.can_avx512()) || (cap == "scalar" && real.avx)) {
+    REQUIRE(std::getenv("OPENBLAS_CORETYPE") != nullptr);
+    CHECK(std::string(std::getenv("OPENBLAS_CORETYPE")) == (cap == "avx2" ? "Haswell" : "Prescott"));
+    REQUIRE(std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr);
+    CHECK(std::string(std::getenv("ONEDNN_MAX_CPU_ISA")) == (cap == "avx2" ? "AVX2" : "SSE41"));
+    const GemmVariant* openblas = find_gemm_variant("openblas");
+    if (openblas != nullptr && openblas->available() && openblas->detail != nullptr)
+      CHECK(openblas->detail() == std::string("kernels for core ") + std::getenv("OPENBLAS_CORETYPE"));
+  }
+  if (cap.empty()) CHECK(bench::simd_cap_summary().empty());
+  else CHECK(bench::simd_cap_summary().rfind("FLOPSLAB_SIMD=" + cap + ": ", 0) == 0);
+}
+
 TEST_CASE("FMA loops: every supported loop runs and counts its FLOPs") {
+  const CpuFeatures& f = cpu_features();
   for (const probes::FmaLoop& loop : probes::fma_loops()) {
+    INFO(loop.name << (loop.fused ? " (FMA)" : " (mul+add)"));
     CHECK(loop.flops_per_iteration() == 2.0 * loop.lanes * loop.accumulators);
+    // FMA or mul+add, never both and never neither: one twin of each scalar and SSE loop runs.
+    if (loop.vector_bits <= 128) CHECK(loop.supported() == (loop.fused == f.fma));
     if (!loop.supported()) continue;
     const double r = loop.run(1000);
     CHECK(std::isfinite(r));
     // Each chain converges to about 1, so the lanes sum to about lanes x chains.
     CHECK(r == doctest::Approx(double(loop.lanes * loop.accumulators)).epsilon(0.05));
   }
+  for (const char* name : {"scalar-fp32", "scalar-fp64", "sse-fp32", "sse-fp64"}) {
+    INFO(name);
+    REQUIRE(probes::find_fma_loop(name) != nullptr);
+    CHECK(probes::find_fma_loop(name)->supported());
+  }
+  CHECK(probes::find_fma_loop("no-such-loop") == nullptr);
   const probes::FmaLoop& widest = probes::widest_fma_loop(probes::Precision::fp32);
   CHECK(widest.precision == probes::Precision::fp32);
+  CHECK(widest.supported());
+  CHECK(widest.fused == f.fma);
+  CHECK(widest.vector_bits ==
+        (f.can_avx512() && f.fma ? 512 : (f.can_avx2_fma() || (f.avx && !f.fma)) ? 256 : 128));
   const bench::PeakMeasurement p = bench::measure_fma_peak(widest, 2, bench::quick_timing());
   CHECK(p.flops_per_call == widest.flops_per_iteration() * (1 << 20) * 2);
   CHECK(p.gflops() > 0);
@@ -167,7 +223,36 @@ TEST_CASE("write_file_atomically replaces the file and leaves no temporary") {
   int files = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
   CHECK(files == 1);
-  CHECK_THROWS(bench::write_file_atomically(dir + "/missing/x.json", "x"));
+  // Missing directories are made; a file in the way is an OutputError naming the path given.
+  bench::write_file_atomically(dir + "/missing/deeper/x.json", "x");
+  CHECK(std::filesystem::is_regular_file(dir + "/missing/deeper/x.json"));
+  CHECK_THROWS_AS(bench::write_file_atomically(path + "/x.json", "x"), bench::OutputError);
+  CHECK_THROWS_WITH(bench::write_file_atomically(path + "/x.json", "x"),
+                    doctest::Contains(("cannot create " + path + "/x.json: ").c_str()));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an output location is checked before anything is written, and nothing is left by the check") {
+  const std::string dir = std::filesystem::temp_directory_path() / "flopslab-output-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string file = dir + "/file";
+  std::ofstream(file) << "x";
+  CHECK(bench::output_location_problem(dir + "/new/deeper/run").empty());
+  CHECK_FALSE(std::filesystem::exists(dir + "/new"));  // checked, not made
+  CHECK(bench::output_location_problem(file + "/run") ==
+        "cannot create " + file + "/run: " + file + " is a file, not a directory");
+  CHECK(bench::output_location_problem(file + "/a/b/run") ==
+        "cannot create " + file + "/a/b/run: " + file + " is a file, not a directory");
+  CHECK(bench::output_location_problem("/proc/flopslab-test/run") ==
+        "cannot create /proc/flopslab-test/run: /proc takes no new files");
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++entries;
+  CHECK(entries == 1);  // the probe entry is gone
+  bench::create_output_dir(dir + "/new/deeper/run");
+  CHECK(std::filesystem::is_directory(dir + "/new/deeper/run"));
+  CHECK_THROWS_WITH(bench::create_output_dir(file + "/run"),
+                    ("cannot create " + file + "/run: " + file + " is a file, not a directory").c_str());
   std::filesystem::remove_all(dir);
 }
 

@@ -296,7 +296,11 @@ TEST_CASE("the IDX reader parses good files and names what is wrong with bad one
   };
   write("train-images-idx3-ubyte", idx_bytes({2, 1, 1}, {0, 255}));
   write("train-labels-idx1-ubyte", idx_bytes({2}, {3, 10}));  // a label of 10 in a 10-class set
-  CHECK_THROWS_WITH(load_mnist_format(dir, "train"), "train labels: label 10 of sample 1 is outside [0, 10)");
+  CHECK_THROWS_WITH(load_mnist_format(dir, "train"),
+                    (dir + "/train-labels-idx1-ubyte: label 10 of sample 1 is outside [0, 10)").c_str());
+  CHECK(mnist_format_problem(dir) == dir + ": t10k-images-idx3-ubyte(.gz) is missing (a complete MNIST-format dataset "
+                                           "has train- and t10k- images and labels; dataset-fashion-mnist installs them)");
+  CHECK(mnist_format_problem(kFashionMnistDir).empty());
   write("train-labels-idx1-ubyte", idx_bytes({2}, {3, 9}));
   const Dataset d = load_mnist_format(dir, "train");
   CHECK(d.images.shape() == std::vector<std::int64_t>{2, 1, 1, 1});

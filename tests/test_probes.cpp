@@ -212,13 +212,23 @@ TEST_CASE("strided sum and the locality kernels") {
 }
 
 TEST_CASE("theoretical peak: the formula and its parts") {
-  const probes::FmaLoop& avx2 = probes::fma_loops()[4];
-  REQUIRE(std::string(avx2.name) == "avx2-fp32");
+  const probes::FmaLoop& avx2 = *probes::find_fma_loop("avx2-fp32");
+  REQUIRE(avx2.fused);
   const bench::TheoreticalPeak p = bench::theoretical_peak(avx2, 2, 3.0, 2);
   CHECK(p.gflops == doctest::Approx(2 * 3.0 * 8 * 2 * 2));
   CHECK(p.formula == "2 cores x 3.00 GHz x 8 lanes x 2 FMA pipes x 2 = 192.0 GFLOP/s");
   CHECK(bench::theoretical_peak(probes::fma_loops()[0], 1, 2.5, 1).formula ==
         "1 core x 2.50 GHz x 1 lane x 1 FMA pipe x 2 = 5.0 GFLOP/s");
+  // Without FMA: a multiply pipe and an add pipe, 2 FLOP per lane each cycle between them.
+  const probes::FmaLoop& avx = *probes::find_fma_loop("avx-fp32");
+  REQUIRE(!avx.fused);
+  CHECK(bench::theoretical_peak(avx, 4, 3.4, 1).formula ==
+        "4 cores x 3.40 GHz x 8 lanes x 1 multiply+add pipe pair x 2 = 217.6 GFLOP/s");
+  bench::FmaPipes zen3{2, 0, "Zen 3", true}, unknown{0, 0, "unknown", false};
+  CHECK(bench::pipes_for(zen3, avx2) == 2);
+  CHECK(bench::pipes_for(zen3, avx) == 1);
+  CHECK(bench::assumed_pipes(unknown, avx2) == 2);
+  CHECK(bench::assumed_pipes(unknown, avx) == 1);
   CHECK(bench::infer_pipes(96.0, 3.0, avx2) == 2);  // 32 FLOP/cycle / (8 lanes x 2)
   CHECK(bench::infer_pipes(40.0, 3.0, avx2) == 1);
 }

@@ -10,6 +10,7 @@
 #include "bench/cpu_peak.h"
 #include "bench/gemm_check.h"
 #include "bench/machine.h"
+#include "bench/simd_cap.h"
 #include "kernels/cpu/probes/fma_chains.h"
 #include "kernels/registry.h"
 
@@ -48,6 +49,7 @@ void fma_benchmark(benchmark::State& state, const probes::FmaLoop* loop) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::apply_simd_cap_to_peers(argv);
   const bench::MachineInfo machine = bench::describe_machine();
   for (const probes::FmaLoop& loop : probes::fma_loops())
     if (loop.supported()) benchmark::RegisterBenchmark((std::string("fma/") + loop.name).c_str(), fma_benchmark, &loop);

@@ -10,15 +10,22 @@
 #include "bench/cpu_share.h"
 #include "bench/likwid.h"
 #include "bench/probe.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/probes/fma_chains.h"
 
 namespace flopslab::bench {
 namespace {
 
-// likwid-bench's kernel for the same ISA and precision (FMA variants only; its scalar and SSE
-// kernels use separate multiplies and adds, which is a different experiment).
+// likwid-bench's kernel for the same ISA, precision and operation: its FMA kernels are 256-
+// and 512-bit only; its scalar, SSE and AVX kernels use separate multiplies and adds, the
+// experiment of our mul+add loops on a CPU without FMA.
 const char* likwid_test(const probes::FmaLoop& loop) {
   const bool sp = loop.precision == probes::Precision::fp32;
+  if (!loop.fused) {
+    if (loop.vector_bits == 256) return sp ? "peakflops_sp_avx" : "peakflops_avx";
+    if (loop.vector_bits == 128) return sp ? "peakflops_sp_sse" : "peakflops_sse";
+    return sp ? "peakflops_sp" : "peakflops";
+  }
   if (loop.vector_bits == 256) return sp ? "peakflops_sp_avx_fma" : "peakflops_avx_fma";
   if (loop.vector_bits == 512) return sp ? "peakflops_sp_avx512_fma" : "peakflops_avx512_fma";
   return nullptr;
@@ -42,8 +49,10 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
 
   std::vector<Row> rows;
   std::vector<std::string> unsupported;
-  for (const probes::FmaLoop& loop : probes::fma_loops())
-    if (!loop.supported()) unsupported.push_back(loop.name);
+  for (const probes::FmaLoop& loop : probes::fma_loops())  // names neither twin of which runs here
+    if (!probes::find_fma_loop(loop.name)->supported() &&
+        std::find(unsupported.begin(), unsupported.end(), loop.name) == unsupported.end())
+      unsupported.push_back(loop.name);
   // Every loop in turn, three times over, keeping each one's fastest round: the lessons divide
   // these figures by each other (FP64 over FP32, SIMD over scalar), and a moment when the host
   // holds our vCPU would otherwise land on one loop only.
@@ -67,22 +76,27 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
     }
   }
 
-  // FMA pipes: from the table, or inferred from the one-core fp32 loop of the same width.
+  // FMA pipes: from the table, or inferred from the one-core loop of the same width and
+  // operation. Multiply+add pipe pairs are assumed 1 (every core without FMA has one of each).
   const FmaPipes table_pipes = fma_pipes(machine);
-  // A table entry the measurement contradicts (a loop at 1.4x or more of the peak the table
-  // allows: the reported model is not the real core) gives way to the measured pipes.
-  std::vector<std::string> contradicted;
+  // A figure the measurement contradicts (a loop at 1.4x or more of the peak it allows: the
+  // reported model is not the real core, or a core with FMA pairs more multiplies and adds)
+  // gives way to the measured pipes.
+  std::vector<std::string> contradicted, more_pairs;
   auto pipes_of = [&](const probes::FmaLoop& loop) {
     int inferred = 0;
     for (const Row& r : rows)
-      if (r.threads == 1 && r.loop->vector_bits == loop.vector_bits)
+      if (r.threads == 1 && r.loop->vector_bits == loop.vector_bits && r.loop->fused == loop.fused)
         inferred = infer_pipes(r.m.gflops(), ctx.clock.ghz_one_core, *r.loop);
-    if (!table_pipes.from_table) return std::max(inferred, 1);
+    if (!table_pipes.from_table && loop.fused) return std::max(inferred, 1);
     const int listed = pipes_for(table_pipes, loop);
     if (inferred >= 2 * listed && listed > 0) {
-      const std::string note = fmt::format("{}-bit: the table's {} pipe{} for {}, measured {}", loop.vector_bits, listed,
-                                           listed == 1 ? "" : "s", table_pipes.microarchitecture, inferred);
-      if (std::find(contradicted.begin(), contradicted.end(), note) == contradicted.end()) contradicted.push_back(note);
+      std::vector<std::string>& notes = loop.fused ? contradicted : more_pairs;
+      const std::string note =
+          loop.fused ? fmt::format("{}-bit: the table's {} pipe{} for {}, measured {}", loop.vector_bits, listed,
+                                   listed == 1 ? "" : "s", table_pipes.microarchitecture, inferred)
+                     : fmt::format("{}-bit: measured {}", loop.vector_bits, inferred);
+      if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
       return inferred;
     }
     return listed;
@@ -105,13 +119,15 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
       if (!peer.ran && peer.reason.rfind("likwid-bench ran", 0) == 0)
         left_out.push_back(fmt::format("{} on {} thread(s): {}", r.loop->name, r.threads, peer.reason));
     }
-    table.add_row({r.loop->name, std::to_string(r.threads), fmt::format("{:.1f}", median),
+    table.add_row({r.loop->fused ? std::string(r.loop->name) : std::string(r.loop->name) + " (mul+add)",
+                   std::to_string(r.threads), fmt::format("{:.1f}", median),
                    fmt::format("{:.1f}", r.m.gflops()), fmt::format("{:.1f}", theory.gflops),
                    fmt::format("{:.1f}%", 100 * r.m.gflops() / theory.gflops),
                    peer.ran ? fmt::format("{:.1f}", peer.gflops) : "-",
                    peer.ran ? fmt::format("{:.3f}x", median / peer.gflops) : "-"});
     points.push_back({{"loop", r.loop->name},
                       {"isa", r.loop->isa},
+                      {"operation", probes::operation_name(*r.loop)},
                       {"precision", precision_name(r.loop->precision)},
                       {"lanes", r.loop->lanes},
                       {"accumulators", r.loop->accumulators},
@@ -131,25 +147,39 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
   const probes::FmaLoop* avx512 = nullptr;
   for (const probes::FmaLoop& loop : probes::fma_loops())
     if (loop.vector_bits == 512 && loop.precision == probes::Precision::fp32) avx512 = &loop;
-  const std::string narrow_pipes = std::to_string(pipes_of(probes::fma_loops()[0]));
+  const std::string narrow_pipes = std::to_string(pipes_of(*probes::find_fma_loop("scalar-fp32")));
   const std::string wide_pipes = avx512 != nullptr && avx512->supported() ? std::to_string(pipes_of(*avx512))
                                                                            : std::string("none (no AVX-512)");
-  report.say(fmt::format(
+  const std::string clock = fmt::format(
       "Clock measured with a dependent add chain (one add per cycle): {:.2f} GHz on one core, {:.2f} GHz per core "
-      "with all {} cores busy. FMA pipes per core: {} for 256-bit and narrower operations, {} for 512-bit ({}, {}).",
-      ctx.clock.ghz_one_core, ctx.clock.ghz_all_cores, ctx.cores, narrow_pipes, wide_pipes,
-      table_pipes.microarchitecture,
-      table_pipes.from_table ? "from flopslab's table" : "not in flopslab's table: inferred from this measurement"));
+      "with all {} cores busy.",
+      ctx.clock.ghz_one_core, ctx.clock.ghz_all_cores, ctx.cores);
+  if (widest.fused)
+    report.say(fmt::format("{} FMA pipes per core: {} for 256-bit and narrower operations, {} for 512-bit ({}, {}).",
+                           clock, narrow_pipes, wide_pipes, table_pipes.microarchitecture,
+                           table_pipes.from_table ? "from flopslab's table"
+                                                  : "not in flopslab's table: inferred from this measurement"));
+  else
+    report.say(fmt::format("{} This CPU has no FMA{}: each loop issues a multiply and an add per lane and chain, "
+                           "the same 2 FLOP, to a multiply pipe and an add pipe. Pipe pairs per core: {} (1 assumed, "
+                           "as on every core without FMA; a measurement above it wins).",
+                           clock, cpu_features().fma == uncapped_cpu_features().fma ? "" : " (FLOPSLAB_SIMD hides it)",
+                           narrow_pipes));
   report.say(fmt::format("Theoretical FP32 peak, one core: {}.",
                          theoretical_peak(widest, 1, ctx.clock.ghz_one_core, pipes_of(widest)).formula));
   if (ctx.cores > 1)
     report.say(fmt::format("Theoretical FP32 peak, all cores: {}.",
                            theoretical_peak(widest, ctx.cores, ctx.clock.ghz_all_cores, pipes_of(widest)).formula));
   report.say("GFLOP/s is the median call; *best* is the fastest call, the ceiling used for \"% of peak\" elsewhere. "
-             "Each loop keeps 12 (24 for AVX-512) independent FMA chains in registers, enough to cover the FMA "
+             "Each loop keeps 12 (24 for AVX-512) independent multiply-add chains in registers, enough to cover the FMA "
              "latency on every current core. *vs likwid* divides the median by likwid-bench's peakflops kernel "
              "for the same ISA, run right after it.");
   report.table(std::move(table));
+  if (!more_pairs.empty())
+    report.say(fmt::format("The mul+add loops ran faster than one multiply and one add per cycle ({}): this core "
+                           "issues more of them at once (a core with FMA, capped by FLOPSLAB_SIMD, may), so the "
+                           "measured pairs are used.",
+                           fmt::join(more_pairs, "; ")));
   if (!contradicted.empty())
     report.say(fmt::format("The measurement contradicts flopslab's table of cores ({}): the CPU is not the model it "
                            "reports (a hypervisor may pass on another model number), so the measured pipe count is "

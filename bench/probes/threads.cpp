@@ -91,18 +91,18 @@ ProbeReport run_threads_probe(const ProbeContext& ctx) {
     }
 
   report.say(fmt::format(
-      "Compute-bound: the {} FMA loop (registers only). Memory-bound: STREAM triad over {} (3 arrays), beyond the "
+      "Compute-bound: the {} (registers only). Memory-bound: STREAM triad over {} (3 arrays), beyond the "
       "caches. Threads are pinned to one hardware thread per core first ({} cores), then to SMT siblings ({} hardware "
       "threads in all).",
-      loop.name, format_bytes(double(n) * 24), cores, logical));
+      probes::loop_label(loop), format_bytes(double(n) * 24), cores, logical));
   report.table(std::move(table));
-  report.say(fmt::format("On {} cores the FMA loop ran {:.2f}x faster than on one (ideal {}x); triad bandwidth grew "
+  report.say(fmt::format("On {} cores the compute loop ran {:.2f}x faster than on one (ideal {}x); triad bandwidth grew "
                          "{:.2f}x and reached 90% of its maximum at {} thread{}.",
                          cores, all_cores.gflops / one.gflops, cores, all_cores.gbps / one.gbps, saturation,
                          saturation == 1 ? "" : "s"));
   if (logical > cores)
-    report.say(fmt::format("SMT: with every sibling busy ({} threads) the FMA loop reached {:.2f}x its all-core "
-                           "figure: hyperthreads share their core's FMA pipes.",
+    report.say(fmt::format("SMT: with every sibling busy ({} threads) the compute loop reached {:.2f}x its all-core "
+                           "figure: hyperthreads share their core's arithmetic pipes.",
                            logical, results.back().gflops / all_cores.gflops));
   else
     report.say("No SMT siblings here (one hardware thread per core), so the hyperthread half of the experiment has "

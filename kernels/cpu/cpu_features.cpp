@@ -57,6 +57,7 @@ CpuFeatures detect() {
   f.sse3 = bit(l1.ecx, 0);
   f.ssse3 = bit(l1.ecx, 9);
   f.fma = bit(l1.ecx, 12);
+  f.movbe = bit(l1.ecx, 22);
   f.sse41 = bit(l1.ecx, 19);
   f.sse42 = bit(l1.ecx, 20);
   f.f16c = bit(l1.ecx, 29);
@@ -74,6 +75,8 @@ CpuFeatures detect() {
   if (max_leaf >= 7) {
     const Regs l7 = cpuid(7, 0);
     f.avx2 = bit(l7.ebx, 5) && os_avx;
+    f.bmi1 = bit(l7.ebx, 3);
+    f.bmi2 = bit(l7.ebx, 8);
     f.avx512f = bit(l7.ebx, 16) && os_avx512;
     f.avx512dq = bit(l7.ebx, 17) && os_avx512;
     f.avx512cd = bit(l7.ebx, 28) && os_avx512;
@@ -85,7 +88,9 @@ CpuFeatures detect() {
     if (cpuid(7, 0).eax >= 1) f.avx512_bf16 = bit(cpuid(7, 1).eax, 5) && os_avx512;
   }
 
-  if (cpuid(0x80000000).eax >= 0x80000004) {
+  const unsigned max_extended = cpuid(0x80000000).eax;
+  if (max_extended >= 0x80000001) f.lzcnt = bit(cpuid(0x80000001).ecx, 5);  // "ABM" on AMD
+  if (max_extended >= 0x80000004) {
     char brand[49] = {};
     for (unsigned i = 0; i < 3; ++i) {
       const Regs r = cpuid(0x80000002 + i);
@@ -137,20 +142,49 @@ std::vector<std::string> CpuFeatures::names() const {
 namespace {
 // FLOPSLAB_SIMD=avx2 (or scalar) hides the wider paths, so the tests can run the kernels a
 // narrower CPU would (an AVX2-only Zen 3 on an AVX-512 machine).
-CpuFeatures capped(CpuFeatures f) {
-  const char* cap = std::getenv("FLOPSLAB_SIMD");
-  if (cap == nullptr) return f;
-  const std::string c = cap;
-  if (c == "avx2" || c == "scalar")
-    f.avx512f = f.avx512dq = f.avx512cd = f.avx512bw = f.avx512vl = f.avx512_vnni = f.avx512_bf16 = f.avx512_fp16 = false;
-  if (c == "scalar") f.avx2 = f.fma = false;
+CpuFeatures capped(CpuFeatures f, const std::string& cap) {
+  if (cap == "avx2" || cap == "scalar") {
+    f.avx512f = f.avx512dq = f.avx512cd = f.avx512bw = f.avx512vl = false;
+    f.avx512_vnni = f.avx512_bf16 = f.avx512_fp16 = f.amx_tile = false;
+  }
+  if (cap == "scalar") f.avx = f.avx2 = f.fma = f.f16c = false;
   return f;
 }
 }  // namespace
 
-const CpuFeatures& cpu_features() {
-  static const CpuFeatures features = capped(detect());
+std::string simd_cap() {
+  const char* cap = std::getenv("FLOPSLAB_SIMD");
+  return cap == nullptr ? std::string() : std::string(cap);
+}
+
+std::string simd_cap_problem() {
+  const std::string cap = simd_cap();
+  if (cap.empty() || cap == "avx2" || cap == "scalar") return {};
+  return "FLOPSLAB_SIMD: '" + cap + "' is not a cap (valid: avx2, scalar; unset it for this CPU's full instruction set)";
+}
+
+const CpuFeatures& uncapped_cpu_features() {
+  static const CpuFeatures features = detect();
   return features;
+}
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures features = capped(uncapped_cpu_features(), simd_cap());
+  return features;
+}
+
+IsaLevel isa_level() {
+  static const IsaLevel level = [] {
+    const CpuFeatures& f = cpu_features();
+    const bool v3 = f.avx && f.avx2 && f.fma && f.f16c && f.bmi1 && f.bmi2 && f.lzcnt && f.movbe;
+    const bool v4 = v3 && f.avx512f && f.avx512bw && f.avx512cd && f.avx512dq && f.avx512vl;
+    return v4 ? IsaLevel::v4 : v3 ? IsaLevel::v3 : IsaLevel::baseline;
+  }();
+  return level;
+}
+
+const char* isa_level_name(IsaLevel level) {
+  return level == IsaLevel::v4 ? "x86-64-v4" : level == IsaLevel::v3 ? "x86-64-v3" : "x86-64 baseline";
 }
 
 SimdPath best_simd_path() {

@@ -15,6 +15,7 @@ struct CpuFeatures {
 
   bool sse = false, sse2 = false, sse3 = false, ssse3 = false, sse41 = false, sse42 = false;
   bool avx = false, avx2 = false, fma = false, f16c = false;
+  bool bmi1 = false, bmi2 = false, lzcnt = false, movbe = false;  // the rest of x86-64-v3
   bool avx512f = false, avx512dq = false, avx512cd = false, avx512bw = false,
        avx512vl = false, avx512_vnni = false, avx512_bf16 = false, avx512_fp16 = false;
   bool amx_tile = false;
@@ -30,9 +31,24 @@ struct CpuFeatures {
   std::vector<std::string> names() const;
 };
 
-// Read once, then cached. FLOPSLAB_SIMD=avx2 or scalar hides the wider instruction sets
-// (for testing the paths of narrower CPUs).
+// Read once, then cached, with the cap of FLOPSLAB_SIMD applied: `avx2` hides AVX-512 and
+// AMX (an AVX2 laptop: Haswell to Arrow Lake, Zen 1-3), `scalar` hides AVX and FMA as well
+// (baseline x86-64: SSE2). Everything that dispatches on the CPU reads this, so a capped run
+// takes the paths the narrower CPU would.
 const CpuFeatures& cpu_features();
+// The CPU as CPUID reports it, without the cap.
+const CpuFeatures& uncapped_cpu_features();
+
+// FLOPSLAB_SIMD's value: "" (unset: no cap), "avx2" or "scalar". An unknown value is no cap;
+// simd_cap_problem() names it for the command line to refuse.
+std::string simd_cap();
+std::string simd_cap_problem();  // empty when FLOPSLAB_SIMD is unset or valid
+
+// x86-64 micro-architecture levels, as compilers name them: what the functions compiled once
+// per level (kernels/cpu/multiversion.h) are chosen by.
+enum class IsaLevel { baseline, v3, v4 };  // SSE2; + AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE; + AVX-512 F/BW/CD/DQ/VL
+IsaLevel isa_level();  // of cpu_features(), so capped
+const char* isa_level_name(IsaLevel level);
 
 // The widest SIMD path the GEMM and probe kernels can use here.
 enum class SimdPath { scalar, avx2, avx512 };

@@ -134,9 +134,15 @@ int run_lesson_05(const LessonOptions& options) {
   lesson.check(wide_blocked >= 1.3 * wide_loop_order,
                fmt::format("with B twice the last-level cache, blocking ran at least 1.3x loop-order ({:.2f}x)",
                            wide_blocked / wide_loop_order));
-  lesson.check(packed >= 3 * blocked,
-               fmt::format("packing + the register micro-kernel beat plain blocking by at least 3x ({:.1f}x)",
-                           packed / blocked));
+  // The blocked rung loads and stores its row of C for every multiply-add: with two FMA pipes
+  // that traffic, not the arithmetic, sets its pace, and the register tile is 3x or more ahead.
+  // Without FMA (a multiply and an add per pair of FLOPs) the arithmetic is slower and the
+  // traffic weighs less: the tile gains less, 1.4x or more.
+  const bool fma = fast_sweep.peaks.empty() || fast_sweep.peaks.front().loop->fused;
+  const double tile_gain = fma ? 3.0 : 1.4;
+  lesson.check(packed >= tile_gain * blocked,
+               fmt::format("packing + the register micro-kernel beat plain blocking by at least {:.1f}x ({:.1f}x){}",
+                           tile_gain, packed / blocked, fma ? "" : " (no FMA here: a smaller gap)"));
   lesson.check(packed >= 0.6 * peak1,
                fmt::format("the packed SIMD rung reached at least 60% of the one-core FMA peak ({:.0f}%)",
                            100 * packed / peak1));

@@ -99,9 +99,12 @@ int run_lesson_16(const LessonOptions& options) {
   lesson.compare("MLP samples/s with all four augmentations, best worker count vs no augmentation", 1.0,
                  "ideal: augmentation fully hidden", best_aug / bare, "x");
   lesson.check(same_numbers, "every worker count trained on the same batches (identical losses, bit for bit)");
-  lesson.check(mlp_aug[0].data_share > 0.1 && mlp_aug[0].data_share > 1.5 * mlp_plain[0].data_share,
-               fmt::format("with no worker, augmenting made the MLP wait for data a tenth of its time or more, and at "
-                           "least 1.5x as long as without augmentation ({:.0f}% vs {:.0f}%)",
+  // The share depends on how fast the MLP computes (23% on a Zen 4 with AVX-512, 10% on the
+  // same core without AVX, whose slower GEMMs dilute the same pipeline); twice the share
+  // without augmentation holds on both.
+  lesson.check(mlp_aug[0].data_share > 0.05 && mlp_aug[0].data_share > 2 * mlp_plain[0].data_share,
+               fmt::format("with no worker, augmenting made the MLP wait for data a twentieth of its time or more, and "
+                           "at least twice as long as without augmentation ({:.0f}% vs {:.0f}%)",
                            100 * mlp_aug[0].data_share, 100 * mlp_plain[0].data_share));
   if (spare > 0)
     lesson.check(mlp_aug[1].data_share < mlp_aug[0].data_share / 2,

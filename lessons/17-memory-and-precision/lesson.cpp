@@ -276,9 +276,15 @@ int run_lesson_17(const LessonOptions& options) {
   lesson.check(deep_ck[1].peak * 3 < deep_ck[0].peak * 2,
                fmt::format("on the deep MLP they cut the step's peak by a third or more ({} vs {} MiB)",
                            mib(double(deep_ck[1].peak)), mib(double(deep_ck[0].peak))));
-  lesson.check(speed_best > 1.3 * speed_small,
-               fmt::format("a larger batch trained at least 1.3x as many samples per second as batch 64 (batch {}: {:.1f}x)",
-                           fastest, speed_best / speed_small));
+  // A batch of 64 leaves wide vectors and their blocks half empty; the 128-bit vectors of a CPU
+  // without AVX (or FLOPSLAB_SIMD=scalar) are nearly full already, so a larger batch gains
+  // less there (1.1x on a Zen 4 capped to SSE, 1.4x on the same core with AVX-512).
+  const bool wide = best_simd_path() != SimdPath::scalar;
+  const double batch_gain = wide ? 1.3 : 1.05;
+  lesson.check(speed_best > batch_gain * speed_small,
+               fmt::format("a larger batch trained at least {:g}x as many samples per second as batch 64 (batch {}: "
+                           "{:.1f}x){}",
+                           batch_gain, fastest, speed_best / speed_small, wide ? "" : "; 128-bit vectors fill sooner"));
   lesson.check(best_rule_large > none_large + 0.01,
                fmt::format("at batch {} a scaled learning rate beat the unscaled one ({:.2f}% vs {:.2f}%)", batches.back(),
                            100 * best_rule_large, 100 * none_large));

@@ -6,7 +6,7 @@
 //     so the tap loops need no bounds checks;
 //   - each output row is summed tap by tap while it sits in L1, its inner loop along the row
 //     with unit stride (stride-1 layers), compiled for AVX-512 and AVX2 as well as the
-//     baseline (target_clones), so the compiler's vectors are the machine's widest.
+//     baseline (kernels/cpu/multiversion.h), so the compiler's vectors are the machine's widest.
 // Threads take (image, filter) planes. The input gradient (stride 1) is the same kernel on dY
 // with the filters turned; the weight gradient is one dot product per tap and plane, threads
 // over filters, each summing its images in order. A filter multiplier K/C > 1 is allowed.
@@ -14,7 +14,7 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/cpu/clones.h"
+#include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/simd_vec.h"
@@ -28,7 +28,7 @@ namespace flopslab::conv::cpu {
 namespace {
 
 // One output plane from its padded input plane: each row summed tap by tap while it is in L1.
-// One function per plane (not per row), so the clones' dispatch and the loop set-up are paid
+// One function per plane (not per row), so the per-level dispatch and the loop set-up are paid
 // once per plane.
 // Rows are computed qv = Q rounded up to 16 wide (the padded plane is wide enough), so the
 // vector loops have no tails; the extra columns are dropped when the row is stored.
@@ -71,8 +71,9 @@ __attribute__((target("avx2,fma"))) void rows_avx2(const Plane& l, const float* 
   rows_in_registers<8, 4>(l, padded, w, y);
 }
 
-FLOPSLAB_CLONES_BY_LEVEL void depthwise_plane_loops(
-    const Plane& l, const float* __restrict padded, const float* __restrict w, float* __restrict y) {
+FLOPSLAB_MULTIVERSION(void, depthwise_plane_loops,
+                      (const Plane& l, const float* __restrict padded, const float* __restrict w, float* __restrict y),
+                      (l, padded, w, y)) {
   alignas(64) float row[1024];
   for (std::int64_t p = 0; p < l.P; ++p) {
     for (std::int64_t q0 = 0; q0 < l.qv; q0 += 1024) {
@@ -102,8 +103,9 @@ void depthwise_plane(const Plane& l, const float* padded, const float* w, float*
 }
 
 // dW[r][t] of one filter from one image: sum over the plane of dY times the shifted input.
-FLOPSLAB_CLONES_BY_LEVEL void depthwise_plane_weight_grad(
-    const Plane& l, const float* __restrict padded, const float* __restrict dy, double* __restrict dw) {
+FLOPSLAB_MULTIVERSION(void, depthwise_plane_weight_grad,
+                      (const Plane& l, const float* __restrict padded, const float* __restrict dy, double* __restrict dw),
+                      (l, padded, dy, dw)) {
   for (std::int64_t r = 0; r < l.r; ++r)
     for (std::int64_t t = 0; t < l.s; ++t) {
       float lanes[16] = {};  // float partial sums the compiler keeps in vectors; added in double

@@ -25,7 +25,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "kernels/cpu/clones.h"
+#include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/registry.h"
 
@@ -67,7 +67,7 @@ const char* winograd_unsupported(const Shape& s) {
 
 // The transforms run a whole row of tiles at a time: lane l of every array below is tile
 // (th, l), so each step is one loop over the row's tiles with a constant coefficient, which
-// the compiler turns into vector operations (the clones give it AVX2 and AVX-512); the
+// the compiler turns into vector operations (compiled per ISA level: AVX2 and AVX-512 too); the
 // coefficients that are 0 are skipped at compile time.
 constexpr std::int64_t kLanes = 64;  // tiles per pass: a row of tiles, in pieces of 64
 
@@ -138,20 +138,26 @@ template <int M>
       for (int j = 0; j < M; ++j) out[i * stride + l * M + j] = y[i][j][l];
 }
 
-#define FLOPSLAB_CLONES FLOPSLAB_CLONES_BY_LEVEL
-FLOPSLAB_CLONES void input_tiles_2(const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps) {
+FLOPSLAB_MULTIVERSION(void, input_tiles_2,
+                      (const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps),
+                      (rows, stride, lanes, v, ps)) {
   input_tiles<2>(rows, stride, lanes, v, ps);
 }
-FLOPSLAB_CLONES void input_tiles_4(const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps) {
+FLOPSLAB_MULTIVERSION(void, input_tiles_4,
+                      (const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps),
+                      (rows, stride, lanes, v, ps)) {
   input_tiles<4>(rows, stride, lanes, v, ps);
 }
-FLOPSLAB_CLONES void output_tiles_2(const float* m, std::int64_t ps, std::int64_t lanes, float* out, std::int64_t stride) {
+FLOPSLAB_MULTIVERSION(void, output_tiles_2,
+                      (const float* m, std::int64_t ps, std::int64_t lanes, float* out, std::int64_t stride),
+                      (m, ps, lanes, out, stride)) {
   output_tiles<2>(m, ps, lanes, out, stride);
 }
-FLOPSLAB_CLONES void output_tiles_4(const float* m, std::int64_t ps, std::int64_t lanes, float* out, std::int64_t stride) {
+FLOPSLAB_MULTIVERSION(void, output_tiles_4,
+                      (const float* m, std::int64_t ps, std::int64_t lanes, float* out, std::int64_t stride),
+                      (m, ps, lanes, out, stride)) {
   output_tiles<4>(m, ps, lanes, out, stride);
 }
-#undef FLOPSLAB_CLONES
 
 template <int M>
 void winograd_forward(const Operands& op, const RunContext& ctx) {

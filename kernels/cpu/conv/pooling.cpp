@@ -1,6 +1,6 @@
 #include "kernels/cpu/conv/pooling.h"
 
-#include "kernels/cpu/clones.h"
+#include "kernels/cpu/multiversion.h"
 
 #include <algorithm>
 #include <cmath>
@@ -73,10 +73,11 @@ void max_pool_2x2(const PoolShape& s, const float* x, float* y, std::int32_t* ar
 
 namespace {
 // Evaluation's 2x2 maximum, no argmax: one plane per call, branch-free selects along each
-// row pair (the clones give the compiler AVX2 and AVX-512 to vectorise them). A NaN wins,
+// row pair (compiled per ISA level, so the compiler has AVX2 and AVX-512 to vectorise them). A NaN wins,
 // as with the argmax (then a + b + c + d is a NaN to return).
-FLOPSLAB_CLONES_BY_LEVEL void max_2x2_plane(
-    const float* __restrict x, std::int64_t w, float* __restrict out, std::int64_t P, std::int64_t Q) {
+FLOPSLAB_MULTIVERSION(void, max_2x2_plane,
+                      (const float* __restrict x, std::int64_t w, float* __restrict out, std::int64_t P, std::int64_t Q),
+                      (x, w, out, P, Q)) {
   for (std::int64_t p = 0; p < P; ++p) {
     const float* __restrict top = x + 2 * p * w;
     const float* __restrict bottom = top + w;

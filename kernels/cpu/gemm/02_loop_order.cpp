@@ -3,16 +3,15 @@
 // Swapping the two inner loops turns the column walk into row walks: for a fixed A[i][p],
 // row p of B is added, scaled, into row i of C. Both rows are contiguous, every byte of a
 // fetched cache line is used, and the j loop has no dependency between iterations, so the
-// compiler vectorises it. target_clones builds AVX-512, AVX2+FMA and baseline copies and
-// picks one at load time from CPUID.
-#include "kernels/cpu/clones.h"
+// compiler vectorises it. It is compiled for AVX-512, AVX2+FMA and baseline SSE2, and the
+// copy for this CPU runs (kernels/cpu/multiversion.h).
+#include "kernels/cpu/multiversion.h"
 #include "kernels/registry.h"
 
 namespace flopslab::gemm {
 namespace {
 
-FLOPSLAB_CLONES_BY_LEVEL
-void loop_order(const Operands& op, const RunContext&) {
+FLOPSLAB_MULTIVERSION(void, loop_order, (const Operands& op, [[maybe_unused]] const RunContext& ctx), (op, ctx)) {
   const auto [m, n, k] = op.shape;
   for (std::int64_t i = 0; i < m; ++i) {
     float* __restrict c_row = op.c + i * op.ldc;

@@ -10,7 +10,7 @@
 // set by loading and storing C for every p, which only step 4 removes.
 #include <algorithm>
 
-#include "kernels/cpu/clones.h"
+#include "kernels/cpu/multiversion.h"
 #include "kernels/registry.h"
 
 namespace flopslab::gemm {
@@ -18,8 +18,7 @@ namespace {
 
 constexpr std::int64_t kBlockM = 32, kBlockK = 64, kBlockN = 1024;
 
-FLOPSLAB_CLONES_BY_LEVEL
-void blocked(const Operands& op, const RunContext&) {
+FLOPSLAB_MULTIVERSION(void, blocked, (const Operands& op, [[maybe_unused]] const RunContext& ctx), (op, ctx)) {
   const auto [m, n, k] = op.shape;
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t j = 0; j < n; ++j) op.c[i * op.ldc + j] = 0.0f;

@@ -1,10 +1,10 @@
 // Bulk 16-bit conversions: F16C's vcvtps2ph / vcvtph2ps for fp16 where the CPU has them,
 // compiler-vectorised integer rounding for bf16 (and for fp16 without F16C). Both round to
 // nearest even exactly as the scalar rules of low_precision.h do.
-#include "kernels/cpu/clones.h"
 #include "kernels/cpu/gemm/low_precision.h"
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/multiversion.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -20,15 +20,13 @@ inline std::uint16_t bf16_bits(std::uint32_t u) {
   return std::uint16_t(nan ? ((u >> 16) | 0x40u) : rounded);
 }
 
-FLOPSLAB_CLONES_BY_ISA void to_bf16_loop(const float* in, std::uint16_t* out,
-                                                                               std::int64_t n) {
+FLOPSLAB_MULTIVERSION(void, to_bf16_loop, (const float* in, std::uint16_t* out, std::int64_t n), (in, out, n)) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = bf16_bits(float_bits(in[i]));
 }
-FLOPSLAB_CLONES_BY_ISA void from_bf16_loop(const std::uint16_t* in, float* out,
-                                                                                 std::int64_t n) {
+FLOPSLAB_MULTIVERSION(void, from_bf16_loop, (const std::uint16_t* in, float* out, std::int64_t n), (in, out, n)) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = bits_float(std::uint32_t(in[i]) << 16);
 }
-FLOPSLAB_CLONES_BY_ISA void round_bf16_loop(float* x, std::int64_t n) {
+FLOPSLAB_MULTIVERSION(void, round_bf16_loop, (float* x, std::int64_t n), (x, n)) {
   for (std::int64_t i = 0; i < n; ++i) x[i] = bits_float(std::uint32_t(bf16_bits(float_bits(x[i]))) << 16);
 }
 

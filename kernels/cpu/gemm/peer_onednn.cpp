@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/cpu/onednn_status.h"
 #include "kernels/registry.h"
 
 #ifdef FLOPSLAB_HAVE_ONEDNN
@@ -30,21 +31,7 @@ void onednn(const Operands& op, const RunContext& ctx) {
     throw std::runtime_error("onednn: dnnl_sgemm failed with status " + std::to_string(int(status)));
 }
 const char* (*const onednn_unavailable)() = nullptr;
-std::string onednn_choice() {
-  const dnnl_version_t* v = dnnl_version();
-  const char* isa = "older than avx2";
-  switch (dnnl_get_effective_cpu_isa()) {
-    case dnnl_cpu_isa_avx512_core_amx: isa = "avx512 + amx"; break;
-    case dnnl_cpu_isa_avx512_core_bf16: isa = "avx512 (bf16)"; break;
-    case dnnl_cpu_isa_avx512_core_vnni: isa = "avx512 (vnni)"; break;
-    case dnnl_cpu_isa_avx512_core: isa = "avx512"; break;
-    case dnnl_cpu_isa_avx2_vnni: isa = "avx2 (vnni)"; break;
-    case dnnl_cpu_isa_avx2: isa = "avx2"; break;
-    default: break;
-  }
-  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
-         ", JIT for " + isa;
-}
+std::string onednn_choice() { return onednn_version_and_isa() + ", its JIT kernels for that ISA"; }
 std::string (*const onednn_detail)() = onednn_choice;
 #else
 void onednn(const Operands&, const RunContext&) {

@@ -111,7 +111,28 @@ void onednn_bf16(const Operands& op, const RunContext& ctx) {
   check(dnnl_stream_wait(plan.stream), "stream wait");
 }
 
-const char* (*const unavailable)() = nullptr;
+// oneDNN has a bf16 matmul only where the CPU has AVX-512 (AVX512_BF16 and AMX natively, plain
+// AVX-512 by conversion): asked on an AVX2 laptop, or under ONEDNN_MAX_CPU_ISA=AVX2, it says
+// "unimplemented". Asked once, on a small shape; the answer does not depend on the shape.
+const char* why_unavailable() {
+  static const std::string reason = []() -> std::string {
+    dnnl_engine_t engine = nullptr;
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return "oneDNN could not create a CPU engine";
+    const dnnl_memory_desc_t a = matrix(16, 16, 16, dnnl_bf16), b = matrix(16, 16, 16, dnnl_bf16),
+                             c = matrix(16, 16, 16, dnnl_f32);
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd = nullptr;
+    dnnl_status_t status = dnnl_matmul_desc_init(&desc, &a, &b, nullptr, &c);
+    if (status == dnnl_success) status = dnnl_primitive_desc_create(&pd, &desc, nullptr, engine, nullptr);
+    if (pd != nullptr) dnnl_primitive_desc_destroy(pd);
+    dnnl_engine_destroy(engine);
+    if (status == dnnl_success) return {};
+    return onednn_version_and_isa() + " has no bf16 matmul for this CPU (status " + std::to_string(int(status)) +
+           "; it needs AVX-512)";
+  }();
+  return reason.empty() ? nullptr : reason.c_str();
+}
+const char* (*const unavailable)() = why_unavailable;
 std::string describe() {
   std::lock_guard lock(plans_mutex);
   return "oneDNN matmul, bf16 x bf16 -> f32" + (last_impl.empty() ? std::string() : "; last shape ran " + last_impl);

@@ -50,7 +50,7 @@ extern const GemmVariant kCpuOpenblas{
     .name = "openblas",
     .role = Role::peer,
     .multithreaded = true,
-    .idea = "OpenBLAS cblas_sgemm (Debian's build: AVX2 kernels at most)",
+    .idea = "OpenBLAS cblas_sgemm (kernels for the core it detects when it loads; OPENBLAS_CORETYPE overrides)",
     .run = openblas,
     .unavailable = openblas_unavailable,
     .detail = openblas_detail,

@@ -1,5 +1,7 @@
 #include "kernels/cpu/probes/fma_chains.h"
 
+#include <cstring>
+
 #include "kernels/cpu/cpu_features.h"
 
 namespace flopslab::probes {
@@ -52,32 +54,59 @@ __attribute__((target("avx2,fma"))) double avx2_fp64(std::int64_t n) { return fm
 __attribute__((target("avx512f,fma"))) double avx512_fp32(std::int64_t n) { return fma_chains<f32x16, float, 16, 24>(n); }
 __attribute__((target("avx512f,fma"))) double avx512_fp64(std::int64_t n) { return fma_chains<f64x8, double, 8, 24>(n); }
 
+// Without FMA in the target the compiler cannot contract acc * x + y: a multiply, then an add.
+FLOPSLAB_NO_VECTORIZE double scalar_fp32_mul_add(std::int64_t n) { return fma_chains<float, float, 1, 12>(n); }
+FLOPSLAB_NO_VECTORIZE double scalar_fp64_mul_add(std::int64_t n) { return fma_chains<double, double, 1, 12>(n); }
+double sse_fp32_mul_add(std::int64_t n) { return fma_chains<f32x4, float, 4, 12>(n); }
+double sse_fp64_mul_add(std::int64_t n) { return fma_chains<f64x2, double, 2, 12>(n); }
+__attribute__((target("avx"))) double avx_fp32_mul_add(std::int64_t n) { return fma_chains<f32x8, float, 8, 12>(n); }
+__attribute__((target("avx"))) double avx_fp64_mul_add(std::int64_t n) { return fma_chains<f64x4, double, 4, 12>(n); }
+
 bool has_fma() { return cpu_features().fma; }
+bool lacks_fma() { return !cpu_features().fma; }
+bool has_avx_without_fma() { return cpu_features().avx && !cpu_features().fma; }
 bool has_avx2_fma() { return cpu_features().can_avx2_fma(); }
 bool has_avx512() { return cpu_features().can_avx512() && cpu_features().fma; }
 
+using P = Precision;
 const FmaLoop kLoops[] = {
-    {"scalar-fp32", "scalar", 32, Precision::fp32, 1, 12, has_fma, scalar_fp32},
-    {"scalar-fp64", "scalar", 64, Precision::fp64, 1, 12, has_fma, scalar_fp64},
-    {"sse-fp32", "sse (128-bit)", 128, Precision::fp32, 4, 12, has_fma, sse_fp32},
-    {"sse-fp64", "sse (128-bit)", 128, Precision::fp64, 2, 12, has_fma, sse_fp64},
-    {"avx2-fp32", "avx2 (256-bit)", 256, Precision::fp32, 8, 12, has_avx2_fma, avx2_fp32},
-    {"avx2-fp64", "avx2 (256-bit)", 256, Precision::fp64, 4, 12, has_avx2_fma, avx2_fp64},
-    {"avx512-fp32", "avx-512 (512-bit)", 512, Precision::fp32, 16, 24, has_avx512, avx512_fp32},
-    {"avx512-fp64", "avx-512 (512-bit)", 512, Precision::fp64, 8, 24, has_avx512, avx512_fp64},
+    {"scalar-fp32", "scalar", 32, P::fp32, 1, 12, true, has_fma, scalar_fp32},
+    {"scalar-fp32", "scalar", 32, P::fp32, 1, 12, false, lacks_fma, scalar_fp32_mul_add},
+    {"scalar-fp64", "scalar", 64, P::fp64, 1, 12, true, has_fma, scalar_fp64},
+    {"scalar-fp64", "scalar", 64, P::fp64, 1, 12, false, lacks_fma, scalar_fp64_mul_add},
+    {"sse-fp32", "sse (128-bit)", 128, P::fp32, 4, 12, true, has_fma, sse_fp32},
+    {"sse-fp32", "sse (128-bit)", 128, P::fp32, 4, 12, false, lacks_fma, sse_fp32_mul_add},
+    {"sse-fp64", "sse (128-bit)", 128, P::fp64, 2, 12, true, has_fma, sse_fp64},
+    {"sse-fp64", "sse (128-bit)", 128, P::fp64, 2, 12, false, lacks_fma, sse_fp64_mul_add},
+    {"avx-fp32", "avx (256-bit)", 256, P::fp32, 8, 12, false, has_avx_without_fma, avx_fp32_mul_add},
+    {"avx-fp64", "avx (256-bit)", 256, P::fp64, 4, 12, false, has_avx_without_fma, avx_fp64_mul_add},
+    {"avx2-fp32", "avx2 (256-bit)", 256, P::fp32, 8, 12, true, has_avx2_fma, avx2_fp32},
+    {"avx2-fp64", "avx2 (256-bit)", 256, P::fp64, 4, 12, true, has_avx2_fma, avx2_fp64},
+    {"avx512-fp32", "avx-512 (512-bit)", 512, P::fp32, 16, 24, true, has_avx512, avx512_fp32},
+    {"avx512-fp64", "avx-512 (512-bit)", 512, P::fp64, 8, 24, true, has_avx512, avx512_fp64},
 };
 
 }  // namespace
 
 std::span<const FmaLoop> fma_loops() { return kLoops; }
 
+const FmaLoop* find_fma_loop(const char* name) {
+  const FmaLoop* first = nullptr;
+  for (const FmaLoop& loop : kLoops) {
+    if (std::strcmp(loop.name, name) != 0) continue;
+    if (loop.supported()) return &loop;
+    if (first == nullptr) first = &loop;
+  }
+  return first;
+}
+
 const FmaLoop& widest_fma_loop(Precision precision) {
   const FmaLoop* best = nullptr;
   for (const FmaLoop& loop : kLoops)
     if (loop.precision == precision && loop.supported()) best = &loop;
-  // Every x86-64 CPU of the last decade has FMA; on one without, report the scalar loop
-  // (the caller checks supported() before running).
-  return best != nullptr ? *best : kLoops[precision == Precision::fp32 ? 0 : 1];
+  // The scalar loops run everywhere, fused or not; the fallback is for other architectures
+  // until they have loops of their own (the caller checks supported() before running).
+  return best != nullptr ? *best : kLoops[precision == Precision::fp32 ? 0 : 2];
 }
 
 }  // namespace flopslab::probes

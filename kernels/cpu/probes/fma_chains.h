@@ -1,13 +1,17 @@
-// FMA throughput loops: the upper bound any floating-point kernel on this core can reach.
+// Multiply-add throughput loops: the upper bound any floating-point kernel on this core can
+// reach.
 //
 // Each loop keeps `accumulators` independent chains acc = acc * x + y in registers. One
 // chain alone is limited by the FMA latency (4-5 cycles); the core retires one FMA per pipe
 // per cycle only when latency x pipes chains are in flight, so each loop carries more chains
-// than that (12 for 16-register ISAs, 24 for AVX-512's 32 registers).
+// than that (12 for 16-register ISAs, 24 for AVX-512's 32 registers). A CPU without FMA
+// (Nehalem, Sandy and Ivy Bridge, or FLOPSLAB_SIMD=scalar) runs the same loop as a multiply
+// and an add: the same 2 FLOP per lane, issued to a multiply pipe and an add pipe.
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <string>
 
 namespace flopslab::probes {
 
@@ -15,12 +19,13 @@ enum class Precision { fp32, fp64 };
 inline const char* precision_name(Precision p) { return p == Precision::fp32 ? "fp32" : "fp64"; }
 
 struct FmaLoop {
-  const char* name;  // "avx2-fp32"
+  const char* name;  // "avx2-fp32"; a loop and its mul+add twin share the name (one runs here)
   const char* isa;   // "scalar", "sse (128-bit)", "avx2 (256-bit)", "avx-512 (512-bit)"
   int vector_bits;   // 32/64 for scalar, else 128, 256, 512
   Precision precision;
   int lanes;         // values per instruction
   int accumulators;  // independent chains
+  bool fused;        // one FMA instruction per multiply-add; false: a multiply and an add
   bool (*supported)();
   // Runs `iterations` rounds (one FMA per chain per round). The result depends on every FMA,
   // so the compiler cannot drop any of them.
@@ -29,9 +34,20 @@ struct FmaLoop {
   double flops_per_iteration() const { return 2.0 * lanes * accumulators; }
 };
 
-// Narrowest to widest, fp32 before fp64 at each width.
+// Narrowest to widest, fp32 before fp64 at each width; each with FMA, and the scalar, SSE
+// and AVX ones also as mul+add for CPUs without FMA.
 std::span<const FmaLoop> fma_loops();
-// The widest loop this CPU supports for the precision.
+// The widest loop this CPU supports for the precision (every x86-64 CPU runs at least the
+// scalar and SSE ones, as FMAs or as multiplies and adds).
 const FmaLoop& widest_fma_loop(Precision precision);
+// The loop of that name this CPU runs (or, where it runs neither twin, the first); null for
+// an unknown name.
+const FmaLoop* find_fma_loop(const char* name);
+// What the loop issues per lane and chain: "FMA" or "multiply + add".
+inline const char* operation_name(const FmaLoop& loop) { return loop.fused ? "FMA" : "multiply + add"; }
+// "avx2-fp32 FMA loop", "sse-fp32 multiply + add loop".
+inline std::string loop_label(const FmaLoop& loop) {
+  return std::string(loop.name) + " " + operation_name(loop) + " loop";
+}
 
 }  // namespace flopslab::probes

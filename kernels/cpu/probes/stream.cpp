@@ -1,6 +1,6 @@
 #include "kernels/cpu/probes/stream.h"
 
-#include "kernels/cpu/clones.h"
+#include "kernels/cpu/multiversion.h"
 
 #include <emmintrin.h>
 
@@ -9,11 +9,11 @@
 namespace flopslab::probes {
 namespace {
 
-#define FLOPSLAB_CLONES FLOPSLAB_CLONES_BY_LEVEL
-
 // Sixteen partial sums: the compiler keeps them in 2-4 vector registers, so the adds do not
 // wait on each other and loads, not add latency, set the pace.
-FLOPSLAB_CLONES double read(double*, const double* b, const double*, std::int64_t n) {
+FLOPSLAB_MULTIVERSION(double, read,
+                      ([[maybe_unused]] double* a, const double* b, [[maybe_unused]] const double* c, std::int64_t n),
+                      (a, b, c, n)) {
   double partial[16] = {};
   std::int64_t i = 0;
   for (; i + 16 <= n; i += 16)
@@ -23,25 +23,33 @@ FLOPSLAB_CLONES double read(double*, const double* b, const double*, std::int64_
   for (double p : partial) sum += p;
   return sum;
 }
-FLOPSLAB_CLONES double write(double* __restrict a, const double*, const double*, std::int64_t n) {
+FLOPSLAB_MULTIVERSION(double, write,
+                      (double* __restrict a, [[maybe_unused]] const double* b, [[maybe_unused]] const double* c, std::int64_t n),
+                      (a, b, c, n)) {
   for (std::int64_t i = 0; i < n; ++i) a[i] = kStreamScalar;
   return 0;
 }
-FLOPSLAB_CLONES double copy(double* __restrict a, const double* __restrict b, const double*, std::int64_t n) {
+FLOPSLAB_MULTIVERSION(double, copy,
+                      (double* __restrict a, const double* __restrict b, [[maybe_unused]] const double* c, std::int64_t n),
+                      (a, b, c, n)) {
   for (std::int64_t i = 0; i < n; ++i) a[i] = b[i];
   return 0;
 }
-FLOPSLAB_CLONES double scale(double* __restrict a, const double* __restrict b, const double*, std::int64_t n) {
+FLOPSLAB_MULTIVERSION(double, scale,
+                      (double* __restrict a, const double* __restrict b, [[maybe_unused]] const double* c, std::int64_t n),
+                      (a, b, c, n)) {
   for (std::int64_t i = 0; i < n; ++i) a[i] = kStreamScalar * b[i];
   return 0;
 }
-FLOPSLAB_CLONES double add(double* __restrict a, const double* __restrict b, const double* __restrict c,
-                           std::int64_t n) {
+FLOPSLAB_MULTIVERSION(double, add,
+                      (double* __restrict a, const double* __restrict b, const double* __restrict c, std::int64_t n),
+                      (a, b, c, n)) {
   for (std::int64_t i = 0; i < n; ++i) a[i] = b[i] + c[i];
   return 0;
 }
-FLOPSLAB_CLONES double triad(double* __restrict a, const double* __restrict b, const double* __restrict c,
-                             std::int64_t n) {
+FLOPSLAB_MULTIVERSION(double, triad,
+                      (double* __restrict a, const double* __restrict b, const double* __restrict c, std::int64_t n),
+                      (a, b, c, n)) {
   for (std::int64_t i = 0; i < n; ++i) a[i] = b[i] + kStreamScalar * c[i];
   return 0;
 }
