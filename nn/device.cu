@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/workspace.h"
 #include "nn/cuda/ops.h"
 #include "nn/device.h"
 #include "nn/memory.h"
@@ -22,12 +23,20 @@ std::string find_unusable_reason() {
     return std::string("no usable GPU: ") + cudaGetErrorString(err) + " (" + cudaGetErrorName(err) + ")";
   }
   if (count == 0) return "no usable GPU: the CUDA driver reports no devices";
-  cudaDeviceProp p{};
-  if (const cudaError_t err = cudaGetDeviceProperties(&p, 0); err != cudaSuccess)
+  // The device this process uses (a data-parallel rank's, set before any other CUDA call).
+  int device = 0;
+  if (const cudaError_t err = cudaGetDevice(&device); err != cudaSuccess) {
+    (void)cudaGetLastError();
     return std::string("no usable GPU: ") + cudaGetErrorString(err);
-  if (p.major < 7)
-    return "the GPU " + std::string(p.name) + " has compute capability " + std::to_string(p.major) + "." +
-           std::to_string(p.minor) + "; this build needs 7.5 or later";
+  }
+  cudaDeviceProp p{};
+  if (const cudaError_t err = cudaGetDeviceProperties(&p, device); err != cudaSuccess) {
+    (void)cudaGetLastError();
+    return std::string("no usable GPU: ") + cudaGetErrorString(err);
+  }
+  if (!compute_capability_supported(p.major, p.minor))
+    return "the GPU " + std::string(p.name) + " (device " + std::to_string(device) + ") has compute capability " +
+           std::to_string(p.major) + "." + std::to_string(p.minor) + "; this build needs 7.5 or later";
   return "";
 }
 
@@ -51,10 +60,14 @@ void* raw_device_allocate(std::size_t bytes) {
 void raw_device_release(void* p) { (void)cudaFree(p); }
 
 memory::BlockCache& device_cache() {
-  // Every size from 512 bytes cached, up to 8 GiB parked; never destroyed (tensors may
-  // outlive static destructors, and the CUDA context may be gone by then).
-  static memory::BlockCache* cache =
-      new memory::BlockCache({raw_device_allocate, raw_device_release}, 512, std::size_t(8) << 30);
+  // Never destroyed: tensors may outlive static destructors, and the CUDA context may be gone
+  // by then.
+  static memory::BlockCache* cache = [] {
+    memory::BlockCache* made = memory::make_device_cache({raw_device_allocate, raw_device_release});
+    // A kernel's workspace that cudaMalloc refuses gets the parked blocks back first.
+    flopslab::cuda::set_memory_reclaimer([] { device_cache().empty(); });
+    return made;
+  }();
   return *cache;
 }
 

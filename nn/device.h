@@ -19,6 +19,10 @@ DeviceTag parse_device_tag(const std::string& name);
 // Null when a GPU can run this build's kernels; otherwise why not, in one line (the CUDA
 // error when the runtime found no device or no driver, or that the build has no CUDA).
 const char* cuda_unusable();
+// Whether this build has code for a GPU of compute capability major.minor: machine code for
+// 7.5 and 8.0 (which 8.6 and 8.9 also run) and PTX for 9.0 that later GPUs compile; nothing
+// for 7.0 and older (Volta, Pascal).
+inline bool compute_capability_supported(int major, int minor) { return major > 7 || (major == 7 && minor >= 5); }
 // Throws std::runtime_error with cuda_unusable()'s reason, prefixed by `what`.
 void require_cuda(const std::string& what);
 

@@ -24,8 +24,21 @@ std::vector<std::uint8_t> images_as_bytes(const Dataset& data) {
   return out;
 }
 
+std::string gather_shared_memory_problem(std::int64_t c, std::int64_t h, std::int64_t w) {
+  const std::size_t image = std::size_t(c * h * w) * sizeof(float);
+  if (image + kGatherScratchBytes <= kBlockSharedBytes) return {};
+  return "images of " + std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w) + " (" +
+         std::to_string(image) + " bytes) do not fit one block's shared memory beside the gather's " +
+         std::to_string(kGatherScratchBytes) + "-byte scratch (" + std::to_string(kBlockSharedBytes) +
+         " bytes in all); train without --data-on-gpu";
+}
+
 DeviceDataset::DeviceDataset(const Dataset& data) : data_(data) {
   if (data.images.rank() != 4) throw std::invalid_argument("DeviceDataset: images must be N x C x H x W");
+  if (const std::string problem =
+          gather_shared_memory_problem(data.images.dim(1), data.images.dim(2), data.images.dim(3));
+      !problem.empty())
+    throw std::invalid_argument(problem);
   const std::vector<std::uint8_t> bytes = images_as_bytes(data);
   require_cuda("keeping the dataset on the GPU");
   Tensor staged = Tensor::uninitialized({std::int64_t((bytes.size() + 3) / 4)});

@@ -24,7 +24,7 @@ static_assert(sizeof(DeviceAugment) == 24);
 __global__ void gather_kernel(const unsigned char* __restrict pixels, const DeviceAugment* __restrict plan, int c, int h,
                               int w, float mean, float stddev, float* __restrict out) {
   extern __shared__ float image[];  // c x h x w
-  __shared__ double partial[256];
+  __shared__ double partial[kGatherThreads];  // kGatherScratchBytes, beside the image
   const DeviceAugment a = plan[blockIdx.x];
   const int size = c * h * w;
   const unsigned char* src = pixels + std::int64_t(a.sample) * size;
@@ -64,9 +64,8 @@ Batch DeviceDataset::gather(const BatchPlan& plan) const {
   const std::int64_t n = std::int64_t(plan.samples.size()), c = data_.images.dim(1), h = data_.images.dim(2),
                      w = data_.images.dim(3);
   const std::size_t shared = std::size_t(c * h * w) * sizeof(float);
-  if (shared > 48 * 1024)
-    throw std::invalid_argument("images of " + std::to_string(c * h * w) +
-                                " pixels do not fit one block's shared memory; train without --data-on-gpu");
+  if (const std::string problem = gather_shared_memory_problem(c, h, w); !problem.empty())
+    throw std::invalid_argument(problem);
   // The flip mirrors the cropped window on the CPU: flip first, then crop, which the kernel
   // reads as: the window's pixel (r + dy, q + dx) of the flipped image.
   Tensor staged = Tensor::uninitialized({n * std::int64_t(sizeof(DeviceAugment) / sizeof(float))});
@@ -81,7 +80,7 @@ Batch DeviceDataset::gather(const BatchPlan& plan) const {
   const Tensor device_plan = staged.to(DeviceTag::cuda);
   b.x = Tensor::uninitialized_on(DeviceTag::cuda, {n, c, h, w});
   if (n == 0) return b;
-  gather_kernel<<<unsigned(n), 256, shared, static_cast<cudaStream_t>(cuda_stream())>>>(
+  gather_kernel<<<unsigned(n), kGatherThreads, shared, static_cast<cudaStream_t>(cuda_stream())>>>(
       reinterpret_cast<const unsigned char*>(pixels_.data()), reinterpret_cast<const DeviceAugment*>(device_plan.data()),
       int(c), int(h), int(w), t.mean, t.stddev, b.x.data());
   FLOPSLAB_NN_LAUNCHED();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "nn/data.h"
@@ -16,6 +17,15 @@ namespace flopslab::nn {
 // The images as bytes (pixel * 255); throws std::invalid_argument when a pixel is not a
 // multiple of 1/255 in [0, 1] (not 8-bit data), naming the first such sample.
 std::vector<std::uint8_t> images_as_bytes(const Dataset& data);
+
+// The gather kernel: one block of kGatherThreads per sample, its image in shared memory beside
+// a reduction's scratch of one double per thread, all within the 48 KiB a block gets without
+// opting in. Why an image of c x h x w floats does not fit (empty when it does): 11,776 floats
+// do, with the scratch's 2 KiB, and 3 x 64 x 64 does not.
+constexpr int kGatherThreads = 256;
+constexpr std::size_t kGatherScratchBytes = kGatherThreads * sizeof(double);
+constexpr std::size_t kBlockSharedBytes = 48 * 1024;
+std::string gather_shared_memory_problem(std::int64_t c, std::int64_t h, std::int64_t w);
 
 class DeviceDataset {
  public:

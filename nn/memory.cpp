@@ -54,8 +54,12 @@ struct BlockCache::State {
   int open_pool = -1, next_pool = 0;
 };
 
-BlockCache::BlockCache(Raw raw, std::size_t cached_from, std::size_t cap)
-    : raw_(raw), cached_from_(std::max<std::size_t>(cached_from, 1)), cap_(cap), state_(new State) {}
+BlockCache::BlockCache(Raw raw, std::size_t cached_from, std::size_t cap, Small small)
+    : raw_(raw), cached_from_(std::max<std::size_t>(cached_from, 1)), cap_(cap), small_(small), state_(new State) {}
+
+BlockCache* make_device_cache(BlockCache::Raw raw) {
+  return new BlockCache(raw, 512, std::size_t(8) << 30, BlockCache::Small::rounded_up);
+}
 
 BlockCache::~BlockCache() {
   empty();
@@ -64,7 +68,7 @@ BlockCache::~BlockCache() {
 
 // The next of 2^k, 1.25 * 2^k, 1.5 * 2^k, 1.75 * 2^k at or above `bytes`.
 std::size_t BlockCache::size_class(std::size_t bytes) const {
-  if (bytes < cached_from_) return bytes;
+  if (bytes < cached_from_) return small_ == Small::rounded_up ? cached_from_ : bytes;
   std::size_t power = cached_from_;
   while (power * 2 <= bytes) power *= 2;
   for (std::size_t quarter = 0; quarter <= 4; ++quarter)

@@ -26,7 +26,8 @@ void count(std::int64_t bytes, DeviceTag device = DeviceTag::cpu);
 // Freed blocks kept by size class for reuse, in front of a raw allocator (the CPU's
 // aligned_alloc, cudaMalloc). Blocks of `cached_from` bytes and more are rounded up to a size
 // class, a quarter of a power of two (at most 25% lost to rounding), and parked on release
-// until `cap` bytes are parked; smaller ones go straight to the raw allocator. When the raw
+// until `cap` bytes are parked; smaller ones go straight to the raw allocator, or, with
+// Small::rounded_up, are rounded up to `cached_from` and cached like the rest. When the raw
 // allocator fails, the parked blocks are handed back to it and it is tried once more. Thread
 // safe. A much simplified PyTorch CUDACachingAllocator: no splitting of blocks, no streams.
 class BlockCache {
@@ -40,7 +41,8 @@ class BlockCache {
     std::int64_t raw_allocations = 0;  // calls of Raw::allocate
     std::int64_t reuses = 0;           // allocations served from the cache
   };
-  BlockCache(Raw raw, std::size_t cached_from, std::size_t cap);
+  enum class Small { raw, rounded_up };  // what becomes of blocks under cached_from
+  BlockCache(Raw raw, std::size_t cached_from, std::size_t cap, Small small = Small::raw);
   ~BlockCache();
   BlockCache(const BlockCache&) = delete;
   BlockCache& operator=(const BlockCache&) = delete;
@@ -67,6 +69,7 @@ class BlockCache {
   struct State;
   Raw raw_;
   std::size_t cached_from_, cap_;
+  Small small_;
   State* state_;
 };
 
@@ -79,9 +82,13 @@ float* allocate_floats(std::int64_t floats);
 void free_floats(float* p, std::int64_t floats);
 std::int64_t cached_bytes();
 
-// Storage for CUDA tensors through the same kind of cache over cudaMalloc (every size is
-// cached: cudaMalloc and cudaFree synchronise the device, which a training loop must not do
-// every step). Counted as DeviceTag::cuda. Throws std::runtime_error naming the size asked
+// The GPU's cache over `raw` (cudaMalloc, cudaFree): every size is cached, the smallest rounded
+// up to 512 bytes (a label vector, a loss scaler's flag), since cudaMalloc and cudaFree
+// synchronise the device, which a training loop must not do every step; up to 8 GiB parked.
+BlockCache* make_device_cache(BlockCache::Raw raw);
+
+// Storage for CUDA tensors through make_device_cache over cudaMalloc. Counted as
+// DeviceTag::cuda. Throws std::runtime_error naming the size asked
 // for and the GPU's free memory when it does not fit; without CUDA in the build, naming that.
 float* allocate_device_floats(std::int64_t floats);
 void free_device_floats(float* p, std::int64_t floats);

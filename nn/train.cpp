@@ -190,7 +190,10 @@ Trainer::Trainer(Sequential& model, Recipe recipe, const Dataset& train_data, Tr
   const int world = o_.comm != nullptr ? o_.comm->world() : 1;
   if (world > 1) {
     auto refuse = [](const std::string& what) { throw std::invalid_argument(what + " is not data-parallel yet; train on one rank"); };
-    if (o_.device == DeviceTag::cuda) refuse("the GPU (NCCL)");
+    // GPU ranks average their gradients on the GPU, through NCCL (the reducer's device path).
+    if (o_.device == DeviceTag::cuda && o_.device_comm == nullptr)
+      throw std::invalid_argument("--distributed --device cuda: the GPU ranks need NCCL's collectives, and none were "
+                                  "given (bench::run_training starts them)");
     if (o_.accumulate > 1) refuse("--accumulate");
     if (o_.loss_scaling) refuse("loss scaling");
   }

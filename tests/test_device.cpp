@@ -5,12 +5,16 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 #include "bench/train_run.h"
+#include "nn/data.h"
 #include "nn/device.h"
+#include "nn/distributed.h"
 #include "nn/layers.h"
 #include "nn/loss.h"
 #include "nn/memory.h"
@@ -83,6 +87,24 @@ TEST_CASE("the block cache rounds to quarter-power size classes and reuses freed
   cache.empty();
   CHECK(cache.stats().parked_bytes == 0);
   CHECK(CountingRaw::releases == 2);
+}
+
+TEST_CASE("the GPU's cache keeps small blocks too: a 4-byte request is a cached 512-byte block") {
+  CountingRaw::reset();
+  std::unique_ptr<memory::BlockCache> cache(memory::make_device_cache({CountingRaw::allocate, CountingRaw::release}));
+  CHECK(cache->size_class(4) == 512);
+  CHECK(cache->size_class(511) == 512);
+  CHECK(cache->size_class(513) == 640);
+  void* flag = cache->allocate(4);  // the loss scaler's flag, a batch of labels
+  cache->release(flag, 4);
+  CHECK(cache->stats().parked_bytes == 512);
+  void* again = cache->allocate(256);  // the next step's: the same block, no cudaMalloc
+  CHECK(again == flag);
+  CHECK(CountingRaw::allocations == 1);
+  CHECK(CountingRaw::releases == 0);
+  cache->release(again, 256);
+  cache->empty();
+  CHECK(CountingRaw::releases == 1);
 }
 
 TEST_CASE("the block cache parks no more than its cap, and empties itself when the raw allocator fails") {
@@ -161,6 +183,42 @@ TEST_CASE("--device cuda refuses what is not on the GPU yet: no GPU here, fp16 a
   CHECK(bench::train_run_problem(resident) == "--data-on-gpu needs --device cuda");
   graph.profile = true;
   CHECK(bench::train_run_problem(graph) == "--graph and --profile exclude each other (a replayed graph has no per-layer times)");
+}
+
+namespace {
+// Two ranks as the trainer sees them, without MPI: enough to reach its data-parallel checks.
+struct TwoRanks : Communicator {
+  int rank() const override { return 0; }
+  int world() const override { return 2; }
+  int local_rank() const override { return 0; }
+  std::string backend() const override { return "two ranks (test)"; }
+  void broadcast(float*, std::int64_t, int) override {}
+  void broadcast(double*, std::int64_t, int) override {}
+  void allreduce_sum(float*, std::int64_t) override {}
+  void allreduce_sum(double*, std::int64_t) override {}
+  void allreduce_max(double*, std::int64_t) override {}
+  int start_allreduce_sum(float*, std::int64_t) override { return 0; }
+  bool test(int) override { return true; }
+  void wait(int) override {}
+  void exchange(const float*, float*, std::int64_t, int, int) override {}
+  void barrier() override {}
+  [[noreturn]] void abort(const std::string& message, int) override { throw std::runtime_error(message); }
+};
+}  // namespace
+
+TEST_CASE("GPU ranks train through NCCL's collectives, and are refused before any GPU work without them") {
+  std::mt19937_64 rng(3);
+  auto model = make_model("mlp", rng);
+  const Dataset data = take(load_mnist_format(kFashionMnistDir, "train"), 256);
+  TwoRanks ranks;
+  TrainOptions o{.batch = 32, .device = DeviceTag::cuda, .comm = &ranks};
+  CHECK_THROWS_WITH(Trainer(*model, constant_recipe("sgd", 0.01, 1, 0), data, o),
+                    "--distributed --device cuda: the GPU ranks need NCCL's collectives, and none were given "
+                    "(bench::run_training starts them)");
+  // The CPU ranks' refusals are still there.
+  TrainOptions accumulate{.batch = 32, .accumulate = 2, .comm = &ranks};
+  CHECK_THROWS_WITH(Trainer(*model, constant_recipe("sgd", 0.01, 1, 0), data, accumulate),
+                    "--accumulate is not data-parallel yet; train on one rank");
 }
 
 TEST_CASE("a private pool keeps its blocks from the shared cache until it is closed (CUDA graphs)") {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,6 +38,7 @@ double relative_difference(const Tensor& gpu, const Tensor& cpu) {
   REQUIRE(a.shape() == b.shape());
   double worst = 0, scale = 1e-30;
   for (std::int64_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) != std::isnan(b[i])) return std::numeric_limits<double>::infinity();  // max() would skip it
     worst = std::max(worst, std::fabs(double(a[i]) - double(b[i])));
     scale = std::max(scale, std::fabs(double(b[i])));
   }
@@ -53,16 +55,17 @@ void check_layer_on_both(Module& cpu, Module& gpu, const Tensor& x, std::uint64_
   gpu_ctx.gpu_backend = backend;
   const Tensor y_cpu = cpu.forward(x, cpu_ctx), y_gpu = gpu.forward(x.to(DeviceTag::cuda), gpu_ctx);
   REQUIRE(y_gpu.on_cuda());
-  CHECK(relative_difference(y_gpu, y_cpu) < bound);
+  // A bound of 0 means equality (dropout's mask, a shuffle, a reshape): hence <=.
+  CHECK(relative_difference(y_gpu, y_cpu) <= bound);
   std::mt19937_64 grads(seed + 1);
   const Tensor dy = random_tensor(y_cpu.shape(), grads);
   const Tensor dx_cpu = cpu.backward(dy, cpu_ctx), dx_gpu = gpu.backward(dy.to(DeviceTag::cuda), gpu_ctx);
-  CHECK(relative_difference(dx_gpu, dx_cpu) < bound);
+  CHECK(relative_difference(dx_gpu, dx_cpu) <= bound);
   const auto cpu_params = cpu.parameters(), gpu_params = gpu.parameters();
   REQUIRE(cpu_params.size() == gpu_params.size());
   for (std::size_t i = 0; i < cpu_params.size(); ++i) {
     CAPTURE(cpu_params[i]->name);
-    CHECK(relative_difference(gpu_params[i]->grad, cpu_params[i]->grad) < bound);
+    CHECK(relative_difference(gpu_params[i]->grad, cpu_params[i]->grad) <= bound);
   }
 }
 
@@ -161,28 +164,37 @@ TEST_CASE("cross-entropy on the GPU matches the CPU: loss and gradient, refusing
 }
 
 TEST_CASE("the multi-tensor optimizer steps on the GPU match the CPU's for every optimizer") {
-  for (const std::string& name : optimizer_names()) {
-    CAPTURE(name);
-    std::mt19937_64 rng(5);
-    auto cpu_model = make_model("mlp", rng);
-    std::mt19937_64 same(5);
-    auto gpu_model = make_model("mlp", same);
-    move_to(*gpu_model, DeviceTag::cuda);
-    auto cpu_opt = make_optimizer(name, cpu_model->parameters(), 1e-2, 1e-3);
-    auto gpu_opt = make_optimizer(name, gpu_model->parameters(), 1e-2, 1e-3);
-    for (int step = 0; step < 3; ++step) {
-      std::mt19937_64 grads(10 + step);
-      for (std::size_t i = 0; i < cpu_model->parameters().size(); ++i) {
-        const Tensor g = random_tensor(cpu_model->parameters()[i]->value.shape(), grads);
-        cpu_model->parameters()[i]->grad = g;
-        gpu_model->parameters()[i]->grad = g.to(DeviceTag::cuda);
+  // The MLP (6 tensors), and 30 Linear layers: 60 tensors, more than one launch's 48 slots, so
+  // the second table of the multi-tensor launch runs too.
+  auto make = [](bool many, std::mt19937_64& rng) {
+    if (!many) return make_model("mlp", rng);
+    auto model = std::make_unique<Sequential>();
+    for (int i = 0; i < 30; ++i) model->add(std::make_unique<Linear>(8 + i % 3, 8 + (i + 1) % 3, rng));
+    return model;
+  };
+  for (const bool many : {false, true})
+    for (const std::string& name : optimizer_names()) {
+      CAPTURE(name);
+      CAPTURE(many);
+      std::mt19937_64 rng(5), same(5);
+      auto cpu_model = make(many, rng), gpu_model = make(many, same);
+      if (many) REQUIRE(gpu_model->parameters().size() > 48);
+      move_to(*gpu_model, DeviceTag::cuda);
+      auto cpu_opt = make_optimizer(name, cpu_model->parameters(), 1e-2, 1e-3);
+      auto gpu_opt = make_optimizer(name, gpu_model->parameters(), 1e-2, 1e-3);
+      for (int step = 0; step < 3; ++step) {
+        std::mt19937_64 grads(10 + step);
+        for (std::size_t i = 0; i < cpu_model->parameters().size(); ++i) {
+          const Tensor g = random_tensor(cpu_model->parameters()[i]->value.shape(), grads);
+          cpu_model->parameters()[i]->grad = g;
+          gpu_model->parameters()[i]->grad = g.to(DeviceTag::cuda);
+        }
+        cpu_opt->step();
+        gpu_opt->step();
       }
-      cpu_opt->step();
-      gpu_opt->step();
+      for (std::size_t i = 0; i < cpu_model->parameters().size(); ++i)
+        CHECK(relative_difference(gpu_model->parameters()[i]->value, cpu_model->parameters()[i]->value) < 1e-5);
     }
-    for (std::size_t i = 0; i < cpu_model->parameters().size(); ++i)
-      CHECK(relative_difference(gpu_model->parameters()[i]->value, cpu_model->parameters()[i]->value) < 1e-5);
-  }
 }
 
 TEST_CASE("Conv2d on the GPU matches the CPU in all three passes, with both backends") {
@@ -297,8 +309,11 @@ TEST_CASE("a CUDA graph of the step trains exactly as the eager step, with fewer
     auto graphed_model = make_model(name, same);
     move_to(*eager, DeviceTag::cuda);
     move_to(*graphed_model, DeviceTag::cuda);
-    auto eager_opt = make_optimizer("adam", eager->parameters(), 1e-3, 0.0);
-    auto graph_opt = make_optimizer("adam", graphed_model->parameters(), 1e-3, 0.0);
+    // SGD, not Adam: the CNN's weight gradients come from split-K atomics whose last bits vary
+    // between runs, and Adam's first step moves a weight by about lr x sign(g), so a near-zero
+    // gradient whose sign flips would move it by 2 lr. SGD moves it by lr x g: an ulp of g.
+    auto eager_opt = make_optimizer("sgd", eager->parameters(), 0.02, 0.0);
+    auto graph_opt = make_optimizer("sgd", graphed_model->parameters(), 0.02, 0.0);
     GraphedStep graph(*graphed_model);
     std::mt19937_64 data(22);
     const Context ctx{.input_gradient = false};

@@ -533,6 +533,19 @@ TEST_CASE("8-bit images survive the trip to bytes (the GPU-resident dataset), an
                                           "0.333700, not a multiple of 1/255 in [0, 1]; train without --data-on-gpu");
 }
 
+TEST_CASE("the GPU gather's image fits a block's shared memory beside its scratch, or is refused before launch") {
+  CHECK(gather_shared_memory_problem(1, 28, 28).empty());  // Fashion-MNIST: 3 KiB
+  CHECK(gather_shared_memory_problem(3, 32, 32).empty());  // CIFAR: 12 KiB
+  // 11,776 floats + 2 KiB of scratch = 48 KiB exactly; one more float does not fit, nor
+  // anything up to 12,288 floats (3 x 64 x 64), which a check of the image alone let through.
+  CHECK(gather_shared_memory_problem(1, 1, 11776).empty());
+  CHECK(gather_shared_memory_problem(1, 1, 11777) ==
+        "images of 1x1x11777 (47108 bytes) do not fit one block's shared memory beside the gather's 2048-byte scratch "
+        "(49152 bytes in all); train without --data-on-gpu");
+  CHECK_FALSE(gather_shared_memory_problem(3, 64, 64).empty());
+  CHECK_FALSE(gather_shared_memory_problem(1, 1, 12288).empty());
+}
+
 TEST_CASE("prefetching workers hand out the same batches in the same order as the loader") {
   const Dataset part = take(fashion("train"), 1000);
   const Transforms augment{.flip = true, .crop_padding = 2, .jitter_low = 0.5f, .jitter_high = 1.5f, .mixup_alpha = 0.2f};

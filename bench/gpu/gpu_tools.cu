@@ -38,6 +38,10 @@ DeviceBuffer::~DeviceBuffer() {
 
 void DeviceBuffer::upload(const void* host, std::int64_t bytes) {
   FLOPSLAB_CUDA_CHECK(cudaMemcpy(data_, host, static_cast<size_t>(bytes), cudaMemcpyHostToDevice));
+  // From pageable memory cudaMemcpy may return once the bytes are staged, before the DMA has
+  // landed, and it is ordered on the default stream only: the sweeps then use the buffer on
+  // streams of their own. Waiting here makes the data there for every stream.
+  FLOPSLAB_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 void DeviceBuffer::download(void* host, std::int64_t bytes) const {

@@ -15,6 +15,7 @@
 
 #include "kernels/cuda/conv/conv_cuda.h"
 #include "kernels/cuda/conv/cudnn_conv.h"
+#include "kernels/cuda/workspace.h"
 
 namespace flopslab::conv::cudnn {
 namespace {
@@ -164,24 +165,10 @@ std::vector<Algorithm> list_algorithms(const Shape& shape, Pass pass, Precision 
   return out;
 }
 
-// The workspace, kept between calls and grown when an algorithm needs more. An outgrown one
-// is not freed: a CUDA graph captured earlier may still replay into it (nn/graph.h).
+// The workspace, kept between calls and grown when an algorithm needs more (kernels/cuda/workspace.h).
 void* workspace(std::int64_t bytes, const Algorithm& algorithm, Pass pass) {
-  static void* buffer = nullptr;
-  static std::int64_t size = 0;
-  if (bytes <= size) return buffer;
-  std::size_t free_bytes = 0, total = 0;
-  FLOPSLAB_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
-  if (double(bytes) > double(free_bytes))
-    throw std::runtime_error("cuDNN's " + algorithm.name + " algorithm for the " + pass_name(pass) + " pass needs a " +
-                             std::to_string(bytes >> 20) + " MiB workspace, more than the " +
-                             std::to_string(free_bytes >> 20) +
-                             " MiB of GPU memory free; use a smaller batch or another algorithm");
-  buffer = nullptr;
-  size = 0;
-  FLOPSLAB_CUDA_CHECK(cudaMalloc(&buffer, std::size_t(bytes)));
-  size = bytes;
-  return buffer;
+  static flopslab::cuda::Workspace space("cuDNN");
+  return space.reserve(std::size_t(bytes), "its " + algorithm.name + " algorithm for the " + pass_name(pass) + " pass");
 }
 
 }  // namespace

@@ -6,12 +6,14 @@
 // still gives every SM at least one block:
 //   128 x 256 (256 threads, step 7's), 128 x 128 (128 threads), 64 x 64 (128 threads).
 // When even 64 x 64 tiles cannot fill the SMs and k is long (a weight gradient's k is the
-// batch times the pixels), the k loop is split: `splits` launches of the same kernel each sum
-// a slice of k into its own slice of a workspace, and one more kernel adds the slices into C
-// in a fixed order (no atomics, the same bits every run).
+// batch times the pixels), the k loop is split: one launch of splits x tiles blocks, each
+// summing a slice of k (blockIdx.z) into its own slice of a workspace, so the slices run on
+// the SMs side by side; one more kernel adds the slices into C in a fixed order (no atomics,
+// the same bits every run).
 #include <algorithm>
 
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/workspace.h"
 #include "kernels/cuda/gemm/warptiling.cuh"
 
 namespace flopslab::gemm::cuda {
@@ -35,13 +37,13 @@ TileChoice choose_tiles(const Shape& s) {
   return {64, 64, int(splits)};
 }
 
-void launch_tile(const TileChoice& t, const Operands& op, cudaStream_t stream) {
+void launch_tile(const TileChoice& t, const Operands& op, cudaStream_t stream, w::SplitK split = {}) {
   if (t.bm == 128 && t.bn == 256)
-    w::launch<256, 128, 256, 16, 64, 64, 4, 8, 4>(op, stream);
+    w::launch<256, 128, 256, 16, 64, 64, 4, 8, 4>(op, stream, split);
   else if (t.bm == 128)
-    w::launch<128, 128, 128, 16, 64, 64, 4, 8, 4>(op, stream);
+    w::launch<128, 128, 128, 16, 64, 64, 4, 8, 4>(op, stream, split);
   else
-    w::launch<128, 64, 64, 16, 32, 32, 2, 4, 4>(op, stream);
+    w::launch<128, 64, 64, 16, 32, 32, 2, 4, 4>(op, stream, split);
 }
 
 // c[i][j] = sum over s of part[s * stride + i * n + j], the slices added in order.
@@ -55,17 +57,10 @@ __global__ void add_slices(const float* __restrict part, int splits, std::int64_
   }
 }
 
-// The split-K slices, kept between calls and grown when a product needs more. An outgrown
-// buffer is never freed: a CUDA graph captured earlier may still replay into it (nn/graph.h).
+// The split-K slices, kept between calls and grown when a product needs more (kernels/cuda/workspace.h).
 float* workspace(std::int64_t floats) {
-  static float* buffer = nullptr;
-  static std::int64_t size = 0;
-  if (floats > size) {
-    buffer = nullptr, size = 0;
-    FLOPSLAB_CUDA_CHECK(cudaMalloc(&buffer, std::size_t(floats) * sizeof(float)));
-    size = floats;
-  }
-  return buffer;
+  static flopslab::cuda::Workspace slices("step 8's split-K");
+  return static_cast<float*>(slices.reserve(std::size_t(floats) * sizeof(float)));
 }
 
 void shape_tiled(const Operands& op, const RunContext& ctx) {
@@ -82,12 +77,8 @@ void shape_tiled(const Operands& op, const RunContext& ctx) {
   const int splits = int((k + slice - 1) / slice);
   const std::int64_t stride = (m * n + 3) & ~std::int64_t(3);  // each slice 16-byte aligned
   float* part = workspace(std::int64_t(splits) * stride);
-  for (int s = 0; s < splits; ++s) {
-    const std::int64_t p0 = s * slice, len = std::min(slice, k - p0);
-    const Operands piece{.shape = {m, n, len}, .a = op.a + p0, .lda = op.lda, .b = op.b + p0 * op.ldb, .ldb = op.ldb,
-                         .c = part + s * stride, .ldc = n};
-    launch_tile(t, piece, stream_of(ctx));
-  }
+  const Operands slices{.shape = {m, n, k}, .a = op.a, .lda = op.lda, .b = op.b, .ldb = op.ldb, .c = part, .ldc = n};
+  launch_tile(t, slices, stream_of(ctx), {.splits = splits, .slice = slice, .c_stride = stride});
   const unsigned grid = unsigned(std::min<std::int64_t>((m * n + 255) / 256, 4096));
   add_slices<<<grid, 256, 0, stream_of(ctx)>>>(part, splits, stride, m, n, op.c, op.ldc);
   FLOPSLAB_CUDA_CHECK_LAUNCH();

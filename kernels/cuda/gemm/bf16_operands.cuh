@@ -1,6 +1,6 @@
 // Packed bfloat16 copies of a GEMM's float32 operands, shared by step 9 and its cuBLASLt peer
-// so that the two differ only in the multiply. The copies are kept between calls and grown
-// when needed, never freed: a CUDA graph may have captured their addresses (nn/graph.h).
+// so that the two differ only in the multiply. The copies are workspaces (kernels/cuda/workspace.h):
+// kept between calls, grown when needed, never freed.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/gemm/cuda_gemm.h"
+#include "kernels/cuda/workspace.h"
 
 namespace flopslab::gemm::cuda {
 
@@ -25,16 +26,13 @@ struct Bf16Operands {
 
 // A and B of `op` converted on `stream` (two launches).
 inline Bf16Operands pack_bf16(const Operands& op, cudaStream_t stream) {
-  static __nv_bfloat16* buffer[2] = {nullptr, nullptr};
-  static std::int64_t size[2] = {0, 0};
+  static flopslab::cuda::Workspace copies[2] = {flopslab::cuda::Workspace("the bf16 copy of A"),
+                                                 flopslab::cuda::Workspace("the bf16 copy of B")};
   const auto [m, n, k] = op.shape;
   const std::int64_t need[2] = {m * k, k * n};
+  __nv_bfloat16* buffer[2];
   for (int i = 0; i < 2; ++i)
-    if (need[i] > size[i]) {
-      void* p = nullptr;
-      FLOPSLAB_CUDA_CHECK(cudaMalloc(&p, std::size_t(need[i]) * sizeof(__nv_bfloat16)));
-      buffer[i] = static_cast<__nv_bfloat16*>(p), size[i] = need[i];
-    }
+    buffer[i] = static_cast<__nv_bfloat16*>(copies[i].reserve(std::size_t(need[i]) * sizeof(__nv_bfloat16)));
   const auto grid = [](std::int64_t e) { return unsigned(std::min<std::int64_t>((e + 255) / 256, 4096)); };
   to_bf16<<<grid(m * k), 256, 0, stream>>>(op.a, op.lda, m, k, buffer[0]);
   FLOPSLAB_CUDA_CHECK_LAUNCH();

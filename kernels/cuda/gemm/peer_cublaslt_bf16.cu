@@ -3,9 +3,13 @@
 // two differ only in the multiply. Row-major C = A*B is called as column-major C^T = B^T A^T.
 #include <cublasLt.h>
 
+#include <map>
+#include <mutex>
 #include <string>
+#include <tuple>
 
 #include "kernels/cuda/gemm/bf16_operands.cuh"
+#include "kernels/cuda/workspace.h"
 
 namespace flopslab::gemm::cuda {
 namespace {
@@ -25,14 +29,45 @@ cublasLtHandle_t lt_handle() {
   return handle.h;
 }
 
-void* workspace(std::size_t bytes) {  // cuBLASLt's, never freed (CUDA graphs)
-  static void* p = nullptr;
-  static std::size_t size = 0;
-  if (bytes > size) {
-    FLOPSLAB_CUDA_CHECK(cudaMalloc(&p, bytes));
-    size = bytes;
-  }
-  return p;
+constexpr std::size_t kWorkspaceBytes = std::size_t(32) << 20;
+
+// The descriptors and the heuristic's algorithm for one shape, made on the first call of that
+// shape and kept: building them and asking the heuristic costs host time that would otherwise
+// fall inside every timed call. Never destroyed (a CUDA graph may replay the matmul).
+struct Plan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+};
+
+const Plan& plan_for(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t ldc) {
+  static std::mutex mutex;
+  static auto* plans = new std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>, Plan>();
+  std::lock_guard lock(mutex);
+  if (auto it = plans->find({m, n, k, ldc}); it != plans->end()) return it->second;
+  Plan p;
+  check_lt(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  // Column-major views: B^T is n x k (ld n), A^T is k x m (ld k), C^T is n x m (ld ldc).
+  check_lt(cublasLtMatrixLayoutCreate(&p.la, CUDA_R_16BF, std::uint64_t(n), std::uint64_t(k), std::int64_t(n)), "layout");
+  check_lt(cublasLtMatrixLayoutCreate(&p.lb, CUDA_R_16BF, std::uint64_t(k), std::uint64_t(m), std::int64_t(k)), "layout");
+  check_lt(cublasLtMatrixLayoutCreate(&p.lc, CUDA_R_32F, std::uint64_t(n), std::uint64_t(m), ldc), "layout");
+  cublasLtMatmulPreference_t preference = nullptr;
+  check_lt(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
+  const std::size_t workspace_bytes = kWorkspaceBytes;
+  check_lt(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
+                                                sizeof(workspace_bytes)),
+           "cublasLtMatmulPreferenceSetAttribute");
+  cublasLtMatmulHeuristicResult_t heuristic{};
+  int found = 0;
+  const cublasStatus_t status =
+      cublasLtMatmulAlgoGetHeuristic(lt_handle(), p.desc, p.la, p.lb, p.lc, p.lc, preference, 1, &heuristic, &found);
+  cublasLtMatmulPreferenceDestroy(preference);
+  check_lt(status, "cublasLtMatmulAlgoGetHeuristic");
+  if (found == 0)
+    throw std::runtime_error("cuBLASLt found no bfloat16 algorithm for " + std::to_string(m) + "x" + std::to_string(n) +
+                             "x" + std::to_string(k));
+  p.algo = heuristic.algo;
+  return plans->emplace(std::make_tuple(m, n, k, ldc), p).first->second;
 }
 
 void cublaslt_bf16(const Operands& op, const RunContext& ctx) {
@@ -43,40 +78,14 @@ void cublaslt_bf16(const Operands& op, const RunContext& ctx) {
     FLOPSLAB_CUDA_CHECK(cudaMemset2DAsync(op.c, op.ldc * sizeof(float), 0, n * sizeof(float), m, stream));
     return;
   }
+  static flopslab::cuda::Workspace scratch("cuBLASLt's bf16 matmul");
+  void* space = scratch.reserve(kWorkspaceBytes);
+  const Plan& p = plan_for(m, n, k, op.ldc);
   const Bf16Operands packed = pack_bf16(op, stream);
-
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
-  check_lt(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
-  // Column-major views: B^T is n x k (ld n), A^T is k x m (ld k), C^T is n x m (ld ldc).
-  check_lt(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, std::uint64_t(n), std::uint64_t(k), std::int64_t(n)), "layout");
-  check_lt(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, std::uint64_t(k), std::uint64_t(m), std::int64_t(k)), "layout");
-  check_lt(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, std::uint64_t(n), std::uint64_t(m), op.ldc), "layout");
-  const std::size_t workspace_bytes = std::size_t(32) << 20;
-  void* scratch = workspace(workspace_bytes);
-  cublasLtMatmulPreference_t preference = nullptr;
-  check_lt(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
-  check_lt(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
-                                                sizeof(workspace_bytes)),
-           "cublasLtMatmulPreferenceSetAttribute");
-  cublasLtMatmulHeuristicResult_t heuristic{};
-  int found = 0;
-  const cublasStatus_t status =
-      cublasLtMatmulAlgoGetHeuristic(lt_handle(), desc, la, lb, lc, lc, preference, 1, &heuristic, &found);
   const float one = 1.0f, zero = 0.0f;
-  cublasStatus_t ran = status;
-  if (status == CUBLAS_STATUS_SUCCESS && found > 0)
-    ran = cublasLtMatmul(lt_handle(), desc, &one, packed.b, la, packed.a, lb, &zero, op.c, lc, op.c, lc, &heuristic.algo,
-                         scratch, workspace_bytes, stream);
-  cublasLtMatmulPreferenceDestroy(preference);
-  cublasLtMatrixLayoutDestroy(la);
-  cublasLtMatrixLayoutDestroy(lb);
-  cublasLtMatrixLayoutDestroy(lc);
-  cublasLtMatmulDescDestroy(desc);
-  if (status == CUBLAS_STATUS_SUCCESS && found == 0)
-    throw std::runtime_error("cuBLASLt found no bfloat16 algorithm for " + std::to_string(m) + "x" + std::to_string(n) +
-                             "x" + std::to_string(k));
-  check_lt(ran, "cublasLtMatmul");
+  check_lt(cublasLtMatmul(lt_handle(), p.desc, &one, packed.b, p.la, packed.a, p.lb, &zero, op.c, p.lc, op.c, p.lc,
+                          &p.algo, space, kWorkspaceBytes, stream),
+           "cublasLtMatmul");
 }
 
 std::string lt_version() {

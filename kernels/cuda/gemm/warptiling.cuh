@@ -22,12 +22,27 @@ __device__ inline float4 load4(const float* src, std::int64_t rows, std::int64_t
   return v;
 }
 
+// Split-K: blockIdx.z takes the k slice [z * slice, (z + 1) * slice) and writes its partial
+// product to C + z * c_stride (a workspace the caller sums). One slice (the default) is the
+// plain product.
+struct SplitK {
+  int splits = 1;
+  std::int64_t slice = 0;     // k per slice, a multiple of 4 (float4 alignment of A's columns)
+  std::int64_t c_stride = 0;  // floats between the slices' C
+};
+
 // A block of kThreads computes a kBM x kBN tile of C in steps of kBK along k; each warp owns a
 // kWM x kWN warp tile, each thread kWMIter x kWNIter sub-tiles of kTM x kTN.
 template <int kThreads, int kBM, int kBN, int kBK, int kWM, int kWN, int kWNIter, int kTM, int kTN, bool kVector>
 __global__ void __launch_bounds__(kThreads)
     warptiling_kernel(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
-                      const float* b, std::int64_t ldb, float* c, std::int64_t ldc) {
+                      const float* b, std::int64_t ldb, float* c, std::int64_t ldc, std::int64_t k_slice,
+                      std::int64_t c_stride) {
+  {  // this block's slice of k (all of it without split-K)
+    const std::int64_t p_begin = std::int64_t(blockIdx.z) * k_slice;
+    k = k - p_begin < k_slice ? k - p_begin : k_slice;
+    a += p_begin, b += p_begin * ldb, c += std::int64_t(blockIdx.z) * c_stride;
+  }
   constexpr int kWMIter = (kWM * kWN) / (32 * kTM * kTN * kWNIter);
   constexpr int kWSubM = kWM / kWMIter, kWSubN = kWN / kWNIter;
   constexpr int kLoadsA = kBM * kBK / 4 / kThreads;  // float4s of A per thread per tile
@@ -113,17 +128,19 @@ __global__ void __launch_bounds__(kThreads)
       }
 }
 
-// Launches the kernel for one tile shape, with float4 loads when the operands allow them.
+// Launches the kernel for one tile shape, with float4 loads when the operands allow them; with
+// split-K, every slice in the same launch (grid.z), so the slices fill the SMs together.
 template <int kThreads, int kBM, int kBN, int kBK, int kWM, int kWN, int kWNIter, int kTM, int kTN>
-void launch(const Operands& op, cudaStream_t stream) {
+void launch(const Operands& op, cudaStream_t stream, SplitK split = {}) {
   if (empty(op)) return;
-  const dim3 grid(blocks(op.shape.n, kBN), blocks(op.shape.m, kBM));
+  if (split.splits <= 1) split = {1, op.shape.k, 0};
+  const dim3 grid(blocks(op.shape.n, kBN), blocks(op.shape.m, kBM), unsigned(split.splits));
   if (vector_friendly(op))
-    warptiling_kernel<kThreads, kBM, kBN, kBK, kWM, kWN, kWNIter, kTM, kTN, true>
-        <<<grid, kThreads, 0, stream>>>(op.shape.m, op.shape.n, op.shape.k, op.a, op.lda, op.b, op.ldb, op.c, op.ldc);
+    warptiling_kernel<kThreads, kBM, kBN, kBK, kWM, kWN, kWNIter, kTM, kTN, true><<<grid, kThreads, 0, stream>>>(
+        op.shape.m, op.shape.n, op.shape.k, op.a, op.lda, op.b, op.ldb, op.c, op.ldc, split.slice, split.c_stride);
   else
-    warptiling_kernel<kThreads, kBM, kBN, kBK, kWM, kWN, kWNIter, kTM, kTN, false>
-        <<<grid, kThreads, 0, stream>>>(op.shape.m, op.shape.n, op.shape.k, op.a, op.lda, op.b, op.ldb, op.c, op.ldc);
+    warptiling_kernel<kThreads, kBM, kBN, kBK, kWM, kWN, kWNIter, kTM, kTN, false><<<grid, kThreads, 0, stream>>>(
+        op.shape.m, op.shape.n, op.shape.k, op.a, op.lda, op.b, op.ldb, op.c, op.ldc, split.slice, split.c_stride);
   FLOPSLAB_CUDA_CHECK_LAUNCH();
 }
 
