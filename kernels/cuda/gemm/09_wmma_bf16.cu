@@ -65,14 +65,10 @@ __global__ void __launch_bounds__(128) wmma_gemm(const __nv_bfloat16* __restrict
 }
 
 void wmma_bf16(const Operands& op, const RunContext& ctx) {
-  if (empty(op)) return;
-  const auto [m, n, k] = op.shape;
   const cudaStream_t stream = stream_of(ctx);
-  if (k == 0) {
-    FLOPSLAB_CUDA_CHECK(cudaMemset2DAsync(op.c, op.ldc * sizeof(float), 0, n * sizeof(float), m, stream));
-    return;
-  }
-  const Bf16Operands packed = pack_bf16(op, stream);
+  Bf16Operands packed;
+  if (!start_bf16(op, stream, packed)) return;
+  const auto [m, n, k] = op.shape;
   const dim3 grid(blocks(n, kTileN), blocks(m, kTileM));
   wmma_gemm<<<grid, 128, 0, stream>>>(packed.a, packed.b, op.c, op.ldc, m, n, k);
   FLOPSLAB_CUDA_CHECK_LAUNCH();

@@ -41,4 +41,17 @@ inline Bf16Operands pack_bf16(const Operands& op, cudaStream_t stream) {
   return {buffer[0], buffer[1]};
 }
 
+// The start both bf16 GEMMs share: nothing to do for an empty C, zeros for an empty sum
+// (k = 0), else the packed copies. False when there is nothing left to multiply.
+inline bool start_bf16(const Operands& op, cudaStream_t stream, Bf16Operands& packed) {
+  if (empty(op)) return false;
+  if (op.shape.k == 0) {
+    FLOPSLAB_CUDA_CHECK(
+        cudaMemset2DAsync(op.c, op.ldc * sizeof(float), 0, op.shape.n * sizeof(float), op.shape.m, stream));
+    return false;
+  }
+  packed = pack_bf16(op, stream);
+  return true;
+}
+
 }  // namespace flopslab::gemm::cuda

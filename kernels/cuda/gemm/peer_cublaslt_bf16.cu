@@ -71,17 +71,12 @@ const Plan& plan_for(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_
 }
 
 void cublaslt_bf16(const Operands& op, const RunContext& ctx) {
-  if (empty(op)) return;
-  const auto [m, n, k] = op.shape;
   const cudaStream_t stream = stream_of(ctx);
-  if (k == 0) {
-    FLOPSLAB_CUDA_CHECK(cudaMemset2DAsync(op.c, op.ldc * sizeof(float), 0, n * sizeof(float), m, stream));
-    return;
-  }
+  Bf16Operands packed;
+  if (!start_bf16(op, stream, packed)) return;
   static flopslab::cuda::Workspace scratch("cuBLASLt's bf16 matmul");
   void* space = scratch.reserve(kWorkspaceBytes);
-  const Plan& p = plan_for(m, n, k, op.ldc);
-  const Bf16Operands packed = pack_bf16(op, stream);
+  const Plan& p = plan_for(op.shape.m, op.shape.n, op.shape.k, op.ldc);
   const float one = 1.0f, zero = 0.0f;
   check_lt(cublasLtMatmul(lt_handle(), p.desc, &one, packed.b, p.la, packed.a, p.lb, &zero, op.c, p.lc, op.c, p.lc,
                           &p.algo, space, kWorkspaceBytes, stream),
