@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "bench/files.h"
+#include "harness/files.h"
 
 namespace flopslab::cli {
 namespace {

@@ -7,10 +7,11 @@
 
 #include <fmt/format.h>
 
-#include "bench/files.h"
-#include "bench/report.h"
-#include "bench/report_compare.h"
+#include "harness/files.h"
+#include "report/report.h"
+#include "report/report_compare.h"
 #include "cli/args.h"
+#include "harness/external.h"
 
 namespace flopslab::cli {
 namespace {

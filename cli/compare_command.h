@@ -1,4 +1,4 @@
-// `flopslab compare A B`: two reports side by side (bench/report_compare.h).
+// `flopslab compare A B`: two reports side by side (report/report_compare.h).
 #pragma once
 
 #include "cli/train_commands.h"

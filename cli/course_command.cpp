@@ -8,11 +8,11 @@
 
 #include <fmt/format.h>
 
-#include "bench/files.h"
-#include "bench/machine.h"
-#include "bench/progress.h"
-#include "bench/report.h"
-#include "bench/report_compare.h"
+#include "harness/files.h"
+#include "harness/machine/machine.h"
+#include "harness/progress.h"
+#include "report/report.h"
+#include "report/report_compare.h"
 #include "cli/args.h"
 #include "lessons/course.h"
 

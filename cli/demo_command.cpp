@@ -14,11 +14,11 @@
 
 #include <fmt/format.h>
 
-#include "bench/demo.h"
-#include "bench/demo_display.h"
-#include "bench/demo_server.h"
-#include "bench/files.h"
-#include "bench/machine.h"
+#include "demo/demo.h"
+#include "demo/demo_display.h"
+#include "demo/demo_server.h"
+#include "harness/files.h"
+#include "harness/machine/machine.h"
 #include "cli/args.h"
 
 namespace flopslab::cli {

@@ -1,4 +1,4 @@
-// `flopslab demo`: the classroom race, CPU against GPU (bench/demo.h).
+// `flopslab demo`: the classroom race, CPU against GPU (demo/demo.h).
 #pragma once
 
 #include "cli/train_commands.h"

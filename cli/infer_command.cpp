@@ -6,9 +6,9 @@
 
 #include <fmt/format.h>
 
-#include "bench/files.h"
-#include "bench/inference_bench.h"
-#include "bench/machine.h"
+#include "harness/files.h"
+#include "bench/training/inference_bench.h"
+#include "harness/machine/machine.h"
 #include "cli/args.h"
 
 namespace flopslab::cli {

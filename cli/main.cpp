@@ -26,19 +26,19 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "bench/build_info.h"
-#include "bench/counters.h"
-#include "bench/cpu_model.h"
-#include "bench/files.h"
-#include "bench/conv_sweep.h"
-#include "bench/gemm_sweep.h"
-#include "bench/gpu/gpu_conv.h"
-#include "bench/gpu/gpu_gemm.h"
-#include "bench/machine.h"
-#include "bench/probe.h"
-#include "bench/progress.h"
-#include "bench/report.h"
-#include "bench/simd_cap.h"
+#include "harness/build_info.h"
+#include "harness/counters.h"
+#include "harness/machine/cpu_model.h"
+#include "harness/files.h"
+#include "bench/sweeps/conv_sweep.h"
+#include "bench/sweeps/gemm_sweep.h"
+#include "bench/sweeps/gpu_conv.h"
+#include "bench/sweeps/gpu_gemm.h"
+#include "harness/machine/machine.h"
+#include "bench/probes/probe.h"
+#include "harness/progress.h"
+#include "report/report.h"
+#include "harness/simd_cap.h"
 #include "kernels/cpu/cpu_features.h"
 #include "cli/args.h"
 #include "cli/compare_command.h"
@@ -48,6 +48,8 @@
 #include "cli/scale_commands.h"
 #include "cli/train_commands.h"
 #include "lessons/frame.h"
+#include "harness/format.h"
+#include "bench/sweeps/variant_table.h"
 
 namespace flopslab::cli {
 namespace {

@@ -12,16 +12,19 @@
 
 #include <fmt/format.h>
 
-#include "bench/allreduce_bench.h"
-#include "bench/files.h"
-#include "bench/mpi_launch.h"
-#include "bench/progress.h"
-#include "bench/report.h"
-#include "bench/scale_model.h"
-#include "bench/step_timing.h"
+#include "bench/scaling/allreduce_bench.h"
+#include "harness/files.h"
+#include "bench/scaling/mpi_launch.h"
+#include "harness/progress.h"
+#include "report/report.h"
+#include "bench/scaling/scale_model.h"
+#include "bench/training/step_timing.h"
 #include "cli/args.h"
 #include "nn/distributed.h"
 #include "nn/train.h"
+#include "harness/external.h"
+#include "harness/format.h"
+#include "harness/fit.h"
 
 namespace flopslab::cli {
 namespace {

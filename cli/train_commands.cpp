@@ -13,17 +13,18 @@
 
 #include <fmt/format.h>
 
-#include "bench/files.h"
-#include "bench/machine.h"
-#include "bench/progress.h"
-#include "bench/report.h"
-#include "bench/train_run.h"
+#include "harness/files.h"
+#include "harness/machine/machine.h"
+#include "harness/progress.h"
+#include "report/report.h"
+#include "bench/training/train_run.h"
 #include "cli/args.h"
 #include "kernels/cpu/gemm/packed.h"
 #include "nn/checkpoint.h"
 #include "nn/device.h"
 #include "nn/distributed.h"
 #include "nn/lr_find.h"
+#include "harness/external.h"
 
 namespace flopslab::cli {
 namespace {

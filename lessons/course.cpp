@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "bench/affinity.h"
-#include "bench/gpu/gpu_runtime.h"
+#include "harness/affinity.h"
+#include "harness/machine/gpu_runtime.h"
 
 namespace flopslab::lessons {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "bench/json.h"
-#include "bench/table.h"
+#include "harness/json.h"
+#include "harness/table.h"
 #include "lessons/frame.h"
 
 namespace flopslab::lessons {

@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "bench/cpu_share.h"
-#include "bench/machine.h"
+#include "harness/cpu_share.h"
+#include "harness/machine/machine.h"
 
 namespace flopslab::lessons {
 std::string format_value(double v, const std::string& unit) {

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "bench/json.h"
-#include "bench/progress.h"
-#include "bench/table.h"
+#include "harness/json.h"
+#include "harness/progress.h"
+#include "harness/table.h"
 #include "nn/train.h"
 
 namespace flopslab::lessons {

@@ -9,22 +9,24 @@
 #include <limits>
 #include <sstream>
 
-#include "bench/allreduce_bench.h"
-#include "bench/cpu_peak.h"
-#include "bench/demo.h"
-#include "bench/files.h"
-#include "bench/gemm_sweep.h"
-#include "bench/gpu/gpu_runtime.h"
-#include "bench/html_report.h"
-#include "bench/machine.h"
-#include "bench/report_compare.h"
-#include "bench/scale_model.h"
-#include "bench/simd_cap.h"
-#include "bench/table.h"
+#include "bench/scaling/allreduce_bench.h"
+#include "harness/machine/cpu_peak.h"
+#include "demo/demo.h"
+#include "harness/files.h"
+#include "bench/sweeps/gemm_sweep.h"
+#include "harness/machine/gpu_runtime.h"
+#include "report/html_report.h"
+#include "harness/machine/machine.h"
+#include "report/report_compare.h"
+#include "bench/scaling/scale_model.h"
+#include "harness/simd_cap.h"
+#include "harness/table.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/probes/fma_chains.h"
 #include "kernels/registry.h"
 #include "nn/device.h"
+#include "harness/format.h"
+#include "harness/fit.h"
 
 using namespace flopslab;
 
@@ -117,7 +119,7 @@ TEST_CASE("the ISA level follows the features, and FLOPSLAB_SIMD caps it (the pe
     CHECK(best_simd_path() == SimdPath::scalar);
   }
   // The peers are capped too: OpenBLAS's core and oneDNN's ISA were set before this process
-  // started again (bench/simd_cap.h), where the real CPU is wider than the cap.
+  // started again (harness/simd_cap.h), where the real CPU is wider than the cap.
   if ((cap == "avx2" && real.can_avx512()) || (cap == "scalar" && real.avx)) {
     REQUIRE(std::getenv("OPENBLAS_CORETYPE") != nullptr);
     CHECK(std::string(std::getenv("OPENBLAS_CORETYPE")) == (cap == "avx2" ? "Haswell" : "Prescott"));

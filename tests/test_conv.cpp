@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/conv_check.h"
+#include "harness/check/conv_check.h"
 #include "tests/conv_shapes.h"
 #include "kernels/cpu/conv/channel_shuffle.h"
 #include "kernels/cpu/conv/direct_blocked.h"

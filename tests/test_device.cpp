@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "bench/train_run.h"
+#include "bench/training/train_run.h"
 #include "nn/data.h"
 #include "nn/device.h"
 #include "nn/distributed.h"

@@ -12,7 +12,7 @@
 #include <random>
 #include <set>
 
-#include "bench/allreduce_bench.h"
+#include "bench/scaling/allreduce_bench.h"
 #include "nn/ddp.h"
 #include "nn/device.h"
 #include "nn/distributed.h"

@@ -6,7 +6,7 @@
 #include <random>
 #include <string>
 
-#include "bench/inference_bench.h"
+#include "bench/training/inference_bench.h"
 #include "kernels/cpu/conv/fused.h"
 #include "nn/fuse.h"
 #include "nn/train.h"

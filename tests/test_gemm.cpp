@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/gemm_check.h"
+#include "harness/check/gemm_check.h"
 #include "kernels/cpu/gemm/packed_driver.h"
 #include "kernels/registry.h"
 

@@ -7,9 +7,9 @@
 #include <tuple>
 #include <vector>
 
-#include "bench/conv_check.h"
-#include "bench/gpu/gpu_conv.h"
-#include "bench/gpu/gpu_tools.h"
+#include "harness/check/conv_check.h"
+#include "bench/sweeps/gpu_conv.h"
+#include "harness/gpu_tools.h"
 #include "kernels/cuda/conv/channel_shuffle_cuda.h"
 #include "kernels/registry.h"
 #include "tests/conv_shapes.h"

@@ -1,8 +1,8 @@
 // What the CUDA runtime reports about the GPU must be plausible for any NVIDIA GPU we build for.
 #include <doctest/doctest.h>
 
-#include "bench/gpu/gpu_runtime.h"
-#include "bench/machine.h"
+#include "harness/machine/gpu_runtime.h"
+#include "harness/machine/machine.h"
 
 using namespace flopslab::bench;
 

@@ -7,9 +7,9 @@
 #include <limits>
 #include <vector>
 
-#include "bench/gemm_check.h"
-#include "bench/gpu/gpu_gemm.h"
-#include "bench/gpu/gpu_tools.h"
+#include "harness/check/gemm_check.h"
+#include "bench/sweeps/gpu_gemm.h"
+#include "harness/gpu_tools.h"
 #include "kernels/registry.h"
 
 using namespace flopslab;

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string_view>
 
-#include "bench/gpu/gpu_runtime.h"
+#include "harness/machine/gpu_runtime.h"
 
 int main(int argc, char** argv) {
   bool listing = false;  // doctest_discover_tests lists the cases at build time; no GPU needed

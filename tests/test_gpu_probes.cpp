@@ -2,9 +2,9 @@
 // fields the report shows.
 #include <doctest/doctest.h>
 
-#include "bench/demo.h"
-#include "bench/gpu/gpu_runtime.h"
-#include "bench/probe.h"
+#include "demo/demo.h"
+#include "harness/machine/gpu_runtime.h"
+#include "bench/probes/probe.h"
 
 using namespace flopslab;
 

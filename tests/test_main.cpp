@@ -3,7 +3,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include "bench/simd_cap.h"
+#include "harness/simd_cap.h"
 
 int main(int argc, char** argv) {
   flopslab::bench::apply_simd_cap_to_peers(argv);

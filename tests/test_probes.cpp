@@ -9,13 +9,13 @@
 #include <set>
 #include <vector>
 
-#include "bench/counters.h"
-#include "bench/cpu_model.h"
-#include "bench/cpu_share.h"
-#include "bench/levels.h"
-#include "bench/likwid.h"
-#include "bench/memory.h"
-#include "bench/probe.h"
+#include "harness/counters.h"
+#include "harness/machine/cpu_model.h"
+#include "harness/cpu_share.h"
+#include "harness/machine/levels.h"
+#include "harness/machine/likwid.h"
+#include "harness/memory.h"
+#include "bench/probes/probe.h"
 #include "bench/probes/stream_runner.h"
 #include "kernels/cpu/probes/clock.h"
 #include "kernels/cpu/probes/fma_chains.h"

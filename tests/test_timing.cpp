@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "bench/timing.h"
+#include "harness/timing.h"
 
 using namespace flopslab::bench;
 

@@ -6,11 +6,11 @@
 
 #include <string>
 
-#include "bench/build_info.h"
-#include "bench/cpu_peak.h"
-#include "bench/gemm_check.h"
-#include "bench/machine.h"
-#include "bench/simd_cap.h"
+#include "harness/build_info.h"
+#include "harness/machine/cpu_peak.h"
+#include "harness/check/gemm_check.h"
+#include "harness/machine/machine.h"
+#include "harness/simd_cap.h"
 #include "kernels/cpu/probes/fma_chains.h"
 #include "kernels/registry.h"
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "bench/gemm_check.h"
-#include "bench/gpu/gpu_runtime.h"
-#include "bench/gpu/gpu_tools.h"
+#include "harness/check/gemm_check.h"
+#include "harness/machine/gpu_runtime.h"
+#include "harness/gpu_tools.h"
 #include "kernels/cuda/gemm/warptiling.cuh"
 
 using namespace flopslab;

@@ -6,12 +6,13 @@
 
 #include <fmt/format.h>
 
-#include "bench/affinity.h"
-#include "bench/files.h"
-#include "bench/likwid.h"
-#include "bench/probe.h"
+#include "harness/affinity.h"
+#include "harness/files.h"
+#include "harness/machine/likwid.h"
+#include "bench/probes/probe.h"
 #include "bench/probes/stream_runner.h"
 #include "kernels/cpu/cpu_features.h"
+#include "harness/format.h"
 
 namespace flopslab::bench {
 namespace {

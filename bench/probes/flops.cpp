@@ -6,10 +6,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "bench/cpu_peak.h"
-#include "bench/cpu_share.h"
-#include "bench/likwid.h"
-#include "bench/probe.h"
+#include "harness/machine/cpu_peak.h"
+#include "harness/cpu_share.h"
+#include "harness/machine/likwid.h"
+#include "bench/probes/probe.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/probes/fma_chains.h"
 

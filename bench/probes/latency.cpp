@@ -7,12 +7,13 @@
 
 #include <fmt/format.h>
 
-#include "bench/counters.h"
-#include "bench/files.h"
-#include "bench/levels.h"
-#include "bench/memory.h"
-#include "bench/probe.h"
+#include "harness/counters.h"
+#include "harness/files.h"
+#include "harness/machine/levels.h"
+#include "harness/memory.h"
+#include "bench/probes/probe.h"
 #include "kernels/cpu/probes/pointer_chase.h"
+#include "harness/format.h"
 
 namespace flopslab::bench {
 namespace {

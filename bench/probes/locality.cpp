@@ -8,13 +8,14 @@
 
 #include <fmt/format.h>
 
-#include "bench/affinity.h"
-#include "bench/counters.h"
-#include "bench/files.h"
-#include "bench/memory.h"
-#include "bench/probe.h"
+#include "harness/affinity.h"
+#include "harness/counters.h"
+#include "harness/files.h"
+#include "harness/memory.h"
+#include "bench/probes/probe.h"
 #include "kernels/cpu/probes/locality.h"
 #include "kernels/cpu/probes/stream.h"
+#include "harness/format.h"
 
 namespace flopslab::bench {
 

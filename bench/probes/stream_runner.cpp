@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "bench/affinity.h"
+#include "harness/affinity.h"
 
 namespace flopslab::bench {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
-#include "bench/memory.h"
-#include "bench/timing.h"
+#include "harness/memory.h"
+#include "harness/timing.h"
 #include "kernels/cpu/probes/stream.h"
 
 namespace flopslab::bench {

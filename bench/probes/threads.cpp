@@ -7,12 +7,13 @@
 
 #include <fmt/format.h>
 
-#include "bench/affinity.h"
-#include "bench/cpu_peak.h"
-#include "bench/cpu_share.h"
-#include "bench/files.h"
-#include "bench/probe.h"
+#include "harness/affinity.h"
+#include "harness/machine/cpu_peak.h"
+#include "harness/cpu_share.h"
+#include "harness/files.h"
+#include "bench/probes/probe.h"
 #include "bench/probes/stream_runner.h"
+#include "harness/format.h"
 
 namespace flopslab::bench {
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "bench/probe.h"
+#include "bench/probes/probe.h"
 #include "lessons/frame.h"
 
 namespace flopslab::lessons {

@@ -6,9 +6,10 @@
 
 #include <fmt/format.h>
 
-#include "bench/files.h"
-#include "bench/probe.h"
+#include "harness/files.h"
+#include "bench/probes/probe.h"
 #include "lessons/frame.h"
+#include "harness/format.h"
 
 namespace flopslab::lessons {
 

@@ -5,9 +5,10 @@
 
 #include <fmt/format.h>
 
-#include "bench/probe.h"
-#include "bench/files.h"
+#include "bench/probes/probe.h"
+#include "harness/files.h"
 #include "lessons/frame.h"
+#include "harness/format.h"
 
 namespace flopslab::lessons {
 

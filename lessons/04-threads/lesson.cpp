@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "bench/cpu_share.h"
-#include "bench/probe.h"
+#include "harness/cpu_share.h"
+#include "bench/probes/probe.h"
 #include "lessons/frame.h"
 
 namespace flopslab::lessons {

@@ -5,11 +5,13 @@
 
 #include <fmt/format.h>
 
-#include "bench/cpu_share.h"
-#include "bench/files.h"
-#include "bench/gemm_sweep.h"
-#include "bench/machine.h"
+#include "harness/cpu_share.h"
+#include "harness/files.h"
+#include "bench/sweeps/gemm_sweep.h"
+#include "harness/machine/machine.h"
 #include "lessons/frame.h"
+#include "harness/format.h"
+#include "bench/sweeps/variant_table.h"
 
 namespace flopslab::lessons {
 
@@ -92,7 +94,7 @@ int run_lesson_05(const LessonOptions& options) {
     lesson.show(bench::gemm_sweep_table(fast_sweep));
   }
   // The parallel rung's check is a claim about cores, so it is timed once more on all of them,
-  // beside oneDNN and the all-core FMA peak, with the CPU share metered (bench/cpu_share.h): a
+  // beside oneDNN and the all-core FMA peak, with the CPU share metered (harness/cpu_share.h): a
   // course run once had both the rung and oneDNN at 1.3x one core, the host holding a vCPU.
   bench::GemmSweep parallel_sweep;
   bench::CpuShare parallel_share;

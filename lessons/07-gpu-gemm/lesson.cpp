@@ -4,10 +4,11 @@
 
 #include <fmt/format.h>
 
-#include "bench/gemm_sweep.h"
-#include "bench/gpu/gpu_gemm.h"
-#include "bench/gpu/gpu_runtime.h"
+#include "bench/sweeps/gemm_sweep.h"
+#include "bench/sweeps/gpu_gemm.h"
+#include "harness/machine/gpu_runtime.h"
 #include "lessons/frame.h"
+#include "bench/sweeps/variant_table.h"
 
 namespace flopslab::lessons {
 

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "bench/gpu/gpu_runtime.h"
-#include "bench/probe.h"
+#include "harness/machine/gpu_runtime.h"
+#include "bench/probes/probe.h"
 #include "lessons/frame.h"
 
 namespace flopslab::lessons {

@@ -7,11 +7,12 @@
 
 #include <fmt/format.h>
 
-#include "bench/conv_sweep.h"
-#include "bench/files.h"
-#include "bench/gpu/gpu_conv.h"
-#include "bench/gpu/gpu_runtime.h"
+#include "bench/sweeps/conv_sweep.h"
+#include "harness/files.h"
+#include "bench/sweeps/gpu_conv.h"
+#include "harness/machine/gpu_runtime.h"
 #include "lessons/frame.h"
+#include "harness/format.h"
 
 namespace flopslab::lessons {
 

@@ -6,9 +6,9 @@
 
 #include <fmt/format.h>
 
-#include "bench/conv_sweep.h"
-#include "bench/gpu/gpu_conv.h"
-#include "bench/gpu/gpu_runtime.h"
+#include "bench/sweeps/conv_sweep.h"
+#include "bench/sweeps/gpu_conv.h"
+#include "harness/machine/gpu_runtime.h"
 #include "kernels/cpu/conv/low_rank.h"
 #include "lessons/frame.h"
 

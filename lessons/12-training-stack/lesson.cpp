@@ -3,7 +3,7 @@
 // Fashion-MNIST with Adam, and the throughput of the whole loop.
 #include <fmt/format.h>
 
-#include "bench/train_run.h"
+#include "bench/training/train_run.h"
 #include "lessons/frame.h"
 #include "nn/gradcheck.h"
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "bench/train_run.h"
+#include "bench/training/train_run.h"
 #include "lessons/frame.h"
 #include "nn/init.h"
 #include "nn/loss.h"

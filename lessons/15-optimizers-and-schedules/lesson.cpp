@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "bench/train_run.h"
-#include "bench/build_info.h"
+#include "bench/training/train_run.h"
+#include "harness/build_info.h"
 #include "lessons/frame.h"
 #include "nn/lr_find.h"
 

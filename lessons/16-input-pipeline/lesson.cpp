@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "bench/machine.h"
-#include "bench/train_run.h"
+#include "harness/machine/machine.h"
+#include "bench/training/train_run.h"
 #include "lessons/frame.h"
 
 namespace flopslab::lessons {

@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
-#include "bench/affinity.h"
-#include "bench/gemm_sweep.h"
-#include "bench/train_run.h"
+#include "harness/affinity.h"
+#include "bench/sweeps/gemm_sweep.h"
+#include "bench/training/train_run.h"
 #include "kernels/cpu/gemm/packed.h"
 #include "lessons/frame.h"
 #include "nn/loss.h"

@@ -4,8 +4,8 @@
 // folded outputs against the unfolded ones, the predictions on the test set, and the time.
 #include <fmt/format.h>
 
-#include "bench/inference_bench.h"
-#include "bench/train_run.h"
+#include "bench/training/inference_bench.h"
+#include "bench/training/train_run.h"
 #include "lessons/frame.h"
 #include "nn/fuse.h"
 

@@ -4,7 +4,7 @@
 // the head's rate.
 #include <fmt/format.h>
 
-#include "bench/train_run.h"
+#include "bench/training/train_run.h"
 #include "lessons/frame.h"
 #include "nn/checkpoint.h"
 #include "nn/parts.h"

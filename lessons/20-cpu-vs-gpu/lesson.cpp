@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "bench/gpu/gpu_runtime.h"
-#include "bench/probe.h"
-#include "bench/step_timing.h"
+#include "harness/machine/gpu_runtime.h"
+#include "bench/probes/probe.h"
+#include "bench/training/step_timing.h"
 #include "lessons/frame.h"
 #include "nn/device.h"
 

@@ -10,14 +10,16 @@
 
 #include <fmt/format.h>
 
-#include "bench/allreduce_bench.h"
-#include "bench/files.h"
-#include "bench/mpi_launch.h"
-#include "bench/scale_model.h"
-#include "bench/step_timing.h"
-#include "bench/train_run.h"
+#include "bench/scaling/allreduce_bench.h"
+#include "harness/files.h"
+#include "bench/scaling/mpi_launch.h"
+#include "bench/scaling/scale_model.h"
+#include "bench/training/step_timing.h"
+#include "bench/training/train_run.h"
 #include "lessons/frame.h"
 #include "nn/distributed.h"
+#include "harness/external.h"
+#include "harness/format.h"
 
 namespace flopslab::lessons {
 namespace {

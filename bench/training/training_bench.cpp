@@ -1,0 +1,129 @@
+#include "bench/training/training_bench.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+
+#include "harness/affinity.h"
+#include "harness/build_info.h"
+#include "harness/files.h"
+#include "harness/table.h"
+#include "bench/training/train_run.h"
+#include "harness/external.h"
+
+namespace flopslab::bench {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr double kLr = 0.003;  // the twin's recipe: Adam at 0.003, batch 64 (seed 002)
+
+TwinRun run_twin(const std::string& python, const ModelBench& m, int threads) {
+  TwinRun t;
+  const std::optional<Json> j = run_torch_script(
+      python, "torch_twin.py",
+      fmt::format("--model {} --epochs {} --batch {} --lr {} --threads {} --train-limit {} --test-limit {}", m.model,
+                  m.epochs, m.batch, kLr, threads, m.train_images, m.test_images),
+      t.note);
+  if (!j) return t;
+  try {
+    t.torch_version = (*j)["torch"].get<std::string>();
+    t.samples_per_s = (*j)["epochs"].back()["samples_per_s"].get<double>();
+    t.accuracy = (*j)["epochs"].back()["test_accuracy"].get<double>();
+    t.ran = true;
+  } catch (const std::exception& e) {
+    t.note = std::string("the PyTorch twin's output was not understood: ") + e.what();
+  }
+  return t;
+}
+
+}  // namespace
+
+TrainingBench run_training_bench(const TrainingBenchOptions& o) {
+  // The probes before this pinned the main thread to one CPU; the loader's workers and the
+  // PyTorch twin (a child process) would inherit that and share one CPU.
+  unpin_current_thread();
+  TrainingBench bench;
+  bench.python = torch_python();
+  const std::int64_t train_limit = o.quick ? 3200 : 0, test_limit = o.quick ? 1000 : 0;
+  const LoadedData data = load_training_data(nn::kFashionMnistDir, train_limit, test_limit);
+  for (const char* name : {"mlp", "cnn"}) {
+    ModelBench m{.model = name, .train_images = data.train.size(), .test_images = data.test.size()};
+    std::mt19937_64 rng(0);
+    auto model = nn::make_model(name, rng);
+    nn::TrainOptions t{.batch = m.batch, .threads = o.threads, .transforms = data.normalise, .profile = true};
+    t.on_step = [&](const nn::StepInfo& s) {
+      if (o.progress && s.step % 100 == 0)
+        o.progress(fmt::format("training: {} step {}/{}", name, s.step + 1, s.steps));
+    };
+    nn::Trainer trainer(*model, nn::constant_recipe("adam", kLr, m.epochs, 0), data.train, t);
+    const nn::EpochInfo e = trainer.run(data.test).back();
+    m.samples_per_s = e.samples_per_s;
+    m.accuracy = e.test.accuracy;
+    m.layers = trainer.layer_times();
+    if (o.progress) o.progress(fmt::format("training: the PyTorch twin of the {}", name));
+    m.twin = run_twin(bench.python, m, o.threads);
+    bench.models.push_back(m);
+  }
+  return bench;
+}
+
+Json training_bench_json(const TrainingBench& b) {
+  Json models = Json::array();
+  for (const ModelBench& m : b.models) {
+    Json layers = Json::array();
+    const double steps = double(std::max<std::int64_t>(m.layers.steps, 1));
+    for (std::size_t i = 0; i < m.layers.names.size(); ++i)
+      layers.push_back({{"layer", m.layers.names[i]},
+                        {"forward_ms", 1e3 * m.layers.forward[i] / steps},
+                        {"backward_ms", 1e3 * m.layers.backward[i] / steps}});
+    Json twin = m.twin.ran ? Json{{"torch", m.twin.torch_version}, {"samples_per_s", m.twin.samples_per_s},
+                                  {"test_accuracy", m.twin.accuracy}}
+                           : Json{{"note", m.twin.note}};
+    models.push_back({{"model", m.model},
+                      {"train_images", m.train_images},
+                      {"test_images", m.test_images},
+                      {"epochs", m.epochs},
+                      {"batch", m.batch},
+                      {"optimizer", "adam"},
+                      {"lr", kLr},
+                      {"samples_per_s", m.samples_per_s},
+                      {"test_accuracy", m.accuracy},
+                      {"layers", layers},
+                      {"pytorch", twin}});
+  }
+  return {{"python", b.python}, {"models", models}};
+}
+
+std::string training_bench_markdown(const TrainingBench& b) {
+  std::string md = "## Training (lessons 12-17)\n\n";
+  if (b.models.empty()) return md;
+  const ModelBench& first = b.models.front();
+  md += fmt::format("One epoch of Adam (lr {}, batch {}) on {} Fashion-MNIST images, tested on {}, by the stack in nn/ "
+                    "and by its PyTorch twin (`scripts/torch_twin.py`: the same models, data, optimizer, batch and "
+                    "threads) in the same run. Samples per second count the training steps' wall time.\n\n",
+                    kLr, first.batch, first.train_images, first.test_images);
+  Table t({{"model", Table::Align::left}, {"flopslab samples/s"}, {"PyTorch samples/s"}, {"ratio"}, {"flopslab accuracy"},
+           {"PyTorch accuracy"}});
+  std::string version;
+  for (const ModelBench& m : b.models) {
+    if (m.twin.ran) version = m.twin.torch_version;
+    t.add_row({m.model, fmt::format("{:.0f}", m.samples_per_s), m.twin.ran ? fmt::format("{:.0f}", m.twin.samples_per_s) : "-",
+               m.twin.ran ? fmt::format("{:.2f}x", m.samples_per_s / m.twin.samples_per_s) : "-",
+               fmt::format("{:.2f}%", 100 * m.accuracy), m.twin.ran ? fmt::format("{:.2f}%", 100 * m.twin.accuracy) : "-"});
+  }
+  md += t.markdown() + "\n";
+  md += version.empty() ? "PyTorch did not run: " + first.twin.note + ".\n\n"
+                        : fmt::format("PyTorch {} ({}).\n\n", version, b.python);
+  md += "![training throughput](training.png)\n\n";
+  for (const ModelBench& m : b.models) {
+    md += fmt::format("Time per step in each layer of the {} (the training loop's own timers; `flopslab train --profile` "
+                      "prints the same):\n\n",
+                      m.model);
+    md += layer_time_table(m.layers).markdown() + "\n";
+  }
+  return md;
+}
+
+}  // namespace flopslab::bench
