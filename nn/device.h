@@ -25,6 +25,10 @@ const char* cuda_unusable();
 inline bool compute_capability_supported(int major, int minor) { return major > 7 || (major == 7 && minor >= 5); }
 // Throws std::runtime_error with cuda_unusable()'s reason, prefixed by `what`.
 void require_cuda(const std::string& what);
+// The CPU-only build's stand-ins of the GPU halves (each beside its own, under
+// #ifndef FLOPSLAB_HAVE_CUDA) throw this, naming `what`. No tensor can be on the GPU there, so
+// none is reached; one that is says why.
+[[noreturn]] void no_cuda(const std::string& what);
 
 enum class CopyDirection { host_to_device, device_to_host, device_to_device };
 const char* copy_direction_name(CopyDirection direction);

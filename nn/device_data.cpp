@@ -47,4 +47,8 @@ DeviceDataset::DeviceDataset(const Dataset& data) : data_(data) {
   bytes_ = std::int64_t(bytes.size());
 }
 
+#ifndef FLOPSLAB_HAVE_CUDA  // the CPU-only build's stand-in of the GPU half (nn/device.h's no_cuda)
+Batch DeviceDataset::gather(const BatchPlan&) const { no_cuda("DeviceDataset::gather"); }
+#endif
+
 }  // namespace flopslab::nn

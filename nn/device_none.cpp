@@ -10,13 +10,13 @@
 namespace flopslab::nn {
 namespace {
 constexpr const char* kNoCuda = "this build has no CUDA (no nvcc was found when it was configured)";
-[[noreturn]] void no_cuda(const std::string& what) { throw std::runtime_error(what + ": " + kNoCuda); }
 }  // namespace
+
+void no_cuda(const std::string& what) { throw std::runtime_error(what + ": " + kNoCuda); }
 
 const char* cuda_unusable() { return kNoCuda; }
 void require_cuda(const std::string& what) { no_cuda(what); }
 void* cuda_stream() { no_cuda("the CUDA stream"); }
-std::unique_ptr<DeviceCollectives> nccl_collectives(Communicator&) { no_cuda("GPU ranks over NCCL"); }
 std::int64_t gpu_free_bytes() { return 0; }
 void cuda_synchronize() { no_cuda("cuda_synchronize"); }
 void copy_floats(CopyDirection direction, float*, const float*, std::int64_t) {

@@ -1,5 +1,6 @@
 // The communicator-independent parts of nn/distributed.h, and the single-process one.
 #include "nn/distributed.h"
+#include "nn/device.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -70,5 +71,9 @@ std::vector<std::int64_t> shard_of(const std::vector<std::int64_t>& order, int r
   for (std::size_t i = std::size_t(rank); i < total; i += std::size_t(world)) shard.push_back(order[i % order.size()]);
   return shard;
 }
+
+#ifndef FLOPSLAB_HAVE_CUDA  // the CPU-only build's stand-in of the GPU half (nn/device.h's no_cuda)
+std::unique_ptr<DeviceCollectives> nccl_collectives(Communicator&) { no_cuda("GPU ranks over NCCL"); }
+#endif
 
 }  // namespace flopslab::nn

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "nn/cuda/ops.h"
+#include "nn/device.h"
 
 namespace flopslab::nn {
 namespace {
@@ -139,5 +140,9 @@ Tensor one_hot(const std::vector<std::int64_t>& labels, std::int64_t classes) {
   for (std::size_t i = 0; i < labels.size(); ++i) t[std::int64_t(i) * classes + labels[i]] = 1.0f;
   return t;
 }
+
+#ifndef FLOPSLAB_HAVE_CUDA  // the CPU-only build's stand-in of the GPU half (nn/device.h's no_cuda)
+LossResult gpu::cross_entropy(const Tensor&, const std::vector<std::int64_t>&) { no_cuda("gpu::cross_entropy"); }
+#endif
 
 }  // namespace flopslab::nn

@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/multiversion.h"
 #include "nn/cuda/ops.h"
+#include "nn/device.h"
 
 namespace flopslab::nn {
 
@@ -200,5 +201,11 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<P
                                           double weight_decay) {
   return make_optimizer(name, std::vector<ParamGroup>{{std::move(params), lr, weight_decay}});
 }
+
+#ifndef FLOPSLAB_HAVE_CUDA  // the CPU-only build's stand-in of the GPU half (nn/device.h's no_cuda)
+void gpu::adam_update(const std::vector<UpdateSlot>&, float, float, bool) { no_cuda("gpu::adam_update"); }
+void gpu::sgd_update(const std::vector<UpdateSlot>&, bool) { no_cuda("gpu::sgd_update"); }
+void gpu::rmsprop_update(const std::vector<UpdateSlot>&, float, float) { no_cuda("gpu::rmsprop_update"); }
+#endif
 
 }  // namespace flopslab::nn

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "nn/layers/common.h"
+#include "nn/device.h"
 
 namespace flopslab::nn {
 using namespace detail;
@@ -117,5 +118,10 @@ void Activation::backward_range(const float* __restrict g, const float* __restri
       break;
   }
 }
+
+#ifndef FLOPSLAB_HAVE_CUDA  // the CPU-only build's stand-in of the GPU half (nn/device.h's no_cuda)
+Tensor Activation::forward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
+Tensor Activation::backward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
+#endif
 
 }  // namespace flopslab::nn

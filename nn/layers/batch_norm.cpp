@@ -5,6 +5,7 @@
 #include "kernels/cpu/gemm/low_precision.h"
 #include "nn/distributed.h"
 #include "nn/layers/common.h"
+#include "nn/device.h"
 
 namespace flopslab::nn {
 using namespace detail;
@@ -193,5 +194,10 @@ void BatchNorm::collect_buffers(const std::string& prefix, std::vector<Buffer>& 
   out.push_back({prefix + "running_mean", &running_mean});
   out.push_back({prefix + "running_var", &running_var});
 }
+
+#ifndef FLOPSLAB_HAVE_CUDA  // the CPU-only build's stand-in of the GPU half (nn/device.h's no_cuda)
+Tensor BatchNorm::forward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
+Tensor BatchNorm::backward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
+#endif
 
 }  // namespace flopslab::nn

@@ -6,6 +6,7 @@
 #include "kernels/cpu/conv/fused.h"
 #include "kernels/registry.h"
 #include "nn/layers/common.h"
+#include "nn/device.h"
 
 namespace flopslab::nn {
 using namespace detail;
@@ -117,5 +118,10 @@ Tensor Conv2d::backward(const Tensor& dy, const Context& ctx) {
 void Conv2d::collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) {
   name_parameters(prefix, weight, bias, out);
 }
+
+#ifndef FLOPSLAB_HAVE_CUDA  // the CPU-only build's stand-in of the GPU half (nn/device.h's no_cuda)
+Tensor Conv2d::forward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
+Tensor Conv2d::backward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
+#endif
 
 }  // namespace flopslab::nn

@@ -3,6 +3,7 @@
 
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "nn/layers/common.h"
+#include "nn/device.h"
 
 namespace flopslab::nn {
 using namespace detail;
@@ -75,5 +76,10 @@ Tensor Linear::backward(const Tensor& dy, const Context& ctx) {
 void Linear::collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) {
   name_parameters(prefix, weight, bias, out);
 }
+
+#ifndef FLOPSLAB_HAVE_CUDA  // the CPU-only build's stand-in of the GPU half (nn/device.h's no_cuda)
+Tensor Linear::forward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
+Tensor Linear::backward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
+#endif
 
 }  // namespace flopslab::nn

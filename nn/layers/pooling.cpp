@@ -1,6 +1,7 @@
 // Max and average pooling (the kernels in kernels/cpu/conv/pooling) and global average pooling.
 #include "kernels/cpu/conv/pooling.h"
 #include "nn/layers/common.h"
+#include "nn/device.h"
 
 namespace flopslab::nn {
 using namespace detail;
@@ -69,5 +70,12 @@ Tensor GlobalAvgPool::backward(const Tensor& dy, const Context&) {
   return dx;
 }
 
+
+#ifndef FLOPSLAB_HAVE_CUDA  // the CPU-only build's stand-in of the GPU half (nn/device.h's no_cuda)
+Tensor Pool2d::forward_cuda(const Tensor&, const conv::PoolShape&, const Context&) { no_cuda(describe()); }
+Tensor Pool2d::backward_cuda(const Tensor&, const conv::PoolShape&) { no_cuda(describe()); }
+Tensor GlobalAvgPool::forward_cuda(const Tensor&) { no_cuda(describe()); }
+Tensor GlobalAvgPool::backward_cuda(const Tensor&) { no_cuda(describe()); }
+#endif
 
 }  // namespace flopslab::nn
