@@ -1,5 +1,5 @@
 // `flopslab compare A B [--out DIR] [--force] [--no-plots]`.
-#include "cli/compare_command.h"
+#include "cli/command.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -71,9 +71,9 @@ CLI::App* add_compare_command(CLI::App& app, CommandRun& run) {
   sub->add_option("A", a->a, "A report directory (holding report.json)")->required();
   sub->add_option("B", a->b, "Another report directory")->required();
   sub->add_option("--out", a->out, "Also write compare.md, compare.json and the ratio charts to DIR")->type_name("DIR");
-  sub->add_flag("--force", a->force, "Replace --out if it exists");
-  sub->add_flag("--no-plots", a->no_plots, "Do not draw the charts");
-  run = [a] { return run_compare(*a); };
+  add_force_flag(*sub, a->force, "Replace --out if it exists");
+  add_no_plots_flag(*sub, a->no_plots, "Do not draw the charts");
+  run = [a](const std::string&) { return run_compare(*a); };
   return sub;
 }
 

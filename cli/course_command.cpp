@@ -1,5 +1,5 @@
 // `flopslab course [--from N] [--to M] [--quick] [--threads N] [--out DIR] [--force]`.
-#include "cli/course_command.h"
+#include "cli/command.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -111,16 +111,16 @@ CLI::App* add_course_command(CLI::App& app, CommandRun& run) {
                                            "against its textbook value, time; writes course.md and course.json");
   sub->add_option("--from", a->from, "First lesson  [1]")->type_name("N");
   sub->add_option("--to", a->to, "Last lesson  [the last written]")->type_name("M");
-  sub->add_flag("--quick", a->quick, "Each lesson's quick mode (small sizes, short timing)");
+  add_quick_flag(*sub, a->quick, "Each lesson's quick mode (small sizes, short timing)");
   sub->add_option("--threads", a->threads, "Threads for the lessons' parallel parts  [physical cores]")->type_name("N");
   sub->add_option("--out", a->out, "Directory for course.md and course.json  [reports/<machine>-<date>]")->type_name("DIR");
   sub->add_option("--recheck", a->recheck,
                   "Run the checks of the lessons that can be rechecked (01-04) on the data of a stored report "
                   "directory, another machine's say; nothing is measured. Writes files only with --out")
       ->type_name("DIR");
-  sub->add_flag("--force", a->force, "Replace course.md and course.json in --out if they exist");
-  sub->add_flag("--no-progress", a->no_progress, "Do not print progress on stderr");
-  run = [a] { return run_course_command(*a); };
+  add_force_flag(*sub, a->force, "Replace course.md and course.json in --out if they exist");
+  add_no_progress_flag(*sub, a->no_progress);
+  run = [a](const std::string&) { return run_course_command(*a); };
   return sub;
 }
 

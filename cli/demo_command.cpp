@@ -1,5 +1,5 @@
 // `flopslab demo [--scene cores|gemm|train|bus|idle] [--seconds S] [--size N] [--plain] [--json FILE]`.
-#include "cli/demo_command.h"
+#include "cli/command.h"
 
 #include <unistd.h>
 
@@ -118,7 +118,7 @@ CLI::App* add_demo_command(CLI::App& app, CommandRun& run) {
   sub->add_option("--seconds", a->seconds, "Seconds each contestant races  [5; --quick 1]")->type_name("S");
   sub->add_option("--size", a->size, "Matrix size N of the GEMM scenes (N x N x N); the bus scene copies one N x N float32 matrix  [512; --quick 192]")->type_name("N");
   sub->add_option("--threads", a->threads, "Cores of the all-core contestants  [physical cores]")->type_name("N");
-  sub->add_option("--json", a->json, "Also write the results as JSON to FILE")->type_name("FILE");
+  add_json_option(*sub, a->json, "the results");
   sub->add_option("--serve", a->serve,
                   "Also serve the race as a web page on PORT (self-contained: no internet needed), live by "
                   "server-sent events")
@@ -126,8 +126,8 @@ CLI::App* add_demo_command(CLI::App& app, CommandRun& run) {
   sub->add_option("--linger", a->linger, "With --serve: keep serving the results this long after the race  [60]")
       ->type_name("S");
   sub->add_flag("--plain", a->plain, "Plain progress lines even on a terminal (they are the default elsewhere)");
-  sub->add_flag("--quick", a->quick, "1 second per contestant, small matrices (a smoke test)");
-  run = [a] { return run_demo(*a); };
+  add_quick_flag(*sub, a->quick, "1 second per contestant, small matrices (a smoke test)");
+  run = [a](const std::string&) { return run_demo(*a); };
   return sub;
 }
 

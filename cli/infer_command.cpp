@@ -1,5 +1,5 @@
 // `flopslab infer --model cnn|inception [--checkpoint FILE] [--batch N]`.
-#include "cli/infer_command.h"
+#include "cli/command.h"
 
 #include <cstdio>
 #include <memory>
@@ -70,11 +70,11 @@ CLI::App* add_infer_command(CLI::App& app, CommandRun& run) {
       ->type_name("FILE");
   sub->add_option("--batch", a->batch, "The large batch (batch 1 is measured too)  [64]")->type_name("N");
   sub->add_option("--threads", a->threads, "Threads for the kernels  [physical cores]")->type_name("N");
-  sub->add_option("--json", a->json, "Also write the results as JSON to FILE")->type_name("FILE");
-  sub->add_flag("--quick", a->quick, "Short timing (a smoke test)");
+  add_json_option(*sub, a->json, "the results");
+  add_quick_flag(*sub, a->quick, "Short timing (a smoke test)");
   sub->add_flag("--no-peers", a->no_peers, "Leave out oneDNN's post-ops and the PyTorch twin");
-  sub->add_flag("--no-progress", a->no_progress, "Do not print progress on stderr");
-  run = [a] { return run_infer(*a); };
+  add_no_progress_flag(*sub, a->no_progress);
+  run = [a](const std::string&) { return run_infer(*a); };
   return sub;
 }
 

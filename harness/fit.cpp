@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 namespace flopslab::bench {
 
 AlphaBeta fit_alpha_beta(const std::vector<double>& bytes, const std::vector<double>& seconds) {
@@ -18,6 +20,11 @@ AlphaBeta fit_alpha_beta(const std::vector<double>& bytes, const std::vector<dou
   AlphaBeta f{.alpha_s = (snn * st - sn * snt) / det, .beta_s_per_byte = (sw * snt - sn * st) / det};
   if (f.alpha_s < 0) f = {.alpha_s = 0, .beta_s_per_byte = snt / snn};  // through the origin
   return f;
+}
+
+std::string describe_fit(const AlphaBeta& f) {
+  return fmt::format("alpha {:.2f} us, beta {:.3f} ns/B ({:.2f} GB/s)", 1e6 * f.alpha_s, 1e9 * f.beta_s_per_byte,
+                     1e-9 * f.bytes_per_s());
 }
 
 }  // namespace flopslab::bench

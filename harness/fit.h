@@ -2,6 +2,7 @@
 // of a message (the all-reduce's links, the CPU-GPU bus).
 #pragma once
 
+#include <string>
 #include <vector>
 
 namespace flopslab::bench {
@@ -15,5 +16,7 @@ struct AlphaBeta {
 // Least squares on relative error (every size counts alike, from 4 B to 64 MiB); alpha is
 // held at 0 or above. Throws std::invalid_argument with fewer than two distinct sizes.
 AlphaBeta fit_alpha_beta(const std::vector<double>& bytes, const std::vector<double>& seconds);
+// "alpha 1.20 us, beta 0.102 ns/B (9.80 GB/s)".
+std::string describe_fit(const AlphaBeta& fit);
 
 }  // namespace flopslab::bench

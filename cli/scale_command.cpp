@@ -1,6 +1,6 @@
-// `flopslab allreduce [--ranks N] [--max-bytes SIZE] [--json FILE]` and
-// `flopslab scale [--ranks LIST] [--models LIST] [--link-gbps G] [--out DIR]`.
-#include "cli/scale_commands.h"
+// `flopslab scale [--ranks LIST] [--models LIST] [--link-gbps G] [--out DIR]`: data-parallel step time
+// and scaling efficiency on many ranks, predicted from one rank's step and the measured all-reduce.
+#include "cli/command.h"
 
 #include <unistd.h>
 
@@ -30,78 +30,6 @@ namespace flopslab::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct AllreduceArgs {
-  std::string ranks = "2", max_bytes, json, device = "cpu";
-  bool quick = false, no_progress = false;
-};
-
-std::string describe_fit(const bench::AlphaBeta& f) {
-  return fmt::format("alpha {:.2f} us, beta {:.3f} ns/B ({:.2f} GB/s)", 1e6 * f.alpha_s, 1e9 * f.beta_s_per_byte,
-                     1e-9 * f.bytes_per_s());
-}
-
-int run_allreduce(const AllreduceArgs& a) {
-  const int ranks = int(parse_integer("--ranks", a.ranks, 2, 1024));
-  const std::int64_t max_bytes =
-      a.max_bytes.empty() ? (a.quick ? std::int64_t(1) << 20 : std::int64_t(64) << 20)
-                          : parse_bytes("--max-bytes", a.max_bytes, 4096, std::int64_t(1) << 32);
-  check_output_file("--json", a.json);
-  if (a.device != "cpu" && a.device != "cuda")
-    throw UsageError(fmt::format("allreduce: --device: '{}' is not a device (valid: cpu, cuda)", a.device));
-  if (!nn::launched_by_mpi()) {  // start our own ranks, as `mpirun -n N flopslab allreduce` would
-    std::vector<std::string> args{"allreduce", "--max-bytes", std::to_string(max_bytes), "--device", a.device};
-    if (!a.json.empty()) args.insert(args.end(), {"--json", fs::absolute(a.json).string()});
-    if (a.quick) args.push_back("--quick");
-    if (a.no_progress) args.push_back("--no-progress");
-    std::string command;
-    try {
-      command = bench::mpirun_self_command(ranks, args);
-    } catch (const std::runtime_error& e) {
-      throw UsageError(std::string("allreduce: ") + e.what());
-    }
-    std::printf("Starting %d ranks: %s\n", ranks, command.c_str());
-    std::fflush(stdout);
-    return bench::run_shell(command, true).first;
-  }
-  if (!nn::have_mpi()) throw UsageError("allreduce: this build has no MPI (scripts/setup installs libopenmpi-dev)");
-  auto comm = nn::mpi_communicator();
-  if (comm->world() < 2) throw UsageError("allreduce: started by mpirun on 1 rank; it needs 2 or more (mpirun -n 2 ...)");
-  std::unique_ptr<nn::DeviceCollectives> nccl;
-  if (a.device == "cuda") {
-    try {
-      nccl = nn::nccl_collectives(*comm);
-    } catch (const std::runtime_error& e) {  // every rank throws here together
-      throw UsageError(std::string("allreduce: --device cuda: ") + e.what());
-    }
-  }
-  const bool rank0 = comm->rank() == 0;
-  bench::Progress progress(!a.no_progress && rank0);
-  const bench::AllreduceStudy s =
-      bench::measure_allreduce(*comm, max_bytes, a.quick, [&](const std::string& line) { progress(line); }, nccl.get());
-  progress.finish();
-  if (!rank0) return 0;
-  std::printf("All-reduce (sum of floats, in place) over %d ranks by %s; per call, the slowest rank's time, median of "
-              "%s samples:\n%s\n",
-              s.world, s.backend.c_str(), a.quick ? "5" : "15", bench::allreduce_table(s).text().c_str());
-  const double largest = double(s.allreduce.back().bytes);
-  std::printf("Fitted to the all-reduce: %s.\n", describe_fit(s.allreduce_fit).c_str());
-  if (s.ring_step.empty())
-    std::printf("As a ring step (from that fit, alpha / 2(N-1) and beta / (2(N-1)/N)): %s.\n", describe_fit(s.link).c_str());
-  else
-    std::printf("Fitted to one ring step (send and receive n bytes at once): %s.\n", describe_fit(s.link).c_str());
-  std::printf("At %s the ring model 2(N-1) alpha + 2(N-1)/N n beta predicts %.3f ms against %.3f ms measured; its "
-              "bandwidth term alone is %.3f ms.\n",
-              bench::format_bytes(largest).c_str(), 1e3 * bench::ring_allreduce_seconds(s.link, s.world, largest),
-              1e3 * s.allreduce.back().timing.median, 1e3 * bench::ring_bandwidth_seconds(s.link, s.world, largest));
-  const double off = s.allreduce.back().timing.median / bench::ring_allreduce_seconds(s.link, s.world, largest);
-  if (off > 1.5 || off < 1 / 1.5)
-    std::printf("The largest message is %.1fx the line: one alpha and one beta describe a link, and beyond the caches "
-                "the copies and the sum run at memory speed instead.\n",
-                off);
-  if (!a.json.empty()) bench::write_file_atomically(a.json, bench::to_json(s).dump(2) + "\n");
-  return 0;
-}
 
 struct ScaleArgs {
   std::string ranks = "8,64,1024", models = "mlp,cnn,resnet50", batch = "32", threads = "1", link_gbps, latency_us,
@@ -200,7 +128,7 @@ int run_scale(const ScaleArgs& a) {
     link_name = "here";
     link_note = fmt::format("the all-reduce measured between {} ranks here by {} (its times, and beyond them the fit "
                             "as a ring step: {})",
-                            s.world, s.backend, describe_fit(link.link));
+                            s.world, s.backend, bench::describe_fit(link.link));
   }
   std::vector<bench::ScaleScenario> scenarios;
   for (const std::string& m : models) {
@@ -266,24 +194,6 @@ int run_scale(const ScaleArgs& a) {
 
 }  // namespace
 
-CLI::App* add_allreduce_command(CLI::App& app, CommandRun& run) {
-  auto a = std::make_shared<AllreduceArgs>();
-  auto* sub = app.add_subcommand(
-      "allreduce", "Time the gradient all-reduce between ranks over message sizes, fit t = alpha + n beta and set the "
-                   "ring all-reduce's model beside it (starts its own ranks under mpirun unless mpirun started it)");
-  sub->add_option("--ranks", a->ranks, "Ranks to start when not run by mpirun  [2]")->type_name("N");
-  sub->add_option("--device", a->device, "cpu (MPI between processes) or cuda (NCCL between GPUs, one per rank)  [cpu]")
-      ->type_name("DEVICE");
-  sub->add_option("--max-bytes", a->max_bytes, "Largest message, e.g. 16M  [64M, --quick: 1M]")->type_name("SIZE");
-  sub->add_option("--json", a->json, "Also write the measurement and both fits as JSON to FILE (flopslab scale "
-                                     "--allreduce-json reads it)")
-      ->type_name("FILE");
-  sub->add_flag("--quick", a->quick, "Smaller messages and fewer samples");
-  sub->add_flag("--no-progress", a->no_progress, "Do not print progress on stderr");
-  run = [a] { return run_allreduce(*a); };
-  return sub;
-}
-
 CLI::App* add_scale_command(CLI::App& app, CommandRun& run) {
   auto a = std::make_shared<ScaleArgs>();
   auto* sub = app.add_subcommand(
@@ -302,11 +212,11 @@ CLI::App* add_scale_command(CLI::App& app, CommandRun& run) {
   sub->add_option("--allreduce-json", a->allreduce_json, "Use this measurement (flopslab allreduce --json) for the link")
       ->type_name("FILE");
   sub->add_option("--out", a->out, "Directory for scale.json and scaling.png  [runs/scale]")->type_name("DIR");
-  sub->add_flag("--force", a->force, "Replace --out if it exists");
-  sub->add_flag("--quick", a->quick, "Short timing (a smoke test)");
-  sub->add_flag("--no-plots", a->no_plots, "Do not draw scaling.png");
-  sub->add_flag("--no-progress", a->no_progress, "Do not print progress on stderr");
-  run = [a] { return run_scale(*a); };
+  add_force_flag(*sub, a->force, "Replace --out if it exists");
+  add_quick_flag(*sub, a->quick, "Short timing (a smoke test)");
+  add_no_plots_flag(*sub, a->no_plots, "Do not draw scaling.png");
+  add_no_progress_flag(*sub, a->no_progress);
+  run = [a](const std::string&) { return run_scale(*a); };
   return sub;
 }
 
