@@ -1,4 +1,5 @@
-// Models of the lessons and the training loop. The loop follows a recipe (nn/recipe.h: phases
+// The training loop (the models of the lessons are nn/models.h, evaluation nn/evaluate.h,
+// both included here). The loop follows a recipe (nn/recipe.h: phases
 // of optimizers, learning rates, momenta and augmentation) and reports through callbacks (the
 // hooks of seed 001): one per step and one per epoch, so logging, progress bars, checkpoints
 // and early stopping live with the caller. Gradient accumulation, mixed precision with
@@ -14,30 +15,18 @@
 
 #include "nn/data.h"
 #include "nn/ddp.h"
+#include "nn/evaluate.h"
 #include "nn/grad_scaler.h"
 #include "nn/layers.h"
+#include "nn/models.h"
 #include "nn/optim.h"
 #include "nn/recipe.h"
 #include "nn/schedule.h"
 
 namespace flopslab::nn {
 
-// "mlp": seed 002's 784-256-128-64-10 with ReLU; "mlp-dropout": the same with dropout 0.2
-// after each hidden layer. "cnn": two (conv 3x3 + BatchNorm + ReLU + 2x2 max pool) blocks, 16
-// and 32 channels, then 1568-128-10; "cnn-nobn": the same without BatchNorm. `classes` sets
-// the width of the last layer (the head). Throws on another name.
-std::unique_ptr<Sequential> make_model(const std::string& name, std::mt19937_64& rng, std::int64_t classes = 10);
-const std::vector<std::string>& model_names();
-std::string model_names_text();  // "mlp, mlp-dropout, ..."
-
-struct Metrics {
-  double loss = 0, accuracy = 0, top3 = 0;
-  std::vector<std::vector<std::int64_t>> confusion;  // [true][predicted]
-  std::vector<double> precision, recall;             // per class
-};
-// Evaluation mode; of the transforms only the normalisation applies.
-Metrics evaluate(Module& model, const Dataset& data, std::int64_t batch, int threads, const Transforms& transforms = {},
-                 Precision precision = Precision::fp32);
+class GraphedStep;
+struct LossResult;
 
 struct StepInfo {
   int epoch = 0;
@@ -148,6 +137,15 @@ class Trainer {
   std::size_t phase_at(std::int64_t step) const;
   Transforms transforms_at(std::int64_t step) const;
   ScheduleJson state() const;
+  // One step, read as llm.c's: begin_step (the phase, its rates), then per micro-batch
+  // forward_and_loss and backward (the gradient all-reduce inside), then update.
+  struct EpochTally;
+  std::pair<double, double> begin_step();  // this step's learning rate and momentum (group 0)
+  LossResult forward_and_loss(const Batch& b, const Context& ctx, GraphedStep* graphed, Tensor& logits);
+  void backward(LossResult& loss, const Context& ctx, GradientReducer* reducer, EpochTally& tally);
+  bool update(const std::vector<Parameter*>& params);  // false: the loss scaler skipped it (overflow)
+  EpochInfo finish_epoch(int epoch, EpochTally& tally, double seconds, double data_seconds, Communicator* comm,
+                         const Dataset& test_data);
 
   Sequential& model_;
   Recipe recipe_;
@@ -164,13 +162,6 @@ class Trainer {
   std::vector<std::pair<double, double>> curve_;
   bool entered_ = false;
 };
-
-// What training `model` at `batch` needs at once, in bytes: each parameter's value, gradient
-// and two optimizer states (Adam's), plus the activations a step keeps, measured from one CPU
-// forward and backward of 2 samples of `sample` shape and scaled to the batch. For refusing
-// a run that cannot fit on the GPU before anything is allocated there. The model must be on
-// the CPU; its gradients are overwritten, its BatchNorm statistics are not.
-std::int64_t estimate_training_bytes(Sequential& model, std::int64_t batch, const std::vector<std::int64_t>& sample);
 
 // The simple case the early lessons use: one optimizer at a constant learning rate for a
 // number of epochs (a one-phase recipe).
