@@ -1,3 +1,7 @@
+// PyTorch's learning-rate schedulers (nn/schedule.h): the annealing curves, the reader of a
+// schedule's JSON, each scheduler class and the factory. One piece: like PyTorch's
+// torch/optim/lr_scheduler.py, the schedulers stay side by side in one file, each a class of
+// a few lines over the same base, so that a new one is added where the others are read.
 #include "nn/schedule.h"
 
 #include <algorithm>
