@@ -1,3 +1,4 @@
+// Parsing the command line's values (sizes, lists, parts, devices) into UsageErrors when wrong.
 #include "cli/args.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "harness/files.h"
+#include "nn/parts.h"
 
 namespace flopslab::cli {
 namespace {
@@ -205,8 +207,8 @@ std::vector<std::pair<std::string, double>> parse_part_multipliers(const std::st
     if (eq == std::string::npos)
       throw UsageError(fmt::format("{}: '{}' should be PART=X, e.g. body=0.1,head=1", option, item));
     const std::string part = item.substr(0, eq);
-    if (!is_part(part))
-      throw UsageError(fmt::format("{}: '{}' is not a part (body, head, all, or layers such as 3, 2-5, 4-)", option, part));
+    if (!nn::parse_part_name(part))
+      throw UsageError(fmt::format("{}: '{}' is not a part ({})", option, part, nn::kPartGrammar));
     const double m = parse_number(option, item.substr(eq + 1), 0, 1e6);
     if (m <= 0) throw UsageError(fmt::format("{}: the multiplier of {} must be more than 0", option, part));
     out.emplace_back(part, m);
@@ -217,19 +219,11 @@ std::vector<std::pair<std::string, double>> parse_part_multipliers(const std::st
 std::vector<std::string> parse_parts(const std::string& option, const std::string& text) {
   std::vector<std::string> out;
   for (const std::string& part : split(text, ',')) {
-    if (!is_part(part))
-      throw UsageError(fmt::format("{}: '{}' is not a part (body, head, all, or layers such as 3, 2-5, 4-)", option, part));
+    if (!nn::parse_part_name(part))
+      throw UsageError(fmt::format("{}: '{}' is not a part ({})", option, part, nn::kPartGrammar));
     out.push_back(part);
   }
   return out;
-}
-
-bool is_part(const std::string& part) {
-  if (part == "body" || part == "head" || part == "all") return true;
-  const auto dash = part.find('-');
-  const std::string first = part.substr(0, dash), last = dash == std::string::npos ? "" : part.substr(dash + 1);
-  auto digits = [](const std::string& s) { return !s.empty() && std::all_of(s.begin(), s.end(), ::isdigit); };
-  return digits(first) && (last.empty() || digits(last));
 }
 
 std::vector<std::int64_t> parse_classes(const std::string& option, const std::string& text) {

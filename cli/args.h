@@ -60,8 +60,7 @@ std::pair<double, double> parse_range(const std::string& option, const std::stri
 // Comma-joined names of the registry's variants for a device, for messages and --help.
 std::string variant_names(Device device);
 
-// Training options. Parts of a model: "body", "head", "all", or layer indices "3", "2-5", "4-".
-bool is_part(const std::string& part);
+// Training options. Parts of a model are read by nn::parse_part_name (nn/parts.h).
 // "body=0.1,head=1": parts with learning-rate multipliers > 0.
 std::vector<std::pair<std::string, double>> parse_part_multipliers(const std::string& option, const std::string& text);
 // "body" or "0-3,7": parts.

@@ -1,3 +1,4 @@
+// The table of commands and the help and messages made from it.
 #include "cli/command.h"
 
 #include <cstdio>

@@ -50,56 +50,56 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
                                      name, a.recipe, name));
   o.epochs = int(parse_integer("--epochs", a.epochs, 1, 100000));
   // With a recipe and no --batch, the recipe's batch size (or 64).
-  o.batch = !a.recipe.empty() && sub.get_option("--batch")->count() == 0 ? 0 : parse_integer("--batch", a.batch, 1, 1 << 20);
-  o.threads = threads_or_cores("--threads", a.threads);
-  o.seed = std::uint64_t(parse_integer("--seed", a.seed, 0, std::numeric_limits<long long>::max()));
+  o.trainer.batch = !a.recipe.empty() && sub.get_option("--batch")->count() == 0 ? 0 : parse_integer("--batch", a.batch, 1, 1 << 20);
+  o.trainer.threads = threads_or_cores("--threads", a.threads);
+  o.trainer.seed = std::uint64_t(parse_integer("--seed", a.seed, 0, std::numeric_limits<long long>::max()));
   o.train_limit = parse_integer("--train-limit", a.train_limit, 0, 1LL << 40);
   o.test_limit = parse_integer("--test-limit", a.test_limit, 0, 1LL << 40);
   o.patience = int(parse_integer("--patience", a.patience, 0, 100000));
   o.lr = parse_number("--lr", a.lr, 0, 1e6);
   o.weight_decay = parse_number("--weight-decay", a.weight_decay, 0, 1e6);
-  o.resume = a.resume, o.force = a.force, o.plots = !a.no_plots, o.profile = a.profile;
-  o.workers = int(parse_integer("--workers", a.workers, 0, 256));
-  o.augment.flip = a.flip;
-  o.augment.crop_padding = parse_integer("--crop-padding", a.crop_padding, 0, 64);
-  o.augment.mixup_alpha = float(parse_number("--mixup", a.mixup, 0, 100));
+  o.resume = a.resume, o.force = a.force, o.plots = !a.no_plots, o.trainer.profile = a.profile;
+  o.trainer.workers = int(parse_integer("--workers", a.workers, 0, 256));
+  o.trainer.transforms.flip = a.flip;
+  o.trainer.transforms.crop_padding = parse_integer("--crop-padding", a.crop_padding, 0, 64);
+  o.trainer.transforms.mixup_alpha = float(parse_number("--mixup", a.mixup, 0, 100));
   if (!a.jitter.empty()) {
     const auto [low, high] = parse_range("--jitter", a.jitter, 0.01, 100);
-    o.augment.jitter_low = float(low), o.augment.jitter_high = float(high);
+    o.trainer.transforms.jitter_low = float(low), o.trainer.transforms.jitter_high = float(high);
   }
-  o.accumulate = int(parse_integer("--accumulate", a.accumulate, 1, 1 << 16));
+  o.trainer.accumulate = int(parse_integer("--accumulate", a.accumulate, 1, 1 << 16));
   try {
-    o.device = nn::parse_device_tag(a.device);
+    o.trainer.device = nn::parse_device_tag(a.device);
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("train: --device: ") + e.what());
   }
   if (!a.backend.empty()) {
-    if (o.device != nn::DeviceTag::cuda) throw UsageError("train: --backend: only with --device cuda");
+    if (o.trainer.device != nn::DeviceTag::cuda) throw UsageError("train: --backend: only with --device cuda");
     if (a.backend != "own" && a.backend != "vendor")
       throw UsageError("train: --backend: '" + a.backend + "' is not a backend (valid: own, vendor)");
-    o.gpu_backend = a.backend == "vendor" ? nn::GpuBackend::vendor : nn::GpuBackend::own;
+    o.trainer.gpu_backend = a.backend == "vendor" ? nn::GpuBackend::vendor : nn::GpuBackend::own;
   }
-  o.graph = a.graph, o.data_on_device = a.data_on_gpu;
+  o.trainer.graph = a.graph, o.trainer.data_on_device = a.data_on_gpu;
   if (!a.distributed)
     for (const char* name : {"--no-overlap", "--sync-bn", "--bucket-kb"})
       if (sub.get_option(name)->count() > 0) throw UsageError(fmt::format("train: {}: only with --distributed", name));
-  o.overlap = !a.no_overlap, o.sync_bn = a.sync_bn;
+  o.trainer.overlap = !a.no_overlap, o.sync_bn = a.sync_bn;
   if (!a.bucket_kb.empty()) {
     const std::int64_t kb = parse_integer("--bucket-kb", a.bucket_kb, 1, 1 << 22);
-    o.buckets = {.first_bytes = kb * 1024, .bytes = kb * 1024};
+    o.trainer.buckets = {.first_bytes = kb * 1024, .bytes = kb * 1024};
   }
-  o.precision = parse_precision("--precision", a.precision);
+  o.trainer.precision = parse_precision("--precision", a.precision);
   // Dynamic loss scaling is what fp16 needs (its gradients underflow); bf16 has float32's range.
-  const std::string scaling = a.loss_scale.empty() ? (o.precision == nn::Precision::fp16 ? "dynamic" : "none") : a.loss_scale;
+  const std::string scaling = a.loss_scale.empty() ? (o.trainer.precision == nn::Precision::fp16 ? "dynamic" : "none") : a.loss_scale;
   if (scaling == "dynamic") {
-    o.loss_scaling = nn::GradScaler::Settings{};
+    o.trainer.loss_scaling = nn::GradScaler::Settings{};
   } else if (scaling != "none") {
     nn::GradScaler::Settings s;
     s.init_scale = parse_number("--loss-scale", scaling, 1e-30, 1e38);
-    o.loss_scaling = s;
+    o.trainer.loss_scaling = s;
   }
-  if (!a.lr_mult.empty()) o.lr_mult = parse_part_multipliers("--lr-mult", a.lr_mult);
-  if (!a.freeze.empty()) o.freeze = parse_parts("--freeze", a.freeze);
+  if (!a.lr_mult.empty()) o.trainer.lr_mult = parse_part_multipliers("--lr-mult", a.lr_mult);
+  if (!a.freeze.empty()) o.trainer.freeze = parse_parts("--freeze", a.freeze);
   if (!a.classes.empty()) o.classes = parse_classes("--classes", a.classes);
   o.init_from = a.init_from;
   if (a.new_head) {
@@ -110,16 +110,16 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
   if (std::find(models.begin(), models.end(), o.model) != models.end()) {  // else train_run_problem names it
     std::mt19937_64 rng(0);
     const int layers = int(nn::make_model(o.model, rng)->layers.size());
-    o.checkpoint_segments = parse_segments("--checkpoint-segments", a.segments, layers);
+    o.trainer.checkpoint_segments = parse_segments("--checkpoint-segments", a.segments, layers);
   }
   if (o.out.empty())
-    o.out = a.recipe.empty() ? fmt::format("runs/{}-{}-seed{}", o.model, o.optimizer, o.seed)
-                             : fmt::format("runs/{}-{}-seed{}", o.model, fs::path(a.recipe).stem().string(), o.seed);
+    o.out = a.recipe.empty() ? fmt::format("runs/{}-{}-seed{}", o.model, o.optimizer, o.trainer.seed)
+                             : fmt::format("runs/{}-{}-seed{}", o.model, fs::path(a.recipe).stem().string(), o.trainer.seed);
   std::unique_ptr<nn::Communicator> comm;
   if (a.distributed) {
     if (!nn::have_mpi()) throw UsageError("train: --distributed: this build has no MPI (scripts/setup installs libopenmpi-dev)");
     comm = nn::mpi_communicator();
-    o.comm = comm.get();
+    o.trainer.comm = comm.get();
   }
   if (const std::string problem = bench::train_run_problem(o); !problem.empty()) throw UsageError("train: " + problem);
   const bool rank0 = comm == nullptr || comm->rank() == 0;
@@ -130,12 +130,12 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
     else
       std::printf("Data-parallel over %s: rank 0 of %d (local rank %d); per-rank batch %lld, global batch %lld; "
                   "gradients averaged in buckets of %s%s.\n",
-                  comm->backend().c_str(), comm->world(), comm->local_rank(), static_cast<long long>(o.batch),
-                  static_cast<long long>(o.batch) * comm->world(),
-                  fmt::format("{:g} KiB first, {:g} KiB after", double(o.buckets.first_bytes) / 1024,
-                              double(o.buckets.bytes) / 1024)
+                  comm->backend().c_str(), comm->world(), comm->local_rank(), static_cast<long long>(o.trainer.batch),
+                  static_cast<long long>(o.trainer.batch) * comm->world(),
+                  fmt::format("{:g} KiB first, {:g} KiB after", double(o.trainer.buckets.first_bytes) / 1024,
+                              double(o.trainer.buckets.bytes) / 1024)
                       .c_str(),
-                  o.overlap ? ", each all-reduce started during backward" : ", reduced after backward (--no-overlap)");
+                  o.trainer.overlap ? ", each all-reduce started during backward" : ", reduced after backward (--no-overlap)");
     std::fflush(stdout);
   }
   bench::Progress progress(!a.no_progress && rank0);
@@ -160,36 +160,36 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
     std::printf("Gradient all-reduce per step (rank 0, last epoch): %.3f ms starting and progressing buckets inside "
                 "backward, %.3f ms waiting for them after it%s.\n",
                 1e3 * r.history.back().allreduce_hook_seconds, 1e3 * r.history.back().allreduce_wait_seconds,
-                o.overlap ? "" : " (--no-overlap: all of the all-reduce)");
-  if (o.device == nn::DeviceTag::cuda) {
-    const bool bf16 = o.precision == nn::Precision::bf16, own = o.gpu_backend == nn::GpuBackend::own;
+                o.trainer.overlap ? "" : " (--no-overlap: all of the all-reduce)");
+  if (o.trainer.device == nn::DeviceTag::cuda) {
+    const bool bf16 = o.trainer.precision == nn::Precision::bf16, own = o.trainer.gpu_backend == nn::GpuBackend::own;
     std::printf("On the GPU, GEMMs by %s; convolutions by %s%s; batches %s.\n",
                 own ? (bf16 ? "the CUDA ladder's bf16 tensor-core rung" : "the CUDA ladder's top rung")
                     : (bf16 ? "cuBLASLt (bf16)" : "cuBLAS"),
                 own ? "the CUDA implicit GEMM" : "cuDNN", bf16 ? " (float32)" : "",
-                o.data_on_device ? "gathered and augmented on the GPU from the resident images"
+                o.trainer.data_on_device ? "gathered and augmented on the GPU from the resident images"
                                  : "copied through pinned memory on their own stream, one batch ahead");
     if (!r.history.empty())
       std::printf("GPU kernel launches in the last step: %lld%s.\n", static_cast<long long>(r.history.back().launches_per_step),
-                  o.graph ? " (forward, loss and backward replayed as one CUDA graph, then the optimizer)" : "");
+                  o.trainer.graph ? " (forward, loss and backward replayed as one CUDA graph, then the optimizer)" : "");
   }
   if (o.recipe.empty())
     std::printf("Trained %s with %s (lr %g, batch %lld) on %s, %d thread(s), seed %llu\n", o.model.c_str(),
-                o.optimizer.c_str(), o.lr, static_cast<long long>(o.batch), o.data.c_str(), o.threads,
-                static_cast<unsigned long long>(o.seed));
+                o.optimizer.c_str(), o.lr, static_cast<long long>(o.trainer.batch), o.data.c_str(), o.trainer.threads,
+                static_cast<unsigned long long>(o.trainer.seed));
   else
     std::printf("Trained %s with %s, batch %lld, on %s, %d thread(s), seed %llu\n", o.model.c_str(), r.recipe.c_str(),
-                static_cast<long long>(r.batch), o.data.c_str(), o.threads, static_cast<unsigned long long>(o.seed));
-  if (o.accumulate > 1)
-    std::printf("Gradient accumulation: %d batches of %lld per step (an effective batch of %lld).\n", o.accumulate,
-                static_cast<long long>(r.batch), static_cast<long long>(r.batch * o.accumulate));
-  if (o.precision != nn::Precision::fp32)
+                static_cast<long long>(r.batch), o.data.c_str(), o.trainer.threads, static_cast<unsigned long long>(o.trainer.seed));
+  if (o.trainer.accumulate > 1)
+    std::printf("Gradient accumulation: %d batches of %lld per step (an effective batch of %lld).\n", o.trainer.accumulate,
+                static_cast<long long>(r.batch), static_cast<long long>(r.batch * o.trainer.accumulate));
+  if (o.trainer.precision != nn::Precision::fp32)
     std::printf("Mixed precision: %s operands%s, float32 sums and master weights; GEMM: %s%s.\n",
-                nn::precision_name(o.precision), o.device == nn::DeviceTag::cuda ? "" : " and saved activations",
-                o.device == nn::DeviceTag::cuda ? "bfloat16 tensor cores, float32 accumulators"
-                : o.precision == nn::Precision::bf16 ? gemm::packed::describe_bf16_choice().c_str()
+                nn::precision_name(o.trainer.precision), o.trainer.device == nn::DeviceTag::cuda ? "" : " and saved activations",
+                o.trainer.device == nn::DeviceTag::cuda ? "bfloat16 tensor cores, float32 accumulators"
+                : o.trainer.precision == nn::Precision::bf16 ? gemm::packed::describe_bf16_choice().c_str()
                                                    : "fp16 operands rounded while packing, float32 micro-kernel",
-                o.loss_scaling ? fmt::format("; dynamic loss scaling from {:g}, {} step(s) skipped", o.loss_scaling->init_scale,
+                o.trainer.loss_scaling ? fmt::format("; dynamic loss scaling from {:g}, {} step(s) skipped", o.trainer.loss_scaling->init_scale,
                                              r.skipped_steps)
                                      .c_str()
                                : "");
@@ -200,7 +200,7 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
                 bench::class_table(r.history.back().test, o.classes).text().c_str());
     std::printf("Confusion matrix:\n%s\n", bench::confusion_table(r.history.back().test, o.classes).text().c_str());
   }
-  if (o.profile)
+  if (o.trainer.profile)
     std::printf("Time per step in each layer (%lld steps):\n%s\n", static_cast<long long>(r.layer_times.steps),
                 bench::layer_time_table(r.layer_times).text().c_str());
   if (r.stopped_early) std::printf("Stopped early: the test loss did not improve for %d epochs.\n", o.patience);

@@ -1,3 +1,4 @@
+// The race's contestants, their checked work and the loop that runs them while the display updates.
 #include "demo/demo.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// Drawing the race on a terminal: large numbers and one bar per contestant.
 #include "demo/demo_display.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// Serving the race as a web page with live updates (cpp-httplib), or saying why it cannot.
 #include "demo/demo_server.h"
 
 #include <stdexcept>
@@ -122,8 +123,6 @@ struct RaceServer::State {
   bool stopping = false;
 };
 
-bool race_server_available() { return true; }
-
 RaceServer::RaceServer(int port) : s_(std::make_unique<State>()), port_(port) {
   State& s = *s_;
   s.server.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(race_page(), "text/html"); });
@@ -189,7 +188,6 @@ void RaceServer::finish(const Json& result) {
 #else
 
 struct RaceServer::State {};
-bool race_server_available() { return false; }
 RaceServer::RaceServer(int port) : port_(port) {
   throw std::runtime_error("this build has no cpp-httplib (sudo apt-get install libcpp-httplib-dev, then rebuild)");
 }

@@ -12,9 +12,6 @@
 
 namespace flopslab::bench {
 
-// Whether this build can serve (it found cpp-httplib).
-bool race_server_available();
-
 class RaceServer {
  public:
   // Listens on every interface at `port`; throws std::runtime_error("port N ...") when it

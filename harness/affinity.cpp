@@ -1,3 +1,4 @@
+// Pinning measuring threads to CPUs, one per physical core first, through sched_setaffinity.
 #include "harness/affinity.h"
 
 #include <hwloc.h>

@@ -1,3 +1,4 @@
+// perf_event_open groups for cycles, instructions and cache misses, and why they may be unreadable.
 #include "harness/counters.h"
 
 #include <linux/perf_event.h>

@@ -1,3 +1,4 @@
+// The CPU time this process got during a measurement, from getrusage and /proc/stat.
 #include "harness/cpu_share.h"
 
 #include "harness/affinity.h"

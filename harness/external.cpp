@@ -1,3 +1,5 @@
+// Running child processes: shell commands, scripts/plot and the PyTorch twins, with their last
+// lines kept.
 #include "harness/external.h"
 
 #include <sys/wait.h>

@@ -1,3 +1,4 @@
+// Atomic writes (a temporary file renamed into place) and the output-location checks.
 #include "harness/files.h"
 
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// The least-squares fit of t(n) = alpha + n * beta and its description in words.
 #include "harness/fit.h"
 
 #include <stdexcept>

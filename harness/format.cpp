@@ -1,3 +1,4 @@
+// Formatting rates, ratios, percentages, byte counts and shapes the same way in every section.
 #include "harness/format.h"
 
 #include <cmath>

@@ -1,3 +1,5 @@
+// Device memory, streams and event timing for the GPU probes and sweeps (the CUDA half of
+// gpu_tools.h).
 #include <cuda_runtime.h>
 
 #include <cstdlib>

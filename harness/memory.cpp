@@ -1,3 +1,4 @@
+// 2 MiB-aligned buffers with transparent huge pages requested, first touched by their own threads.
 #include "harness/memory.h"
 
 #include <sys/mman.h>

@@ -1,3 +1,4 @@
+// The progress line on stderr: redrawn on a terminal, one line per step otherwise.
 #include "harness/progress.h"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// Passing FLOPSLAB_SIMD's cap on to OpenBLAS and oneDNN by re-executing with their variables set.
 #include "harness/simd_cap.h"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// Printing a Table as aligned text or as Markdown.
 #include "harness/table.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// Warm-up, repetitions until a minimum time, and the median and spread of the samples.
 #include "harness/timing.h"
 
 #include <algorithm>

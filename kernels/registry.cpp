@@ -1,3 +1,4 @@
+// The registry's list itself: every CPU and CUDA GEMM and convolution variant, in ladder order.
 #include "kernels/registry.h"
 
 namespace flopslab {
@@ -64,8 +65,8 @@ const ConvVariant* const kConvVariants[] = {
     &conv::kCpuDirectBlocked,     // kernels/cpu/conv/06_direct_blocked.cpp
     &conv::kCpuDirectWeightGrad,  // kernels/cpu/conv/07_direct_weight_grad.cpp
     &conv::kCpuDepthwise,         // kernels/cpu/conv/08_depthwise.cpp
-    &conv::kCpuWinograd2x2,       // kernels/cpu/conv/09_winograd.cpp
-    &conv::kCpuWinograd4x4,       // kernels/cpu/conv/09_winograd.cpp
+    &conv::kCpuWinograd2x2,       // kernels/cpu/conv/09_winograd_2x2.cpp
+    &conv::kCpuWinograd4x4,       // kernels/cpu/conv/10_winograd_4x4.cpp
     &conv::kCpuPerShape,          // kernels/cpu/conv/11_per_shape.cpp
     &conv::kCpuOnednnConv,    // kernels/cpu/conv/peer_onednn.cpp
 #ifdef FLOPSLAB_HAVE_CUDA

@@ -1,3 +1,4 @@
+// Running the lessons in syllabus order in one process and writing the course summary.
 #include "lessons/course.h"
 
 #include <chrono>

@@ -1,3 +1,4 @@
+// The lesson frame's printing: headings, textbook-against-measured rows and the checks' verdicts.
 #include "lessons/frame.h"
 
 #include <chrono>

@@ -1,3 +1,4 @@
+// Saving and loading checkpoints: a versioned binary with a CRC, written atomically.
 #include "nn/checkpoint.h"
 
 #include <zlib.h>

@@ -1,3 +1,4 @@
+// Reading IDX files (gzip or not), finding Fashion-MNIST, and the batching loader with its workers.
 #include "nn/data.h"
 #include "nn/distributed.h"
 

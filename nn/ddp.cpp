@@ -1,3 +1,4 @@
+// The DDP reducer: gradients packed into buckets and averaged over ranks while backward runs.
 #include "nn/ddp.h"
 
 #include "nn/cuda/ops.h"

@@ -1,3 +1,4 @@
+// GradScaler's rules: scale the loss, unscale and check the gradients, grow or back off.
 #include "nn/grad_scaler.h"
 
 #include "nn/cuda/ops.h"

@@ -1,3 +1,4 @@
+// Finite-difference gradient checks of a module's backward, input and parameters.
 #include "nn/gradcheck.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// The initialisers: uniform, normal, Glorot (xavier) and Kaiming, and the constant fill.
 #include "nn/init.h"
 
 #include <cmath>
@@ -16,9 +17,6 @@ void normal(Tensor& t, double stddev, std::mt19937_64& rng) {
 }
 }  // namespace
 
-void xavier_uniform(Tensor& t, std::int64_t fan_in, std::int64_t fan_out, std::mt19937_64& rng, double gain) {
-  uniform(t, gain * std::sqrt(6.0 / double(fan_in + fan_out)), rng);
-}
 void xavier_normal(Tensor& t, std::int64_t fan_in, std::int64_t fan_out, std::mt19937_64& rng, double gain) {
   normal(t, gain * std::sqrt(2.0 / double(fan_in + fan_out)), rng);
 }

@@ -9,8 +9,6 @@
 
 namespace flopslab::nn {
 
-// U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out))
-void xavier_uniform(Tensor& t, std::int64_t fan_in, std::int64_t fan_out, std::mt19937_64& rng, double gain = 1.0);
 // N(0, s^2), s = gain * sqrt(2 / (fan_in + fan_out))
 void xavier_normal(Tensor& t, std::int64_t fan_in, std::int64_t fan_out, std::mt19937_64& rng, double gain = 1.0);
 // U(-b, b), b = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2)) for (leaky) ReLU with slope a

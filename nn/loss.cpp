@@ -1,3 +1,4 @@
+// Cross-entropy and mean-squared-error losses, forward and their input gradients.
 #include "nn/loss.h"
 
 #include <algorithm>

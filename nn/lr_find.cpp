@@ -1,3 +1,4 @@
+// The learning-rate range test: an exponential sweep, the smoothed loss, and the suggested rate.
 #include "nn/lr_find.h"
 
 #include <algorithm>

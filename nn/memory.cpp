@@ -1,3 +1,4 @@
+// The live-byte counters and the block caches that tensors on either device allocate from.
 #include "nn/memory.h"
 
 #include <atomic>

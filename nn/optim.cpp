@@ -1,3 +1,4 @@
+// SGD (with momentum and Nesterov), Adam(W) and RMSprop steps on the CPU, PyTorch's update rules.
 #include "nn/optim.h"
 
 #include <cmath>

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,17 @@
 #include "nn/optim.h"
 
 namespace flopslab::nn {
+
+// The grammar of a part's name, the one the CLI, recipes and resolve_part all read: what a name
+// says before any model is known. nullopt for a name that is none of these.
+struct PartName {
+  enum class Kind { all, body, head, layers } kind = Kind::all;
+  std::size_t first = 0, last = 0;  // layers first..last (Kind::layers)
+  bool to_end = false;              // "4-": from first to the last layer
+};
+std::optional<PartName> parse_part_name(const std::string& part);
+// How messages describe the grammar: "body, head, all, or layers such as 3, 2-5, 4-".
+extern const char* const kPartGrammar;
 
 struct LayerRange {
   std::size_t begin = 0, end = 0;  // layers [begin, end)

@@ -1,3 +1,4 @@
+// bf16 and fp16 conversions and the 16-bit activation copies layers keep for backward.
 #include "nn/precision.h"
 
 #include <algorithm>

@@ -1,14 +1,15 @@
+// Reading a recipe file (JSON) into training phases, with every mistake named.
 #include "nn/recipe.h"
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "nn/optim.h"
+#include "nn/parts.h"
 
 namespace flopslab::nn {
 namespace {
@@ -116,11 +117,6 @@ double Recipe::epochs() const {
   return e;
 }
 
-bool is_part_name(const std::string& part) {
-  static const std::regex syntax("body|head|all|[0-9]+|[0-9]+-[0-9]*");
-  return std::regex_match(part, syntax);
-}
-
 Recipe parse_recipe(const ScheduleJson& doc, const std::string& source) {
   Where where{source, ""};
   if (!doc.is_object()) where.fail("", "must be a JSON object with \"phases\"");
@@ -213,8 +209,8 @@ Recipe parse_recipe(const ScheduleJson& doc, const std::string& source) {
       if (!j["lr_mult"].is_object()) where.fail("lr_mult", "must be an object such as {\"body\": 0.1, \"head\": 1}");
       p.lr_mult.emplace();
       for (auto it = j["lr_mult"].begin(); it != j["lr_mult"].end(); ++it) {
-        if (!is_part_name(it.key()))
-          where.fail("lr_mult", "'" + it.key() + "' is not a part (body, head, all, or layers such as 3, 2-5, 4-)");
+        if (!parse_part_name(it.key()))
+          where.fail("lr_mult", "'" + it.key() + "' is not a part (" + kPartGrammar + ")");
         p.lr_mult->emplace_back(it.key(), positive(it.value(), "lr_mult." + it.key(), where));
       }
     }
@@ -222,8 +218,8 @@ Recipe parse_recipe(const ScheduleJson& doc, const std::string& source) {
       if (!j["freeze"].is_array()) where.fail("freeze", "must be a list of parts such as [\"body\"]");
       p.freeze.emplace();
       for (const auto& part : j["freeze"]) {
-        if (!part.is_string() || !is_part_name(part.get<std::string>()))
-          where.fail("freeze", part.dump() + " is not a part (body, head, all, or layers such as 3, 2-5, 4-)");
+        if (!part.is_string() || !parse_part_name(part.get<std::string>()))
+          where.fail("freeze", part.dump() + " is not a part (" + kPartGrammar + ")");
         p.freeze->push_back(part.get<std::string>());
       }
     }

@@ -74,7 +74,4 @@ std::vector<PhaseSpan> plan_phases(const Recipe& recipe, std::int64_t steps_per_
 double phase_lr(const Phase& phase, std::int64_t i, std::int64_t n);
 std::optional<double> phase_momentum(const Phase& phase, std::int64_t i, std::int64_t n);
 
-// A model part as recipes and --lr-mult name it: "body", "head", "all", "3", "2-5", "4-".
-bool is_part_name(const std::string& part);
-
 }  // namespace flopslab::nn

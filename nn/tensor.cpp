@@ -1,3 +1,5 @@
+// Tensor storage on the CPU or the GPU, shapes, views, copies and device moves, and the CPU
+// matmul, broadcasting, reductions and argmax the layers share.
 #include "nn/tensor.h"
 
 #include <algorithm>

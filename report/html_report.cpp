@@ -1,3 +1,4 @@
+// Turning report.md, its charts and its JSON into one offline report.html.
 #include "report/html_report.h"
 
 #include <filesystem>

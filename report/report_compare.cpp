@@ -1,3 +1,4 @@
+// `flopslab compare`: reading two reports and printing their headline figures side by side.
 #include "report/report_compare.h"
 
 #include <algorithm>

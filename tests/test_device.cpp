@@ -155,7 +155,7 @@ TEST_CASE("devices by name, and the GPU refused with the reason where none is us
     CHECK_FALSE(mlp->parameters().front()->value.on_cuda());
     CHECK_THROWS_WITH(Tensor::uninitialized_on(DeviceTag::cuda, {4}), doctest::Contains(why));
     bench::TrainRunOptions o{.model = "mlp", .out = "runs/never-written"};
-    o.device = DeviceTag::cuda;
+    o.trainer.device = DeviceTag::cuda;
     CHECK(bench::train_run_problem(o) == std::string("--device cuda: ") + why);
   } else {
     MESSAGE("a GPU is usable here: the refusals were not exercised (test_gpu_nn.cpp runs the GPU paths)");
@@ -164,24 +164,24 @@ TEST_CASE("devices by name, and the GPU refused with the reason where none is us
 
 TEST_CASE("--device cuda refuses what is not on the GPU yet: no GPU here, fp16 and dropout graphs there") {
   bench::TrainRunOptions o{.model = "cnn", .out = "runs/never-written"};
-  o.device = DeviceTag::cuda;
-  o.precision = Precision::fp16;
+  o.trainer.device = DeviceTag::cuda;
+  o.trainer.precision = Precision::fp16;
   const std::string problem = bench::train_run_problem(o);
   if (const char* why = cuda_unusable())
     CHECK(problem == std::string("--device cuda: ") + why);
   else
     CHECK(problem == "--device cuda: --precision fp16 (--precision bf16 is) is not on the GPU yet; train with --device cpu");
   bench::TrainRunOptions graph{.model = "mlp-dropout", .out = "runs/never-written"};
-  graph.graph = true;
+  graph.trainer.graph = true;
   CHECK(bench::train_run_problem(graph) == "--graph needs --device cuda");
-  graph.device = DeviceTag::cuda;
+  graph.trainer.device = DeviceTag::cuda;
   if (cuda_unusable() == nullptr)
     CHECK(bench::train_run_problem(graph) == "--graph: a CUDA graph cannot capture Dropout(0.20) (its mask is drawn on "
                                             "the host each step and a replay would repeat the first); train without --graph");
   bench::TrainRunOptions resident{.model = "mlp", .out = "runs/never-written"};
-  resident.data_on_device = true;
+  resident.trainer.data_on_device = true;
   CHECK(bench::train_run_problem(resident) == "--data-on-gpu needs --device cuda");
-  graph.profile = true;
+  graph.trainer.profile = true;
   CHECK(bench::train_run_problem(graph) == "--graph and --profile exclude each other (a replayed graph has no per-layer times)");
 }
 

@@ -276,6 +276,19 @@ TEST_CASE("gradient checkpointing: the same gradients and running statistics, fe
   CHECK_THROWS_WITH(model->set_checkpoint_segments(9), "checkpoint segments: 9 for 8 layers (valid: 0 to 8)");
 }
 
+TEST_CASE("one grammar of part names: what the CLI, recipes and resolve_part accept") {
+  for (const char* good : {"all", "body", "head", "0", "3", "2-5", "4-", "007"}) CHECK_MESSAGE(parse_part_name(good), good);
+  for (const char* bad : {"", "neck", "Body", "-3", "3--5", "2-x", "1234567890", "3-5-", " 3"})
+    CHECK_MESSAGE(!parse_part_name(bad), bad);
+  const auto range = *parse_part_name("2-5");
+  CHECK((range.kind == PartName::Kind::layers && range.first == 2 && range.last == 5 && !range.to_end));
+  CHECK(parse_part_name("4-")->to_end);
+  std::mt19937_64 rng(2);
+  auto model = make_model("mlp", rng);
+  CHECK_THROWS_WITH(resolve_part(*model, "neck"), "part 'neck' is not body, head, all, or layers such as 3, 2-5, 4-");
+  CHECK_THROWS_WITH(resolve_part(*model, "5-3"), "part '5-3': the model has layers 0 to 7");
+}
+
 TEST_CASE("a frozen part gets no gradient and no update; multipliers scale each part's rate") {
   const Dataset small = take(fashion_train(), 256);
   std::mt19937_64 rng(2);

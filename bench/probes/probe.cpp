@@ -1,3 +1,4 @@
+// The probe table and the probes' shared plumbing: select, run, print and collect JSON.
 #include "bench/probes/probe.h"
 
 #include <algorithm>

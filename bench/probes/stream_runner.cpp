@@ -1,3 +1,4 @@
+// STREAM on a pinned team of threads, each on its own first-touched slice.
 #include "bench/probes/stream_runner.h"
 
 #include <omp.h>

@@ -1,3 +1,4 @@
+// Timing the all-reduce across message sizes and fitting its latency and bandwidth.
 #include "bench/scaling/allreduce_bench.h"
 
 #include <algorithm>

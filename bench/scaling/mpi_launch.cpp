@@ -1,3 +1,4 @@
+// Relaunching flopslab on several ranks under mpirun and collecting what the ranks wrote.
 #include "bench/scaling/mpi_launch.h"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// The data-parallel cost model: step time and scaling efficiency from compute and all-reduce.
 #include "bench/scaling/scale_model.h"
 
 #include <algorithm>

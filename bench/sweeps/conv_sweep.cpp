@@ -1,3 +1,4 @@
+// Running the convolution sweep: variants x layers x passes x threads, checked and timed.
 #include "bench/sweeps/conv_sweep.h"
 
 #include <omp.h>

@@ -1,3 +1,4 @@
+// Running the GEMM sweep: variants x shapes x threads, checked and timed against the peers.
 #include "bench/sweeps/gemm_sweep.h"
 
 #include <algorithm>

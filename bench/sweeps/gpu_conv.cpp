@@ -1,3 +1,4 @@
+// The GPU convolution sweep: the CUDA kernels and cuDNN timed with events.
 #include "bench/sweeps/gpu_conv.h"
 
 #include <algorithm>

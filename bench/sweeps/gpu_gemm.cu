@@ -1,3 +1,4 @@
+// The CUDA GEMM sweep: the ladder and cuBLAS timed with events on every shape.
 #include "bench/sweeps/gpu_gemm.h"
 
 #include <cublas_v2.h>

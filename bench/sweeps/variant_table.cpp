@@ -1,3 +1,4 @@
+// The table of a sweep's variants: step, description and chosen blocking.
 #include "bench/sweeps/variant_table.h"
 
 #include <string>

@@ -1,3 +1,4 @@
+// Timing training steps of a fresh model on the CPU or the GPU at a given batch size.
 #include "bench/training/step_timing.h"
 
 #include <chrono>

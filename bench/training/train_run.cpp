@@ -1,3 +1,4 @@
+// One `flopslab train` run: inputs checked, the Trainer run, steps.csv, log.csv and plots written.
 #include "bench/training/train_run.h"
 
 #include <algorithm>
@@ -54,18 +55,18 @@ std::string train_run_problem(const TrainRunOptions& o) {
   const auto& models = nn::model_names();
   if (std::find(models.begin(), models.end(), o.model) == models.end())
     return "--model: '" + o.model + "' is not a model (valid: " + nn::model_names_text() + ")";
-  if (o.device != nn::DeviceTag::cuda && (o.graph || o.data_on_device))
-    return std::string(o.graph ? "--graph" : "--data-on-gpu") + " needs --device cuda";
-  if (o.comm != nullptr && o.comm->world() > 1) {
-    if (o.device == nn::DeviceTag::cuda && o.sync_bn) return "--sync-bn: SyncBatchNorm runs on CPU ranks only so far";
-    if (o.graph) return "--distributed: --graph cannot capture the all-reduces started during backward";
-    if (o.accumulate > 1) return "--distributed: --accumulate is not data-parallel yet";
-    if (o.loss_scaling) return "--distributed: --loss-scale is not data-parallel yet";
+  if (o.trainer.device != nn::DeviceTag::cuda && (o.trainer.graph || o.trainer.data_on_device))
+    return std::string(o.trainer.graph ? "--graph" : "--data-on-gpu") + " needs --device cuda";
+  if (o.trainer.comm != nullptr && o.trainer.comm->world() > 1) {
+    if (o.trainer.device == nn::DeviceTag::cuda && o.sync_bn) return "--sync-bn: SyncBatchNorm runs on CPU ranks only so far";
+    if (o.trainer.graph) return "--distributed: --graph cannot capture the all-reduces started during backward";
+    if (o.trainer.accumulate > 1) return "--distributed: --accumulate is not data-parallel yet";
+    if (o.trainer.loss_scaling) return "--distributed: --loss-scale is not data-parallel yet";
   }
-  if (o.sync_bn && o.comm == nullptr) return "--sync-bn needs --distributed";
-  if (o.graph && o.profile) return "--graph and --profile exclude each other (a replayed graph has no per-layer times)";
-  if (o.graph && o.loss_scaling) return "--graph and --loss-scale exclude each other (the scale would be baked into the graph)";
-  if (o.device == nn::DeviceTag::cuda) {
+  if (o.sync_bn && o.trainer.comm == nullptr) return "--sync-bn needs --distributed";
+  if (o.trainer.graph && o.trainer.profile) return "--graph and --profile exclude each other (a replayed graph has no per-layer times)";
+  if (o.trainer.graph && o.trainer.loss_scaling) return "--graph and --loss-scale exclude each other (the scale would be baked into the graph)";
+  if (o.trainer.device == nn::DeviceTag::cuda) {
     if (const char* why = nn::cuda_unusable()) return std::string("--device cuda: ") + why;
     std::mt19937_64 rng(0);
     const auto model = nn::make_model(o.model, rng);
@@ -73,7 +74,7 @@ std::string train_run_problem(const TrainRunOptions& o) {
       return "--device cuda: the " + o.model + " cannot run on the GPU yet (no GPU half for " + missing +
              "); train it with --device cpu";
     // Refused before anything is allocated on the GPU: what the step needs against what is free.
-    const std::int64_t batch = o.batch > 0 ? o.batch : 64;
+    const std::int64_t batch = o.trainer.batch > 0 ? o.trainer.batch : 64;
     const std::int64_t needs = nn::estimate_training_bytes(*model, batch, {1, 28, 28}), free = nn::gpu_free_bytes();
     if (free > 0 && needs > free)
       return fmt::format("--device cuda: the {} at batch {} needs about {:.0f} MiB on the GPU (parameters, gradients, "
@@ -82,23 +83,23 @@ std::string train_run_problem(const TrainRunOptions& o) {
     const auto not_yet = [](const std::string& what) {
       return "--device cuda: " + what + " is not on the GPU yet; train with --device cpu";
     };
-    if (o.precision == nn::Precision::fp16) return not_yet("--precision fp16 (--precision bf16 is)");
-    if (o.accumulate > 1) return not_yet("--accumulate");
-    if (o.augment.mixup_alpha > 0) return not_yet("--mixup");
-    if (o.graph)
+    if (o.trainer.precision == nn::Precision::fp16) return not_yet("--precision fp16 (--precision bf16 is)");
+    if (o.trainer.accumulate > 1) return not_yet("--accumulate");
+    if (o.trainer.transforms.mixup_alpha > 0) return not_yet("--mixup");
+    if (o.trainer.graph)
       if (const std::string why = nn::GraphedStep::cannot_capture(*model); !why.empty()) return "--graph: " + why;
   }
   const auto& optimizers = nn::optimizer_names();
   if (std::find(optimizers.begin(), optimizers.end(), o.optimizer) == optimizers.end())
     return "--optimizer: '" + o.optimizer + "' is not an optimizer (valid: sgd, nesterov, adam, adamw, rmsprop)";
   if (o.epochs < 1) return "--epochs: must be at least 1, got " + std::to_string(o.epochs);
-  if (o.batch < 0) return "--batch: must be at least 1, got " + std::to_string(o.batch);
+  if (o.trainer.batch < 0) return "--batch: must be at least 1, got " + std::to_string(o.trainer.batch);
   if (!(o.lr > 0) || !std::isfinite(o.lr)) return "--lr: must be a positive number, got " + fmt::format("{}", o.lr);
   if (o.weight_decay < 0) return "--weight-decay: must be 0 or more";
-  if (o.workers < 0) return "--workers: must be 0 or more";
-  if (o.accumulate < 1) return "--accumulate: must be at least 1, got " + std::to_string(o.accumulate);
-  if (o.checkpoint_segments < 0) return "--checkpoint-segments: must be 0 or more";
-  if (o.augment.jitter_low <= 0 || o.augment.jitter_high < o.augment.jitter_low)
+  if (o.trainer.workers < 0) return "--workers: must be 0 or more";
+  if (o.trainer.accumulate < 1) return "--accumulate: must be at least 1, got " + std::to_string(o.trainer.accumulate);
+  if (o.trainer.checkpoint_segments < 0) return "--checkpoint-segments: must be 0 or more";
+  if (o.trainer.transforms.jitter_low <= 0 || o.trainer.transforms.jitter_high < o.trainer.transforms.jitter_low)
     return "--jitter: needs 0 < low <= high";
   for (std::int64_t c : o.classes)
     if (c < 0 || c > 9) return "--classes: " + std::to_string(c) + " is not a Fashion-MNIST class (0 to 9)";
@@ -167,7 +168,7 @@ TrainRunResult run_training(const TrainRunOptions& options) {
                                 ? nn::constant_recipe(options.optimizer, options.lr, options.epochs, options.weight_decay)
                                 : nn::read_recipe(options.recipe);
   TrainRunOptions o = options;
-  if (o.batch == 0) o.batch = recipe.batch > 0 ? recipe.batch : 64;
+  if (o.trainer.batch == 0) o.trainer.batch = recipe.batch > 0 ? recipe.batch : 64;
   if (o.progress) o.progress("loading " + o.data);
   LoadedData loaded;
   try {
@@ -181,16 +182,16 @@ TrainRunResult run_training(const TrainRunOptions& options) {
   }
   nn::Dataset& train_data = loaded.train;
   const nn::Dataset& test_data = loaded.test;
-  nn::Transforms transforms = o.augment;
+  nn::Transforms transforms = o.trainer.transforms;
   transforms.mean = loaded.normalise.mean, transforms.stddev = loaded.normalise.stddev;
-  if (o.batch > train_data.size())
-    throw std::invalid_argument(fmt::format("--batch: {} is more than the {} training samples", o.batch, train_data.size()));
+  if (o.trainer.batch > train_data.size())
+    throw std::invalid_argument(fmt::format("--batch: {} is more than the {} training samples", o.trainer.batch, train_data.size()));
 
-  std::mt19937_64 rng(o.seed);
+  std::mt19937_64 rng(o.trainer.seed);
   auto model = nn::make_model(o.model, rng, train_data.classes);
-  const bool writer = o.comm == nullptr || o.comm->rank() == 0;  // only rank 0 writes and reports
+  const bool writer = o.trainer.comm == nullptr || o.trainer.comm->rank() == 0;  // only rank 0 writes and reports
   if (!writer) o.progress = nullptr;
-  if (o.comm != nullptr && o.comm->world() > 1) {
+  if (o.trainer.comm != nullptr && o.trainer.comm->world() > 1) {
     // Every rank must train the same model on the same data: a disagreement stops them all
     // here, each with one line.
     std::vector<double> mine;
@@ -200,26 +201,26 @@ TrainRunResult run_training(const TrainRunOptions& options) {
     std::int64_t count = 0;
     for (nn::Parameter* p : model->parameters()) count += p->value.size();
     mine = {double(count), double(model->parameters().size()), std::fmod(shapes, 1e15), double(train_data.size()),
-            double(test_data.size()), double(train_data.classes), double(o.batch), double(o.epochs), double(o.seed)};
+            double(test_data.size()), double(train_data.classes), double(o.trainer.batch), double(o.epochs), double(o.trainer.seed)};
     const std::string differs = nn::disagreement_with_rank0(
-        *o.comm, mine, {"the parameter count", "the number of parameter tensors", "the shape signature",
+        *o.trainer.comm, mine, {"the parameter count", "the number of parameter tensors", "the shape signature",
                         "the training set's size", "the test set's size", "the class count", "the per-rank batch",
                         "the epoch count", "the seed"});
     double flag = differs.empty() ? 0 : 1;
-    o.comm->allreduce_max(&flag, 1);
+    o.trainer.comm->allreduce_max(&flag, 1);
     if (flag > 0)
       throw RanksDisagree(differs.empty() ? fmt::format("--distributed: rank {} stops: another rank disagrees with rank 0 "
-                                                        "on the model or the data (its line says how)", o.comm->rank())
-                                          : fmt::format("--distributed: rank {} disagrees with rank 0: {}", o.comm->rank(), differs));
+                                                        "on the model or the data (its line says how)", o.trainer.comm->rank())
+                                          : fmt::format("--distributed: rank {} disagrees with rank 0: {}", o.trainer.comm->rank(), differs));
     if (o.sync_bn)
       for (const nn::ModulePtr& layer : model->layers)
-        if (auto* bn = dynamic_cast<nn::BatchNorm*>(layer.get())) bn->sync = o.comm;
+        if (auto* bn = dynamic_cast<nn::BatchNorm*>(layer.get())) bn->sync = o.trainer.comm;
   }
   // GPU ranks: NCCL picks each rank's GPU, before the trainer moves the model there.
   std::unique_ptr<nn::DeviceCollectives> nccl;
-  if (o.comm != nullptr && o.comm->world() > 1 && o.device == nn::DeviceTag::cuda) {
+  if (o.trainer.comm != nullptr && o.trainer.comm->world() > 1 && o.trainer.device == nn::DeviceTag::cuda) {
     try {
-      nccl = nn::nccl_collectives(*o.comm);
+      nccl = nn::nccl_collectives(*o.trainer.comm);
     } catch (const std::runtime_error& e) {
       throw RanksDisagree(std::string("--distributed --device cuda: ") + e.what());  // every rank stops here together
     }
@@ -237,18 +238,15 @@ TrainRunResult run_training(const TrainRunOptions& options) {
       throw std::invalid_argument(std::string("--init-from: ") + e.what());
     }
   }
-  nn::TrainOptions t{.batch = o.batch, .threads = o.threads, .seed = o.seed, .transforms = transforms,
-                     .workers = o.workers, .accumulate = o.accumulate, .precision = o.precision,
-                     .loss_scaling = o.loss_scaling, .checkpoint_segments = o.checkpoint_segments, .lr_mult = o.lr_mult,
-                     .freeze = o.freeze, .profile = o.profile, .device = o.device, .gpu_backend = o.gpu_backend,
-                     .comm = o.comm, .device_comm = nccl.get(), .buckets = o.buckets, .overlap = o.overlap,
-                     .graph = o.graph, .data_on_device = o.data_on_device};
+  nn::TrainOptions t = o.trainer;
+  t.transforms = transforms;  // the augmentation and the data's normalisation
+  t.device_comm = nccl.get();
   nn::Trainer trainer(*model, recipe, train_data, t);  // checks the plan: phases, schedules, parts
   // The recipe's title: its description up to the first colon.
   const std::string title = recipe.description.substr(0, recipe.description.find(':'));
   result.recipe = (title.empty() ? std::string("recipe") : title) + " (" + recipe.source + ")";
   result.epochs = trainer.epochs();
-  result.batch = o.batch;
+  result.batch = o.trainer.batch;
   result.steps_per_epoch = trainer.steps_per_epoch();
   std::string log_csv =
       "epoch,train_loss,train_accuracy,test_loss,test_accuracy,test_top3,seconds,samples_per_s,data_seconds,"

@@ -21,34 +21,21 @@ namespace flopslab::bench {
 struct TrainRunOptions {
   std::string model = "mlp", optimizer = "adam", data = nn::kFashionMnistDir, out;
   std::string recipe;  // a recipe file; replaces optimizer, lr, epochs and weight decay
-  int epochs = 5, threads = 1, patience = 0;  // patience 0: no early stopping
-  // batch 0: the recipe's batch size, else 64; limits 0: every sample
-  std::int64_t batch = 64, train_limit = 0, test_limit = 0;
+  int epochs = 5, patience = 0;  // patience 0: no early stopping
+  std::int64_t train_limit = 0, test_limit = 0;  // 0: every sample
   double lr = 0.003, weight_decay = 0;
-  std::uint64_t seed = 0;
-  bool resume = false, force = false, plots = true, profile = false;
-  int workers = 1;         // threads preparing batches ahead
-  nn::Transforms augment;  // flip, crop, jitter, mixup (normalisation is added from the data)
-  int accumulate = 1;
-  nn::Precision precision = nn::Precision::fp32;
-  std::optional<nn::GradScaler::Settings> loss_scaling;
-  int checkpoint_segments = 0;
-  std::vector<std::pair<std::string, double>> lr_mult;
-  std::vector<std::string> freeze;
+  bool resume = false, force = false, plots = true;
   // Fine-tuning: start from another run's checkpoint, loading what matches by name and shape;
   // new_parts (e.g. "head") are left as initialised even where they match.
   std::string init_from;
   std::vector<std::string> new_parts;
   std::vector<std::int64_t> classes;  // train on these classes only, relabelled 0, 1, ...
-  nn::DeviceTag device = nn::DeviceTag::cpu;
-  nn::GpuBackend gpu_backend = nn::GpuBackend::own;
-  // --distributed: data-parallel over the communicator's ranks (null: one process); only
-  // rank 0 writes files and reports progress.
-  nn::Communicator* comm = nullptr;
-  bool overlap = true, sync_bn = false;
-  nn::BucketSizes buckets;
-  bool graph = false;           // --graph: the step as one CUDA graph
-  bool data_on_device = false;  // --data-on-gpu: the images resident on the GPU
+  bool sync_bn = false;               // with trainer.comm: BatchNorm statistics over all ranks
+  // What the Trainer itself takes, passed on as it is, except: trainer.batch 0 means the
+  // recipe's batch size (else 64); trainer.transforms holds the augmentation only (flip, crop,
+  // jitter, mixup), the data's normalisation is added to it; trainer.device_comm is made here
+  // (NCCL) for GPU ranks. With trainer.comm set, only rank 0 writes files and reports progress.
+  nn::TrainOptions trainer;
   std::function<void(const std::string&)> progress;
 };
 

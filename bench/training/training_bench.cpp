@@ -1,3 +1,4 @@
+// The report's training section: the models trained for a fixed budget, with PyTorch's twin.
 #include "bench/training/training_bench.h"
 
 #include <cstdlib>
@@ -17,7 +18,7 @@ namespace flopslab::bench {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr double kLr = 0.003;  // the twin's recipe: Adam at 0.003, batch 64 (seed 002)
+constexpr double kLr = kTrainingBenchLr;
 
 TwinRun run_twin(const std::string& python, const ModelBench& m, int threads) {
   TwinRun t;
@@ -94,36 +95,6 @@ Json training_bench_json(const TrainingBench& b) {
                       {"pytorch", twin}});
   }
   return {{"python", b.python}, {"models", models}};
-}
-
-std::string training_bench_markdown(const TrainingBench& b) {
-  std::string md = "## Training (lessons 12-17)\n\n";
-  if (b.models.empty()) return md;
-  const ModelBench& first = b.models.front();
-  md += fmt::format("One epoch of Adam (lr {}, batch {}) on {} Fashion-MNIST images, tested on {}, by the stack in nn/ "
-                    "and by its PyTorch twin (`scripts/torch_twin.py`: the same models, data, optimizer, batch and "
-                    "threads) in the same run. Samples per second count the training steps' wall time.\n\n",
-                    kLr, first.batch, first.train_images, first.test_images);
-  Table t({{"model", Table::Align::left}, {"flopslab samples/s"}, {"PyTorch samples/s"}, {"ratio"}, {"flopslab accuracy"},
-           {"PyTorch accuracy"}});
-  std::string version;
-  for (const ModelBench& m : b.models) {
-    if (m.twin.ran) version = m.twin.torch_version;
-    t.add_row({m.model, fmt::format("{:.0f}", m.samples_per_s), m.twin.ran ? fmt::format("{:.0f}", m.twin.samples_per_s) : "-",
-               m.twin.ran ? fmt::format("{:.2f}x", m.samples_per_s / m.twin.samples_per_s) : "-",
-               fmt::format("{:.2f}%", 100 * m.accuracy), m.twin.ran ? fmt::format("{:.2f}%", 100 * m.twin.accuracy) : "-"});
-  }
-  md += t.markdown() + "\n";
-  md += version.empty() ? "PyTorch did not run: " + first.twin.note + ".\n\n"
-                        : fmt::format("PyTorch {} ({}).\n\n", version, b.python);
-  md += "![training throughput](training.png)\n\n";
-  for (const ModelBench& m : b.models) {
-    md += fmt::format("Time per step in each layer of the {} (the training loop's own timers; `flopslab train --profile` "
-                      "prints the same):\n\n",
-                      m.model);
-    md += layer_time_table(m.layers).markdown() + "\n";
-  }
-  return md;
 }
 
 }  // namespace flopslab::bench

@@ -1,3 +1,4 @@
+// The float64 convolution reference per element and pass, and the sampled check against it.
 #include "harness/check/conv_check.h"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// The float64 GEMM reference and the error bound a correct float32 kernel stays under.
 #include "harness/check/gemm_check.h"
 
 #include <algorithm>

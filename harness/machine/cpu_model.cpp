@@ -1,3 +1,5 @@
+// The CPU's theoretical peak from its clock, cores, SIMD width and pipes, each part with its
+// source.
 #include "harness/machine/cpu_model.h"
 
 #include <omp.h>

@@ -1,3 +1,4 @@
+// Measuring the FMA ceiling per instruction set on one thread and on all cores.
 #include "harness/machine/cpu_peak.h"
 
 #include "harness/affinity.h"

@@ -1,3 +1,4 @@
+// The GPU's peaks from its compute capability and clocks, the PCIe link's speed, and its JSON.
 #include <fmt/format.h>
 
 #include "harness/fit.h"

@@ -1,3 +1,4 @@
+// Finding the cache levels as plateaus and steps in a latency curve.
 #include "harness/machine/levels.h"
 
 #include <algorithm>

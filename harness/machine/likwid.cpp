@@ -1,3 +1,4 @@
+// Running likwid-bench as the FMA and bandwidth peer, and reading its output.
 #include "harness/machine/likwid.h"
 
 #include <algorithm>

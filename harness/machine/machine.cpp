@@ -1,3 +1,4 @@
+// Describing the machine: CPU model, caches (hwloc), memory, OS, compiler, libraries and GPUs.
 #include "harness/machine/machine.h"
 
 #include <hwloc.h>

@@ -1,3 +1,4 @@
+// Reading CPUID and XCR0 into CpuFeatures, and the FLOPSLAB_SIMD cap applied to them.
 #include "kernels/cpu/cpu_features.h"
 
 #include <cstdlib>

@@ -1,3 +1,4 @@
+// The grow-never-free scratch buffers on the GPU and the hook that lets nn/ reclaim memory first.
 #include "kernels/cuda/workspace.h"
 
 #include <cuda_runtime.h>

@@ -99,9 +99,9 @@ int run_lesson_21(const LessonOptions& options) {
   };
   auto one_rank = [&](const Run& r, int threads, const std::string& name) {
     lesson.progress(fmt::format("training the {} on one rank, batch {}, {} thread(s)", r.model, r.batch, threads));
-    bench::TrainRunOptions o{.model = r.model, .out = work + "/" + name, .epochs = r.epochs, .threads = threads,
-                             .batch = r.batch, .train_limit = r.train_limit, .test_limit = test_limit, .seed = 1,
-                             .force = true, .plots = false, .workers = 0};
+    bench::TrainRunOptions o{.model = r.model, .out = work + "/" + name, .epochs = r.epochs,
+                             .train_limit = r.train_limit, .test_limit = test_limit, .force = true, .plots = false,
+                             .trainer = {.batch = r.batch, .threads = threads, .seed = 1, .workers = 0}};
     bench::run_training(o);
     return last_epoch(o.out, r.batch);
   };

@@ -1,3 +1,4 @@
+// The GPU halves' shared kernels: fills, element-wise updates, reductions and the bf16 copies.
 #include "nn/cuda/ops.h"
 
 #include <cuda_runtime.h>

@@ -1,3 +1,4 @@
+// Channel shuffle's CPU forward and backward: a transpose of the g x C/g channel grid.
 #include "kernels/cpu/conv/channel_shuffle.h"
 
 #include <cstring>

@@ -1,3 +1,4 @@
+// The best 1x7-then-7x1 approximation of a 7x7 filter (a rank-one SVD by power iteration).
 #include "kernels/cpu/conv/low_rank.h"
 
 #include <algorithm>

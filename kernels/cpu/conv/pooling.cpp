@@ -1,3 +1,4 @@
+// Max and average pooling on the CPU, forward and backward, over NCHW planes.
 #include "kernels/cpu/conv/pooling.h"
 
 #include "kernels/cpu/multiversion.h"

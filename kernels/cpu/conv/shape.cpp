@@ -1,3 +1,4 @@
+// Checking a convolution Shape (every size at least 1, the output not empty) and describing it.
 #include <string>
 
 #include "kernels/conv.h"

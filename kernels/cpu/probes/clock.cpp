@@ -1,3 +1,4 @@
+// The core clock from a chain of dependent integer adds (one add per cycle).
 #include "kernels/cpu/probes/clock.h"
 
 namespace flopslab::probes {

@@ -1,3 +1,4 @@
+// The multiply-add throughput loops per instruction set, with independent accumulator chains.
 #include "kernels/cpu/probes/fma_chains.h"
 
 #include <cstring>

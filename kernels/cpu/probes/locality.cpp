@@ -1,3 +1,4 @@
+// The locality probe's kernels: row- against column-order traversal and their friends.
 #include "kernels/cpu/probes/locality.h"
 
 #include <algorithm>

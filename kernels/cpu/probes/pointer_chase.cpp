@@ -1,3 +1,4 @@
+// Building the random pointer-chase rings and walking them to time one load.
 #include "kernels/cpu/probes/pointer_chase.h"
 
 #include <random>

@@ -1,3 +1,4 @@
+// The STREAM kernels (copy, scale, add, triad) and their non-temporal-store twins.
 #include "kernels/cpu/probes/stream.h"
 
 #include "kernels/cpu/multiversion.h"

@@ -1,3 +1,4 @@
+// Channel shuffle on the GPU: one thread per output element, forward and backward.
 #include "kernels/cuda/conv/channel_shuffle_cuda.h"
 
 #include <cuda_runtime.h>

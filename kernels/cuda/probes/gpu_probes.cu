@@ -1,3 +1,4 @@
+// The GPU probes' kernels (bandwidth, latency chase, FMA chains) and their launchers.
 #include "kernels/cuda/probes/gpu_probes.h"
 
 #include <cuda_bf16.h>

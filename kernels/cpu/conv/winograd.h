@@ -1,5 +1,5 @@
-// Steps 9 and 10: Winograd's minimal filtering for stride-1 3x3 layers (Lavin and Gray 2016,
-// "Fast Algorithms for Convolutional Neural Networks"), an extra rung: fewer multiplications,
+// What steps 9 and 10 share: Winograd's minimal filtering for stride-1 3x3 layers (Lavin and Gray 2016,
+// "Fast Algorithms for Convolutional Neural Networks"), two extra rungs: fewer multiplications,
 // paid for in rounding error.
 //
 // F(m x m, 3 x 3) computes an m x m output tile from a t x t input tile, t = m + 2:
@@ -22,42 +22,21 @@
 // layer perf puts 38% of the time in the transforms and 5% in the GEMM micro-kernel, and the
 // rung runs at a quarter of the direct kernel's speed. The fix is oneDNN's: transforms on
 // the channel-blocked layout with vectors along channels, and V stored tile-major.
+#pragma once
+
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
-#include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/conv/conv_cpu.h"
-#include "kernels/registry.h"
 
-namespace flopslab::conv::cpu {
-namespace {
+namespace flopslab::conv::cpu::winograd {
 
+// B^T, G and A^T of F(M x M, 3 x 3): each rung's file defines its own (t = M + 2).
 template <int M>
 struct Transforms;
 
-template <>
-struct Transforms<2> {
-  static constexpr int t = 4;
-  static constexpr float bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
-  static constexpr float g[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
-  static constexpr float at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
-};
-
-template <>
-struct Transforms<4> {
-  static constexpr int t = 6;
-  static constexpr float bt[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                                     {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-  static constexpr float g[6][3] = {{1.0f / 4, 0, 0},
-                                    {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-                                    {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-                                    {1.0f / 24, 1.0f / 12, 1.0f / 6},
-                                    {1.0f / 24, -1.0f / 12, 1.0f / 6},
-                                    {0, 0, 1}};
-  static constexpr float at[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
-};
-
-const char* winograd_unsupported(const Shape& s) {
+inline const char* unsupported(const Shape& s) {
   if (s.r != 3 || s.s != 3) return "3x3 filters only";
   if (s.stride_h != 1 || s.stride_w != 1) return "stride 1 only";
   if (s.dilation_h != 1 || s.dilation_w != 1) return "no dilation";
@@ -138,29 +117,10 @@ template <int M>
       for (int j = 0; j < M; ++j) out[i * stride + l * M + j] = y[i][j][l];
 }
 
-FLOPSLAB_MULTIVERSION(void, input_tiles_2,
-                      (const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps),
-                      (rows, stride, lanes, v, ps)) {
-  input_tiles<2>(rows, stride, lanes, v, ps);
-}
-FLOPSLAB_MULTIVERSION(void, input_tiles_4,
-                      (const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps),
-                      (rows, stride, lanes, v, ps)) {
-  input_tiles<4>(rows, stride, lanes, v, ps);
-}
-FLOPSLAB_MULTIVERSION(void, output_tiles_2,
-                      (const float* m, std::int64_t ps, std::int64_t lanes, float* out, std::int64_t stride),
-                      (m, ps, lanes, out, stride)) {
-  output_tiles<2>(m, ps, lanes, out, stride);
-}
-FLOPSLAB_MULTIVERSION(void, output_tiles_4,
-                      (const float* m, std::int64_t ps, std::int64_t lanes, float* out, std::int64_t stride),
-                      (m, ps, lanes, out, stride)) {
-  output_tiles<4>(m, ps, lanes, out, stride);
-}
-
-template <int M>
-void winograd_forward(const Operands& op, const RunContext& ctx) {
+// The whole forward pass of F(M x M, 3 x 3); InputTiles and OutputTiles are input_tiles<M> and
+// output_tiles<M> compiled per ISA level in the rung's own file.
+template <int M, auto InputTiles, auto OutputTiles>
+void forward(const Operands& op, const RunContext& ctx) {
   using T = Transforms<M>;
   constexpr int t = T::t, tt = t * t;
   const Shape& s = op.shape;
@@ -204,7 +164,7 @@ void winograd_forward(const Operands& op, const RunContext& ctx) {
           for (std::int64_t l0 = 0; l0 < tiles_w; l0 += kLanes) {
             const std::int64_t lanes = std::min(kLanes, tiles_w - l0);
             float* out = v.data() + c * tiles + tile0 + l0;
-            (M == 2 ? input_tiles_2 : input_tiles_4)(rows.data() + l0 * M, row_width, lanes, out, s.c * tiles);
+            InputTiles(rows.data() + l0 * M, row_width, lanes, out, s.c * tiles);
           }
         }
   }
@@ -233,7 +193,7 @@ void winograd_forward(const Operands& op, const RunContext& ctx) {
           const std::int64_t tile0 = (n * tiles_h + th) * tiles_w;
           for (std::int64_t l0 = 0; l0 < tiles_w; l0 += kLanes) {
             const std::int64_t lanes = std::min(kLanes, tiles_w - l0);
-            (M == 2 ? output_tiles_2 : output_tiles_4)(m.data() + k * tiles + tile0 + l0, s.k * tiles, lanes,
+            OutputTiles(m.data() + k * tiles + tile0 + l0, s.k * tiles, lanes,
                                                         out.data() + l0 * M, out_width);
           }
           float* y = op.y + (n * s.k + k) * P * Q;
@@ -242,29 +202,4 @@ void winograd_forward(const Operands& op, const RunContext& ctx) {
   }
 }
 
-}  // namespace
-}  // namespace flopslab::conv::cpu
-
-namespace flopslab::conv {
-// The error the checker allows, stated as the roundoff of a perturbed input (see
-// ConvVariant::input_roundoff): set from the transforms' growth, and measured well inside it
-// on the shared shape list (tests/test_conv.cpp).
-extern const ConvVariant kCpuWinograd2x2{
-    .name = "winograd-2x2",
-    .step = 9,
-    .multithreaded = true,
-    .idea = "Winograd F(2x2,3x3): 16 GEMMs over transformed 4x4 tiles, 2.25x fewer multiplications",
-    .forward = cpu::winograd_forward<2>,
-    .unsupported = cpu::winograd_unsupported,
-    .input_roundoff = 0x1p-21,
-};
-extern const ConvVariant kCpuWinograd4x4{
-    .name = "winograd-4x4",
-    .step = 10,
-    .multithreaded = true,
-    .idea = "Winograd F(4x4,3x3): 36 GEMMs over transformed 6x6 tiles, 4x fewer multiplications, more rounding",
-    .forward = cpu::winograd_forward<4>,
-    .unsupported = cpu::winograd_unsupported,
-    .input_roundoff = 0x1p-18,
-};
-}  // namespace flopslab::conv
+}  // namespace flopslab::conv::cpu::winograd

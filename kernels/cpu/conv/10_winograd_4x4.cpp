@@ -1,0 +1,51 @@
+// Step 10: Winograd F(4x4, 3x3): a 4x4 output tile from a 6x6 input tile, 36 GEMMs, 4x fewer
+// multiplications, paid for with transforms whose coefficients (4s, 5s, 1/6, 1/24) round about
+// 5x more than the direct sum. The algorithm, its error and its speed: kernels/cpu/conv/winograd.h.
+#include "kernels/cpu/multiversion.h"
+#include "kernels/cpu/conv/winograd.h"
+#include "kernels/registry.h"
+
+namespace flopslab::conv::cpu {
+namespace winograd {
+template <>
+struct Transforms<4> {
+  static constexpr int t = 6;
+  static constexpr float bt[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                     {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+  static constexpr float g[6][3] = {{1.0f / 4, 0, 0},
+                                    {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                                    {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                                    {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                    {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                                    {0, 0, 1}};
+  static constexpr float at[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+};
+}  // namespace winograd
+
+FLOPSLAB_MULTIVERSION(void, input_tiles_4,
+                      (const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps),
+                      (rows, stride, lanes, v, ps)) {
+  winograd::input_tiles<4>(rows, stride, lanes, v, ps);
+}
+FLOPSLAB_MULTIVERSION(void, output_tiles_4,
+                      (const float* m, std::int64_t ps, std::int64_t lanes, float* out, std::int64_t stride),
+                      (m, ps, lanes, out, stride)) {
+  winograd::output_tiles<4>(m, ps, lanes, out, stride);
+}
+
+}  // namespace flopslab::conv::cpu
+
+namespace flopslab::conv {
+// The error the checker allows, stated as the roundoff of a perturbed input (see
+// ConvVariant::input_roundoff): set from the transforms' growth, and measured well inside it
+// on the shared shape list (tests/test_conv.cpp).
+extern const ConvVariant kCpuWinograd4x4{
+    .name = "winograd-4x4",
+    .step = 10,
+    .multithreaded = true,
+    .idea = "Winograd F(4x4,3x3): 36 GEMMs over transformed 6x6 tiles, 4x fewer multiplications, more rounding",
+    .forward = cpu::winograd::forward<4, cpu::input_tiles_4, cpu::output_tiles_4>,
+    .unsupported = cpu::winograd::unsupported,
+    .input_roundoff = 0x1p-18,
+};
+}  // namespace flopslab::conv
