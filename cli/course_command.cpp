@@ -1,5 +1,6 @@
 // `flopslab course [--from N] [--to M] [--quick] [--threads N] [--out DIR] [--force]`.
 #include "cli/command.h"
+#include "lessons/lessons.h"
 
 #include <cstdio>
 #include <filesystem>

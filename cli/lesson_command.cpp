@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/command.h"
 #include "lessons/frame.h"
+#include "lessons/lessons.h"
 
 namespace flopslab::cli {
 namespace {

@@ -129,7 +129,7 @@ int RaceResult::raced() const {
   return n;
 }
 
-const std::vector<std::string>& scene_names() {
+static const std::vector<std::string>& scene_names() {
   static const std::vector<std::string> names = {"cores", "gemm", "train", "bus", "idle"};
   return names;
 }

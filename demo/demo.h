@@ -62,7 +62,6 @@ struct RaceResult {
   int raced() const;  // contestants that ran at least one call
 };
 
-const std::vector<std::string>& scene_names();  // cores, gemm, train, bus
 // Empty when the options can run; otherwise one sentence naming the problem (an unknown scene
 // with the valid ones, a size whose matrices would not fit in a quarter of the memory).
 std::string scene_problem(const std::string& scene, std::int64_t size, double seconds);

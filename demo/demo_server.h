@@ -30,7 +30,8 @@ class RaceServer {
   int port_;
 };
 
-// The page itself, for tests: it must not reference anything outside this server.
+// The page (demo/race_page.html, compiled in by demo/CMakeLists.txt); it references nothing
+// outside this server.
 const std::string& race_page();
 
 }  // namespace flopslab::bench

@@ -54,7 +54,8 @@ const std::vector<int>& cpu_order() {
   return order;
 }
 
-bool pin_current_thread(int cpu) {
+// Pins the calling thread to one CPU; returns false (and leaves it unpinned) on failure.
+static bool pin_current_thread(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
@@ -78,7 +79,9 @@ UnpinnedScope::~UnpinnedScope() {
   if (!saved_.empty()) pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), reinterpret_cast<cpu_set_t*>(saved_.data()));
 }
 
-void pin_omp_thread(int thread_index) {
+// Pins thread `thread_index` of an OpenMP team to cpu_order()[thread_index], wrapping around
+// when there are more threads than CPUs. Called inside the parallel region.
+static void pin_omp_thread(int thread_index) {
   const std::vector<int>& order = cpu_order();
   pin_current_thread(order[static_cast<std::size_t>(thread_index) % order.size()]);
 }

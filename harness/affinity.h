@@ -11,9 +11,6 @@ namespace flopslab::bench {
 // Falls back to the allowed CPUs in numeric order when hwloc cannot tell cores apart.
 const std::vector<int>& cpu_order();
 
-// Pins the calling thread to one CPU; returns false (and leaves it unpinned) on failure.
-bool pin_current_thread(int cpu);
-
 // Lets the calling thread run on every CPU this process may use again. Threads it starts and
 // programs it runs inherit its mask: a pinned main thread would put a child process's threads
 // (the PyTorch twin's) or a data-loader worker all on one CPU.
@@ -36,10 +33,6 @@ class UnpinnedScope {
 // The calling thread and every thread of OpenMP's pool may run on every CPU again: the state
 // a fresh process starts in (the course runs each lesson from it).
 void unpin_all();
-
-// Pins the threads of an OpenMP team of `threads` to cpu_order()[0..threads), wrapping around
-// when there are more threads than CPUs. Call it inside the parallel region.
-void pin_omp_thread(int thread_index);
 
 // Starts a team of `threads` and pins each; OpenMP reuses the same pinned threads for the next
 // parallel regions of that size, so the timed regions pay nothing for it.

@@ -49,7 +49,8 @@ std::string output_location_problem(const std::string& path) {
   return {};
 }
 
-void create_parent_dirs(const std::string& path) {
+// The missing directories above an output file; throws OutputError naming `path`.
+static void create_parent_dirs(const std::string& path) {
   std::error_code ec;
   fs::create_directories(fs::absolute(path).parent_path(), ec);
   if (ec) throw OutputError(fmt::format("cannot create {}: {}", path, ec.message()));

@@ -22,11 +22,9 @@ struct OutputError : std::runtime_error {
 // measuring and without leaving anything behind: no file stands in the way, and a probe
 // entry can be made (and is removed) in the deepest of its directories that exists. Empty
 // when it can; otherwise why not, naming the path as given. The writer creates the missing
-// directories (create_output_dir, or create_parent_dirs for a file).
+// directories (create_output_dir, or write_file_atomically for a file).
 std::string output_location_problem(const std::string& path);
 
-// The missing directories above an output file; throws OutputError naming `path`.
-void create_parent_dirs(const std::string& path);
 
 // An output directory, made empty: `path` removed if it exists, then created with its parents.
 // Throws OutputError naming `path`.

@@ -23,7 +23,9 @@ const char* kGuard = "FLOPSLAB_SIMD_PEERS_SET";  // set before the execv, so it 
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> peer_caps() {
+// What the cap asks of the peers here: {variable, value} pairs, empty when there is no cap
+// or the CPU is no wider than it (a Haswell asked for avx2), or the user set them already.
+static std::vector<std::pair<std::string, std::string>> peer_caps() {
   const std::string cap = simd_cap();
   const CpuFeatures& real = uncapped_cpu_features();
   Cap wanted{nullptr, nullptr};

@@ -8,9 +8,6 @@
 
 namespace flopslab::bench {
 
-// What the cap asks of the peers here: {variable, value} pairs, empty when there is no cap
-// or the CPU is no wider than it (a Haswell asked for avx2), or the user set them already.
-std::vector<std::pair<std::string, std::string>> peer_caps();
 
 // Call first in main(). Where the peers need capping, sets their variables and runs the
 // program again (execv) so that OpenBLAS loads under them; otherwise returns.

@@ -1,5 +1,6 @@
 // Running the lessons in syllabus order in one process and writing the course summary.
 #include "lessons/course.h"
+#include "lessons/lessons.h"
 
 #include <chrono>
 #include <cmath>

@@ -9,6 +9,8 @@
 #include "harness/json.h"
 #include "harness/table.h"
 #include "lessons/frame.h"
+#include "lessons/lessons.h"
+#include "lessons/report_data.h"
 
 namespace flopslab::lessons {
 

@@ -1,7 +1,8 @@
 // The lesson frame. A lesson program measures a claim on this machine and prints, wherever a
 // textbook figure exists, "textbook value (source, year) | measured here | ratio", then the
 // checks it verified as PASS/FAIL lines and the takeaway. Lessons call the library for every
-// kernel and timer; the frame only formats.
+// kernel and timer; the frame only formats. Reading figures out of a report's JSON is in
+// lessons/report_data.h, the list of lessons in lessons/lessons.h.
 #pragma once
 
 #include <functional>
@@ -68,25 +69,6 @@ class LessonRun {
 // glued to the number, other units after a space, 2-3 significant digits; "n/a" when not finite.
 std::string format_value(double v, const std::string& unit);
 
-// The first element of a JSON array whose fields match every (key, value) pair, or null.
-const Json* find_point(const Json& points, const std::vector<std::pair<std::string, Json>>& match);
-// A number from such a point, NaN when the point or field is missing.
-double point_value(const Json& points, const std::vector<std::pair<std::string, Json>>& match, const char* field);
-
-// What a thread-scaling curve (the threads probe's JSON) says about cores the topology does not
-// show. A hypervisor may present each core's two hardware threads as two cores: then FMA
-// throughput grows linearly up to half of them and hardly at all beyond. Found when the topology
-// shows no SMT, the loop on all "cores" stayed under 0.6x linear, and on half of them it reached
-// 0.8x linear.
-struct HiddenSmt {
-  bool found = false;
-  int cores = 0;           // the cores the curve shows (half the reported ones)
-  double half_speedup = 0; // FMA speed-up on those cores
-  double rest_gain = 0;    // what the other half of the threads added, relative (0.02: +2%)
-  std::string finding;     // one paragraph for the lesson's text
-};
-HiddenSmt find_hidden_smt(const Json& threads_probe);
-
 // What a finished lesson found, kept for `flopslab course`: its checks, its first
 // textbook-vs-measured row (the headline), and everything it printed.
 struct LessonOutcome {
@@ -103,32 +85,5 @@ struct LessonOutcome {
 // The outcome of the lesson run that started last in this process (the course runs them in
 // turn); a lesson that has not reached finish() has its transcript so far and no checks.
 const LessonOutcome& last_lesson_outcome();
-
-// A stored report (`flopslab report`'s report.json) whose measurements a lesson's checks can
-// be run on again: the committed sample reports of other machines, or an earlier run here.
-struct StoredRun {
-  std::string path;  // the report directory
-  Json report;       // its report.json
-  // "Rechecked from DIR: measured on CPU (N cores) on DATE; nothing is measured now."
-  std::string describe() const;
-  bool has_cpu_section(const char* name) const;
-  const Json& cpu_section(const char* name) const;  // sections.cpu.<name>; throws if missing
-};
-
-struct Lesson {
-  int number;
-  const char* directory;  // lessons/<directory>/README.md holds the text
-  const char* title;
-  int (*run)(const LessonOptions&);
-  bool uses_gpu = false;  // has a GPU half, which runs only where a GPU is usable
-  // The lesson's checks on a stored report's data; null where the lesson measures things a
-  // report does not keep. Reads the CPU sections named in `needs`.
-  int (*recheck)(const StoredRun&) = nullptr;
-  std::vector<const char*> needs = {};
-};
-
-// The lessons written so far, in syllabus order.
-std::span<const Lesson> lessons();
-const Lesson* find_lesson(int number);
 
 }  // namespace flopslab::lessons

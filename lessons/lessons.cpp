@@ -1,6 +1,7 @@
 // The lesson list. Adding a lesson: a directory lessons/NN-name/ with README.md and
 // lesson.cpp (defining run_lesson_NN), plus one line here and one in CMakeLists.txt.
-#include "lessons/frame.h"
+#include "lessons/report_data.h"
+#include "lessons/lessons.h"
 
 namespace flopslab::lessons {
 

@@ -95,6 +95,10 @@ std::string split_problem(const std::string& dir, const std::string& split) {
 }
 }  // namespace
 
+// The batch plan's two halves, defined below beside the augmentations they draw and apply.
+static SampleAugment draw_augment(const Transforms& t, std::mt19937_64& rng);
+static void apply_plan(Batch& b, BatchPlan& p, std::int64_t classes);
+
 std::string mnist_format_problem(const std::string& dir) {
   const std::string train = split_problem(dir, "train");
   return train.empty() ? split_problem(dir, "t10k") : train;
@@ -200,7 +204,7 @@ void DataLoader::set_batch_transforms(std::function<Transforms(std::int64_t inde
   transforms_of_ = std::move(transforms_of);
 }
 
-SampleAugment draw_augment(const Transforms& t, std::mt19937_64& rng) {
+static SampleAugment draw_augment(const Transforms& t, std::mt19937_64& rng) {
   SampleAugment a;
   std::uniform_real_distribution<float> unit(0, 1), jitter(t.jitter_low, t.jitter_high);
   if (t.flip) a.flip = unit(rng) < 0.5f;
@@ -240,7 +244,9 @@ void apply_augment(float* x, std::int64_t channels, std::int64_t h, std::int64_t
   }
 }
 
-void apply_plan(Batch& b, BatchPlan& p, std::int64_t classes) {
+// A batch's augmentation with the choices already drawn (the batch holds plan.samples' images
+// and labels).
+static void apply_plan(Batch& b, BatchPlan& p, std::int64_t classes) {
   const Transforms& t = p.transforms;
   const std::int64_t n = b.x.dim(0), channels = b.x.dim(1), h = b.x.dim(2), w = b.x.dim(3), image = channels * h * w;
   for (std::int64_t i = 0; i < n; ++i) apply_augment(b.x.data() + i * image, channels, h, w, p.augments[std::size_t(i)]);

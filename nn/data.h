@@ -70,7 +70,6 @@ struct SampleAugment {
   bool jitter = false;
   float brightness = 1, contrast = 1;
 };
-SampleAugment draw_augment(const Transforms& transforms, std::mt19937_64& rng);
 // Flip, crop and jitter of one channels x h x w image in place (pixels in [0, 1]).
 void apply_augment(float* x, std::int64_t channels, std::int64_t h, std::int64_t w, const SampleAugment& augment);
 
@@ -137,8 +136,6 @@ class BatchPrefetcher {
 
 // The batch's transforms, for tests and lessons: flip, crop, jitter, mixup, normalise.
 void apply_transforms(Batch& batch, const Transforms& transforms, std::int64_t classes, std::mt19937_64& rng);
-// The same with the choices already drawn (the batch holds plan.samples' images and labels).
-void apply_plan(Batch& batch, BatchPlan& plan, std::int64_t classes);
 
 // (x - mean) / std over a whole tensor, in place.
 void normalize(Tensor& x, float mean, float stddev);

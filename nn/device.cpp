@@ -11,7 +11,7 @@
 
 namespace flopslab::nn {
 
-const char* device_tag_name(DeviceTag device) { return device == DeviceTag::cpu ? "cpu" : "cuda"; }
+static const char* device_tag_name(DeviceTag device) { return device == DeviceTag::cpu ? "cpu" : "cuda"; }
 
 DeviceTag parse_device_tag(const std::string& name) {
   if (name == "cpu") return DeviceTag::cpu;

@@ -12,7 +12,6 @@
 
 namespace flopslab::nn {
 
-const char* device_tag_name(DeviceTag device);  // "cpu", "cuda"
 // "cpu" or "cuda"; throws std::invalid_argument naming the valid ones otherwise.
 DeviceTag parse_device_tag(const std::string& name);
 

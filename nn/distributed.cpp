@@ -8,35 +8,17 @@
 #include <stdexcept>
 
 namespace flopslab::nn {
-namespace {
 
-class SingleProcess final : public Communicator {
- public:
-  int rank() const override { return 0; }
-  int world() const override { return 1; }
-  int local_rank() const override { return 0; }
-  std::string backend() const override { return "single process"; }
-  void broadcast(float*, std::int64_t, int) override {}
-  void broadcast(double*, std::int64_t, int) override {}
-  void allreduce_sum(float*, std::int64_t) override {}
-  void allreduce_sum(double*, std::int64_t) override {}
-  void allreduce_max(double*, std::int64_t) override {}
-  int start_allreduce_sum(float*, std::int64_t) override { return 0; }
-  bool test(int) override { return true; }
-  void wait(int) override {}
-  void exchange(const float* send, float* receive, std::int64_t n, int to, int from) override {
-    if (to != 0 || from != 0) throw std::invalid_argument("exchange: a single process has only rank 0");
-    std::copy_n(send, n, receive);
-  }
-  void barrier() override {}
-  [[noreturn]] void abort(const std::string& message, int exit_code) override {
-    std::fprintf(stderr, "%s\n", message.c_str());
-    std::fflush(stderr);
-    std::_Exit(exit_code);
-  }
-};
+void SingleProcess::exchange(const float* send, float* receive, std::int64_t n, int to, int from) {
+  if (to != 0 || from != 0) throw std::invalid_argument("exchange: a single process has only rank 0");
+  std::copy_n(send, n, receive);
+}
 
-}  // namespace
+void SingleProcess::abort(const std::string& message, int exit_code) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  std::fflush(stderr);
+  std::_Exit(exit_code);
+}
 
 std::unique_ptr<Communicator> single_process() { return std::make_unique<SingleProcess>(); }
 

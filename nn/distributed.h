@@ -59,6 +59,26 @@ class DeviceCollectives {
 std::unique_ptr<DeviceCollectives> nccl_collectives(Communicator& comm);
 
 // World size 1, no launcher needed: every collective is a no-op.
+// One process, world size 1: every collective leaves the data as it is. Tests derive from it
+// to fake a larger world without MPI.
+class SingleProcess : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int world() const override { return 1; }
+  int local_rank() const override { return 0; }
+  std::string backend() const override { return "single process"; }
+  void broadcast(float*, std::int64_t, int) override {}
+  void broadcast(double*, std::int64_t, int) override {}
+  void allreduce_sum(float*, std::int64_t) override {}
+  void allreduce_sum(double*, std::int64_t) override {}
+  void allreduce_max(double*, std::int64_t) override {}
+  int start_allreduce_sum(float*, std::int64_t) override { return 0; }
+  bool test(int) override { return true; }
+  void wait(int) override {}
+  void exchange(const float* send, float* receive, std::int64_t n, int to, int from) override;
+  void barrier() override {}
+  [[noreturn]] void abort(const std::string& message, int exit_code) override;
+};
 std::unique_ptr<Communicator> single_process();
 // MPI_Init_thread (funneled: only the training thread calls MPI). Without an MPI launcher MPI
 // starts a singleton, world size 1. Throws std::runtime_error when the build has no MPI.

@@ -2,7 +2,7 @@
 // CUDA toolkit (or inside PyTorch's packages), not with the driver, and a binary linked to it
 // would not start where it is missing.
 #include <cuda_runtime.h>
-#include <dlfcn.h>
+#include "harness/shared_library.h"
 
 #include <cstring>
 #include <stdexcept>
@@ -36,21 +36,19 @@ struct Nccl {
   std::string why;  // empty when loaded
 
   Nccl() {
-    void* lib = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
+    SharedLibrary lib("libnccl.so.2");
+    if (!lib.loaded()) {
       why = "NCCL not found (libnccl.so.2 comes with the CUDA toolkit's NCCL or PyTorch's nvidia-nccl package)";
       return;
     }
-    auto sym = [&](auto& fn, const char* name) { fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name)); };
-    sym(get_unique_id, "ncclGetUniqueId");
-    sym(init_rank, "ncclCommInitRank");
-    sym(all_reduce, "ncclAllReduce");
-    sym(broadcast, "ncclBroadcast");
-    sym(destroy, "ncclCommDestroy");
-    sym(error_string, "ncclGetErrorString");
-    sym(version, "ncclGetVersion");
-    if (!get_unique_id || !init_rank || !all_reduce || !broadcast || !destroy || !error_string || !version)
-      why = "libnccl.so.2 lacks a function flopslab uses";
+    lib.bind(get_unique_id, "ncclGetUniqueId");
+    lib.bind(init_rank, "ncclCommInitRank");
+    lib.bind(all_reduce, "ncclAllReduce");
+    lib.bind(broadcast, "ncclBroadcast");
+    lib.bind(destroy, "ncclCommDestroy");
+    lib.bind(error_string, "ncclGetErrorString");
+    lib.bind(version, "ncclGetVersion");
+    if (!lib.first_missing().empty()) why = "libnccl.so.2 lacks " + lib.first_missing() + ", which flopslab uses";
   }
   void check(ncclResult_t r, const char* what) const {
     if (r != ncclSuccess) throw std::runtime_error(std::string(what) + " failed: " + error_string(r));

@@ -80,7 +80,6 @@ class BlockCache {
 // asked for; the cache is not live.
 float* allocate_floats(std::int64_t floats);
 void free_floats(float* p, std::int64_t floats);
-std::int64_t cached_bytes();
 
 // The GPU's cache over `raw` (cudaMalloc, cudaFree): every size is cached, the smallest rounded
 // up to 512 bytes (a label vector, a loss scaler's flag), since cudaMalloc and cudaFree

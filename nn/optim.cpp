@@ -1,6 +1,8 @@
 // SGD (with momentum and Nesterov), Adam(W) and RMSprop steps on the CPU, PyTorch's update rules.
 #include "nn/optim.h"
 
+#include <optional>
+
 #include <cmath>
 #include <stdexcept>
 
@@ -53,34 +55,40 @@ void Optimizer::adopt_state(Optimizer& from) {
   steps_ = from.steps_;
 }
 
-void Sgd::step() {
+template <class Update>
+auto Optimizer::step_each(Update&& update) {
   ++steps_;
-  std::vector<gpu::UpdateSlot> on_gpu;  // CUDA parameters, updated together at the end
-  for (ParamGroup& group : groups_) {
-    const double momentum = momentum_of(group);
+  std::vector<gpu::UpdateSlot> on_gpu;
+  for (ParamGroup& group : groups_)
     for (Parameter* p : group.params) {
       if (p->frozen) continue;
       State& s = state(p);
       ++s.steps;
-      float* buf = s.tensors[0].data();
-      const std::int64_t n = p->value.size();
-      if (p->value.on_cuda()) {
-        on_gpu.push_back({p->value.data(), p->grad.data(), buf, nullptr, n,
-                          {float(group.lr), float(group.weight_decay), float(momentum), 0, 0}});
-        continue;
-      }
-#pragma omp parallel for num_threads(threads_) if (n > (1 << 14))
-      for (std::int64_t i = 0; i < n; ++i) {
-        double g = double(p->grad[i]) + group.weight_decay * p->value[i];
-        if (momentum != 0) {
-          const double b = momentum * buf[i] + g;
-          buf[i] = float(b);
-          g = nesterov_ ? g + momentum * b : b;
-        }
-        p->value[i] = float(p->value[i] - group.lr * g);
-      }
+      if (const std::optional<gpu::UpdateSlot> slot = update(group, *p, s)) on_gpu.push_back(*slot);
     }
-  }
+  return on_gpu;
+}
+
+void Sgd::step() {
+  const auto on_gpu = step_each([&](const ParamGroup& group, Parameter& p, State& s) -> std::optional<gpu::UpdateSlot> {
+    const double momentum = momentum_of(group);
+    float* buf = s.tensors[0].data();
+    const std::int64_t n = p.value.size();
+    if (p.value.on_cuda())
+      return gpu::UpdateSlot{p.value.data(), p.grad.data(), buf, nullptr, n,
+                             {float(group.lr), float(group.weight_decay), float(momentum), 0, 0}};
+#pragma omp parallel for num_threads(threads_) if (n > (1 << 14))
+    for (std::int64_t i = 0; i < n; ++i) {
+      double g = double(p.grad[i]) + group.weight_decay * p.value[i];
+      if (momentum != 0) {
+        const double b = momentum * buf[i] + g;
+        buf[i] = float(b);
+        g = nesterov_ ? g + momentum * b : b;
+      }
+      p.value[i] = float(p.value[i] - group.lr * g);
+    }
+    return std::nullopt;
+  });
   if (!on_gpu.empty()) gpu::sgd_update(on_gpu, nesterov_);
 }
 
@@ -116,71 +124,54 @@ FLOPSLAB_MULTIVERSION(void, adam_update,
 }  // namespace
 
 void Adam::step() {
-  ++steps_;
-  std::vector<gpu::UpdateSlot> on_gpu;
   const float b2 = float(beta2_), eps = float(eps_);
-  for (ParamGroup& group : groups_) {
-    const double beta1 = momentum_of(group);
+  const auto on_gpu = step_each([&](const ParamGroup& group, Parameter& p, State& s) -> std::optional<gpu::UpdateSlot> {
+    const double beta1 = momentum_of(group), t = double(s.steps);
     const float b1 = float(beta1);
-    for (Parameter* p : group.params) {
-      if (p->frozen) continue;
-      State& s = state(p);
-      const double t = double(++s.steps);
-      const float inv_sqrt_c2 = float(1 / std::sqrt(1 - std::pow(beta2_, t)));
-      const float step = float(group.lr / (1 - std::pow(beta1, t)));
-      const float decay = float(group.weight_decay), shrink = float(1 - group.lr * group.weight_decay);
-      float* __restrict value = p->value.data();
-      const float* __restrict grad = p->grad.data();
-      float* __restrict m = s.tensors[0].data();
-      float* __restrict v = s.tensors[1].data();
-      const std::int64_t n = p->value.size();
-      if (p->value.on_cuda()) {
-        on_gpu.push_back({value, grad, m, v, n, {b1, step, inv_sqrt_c2, decay, shrink}});
-        continue;
-      }
-      const AdamConstants k{b1, b2, eps, inv_sqrt_c2, step, decay, shrink, decoupled_};
-      const std::int64_t chunk = 1 << 14;  // threads take chunks of this many parameters
+    const float inv_sqrt_c2 = float(1 / std::sqrt(1 - std::pow(beta2_, t)));
+    const float step = float(group.lr / (1 - std::pow(beta1, t)));
+    const float decay = float(group.weight_decay), shrink = float(1 - group.lr * group.weight_decay);
+    float* __restrict value = p.value.data();
+    const float* __restrict grad = p.grad.data();
+    float* __restrict m = s.tensors[0].data();
+    float* __restrict v = s.tensors[1].data();
+    const std::int64_t n = p.value.size();
+    if (p.value.on_cuda()) return gpu::UpdateSlot{value, grad, m, v, n, {b1, step, inv_sqrt_c2, decay, shrink}};
+    const AdamConstants k{b1, b2, eps, inv_sqrt_c2, step, decay, shrink, decoupled_};
+    const std::int64_t chunk = 1 << 14;  // threads take chunks of this many parameters
 #pragma omp parallel for num_threads(threads_) if (n > chunk) schedule(static)
-      for (std::int64_t i0 = 0; i0 < n; i0 += chunk)
-        adam_update(k, value + i0, grad + i0, m + i0, v + i0, std::min(chunk, n - i0));
-    }
-  }
+    for (std::int64_t i0 = 0; i0 < n; i0 += chunk)
+      adam_update(k, value + i0, grad + i0, m + i0, v + i0, std::min(chunk, n - i0));
+    return std::nullopt;
+  });
   if (!on_gpu.empty()) gpu::adam_update(on_gpu, b2, eps, decoupled_);
 }
 
 void RmsProp::step() {
-  ++steps_;
-  std::vector<gpu::UpdateSlot> on_gpu;
-  for (ParamGroup& group : groups_) {
+  const auto on_gpu = step_each([&](const ParamGroup& group, Parameter& p, State& s) -> std::optional<gpu::UpdateSlot> {
     const double momentum = momentum_of(group);
-    for (Parameter* p : group.params) {
-      if (p->frozen) continue;
-      State& s = state(p);
-      ++s.steps;
-      float* sq_avg = s.tensors[0].data();
-      float* buf = s.tensors[1].data();
-      const std::int64_t n = p->value.size();
-      if (p->value.on_cuda()) {
-        on_gpu.push_back({p->value.data(), p->grad.data(), sq_avg, buf, n,
-                          {float(group.lr), float(group.weight_decay), float(momentum), 0, 0}});
-        continue;
-      }
+    float* sq_avg = s.tensors[0].data();
+    float* buf = s.tensors[1].data();
+    const std::int64_t n = p.value.size();
+    if (p.value.on_cuda())
+      return gpu::UpdateSlot{p.value.data(), p.grad.data(), sq_avg, buf, n,
+                             {float(group.lr), float(group.weight_decay), float(momentum), 0, 0}};
 #pragma omp parallel for num_threads(threads_) if (n > (1 << 14))
-      for (std::int64_t i = 0; i < n; ++i) {
-        const double g = double(p->grad[i]) + group.weight_decay * p->value[i];
-        const double sq = alpha_ * sq_avg[i] + (1 - alpha_) * g * g;
-        sq_avg[i] = float(sq);
-        const double scaled = g / (std::sqrt(sq) + eps_);
-        if (momentum > 0) {
-          const double b = momentum * buf[i] + scaled;
-          buf[i] = float(b);
-          p->value[i] = float(p->value[i] - group.lr * b);
-        } else {
-          p->value[i] = float(p->value[i] - group.lr * scaled);
-        }
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double g = double(p.grad[i]) + group.weight_decay * p.value[i];
+      const double sq = alpha_ * sq_avg[i] + (1 - alpha_) * g * g;
+      sq_avg[i] = float(sq);
+      const double scaled = g / (std::sqrt(sq) + eps_);
+      if (momentum > 0) {
+        const double b = momentum * buf[i] + scaled;
+        buf[i] = float(b);
+        p.value[i] = float(p.value[i] - group.lr * b);
+      } else {
+        p.value[i] = float(p.value[i] - group.lr * scaled);
       }
     }
-  }
+    return std::nullopt;
+  });
   if (!on_gpu.empty()) gpu::rmsprop_update(on_gpu, float(alpha_), float(eps_));
 }
 

@@ -58,6 +58,11 @@ class Optimizer {
   };
   virtual int tensors_per_parameter() const = 0;
   State& state(Parameter* p);
+  // One step over every trainable parameter, in group order: the step counts advanced and
+  // update(group, parameter, state) called for each. It updates a CPU parameter itself and
+  // returns the slot of a CUDA one (else nullopt); the slots come back for one batched launch.
+  template <class Update>
+  auto step_each(Update&& update);
   double momentum_of(const ParamGroup& g) const { return std::isnan(g.momentum) ? default_momentum() : g.momentum; }
   std::vector<ParamGroup> groups_;
   std::map<const Parameter*, State> state_;

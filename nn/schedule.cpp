@@ -400,6 +400,13 @@ class Warmup : public LrScheduler {
   std::unique_ptr<LrScheduler> inner_;
 };
 
+// The schedule types, in the order of schedule.h, for help texts and error messages.
+static const std::vector<std::string>& scheduler_types() {
+  static const std::vector<std::string> types = {"constant",   "step",    "multistep",     "exponential", "cosine",
+                                                 "polynomial", "plateau", "warm-restarts", "onecycle"};
+  return types;
+}
+
 std::unique_ptr<LrScheduler> make_main(const ScheduleJson& spec, const std::string& type, std::vector<double> base,
                                        long length) {
   const long whole = std::max(length, 1L);
@@ -479,11 +486,6 @@ std::unique_ptr<LrScheduler> make_main(const ScheduleJson& spec, const std::stri
 
 }  // namespace
 
-const std::vector<std::string>& scheduler_types() {
-  static const std::vector<std::string> types = {"constant",   "step",    "multistep",     "exponential", "cosine",
-                                                 "polynomial", "plateau", "warm-restarts", "onecycle"};
-  return types;
-}
 
 std::unique_ptr<LrScheduler> make_scheduler(const ScheduleJson& spec, std::vector<double> base_lrs, long length) {
   if (!spec.is_object()) throw std::invalid_argument("a schedule must be a JSON object with a \"type\"");

@@ -81,7 +81,5 @@ std::unique_ptr<LrScheduler> make_scheduler(const ScheduleJson& spec, std::vecto
 // A number as messages print it: %g, "0.001", "1e-07".
 std::string format_number(double v);
 
-// The schedule types, in the order above, for help texts and error messages.
-const std::vector<std::string>& scheduler_types();
 
 }  // namespace flopslab::nn

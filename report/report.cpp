@@ -38,7 +38,8 @@ std::vector<std::unique_ptr<ReportSection>> report_sections() {
   return sections;
 }
 
-std::string default_report_dir(const MachineInfo& machine) {
+// "reports/<slug>-<date>", with "-2", "-3", ... appended if that exists already.
+static std::string default_report_dir(const MachineInfo& machine) {
   const std::string base = fmt::format("reports/{}-{}", machine_slug(machine), today_utc());
   std::string dir = base;
   for (int n = 2; fs::exists(dir); ++n) dir = fmt::format("{}-{}", base, n);

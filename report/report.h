@@ -27,8 +27,6 @@ struct ReportOutcome {
   bool checks_passed = true;       // every kernel result matched its reference
 };
 
-// "reports/<slug>-<date>", with "-2", "-3", ... appended if that exists already.
-std::string default_report_dir(const MachineInfo& machine);
 // Where the course's files go by default: today's latest report of this machine when it has
 // none yet (the course joins the report), else a new directory as default_report_dir.
 std::string default_course_dir(const MachineInfo& machine);

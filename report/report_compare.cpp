@@ -41,7 +41,11 @@ void gemm_rows(std::vector<Figure>& out, const std::string& section, const Json&
 
 }  // namespace
 
-std::vector<Figure> headline_figures(const Json& report) {
+// Every headline figure of a report.json: peaks, latency per level, bandwidth per kernel (in
+// cache and at the largest working set), GEMM and convolution rungs, channel shuffle, training
+// throughput and accuracy, the GPU's probes and GEMM rungs. Throws std::invalid_argument when
+// `report` is not a flopslab report.
+static std::vector<Figure> headline_figures(const Json& report) {
   if (!report.is_object() || !report.contains("schema") || !report.contains("sections") || !report["sections"].is_object())
     throw std::invalid_argument("not a flopslab report (no schema and sections)");
   std::vector<Figure> out;

@@ -15,11 +15,6 @@ struct Figure {
   double value = 0;
   bool higher_is_better = true;  // false for latencies and times
 };
-// Every headline figure of a report.json: peaks, latency per level, bandwidth per kernel (in
-// cache and at the largest working set), GEMM and convolution rungs, channel shuffle, training
-// throughput and accuracy, the GPU's probes and GEMM rungs. Throws std::invalid_argument when
-// `report` is not a flopslab report.
-std::vector<Figure> headline_figures(const Json& report);
 
 struct ComparedFigure {
   std::string section, name, unit;

@@ -149,6 +149,9 @@ RUNS = {
                            "fresh"),
     "flopslab compare A B": Run(f"flopslab compare {REPORT} {REPORT_B} --out compared",
                                 ["compared/compare.md", "compared/compare.json"], "root"),
+    "flopslab compare": Run(f"flopslab compare {REPORT} {REPORT_B} --out compared",
+                            ["compared/compare.md", "compared/compare.json"], "root"),
+    "scripts/check-layout": Run("scripts/check-layout", [], "real-root", stdout="^check-layout: [0-9]+ includes"),
     "build/flopslab compare A B [--out DIR]": Run(f"flopslab compare {REPORT} {REPORT_B} --out compared",
                                                   ["compared/compare.md"], "root"),
     "build/flopslab course [--from N] [--to M] [--quick] [--out DIR]":

@@ -187,21 +187,10 @@ TEST_CASE("--device cuda refuses what is not on the GPU yet: no GPU here, fp16 a
 
 namespace {
 // Two ranks as the trainer sees them, without MPI: enough to reach its data-parallel checks.
-struct TwoRanks : Communicator {
-  int rank() const override { return 0; }
+struct TwoRanks : SingleProcess {
   int world() const override { return 2; }
-  int local_rank() const override { return 0; }
   std::string backend() const override { return "two ranks (test)"; }
-  void broadcast(float*, std::int64_t, int) override {}
-  void broadcast(double*, std::int64_t, int) override {}
-  void allreduce_sum(float*, std::int64_t) override {}
-  void allreduce_sum(double*, std::int64_t) override {}
-  void allreduce_max(double*, std::int64_t) override {}
-  int start_allreduce_sum(float*, std::int64_t) override { return 0; }
-  bool test(int) override { return true; }
-  void wait(int) override {}
   void exchange(const float*, float*, std::int64_t, int, int) override {}
-  void barrier() override {}
   [[noreturn]] void abort(const std::string& message, int) override { throw std::runtime_error(message); }
 };
 }  // namespace

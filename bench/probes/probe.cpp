@@ -58,7 +58,10 @@ std::string probe_names() {
   return names;
 }
 
-std::int64_t default_max_bytes(const MachineInfo& machine, bool quick) {
+// The largest working set each memory probe wants by default: at least 1 GiB, and 4x the
+// last-level cache when that is more (quick: 64 MiB), but never more than half the memory
+// the OS has available.
+static std::int64_t default_max_bytes(const MachineInfo& machine, bool quick) {
   std::int64_t llc = 0;
   for (int level = 1; level <= 4; ++level) llc = std::max(llc, cache_bytes(machine, level));
   std::int64_t bytes = quick ? std::int64_t(64) << 20 : std::max(std::int64_t(1) << 30, 4 * llc);

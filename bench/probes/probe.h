@@ -70,10 +70,6 @@ std::span<const Probe> cpu_probes();
 std::span<const Probe> gpu_probes();
 const Probe* find_probe(std::string_view name);
 
-// The largest working set each memory probe wants by default: at least 1 GiB, and 4x the
-// last-level cache when that is more (quick: 64 MiB), but never more than half the memory
-// the OS has available.
-std::int64_t default_max_bytes(const MachineInfo& machine, bool quick);
 
 struct ProbeSessionOptions {
   bool quick = false;

@@ -17,7 +17,8 @@
 
 namespace flopslab::bench {
 
-std::string find_mpirun() {
+// The path of mpirun on PATH, or "" when there is none.
+static std::string find_mpirun() {
   const char* path = std::getenv("PATH");
   std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
   for (std::string dir; std::getline(dirs, dir, ':');) {

@@ -9,8 +9,6 @@
 
 namespace flopslab::bench {
 
-// The path of mpirun on PATH, or "" when there is none.
-std::string find_mpirun();
 // The shell command that runs this executable with `args` on `ranks` ranks: --oversubscribe
 // where the machine has fewer cores than ranks, and as root the two variables Open MPI asks
 // for before it runs as root (set for this child only). Throws std::runtime_error naming what

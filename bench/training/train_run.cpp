@@ -49,7 +49,7 @@ std::string checkpoint_file_problem(const std::string& path) {
   return {};
 }
 
-const char* class_name(std::int64_t label) { return label >= 0 && label < 10 ? kClassNames[label] : "?"; }
+static const char* class_name(std::int64_t label) { return label >= 0 && label < 10 ? kClassNames[label] : "?"; }
 
 std::string train_run_problem(const TrainRunOptions& o) {
   const auto& models = nn::model_names();

@@ -83,6 +83,5 @@ Table class_table(const nn::Metrics& metrics, const std::vector<std::int64_t>& c
 Table confusion_table(const nn::Metrics& metrics, const std::vector<std::int64_t>& classes = {});
 // Milliseconds per step in each layer's forward and backward (and recomputation), with shares.
 Table layer_time_table(const nn::LayerTimes& times);
-const char* class_name(std::int64_t label);  // Fashion-MNIST's, "7" past them
 
 }  // namespace flopslab::bench

@@ -5,7 +5,7 @@
 // only the few functions used are declared; without it the link comes from sysfs.
 // (No fmt in .cu files: nvcc's front end rejects fmt 9's compile-time format checks.)
 #include <cuda_runtime.h>
-#include <dlfcn.h>
+#include "harness/shared_library.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -33,21 +33,20 @@ struct Nvml {
   std::string why;
 
   Nvml() {
-    void* lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
+    SharedLibrary lib("libnvidia-ml.so.1");
+    if (!lib.loaded()) {
       why = "NVML not found (libnvidia-ml.so.1 comes with the driver)";
       return;
     }
-    auto sym = [&](auto& fn, const char* name) { fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name)); };
-    sym(init, "nvmlInit_v2");
-    sym(by_bus_id, "nvmlDeviceGetHandleByPciBusId_v2");
-    sym(clock, "nvmlDeviceGetClockInfo");
-    sym(gen, "nvmlDeviceGetCurrPcieLinkGeneration");
-    sym(width, "nvmlDeviceGetCurrPcieLinkWidth");
-    sym(gen_max, "nvmlDeviceGetMaxPcieLinkGeneration");
-    sym(width_max, "nvmlDeviceGetMaxPcieLinkWidth");
-    if (!init || !by_bus_id || !clock || !gen || !width || !gen_max || !width_max) {
-      why = "NVML lacks a function flopslab uses";
+    lib.bind(init, "nvmlInit_v2");
+    lib.bind(by_bus_id, "nvmlDeviceGetHandleByPciBusId_v2");
+    lib.bind(clock, "nvmlDeviceGetClockInfo");
+    lib.bind(gen, "nvmlDeviceGetCurrPcieLinkGeneration");
+    lib.bind(width, "nvmlDeviceGetCurrPcieLinkWidth");
+    lib.bind(gen_max, "nvmlDeviceGetMaxPcieLinkGeneration");
+    lib.bind(width_max, "nvmlDeviceGetMaxPcieLinkWidth");
+    if (!lib.first_missing().empty()) {
+      why = "NVML lacks " + lib.first_missing() + ", which flopslab uses";
       return;
     }
     ok = init() == 0;

@@ -7,6 +7,7 @@
 
 #include "bench/probes/probe.h"
 #include "lessons/frame.h"
+#include "lessons/report_data.h"
 
 namespace flopslab::lessons {
 

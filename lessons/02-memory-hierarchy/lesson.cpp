@@ -9,6 +9,7 @@
 #include "harness/files.h"
 #include "bench/probes/probe.h"
 #include "lessons/frame.h"
+#include "lessons/report_data.h"
 #include "harness/format.h"
 
 namespace flopslab::lessons {

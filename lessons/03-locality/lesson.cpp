@@ -8,6 +8,7 @@
 #include "bench/probes/probe.h"
 #include "harness/files.h"
 #include "lessons/frame.h"
+#include "lessons/report_data.h"
 #include "harness/format.h"
 
 namespace flopslab::lessons {

@@ -8,6 +8,7 @@
 #include "harness/machine/gpu_runtime.h"
 #include "bench/probes/probe.h"
 #include "lessons/frame.h"
+#include "lessons/report_data.h"
 
 namespace flopslab::lessons {
 

@@ -5,6 +5,7 @@
 
 #include "bench/training/train_run.h"
 #include "lessons/frame.h"
+#include "lessons/training_setup.h"
 #include "nn/gradcheck.h"
 
 namespace flopslab::lessons {
@@ -39,8 +40,7 @@ int run_lesson_12(const LessonOptions& options) {
   lesson.show(grads);
 
   // 3. Training, as in the seed: Adam, lr 0.003, batch 64, 5 epochs (quick: a subset, 1 epoch).
-  const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, options.quick ? 5000 : 0,
-                                                           options.quick ? 1000 : 0);
+  const bench::LoadedData data = lesson_data(options, 5000, 1000);
   nn::TrainOptions t{.batch = 64, .threads = threads, .transforms = data.normalise};
   t.on_step = [&](const nn::StepInfo& s) {
     if (s.step % 100 == 0)

@@ -7,6 +7,7 @@
 
 #include "bench/training/train_run.h"
 #include "lessons/frame.h"
+#include "lessons/training_setup.h"
 #include "nn/init.h"
 #include "nn/loss.h"
 
@@ -53,8 +54,7 @@ double norm(const nn::Tensor& t) {
 int run_lesson_13(const LessonOptions& options) {
   LessonRun lesson(13, "Initialisation and activations");
   const int threads = lesson_threads(options);
-  const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, options.quick ? 3000 : 0,
-                                                           options.quick ? 1000 : 0);
+  const bench::LoadedData data = lesson_data(options, 3000, 1000);
 
   // 1. One backward pass of a deep MLP on 256 real images: how big is each layer's gradient?
   nn::DataLoader loader(data.train, 256, false, false, 0, data.normalise);

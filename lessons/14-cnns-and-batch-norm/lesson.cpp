@@ -7,22 +7,21 @@
 
 #include "bench/training/train_run.h"
 #include "lessons/frame.h"
+#include "lessons/training_setup.h"
 
 namespace flopslab::lessons {
 
 int run_lesson_14(const LessonOptions& options) {
   LessonRun lesson(14, "CNNs and batch norm");
   const int threads = lesson_threads(options);
-  const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, options.quick ? 8000 : 0,
-                                                           options.quick ? 1000 : 0);
+  const bench::LoadedData data = lesson_data(options, 8000, 1000);
   const int epochs = 2;
 
   auto run = [&](const char* model_name, const char* optimizer, double lr) {
     std::mt19937_64 rng(3);
     auto model = nn::make_model(model_name, rng);
-    nn::TrainOptions t{.batch = 64, .threads = threads, .transforms = data.normalise};
-    t.on_step = lesson.training_progress(model_name);
-    return nn::train(*model, optimizer, lr, epochs, data.train, data.test, t).back();
+    return nn::train(*model, optimizer, lr, epochs, data.train, data.test, lesson_trainer(lesson, options, data, model_name))
+        .back();
   };
 
   // 1. Convolutions against fully connected layers.

@@ -9,6 +9,7 @@
 #include "bench/training/train_run.h"
 #include "harness/build_info.h"
 #include "lessons/frame.h"
+#include "lessons/training_setup.h"
 #include "nn/lr_find.h"
 
 namespace flopslab::lessons {
@@ -17,15 +18,15 @@ int run_lesson_15(const LessonOptions& options) {
   LessonRun lesson(15, "Optimizers and schedules");
   const int threads = lesson_threads(options);
   const bool quick = options.quick;
-  const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, quick ? 6400 : 0, quick ? 2000 : 0);
+  const bench::LoadedData data = lesson_data(options, 6400, 2000);
   const int epochs = 5;
   // The history of one run; a run whose loss diverges ends there, counted at chance (10%).
   auto run = [&](const nn::Recipe& recipe, const std::string& what, std::int64_t batch = 64) {
     std::mt19937_64 rng(15);
     auto model = nn::make_model("mlp", rng);
-    nn::Trainer trainer(*model, recipe, data.train,
-                        {.batch = batch, .threads = threads, .transforms = data.normalise,
-                         .on_step = lesson.training_progress(what)});
+    nn::TrainOptions o = lesson_trainer(lesson, options, data, what);
+    o.batch = batch;
+    nn::Trainer trainer(*model, recipe, data.train, o);
     try {
       return trainer.run(data.test);
     } catch (const std::runtime_error&) {  // the loop's non-finite-loss stop

@@ -7,6 +7,7 @@
 #include "bench/training/inference_bench.h"
 #include "bench/training/train_run.h"
 #include "lessons/frame.h"
+#include "lessons/training_setup.h"
 #include "nn/fuse.h"
 
 namespace flopslab::lessons {
@@ -15,15 +16,14 @@ int run_lesson_18(const LessonOptions& options) {
   LessonRun lesson(18, "Inference fusion");
   const int threads = lesson_threads(options);
   const bool quick = options.quick;
-  const bench::LoadedData data = bench::load_training_data(nn::kFashionMnistDir, quick ? 6400 : 0, quick ? 2000 : 0);
+  const bench::LoadedData data = lesson_data(options, 6400, 2000);
 
   // 1. A trained CNN: its batch norms hold real statistics to fold.
   std::mt19937_64 rng(18);
   auto cnn = nn::make_model("cnn", rng);
   {
-    nn::TrainOptions o{.batch = 64, .threads = threads, .transforms = data.normalise};
-    o.on_step = lesson.training_progress("training the CNN");
-    nn::Trainer t(*cnn, nn::constant_recipe("sgd", 0.05, 1, 0), data.train, o);
+    nn::Trainer t(*cnn, nn::constant_recipe("sgd", 0.05, 1, 0), data.train,
+                  lesson_trainer(lesson, options, data, "training the CNN"));
     t.run(data.test);
   }
   lesson.say(fmt::format(

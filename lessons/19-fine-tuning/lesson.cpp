@@ -6,6 +6,7 @@
 
 #include "bench/training/train_run.h"
 #include "lessons/frame.h"
+#include "lessons/training_setup.h"
 #include "nn/checkpoint.h"
 #include "nn/parts.h"
 
@@ -15,7 +16,7 @@ int run_lesson_19(const LessonOptions& options) {
   LessonRun lesson(19, "Fine-tuning");
   const int threads = lesson_threads(options);
   const bool quick = options.quick;
-  const bench::LoadedData all = bench::load_training_data(nn::kFashionMnistDir, quick ? 20000 : 0, quick ? 2000 : 0);
+  const bench::LoadedData all = lesson_data(options, 20000, 2000);
   // The source: the five garments that are hard to tell apart, so the body must learn shapes
   // and textures. The target: the other five, from a handful of labels each.
   const std::vector<std::int64_t> source_classes{0, 2, 3, 4, 6}, target_classes{1, 5, 7, 8, 9};
@@ -25,8 +26,8 @@ int run_lesson_19(const LessonOptions& options) {
   const nn::Dataset target_test = bench::select_classes(all.test, target_classes);
   auto train = [&](nn::Sequential& model, const nn::Dataset& data, const nn::Dataset& test, double lr, int epochs,
                    nn::TrainOptions o, const std::string& what) {
-    o.batch = 32, o.threads = threads, o.transforms = all.normalise;
-    o.on_step = lesson.training_progress(what, 20);
+    const nn::TrainOptions base = lesson_trainer(lesson, options, all, what, 20);
+    o.batch = 32, o.threads = base.threads, o.transforms = base.transforms, o.on_step = base.on_step;
     return nn::train(model, "adam", lr, epochs, data, test, o).back().test.accuracy;
   };
 

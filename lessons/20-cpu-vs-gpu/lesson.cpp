@@ -12,6 +12,7 @@
 #include "bench/probes/probe.h"
 #include "bench/training/step_timing.h"
 #include "lessons/frame.h"
+#include "lessons/report_data.h"
 #include "nn/device.h"
 
 namespace flopslab::lessons {

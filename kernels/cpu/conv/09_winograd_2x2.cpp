@@ -1,12 +1,10 @@
 // Step 9: Winograd F(2x2, 3x3): a 2x2 output tile from a 4x4 input tile, 16 GEMMs over the
 // transformed tiles, 2.25x fewer multiplications than the direct sum; its short sums round less
 // than the direct kernel's. The algorithm, its error and its speed: kernels/cpu/conv/winograd.h.
-#include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/conv/winograd.h"
 #include "kernels/registry.h"
 
-namespace flopslab::conv::cpu {
-namespace winograd {
+namespace flopslab::conv::cpu::winograd {
 template <>
 struct Transforms<2> {
   static constexpr int t = 4;
@@ -14,20 +12,9 @@ struct Transforms<2> {
   static constexpr float g[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
   static constexpr float at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
 };
-}  // namespace winograd
+}  // namespace flopslab::conv::cpu::winograd
 
-FLOPSLAB_MULTIVERSION(void, input_tiles_2,
-                      (const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps),
-                      (rows, stride, lanes, v, ps)) {
-  winograd::input_tiles<2>(rows, stride, lanes, v, ps);
-}
-FLOPSLAB_MULTIVERSION(void, output_tiles_2,
-                      (const float* m, std::int64_t ps, std::int64_t lanes, float* out, std::int64_t stride),
-                      (m, ps, lanes, out, stride)) {
-  winograd::output_tiles<2>(m, ps, lanes, out, stride);
-}
-
-}  // namespace flopslab::conv::cpu
+FLOPSLAB_WINOGRAD_TILE_FUNCTIONS(2)
 
 namespace flopslab::conv {
 // The error the checker allows, stated as the roundoff of a perturbed input (see

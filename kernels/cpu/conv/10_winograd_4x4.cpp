@@ -1,12 +1,10 @@
 // Step 10: Winograd F(4x4, 3x3): a 4x4 output tile from a 6x6 input tile, 36 GEMMs, 4x fewer
 // multiplications, paid for with transforms whose coefficients (4s, 5s, 1/6, 1/24) round about
 // 5x more than the direct sum. The algorithm, its error and its speed: kernels/cpu/conv/winograd.h.
-#include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/conv/winograd.h"
 #include "kernels/registry.h"
 
-namespace flopslab::conv::cpu {
-namespace winograd {
+namespace flopslab::conv::cpu::winograd {
 template <>
 struct Transforms<4> {
   static constexpr int t = 6;
@@ -20,20 +18,9 @@ struct Transforms<4> {
                                     {0, 0, 1}};
   static constexpr float at[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
 };
-}  // namespace winograd
+}  // namespace flopslab::conv::cpu::winograd
 
-FLOPSLAB_MULTIVERSION(void, input_tiles_4,
-                      (const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps),
-                      (rows, stride, lanes, v, ps)) {
-  winograd::input_tiles<4>(rows, stride, lanes, v, ps);
-}
-FLOPSLAB_MULTIVERSION(void, output_tiles_4,
-                      (const float* m, std::int64_t ps, std::int64_t lanes, float* out, std::int64_t stride),
-                      (m, ps, lanes, out, stride)) {
-  winograd::output_tiles<4>(m, ps, lanes, out, stride);
-}
-
-}  // namespace flopslab::conv::cpu
+FLOPSLAB_WINOGRAD_TILE_FUNCTIONS(4)
 
 namespace flopslab::conv {
 // The error the checker allows, stated as the roundoff of a perturbed input (see

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv/conv_cpu.h"
+#include "kernels/cpu/multiversion.h"
 
 namespace flopslab::conv::cpu::winograd {
 
@@ -203,3 +204,19 @@ void forward(const Operands& op, const RunContext& ctx) {
 }
 
 }  // namespace flopslab::conv::cpu::winograd
+
+// input_tiles_M and output_tiles_M in namespace flopslab::conv::cpu, compiled per ISA level
+// (multiversion.h), for a rung's file to hand to winograd::forward<M, ...>.
+#define FLOPSLAB_WINOGRAD_TILE_FUNCTIONS(M)                                                                  \
+  namespace flopslab::conv::cpu {                                                                            \
+  FLOPSLAB_MULTIVERSION(void, input_tiles_##M,                                                               \
+                        (const float* rows, std::int64_t stride, std::int64_t lanes, float* v, std::int64_t ps), \
+                        (rows, stride, lanes, v, ps)) {                                                      \
+    winograd::input_tiles<M>(rows, stride, lanes, v, ps);                                                    \
+  }                                                                                                          \
+  FLOPSLAB_MULTIVERSION(void, output_tiles_##M,                                                              \
+                        (const float* m, std::int64_t ps, std::int64_t lanes, float* out, std::int64_t stride), \
+                        (m, ps, lanes, out, stride)) {                                                       \
+    winograd::output_tiles<M>(m, ps, lanes, out, stride);                                                    \
+  }                                                                                                          \
+  }

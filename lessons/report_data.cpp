@@ -1,0 +1,66 @@
+// Reading figures out of report JSON: points by their fields, stored reports, hidden SMT.
+#include "lessons/report_data.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace flopslab::lessons {
+
+const Json* find_point(const Json& points, const std::vector<std::pair<std::string, Json>>& match) {
+  for (const Json& p : points) {
+    bool all = true;
+    for (const auto& [key, value] : match) all = all && p.contains(key) && p[key] == value;
+    if (all) return &p;
+  }
+  return nullptr;
+}
+
+double point_value(const Json& points, const std::vector<std::pair<std::string, Json>>& match, const char* field) {
+  const Json* p = find_point(points, match);
+  return p != nullptr && p->contains(field) && (*p)[field].is_number() ? (*p)[field].get<double>() : std::nan("");
+}
+
+std::string StoredRun::describe() const {
+  const Json& m = report.value("machine", Json::object());
+  const Json& cpu = m.value("cpu", Json::object());
+  const Json& topology = m.value("topology", Json::object());
+  return fmt::format("Rechecked from {}: measured on {} ({} cores reported) on {}{}. Nothing is measured now; the "
+                     "checks below run on the data stored there.",
+                     path, cpu.value("brand", std::string("an unnamed CPU")), topology.value("physical_cores", 0),
+                     m.value("date_utc", std::string("an unknown date")),
+                     report.value("quick", false) ? " in quick mode" : "");
+}
+
+bool StoredRun::has_cpu_section(const char* name) const {
+  const Json& sections = report.value("sections", Json::object());
+  return sections.contains("cpu") && sections["cpu"].is_object() && sections["cpu"].contains(name);
+}
+
+const Json& StoredRun::cpu_section(const char* name) const {
+  if (!has_cpu_section(name)) throw std::runtime_error(fmt::format("{} has no sections.cpu.{}", path, name));
+  return report["sections"]["cpu"][name];
+}
+
+HiddenSmt find_hidden_smt(const Json& threads_probe) {
+  HiddenSmt h;
+  const Json& points = threads_probe.value("points", Json::array());
+  const int cores = threads_probe.value("cores", 0), logical = threads_probe.value("logical_cpus", 0);
+  if (logical != cores || cores < 4 || cores % 2 != 0) return h;
+  const int half = cores / 2;
+  const double one = point_value(points, {{"threads", 1}}, "fma_gflops");
+  const double at_half = point_value(points, {{"threads", half}}, "fma_gflops");
+  const double all = point_value(points, {{"threads", cores}}, "fma_gflops");
+  if (!(one > 0) || !std::isfinite(at_half) || !std::isfinite(all)) return h;
+  if (all >= 0.6 * cores * one || at_half < 0.8 * half * one) return h;
+  h.found = true, h.cores = half, h.half_speedup = at_half / one, h.rest_gain = all / at_half - 1;
+  h.finding = fmt::format(
+      "The topology shows {0} cores with one hardware thread each, but the FMA loop scaled {1:.2f}x on {2} threads "
+      "and {3:.2f}x on all {0}: the second {2} threads added {4:+.0f}%. That is what {2} cores with two hardware threads "
+      "each do when a hypervisor presents every hardware thread as a core. The checks below count {2} cores.",
+      cores, h.half_speedup, half, all / one, 100 * h.rest_gain);
+  return h;
+}
+
+}  // namespace flopslab::lessons
