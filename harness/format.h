@@ -2,6 +2,7 @@
 // shapes, and a timing's statistics and a check's outcome as the same JSON fields everywhere.
 #pragma once
 
+#include <limits>
 #include <string>
 
 #include "harness/check/gemm_check.h"
@@ -10,6 +11,9 @@
 #include "kernels/gemm.h"
 
 namespace flopslab::bench {
+
+// A figure that was not measured (a peer that did not run, an empty table cell).
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // "0.912", "12.3", "1562": three significant figures without exponents.
 std::string format_rate(double value);

@@ -19,7 +19,7 @@ using namespace flopslab;
 
 namespace {
 
-const std::vector<gemm::Shape> kShapes = {
+const std::vector<gemm::Shape> kGemmShapes = {
     {1, 1, 1},     {2, 2, 2},      {7, 7, 7},       {31, 31, 31},   {33, 33, 33},   {64, 64, 64},
     {127, 127, 127}, {129, 129, 129}, {255, 255, 255}, {257, 257, 257}, {1000, 1000, 1000},
     {1, 300, 7},   {300, 1, 7},    {5, 3, 400},     {97, 61, 1},    {200, 37, 129}, {13, 517, 33},
@@ -55,7 +55,7 @@ TEST_CASE("every CPU GEMM variant matches the float64 reference") {
       MESSAGE(v->name << " not tested: " << v->unavailable());
       continue;
     }
-    for (const gemm::Shape& s : kShapes) {
+    for (const gemm::Shape& s : kGemmShapes) {
       for (std::int64_t pad : {0, 3}) {
         if (pad == 3 && s.m * s.n * s.k > 300 * 300 * 300) continue;  // padding matters at small sizes
         for (int threads : v->multithreaded ? std::vector<int>{1, 2, 3} : std::vector<int>{1}) {

@@ -20,7 +20,6 @@
 
 namespace flopslab::bench {
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 conv::Shape layer(std::int64_t n, std::int64_t c, std::int64_t hw, std::int64_t k, std::int64_t r, std::int64_t s,
                   std::int64_t groups = 1, std::int64_t stride = 1) {

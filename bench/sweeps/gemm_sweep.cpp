@@ -15,7 +15,6 @@
 namespace flopslab::bench {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool same_shape(gemm::Shape a, gemm::Shape b) { return a.m == b.m && a.n == b.n && a.k == b.k; }
 

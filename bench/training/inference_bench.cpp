@@ -241,7 +241,7 @@ Table inference_step_table(const InferenceResult& r) {
                {"fused ms", Table::Align::right}, {"saved ms", Table::Align::right},
                {"oneDNN post-ops ms", Table::Align::right}});
   for (std::size_t i = 0; i < r.step_times.size(); ++i) {
-    const StepTiming& s = r.step_times[i];
+    const FusionStepTiming& s = r.step_times[i];
     std::string name = s.step;
     if (name.size() > 60) name = name.substr(0, 57) + "...";
     steps.add_row({std::to_string(i), name, ms(s.unfused), ms(s.fused),

@@ -52,7 +52,7 @@ struct TorchInference {
 
 // One top-level step of the plan at the large batch: the layers it replaces, fused by us,
 // fused by oneDNN (median 0 when not run).
-struct StepTiming {
+struct FusionStepTiming {
   std::string step;
   Timing unfused, fused, onednn;
 };
@@ -65,7 +65,7 @@ struct InferenceResult {
   double max_abs = 0, relative = 0;  // whole model, at the large batch
   std::vector<nn::InferencePlan::StepError> steps;
   std::vector<InferenceRow> rows;    // batch 1, then the large batch
-  std::vector<StepTiming> step_times;
+  std::vector<FusionStepTiming> step_times;
   std::string onednn_note;           // why the oneDNN column is empty
   double onednn_relative = 0;        // the oneDNN plan against the unfused model, at the large batch
   TorchInference torch;

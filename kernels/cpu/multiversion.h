@@ -8,12 +8,15 @@
 // (x86-64-v3) or baseline SSE2. The body is written once, as an always-inline function that
 // each copy inlines under its own target. The choice goes through cpu_features(), so
 // FLOPSLAB_SIMD caps it like every other kernel (GCC's target_clones would let the loader
-// choose by the real CPU). Other architectures get the body alone.
+// choose by the real CPU). Other architectures get the body alone, and so does a build with
+// FLOPSLAB_ONE_ISA_COPY (the AddressSanitizer tree's: the body's memory use is the same in
+// every copy, and compiling three instrumented copies of the Winograd transforms alone takes
+// minutes).
 #pragma once
 
 #include "kernels/cpu/cpu_features.h"
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(FLOPSLAB_ONE_ISA_COPY)
 // ISA lists rather than "arch=x86-64-v3": GCC inlines only between functions of the same arch.
 #define FLOPSLAB_TARGET_V3 __attribute__((target("avx2,fma,bmi,bmi2,f16c,lzcnt,movbe")))
 #define FLOPSLAB_TARGET_V4 \
