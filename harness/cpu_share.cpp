@@ -17,8 +17,8 @@ namespace flopslab::bench {
 
 std::string CpuShare::describe() const {
   if (!known) return "CPU share unknown (/proc/stat unreadable)";
-  return fmt::format("{:.2f} of {} CPUs free (steal {:.2f}, other processes {:.2f})", free_cpus(), cpus, steal_cpus,
-                     other_cpus);
+  return fmt::format("{:.2f} of {} CPUs free (steal {:.2f}, other processes {:.2f}), {:.2f} used by flopslab",
+                     free_cpus(), cpus, steal_cpus, other_cpus, own_cpus);
 }
 
 Json CpuShare::to_json() const {
@@ -108,7 +108,10 @@ TimingOptions share_timing(TimingOptions options) {
 
 bool had_cpus_for(const CpuShare& share, int threads) {
   if (!share.known) return true;
-  return share.free_cpus() >= 0.9 * std::min(threads, share.cpus);
+  const double wanted = std::min(threads, share.cpus);
+  // Free CPUs are not enough: the threads must also have run on them. Busy threads that shared
+  // one CPU (a lost pin, a CPU taken offline) leave the other idle and use half the time.
+  return share.free_cpus() >= 0.9 * wanted && share.own_cpus >= 0.75 * wanted;
 }
 
 }  // namespace flopslab::bench

@@ -22,7 +22,7 @@ struct CpuShare {
   double own_cpus = 0;       // CPUs' worth of time this process used
   // CPUs left for this process: cpus - steal - other. On an idle machine equal to cpus.
   double free_cpus() const { return cpus - steal_cpus - other_cpus; }
-  // "1.02 of 2 CPUs free (steal 0.95, other processes 0.03)".
+  // "1.02 of 2 CPUs free (steal 0.95, other processes 0.03), 1.01 used by flopslab".
   std::string describe() const;
   Json to_json() const;
   static CpuShare from_json(const Json& j);  // unknown when j lacks the fields
@@ -50,8 +50,9 @@ class CpuShareMeter {
 // 10 ms ticks resolve a lost CPU.
 TimingOptions share_timing(TimingOptions options);
 
-// Whether a measurement on `threads` threads had its CPUs: true when the share is unknown or
-// at least 90% of min(threads, CPUs in the mask) were free over it.
+// Whether a measurement on `threads` busy threads had its CPUs: true when the share is unknown,
+// or when at least 90% of min(threads, CPUs in the mask) were free over it and this process
+// used at least 75% of them.
 bool had_cpus_for(const CpuShare& share, int threads);
 
 }  // namespace flopslab::bench

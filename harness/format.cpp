@@ -61,4 +61,8 @@ std::string format_bytes(double bytes) {
              : fmt::format("{:.2f} {}", bytes, units[u]);
 }
 
+std::string plural(long long count, const std::string& noun) {
+  return fmt::format("{} {}{}", count, noun, count == 1 ? "" : "s");
+}
+
 }  // namespace flopslab::bench

@@ -21,6 +21,8 @@ std::string format_ratio(double ratio);      // "0.93x", "12.4x", "-" for NaN
 std::string format_percent(double fraction);  // "93.4%", "-" for NaN
 // "1.50 GiB", "512 KiB", "17 B".
 std::string format_bytes(double bytes);
+// "1 core", "2 cores": a count and its noun, which takes an s unless the count is 1.
+std::string plural(long long count, const std::string& noun);
 // "2048x2048x2048", or "2048^3" for a cube.
 std::string format_shape(gemm::Shape shape);
 

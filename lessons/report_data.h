@@ -31,10 +31,11 @@ struct StoredRun {
 // show. A hypervisor may present each core's two hardware threads as two cores: then FMA
 // throughput grows linearly up to half of them and hardly at all beyond. Found when the topology
 // shows no SMT, the loop on all "cores" stayed under 0.6x linear, and on half of them it reached
-// 0.8x linear.
+// 0.8x linear. Two "cores" draw no curve: there the probe's L1 test decides (one shared L1 is
+// one core).
 struct HiddenSmt {
   bool found = false;
-  int cores = 0;           // the cores the curve shows (half the reported ones)
+  int cores = 0;           // the cores the curve shows (half the reported ones; 1 of 2)
   double half_speedup = 0; // FMA speed-up on those cores
   double rest_gain = 0;    // what the other half of the threads added, relative (0.02: +2%)
   std::string finding;     // one paragraph for the lesson's text

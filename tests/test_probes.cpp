@@ -11,6 +11,7 @@
 
 #include "harness/counters.h"
 #include "harness/machine/cpu_model.h"
+#include "harness/affinity.h"
 #include "harness/cpu_share.h"
 #include "harness/machine/levels.h"
 #include "harness/machine/likwid.h"
@@ -340,6 +341,15 @@ TEST_CASE("each probe reports its tables, points and charts (quick mode)") {
     CHECK(r.text().find(r.title()) == 0);
     CHECK(r.markdown("/nonexistent").find("### " + r.title()) == 0);
     CHECK_FALSE(r.json.empty());
+    if (probe.name == std::string("threads") && bench::cpu_order().size() >= 2) {
+      // The L1 test: two sets of 3/4 of the L1, timed alone and together, and its verdict.
+      const Json& l1 = r.json.at("l1_sharing");
+      CHECK(l1["set_bytes"].get<double>() == doctest::Approx(0.75 * l1["l1_bytes"].get<double>()).epsilon(0.01));
+      CHECK(l1["alone_ns"].get<double>() > 0);
+      CHECK(l1["together_ns"].get<double>() > 0);
+      CHECK(l1["shared"] == (l1["together_ns"].get<double>() >= 1.5 * l1["alone_ns"].get<double>()));
+      CHECK(r.text().find("L1 test: CPUs ") != std::string::npos);
+    }
   }
   const bench::ProbeReport latency = bench::find_probe("latency")->run(ctx);
   const Json& points = latency.json["points"];
@@ -383,7 +393,11 @@ TEST_CASE("CPU share: the meter sees this process's own work, and a lost CPU mak
   two.steal_cpus = 0.95;  // the hypervisor ran another guest on one vCPU almost throughout
   CHECK_FALSE(bench::had_cpus_for(two, 2));
   CHECK(bench::had_cpus_for(two, 1));
-  CHECK(two.describe() == "1.00 of 2 CPUs free (steal 0.95, other processes 0.05)");
+  CHECK(two.describe() == "1.00 of 2 CPUs free (steal 0.95, other processes 0.05), 1.90 used by flopslab");
+  two.steal_cpus = 0.05, two.own_cpus = 1.0;  // both threads ran on one CPU: the other was free, unused
+  CHECK_FALSE(bench::had_cpus_for(two, 2));
+  CHECK(bench::had_cpus_for(two, 1));
+  two.steal_cpus = 0.95, two.own_cpus = 1.9;
   const bench::CpuShare back = bench::CpuShare::from_json(two.to_json());
   CHECK(back.known);
   CHECK(back.free_cpus() == doctest::Approx(two.free_cpus()));

@@ -1,11 +1,13 @@
 // Probe "threads": a compute-bound loop (FMA chains) and a memory-bound loop (STREAM triad on
 // a DRAM-sized working set) on 1..N threads, pinned one per core first and then onto the SMT
 // siblings. Compute scales with cores and not with hyperthreads; bandwidth flattens once the
-// memory channels are busy.
+// memory channels are busy. Before the curve, a test of whether the first two "cores" share an
+// L1 cache: on a two-vCPU machine it is what tells two cores from one core's two hardware threads.
 #include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
+#include <omp.h>
 
 #include "harness/affinity.h"
 #include "harness/machine/cpu_peak.h"
@@ -14,6 +16,8 @@
 #include "bench/probes/probe.h"
 #include "bench/probes/stream_runner.h"
 #include "harness/format.h"
+#include "harness/memory.h"
+#include "kernels/cpu/probes/pointer_chase.h"
 
 namespace flopslab::bench {
 
@@ -25,6 +29,60 @@ std::vector<int> thread_steps(int cores, int logical) {
   std::sort(steps.begin(), steps.end());
   return steps;
 }
+
+namespace {
+
+// Two pinned threads each chase a random cycle through 3/4 of the L1 data cache, first thread 0
+// alone, then both at once. On two cores each set stays in its own L1 and the time per load does
+// not change; on one core's two hardware threads the two sets (1.5 L1) no longer fit in the one
+// L1 they share, and loads wait for L2, several times longer. A hypervisor that runs both vCPUs
+// on one physical CPU in turn doubles it too. Needs no FMA unit, so it does not presume what the
+// FMA curve is meant to show.
+struct L1Sharing {
+  int cpu_a = -1, cpu_b = -1;
+  double set_bytes = 0, l1_bytes = 0, alone_ns = 0, together_ns = 0;
+  double ratio() const { return together_ns / alone_ns; }
+  bool shared() const { return ratio() >= 1.5; }
+  Json to_json() const {
+    return Json{{"cpus", {cpu_a, cpu_b}}, {"l1_bytes", l1_bytes},   {"set_bytes", set_bytes},
+                {"alone_ns", alone_ns},   {"together_ns", together_ns}, {"shared", shared()}};
+  }
+};
+
+L1Sharing measure_l1_sharing(const ProbeContext& ctx) {
+  L1Sharing r;
+  r.cpu_a = cpu_order()[0], r.cpu_b = cpu_order()[1];
+  // hwloc's L1 size is right even on virtual machines (it is the core's own); 32 KiB when absent.
+  const std::int64_t reported = cache_bytes(ctx.machine, 1);
+  r.l1_bytes = double(reported > 0 ? std::clamp<std::int64_t>(reported, 16 << 10, 256 << 10) : 32 << 10);
+  const std::int64_t lines = std::int64_t(0.75 * r.l1_bytes) / probes::kLineBytes;
+  r.set_bytes = double(lines * probes::kLineBytes);
+  constexpr std::int64_t kSteps = 1 << 16;  // 0.1-0.3 ms per call
+  HugeBuffer buffers(2 * lines * probes::kLineBytes + 4096);
+  void* heads[2] = {probes::link_random_cycle(buffers.data(), lines, 1),
+                    probes::link_random_cycle(buffers.data() + lines * probes::kLineBytes + 4096, lines, 2)};
+  TimingOptions timing = ctx.timing;
+  timing.min_time_s = std::min(timing.min_time_s, 0.05);
+  timing.max_time_s = std::min(timing.max_time_s, 0.2);
+  pin_team(2);
+  auto ns_per_load = [&](bool both) {
+    const Timing t = measure(
+        [&] {
+#pragma omp parallel num_threads(2)
+          {
+            const int i = omp_get_thread_num();
+            if (both || i == 0) heads[i] = probes::chase(heads[i], kSteps);
+          }
+        },
+        timing);
+    return t.median / double(kSteps) * 1e9;
+  };
+  r.alone_ns = ns_per_load(false);
+  r.together_ns = ns_per_load(true);
+  return r;
+}
+
+}  // namespace
 
 ProbeReport run_threads_probe(const ProbeContext& ctx) {
   ProbeReport report("threads", "Threads and SMT (lesson 04)");
@@ -41,6 +99,12 @@ ProbeReport run_threads_probe(const ProbeContext& ctx) {
   const probes::StreamKernel& triad = *probes::find_stream_kernel("triad");
   TimingOptions timing = ctx.timing;
   timing.max_time_s = std::min(timing.max_time_s, ctx.quick ? 0.1 : 0.5);
+
+  L1Sharing l1;
+  if (cores >= 2 && cpu_order().size() >= 2) {
+    ctx.step("threads: do the first two cores share an L1?");
+    l1 = measure_l1_sharing(ctx);
+  }
 
   struct Step {
     int threads;
@@ -96,6 +160,15 @@ ProbeReport run_threads_probe(const ProbeContext& ctx) {
       "caches. Threads are pinned to one hardware thread per core first ({} cores), then to SMT siblings ({} hardware "
       "threads in all).",
       probes::loop_label(loop), format_bytes(double(n) * 24), cores, logical));
+  if (l1.cpu_a >= 0)
+    report.say(fmt::format(
+        "L1 test: CPUs {} and {}, each chasing pointers through {} (3/4 of the {} L1d): {:.2f} ns per load with one "
+        "thread, {:.2f} with both ({:.2f}x). {}",
+        l1.cpu_a, l1.cpu_b, format_bytes(l1.set_bytes), format_bytes(l1.l1_bytes), l1.alone_ns, l1.together_ns,
+        l1.ratio(),
+        l1.shared() ? "They share one L1: two hardware threads of one core (or one CPU the hypervisor runs both on "
+                      "in turn), whatever the topology says."
+                    : "Each has its own L1: two cores."));
   report.table(std::move(table));
   report.say(fmt::format("On {} cores the compute loop ran {:.2f}x faster than on one (ideal {}x); triad bandwidth grew "
                          "{:.2f}x and reached 90% of its maximum at {} thread{}.",
@@ -111,6 +184,7 @@ ProbeReport run_threads_probe(const ProbeContext& ctx) {
   report.chart("threads.png", "Thread scaling of a compute-bound and a memory-bound loop");
   report.json = Json{{"cores", cores}, {"logical_cpus", logical}, {"fma_loop", loop.name},
                      {"triad_bytes", double(n) * 24}, {"saturation_threads", saturation}, {"points", points}};
+  if (l1.cpu_a >= 0) report.json["l1_sharing"] = l1.to_json();
   return report;
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "harness/cpu_share.h"
+#include "harness/format.h"
 #include "bench/probes/probe.h"
 #include "lessons/frame.h"
 #include "lessons/report_data.h"
@@ -41,11 +42,15 @@ int lesson_04_checks(LessonRun& lesson, const Json& threads) {
     // nothing to FMA-bound work.
     lesson.say("\n" + hidden.finding);
     lesson.check(hidden.rest_gain <= 0.15,
-                 fmt::format("the {} threads beyond the {} cores the curve shows added less than 15% to the "
-                             "compute-bound loop, as SMT siblings do ({:+.0f}%)",
-                             cores - hidden.cores, hidden.cores, 100 * hidden.rest_gain));
+                 fmt::format("the {} beyond the {} the {} shows added less than 15% to the compute-bound loop, as SMT "
+                             "siblings do ({:+.0f}%)",
+                             bench::plural(cores - hidden.cores, "thread"), bench::plural(hidden.cores, "core"),
+                             hidden.cores == 1 ? "L1 test" : "curve", 100 * hidden.rest_gain));
   }
-  if (cores > 1) {
+  if (hidden.found && hidden.cores == 1) {
+    lesson.say("With one core there is no scaling across cores to compare the memory-bound loop with: that half of "
+               "the lesson needs a machine with two cores or more.");
+  } else if (cores > 1) {
     const Json* all_point = find_point(points, {{"threads", cores}});
     const Json fma_share = all_point != nullptr ? all_point->value("fma_cpu_share", Json()) : Json();
     const Json triad_share = all_point != nullptr ? all_point->value("triad_cpu_share", Json()) : Json();
@@ -73,7 +78,7 @@ int lesson_04_checks(LessonRun& lesson, const Json& threads) {
     lesson.check(fma_smt <= 1.15 * fma_all,
                  fmt::format("SMT siblings added less than 15% to the compute-bound loop ({:+.0f}%)",
                              100 * (fma_smt / fma_all - 1)));
-  else
+  else if (!hidden.found)
     lesson.say("This machine has no SMT siblings, so the hyperthread check has nothing to measure.");
   return lesson.finish(fmt::format(
       "cores multiply compute ({:.2f}x on {}) but share the memory channels ({:.2f}x); hyperthreads share a core's "
