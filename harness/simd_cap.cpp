@@ -31,6 +31,10 @@ static std::vector<std::pair<std::string, std::string>> peer_caps() {
   Cap wanted{nullptr, nullptr};
   if (cap == "avx2" && real.can_avx512()) wanted = {"Haswell", "AVX2"};
   if (cap == "scalar" && real.avx) wanted = {"Prescott", "SSE41"};
+  // aarch64: OpenBLAS's Neoverse N1 core is NEON only; its ARMV8 core is its most generic
+  // (still NEON: aarch64 has no SIMD-free OpenBLAS). oneDNN's NEON level is its narrowest.
+  if (cap == "neon" && real.can_sve()) wanted = {"NEOVERSEN1", "ASIMD"};
+  if (cap == "scalar" && real.neon) wanted = {"ARMV8", "ASIMD"};
   std::vector<std::pair<std::string, std::string>> out;
   if (wanted.openblas_core == nullptr) return out;
   if (std::getenv("OPENBLAS_CORETYPE") == nullptr) out.emplace_back("OPENBLAS_CORETYPE", wanted.openblas_core);
@@ -56,7 +60,14 @@ std::string simd_cap_summary() {
   const char* openblas = std::getenv("OPENBLAS_CORETYPE");
   const char* onednn = std::getenv("ONEDNN_MAX_CPU_ISA");
   std::string out = "FLOPSLAB_SIMD=" + cap + ": " +
-                    (cap == "avx2" ? "AVX-512 and AMX hidden" : "AVX, AVX2, FMA, AVX-512 and AMX hidden (baseline SSE2)");
+                    (cap == "avx2"   ? "AVX-512 and AMX hidden"
+                     : cap == "neon" ? "SVE hidden"
+                     : cap == "sve"  ? "nothing hidden (SVE is this CPU's widest set)"
+#if defined(__aarch64__)
+                                     : "NEON and SVE hidden (flopslab's own kernels run scalar)");
+#else
+                                     : "AVX, AVX2, FMA, AVX-512 and AMX hidden (baseline SSE2)");
+#endif
   out += std::string("; OpenBLAS core ") + (openblas != nullptr ? openblas : "as this CPU") + ", oneDNN at most " +
          (onednn != nullptr ? onednn : "this CPU's ISA");
   return out;

@@ -173,6 +173,10 @@ LESSON = re.compile(r"^(build/)?flopslab lesson (N|\d+)( \[--quick\] \[--threads
 SKIPS = {
     "scripts/test": "this test is part of it",
     "scripts/test-sanitized asan tsan": "scripts/test runs it",
+    "scripts/test-aarch64": "scripts/test runs it",
+    "cmake -S . -B build-aarch64 -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DFLOPSLAB_WITH_CUDA=OFF":
+        "the aarch64 cross build: scripts/test-aarch64 makes it and runs its suite under qemu",
+    "cmake --build build-aarch64": "the aarch64 cross build: scripts/test-aarch64 makes it and runs its suite under qemu",
     "scripts/setup-peers": "downloads several GB of PyTorch from PyPI; opt-in, and never needed by the tests",
     "scripts/torch_twin.py": TORCH,
     "scripts/torch_twin.py --model mlp": TORCH,

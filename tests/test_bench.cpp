@@ -21,6 +21,7 @@
 #include "bench/scaling/scale_model.h"
 #include "harness/simd_cap.h"
 #include "harness/table.h"
+#include "kernels/cpu/arm_cores.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/probes/fma_chains.h"
 #include "kernels/registry.h"
@@ -89,9 +90,30 @@ TEST_CASE("CPU features are consistent") {
   const CpuFeatures& f = cpu_features();
   if (f.avx512f) CHECK(f.avx2);
   if (f.avx2) CHECK(f.avx);
+  if (f.sve) CHECK(f.neon);
+  if (f.sve) CHECK((f.sve_bits >= 128 && f.sve_bits <= 2048 && f.sve_bits % 128 == 0));
+  if (f.neon || f.sve) CHECK_FALSE((f.avx || f.fma));  // one architecture's features at a time
   const auto paths = supported_simd_paths();
   CHECK(paths.front() == SimdPath::scalar);
   CHECK(paths.back() == best_simd_path());
+#if defined(__aarch64__)
+  CHECK(f.neon == (simd_cap() != "scalar"));  // NEON is in every aarch64 core
+  CHECK_FALSE(f.brand.empty());  // a core's name, or its MIDR numbers
+#endif
+}
+
+TEST_CASE("aarch64 cores: named by implementer and part, with their FMA lanes") {
+  CHECK(arm_core(0x41, 0xd0c).name == "Neoverse N1");
+  CHECK(arm_core(0x41, 0xd0c).implementer == "ARM");
+  CHECK(arm_core(0x41, 0xd0c).fp32_fma_lanes_per_cycle == 8);
+  CHECK(arm_core(0x41, 0xd4f).name == "Neoverse V2");
+  CHECK(arm_core(0x41, 0xd4f).fp32_fma_lanes_per_cycle == 16);
+  CHECK(arm_core(0x46, 0x001).fp32_fma_lanes_per_cycle == 32);
+  CHECK(arm_core(0x61, 0x023).implementer == "Apple");
+  CHECK(arm_core(0x41, 0xd99).name == "aarch64 core 0x41:0xd99");  // a part the table lacks
+  CHECK(arm_core(0x41, 0xd99).fp32_fma_lanes_per_cycle == 0);      // the measured rate decides
+  CHECK(arm_core(0x12, 0x345).implementer == "unknown");
+  CHECK(arm_core(0, 0).name == "aarch64 core (MIDR not readable)");
 }
 
 TEST_CASE("the ISA level follows the features, and FLOPSLAB_SIMD caps it (the peers too)") {
@@ -139,14 +161,31 @@ TEST_CASE("FMA loops: every supported loop runs and counts its FLOPs") {
     INFO(loop.name << (loop.fused ? " (FMA)" : " (mul+add)"));
     CHECK(loop.flops_per_iteration() == 2.0 * loop.lanes * loop.accumulators);
     // FMA or mul+add, never both and never neither: one twin of each scalar and SSE loop runs.
+#if defined(__x86_64__)
     if (loop.vector_bits <= 128) CHECK(loop.supported() == (loop.fused == f.fma));
+#else
+    // aarch64: FMADD and FMLA are in every core, so the mul+add twins never run; x86's never do.
+    const std::string isa = loop.isa;
+    if (!loop.fused) CHECK_FALSE(loop.supported());
+    if (isa == "scalar" && loop.fused) CHECK(loop.supported());
+    if (isa.rfind("neon", 0) == 0) CHECK(loop.supported() == f.neon);
+    if (isa == "sve") CHECK(loop.supported() == f.can_sve());
+    if (isa == "sve" && f.can_sve()) CHECK(loop.vector_bits == f.sve_bits);
+    if (isa.rfind("sse", 0) == 0 || isa.rfind("avx", 0) == 0) CHECK_FALSE(loop.supported());
+#endif
     if (!loop.supported()) continue;
     const double r = loop.run(1000);
     CHECK(std::isfinite(r));
     // Each chain converges to about 1, so the lanes sum to about lanes x chains.
     CHECK(r == doctest::Approx(double(loop.lanes * loop.accumulators)).epsilon(0.05));
   }
-  for (const char* name : {"scalar-fp32", "scalar-fp64", "sse-fp32", "sse-fp64"}) {
+#if defined(__x86_64__)
+  const std::vector<const char*> everywhere = {"scalar-fp32", "scalar-fp64", "sse-fp32", "sse-fp64"};
+#else
+  std::vector<const char*> everywhere = {"scalar-fp32", "scalar-fp64"};
+  if (f.neon) everywhere.insert(everywhere.end(), {"neon-fp32", "neon-fp64"});
+#endif
+  for (const char* name : everywhere) {
     INFO(name);
     REQUIRE(probes::find_fma_loop(name) != nullptr);
     CHECK(probes::find_fma_loop(name)->supported());
@@ -155,9 +194,20 @@ TEST_CASE("FMA loops: every supported loop runs and counts its FLOPs") {
   const probes::FmaLoop& widest = probes::widest_fma_loop(probes::Precision::fp32);
   CHECK(widest.precision == probes::Precision::fp32);
   CHECK(widest.supported());
+#if defined(__x86_64__)
   CHECK(widest.fused == f.fma);
   CHECK(widest.vector_bits ==
         (f.can_avx512() && f.fma ? 512 : (f.can_avx2_fma() || (f.avx && !f.fma)) ? 256 : 128));
+#else
+  CHECK(widest.fused);
+  CHECK(widest.vector_bits == (f.can_sve() ? f.sve_bits : f.neon ? 128 : 32));
+#endif
+}
+
+// Apart from the loops' test: a million iterations per call is seconds per call under qemu,
+// so the aarch64 run under emulation (scripts/test-aarch64) leaves this one out.
+TEST_CASE("FMA peak: the widest loop measured on two threads counts both") {
+  const probes::FmaLoop& widest = probes::widest_fma_loop(probes::Precision::fp32);
   const bench::PeakMeasurement p = bench::measure_fma_peak(widest, 2, bench::quick_timing());
   CHECK(p.flops_per_call == widest.flops_per_iteration() * (1 << 20) * 2);
   CHECK(p.gflops() > 0);

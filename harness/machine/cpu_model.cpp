@@ -14,6 +14,7 @@
 #include "harness/files.h"
 #include "kernels/cpu/probes/clock.h"
 #include "harness/format.h"
+#include "kernels/cpu/arm_cores.h"
 
 namespace flopslab::bench {
 
@@ -51,6 +52,13 @@ ClockMeasurement measure_clock(int cores, const TimingOptions& options) {
 FmaPipes fma_pipes(const MachineInfo& m) {
   auto known = [](int narrow, int wide, const char* name) { return FmaPipes{narrow, wide, name, true}; };
   const int model = m.cpu_model;
+#if defined(__aarch64__)
+  // cpu_family and cpu_model hold the MIDR's implementer and part there.
+  const ArmCore core = arm_core(m.cpu_family, model);
+  if (core.fp32_fma_lanes_per_cycle > 0)
+    return {core.fp32_fma_lanes_per_cycle / 4, 0, core.name, true, core.fp32_fma_lanes_per_cycle};
+  return {0, 0, "unknown", false};
+#endif
   if (m.cpu_vendor == "AuthenticAMD" || m.cpu_vendor == "HygonGenuine") {
     // Zen and Zen+ split a 256-bit FMA into two 128-bit halves: one 256-bit FMA per cycle.
     if (m.cpu_family == 0x17) return model < 0x30 ? known(1, 0, "Zen / Zen+") : known(2, 0, "Zen 2");
@@ -95,6 +103,7 @@ int infer_pipes(double gflops, double ghz, const probes::FmaLoop& loop) {
 
 int pipes_for(const FmaPipes& pipes, const probes::FmaLoop& loop) {
   if (!loop.fused) return 1;
+  if (pipes.arm_fp32_lanes > 0) return std::max(1, pipes.arm_fp32_lanes / std::max(4, loop.vector_bits / 32));
   return loop.vector_bits == 512 ? pipes.wide : pipes.narrow;
 }
 

@@ -30,9 +30,12 @@ struct FmaPipes {
   int wide = 0;    // for 512-bit operations (0: no AVX-512)
   std::string microarchitecture;  // "Zen 3", "Sapphire Rapids", ... or "unknown"
   bool from_table = false;        // false: not known, must be inferred from a measurement
+  // aarch64: fp32 FMA lanes per cycle over all pipes (kernels/cpu/arm_cores.h); a loop's pipes
+  // are these over its own lanes (SVE's vectors may be wider than the pipes). 0 on x86.
+  int arm_fp32_lanes = 0;
 };
 
-// Looks the CPU up by vendor, family and model.
+// Looks the CPU up by vendor, family and model (on aarch64: MIDR implementer and part).
 FmaPipes fma_pipes(const MachineInfo& machine);
 
 // The pipes a measurement implies: FLOP per cycle / (lanes x 2), rounded, at least 1.

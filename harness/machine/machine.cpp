@@ -174,14 +174,23 @@ std::string machine_slug(const MachineInfo& m) {
 
 std::string machine_summary(const MachineInfo& m) {
   std::string out;
+#if defined(__aarch64__)
+  out += fmt::format("CPU          {} ({}, MIDR implementer {:#04x} part {:#05x} revision {})\n", m.cpu_brand,
+                     m.cpu_vendor, m.cpu_family, m.cpu_model, m.cpu_stepping);
+  constexpr const char* kFeatureSource = "HWCAP";
+#else
   out += fmt::format("CPU          {} ({}, family {} model {})\n", m.cpu_brand, m.cpu_vendor,
                      m.cpu_family, m.cpu_model);
+  constexpr const char* kFeatureSource = "CPUID";
+#endif
   out += fmt::format("Cores        {} package(s), {} physical cores, {} logical CPUs, {} NUMA node(s)\n",
                      m.packages, m.physical_cores, m.logical_cpus, m.numa_nodes);
   out += fmt::format("SIMD         {}\n", fmt::join(m.simd, " "));
   if (!m.simd_cap.empty()) out += fmt::format("SIMD cap     {}\n", m.simd_cap);
-  out += fmt::format("GEMM path    {} micro-kernel (chosen at run time from CPUID{})\n", m.simd_path,
-                     m.simd_cap.empty() ? "" : " under the cap");
+  out += fmt::format("GEMM path    {} micro-kernel (chosen at run time from {}{}){}\n",
+                     m.simd_path == "sve" ? "neon" : m.simd_path, kFeatureSource,
+                     m.simd_cap.empty() ? "" : " under the cap",
+                     m.simd_path == "sve" ? "; SVE has no GEMM kernel of its own yet, and every SVE core has NEON" : "");
   for (const CacheLevel& c : m.caches)
     out += fmt::format("L{} {:<11} {} x {} (line {} B, shared by {} CPU(s))\n", c.level, c.kind,
                        c.instances, format_bytes(double(c.bytes)), c.line_bytes, c.shared_by_cpus);

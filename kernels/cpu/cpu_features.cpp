@@ -1,4 +1,5 @@
-// Reading CPUID and XCR0 into CpuFeatures, and the FLOPSLAB_SIMD cap applied to them.
+// Reading CPUID and XCR0 (x86-64) or HWCAP and MIDR (aarch64) into CpuFeatures, and the
+// FLOPSLAB_SIMD cap applied to them.
 #include "kernels/cpu/cpu_features.h"
 
 #include <cstdlib>
@@ -9,6 +10,12 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define FLOPSLAB_X86 1
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#include <sys/prctl.h>
+#include <asm/hwcap.h>
+
+#include "kernels/cpu/arm_cores.h"
 #endif
 
 namespace flopslab {
@@ -115,10 +122,41 @@ CpuFeatures detect() {
   }
   return f;
 }
+#elif defined(__aarch64__)
+// The kernel's HWCAP words say which extensions user space may use; the SVE vector length is
+// per process (prctl). With HWCAP_CPUID the kernel lets user space read MIDR_EL1 (it traps and
+// emulates the read), which names the core: implementer and part number.
+CpuFeatures detect() {
+  CpuFeatures f;
+  const unsigned long hwcap = getauxval(AT_HWCAP), hwcap2 = getauxval(AT_HWCAP2);
+  f.neon = (hwcap & HWCAP_ASIMD) != 0;
+  f.neon_fp16 = (hwcap & HWCAP_ASIMDHP) != 0;
+  f.sve = (hwcap & HWCAP_SVE) != 0;
+  f.sve2 = (hwcap2 & HWCAP2_SVE2) != 0;
+  f.arm_bf16 = (hwcap2 & HWCAP2_BF16) != 0;
+  f.i8mm = (hwcap2 & HWCAP2_I8MM) != 0;
+  if (f.sve) {
+    const int vl = prctl(PR_SVE_GET_VL);
+    f.sve_bits = vl > 0 ? 8 * (vl & PR_SVE_VL_LEN_MASK) : 0;
+  }
+  if (hwcap & HWCAP_CPUID) {
+    unsigned long midr = 0;
+    __asm__ volatile("mrs %0, MIDR_EL1" : "=r"(midr));
+    f.midr_implementer = int((midr >> 24) & 0xff);
+    f.midr_variant = int((midr >> 20) & 0xf);
+    f.midr_part = int((midr >> 4) & 0xfff);
+    f.midr_revision = int(midr & 0xf);
+  }
+  const ArmCore core = arm_core(f.midr_implementer, f.midr_part);
+  f.vendor = core.implementer;
+  f.brand = core.name;
+  f.family = f.midr_implementer, f.model = f.midr_part, f.stepping = f.midr_revision;
+  return f;
+}
 #else
 CpuFeatures detect() {
   CpuFeatures f;
-  f.vendor = "unknown (not x86)";
+  f.vendor = "unknown (neither x86-64 nor aarch64)";
   return f;
 }
 #endif
@@ -133,7 +171,9 @@ std::vector<std::string> CpuFeatures::names() const {
       {f16c, "f16c"},         {avx512f, "avx512f"},   {avx512dq, "avx512dq"},
       {avx512cd, "avx512cd"}, {avx512bw, "avx512bw"}, {avx512vl, "avx512vl"},
       {avx512_vnni, "avx512_vnni"}, {avx512_bf16, "avx512_bf16"},
-      {avx512_fp16, "avx512_fp16"}, {amx_tile, "amx_tile"}};
+      {avx512_fp16, "avx512_fp16"}, {amx_tile, "amx_tile"},
+      {neon, "neon"}, {neon_fp16, "neon_fp16"}, {arm_bf16, "bf16"}, {i8mm, "i8mm"},
+      {sve, "sve"}, {sve2, "sve2"}};
   std::vector<std::string> out;
   for (const auto& [present, name] : all)
     if (present) out.emplace_back(name);
@@ -149,8 +189,16 @@ CpuFeatures capped(CpuFeatures f, const std::string& cap) {
     f.avx512_vnni = f.avx512_bf16 = f.avx512_fp16 = f.amx_tile = false;
   }
   if (cap == "scalar") f.avx = f.avx2 = f.fma = f.f16c = false;
+  if (cap == "neon" || cap == "scalar") f.sve = f.sve2 = false, f.sve_bits = 0;
+  if (cap == "scalar") f.neon = f.neon_fp16 = f.arm_bf16 = f.i8mm = false;
   return f;
 }
+
+#if defined(__aarch64__)
+constexpr const char* kArchitecture = "aarch64";
+#else
+constexpr const char* kArchitecture = "x86-64";
+#endif
 }  // namespace
 
 std::string simd_cap() {
@@ -158,10 +206,35 @@ std::string simd_cap() {
   return cap == nullptr ? std::string() : std::string(cap);
 }
 
+std::vector<std::string> simd_caps() {
+  const CpuFeatures& f = uncapped_cpu_features();
+#if defined(__aarch64__)
+  std::vector<std::string> caps;
+  if (f.can_sve()) caps.push_back("sve");
+  if (f.neon) caps.push_back("neon");
+  caps.push_back("scalar");
+  return caps;
+#else
+  return f.can_avx2_fma() ? std::vector<std::string>{"avx2", "scalar"} : std::vector<std::string>{"scalar"};
+#endif
+}
+
 std::string simd_cap_problem() {
   const std::string cap = simd_cap();
-  if (cap.empty() || cap == "avx2" || cap == "scalar") return {};
-  return "FLOPSLAB_SIMD: '" + cap + "' is not a cap (valid: avx2, scalar; unset it for this CPU's full instruction set)";
+  if (cap.empty()) return {};
+  const std::vector<std::string> caps = simd_caps();
+  for (const std::string& c : caps)
+    if (c == cap) return {};
+  std::string valid;
+  for (const std::string& c : caps) valid += (valid.empty() ? "" : ", ") + c;
+  const bool known_x86 = cap == "avx2" || cap == "scalar", known_arm = cap == "sve" || cap == "neon";
+  const std::string what =
+      (known_x86 || known_arm) && (known_x86 != (std::string(kArchitecture) == "x86-64"))
+          ? "is a cap for the other architecture (this CPU is " + std::string(kArchitecture) + ")"
+      : known_x86 || known_arm ? "names an instruction set this CPU lacks"
+                               : "is not a cap";
+  return "FLOPSLAB_SIMD: '" + cap + "' " + what + " (valid: " + valid +
+         "; unset it for this CPU's full instruction set)";
 }
 
 const CpuFeatures& uncapped_cpu_features() {
@@ -190,6 +263,8 @@ const char* isa_level_name(IsaLevel level) {
 
 SimdPath best_simd_path() {
   const CpuFeatures& f = cpu_features();
+  if (f.can_sve()) return SimdPath::sve;
+  if (f.neon) return SimdPath::neon;
   if (f.can_avx512()) return SimdPath::avx512;
   if (f.can_avx2_fma()) return SimdPath::avx2;
   return SimdPath::scalar;
@@ -200,6 +275,8 @@ const char* simd_path_name(SimdPath path) {
     case SimdPath::avx512: return "avx512";
     case SimdPath::avx2: return "avx2";
     case SimdPath::scalar: return "scalar";
+    case SimdPath::neon: return "neon";
+    case SimdPath::sve: return "sve";
   }
   return "?";
 }
@@ -208,6 +285,8 @@ std::vector<SimdPath> supported_simd_paths() {
   std::vector<SimdPath> paths{SimdPath::scalar};
   if (cpu_features().can_avx2_fma()) paths.push_back(SimdPath::avx2);
   if (cpu_features().can_avx512()) paths.push_back(SimdPath::avx512);
+  if (cpu_features().neon) paths.push_back(SimdPath::neon);
+  if (cpu_features().can_sve()) paths.push_back(SimdPath::sve);
   return paths;
 }
 

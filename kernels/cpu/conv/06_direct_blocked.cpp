@@ -33,6 +33,7 @@
 
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/isa_targets.h"
 #include "kernels/cpu/simd_vec.h"
 #include "kernels/cpu/transpose_avx512.h"
 #include "kernels/registry.h"
@@ -90,23 +91,23 @@ template <int V, int QT, int KB, bool kDense = false>
 using TileFn = void (*)(const Layout&, const float*, const float*, std::int64_t, std::int64_t, float*);
 
 template <int QT, int KB>
-__attribute__((target("avx512f,fma"))) void tile_avx512(const Layout& l, const float* x, const float* w,
+FLOPSLAB_TARGET_AVX512_FMA void tile_avx512(const Layout& l, const float* x, const float* w,
                                                         std::int64_t p, std::int64_t q0, float* out) {
   tile<16, QT, KB>(l, x, w, p, q0, out);
 }
 template <int QT, int KB>
-__attribute__((target("avx2,fma"))) void tile_avx2(const Layout& l, const float* x, const float* w, std::int64_t p,
+FLOPSLAB_TARGET_AVX2_FMA void tile_avx2(const Layout& l, const float* x, const float* w, std::int64_t p,
                                                   std::int64_t q0, float* out) {
   tile<8, QT, KB>(l, x, w, p, q0, out);
 }
 
 template <int QT, int KB>
-__attribute__((target("avx512f,fma"))) void dense_avx512(const Layout& l, const float* x, const float* w,
+FLOPSLAB_TARGET_AVX512_FMA void dense_avx512(const Layout& l, const float* x, const float* w,
                                                          std::int64_t p, std::int64_t q0, float* out) {
   tile<16, QT, KB, true>(l, x, w, p, q0, out);
 }
 template <int QT, int KB>
-__attribute__((target("avx2,fma"))) void dense_avx2(const Layout& l, const float* x, const float* w, std::int64_t p,
+FLOPSLAB_TARGET_AVX2_FMA void dense_avx2(const Layout& l, const float* x, const float* w, std::int64_t p,
                                                    std::int64_t q0, float* out) {
   tile<8, QT, KB, true>(l, x, w, p, q0, out);
 }
@@ -132,7 +133,7 @@ const Kernel* kernel_here() {
   static const Kernel avx512{16, {28, 14}, {avx512_1.data(), avx512_2.data()}, {dense_avx512<28, 1>, dense_avx512<14, 2>}};
   static const Kernel avx2{8, {12, 6}, {avx2_1.data(), avx2_2.data()}, {dense_avx2<12, 1>, dense_avx2<6, 2>}};
   if (cpu_features().can_avx512()) return &avx512;
-  if (cpu_features().can_avx2_fma()) return &avx2;
+  if (cpu_features().can_vec8_fma()) return &avx2;  // NEON runs it as register pairs
   return nullptr;
 }
 

@@ -26,6 +26,7 @@
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/conv/direct_blocked.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/isa_targets.h"
 #include "kernels/cpu/simd_vec.h"
 #include "kernels/registry.h"
 
@@ -73,12 +74,12 @@ using BlockFn = void (*)(const Shape&, const Padded&, std::int64_t, std::int64_t
 
 // KT filters x QV vectors of accumulators: 6 x 4 of AVX-512's 32 registers, 4 x 2 of AVX2's 16.
 template <int QV>
-__attribute__((target("avx512f,fma"))) void block_avx512(const Shape& s, const Padded& d, std::int64_t n,
+FLOPSLAB_TARGET_AVX512_FMA void block_avx512(const Shape& s, const Padded& d, std::int64_t n,
                                                          std::int64_t c, std::int64_t k0, std::int64_t q0, float* dw_t) {
   tap_block<16, 6, QV>(s, d, n, c, k0, q0, dw_t);
 }
 template <int QV>
-__attribute__((target("avx2,fma"))) void block_avx2(const Shape& s, const Padded& d, std::int64_t n, std::int64_t c,
+FLOPSLAB_TARGET_AVX2_FMA void block_avx2(const Shape& s, const Padded& d, std::int64_t n, std::int64_t c,
                                                    std::int64_t k0, std::int64_t q0, float* dw_t) {
   tap_block<8, 4, QV>(s, d, n, c, k0, q0, dw_t);
 }
@@ -106,11 +107,11 @@ template <int V>
   }
 }
 using BlockedFn = void (*)(const float*, const float*, std::int64_t, std::int64_t, std::int64_t, float*);
-__attribute__((target("avx512f,fma"))) void blocked_tap_avx512(const float* x, const float* dy, std::int64_t P,
+FLOPSLAB_TARGET_AVX512_FMA void blocked_tap_avx512(const float* x, const float* dy, std::int64_t P,
                                                               std::int64_t Q, std::int64_t wp, float* out) {
   blocked_tap<16>(x, dy, P, Q, wp, out);
 }
-__attribute__((target("avx2,fma"))) void blocked_tap_avx2(const float* x, const float* dy, std::int64_t P,
+FLOPSLAB_TARGET_AVX2_FMA void blocked_tap_avx2(const float* x, const float* dy, std::int64_t P,
                                                          std::int64_t Q, std::int64_t wp, float* out) {
   blocked_tap<8>(x, dy, P, Q, wp, out);
 }
@@ -126,7 +127,7 @@ const Kernel* kernel_here() {
       16, 6, 4, {block_avx512<1>, block_avx512<2>, block_avx512<3>, block_avx512<4>}, blocked_tap_avx512};
   static const Kernel avx2{8, 4, 2, {block_avx2<1>, block_avx2<2>, nullptr, nullptr}, blocked_tap_avx2};
   if (cpu_features().can_avx512()) return &avx512;
-  if (cpu_features().can_avx2_fma()) return &avx2;
+  if (cpu_features().can_vec8_fma()) return &avx2;  // NEON runs it as register pairs
   return nullptr;
 }
 

@@ -17,6 +17,7 @@
 #include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/isa_targets.h"
 #include "kernels/cpu/simd_vec.h"
 #include "kernels/registry.h"
 
@@ -61,12 +62,12 @@ template <int V, int NV>
       std::copy_n(out, std::min<std::int64_t>(NV * V, l.Q - q0), y + p * l.Q + q0);
     }
 }
-__attribute__((target("avx512f,fma"))) void rows_avx512(const Plane& l, const float* padded, const float* w, float* y) {
+FLOPSLAB_TARGET_AVX512_FMA void rows_avx512(const Plane& l, const float* padded, const float* w, float* y) {
   if (l.qv <= 16) return rows_in_registers<16, 1>(l, padded, w, y);
   if (l.qv <= 32) return rows_in_registers<16, 2>(l, padded, w, y);
   rows_in_registers<16, 4>(l, padded, w, y);
 }
-__attribute__((target("avx2,fma"))) void rows_avx2(const Plane& l, const float* padded, const float* w, float* y) {
+FLOPSLAB_TARGET_AVX2_FMA void rows_avx2(const Plane& l, const float* padded, const float* w, float* y) {
   if (l.qv <= 16) return rows_in_registers<8, 2>(l, padded, w, y);
   rows_in_registers<8, 4>(l, padded, w, y);
 }
@@ -98,7 +99,7 @@ FLOPSLAB_MULTIVERSION(void, depthwise_plane_loops,
 // only when padded to them: plane_of rounds qv up to 64 when the row is longer than 32.
 void depthwise_plane(const Plane& l, const float* padded, const float* w, float* y) {
   if (l.stride_h == 1 && l.stride_w == 1 && cpu_features().can_avx512()) return rows_avx512(l, padded, w, y);
-  if (l.stride_h == 1 && l.stride_w == 1 && cpu_features().can_avx2_fma()) return rows_avx2(l, padded, w, y);
+  if (l.stride_h == 1 && l.stride_w == 1 && cpu_features().can_vec8_fma()) return rows_avx2(l, padded, w, y);
   depthwise_plane_loops(l, padded, w, y);
 }
 

@@ -48,6 +48,8 @@ const MicroKernel& micro_kernel(SimdPath path) {
     case SimdPath::avx512: return kMicroKernelAvx512;
     case SimdPath::avx2: return kMicroKernelAvx2;
     case SimdPath::scalar: return kMicroKernelScalar;
+    case SimdPath::neon:
+    case SimdPath::sve: return kMicroKernelNeon;  // every SVE core has NEON
   }
   return kMicroKernelScalar;
 }
@@ -100,6 +102,7 @@ void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc
     switch (mr) {
       case 4: pack_a_sliver<4>(src, lda, valid, kc, dst); break;
       case 6: pack_a_sliver<6>(src, lda, valid, kc, dst); break;
+      case 8: pack_a_sliver<8>(src, lda, valid, kc, dst); break;
       case 12:
         if (valid == 12 && cpu_features().can_avx512()) {
           pack_a_sliver_12_avx512(src, lda, kc, dst);
@@ -133,6 +136,7 @@ void pack_b_sliver(const float* b, std::int64_t ldb, std::int64_t kc, std::int64
                    float* dst) {
   switch (nr) {
     case 8: return pack_b_sliver_fixed<8>(b, ldb, kc, cols, dst);
+    case 12: return pack_b_sliver_fixed<12>(b, ldb, kc, cols, dst);
     case 16: return pack_b_sliver_fixed<16>(b, ldb, kc, cols, dst);
     case 32: return pack_b_sliver_fixed<32>(b, ldb, kc, cols, dst);
   }

@@ -35,8 +35,8 @@ struct MicroKernel {
   MicroKernelFn run;
 };
 
-// Defined in microkernel_{scalar,avx2,avx512}.cpp.
-extern const MicroKernel kMicroKernelScalar, kMicroKernelAvx2, kMicroKernelAvx512;
+// Defined in microkernel_{scalar,avx2,avx512,neon}.cpp.
+extern const MicroKernel kMicroKernelScalar, kMicroKernelAvx2, kMicroKernelAvx512, kMicroKernelNeon;
 const MicroKernel& micro_kernel(SimdPath path);
 
 // Block sizes: mc a multiple of mr, nc a multiple of nr.

@@ -2,8 +2,17 @@
 #include "kernels/cpu/probes/fma_chains.h"
 
 #include <cstring>
+#include <mutex>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/isa_targets.h"
+
+#if defined(__aarch64__)
+#pragma GCC push_options
+#pragma GCC target("+sve")
+#include <arm_sve.h>
+#pragma GCC pop_options
+#endif
 
 namespace flopslab::probes {
 namespace {
@@ -42,42 +51,85 @@ template <class V, class T, int kLanes, int kChains>
 // registers and the "scalar" line measures SIMD.
 #define FLOPSLAB_NO_VECTORIZE __attribute__((optimize("no-tree-vectorize", "no-tree-slp-vectorize")))
 
-__attribute__((target("fma"))) FLOPSLAB_NO_VECTORIZE double scalar_fp32(std::int64_t n) {
+FLOPSLAB_TARGET_FMA FLOPSLAB_NO_VECTORIZE double scalar_fp32(std::int64_t n) {
   return fma_chains<float, float, 1, 12>(n);
 }
-__attribute__((target("fma"))) FLOPSLAB_NO_VECTORIZE double scalar_fp64(std::int64_t n) {
+FLOPSLAB_TARGET_FMA FLOPSLAB_NO_VECTORIZE double scalar_fp64(std::int64_t n) {
   return fma_chains<double, double, 1, 12>(n);
 }
-__attribute__((target("fma"))) double sse_fp32(std::int64_t n) { return fma_chains<f32x4, float, 4, 12>(n); }
-__attribute__((target("fma"))) double sse_fp64(std::int64_t n) { return fma_chains<f64x2, double, 2, 12>(n); }
-__attribute__((target("avx2,fma"))) double avx2_fp32(std::int64_t n) { return fma_chains<f32x8, float, 8, 12>(n); }
-__attribute__((target("avx2,fma"))) double avx2_fp64(std::int64_t n) { return fma_chains<f64x4, double, 4, 12>(n); }
-__attribute__((target("avx512f,fma"))) double avx512_fp32(std::int64_t n) { return fma_chains<f32x16, float, 16, 24>(n); }
-__attribute__((target("avx512f,fma"))) double avx512_fp64(std::int64_t n) { return fma_chains<f64x8, double, 8, 24>(n); }
+FLOPSLAB_TARGET_FMA double sse_fp32(std::int64_t n) { return fma_chains<f32x4, float, 4, 12>(n); }
+FLOPSLAB_TARGET_FMA double sse_fp64(std::int64_t n) { return fma_chains<f64x2, double, 2, 12>(n); }
+FLOPSLAB_TARGET_AVX2_FMA double avx2_fp32(std::int64_t n) { return fma_chains<f32x8, float, 8, 12>(n); }
+FLOPSLAB_TARGET_AVX2_FMA double avx2_fp64(std::int64_t n) { return fma_chains<f64x4, double, 4, 12>(n); }
+FLOPSLAB_TARGET_AVX512_FMA double avx512_fp32(std::int64_t n) { return fma_chains<f32x16, float, 16, 24>(n); }
+FLOPSLAB_TARGET_AVX512_FMA double avx512_fp64(std::int64_t n) { return fma_chains<f64x8, double, 8, 24>(n); }
 
 // Without FMA in the target the compiler cannot contract acc * x + y: a multiply, then an add.
 FLOPSLAB_NO_VECTORIZE double scalar_fp32_mul_add(std::int64_t n) { return fma_chains<float, float, 1, 12>(n); }
 FLOPSLAB_NO_VECTORIZE double scalar_fp64_mul_add(std::int64_t n) { return fma_chains<double, double, 1, 12>(n); }
 double sse_fp32_mul_add(std::int64_t n) { return fma_chains<f32x4, float, 4, 12>(n); }
 double sse_fp64_mul_add(std::int64_t n) { return fma_chains<f64x2, double, 2, 12>(n); }
-__attribute__((target("avx"))) double avx_fp32_mul_add(std::int64_t n) { return fma_chains<f32x8, float, 8, 12>(n); }
-__attribute__((target("avx"))) double avx_fp64_mul_add(std::int64_t n) { return fma_chains<f64x4, double, 4, 12>(n); }
+FLOPSLAB_TARGET_AVX double avx_fp32_mul_add(std::int64_t n) { return fma_chains<f32x8, float, 8, 12>(n); }
+FLOPSLAB_TARGET_AVX double avx_fp64_mul_add(std::int64_t n) { return fma_chains<f64x4, double, 4, 12>(n); }
 
-bool has_fma() { return cpu_features().fma; }
-bool lacks_fma() { return !cpu_features().fma; }
+#if defined(__aarch64__)
+constexpr bool kX86 = false;
+// NEON: 32 registers of 128 bits, FMLA on two to four pipes of 4-cycle latency: 24 chains.
+double neon_fp32(std::int64_t n) { return fma_chains<f32x4, float, 4, 24>(n); }
+double neon_fp64(std::int64_t n) { return fma_chains<f64x2, double, 2, 24>(n); }
+
+// SVE, vector-length agnostic: the same code runs 128- to 2048-bit vectors, svcnt*() lanes
+// each. Its register types have no size at compile time, so they cannot form an array: the
+// 24 chains are spelled out.
+#define FLOPSLAB_CHAINS24(X) \
+  X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+#define FLOPSLAB_SVE_FMA_LOOP(name, T, sv_t, suffix, ptrue)                  \
+  __attribute__((target("+sve"))) double name(std::int64_t n) {             \
+    using Scalar = T;                                                      \
+    using V = sv_t;                                                        \
+    static volatile Scalar x_seed = Scalar(0.999999), y_seed = Scalar(1e-6); \
+    const svbool_t all = ptrue();                                          \
+    const V x = svdup_##suffix(x_seed), y = svdup_##suffix(y_seed);        \
+    const V one = svdup_##suffix(Scalar(1));                               \
+    FLOPSLAB_CHAINS24(FLOPSLAB_SVE_INIT)                                   \
+    for (std::int64_t i = 0; i < n; ++i) {                                 \
+      FLOPSLAB_CHAINS24(FLOPSLAB_SVE_STEP)                                 \
+    }                                                                      \
+    double sum = 0;                                                        \
+    FLOPSLAB_CHAINS24(FLOPSLAB_SVE_SUM)                                    \
+    return sum;                                                            \
+  }
+// The overloaded ACLE forms, so one spelling serves both precisions.
+#define FLOPSLAB_SVE_INIT(a) V acc##a = svadd_x(all, one, Scalar(a * 1e-3));
+#define FLOPSLAB_SVE_STEP(a) acc##a = svmla_x(all, y, acc##a, x); /* y + acc * x */
+#define FLOPSLAB_SVE_SUM(a) sum += double(svaddv(all, acc##a));
+FLOPSLAB_SVE_FMA_LOOP(sve_fp32, float, svfloat32_t, f32, svptrue_b32)
+FLOPSLAB_SVE_FMA_LOOP(sve_fp64, double, svfloat64_t, f64, svptrue_b64)
+
+bool has_neon() { return cpu_features().neon; }
+bool has_sve() { return cpu_features().can_sve(); }
+#else
+constexpr bool kX86 = true;
+#endif
+
+// Scalar FMA is in every aarch64 core; on x86 it comes with the FMA extension. The SSE and
+// AVX loops are x86's only.
+bool has_fma() { return !kX86 || cpu_features().fma; }
+bool lacks_fma() { return kX86 && !cpu_features().fma; }
+bool has_sse_fma() { return kX86 && cpu_features().fma; }
 bool has_avx_without_fma() { return cpu_features().avx && !cpu_features().fma; }
 bool has_avx2_fma() { return cpu_features().can_avx2_fma(); }
 bool has_avx512() { return cpu_features().can_avx512() && cpu_features().fma; }
 
 using P = Precision;
-const FmaLoop kLoops[] = {
+FmaLoop kLoops[] = {
     {"scalar-fp32", "scalar", 32, P::fp32, 1, 12, true, has_fma, scalar_fp32},
     {"scalar-fp32", "scalar", 32, P::fp32, 1, 12, false, lacks_fma, scalar_fp32_mul_add},
     {"scalar-fp64", "scalar", 64, P::fp64, 1, 12, true, has_fma, scalar_fp64},
     {"scalar-fp64", "scalar", 64, P::fp64, 1, 12, false, lacks_fma, scalar_fp64_mul_add},
-    {"sse-fp32", "sse (128-bit)", 128, P::fp32, 4, 12, true, has_fma, sse_fp32},
+    {"sse-fp32", "sse (128-bit)", 128, P::fp32, 4, 12, true, has_sse_fma, sse_fp32},
     {"sse-fp32", "sse (128-bit)", 128, P::fp32, 4, 12, false, lacks_fma, sse_fp32_mul_add},
-    {"sse-fp64", "sse (128-bit)", 128, P::fp64, 2, 12, true, has_fma, sse_fp64},
+    {"sse-fp64", "sse (128-bit)", 128, P::fp64, 2, 12, true, has_sse_fma, sse_fp64},
     {"sse-fp64", "sse (128-bit)", 128, P::fp64, 2, 12, false, lacks_fma, sse_fp64_mul_add},
     {"avx-fp32", "avx (256-bit)", 256, P::fp32, 8, 12, false, has_avx_without_fma, avx_fp32_mul_add},
     {"avx-fp64", "avx (256-bit)", 256, P::fp64, 4, 12, false, has_avx_without_fma, avx_fp64_mul_add},
@@ -85,15 +137,35 @@ const FmaLoop kLoops[] = {
     {"avx2-fp64", "avx2 (256-bit)", 256, P::fp64, 4, 12, true, has_avx2_fma, avx2_fp64},
     {"avx512-fp32", "avx-512 (512-bit)", 512, P::fp32, 16, 24, true, has_avx512, avx512_fp32},
     {"avx512-fp64", "avx-512 (512-bit)", 512, P::fp64, 8, 24, true, has_avx512, avx512_fp64},
+#if defined(__aarch64__)
+    {"neon-fp32", "neon (128-bit)", 128, P::fp32, 4, 24, true, has_neon, neon_fp32},
+    {"neon-fp64", "neon (128-bit)", 128, P::fp64, 2, 24, true, has_neon, neon_fp64},
+    // Width and lanes are this process's SVE vector length, set on first use (loops()).
+    {"sve-fp32", "sve", 0, P::fp32, 0, 24, true, has_sve, sve_fp32},
+    {"sve-fp64", "sve", 0, P::fp64, 0, 24, true, has_sve, sve_fp64},
+#endif
 };
+
+std::span<const FmaLoop> loops() {
+  static std::once_flag sized;
+  std::call_once(sized, [] {
+    for (FmaLoop& loop : kLoops)
+      if (loop.vector_bits == 0) {
+        const int bits = cpu_features().sve_bits;
+        loop.vector_bits = bits;
+        loop.lanes = bits / (loop.precision == P::fp32 ? 32 : 64);
+      }
+  });
+  return kLoops;
+}
 
 }  // namespace
 
-std::span<const FmaLoop> fma_loops() { return kLoops; }
+std::span<const FmaLoop> fma_loops() { return loops(); }
 
 const FmaLoop* find_fma_loop(const char* name) {
   const FmaLoop* first = nullptr;
-  for (const FmaLoop& loop : kLoops) {
+  for (const FmaLoop& loop : loops()) {
     if (std::strcmp(loop.name, name) != 0) continue;
     if (loop.supported()) return &loop;
     if (first == nullptr) first = &loop;
@@ -103,10 +175,10 @@ const FmaLoop* find_fma_loop(const char* name) {
 
 const FmaLoop& widest_fma_loop(Precision precision) {
   const FmaLoop* best = nullptr;
-  for (const FmaLoop& loop : kLoops)
+  for (const FmaLoop& loop : loops())
     if (loop.precision == precision && loop.supported()) best = &loop;
-  // The scalar loops run everywhere, fused or not; the fallback is for other architectures
-  // until they have loops of their own (the caller checks supported() before running).
+  // The scalar loops run on every CPU, fused or not: the fallback is never taken on x86-64
+  // or aarch64 (the caller checks supported() before running).
   return best != nullptr ? *best : kLoops[precision == Precision::fp32 ? 0 : 2];
 }
 

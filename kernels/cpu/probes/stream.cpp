@@ -3,7 +3,9 @@
 
 #include "kernels/cpu/multiversion.h"
 
+#if defined(__x86_64__)
 #include <emmintrin.h>
+#endif
 
 #include <cstring>
 
@@ -55,6 +57,7 @@ FLOPSLAB_MULTIVERSION(double, triad,
   return 0;
 }
 
+#if defined(__x86_64__)
 // Non-temporal stores: 16-byte SSE2 streaming stores (every x86-64 has them); the write-
 // combining buffers merge them into full lines. sfence orders them before the caller's next
 // timing read.
@@ -76,6 +79,38 @@ double triad_nt(double* a, const double* b, const double* c, std::int64_t n) {
   _mm_sfence();
   return 0;
 }
+#elif defined(__aarch64__)
+// Non-temporal stores: STNP, a store pair of two 128-bit registers with a hint that the data
+// will not be read soon, so the core need not bring the lines into its caches first.
+typedef double f64x2 __attribute__((vector_size(16)));
+inline void store_pair_nt(double* p, f64x2 lo, f64x2 hi) {
+  __asm__ volatile("stnp %q0, %q1, [%2]" : : "w"(lo), "w"(hi), "r"(p) : "memory");
+}
+double write_nt(double* a, const double*, const double*, std::int64_t n) {
+  const f64x2 s = {kStreamScalar, kStreamScalar};
+  for (std::int64_t i = 0; i < n; i += 4) store_pair_nt(a + i, s, s);
+  return 0;
+}
+double copy_nt(double* a, const double* b, const double*, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; i += 4)
+    store_pair_nt(a + i, *reinterpret_cast<const f64x2*>(b + i), *reinterpret_cast<const f64x2*>(b + i + 2));
+  return 0;
+}
+double triad_nt(double* a, const double* b, const double* c, std::int64_t n) {
+  const f64x2 s = {kStreamScalar, kStreamScalar};
+  for (std::int64_t i = 0; i < n; i += 4) {
+    const f64x2* bv = reinterpret_cast<const f64x2*>(b + i);
+    const f64x2* cv = reinterpret_cast<const f64x2*>(c + i);
+    store_pair_nt(a + i, bv[0] + s * cv[0], bv[1] + s * cv[1]);
+  }
+  return 0;
+}
+#else
+// No non-temporal store spelled out for this architecture: plain stores.
+double write_nt(double* a, const double* b, const double* c, std::int64_t n) { return write(a, b, c, n); }
+double copy_nt(double* a, const double* b, const double* c, std::int64_t n) { return copy(a, b, c, n); }
+double triad_nt(double* a, const double* b, const double* c, std::int64_t n) { return triad(a, b, c, n); }
+#endif
 
 const StreamKernel kKernels[] = {
     {"read", "sum += b[i]", 1, 0, 1, false, read},
