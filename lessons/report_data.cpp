@@ -55,7 +55,7 @@ HiddenSmt find_hidden_smt(const Json& threads_probe) {
     const double one = point_value(points, {{"threads", 1}}, "fma_gflops");
     const double two = point_value(points, {{"threads", 2}}, "fma_gflops");
     if (!(one > 0) || !std::isfinite(two)) return h;
-    h.found = true, h.cores = 1, h.half_speedup = 1, h.rest_gain = two / one - 1;
+    h.found = true, h.cores = 1, h.half_speedup = 1, h.rest_gain = two / one - 1, h.evidence = "L1 test";
     h.finding = fmt::format(
         "The topology shows 2 cores with one hardware thread each, but they share one L1 cache: two threads chasing "
         "pointers through 3/4 of it each took {:.2f} ns per load together against {:.2f} alone ({:.1f}x). They are "
@@ -73,6 +73,7 @@ HiddenSmt find_hidden_smt(const Json& threads_probe) {
   if (!(one > 0) || !std::isfinite(at_half) || !std::isfinite(all)) return h;
   if (all >= 0.6 * cores * one || at_half < 0.8 * half * one) return h;
   h.found = true, h.cores = half, h.half_speedup = at_half / one, h.rest_gain = all / at_half - 1;
+  h.evidence = "curve";
   h.finding = fmt::format(
       "The topology shows {0} cores with one hardware thread each, but the FMA loop scaled {1:.2f}x on {2} threads "
       "and {3:.2f}x on all {0}: the second {2} threads added {4:+.0f}%. That is what {2} cores with two hardware threads "

@@ -38,6 +38,7 @@ struct HiddenSmt {
   int cores = 0;           // the cores the curve shows (half the reported ones; 1 of 2)
   double half_speedup = 0; // FMA speed-up on those cores
   double rest_gain = 0;    // what the other half of the threads added, relative (0.02: +2%)
+  std::string evidence;    // what showed it: "curve" or "L1 test"
   std::string finding;     // one paragraph for the lesson's text
 };
 HiddenSmt find_hidden_smt(const Json& threads_probe);

@@ -232,6 +232,6 @@ void free_floats(float* p, std::int64_t floats) {
   cache().release(p, bytes);
 }
 
-static std::int64_t cached_bytes() { return cache().stats().parked_bytes; }
+[[maybe_unused]] static std::int64_t cached_bytes() { return cache().stats().parked_bytes; }
 
 }  // namespace flopslab::nn::memory

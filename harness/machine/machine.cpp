@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "kernels/cpu/gemm/packed.h"
 #include "harness/build_info.h"
 #include "harness/files.h"
 #include "harness/simd_cap.h"
@@ -84,7 +85,8 @@ MachineInfo describe_machine() {
   m.cpu_model = f.model;
   m.cpu_stepping = f.stepping;
   m.simd = f.names();
-  m.simd_path = simd_path_name(best_simd_path());
+  // The path of the micro-kernel the GEMM really runs (an SVE CPU runs the NEON one for now).
+  m.simd_path = simd_path_name(gemm::packed::micro_kernel(best_simd_path()).path);
   m.simd_cap = simd_cap_summary();
   m.hypervisor = f.hypervisor;
   m.hypervisor_vendor = f.hypervisor_vendor;
@@ -187,10 +189,10 @@ std::string machine_summary(const MachineInfo& m) {
                      m.packages, m.physical_cores, m.logical_cpus, m.numa_nodes);
   out += fmt::format("SIMD         {}\n", fmt::join(m.simd, " "));
   if (!m.simd_cap.empty()) out += fmt::format("SIMD cap     {}\n", m.simd_cap);
-  out += fmt::format("GEMM path    {} micro-kernel (chosen at run time from {}{}){}\n",
-                     m.simd_path == "sve" ? "neon" : m.simd_path, kFeatureSource,
+  const std::string widest = simd_path_name(best_simd_path());
+  out += fmt::format("GEMM path    {} micro-kernel (chosen at run time from {}{}){}\n", m.simd_path, kFeatureSource,
                      m.simd_cap.empty() ? "" : " under the cap",
-                     m.simd_path == "sve" ? "; SVE has no GEMM kernel of its own yet, and every SVE core has NEON" : "");
+                     widest == m.simd_path ? "" : "; " + widest + " has no GEMM micro-kernel of its own yet");
   for (const CacheLevel& c : m.caches)
     out += fmt::format("L{} {:<11} {} x {} (line {} B, shared by {} CPU(s))\n", c.level, c.kind,
                        c.instances, format_bytes(double(c.bytes)), c.line_bytes, c.shared_by_cpus);

@@ -1,6 +1,7 @@
-// The aarch64 core table: MIDR implementer and part numbers as the vendors' technical
-// reference manuals give them, and each core's FMA throughput from its software optimisation
-// guide (vector pipes that execute FMLA, times their width).
+// The aarch64 core table: MIDR implementer and part numbers, and each core's FMA throughput
+// (vector pipes that execute FMLA, times their width) as the vendors' software optimisation
+// guides describe them. Not yet checked on the hardware itself: a measured FMA rate that
+// disagrees with a row is a finding (the flops probe prints both).
 #include "kernels/cpu/arm_cores.h"
 
 #include <cstdio>

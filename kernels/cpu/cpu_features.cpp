@@ -195,9 +195,9 @@ CpuFeatures capped(CpuFeatures f, const std::string& cap) {
 }
 
 #if defined(__aarch64__)
-constexpr const char* kArchitecture = "aarch64";
+constexpr bool kOnAarch64 = true;
 #else
-constexpr const char* kArchitecture = "x86-64";
+constexpr bool kOnAarch64 = false;
 #endif
 }  // namespace
 
@@ -227,12 +227,14 @@ std::string simd_cap_problem() {
     if (c == cap) return {};
   std::string valid;
   for (const std::string& c : caps) valid += (valid.empty() ? "" : ", ") + c;
-  const bool known_x86 = cap == "avx2" || cap == "scalar", known_arm = cap == "sve" || cap == "neon";
-  const std::string what =
-      (known_x86 || known_arm) && (known_x86 != (std::string(kArchitecture) == "x86-64"))
-          ? "is a cap for the other architecture (this CPU is " + std::string(kArchitecture) + ")"
-      : known_x86 || known_arm ? "names an instruction set this CPU lacks"
-                               : "is not a cap";
+  // "scalar" is valid everywhere, so a known cap that is not valid here is the other
+  // architecture's or a set this CPU lacks.
+  const bool arm_cap = cap == "sve" || cap == "neon", x86_cap = cap == "avx2";
+  const bool other_architecture = kOnAarch64 ? x86_cap : arm_cap;
+  const std::string what = other_architecture ? "is a cap for the other architecture (this CPU is " +
+                                                    std::string(kOnAarch64 ? "aarch64" : "x86-64") + ")"
+                           : arm_cap || x86_cap ? "names an instruction set this CPU lacks"
+                                                : "is not a cap";
   return "FLOPSLAB_SIMD: '" + cap + "' " + what + " (valid: " + valid +
          "; unset it for this CPU's full instruction set)";
 }

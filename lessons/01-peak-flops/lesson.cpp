@@ -78,7 +78,7 @@ int lesson_01_checks(LessonRun& lesson, const Json& flops, const Json& threads =
     lesson.say("\nFrom the same report's thread curve (lesson 04): " + hidden.finding);
     lesson.check(all >= 0.8 * hidden.cores * one,
                  fmt::format("{} threads on the {} the {} shows ran at least {:.1f}x one core ({:.2f}x)", cores,
-                             bench::plural(hidden.cores, "core"), hidden.cores == 1 ? "L1 test" : "curve",
+                             bench::plural(hidden.cores, "core"), hidden.evidence,
                              0.8 * hidden.cores, all / one));
   } else if (cores > 1) {
     lesson.check_with_cpus(with_all != nullptr && with_all->contains("cpu_share") ? (*with_all)["cpu_share"] : Json(),

@@ -45,7 +45,7 @@ int lesson_04_checks(LessonRun& lesson, const Json& threads) {
                  fmt::format("the {} beyond the {} the {} shows added less than 15% to the compute-bound loop, as SMT "
                              "siblings do ({:+.0f}%)",
                              bench::plural(cores - hidden.cores, "thread"), bench::plural(hidden.cores, "core"),
-                             hidden.cores == 1 ? "L1 test" : "curve", 100 * hidden.rest_gain));
+                             hidden.evidence, 100 * hidden.rest_gain));
   }
   if (hidden.found && hidden.cores == 1) {
     lesson.say("With one core there is no scaling across cores to compare the memory-bound loop with: that half of "

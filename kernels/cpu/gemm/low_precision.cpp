@@ -52,7 +52,7 @@ __attribute__((target("avx2,f16c"))) void round_fp16_f16c(float* x, std::int64_t
 }
 #endif
 
-bool has_f16c() {
+[[maybe_unused]] bool has_f16c() {
 #if defined(__x86_64__)
   return cpu_features().f16c && cpu_features().can_avx2_fma();
 #else

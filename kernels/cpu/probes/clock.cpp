@@ -18,9 +18,20 @@ std::uint64_t dependent_adds(std::int64_t iterations) {
       : "+r"(x), "+r"(iterations)
       : "r"(one)
       : "cc");
+#elif defined(__aarch64__)
+  __asm__ volatile(
+      "1:\n\t"
+      ".rept 100\n\t"
+      "add %0, %0, %2\n\t"
+      ".endr\n\t"
+      "subs %1, %1, #1\n\t"
+      "b.ne 1b\n\t"
+      : "+r"(x), "+r"(iterations)
+      : "r"(one)
+      : "cc");
 #else
   for (std::int64_t i = 0; i < iterations * kAddsPerIteration; ++i) {
-    x += 1;
+    x += one;
     __asm__ volatile("" : "+r"(x));  // keeps the adds from being folded into one
   }
 #endif
