@@ -1,7 +1,9 @@
 # Cross build for aarch64 Linux with Debian's g++-aarch64-linux-gnu and arm64 multiarch -dev
 # packages (dpkg --add-architecture arm64). Header-only packages (nlohmann-json, CLI11, doctest)
 # are architecture-independent and found where they are. The result runs under qemu-aarch64
-# (scripts/test-aarch64) or on an aarch64 machine.
+# (scripts/test-aarch64) or on an aarch64 machine. oneDNN's arm64 -dev package cannot sit beside
+# the amd64 one: pass -DONEDNN_INCLUDE_DIR and -DONEDNN_LIBRARY of an unpacked copy
+# (scripts/test-aarch64 unpacks one), or the build goes on without it and says so.
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)

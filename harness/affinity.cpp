@@ -27,7 +27,14 @@ std::vector<int> compute_order() {
   hwloc_topology_t topo = nullptr;
   if (hwloc_topology_init(&topo) == 0 && hwloc_topology_load(topo) == 0) {
     const int cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
-    // Round r takes the r-th PU of every core.
+    // Round r takes the r-th PU of every core; within a round the most performant kind of core
+    // comes first (hwloc numbers its CPU kinds from the most efficient to the most performant),
+    // so on big.LITTLE (a Rockchip board, an Apple M1, a phone SoC, Intel's P and E cores) one
+    // thread runs on a big core, not on CPU 0, which is often a little one.
+    struct Place {
+      int round, kind, os;
+    };
+    std::vector<Place> places;
     for (int round = 0; cores > 0; ++round) {
       bool any = false;
       for (int c = 0; c < cores; ++c) {
@@ -36,10 +43,15 @@ std::vector<int> compute_order() {
         if (pu == nullptr) continue;
         any = true;
         const int os = static_cast<int>(pu->os_index);
-        if (std::find(allowed.begin(), allowed.end(), os) != allowed.end()) order.push_back(os);
+        if (std::find(allowed.begin(), allowed.end(), os) != allowed.end())
+          places.push_back({round, std::max(0, hwloc_cpukinds_get_by_cpuset(topo, pu->cpuset, 0)), os});
       }
       if (!any) break;
     }
+    std::stable_sort(places.begin(), places.end(), [](const Place& a, const Place& b) {
+      return a.round != b.round ? a.round < b.round : a.kind > b.kind;
+    });
+    for (const Place& p : places) order.push_back(p.os);
   }
   if (topo != nullptr) hwloc_topology_destroy(topo);
   if (order.empty()) order = allowed;

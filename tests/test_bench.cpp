@@ -334,6 +334,42 @@ TEST_CASE("GPU tables and formulas (no GPU needed)") {
   CHECK(bench::gpu_peaks(h100).fp32_formula.find("unknown") == 0);
 }
 
+TEST_CASE("the GPU's host link is named for what it is: PCIe, NVLink-C2C or an integrated GPU") {
+  using bench::GpuLink;
+  // An H100 on PCIe, with HMM (pageable access through the driver, not the CPU's page tables).
+  bench::GpuDevice pcie;
+  pcie.pcie_gen = 5, pcie.pcie_width = 16, pcie.pageable_memory_access = true;
+  CHECK(bench::gpu_link(pcie) == GpuLink::pcie);
+  CHECK(bench::gpu_peaks(pcie).pcie_formula.rfind("PCIe gen 5 x16", 0) == 0);
+  // GH200: the Hopper GPU reaches Grace's memory coherently, through the CPU's page tables, with
+  // native atomics; its PCIe figures (if NVML gives any) are not the data path.
+  bench::GpuDevice gh200 = pcie;
+  gh200.uses_host_page_tables = true, gh200.host_native_atomics = true;
+  CHECK(bench::gpu_link(gh200) == GpuLink::nvlink_c2c);
+  CHECK(std::string(bench::gpu_link_name(GpuLink::nvlink_c2c)) == "NVLink-C2C");
+  const bench::GpuPeaks c2c = bench::gpu_peaks(gh200);
+  CHECK(c2c.pcie_gbytes_per_s == 450);
+  CHECK(c2c.pcie_formula.rfind("NVLink-C2C (coherent): rated 900 GB/s both directions = 450 GB/s each way", 0) == 0);
+  CHECK(c2c.pcie_formula.find("PCIe") == std::string::npos);
+  // A Jetson Orin or DGX Spark: integrated, no bus at all (whatever else the properties say).
+  bench::GpuDevice orin = gh200;
+  orin.integrated = true;
+  CHECK(bench::gpu_link(orin) == GpuLink::integrated);
+  const bench::GpuPeaks shared = bench::gpu_peaks(orin);
+  CHECK(shared.pcie_gbytes_per_s == 0);
+  CHECK(shared.pcie_formula.rfind("none: an integrated GPU uses the CPU's own DRAM", 0) == 0);
+  // Both halves say so in the summary and the JSON.
+  bench::GpuStatus status;
+  status.usable = true;
+  status.devices = {orin};
+  CHECK(bench::gpu_summary(status).find("GPU link     integrated (shared DRAM) (the GPU reads pageable host memory in place)") !=
+        std::string::npos);
+  CHECK(bench::gpu_json(status)["devices"][0]["host_link"]["kind"] == "integrated (shared DRAM)");
+  status.devices = {gh200};
+  CHECK(bench::gpu_summary(status).find("GPU link     NVLink-C2C") != std::string::npos);
+  CHECK(bench::gpu_summary(status).find("GPU link     PCIe") == std::string::npos);
+}
+
 TEST_CASE("fitting t = latency + bytes / bandwidth") {
   std::vector<std::pair<double, double>> points;
   for (double bytes = 4096; bytes <= 1 << 30; bytes *= 4) points.emplace_back(bytes, 8e-6 + bytes / 25e9);

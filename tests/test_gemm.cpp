@@ -384,3 +384,27 @@ TEST_CASE("the bf16 rung computes the float32 product of the bf16-rounded operan
   }
   MESSAGE("bf16 rung here: " << bf16.detail());
 }
+
+TEST_CASE("the micro-kernel and bf16 instruction each CPU gets") {
+  using namespace gemm::packed;
+  const CpuFeatures& f = cpu_features();
+  const MicroKernel& best = micro_kernel(best_simd_path());
+  const std::string bf16 = bf16_dot_instruction();
+#if defined(__aarch64__)
+  if (f.can_sve() && f.sve_bits <= 512) {
+    // Vector-length agnostic: 3 vectors of sve_bits / 32 floats (12 at 128 bits, 48 at 512).
+    CHECK(best.path == SimdPath::sve);
+    CHECK(best.mr == 8);
+    CHECK(best.nr == 3 * f.sve_bits / 32);
+  } else {
+    CHECK(best.path == SimdPath::neon);
+    CHECK(best.nr == 12);
+  }
+  CHECK(bf16 == (f.arm_bf16 ? "bfdot" : ""));
+  CHECK(describe_bf16_choice().find(f.arm_bf16 ? "bfdot" : "no FEAT_BF16") != std::string::npos);
+#else
+  CHECK(best.path == best_simd_path());
+  CHECK(bf16 == (f.avx512_bf16 && f.can_avx512() ? "vdpbf16ps" : ""));
+#endif
+  MESSAGE("here: " << describe_choice() << "; bf16: " << describe_bf16_choice());
+}

@@ -38,6 +38,21 @@ TEST_CASE("each GPU probe runs and reports (quick)") {
   CHECK(launch["timers"]["host_no_sync_us"].get<double>() < launch["timers"]["host_sync_us"].get<double>());
 }
 
+TEST_CASE("the bus probe names its link and reads host memory in place (zero-copy)") {
+  const bench::ProbeSession session({.quick = true});
+  const Json j = bench::find_probe("pcie")->run(session.context).json;
+  const bench::GpuDevice& d = bench::gpu_status().devices.front();
+  CHECK(j["link"]["kind"] == bench::gpu_link_name(bench::gpu_link(d)));
+  // Device read, copy + read, pinned in place, and pageable in place where the GPU can.
+  REQUIRE(j["zero_copy"].size() == (d.pageable_memory_access ? 4u : 3u));
+  for (const Json& row : j["zero_copy"]) {
+    CAPTURE(row["access"].get<std::string>());
+    CHECK(row["gbytes_per_s"].get<double>() > 0.1);
+  }
+  // A discrete GPU reads its own memory faster than host memory across any link.
+  if (!d.integrated) CHECK(j["zero_copy"][0]["gbytes_per_s"].get<double>() > j["zero_copy"][2]["gbytes_per_s"].get<double>());
+}
+
 TEST_CASE("the demo's bus scene: pageable, pinned and 4 KiB copies race, every byte checked") {
   REQUIRE(bench::scene_problem("bus", 256, 0.5).empty());
   bench::Scene scene = bench::make_scene("bus", 256, 1);

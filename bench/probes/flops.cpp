@@ -31,6 +31,16 @@ const char* likwid_test(const probes::FmaLoop& loop) {
   return nullptr;
 }
 
+// The x86 loops on an ARM CPU and the reverse: not "unsupported by this CPU", just not for it.
+bool of_other_architecture(const probes::FmaLoop& loop) {
+  const std::string isa = loop.isa;
+#if defined(__aarch64__)
+  return isa.rfind("sse", 0) == 0 || isa.rfind("avx", 0) == 0;
+#else
+  return isa.rfind("neon", 0) == 0 || isa.rfind("sve", 0) == 0;
+#endif
+}
+
 struct Row {
   const probes::FmaLoop* loop;
   int threads;
@@ -50,7 +60,7 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
   std::vector<Row> rows;
   std::vector<std::string> unsupported;
   for (const probes::FmaLoop& loop : probes::fma_loops())  // names neither twin of which runs here
-    if (!probes::find_fma_loop(loop.name)->supported() &&
+    if (!probes::find_fma_loop(loop.name)->supported() && !of_other_architecture(loop) &&
         std::find(unsupported.begin(), unsupported.end(), loop.name) == unsupported.end())
       unsupported.push_back(loop.name);
   // Every loop in turn, three times over, keeping each one's fastest round: the lessons divide
@@ -171,8 +181,8 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
     report.say(fmt::format("Theoretical FP32 peak, all cores: {}.",
                            theoretical_peak(widest, ctx.cores, ctx.clock.ghz_all_cores, pipes_of(widest)).formula));
   report.say("GFLOP/s is the median call; *best* is the fastest call, the ceiling used for \"% of peak\" elsewhere. "
-             "Each loop keeps 12 (24 for AVX-512) independent multiply-add chains in registers, enough to cover the FMA "
-             "latency on every current core. *vs likwid* divides the median by likwid-bench's peakflops kernel "
+             "Each loop keeps 12 (24 for AVX-512, NEON and SVE, which have 32 registers) independent multiply-add "
+             "chains in registers, enough to cover the FMA latency on every current core. *vs likwid* divides the median by likwid-bench's peakflops kernel "
              "for the same ISA, run right after it.");
   report.table(std::move(table));
   if (!more_pairs.empty())
@@ -193,7 +203,7 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
   if (!ctx.peers)
     report.say("Peers not run (quick mode).");
   else if (!likwid_available())
-    report.say("likwid-bench is not installed, so there is no peer column (sudo apt-get install likwid).");
+    report.say(fmt::format("No likwid-bench peer column: {}.", likwid_missing_reason()));
 
   report.json = Json{{"clock_ghz_one_core", ctx.clock.ghz_one_core},
                      {"clock_ghz_all_cores", ctx.clock.ghz_all_cores},

@@ -1,10 +1,12 @@
 // Probe "pcie" (lesson 08): what moving data between CPU and GPU costs. Copies of 4 KiB to
 // 1 GiB in both directions from four kinds of host memory, each direction and kind fitted to
 // t = latency + bytes / bandwidth; one large transfer against many small ones; copy/compute
-// overlap on 1 to 4 streams; and cudaMemcpy against cudaMemcpyAsync.
+// overlap on 1 to 4 streams; cudaMemcpy against cudaMemcpyAsync; and zero-copy reads of host memory
+// in place. The link is named by what it is: PCIe, NVLink-C2C (Grace) or none (an integrated GPU).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <memory>
 
 #include <fmt/format.h>
@@ -132,10 +134,49 @@ ProbeReport run_pcie_probe(const ProbeContext& ctx) {
     }
   }
 
+  // Zero-copy: a kernel reads host memory in place, over the link, against copying it over
+  // first and reading device memory. Over PCIe the in-place read runs at the link's rate and
+  // pays it again on every pass; over NVLink-C2C or on an integrated GPU (one DRAM) it is the
+  // way such machines are meant to be used.
+  const GpuLink link = gpu_link(d);
+  const std::int64_t zc_bytes = std::min<std::int64_t>(largest, ctx.quick ? 16 << 20 : 256 << 20);
+  const int zc_blocks = std::max(1, d.sm_count) * 4;
+  DeviceBuffer sink(std::int64_t(zc_blocks) * 256 * 4);
+  Table zero_copy({{"how the kernel gets its data", A::left}, {"time (ms)"}, {"GB/s"}});
+  Json zero_copy_json = Json::array();
+  auto zc_row = [&](const std::string& how, const std::function<void(void*)>& work) {
+    ctx.step("pcie: zero-copy, " + how);
+    const Timing t = measure_gpu(work, s, timing);
+    zero_copy.add_row({how, fmt::format("{:.3f}", t.median * 1e3), fmt::format("{:.1f}", double(zc_bytes) / t.median * 1e-9)});
+    zero_copy_json.push_back({{"access", how}, {"bytes", zc_bytes}, {"median_s", t.median},
+                              {"gbytes_per_s", double(zc_bytes) / t.median * 1e-9}});
+  };
+  const std::int64_t zc_floats = zc_bytes / 4;
+  zc_row("read device memory", [&](void* st) { probes::gpu::launch_read(device.as<float>(), sink.as<float>(), zc_floats, 1, zc_blocks, st); });
+  zc_row("copy pinned memory over, then read it", [&](void* st) {
+    copy_async(device.data(), pinned.data(), zc_bytes, CopyKind::host_to_device, st);
+    probes::gpu::launch_read(device.as<float>(), sink.as<float>(), zc_floats, 1, zc_blocks, st);
+  });
+  // With unified addressing, cudaMallocHost memory is mapped into the GPU at the same address.
+  zc_row("read pinned host memory in place (zero-copy)", [&](void* st) {
+    probes::gpu::launch_read(static_cast<const float*>(pinned.data()), sink.as<float>(), zc_floats, 1, zc_blocks, st);
+  });
+  std::unique_ptr<HostBuffer> pageable_zc;
+  if (d.pageable_memory_access) {
+    pageable_zc = std::make_unique<HostBuffer>(zc_bytes, HostMemory::pageable);
+    zc_row("read pageable (malloc) memory in place", [&](void* st) {
+      probes::gpu::launch_read(static_cast<const float*>(pageable_zc->data()), sink.as<float>(), zc_floats, 1, zc_blocks, st);
+    });
+  }
+
   report.say(fmt::format("Link: {}. Each copy is timed with CUDA events; bandwidth is bytes / time in GB/s. "
                          "Textbook (d2l): 1 MB over PCIe 3.0 takes about 80 µs; PCIe gen 3/4/5 x16 carry about "
                          "16/32/63 GB/s per direction.",
                          peaks.pcie_formula));
+  if (link != GpuLink::pcie)
+    report.say(fmt::format("This GPU is not on PCIe: its host link is {}, so the PCIe figures above are the "
+                           "textbook's for comparison, not this machine's.",
+                           gpu_link_name(link)));
   report.say("Fitted to t = latency + bytes / bandwidth per host-memory kind and direction (relative least squares "
              "over all sizes). Pageable memory is staged through a pinned bounce buffer by the driver; pinned and "
              "registered memory go straight to the copy engine; write-combined memory is fast to write from the "
@@ -149,8 +190,18 @@ ProbeReport run_pcie_probe(const ProbeContext& ctx) {
                          chunks));
   report.table(std::move(overlap));
   report.table(std::move(sync_table));
-  report.json = Json{{"link", {{"gen", d.pcie_gen}, {"width", d.pcie_width}, {"gbytes_per_s", peaks.pcie_gbytes_per_s},
-                               {"formula", peaks.pcie_formula}}},
+  report.say(fmt::format("Zero-copy, {}: a kernel reading host memory where it lies, against copying it over "
+                         "first. {}",
+                         format_bytes(double(zc_bytes)),
+                         d.pageable_memory_access
+                             ? "This GPU can also read pageable (malloc'd) memory in place."
+                             : "This GPU cannot read pageable memory in place (pageableMemoryAccess = 0: PCIe "
+                               "without HMM), only pinned memory."));
+  report.table(std::move(zero_copy));
+  report.json = Json{{"link", {{"kind", gpu_link_name(link)}, {"gen", d.pcie_gen}, {"width", d.pcie_width},
+                               {"gbytes_per_s", peaks.pcie_gbytes_per_s}, {"formula", peaks.pcie_formula},
+                               {"pageable_memory_access", d.pageable_memory_access}}},
+                     {"zero_copy", zero_copy_json},
                      {"points", points},
                      {"fits", fits},
                      {"one_vs_many", {{"total_bytes", total}, {"piece_bytes", piece}, {"one_s", whole.median},

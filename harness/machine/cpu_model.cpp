@@ -154,6 +154,9 @@ std::string cpu_peak_summary(const MachineInfo& m, const ClockMeasurement& clock
     out += fmt::format("{} peak    one core: {}\n", l.precision == std::string("fp32") ? "FP32" : "FP64", l.one.formula);
     out += fmt::format("             all cores: {}\n", l.all.formula);
   }
+  // big.LITTLE: the all-cores line above counts every core as the first kind; each cluster's own.
+  if (m.arm_cpus.big_little())
+    out += fmt::format("Clusters     FP32 by cluster (table figures, top clocks): {}\n", cluster_peak_formula(m.arm_cpus));
   for (const std::string& w : machine_warnings(m)) out += "Warning      " + w + "\n";
   return out;
 }

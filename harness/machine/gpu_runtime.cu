@@ -139,6 +139,10 @@ GpuStatus query() {
     d.l2_bytes = p.l2CacheSize;
     d.shared_per_sm_bytes = static_cast<std::int64_t>(p.sharedMemPerMultiprocessor);
     d.max_threads_per_sm = p.maxThreadsPerMultiProcessor;
+    d.integrated = p.integrated != 0;
+    d.pageable_memory_access = p.pageableMemoryAccess != 0;
+    d.uses_host_page_tables = p.pageableMemoryAccessUsesHostPageTables != 0;
+    d.host_native_atomics = p.hostNativeAtomicSupported != 0;
     int khz = 0;
     if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, i) == cudaSuccess) d.sm_clock_max_mhz = khz / 1000;
     if (cudaDeviceGetAttribute(&khz, cudaDevAttrMemoryClockRate, i) == cudaSuccess) d.memory_clock_max_mhz = khz / 1000;

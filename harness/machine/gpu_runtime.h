@@ -28,7 +28,21 @@ struct GpuDevice {
   // The PCIe link, current and maximum, from NVML or else sysfs; 0 when unknown.
   int pcie_gen = 0, pcie_width = 0, pcie_gen_max = 0, pcie_width_max = 0;
   std::string link_source;        // "NVML", "sysfs", or why neither answered
+  // What the GPU can do with host memory (cudaDeviceProp). An integrated GPU (Jetson, DGX
+  // Spark) shares the CPU's DRAM; a coherent link (Grace's NVLink-C2C) lets the GPU use the
+  // CPU's page tables and do atomics on host memory; PCIe with HMM reads pageable memory too.
+  bool integrated = false;
+  bool pageable_memory_access = false;       // the GPU may read malloc'd memory directly
+  bool uses_host_page_tables = false;        // ... through the CPU's own page tables (ATS)
+  bool host_native_atomics = false;          // atomics on host memory over the link
 };
+
+// What connects the GPU to the CPU's memory: never "PCIe" when it is not.
+enum class GpuLink { pcie, nvlink_c2c, integrated };
+GpuLink gpu_link(const GpuDevice& device);
+const char* gpu_link_name(GpuLink link);  // "PCIe", "NVLink-C2C", "integrated (shared DRAM)"
+// NVLink-C2C's rated bandwidth per direction: NVIDIA gives 900 GB/s for both directions together.
+constexpr double kNvlinkC2cGbytesPerDirection = 450;
 
 // FP32 FMA lanes per SM by compute capability, or 0 when the table does not know the
 // architecture (the runtime does not report it).
@@ -39,8 +53,8 @@ struct GpuPeaks {
   std::string fp32_formula;
   double memory_gbytes_per_s = 0;  // bus bytes x 2 (double data rate) x memory clock
   std::string memory_formula;
-  double pcie_gbytes_per_s = 0;    // per direction, for the current link
-  std::string pcie_formula;
+  double pcie_gbytes_per_s = 0;    // per direction, for the current host link (PCIe or NVLink-C2C; 0 integrated)
+  std::string pcie_formula;        // names the link: "PCIe gen 5 x16: ...", "NVLink-C2C: ...", "none: ..." 
 };
 GpuPeaks gpu_peaks(const GpuDevice& device);
 

@@ -48,7 +48,16 @@ GpuPeaks gpu_peaks(const GpuDevice& d) {
     p.memory_formula = fmt::format("{} bits / 8 x 2 (double data rate) x {:.3f} GHz = {:.0f} GB/s", d.memory_bus_bits,
                                    d.memory_clock_max_mhz * 1e-3, p.memory_gbytes_per_s);
   }
-  if (d.pcie_gen > 0 && d.pcie_width > 0) {
+  const GpuLink link = gpu_link(d);
+  if (link == GpuLink::integrated) {
+    p.pcie_formula = "none: an integrated GPU uses the CPU's own DRAM, so a host-device copy is a DRAM-to-DRAM copy "
+                     "and zero-copy access needs no copy at all";
+  } else if (link == GpuLink::nvlink_c2c) {
+    p.pcie_gbytes_per_s = kNvlinkC2cGbytesPerDirection;
+    p.pcie_formula = fmt::format("NVLink-C2C (coherent): rated 900 GB/s both directions = {:.0f} GB/s each way "
+                                 "(NVIDIA's figure, not read from the device)",
+                                 kNvlinkC2cGbytesPerDirection);
+  } else if (d.pcie_gen > 0 && d.pcie_width > 0) {
     p.pcie_gbytes_per_s = pcie_gbytes_per_lane(d.pcie_gen) * d.pcie_width;
     p.pcie_formula = fmt::format("PCIe gen {} x{}: {:.2f} GB/s per lane per direction x {} = {:.1f} GB/s", d.pcie_gen,
                                  d.pcie_width, pcie_gbytes_per_lane(d.pcie_gen), d.pcie_width, p.pcie_gbytes_per_s);
@@ -56,6 +65,24 @@ GpuPeaks gpu_peaks(const GpuDevice& d) {
     p.pcie_formula = "unknown (" + d.link_source + ")";
   }
   return p;
+}
+
+GpuLink gpu_link(const GpuDevice& d) {
+  if (d.integrated) return GpuLink::integrated;
+  // Native atomics on host memory and the CPU's page tables: a cache-coherent link. On the
+  // machines CUDA supports that is Grace's NVLink-C2C (GH200, GB200); PCIe, even with HMM,
+  // has neither.
+  if (d.host_native_atomics && d.uses_host_page_tables) return GpuLink::nvlink_c2c;
+  return GpuLink::pcie;
+}
+
+const char* gpu_link_name(GpuLink link) {
+  switch (link) {
+    case GpuLink::pcie: return "PCIe";
+    case GpuLink::nvlink_c2c: return "NVLink-C2C";
+    case GpuLink::integrated: return "integrated (shared DRAM)";
+  }
+  return "PCIe";
 }
 
 // Weighted least squares as a 2x2 linear system in (latency, 1 / bandwidth).
@@ -80,9 +107,14 @@ std::string gpu_summary(const GpuStatus& s) {
     out += fmt::format("\nGPU clocks   SM {} MHz max{}, memory {} MHz max{}, bus {} bits", d.sm_clock_max_mhz,
                        d.sm_clock_mhz > 0 ? fmt::format(" ({} now)", d.sm_clock_mhz) : "", d.memory_clock_max_mhz,
                        d.memory_clock_mhz > 0 ? fmt::format(" ({} now)", d.memory_clock_mhz) : "", d.memory_bus_bits);
-    out += d.pcie_gen > 0 ? fmt::format("\nGPU link     PCIe gen {} x{} (max gen {} x{}, from {})", d.pcie_gen, d.pcie_width,
-                                        d.pcie_gen_max, d.pcie_width_max, d.link_source)
-                          : fmt::format("\nGPU link     unknown ({})", d.link_source);
+    const GpuLink link = gpu_link(d);
+    if (link != GpuLink::pcie)
+      out += fmt::format("\nGPU link     {}{}", gpu_link_name(link),
+                         d.pageable_memory_access ? " (the GPU reads pageable host memory in place)" : "");
+    else
+      out += d.pcie_gen > 0 ? fmt::format("\nGPU link     PCIe gen {} x{} (max gen {} x{}, from {})", d.pcie_gen, d.pcie_width,
+                                          d.pcie_gen_max, d.pcie_width_max, d.link_source)
+                            : fmt::format("\nGPU link     unknown ({})", d.link_source);
     const GpuPeaks p = gpu_peaks(d);
     out += fmt::format("\nGPU FP32     {}\nGPU memory   {}\nGPU bus      {}", p.fp32_formula,
                        p.memory_formula.empty() ? "unknown" : p.memory_formula, p.pcie_formula);
@@ -103,6 +135,10 @@ Json gpu_json(const GpuStatus& s) {
                        {"shared_per_sm_bytes", d.shared_per_sm_bytes}, {"max_threads_per_sm", d.max_threads_per_sm},
                        {"pcie", {{"gen", d.pcie_gen}, {"width", d.pcie_width}, {"gen_max", d.pcie_gen_max},
                                  {"width_max", d.pcie_width_max}, {"source", d.link_source}}},
+                       {"host_link", {{"kind", gpu_link_name(gpu_link(d))}, {"integrated", d.integrated},
+                                      {"pageable_memory_access", d.pageable_memory_access},
+                                      {"uses_host_page_tables", d.uses_host_page_tables},
+                                      {"host_native_atomics", d.host_native_atomics}}},
                        {"peaks", {{"fp32_gflops", p.fp32_gflops}, {"fp32_formula", p.fp32_formula},
                                   {"memory_gbytes_per_s", p.memory_gbytes_per_s}, {"memory_formula", p.memory_formula},
                                   {"pcie_gbytes_per_s", p.pcie_gbytes_per_s}, {"pcie_formula", p.pcie_formula}}}});

@@ -34,11 +34,20 @@ std::vector<int> likwid_hwthreads(const std::string& output) {
 
 bool likwid_available() { return run_shell("command -v likwid-bench").first == 0; }
 
+std::string likwid_missing_reason() {
+#if defined(__aarch64__)
+  return "likwid-bench not installed: Debian packages likwid for x86-64 only; on ARMv8 it must be built from source "
+         "(github.com/RRZE-HPC/likwid)";
+#else
+  return "likwid-bench not installed (sudo apt-get install likwid)";
+#endif
+}
+
 LikwidResult run_likwid(const std::string& test, const std::string& workgroup, int threads) {
   LikwidResult r;
   r.command = fmt::format("likwid-bench -t {} -W {}", test, workgroup);
   if (!likwid_available()) {
-    r.reason = "likwid-bench not installed (sudo apt-get install likwid)";
+    r.reason = likwid_missing_reason();
     return r;
   }
   const UnpinnedScope every_cpu;  // likwid-bench places its own threads, within the mask it inherits
@@ -55,7 +64,10 @@ LikwidResult run_likwid(const std::string& test, const std::string& workgroup, i
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   if (int(distinct.size()) != threads) {
     std::string where;
-    for (int h : placed) where += (where.empty() ? "" : ",") + std::to_string(h);
+    for (int h : placed) {
+      if (!where.empty()) where += ',';
+      where += std::to_string(h);
+    }
     r.reason = fmt::format("likwid-bench ran {} thread(s) on {} distinct hardware thread(s) ({}), not on {}: left out",
                            placed.size(), distinct.size(), where.empty() ? "none reported" : where, threads);
     return r;

@@ -26,6 +26,9 @@ std::vector<int> likwid_hwthreads(const std::string& output);
 
 // True when likwid-bench is on PATH.
 bool likwid_available();
+// Why there is no likwid-bench here, in a form a user can act on: Debian packages it for
+// x86-64 only, so on aarch64 the answer is a build from source, not apt.
+std::string likwid_missing_reason();
 
 // `likwid-bench -t TEST -W WORKGROUP`, e.g. ("peakflops_sp_avx_fma", "N:32kB:1"), whose
 // workgroup asks for `threads` threads. A run whose threads did not land on that many distinct

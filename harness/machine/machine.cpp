@@ -85,11 +85,21 @@ MachineInfo describe_machine() {
   m.cpu_model = f.model;
   m.cpu_stepping = f.stepping;
   m.simd = f.names();
-  // The path of the micro-kernel the GEMM really runs (an SVE CPU runs the NEON one for now).
+  // The path of the micro-kernel the GEMM really runs (SVE wider than 512 bits runs the NEON one).
   m.simd_path = simd_path_name(gemm::packed::micro_kernel(best_simd_path()).path);
   m.simd_cap = simd_cap_summary();
   m.hypervisor = f.hypervisor;
   m.hypervisor_vendor = f.hypervisor_vendor;
+#if defined(__aarch64__)
+  m.arm_cpus = read_arm_cpus();
+  // The MIDR that cpu_features read is the core this thread happened to run on, a little one
+  // as often as not on big.LITTLE: the machine is described by its fastest kind instead.
+  if (!m.arm_cpus.clusters.empty() && !m.arm_cpus.midr_masked) {
+    const ArmCluster& fastest = m.arm_cpus.clusters.front();
+    m.cpu_family = fastest.implementer, m.cpu_model = fastest.part;
+    m.cpu_brand = fastest.core;
+  }
+#endif
   read_topology(m);
   m.memory_os_bytes = total_memory_bytes();
   m.gpu = gpu_status();
@@ -115,13 +125,20 @@ Json machine_json(const MachineInfo& m) {
     caches.push_back({{"level", c.level}, {"kind", c.kind}, {"bytes", c.bytes},
                       {"line_bytes", c.line_bytes}, {"instances", c.instances},
                       {"shared_by_cpus", c.shared_by_cpus}});
+  Json clusters = Json::array();
+  for (const ArmCluster& g : m.arm_cpus.clusters)
+    clusters.push_back({{"core", g.core}, {"midr_implementer", g.implementer}, {"midr_part", g.part},
+                        {"cpus", cpu_list(g.cpus)}, {"count", g.cpus.size()}, {"max_ghz", double(g.max_khz) * 1e-6},
+                        {"capacity", g.capacity}, {"fp32_fma_lanes_per_cycle", g.fp32_lanes_per_cycle},
+                        {"fp32_peak_gflops", g.fp32_peak_gflops()}});
   const BuildInfo& b = build_info();
   return Json{
       {"cpu",
        {{"brand", m.cpu_brand}, {"vendor", m.cpu_vendor}, {"family", m.cpu_family},
         {"model", m.cpu_model}, {"stepping", m.cpu_stepping}, {"simd", m.simd},
         {"gemm_simd_path", m.simd_path}, {"simd_cap", m.simd_cap}, {"hypervisor", m.hypervisor},
-        {"hypervisor_vendor", m.hypervisor_vendor}}},
+        {"hypervisor_vendor", m.hypervisor_vendor}, {"clusters", clusters},
+        {"midr_masked", m.arm_cpus.midr_masked}}},
       {"topology",
        {{"source", m.topology_source}, {"packages", m.packages},
         {"physical_cores", m.physical_cores}, {"logical_cpus", m.logical_cpus},
@@ -187,12 +204,13 @@ std::string machine_summary(const MachineInfo& m) {
 #endif
   out += fmt::format("Cores        {} package(s), {} physical cores, {} logical CPUs, {} NUMA node(s)\n",
                      m.packages, m.physical_cores, m.logical_cpus, m.numa_nodes);
+  if (!m.arm_cpus.clusters.empty()) out += fmt::format("Clusters     {}\n", describe_arm_cpus(m.arm_cpus));
   out += fmt::format("SIMD         {}\n", fmt::join(m.simd, " "));
   if (!m.simd_cap.empty()) out += fmt::format("SIMD cap     {}\n", m.simd_cap);
   const std::string widest = simd_path_name(best_simd_path());
   out += fmt::format("GEMM path    {} micro-kernel (chosen at run time from {}{}){}\n", m.simd_path, kFeatureSource,
                      m.simd_cap.empty() ? "" : " under the cap",
-                     widest == m.simd_path ? "" : "; " + widest + " has no GEMM micro-kernel of its own yet");
+                     widest == m.simd_path ? "" : "; " + widest + "'s vectors are too wide for the GEMM tile");
   for (const CacheLevel& c : m.caches)
     out += fmt::format("L{} {:<11} {} x {} (line {} B, shared by {} CPU(s))\n", c.level, c.kind,
                        c.instances, format_bytes(double(c.bytes)), c.line_bytes, c.shared_by_cpus);

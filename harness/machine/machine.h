@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/machine/arm_cpus.h"
 #include "harness/machine/gpu_runtime.h"
 #include "harness/json.h"
 
@@ -28,6 +29,10 @@ struct MachineInfo {
   std::string simd_cap;           // FLOPSLAB_SIMD's cap and what it did to the peers; empty without one
   bool hypervisor = false;
   std::string hypervisor_vendor;
+
+  // aarch64: the CPUs grouped by kind of core (/proc/cpuinfo and sysfs), fastest first; more
+  // than one on big.LITTLE. Empty on x86.
+  ArmCpus arm_cpus;
 
   // Topology (hwloc)
   std::string topology_source;  // "hwloc 2.9.0", or why it failed and what stood in

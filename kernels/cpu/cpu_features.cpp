@@ -189,8 +189,10 @@ CpuFeatures capped(CpuFeatures f, const std::string& cap) {
     f.avx512_vnni = f.avx512_bf16 = f.avx512_fp16 = f.amx_tile = false;
   }
   if (cap == "scalar") f.avx = f.avx2 = f.fma = f.f16c = false;
-  if (cap == "neon" || cap == "scalar") f.sve = f.sve2 = false, f.sve_bits = 0;
-  if (cap == "scalar") f.neon = f.neon_fp16 = f.arm_bf16 = f.i8mm = false;
+  // `neon` stands for the Armv8.0-8.2 cores (Cortex-A72 to A78, Neoverse N1): no SVE, and none
+  // of the later BF16 and I8MM instructions either.
+  if (cap == "neon" || cap == "scalar") f.sve = f.sve2 = false, f.sve_bits = 0, f.arm_bf16 = f.i8mm = false;
+  if (cap == "scalar") f.neon = f.neon_fp16 = false;
   return f;
 }
 

@@ -45,7 +45,7 @@ struct CpuFeatures {
 
 // Read once, then cached, with the cap of FLOPSLAB_SIMD applied. x86-64: `avx2` hides AVX-512
 // and AMX (an AVX2 laptop: Haswell to Arrow Lake, Zen 1-3), `scalar` hides AVX and FMA as well
-// (baseline x86-64: SSE2). aarch64: `neon` hides SVE (a Cortex-A72 to A78, Neoverse N1, Apple
+// (baseline x86-64: SSE2). aarch64: `neon` hides SVE, BF16 and I8MM (a Cortex-A72 to A78, Neoverse N1, Apple
 // cores), `sve` hides nothing (it names the full set of an SVE CPU), `scalar` hides NEON too.
 // Everything that dispatches on the CPU reads this, so a capped run takes the paths the
 // narrower CPU would.

@@ -1,5 +1,6 @@
 // Lesson 08: the CPU-GPU bus. Transfer bandwidth against size and host-memory kind, the
-// latency + bandwidth fit, one transfer against many, overlap. Without a GPU it says so and
+// latency + bandwidth fit, one transfer against many, overlap, zero-copy reads; the link named for
+// what it is (PCIe, NVLink-C2C on Grace, none on an integrated GPU). Without a GPU it says so and
 // measures the CPU's own copy bandwidth, the figure PCIe is compared with.
 #include <cmath>
 
@@ -34,8 +35,10 @@ int run_lesson_08(const LessonOptions& options) {
   const double latency = fit("pinned", "H2D", "latency_s"), bandwidth = fit("pinned", "H2D", "gbytes_per_s");
   const double one_mb = latency + 1e6 / (bandwidth * 1e9);
   const double link = j["link"]["gbytes_per_s"].get<double>();
+  const std::string link_kind = j["link"]["kind"].get<std::string>();
+  const bool on_pcie = link_kind == "PCIe";
   const int gen = j["link"]["gen"].get<int>();
-  const double textbook_link = gen == 3 ? 16 : gen == 4 ? 32 : gen == 5 ? 63 : std::nan("");
+  const double textbook_link = !on_pcie ? std::nan("") : gen == 3 ? 16 : gen == 4 ? 32 : gen == 5 ? 63 : std::nan("");
   const double many = j["one_vs_many"]["many_s"].get<double>() / j["one_vs_many"]["one_s"].get<double>();
   double best_overlap = 0;
   for (const Json& o : j["overlap"]) best_overlap = std::max(best_overlap, o["speedup"].get<double>());
@@ -43,6 +46,22 @@ int run_lesson_08(const LessonOptions& options) {
   lesson.compare("1 MB host to device, pinned (µs)", 80, "d2l, PCIe 3.0", one_mb * 1e6, "");
   if (std::isfinite(textbook_link))
     lesson.compare(fmt::format("PCIe gen {} x16 per direction (GB/s)", gen), textbook_link, "d2l", bandwidth, "");
+  if (link_kind == "NVLink-C2C")
+    lesson.compare("NVLink-C2C per direction (GB/s)", bench::kNvlinkC2cGbytesPerDirection, "NVIDIA, 900 GB/s both ways",
+                   bandwidth, "");
+  const double zero_copy = point_value(j["zero_copy"], {{"access", "read pinned host memory in place (zero-copy)"}}, "gbytes_per_s");
+  const double device_read = point_value(j["zero_copy"], {{"access", "read device memory"}}, "gbytes_per_s");
+  // The model: in place, the kernel reads at the link's rate; from device memory at the memory's.
+  // On an integrated GPU both are the same DRAM.
+  const double memory_peak = bench::gpu_peaks(gpu.devices.front()).memory_gbytes_per_s;
+  const bool integrated = link_kind != "PCIe" && link_kind != "NVLink-C2C";
+  if (integrated || (link > 0 && memory_peak > 0))
+    lesson.compare("zero-copy read of pinned host memory over reading device memory", integrated ? 1.0 : link / memory_peak,
+                   integrated ? "one DRAM for both" : "the link's rate over the GPU memory's", zero_copy / device_read, "x");
+  if (!on_pcie)
+    lesson.say(fmt::format("This GPU's host link is {}: not PCIe. Where the GPU shares the CPU's memory or reaches it "
+                           "coherently, reading host data in place is a design choice, not a mistake.",
+                           link_kind));
   lesson.compare("pinned over pageable, H2D bandwidth", 1, "same bus either way", bandwidth / fit("pageable", "H2D", "gbytes_per_s"), "x");
 
   lesson.check(bandwidth >= fit("pageable", "H2D", "gbytes_per_s"),

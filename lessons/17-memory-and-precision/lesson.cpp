@@ -248,8 +248,10 @@ int run_lesson_17(const LessonOptions& options) {
                          bs_epochs, batches.back(), base_lr));
   lesson.show(bs);
 
+  const std::string bf16_dot = gemm::packed::bf16_dot_instruction();
   lesson.compare("bf16 GEMM rung over the float32 rung, 1024^3", bf16_instructions ? 2.0 : 1.0,
-                 bf16_instructions ? "vdpbf16ps: 32 vs 16 multiply-adds per instruction" : "no AVX512_BF16: rounding only",
+                 bf16_instructions ? bf16_dot + ": twice an FMA's multiply-adds per instruction"
+                                   : "no bf16 dot-product instruction: rounding only",
                  bf16_gemm / fp32_gemm, "x");
   lesson.compare("bf16 training's test accuracy over fp32's", 1.0, "Kalamkar et al. 2019: bf16 matches fp32",
                  accuracy[1] / accuracy[0], "x");
@@ -263,14 +265,14 @@ int run_lesson_17(const LessonOptions& options) {
   lesson.check(peak[1] < peak[0] && peak[2] < peak[0],
                fmt::format("16-bit saved activations lowered the peak ({} and {} MiB vs {} MiB)", mib(double(peak[1])),
                            mib(double(peak[2])), mib(double(peak[0]))));
-  // vdpbf16ps does twice the multiply-adds of an FMA per instruction, but not on every core
+  // vdpbf16ps (bfdot) does twice the multiply-adds of an FMA per instruction, but not on every core
   // twice per cycle: where it issues on one port and FMAs on two (Intel's server cores), the
   // rates tie at best. Without a probe of the two instructions' rates there is no figure
   // this machine must reach, so the ratio is reported, not checked.
   if (bf16_instructions)
     lesson.say(fmt::format("The bf16 rung ran at {:.2f}x the float32 rung here; twice the multiply-adds per instruction "
-                           "become twice the rate only where vdpbf16ps issues as often as an FMA.",
-                           bf16_gemm / fp32_gemm));
+                           "become twice the rate only where {} issues as often as an FMA.",
+                           bf16_gemm / fp32_gemm, bf16_dot));
   lesson.check(cnn_ck[1].kept * 2 < cnn_ck[0].kept && deep_ck[1].kept * 2 < deep_ck[0].kept,
                "sqrt(L) checkpoint segments kept less than half the activations after the forward, on both models");
   lesson.check(deep_ck[1].peak * 3 < deep_ck[0].peak * 2,

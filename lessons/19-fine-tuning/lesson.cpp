@@ -14,7 +14,6 @@ namespace flopslab::lessons {
 
 int run_lesson_19(const LessonOptions& options) {
   LessonRun lesson(19, "Fine-tuning");
-  const int threads = lesson_threads(options);
   const bool quick = options.quick;
   const bench::LoadedData all = lesson_data(options, 20000, 2000);
   // The source: the five garments that are hard to tell apart, so the body must learn shapes

@@ -48,8 +48,8 @@ const MicroKernel& micro_kernel(SimdPath path) {
     case SimdPath::avx512: return kMicroKernelAvx512;
     case SimdPath::avx2: return kMicroKernelAvx2;
     case SimdPath::scalar: return kMicroKernelScalar;
-    case SimdPath::neon:
-    case SimdPath::sve: return kMicroKernelNeon;  // every SVE core has NEON
+    case SimdPath::neon: return kMicroKernelNeon;
+    case SimdPath::sve: return micro_kernel_sve();
   }
   return kMicroKernelScalar;
 }
@@ -215,7 +215,7 @@ namespace flopslab::gemm {
 extern const GemmVariant kCpuPackedSimd{
     .name = "packed-simd",
     .step = 4,
-    .idea = "packed panels + a register-tile micro-kernel (AVX-512 / AVX2+FMA / scalar by CPUID)",
+    .idea = "packed panels + a register-tile micro-kernel (AVX-512 / AVX2+FMA / SVE / NEON / scalar, by what the CPU has)",
     .run = packed::packed_simd,
     .detail = packed::describe_choice,
 };

@@ -12,8 +12,15 @@
 // broadcasts one 32-bit slot of A and multiplies it with a 32-column row of B slots. The loop
 // structure, threads and edge handling are step 5's (packed_driver.h).
 //
-// Without AVX512_BF16 the same products are computed by rounding the operands to bf16 while
-// packing and running step 5's float32 micro-kernel: the same numbers, no speed-up.
+// aarch64 cores with FEAT_BF16 (Neoverse V1/V2/N2, Graviton 3/4, Grace, Apple M2 on) have
+// BFDOT, the NEON form of the same pair dot product: 8 multiply-adds per 128-bit instruction
+// against FMLA's 4. The same pair packing feeds an 8 x 12 kernel with NEON's by-element form,
+// the A pair chosen by lane, so A needs no broadcast. (BFMMLA, a 2x4 by 4x2 block product,
+// does 16 per instruction on the cores that issue it at full rate; it needs a different
+// packing and is not here yet.)
+//
+// Without either instruction the same products are computed by rounding the operands to bf16
+// while packing and running step 5's float32 micro-kernel: the same numbers, no speed-up.
 #include <string>
 
 #include "kernels/cpu/gemm/packed_driver.h"
@@ -23,12 +30,20 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/gemm/tile_avx512.h"
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 namespace flopslab::gemm::packed {
 namespace {
 
+#if defined(__aarch64__)
+constexpr bool kOnArm = true;
+constexpr int kMr = 8, kNr = 12;
+#else
+constexpr bool kOnArm = false;
 constexpr int kMr = 12, kNr = 32;
+#endif
 
 inline std::uint32_t pair(float low_k, float high_k) {
   return std::uint32_t(bf16_from_float(low_k)) | std::uint32_t(bf16_from_float(high_k)) << 16;
@@ -100,19 +115,70 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_pairs(const f
 }
 #endif
 
+#if defined(__aarch64__)
+// An 8 x 12 tile of C in 24 NEON accumulators. Per slot row: three B loads (12 column pairs),
+// two A loads (8 row pairs), 24 BFDOTs, each adding B's 4 column pairs times one row's pair.
+template <int kLane>
+[[gnu::always_inline, gnu::target("arch=armv8.2-a+bf16")]] inline void bf16_row(float32x4_t (&acc)[3], bfloat16x8_t a,
+                                                                 const bfloat16x8_t (&b)[3]) {
+  acc[0] = vbfdotq_laneq_f32(acc[0], b[0], a, kLane);
+  acc[1] = vbfdotq_laneq_f32(acc[1], b[1], a, kLane);
+  acc[2] = vbfdotq_laneq_f32(acc[2], b[2], a, kLane);
+}
+
+__attribute__((target("arch=armv8.2-a+bf16"))) void micro_bf16_8x12(std::int64_t depth, const std::uint32_t* a,
+                                                      const std::uint32_t* b, float* c, std::int64_t ldc,
+                                                      bool accumulate) {
+  float32x4_t acc[kMr][3];
+  for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = acc[r][2] = vdupq_n_f32(0.0f);
+  for (std::int64_t q = 0; q < depth; ++q) {
+    const bfloat16x8_t bv[3] = {vreinterpretq_bf16_u32(vld1q_u32(b)), vreinterpretq_bf16_u32(vld1q_u32(b + 4)),
+                                vreinterpretq_bf16_u32(vld1q_u32(b + 8))};
+    const bfloat16x8_t a_lo = vreinterpretq_bf16_u32(vld1q_u32(a)), a_hi = vreinterpretq_bf16_u32(vld1q_u32(a + 4));
+    bf16_row<0>(acc[0], a_lo, bv);
+    bf16_row<1>(acc[1], a_lo, bv);
+    bf16_row<2>(acc[2], a_lo, bv);
+    bf16_row<3>(acc[3], a_lo, bv);
+    bf16_row<0>(acc[4], a_hi, bv);
+    bf16_row<1>(acc[5], a_hi, bv);
+    bf16_row<2>(acc[6], a_hi, bv);
+    bf16_row<3>(acc[7], a_hi, bv);
+    a += kMr;
+    b += kNr;
+  }
+  for (int r = 0; r < kMr; ++r) {
+    float* c_row = c + r * ldc;
+    for (int j = 0; j < 3; ++j)
+      vst1q_f32(c_row + 4 * j, accumulate ? vaddq_f32(acc[r][j], vld1q_f32(c_row + 4 * j)) : acc[r][j]);
+  }
+}
+
+// Packing converts one value at a time (BFCVTN would do 4; the products dominate at these sizes).
+void pack_b_pairs(const float* row0, const float* row1, std::uint32_t* dst) {
+  for (int j = 0; j < kNr; ++j) dst[j] = pair(row0[j], row1[j]);
+}
+void pack_a_pairs(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, std::uint32_t* dst) {
+  for (int r = 0; r < kMr; ++r) {
+    const float* row = a + r * lda;
+    for (std::int64_t p = 0; p < kc; p += 2)
+      dst[(p / 2) * kMr + r] = r < rows ? pair(row[p], p + 1 < kc ? row[p + 1] : 0.0f) : 0;
+  }
+}
+#endif
+
 struct Bf16PairPanels {
   using Slot = std::uint32_t;
   static constexpr int k_per_slot = 2;
   int mr = kMr, nr = kNr;
   void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, std::uint32_t* dst) const {
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
     pack_a_pairs(a, lda, rows, kc, dst);
 #else
     (void)a, (void)lda, (void)rows, (void)kc, (void)dst;  // never selected off x86
 #endif
   }
   void pack_b(const float* const* rows, std::uint32_t* dst) const {
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
     pack_b_pairs(rows[0], rows[1], dst);
 #else
     (void)rows, (void)dst;
@@ -122,6 +188,8 @@ struct Bf16PairPanels {
              bool accumulate) const {
 #if defined(__x86_64__)
     micro_bf16_12x32(depth, a, b, c, ldc, accumulate);
+#elif defined(__aarch64__)
+    micro_bf16_8x12(depth, a, b, c, ldc, accumulate);
 #else
     (void)depth, (void)a, (void)b, (void)c, (void)ldc, (void)accumulate;  // never selected off x86
 #endif
@@ -141,9 +209,16 @@ void bf16_gemm(const Operands& op, const RunContext& ctx) {
 
 }  // namespace
 
+const char* bf16_dot_instruction() {
+  if (!bf16_dot_product_available()) return "";
+  return kOnArm ? "bfdot" : "vdpbf16ps";
+}
+
 bool bf16_dot_product_available() {
 #if defined(__x86_64__)
   return cpu_features().avx512_bf16 && cpu_features().can_avx512();
+#elif defined(__aarch64__)
+  return cpu_features().arm_bf16 && cpu_features().neon;
 #else
   return false;
 #endif
@@ -156,9 +231,11 @@ void gemm_bf16_dot(Shape shape, const float* a, std::int64_t lda, const BRowRead
 
 std::string describe_bf16_choice() {
   if (bf16_dot_product_available())
-    return "avx512_bf16 micro-kernel 12x32 (vdpbf16ps on bf16 pairs), " +
+    return std::string(kOnArm ? "bf16 (FEAT_BF16)" : "avx512_bf16") + " micro-kernel " + std::to_string(kMr) + "x" +
+           std::to_string(kNr) + " (" + bf16_dot_instruction() + " on bf16 pairs), " +
            describe_blocking(bf16_blocking(), cache_geometries());
-  return "no AVX512_BF16 here: operands rounded to bf16 while packing, then step 5's " + describe_choice();
+  return std::string(kOnArm ? "no FEAT_BF16" : "no AVX512_BF16") +
+         " here: operands rounded to bf16 while packing, then step 5's " + describe_choice();
 }
 
 }  // namespace flopslab::gemm::packed
@@ -168,7 +245,7 @@ extern const GemmVariant kCpuBf16{
     .name = "bf16",
     .step = 6,
     .multithreaded = true,
-    .idea = "step 5 on bf16 operands packed in k-pairs: vdpbf16ps does 32 multiply-adds per instruction, sums in fp32",
+    .idea = "step 5 on bf16 operands packed in k-pairs: vdpbf16ps (x86) and bfdot (ARM) do twice an FMA's multiply-adds per instruction, sums in fp32",
     .run = packed::bf16_gemm,
     .detail = packed::describe_bf16_choice,
     .input_roundoff = 1.0 / 256,  // bf16 keeps 8 significant bits: relative rounding 2^-8

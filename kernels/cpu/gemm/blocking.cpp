@@ -31,6 +31,7 @@
 #endif
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -84,10 +85,33 @@ void read_dtlb_entries(CacheGeometries& out) {
 #endif
 }
 
-CacheGeometries read_cache_geometries() {
+std::int64_t read_number(const std::string& path) {
+  std::ifstream in(path);
+  long long value = 0;
+  return (in >> value) ? value : 0;
+}
+
+}  // namespace
+
+std::string fastest_cpu_dir(const std::string& cpu_root) {
+  std::string best = cpu_root + "/cpu0";
+  std::int64_t best_capacity = -1, best_khz = -1;
+  for (int cpu = 0; cpu < 4096; ++cpu) {
+    const std::string dir = cpu_root + "/cpu" + std::to_string(cpu);
+    if (!std::filesystem::exists(dir)) break;
+    const std::int64_t capacity = read_number(dir + "/cpu_capacity");
+    const std::int64_t khz = read_number(dir + "/cpufreq/cpuinfo_max_freq");
+    if (capacity > best_capacity || (capacity == best_capacity && khz > best_khz))
+      best = dir, best_capacity = capacity, best_khz = khz;
+  }
+  return best;
+}
+
+CacheGeometries read_cache_geometries(const std::string& cpu_root) {
   CacheGeometries found;
+  const std::string cpu_dir = fastest_cpu_dir(cpu_root);
   for (int index = 0; index < 8; ++index) {
-    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index);
+    const std::string dir = cpu_dir + "/cache/index" + std::to_string(index);
     std::ifstream type_file(dir + "/type");
     std::string type;
     if (!(type_file >> type)) break;
@@ -111,13 +135,15 @@ CacheGeometries read_cache_geometries() {
   return found;
 }
 
+namespace {
+
 std::int64_t round_down(std::int64_t x, std::int64_t to) { return std::max(to, x / to * to); }
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
 const CacheGeometries& cache_geometries() {
-  static const CacheGeometries caches = read_cache_geometries();
+  static const CacheGeometries caches = read_cache_geometries("/sys/devices/system/cpu");
   return caches;
 }
 

@@ -37,6 +37,9 @@ struct MicroKernel {
 
 // Defined in microkernel_{scalar,avx2,avx512,neon}.cpp.
 extern const MicroKernel kMicroKernelScalar, kMicroKernelAvx2, kMicroKernelAvx512, kMicroKernelNeon;
+// microkernel_sve.cpp: its width follows the SVE vector length, known at run time (the NEON
+// kernel where there is no SVE or the vector is wider than 512 bits).
+const MicroKernel& micro_kernel_sve();
 const MicroKernel& micro_kernel(SimdPath path);
 
 // Block sizes: mc a multiple of mr, nc a multiple of nr.
@@ -60,8 +63,15 @@ struct CacheGeometries {
   std::int64_t dtlb_entries = 64;  // L1 data TLB entries for 4 KiB pages (CPUID; 64 if it does not say)
   bool dtlb_assumed = true;
 };
-// Read from sysfs once.
+// Read from sysfs once: the caches of the fastest kind of core (see fastest_cpu_dir).
 const CacheGeometries& cache_geometries();
+// The CPU whose caches the blocks are sized for, under cpu_root (/sys/devices/system/cpu): the
+// largest cpu_capacity, then the highest cpuinfo_max_freq, then the lowest number. On
+// big.LITTLE, CPU 0 is often a little core with a quarter of the big core's L2.
+std::string fastest_cpu_dir(const std::string& cpu_root);
+// The geometry under cpu_root, as cache_geometries() reads this machine's (tests read
+// recorded trees); levels the tree does not give are common values, with `assumed` set.
+CacheGeometries read_cache_geometries(const std::string& cpu_root);
 
 // The packing loops read a row of A at most this many k at a time.
 constexpr std::int64_t kMaxKc = 512;
@@ -153,8 +163,10 @@ void gemm_packed_fused(Shape shape, const float* a, std::int64_t lda, const BRow
                        std::int64_t ldc, const Epilogue& epilogue, int threads);
 
 // Step 6 (06_bf16.cpp): operands rounded to bf16 and packed in pairs of consecutive k, the
-// AVX512_BF16 micro-kernel, float32 sums. Only where bf16_dot_product_available().
+// AVX512_BF16 (x86) or FEAT_BF16 (aarch64) micro-kernel, float32 sums. Only where bf16_dot_product_available().
 bool bf16_dot_product_available();
+// "vdpbf16ps" (x86 AVX512_BF16), "bfdot" (aarch64 FEAT_BF16), or "" where neither runs.
+const char* bf16_dot_instruction();
 void gemm_bf16_dot(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
                    std::int64_t ldc, int threads, const ARowReader* read_a_row = nullptr);
 // "avx512_bf16 micro-kernel 12x32 (vdpbf16ps), blocks ..." or what runs instead, and why.
