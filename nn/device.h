@@ -86,10 +86,11 @@ class PinnedUploader {
     void* copied = nullptr;     // cudaEvent_t: the last copy out of `pinned` finished
     Tensor out;                 // that copy's destination, until taken
   };
+  // (The CPU-only stand-in of the CUDA half leaves these unused.)
   Slot slots_[2];
-  int next_ = 0, in_flight_ = 0;  // the slot for the next start; started and not taken
-  void* copy_stream_ = nullptr;   // cudaStream_t
-  void* queued_ = nullptr;        // cudaEvent_t: the stack's stream's work before a copy
+  [[maybe_unused]] int next_ = 0, in_flight_ = 0;  // the slot for the next start; started and not taken
+  [[maybe_unused]] void* copy_stream_ = nullptr;   // cudaStream_t
+  [[maybe_unused]] void* queued_ = nullptr;        // cudaEvent_t: the stack's stream's work before a copy
 };
 
 // Moves every parameter (value and gradient) and buffer of `model` to `device`. Moving to the

@@ -38,7 +38,7 @@ class DeviceDataset {
   std::int64_t bytes() const { return bytes_; }  // resident on the GPU
 
  private:
-  const Dataset& data_;
+  [[maybe_unused]] const Dataset& data_;  // (unused by the CPU-only stand-in)
   Tensor pixels_;  // the bytes, four to a float's storage
   std::int64_t bytes_ = 0;
 };

@@ -210,7 +210,9 @@ std::string machine_summary(const MachineInfo& m) {
   const std::string widest = simd_path_name(best_simd_path());
   out += fmt::format("GEMM path    {} micro-kernel (chosen at run time from {}{}){}\n", m.simd_path, kFeatureSource,
                      m.simd_cap.empty() ? "" : " under the cap",
-                     widest == m.simd_path ? "" : "; " + widest + "'s vectors are too wide for the GEMM tile");
+                     widest != m.simd_path                        ? "; " + widest + "'s vectors are too wide for the GEMM tile"
+                     : cpu_features().can_sve() && widest != "sve" ? "; this build (clang 14) has no SVE kernels"
+                                                                   : "");
   for (const CacheLevel& c : m.caches)
     out += fmt::format("L{} {:<11} {} x {} (line {} B, shared by {} CPU(s))\n", c.level, c.kind,
                        c.instances, format_bytes(double(c.bytes)), c.line_bytes, c.shared_by_cpus);

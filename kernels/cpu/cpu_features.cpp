@@ -2,6 +2,8 @@
 // FLOPSLAB_SIMD cap applied to them.
 #include "kernels/cpu/cpu_features.h"
 
+#include "kernels/cpu/isa_targets.h"
+
 #include <cstdlib>
 
 #include <cstring>
@@ -265,9 +267,12 @@ const char* isa_level_name(IsaLevel level) {
   return level == IsaLevel::v4 ? "x86-64-v4" : level == IsaLevel::v3 ? "x86-64-v3" : "x86-64 baseline";
 }
 
+// SVE only where this build has its kernels (not a clang 14 build: see isa_targets.h).
+bool sve_path_here() { return FLOPSLAB_HAVE_SVE_KERNELS && cpu_features().can_sve(); }
+
 SimdPath best_simd_path() {
   const CpuFeatures& f = cpu_features();
-  if (f.can_sve()) return SimdPath::sve;
+  if (sve_path_here()) return SimdPath::sve;
   if (f.neon) return SimdPath::neon;
   if (f.can_avx512()) return SimdPath::avx512;
   if (f.can_avx2_fma()) return SimdPath::avx2;
@@ -290,7 +295,7 @@ std::vector<SimdPath> supported_simd_paths() {
   if (cpu_features().can_avx2_fma()) paths.push_back(SimdPath::avx2);
   if (cpu_features().can_avx512()) paths.push_back(SimdPath::avx512);
   if (cpu_features().neon) paths.push_back(SimdPath::neon);
-  if (cpu_features().can_sve()) paths.push_back(SimdPath::sve);
+  if (sve_path_here()) paths.push_back(SimdPath::sve);
   return paths;
 }
 

@@ -68,7 +68,8 @@ enum class IsaLevel { baseline, v3, v4 };  // SSE2; + AVX2, FMA, BMI1/2, F16C, L
 IsaLevel isa_level();  // of cpu_features(), so capped
 const char* isa_level_name(IsaLevel level);
 
-// The widest SIMD path the GEMM and probe kernels can use here.
+// The widest SIMD path the GEMM and probe kernels can use here: the CPU's, within what this
+// build compiled (a clang 14 aarch64 build has no SVE kernels).
 enum class SimdPath { scalar, avx2, avx512, neon, sve };
 SimdPath best_simd_path();
 const char* simd_path_name(SimdPath path);

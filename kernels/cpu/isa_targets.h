@@ -15,3 +15,19 @@
 #define FLOPSLAB_TARGET_AVX2_FMA
 #define FLOPSLAB_TARGET_AVX512_FMA
 #endif
+
+// aarch64 extensions past the baseline (SVE, BF16) are compiled per function, with target
+// attributes, and chosen at run time from HWCAP. GCC accepts their intrinsics that way; clang
+// 14 does not (its arm_sve.h and BF16 types insist on -march for the whole file, which would
+// let SVE instructions into inline code every CPU runs). A clang build therefore leaves those
+// kernels out unless the whole build targets them, and runs the NEON ones.
+#if defined(__aarch64__) && (!defined(__clang__) || defined(__ARM_FEATURE_SVE))
+#define FLOPSLAB_HAVE_SVE_KERNELS 1
+#else
+#define FLOPSLAB_HAVE_SVE_KERNELS 0
+#endif
+#if defined(__aarch64__) && (!defined(__clang__) || defined(__ARM_FEATURE_BF16))
+#define FLOPSLAB_HAVE_ARM_BF16_KERNELS 1
+#else
+#define FLOPSLAB_HAVE_ARM_BF16_KERNELS 0
+#endif

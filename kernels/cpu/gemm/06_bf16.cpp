@@ -24,6 +24,7 @@
 #include <string>
 
 #include "kernels/cpu/gemm/packed_driver.h"
+#include "kernels/cpu/isa_targets.h"
 #include "kernels/registry.h"
 
 #if defined(__x86_64__)
@@ -45,7 +46,7 @@ constexpr bool kOnArm = false;
 constexpr int kMr = 12, kNr = 32;
 #endif
 
-inline std::uint32_t pair(float low_k, float high_k) {
+[[maybe_unused]] inline std::uint32_t pair(float low_k, float high_k) {
   return std::uint32_t(bf16_from_float(low_k)) | std::uint32_t(bf16_from_float(high_k)) << 16;
 }
 
@@ -115,7 +116,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_pairs(const f
 }
 #endif
 
-#if defined(__aarch64__)
+#if FLOPSLAB_HAVE_ARM_BF16_KERNELS
 // An 8 x 12 tile of C in 24 NEON accumulators. Per slot row: three B loads (12 column pairs),
 // two A loads (8 row pairs), 24 BFDOTs, each adding B's 4 column pairs times one row's pair.
 template <int kLane>
@@ -171,14 +172,14 @@ struct Bf16PairPanels {
   static constexpr int k_per_slot = 2;
   int mr = kMr, nr = kNr;
   void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, std::uint32_t* dst) const {
-#if defined(__x86_64__) || defined(__aarch64__)
+#if defined(__x86_64__) || FLOPSLAB_HAVE_ARM_BF16_KERNELS
     pack_a_pairs(a, lda, rows, kc, dst);
 #else
     (void)a, (void)lda, (void)rows, (void)kc, (void)dst;  // never selected off x86
 #endif
   }
   void pack_b(const float* const* rows, std::uint32_t* dst) const {
-#if defined(__x86_64__) || defined(__aarch64__)
+#if defined(__x86_64__) || FLOPSLAB_HAVE_ARM_BF16_KERNELS
     pack_b_pairs(rows[0], rows[1], dst);
 #else
     (void)rows, (void)dst;
@@ -188,7 +189,7 @@ struct Bf16PairPanels {
              bool accumulate) const {
 #if defined(__x86_64__)
     micro_bf16_12x32(depth, a, b, c, ldc, accumulate);
-#elif defined(__aarch64__)
+#elif FLOPSLAB_HAVE_ARM_BF16_KERNELS
     micro_bf16_8x12(depth, a, b, c, ldc, accumulate);
 #else
     (void)depth, (void)a, (void)b, (void)c, (void)ldc, (void)accumulate;  // never selected off x86
@@ -218,7 +219,7 @@ bool bf16_dot_product_available() {
 #if defined(__x86_64__)
   return cpu_features().avx512_bf16 && cpu_features().can_avx512();
 #elif defined(__aarch64__)
-  return cpu_features().arm_bf16 && cpu_features().neon;
+  return FLOPSLAB_HAVE_ARM_BF16_KERNELS && cpu_features().arm_bf16 && cpu_features().neon;
 #else
   return false;
 #endif
@@ -234,8 +235,11 @@ std::string describe_bf16_choice() {
     return std::string(kOnArm ? "bf16 (FEAT_BF16)" : "avx512_bf16") + " micro-kernel " + std::to_string(kMr) + "x" +
            std::to_string(kNr) + " (" + bf16_dot_instruction() + " on bf16 pairs), " +
            describe_blocking(bf16_blocking(), cache_geometries());
-  return std::string(kOnArm ? "no FEAT_BF16" : "no AVX512_BF16") +
-         " here: operands rounded to bf16 while packing, then step 5's " + describe_choice();
+  const std::string why = !kOnArm                      ? "no AVX512_BF16 here"
+                          : !uncapped_cpu_features().arm_bf16 ? "no FEAT_BF16 here"
+                          : !cpu_features().arm_bf16          ? "FEAT_BF16 hidden by FLOPSLAB_SIMD"
+                                                              : "FEAT_BF16 here, but this build (clang 14) has no BFDOT kernel";
+  return why + ": operands rounded to bf16 while packing, then step 5's " + describe_choice();
 }
 
 }  // namespace flopslab::gemm::packed

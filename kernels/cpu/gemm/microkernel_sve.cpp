@@ -12,8 +12,9 @@
 // The packed driver holds tiles of at most 64 columns, so vectors wider than 512 bits (no
 // shipping core has one) run the NEON kernel instead.
 #include "kernels/cpu/gemm/packed.h"
+#include "kernels/cpu/isa_targets.h"
 
-#if defined(__aarch64__)
+#if FLOPSLAB_HAVE_SVE_KERNELS
 #pragma GCC push_options
 #pragma GCC target("+sve")
 #include <arm_sve.h>
@@ -84,6 +85,7 @@ const MicroKernel& micro_kernel_sve() {
 }  // namespace flopslab::gemm::packed
 #else
 namespace flopslab::gemm::packed {
-const MicroKernel& micro_kernel_sve() { return kMicroKernelNeon; }  // not aarch64: never selected
+// Not aarch64 (never selected), or a compiler that cannot build SVE per function: NEON.
+const MicroKernel& micro_kernel_sve() { return kMicroKernelNeon; }
 }
 #endif

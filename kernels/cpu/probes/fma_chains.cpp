@@ -7,7 +7,7 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/isa_targets.h"
 
-#if defined(__aarch64__)
+#if FLOPSLAB_HAVE_SVE_KERNELS
 #pragma GCC push_options
 #pragma GCC target("+sve")
 #include <arm_sve.h>
@@ -48,8 +48,14 @@ template <class V, class T, int kLanes, int kChains>
 }
 
 // Scalar loops must stay scalar: without this the SLP vectoriser packs the chains into SIMD
-// registers and the "scalar" line measures SIMD.
+// registers and the "scalar" line measures SIMD. Clang has no such function attribute: it
+// compiles this whole file without auto-vectorisation (kernels/CMakeLists.txt), which leaves
+// the explicit vector types below as they are.
+#if defined(__clang__)
+#define FLOPSLAB_NO_VECTORIZE
+#else
 #define FLOPSLAB_NO_VECTORIZE __attribute__((optimize("no-tree-vectorize", "no-tree-slp-vectorize")))
+#endif
 
 FLOPSLAB_TARGET_FMA FLOPSLAB_NO_VECTORIZE double scalar_fp32(std::int64_t n) {
   return fma_chains<float, float, 1, 12>(n);
@@ -78,6 +84,7 @@ constexpr bool kX86 = false;
 double neon_fp32(std::int64_t n) { return fma_chains<f32x4, float, 4, 24>(n); }
 double neon_fp64(std::int64_t n) { return fma_chains<f64x2, double, 2, 24>(n); }
 
+#if FLOPSLAB_HAVE_SVE_KERNELS
 // SVE, vector-length agnostic: the same code runs 128- to 2048-bit vectors, svcnt*() lanes
 // each. Its register types have no size at compile time, so they cannot form an array: the
 // 24 chains are spelled out.
@@ -106,8 +113,10 @@ double neon_fp64(std::int64_t n) { return fma_chains<f64x2, double, 2, 24>(n); }
 FLOPSLAB_SVE_FMA_LOOP(sve_fp32, float, svfloat32_t, f32, svptrue_b32)
 FLOPSLAB_SVE_FMA_LOOP(sve_fp64, double, svfloat64_t, f64, svptrue_b64)
 
+#endif
+
 bool has_neon() { return cpu_features().neon; }
-bool has_sve() { return cpu_features().can_sve(); }
+[[maybe_unused]] bool has_sve() { return FLOPSLAB_HAVE_SVE_KERNELS && cpu_features().can_sve(); }
 #else
 constexpr bool kX86 = true;
 #endif
@@ -141,8 +150,10 @@ FmaLoop kLoops[] = {
     {"neon-fp32", "neon (128-bit)", 128, P::fp32, 4, 24, true, has_neon, neon_fp32},
     {"neon-fp64", "neon (128-bit)", 128, P::fp64, 2, 24, true, has_neon, neon_fp64},
     // Width and lanes are this process's SVE vector length, set on first use (loops()).
+#if FLOPSLAB_HAVE_SVE_KERNELS
     {"sve-fp32", "sve", 0, P::fp32, 0, 24, true, has_sve, sve_fp32},
     {"sve-fp64", "sve", 0, P::fp64, 0, 24, true, has_sve, sve_fp64},
+#endif
 #endif
 };
 
