@@ -174,6 +174,8 @@ SKIPS = {
     "scripts/test": "this test is part of it",
     "scripts/test-sanitized asan tsan": "scripts/test runs it",
     "scripts/test-aarch64": "scripts/test runs it",
+    "scripts/test-aarch64 --clang": "a second cross build, with clang, and its qemu run (about 15 minutes); opt-in: "
+                                    "scripts/test runs the GCC build",
     "cmake -S . -B build-aarch64 -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DFLOPSLAB_WITH_CUDA=OFF":
         "the aarch64 cross build: scripts/test-aarch64 makes it and runs its suite under qemu",
     "cmake --build build-aarch64": "the aarch64 cross build: scripts/test-aarch64 makes it and runs its suite under qemu",
