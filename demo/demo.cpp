@@ -55,7 +55,7 @@ Contestant gpu_gemm(std::int64_t n) {
   };
   auto d = std::make_shared<OnGpu>();
   const std::int64_t lda = problem->lda, ldb = problem->ldb, ldc = problem->ldc;
-  auto host = [](const std::vector<float>& v, std::int64_t rows, std::int64_t ld) {
+  auto host = [](const auto& v, std::int64_t rows, std::int64_t ld) {
     nn::Tensor t({rows, ld});
     std::copy(v.begin(), v.end(), t.data());
     return t;

@@ -3,7 +3,10 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <new>
@@ -67,5 +70,17 @@ const char* transparent_huge_page_mode() {
   }();
   return mode.c_str();
 }
+
+void* allocate_operand_bytes(std::size_t bytes) {
+  constexpr std::size_t kHuge = std::size_t(2) << 20;
+  const std::size_t align = bytes >= kHuge / 2 ? kHuge : 64;
+  const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  if (align == kHuge) madvise(p, rounded, MADV_HUGEPAGE);
+  return p;
+}
+
+void free_operand_bytes(void* p) noexcept { std::free(p); }
 
 }  // namespace flopslab::bench

@@ -128,7 +128,7 @@ TEST_CASE("the BLIS model's blocks for Zen 5 (AVX-512) and Zen 3 (AVX2) caches")
   const ModelledBlocking f32 = analytical_blocking(12, 32, 4, zen5);
   CHECK(f32.a_ways_l1 == 3);     // floor(11 / (1 + 32/12))
   CHECK(f32.kc_l1 == 256);       // 3 ways * 64 sets * 64 B / (12 rows * 4 B)
-  CHECK(f32.blocking.kc == 512);
+  CHECK(f32.blocking.kc == 512);  // the cap
   CHECK(f32.a_ways_l2 == 14);    // 16 - 1 streaming - 1 for the 64 KiB B sliver
   CHECK(f32.blocking.mc == 444);  // 14 * 1024 * 64 / (512 * 4), down to a multiple of 12
   CHECK(f32.b_ways_l3 == 14);
@@ -145,8 +145,8 @@ TEST_CASE("the BLIS model's blocks for Zen 5 (AVX-512) and Zen 3 (AVX2) caches")
   const ModelledBlocking avx2 = analytical_blocking(6, 16, 4, zen3);
   CHECK(avx2.a_ways_l1 == 1);
   CHECK(avx2.kc_l1 == 168);      // 64 * 64 / 24 = 170, down to a multiple of 8
-  CHECK(avx2.blocking.kc == 336);
-  CHECK(avx2.blocking.mc == 288);  // 6 ways * 65536 / 1344 = 292, down to a multiple of 6
+  CHECK(avx2.blocking.kc == 512);  // the cap, not the model's 168 (C's tile)
+  CHECK(avx2.blocking.mc == 192);  // 6 ways * 65536 / 2048
   // Rows of C: page-apart rows are capped at c_pages, rows sharing a page count once per page.
   CHECK(rows_per_block(f32.blocking, 4096, 12) == 48);
   CHECK(rows_per_block(f32.blocking, 1024, 12) == 48);

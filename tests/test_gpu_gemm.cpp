@@ -62,7 +62,7 @@ TEST_CASE("every CUDA GEMM variant matches cuBLAS and the float64 reference") {
       if (pad != 0 && s.m * s.n * s.k > 200 * 200 * 200) continue;
       DeviceProblem p(s, pad, s.m * 31 + s.n * 7 + s.k);
       p.run(cublas);
-      const std::vector<float> reference = p.host.c;
+      const std::vector<float> reference(p.host.c.begin(), p.host.c.end());
       CHECK(bench::check_gemm(p.host.operands()).passed());
       for (const GemmVariant* v : bench::cuda_gemm_variants()) {
         p.run(*v);

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "harness/memory.h"
+
 #include "kernels/gemm.h"
 
 namespace flopslab::bench {
@@ -64,7 +66,7 @@ struct GemmProblem {
 
   gemm::Shape shape;
   std::int64_t lda, ldb, ldc;
-  std::vector<float> a, b, c;
+  std::vector<float, OperandAllocator<float>> a, b, c;
 };
 
 }  // namespace flopslab::bench

@@ -18,10 +18,12 @@
 // bf16 pairs (two k per 4-byte slot), which doubles kc.
 //
 // The corrections:
-//   kc = 2 * kc_L1 (at most kMaxKc). The model ignores C: every micro-kernel call loads and
-//       stores its mr x nr tile of C, from L2 or beyond, and kc is what amortises that. On
-//       Zen 5 kc 512 beats the model's 256 by 3-8% at 1024-4096 although the B sliver then
-//       streams from L2, which feeds the micro-kernel's nr floats per k easily.
+//   kc = kMaxKc (512), not the L1 model's kc_L1. The model keeps the B sliver in L1, but the
+//       micro-kernel reads only nr floats of B per k step (128 bytes per 24 FMAs at 12 x 32),
+//       which L2 feeds easily; what the model ignores is C: every micro-kernel call loads and
+//       stores its mr x nr tile of C, from L2 or beyond, and kc is what amortises that. Zen 4
+//       (32 KiB 8-way L1, model 80): 768^3 on 2 threads 160 -> 208 GFLOP/s, 2048^3 on one
+//       93 -> 104, and the AVX2 kernel 80 -> 100 at 768^3; Zen 5 (model 256): 3-8% at 1024-4096.
 //   mc <= half the L1 data TLB's entries in rows of C (rows_per_block): one B sliver meets
 //       a C tile in every row of the A block, and when C's rows are a page apart each is its
 //       own page. On Zen 5 (96 entries) a 4096-wide C runs 0.76x oneDNN with the model's mc
@@ -153,8 +155,8 @@ ModelledBlocking analytical_blocking(int mr, int nr, int bytes_per_k, const Cach
   // L1: A's share of the ways left after one for C.
   out.a_ways_l1 = std::max<std::int64_t>(1, (l1.ways - 1) * mr / (mr + nr));
   out.kc_l1 = round_down(out.a_ways_l1 * l1.sets * l1.line / (std::int64_t(mr) * bytes_per_k), 8);
-  // Doubled to amortise C's tile (see above); the packing loops read at most kMaxKc at a time.
-  out.blocking.kc = std::clamp<std::int64_t>(2 * out.kc_l1, 16, kMaxKc);
+  // Raised to the packing loops' cap to amortise C's tile (see above).
+  out.blocking.kc = kMaxKc;
   const std::int64_t kc_bytes = out.blocking.kc * bytes_per_k;
   // L2: the A block, next to one B sliver and one way for what streams.
   const std::int64_t b_sliver_ways = ceil_div(kc_bytes * nr, l2.sets * l2.line);
@@ -184,8 +186,8 @@ std::string describe_blocking(const ModelledBlocking& m, const CacheGeometries& 
                   std::to_string(l1.ways) + " ways of the " + kib(l1.bytes) + " L1, A block in " +
                   std::to_string(m.a_ways_l2) + " of " + std::to_string(l2.ways) + " of the " + kib(l2.bytes) +
                   " L2, B panel in " + std::to_string(m.b_ways_l3) + " of " + std::to_string(l3.ways) + " of the " +
-                  kib(l3.bytes) + " L3; kc 2 x the L1 model's " + std::to_string(m.kc_l1) + ", at most " +
-                  std::to_string(kMaxKc) + ", for C's sake; mc at most " + std::to_string(m.blocking.c_pages) + " page-apart rows of C, half the " +
+                  kib(l3.bytes) + " L3; kc " + std::to_string(kMaxKc) + ", not the L1 model's " +
+                  std::to_string(m.kc_l1) + ", for C's sake; mc at most " + std::to_string(m.blocking.c_pages) + " page-apart rows of C, half the " +
                   std::to_string(caches.dtlb_entries) + "-entry L1 DTLB" + (caches.dtlb_assumed ? " (assumed)" : "");
   if (caches.assumed) s += "; the OS gave no cache geometry, a common one was assumed";
   return s + ")";

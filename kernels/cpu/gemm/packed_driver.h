@@ -88,6 +88,12 @@ inline std::pair<std::int64_t, std::int64_t> share(std::int64_t total, int unit,
   return {std::min(total, slivers * index / parts * unit), std::min(total, slivers * (index + 1) / parts * unit)};
 }
 constexpr int kGroup = 8;  // B slivers packed together (nr <= 64)
+// Slivers per packing group: at most kGroup, the same number of groups for every thread.
+inline std::int64_t pack_group(std::int64_t slivers, int threads) {
+  const std::int64_t per_thread = (slivers + threads - 1) / threads;
+  const std::int64_t groups_per_thread = (per_thread + kGroup - 1) / kGroup;
+  return std::max<std::int64_t>(1, (per_thread + groups_per_thread - 1) / groups_per_thread);
+}
 }  // namespace detail
 
 // A is a matrix (a, lda), or, with read_a_row set, rows read through that function (a
@@ -132,10 +138,10 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
         // kc * ldb bytes apart for every sliver, a page and a cache miss per row that the
         // prefetchers cannot follow; with few rows of A to amortise it (a convolution's K
         // filters), that alone cost half the speed.
-        // Fewer slivers per group when 8 would leave threads without a share (a 256-wide B
-        // is one group of 8: one thread would pack it all while the others wait).
-        const std::int64_t group =
-            std::clamp<std::int64_t>((nc + f.nr - 1) / f.nr / (grid.rows * grid.cols), 1, detail::kGroup);
+        // At most 8 slivers per group, and as many groups for every thread: a 256-wide B is
+        // one group of 8 (one thread would pack it all while the others wait), and 24 slivers
+        // on 2 threads in groups of 8 give one thread twice the other's packing.
+        const std::int64_t group = detail::pack_group((nc + f.nr - 1) / f.nr, grid.rows * grid.cols);
 #pragma omp for schedule(static) nowait
         for (std::int64_t j0 = 0; j0 < nc; j0 += group * f.nr) {
           const std::int64_t cols = std::min<std::int64_t>(group * f.nr, nc - j0);
