@@ -15,8 +15,8 @@ std::span<const Command> commands() {
       {"info", add_info_command},       {"probe", add_probe_command},         {"gemm", add_gemm_command},
       {"conv", add_conv_command},       {"train", add_train_command},         {"lr-find", add_lr_find_command},
       {"infer", add_infer_command},     {"demo", add_demo_command},           {"allreduce", add_allreduce_command},
-      {"scale", add_scale_command},     {"report", add_report_command},       {"compare", add_compare_command},
-      {"lesson", add_lesson_command},   {"course", add_course_command},
+      {"scale", add_scale_command},     {"report", add_report_command},       {"roofline", add_roofline_command},
+      {"compare", add_compare_command}, {"lesson", add_lesson_command},       {"course", add_course_command},
   };
   return table;
 }

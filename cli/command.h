@@ -41,6 +41,7 @@ CLI::App* add_demo_command(CLI::App& app, CommandRun& run);
 CLI::App* add_allreduce_command(CLI::App& app, CommandRun& run);
 CLI::App* add_scale_command(CLI::App& app, CommandRun& run);
 CLI::App* add_report_command(CLI::App& app, CommandRun& run);
+CLI::App* add_roofline_command(CLI::App& app, CommandRun& run);
 CLI::App* add_compare_command(CLI::App& app, CommandRun& run);
 CLI::App* add_lesson_command(CLI::App& app, CommandRun& run);
 CLI::App* add_course_command(CLI::App& app, CommandRun& run);

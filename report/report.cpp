@@ -35,6 +35,7 @@ std::vector<std::unique_ptr<ReportSection>> report_sections() {
   sections.push_back(gpu_probes_section());
   sections.push_back(gpu_gemm_section());
   sections.push_back(gpu_conv_section());
+  sections.push_back(roofline_section());
   return sections;
 }
 

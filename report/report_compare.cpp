@@ -52,9 +52,23 @@ static std::vector<Figure> headline_figures(const Json& report) {
   const Json& s = report["sections"];
   if (s.contains("cpu")) {
     const Json& cpu = s["cpu"];
-    if (cpu.contains("flops"))
-      for (const Json& p : cpu["flops"].value("points", Json::array()))
+    if (cpu.contains("flops")) {
+      const Json points = cpu["flops"].value("points", Json::array());
+      for (const Json& p : points)
         add(out, "cpu", fmt::format("peak {}{}", text(p, "loop"), threads(p)), "GFLOP/s", number(p, "gflops_best"));
+      // Loops are named by instruction set (avx512-fp32, neon-fp32, sve-fp32), so two machines
+      // of different architectures share no loop: the best vector loop per precision and thread
+      // count is the figure they have in common.
+      std::map<std::string, double> best_vector;  // figure name -> GFLOP/s
+      std::vector<std::string> order;
+      for (const Json& p : points) {
+        if (!p.contains("isa") || !p.contains("precision") || text(p, "isa") == "scalar") continue;
+        const std::string name = "peak " + text(p, "precision") + ", best vector loop" + threads(p);
+        if (!best_vector.count(name)) order.push_back(name), best_vector[name] = 0;
+        best_vector[name] = std::max(best_vector[name], number(p, "gflops_best"));
+      }
+      for (const std::string& name : order) add(out, "cpu", name, "GFLOP/s", best_vector[name]);
+    }
     if (cpu.contains("latency"))
       for (const Json& l : cpu["latency"].value("levels", Json::array()))
         add(out, "cpu", fmt::format("latency {}", text(l, "level")), "ns", number(l, "latency_ns"), false);

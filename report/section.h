@@ -32,7 +32,8 @@ class ReportSection {
 };
 
 // The sections in report order: CPU probes, CPU GEMM, CPU convolution, training, the GPU's
-// probes, GEMM and convolution (each of these says why it is left out without a GPU).
+// probes, GEMM and convolution (each of these says why it is left out without a GPU), and the
+// roofline that places every kernel of them under the measured roofs.
 std::vector<std::unique_ptr<ReportSection>> report_sections();
 
 std::unique_ptr<ReportSection> cpu_probes_section();    // sections/probes.cpp
@@ -42,6 +43,7 @@ std::unique_ptr<ReportSection> gpu_gemm_section();      // sections/gemm.cpp
 std::unique_ptr<ReportSection> cpu_conv_section();      // sections/conv.cpp
 std::unique_ptr<ReportSection> gpu_conv_section();      // sections/gpu_conv.cpp
 std::unique_ptr<ReportSection> training_section();      // sections/training.cpp
+std::unique_ptr<ReportSection> roofline_section();      // sections/roofline.cpp: after all the others
 
 // The convolution layers and timing both devices' sweeps use (sections/conv.cpp).
 ConvSweepOptions report_conv_options(const SectionInputs& in);

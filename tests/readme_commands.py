@@ -151,6 +151,11 @@ RUNS = {
                                 ["compared/compare.md", "compared/compare.json"], "root"),
     "flopslab compare": Run(f"flopslab compare {REPORT} {REPORT_B} --out compared",
                             ["compared/compare.md", "compared/compare.json"], "root"),
+    "build/flopslab roofline [--from DIR] [--device cpu|cuda] [--threads 1|all] [--json FILE] [--out DIR] [--quick]":
+        Run(f"flopslab roofline --from {REPORT} --threads 1 --out roofline --json roofline.json",
+            ["roofline/roofline.json", "roofline/roofline.png", "roofline.json"], "root"),
+    "flopslab roofline": Run("flopslab roofline --quick --no-progress --out roofline",
+                             ["roofline/roofline.json", "roofline/roofline.png"], "fresh", stdout="Furthest below their roof"),
     "scripts/check-layout": Run("scripts/check-layout", [], "real-root", stdout="^check-layout: [0-9]+ includes"),
     "build/flopslab compare A B [--out DIR]": Run(f"flopslab compare {REPORT} {REPORT_B} --out compared",
                                                   ["compared/compare.md"], "root"),

@@ -1,6 +1,7 @@
 // Table formatting, machine description, FMA loops, the sweep's bookkeeping.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -540,6 +541,41 @@ TEST_CASE("compare: figures matched by section and name, ratios B / A, the rest 
   CHECK(tables[0].second.text().find("0.500  B") != std::string::npos);  // half the latency: B is better
   CHECK_THROWS_WITH_AS(bench::compare_reports(a, Json{{"x", 1}}), "not a flopslab report (no schema and sections)",
                        std::invalid_argument);
+}
+
+TEST_CASE("compare across architectures: an x86 and an aarch64 report meet on the best vector loop per precision") {
+  const Json x86 = Json::parse(R"json({"schema": "flopslab-report/1", "machine": {"cpu": {"brand": "AMD EPYC"}}, "sections": {
+      "cpu": {"flops": {"points": [
+          {"loop": "scalar-fp32", "isa": "scalar", "precision": "fp32", "threads": 1, "gflops_best": 14},
+          {"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 1, "gflops_best": 110},
+          {"loop": "avx512-fp32", "isa": "avx-512 (512-bit)", "precision": "fp32", "threads": 1, "gflops_best": 117},
+          {"loop": "avx512-fp64", "isa": "avx-512 (512-bit)", "precision": "fp64", "threads": 1, "gflops_best": 58}]},
+              "bandwidth": {"points": [{"kernel": "triad", "threads": 1, "bytes": 1e9, "gbytes_per_s": 30}]}}}})json");
+  const Json arm = Json::parse(R"json({"schema": "flopslab-report/1", "machine": {"cpu": {"brand": "Neoverse-V2"}}, "sections": {
+      "cpu": {"flops": {"points": [
+          {"loop": "scalar-fp32", "isa": "scalar", "precision": "fp32", "threads": 1, "gflops_best": 14},
+          {"loop": "neon-fp32", "isa": "neon (128-bit)", "precision": "fp32", "threads": 1, "gflops_best": 110},
+          {"loop": "sve-fp32", "isa": "sve (128-bit)", "precision": "fp32", "threads": 1, "gflops_best": 112}]},
+              "bandwidth": {"points": [{"kernel": "triad", "threads": 1, "bytes": 1e9, "gbytes_per_s": 45}]}}}})json");
+  const bench::ReportComparison c = bench::compare_reports(x86, arm);
+  auto find = [&](const std::string& name) -> const bench::ComparedFigure* {
+    for (const bench::ComparedFigure& f : c.both)
+      if (f.name == name) return &f;
+    return nullptr;
+  };
+  const bench::ComparedFigure* peak = find("peak fp32, best vector loop, 1 thread");
+  REQUIRE(peak != nullptr);
+  CHECK(peak->a == 117);  // AVX-512, the better of the two x86 vector loops
+  CHECK(peak->b == 112);  // SVE
+  REQUIRE(find("peak scalar-fp32, 1 thread") != nullptr);
+  REQUIRE(find("bandwidth triad, 1 thread, best") != nullptr);
+  CHECK(find("bandwidth triad, 1 thread, best")->ratio() == doctest::Approx(1.5));
+  // fp64 only in A; the per-ISA loops listed as only A's or only B's
+  CHECK(std::count(c.only_a.begin(), c.only_a.end(), "cpu: peak fp64, best vector loop, 1 thread") == 1);
+  CHECK(std::count(c.only_a.begin(), c.only_a.end(), "cpu: peak avx512-fp32, 1 thread") == 1);
+  CHECK(std::count(c.only_b.begin(), c.only_b.end(), "cpu: peak sve-fp32, 1 thread") == 1);
+  CHECK(c.machine_a == "AMD EPYC");
+  CHECK(c.machine_b == "Neoverse-V2");
 }
 
 TEST_CASE("report.html: the report's Markdown as one page, tables sortable, charts embedded") {

@@ -1,0 +1,370 @@
+// The roofline model over a report's measurements (see roofline.h).
+#include "bench/roofline/roofline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "harness/format.h"
+#include "kernels/conv.h"
+#include "kernels/gemm.h"
+#include "kernels/registry.h"
+
+namespace flopslab::bench::roofline {
+namespace {
+
+double number(const Json& j, const char* key, double fallback = std::nan("")) {
+  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : fallback;
+}
+std::string text(const Json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+const Json& member(const Json& j, const char* key) {
+  static const Json empty = Json::object();
+  return j.is_object() && j.contains(key) ? j[key] : empty;
+}
+const Json& list(const Json& j, const char* key) {
+  static const Json empty = Json::array();
+  return j.is_object() && j.contains(key) && j[key].is_array() ? j[key] : empty;
+}
+
+std::string format_shape(double m, double n, double k) {
+  return m == n && n == k ? fmt::format("{}^3", m) : fmt::format("{}x{}x{}", m, n, k);
+}
+
+// Per-core extents of the cache levels: where the latency probe saw each level end (its
+// measured boundary), else half of each cache hwloc reports (what the probes' tables use).
+std::vector<std::pair<std::string, double>> level_extents(const Json& cpu) {
+  std::vector<std::pair<std::string, double>> levels;
+  for (const Json& l : list(member(cpu, "latency"), "levels")) {
+    const std::string name = text(l, "level");
+    const double last = number(l, "last_bytes");
+    if (name.empty() || name == "DRAM" || !(last > 0)) continue;
+    levels.emplace_back(name, last);
+  }
+  if (levels.empty())
+    for (const Json& c : list(member(cpu, "bandwidth"), "hwloc_caches"))
+      if (number(c, "bytes") > 0) levels.emplace_back(fmt::format("L{}", number(c, "level")), number(c, "bytes") / 2);
+  std::sort(levels.begin(), levels.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  return levels;
+}
+
+void add_cpu_roofs(const Json& cpu, Roofs& roofs) {
+  for (const Json& p : list(member(cpu, "flops"), "points")) {
+    const double g = number(p, "gflops_best");
+    if (!(g > 0)) continue;
+    roofs.add({.name = text(p, "isa") + " " + text(p, "precision"),
+               .compute = true,
+               .precision = text(p, "precision"),
+               .threads = int(number(p, "threads", 1)),
+               .value = g,
+               .source = fmt::format("flops probe, {} loop, best run", text(p, "loop"))});
+  }
+  // Memory: per level and thread count, the best of every STREAM kernel whose per-thread
+  // working set lies in that level.
+  const std::vector<std::pair<std::string, double>> levels = level_extents(cpu);
+  std::map<std::pair<int, std::size_t>, std::pair<double, std::string>> best;  // (threads, level) -> GB/s, kernel
+  for (const Json& p : list(member(cpu, "bandwidth"), "points")) {
+    const int threads = int(number(p, "threads", 1));
+    const double per_thread = number(p, "bytes") / threads, gbps = number(p, "gbytes_per_s");
+    if (!(per_thread > 0) || !(gbps > 0)) continue;
+    std::size_t level = 0;
+    while (level < levels.size() && per_thread > levels[level].second) ++level;
+    auto& b = best[{threads, level}];
+    if (gbps > b.first) b = {gbps, fmt::format("{} over {}", text(p, "kernel"), format_bytes(number(p, "bytes")))};
+  }
+  for (const auto& [key, b] : best) {
+    const auto [threads, level] = key;
+    const bool dram = level == levels.size();
+    roofs.add({.name = dram ? "DRAM" : levels[level].first,
+               .compute = false,
+               .threads = threads,
+               .value = b.first,
+               .capacity_bytes = dram ? std::numeric_limits<double>::infinity() : levels[level].second,
+               .source = fmt::format("bandwidth probe, best of its kernels in this level ({})", b.second)});
+  }
+}
+
+void add_gpu_roofs(const Json& gpu, Roofs& roofs) {
+  const Json& probes = member(gpu, "probes");
+  if (const double g = number(member(probes, "gpu-flops"), "gflops_best"); g > 0)
+    roofs.add({.name = "GPU FP32", .compute = true, .precision = "fp32", .device = "cuda", .threads = 1, .value = g,
+               .source = "gpu-flops probe, FMA chains on every SM, best run"});
+  if (const double b = number(member(probes, "gpu-bandwidth"), "d2d_gbytes_per_s"); b > 0)
+    roofs.add({.name = "GPU memory", .compute = false, .device = "cuda", .threads = 1, .value = b,
+               .source = "gpu-bandwidth probe, device-to-device copy"});
+}
+
+conv::Shape conv_shape(const Json& l) {
+  conv::Shape s;
+  s.n = std::int64_t(number(l, "n", 1)), s.c = std::int64_t(number(l, "c", 1)), s.h = std::int64_t(number(l, "h", 1));
+  s.w = std::int64_t(number(l, "w", 1)), s.k = std::int64_t(number(l, "k", 1)), s.r = std::int64_t(number(l, "r", 1));
+  s.s = std::int64_t(number(l, "s", 1));
+  s.stride_h = std::int64_t(number(l, "stride_h", 1)), s.stride_w = std::int64_t(number(l, "stride_w", 1));
+  s.pad_h = std::int64_t(number(l, "pad_h", 0)), s.pad_w = std::int64_t(number(l, "pad_w", 0));
+  s.dilation_h = std::int64_t(number(l, "dilation_h", 1)), s.dilation_w = std::int64_t(number(l, "dilation_w", 1));
+  s.groups = std::int64_t(number(l, "groups", 1));
+  return s;
+}
+
+void add_gemm_points(const Json& rows, std::vector<Point>& out) {
+  for (const Json& r : rows) {
+    const double seconds = number(r, "median_s");
+    if (r.contains("skipped") || !(seconds > 0)) continue;
+    const std::string variant = text(r, "variant");
+    out.push_back({.name = variant + " " + format_shape(number(r, "m"), number(r, "n"), number(r, "k")),
+                   .family = text(r, "device") + " gemm " + format_shape(number(r, "m"), number(r, "n"), number(r, "k")),
+                   .order = int(number(r, "step", 0)),
+                   .kind = "gemm",
+                   .precision = precision_of_variant(variant),
+                   .device = text(r, "device"),
+                   .threads = int(number(r, "threads", 1)),
+                   .flops = number(r, "flops"),
+                   .bytes = number(r, "bytes"),
+                   .seconds = seconds});
+  }
+}
+
+// Winograd computes a convolution with fewer multiplies than the direct count; so does the
+// per-shape variant where it ran a Winograd step ("step 9").
+bool winograd(const std::string& variant, const std::string& ran) {
+  if (variant.find("winograd") != std::string::npos) return true;
+  int step = 0;
+  if (std::sscanf(ran.c_str(), "step %d", &step) != 1) return false;
+  for (const ConvVariant* v : conv_variants())
+    if (v->step == step && v->role == Role::ladder) return v->name.find("winograd") != std::string_view::npos;
+  return false;
+}
+
+void add_conv_points(const Json& conv, std::vector<Point>& out) {
+  const Json& layers = list(conv, "layers");
+  for (const Json& r : list(conv, "rows")) {
+    const double seconds = number(r, "median_s");
+    const double index = number(r, "layer");
+    if (r.contains("skipped") || !(seconds > 0) || !(index >= 0) || index >= double(layers.size())) continue;
+    const conv::Shape shape = conv_shape(layers[std::size_t(index)]);
+    const std::string variant = text(r, "variant"), ran = text(r, "ran");
+    const std::string layer = text(r, "layer_name"), pass = text(r, "pass");
+    out.push_back({.name = fmt::format("{}{} {} {}", variant, ran.empty() ? "" : " (" + ran + ")", layer, pass),
+                   .family = fmt::format("{} conv {} {}", text(r, "device"), layer, pass),
+                   .order = int(number(r, "step", 0)),
+                   .kind = "conv",
+                   .precision = precision_of_variant(variant),
+                   .device = text(r, "device").empty() ? "cpu" : text(r, "device"),
+                   .threads = int(number(r, "threads", 1)),
+                   .flops = conv::useful_flop_count(shape),
+                   .bytes = conv::compulsory_bytes(shape),
+                   .seconds = seconds,
+                   .effective_rate = winograd(variant, ran)});
+  }
+  for (const Json& s : list(conv, "channel_shuffle")) {
+    const double seconds = number(member(s, "shuffle"), "median_s");
+    if (!(seconds > 0) || !(number(s, "bytes") > 0)) continue;
+    out.push_back({.name = fmt::format("channel shuffle {}x{}x{}, {} groups", number(s, "n"), number(s, "c"),
+                                       number(s, "plane"), number(s, "groups")),
+                   .family = "cpu shuffle",
+                   .kind = "shuffle",
+                   .threads = int(number(s, "threads", 1)),
+                   .flops = 0,
+                   .bytes = number(s, "bytes"),
+                   .seconds = seconds});
+  }
+}
+
+}  // namespace
+
+std::string precision_of_variant(const std::string& variant) {
+  for (const char* p : {"bf16", "tf32", "fp16"})
+    if (variant.find(p) != std::string::npos) return p;
+  return "fp32";
+}
+
+const Roof* Roofs::compute_for(const std::string& device, const std::string& precision, int threads) const {
+  const Roof* best = nullptr;
+  for (const Roof& r : roofs_)
+    if (r.compute && r.device == device && r.precision == precision && r.threads == threads &&
+        (best == nullptr || r.value > best->value))
+      best = &r;
+  return best;
+}
+
+const Roof* Roofs::memory_for(const std::string& device, double working_set_per_thread, int threads) const {
+  const Roof* best = nullptr;  // the smallest level that holds the working set
+  for (const Roof& r : roofs_)
+    if (!r.compute && r.device == device && r.threads == threads && working_set_per_thread <= r.capacity_bytes &&
+        (best == nullptr || r.capacity_bytes < best->capacity_bytes))
+      best = &r;
+  return best;
+}
+
+std::string Placement::bound_name() const {
+  if (!not_placed.empty()) return "-";
+  if (memory_bound || compute == nullptr) return memory->name + " bandwidth";
+  return compute->name + " peak";
+}
+
+Placement place(const Point& point, const Roofs& roofs) {
+  Placement p{.point = point};
+  const int threads = point.device == "cpu" ? point.threads : 1;
+  const double working_set = point.working_set > 0 ? point.working_set : point.bytes;
+  p.memory = roofs.memory_for(point.device, working_set / std::max(threads, 1), threads);
+  if (point.flops > 0) p.compute = roofs.compute_for(point.device, point.precision, threads);
+  if (!(point.seconds > 0) || !(point.bytes > 0)) {
+    p.not_placed = "no time or no byte count";
+  } else if (point.flops > 0 && p.compute == nullptr) {
+    p.not_placed = point.device == "cpu" ? fmt::format("no {} compute roof measured on {} thread{} here",
+                                                       point.precision, threads, threads == 1 ? "" : "s")
+                                         : fmt::format("no {} compute roof measured on the GPU here (the gpu-flops "
+                                                       "probe times FP32 FMAs only)",
+                                                       point.precision);
+  } else if (p.memory == nullptr) {
+    p.not_placed = point.device == "cpu"
+                       ? fmt::format("no bandwidth measured on {} thread{} here", threads, threads == 1 ? "" : "s")
+                       : std::string("no GPU memory bandwidth measured here");
+  }
+  if (!p.not_placed.empty()) {
+    p.compute = p.memory = nullptr;
+    return p;
+  }
+  if (point.flops > 0) {
+    const double memory_limit = point.intensity() * p.memory->value;
+    p.memory_bound = memory_limit < p.compute->value;
+    p.attainable = std::min(p.compute->value, memory_limit);
+    p.fraction = point.gflops() / p.attainable;
+  } else {  // data movement: GB/s against the level's bandwidth
+    p.memory_bound = true;
+    p.attainable = p.memory->value;
+    p.fraction = point.gbytes_per_s() / p.attainable;
+  }
+  p.above_roof = !point.effective_rate && p.fraction > kAboveRoofTolerance;
+  return p;
+}
+
+Roofs roofs_from_sections(const Json& sections) {
+  Roofs roofs;
+  add_cpu_roofs(member(sections, "cpu"), roofs);
+  add_gpu_roofs(member(sections, "gpu"), roofs);
+  return roofs;
+}
+
+std::vector<Point> points_from_sections(const Json& sections) {
+  std::vector<Point> points;
+  add_gemm_points(list(member(sections, "gemm"), "rows"), points);
+  add_conv_points(member(sections, "conv"), points);
+  add_gemm_points(list(member(sections, "gpu_gemm"), "rows"), points);
+  return points;
+}
+
+int Roofline::flagged() const {
+  return int(std::count_if(placements.begin(), placements.end(), [](const Placement& p) { return p.above_roof; }));
+}
+
+Roofline roofline_from_sections(const Json& sections) {
+  Roofline r{.roofs = roofs_from_sections(sections)};
+  for (const Point& p : points_from_sections(sections)) r.placements.push_back(place(p, r.roofs));
+  return r;
+}
+
+namespace {
+Json roof_json(const Roof& r) {
+  Json j{{"name", r.name}, {"kind", r.compute ? "compute" : "memory"}, {"device", r.device}, {"threads", r.threads},
+         {"source", r.source}};
+  if (r.compute) j["precision"] = r.precision, j["gflops"] = r.value;
+  else j["gbytes_per_s"] = r.value, j["capacity_bytes"] = std::isfinite(r.capacity_bytes) ? Json(r.capacity_bytes) : Json();
+  return j;
+}
+}  // namespace
+
+Json roofline_json(const Roofline& r) {
+  Json roofs = Json::array(), points = Json::array(), ridges = Json::array();
+  for (const Roof& roof : r.roofs.all()) roofs.push_back(roof_json(roof));
+  // Ridge points: where each level's bandwidth line meets the best fp32 compute roof.
+  for (const Roof& m : r.roofs.all())
+    if (!m.compute)
+      if (const Roof* c = r.roofs.compute_for(m.device, "fp32", m.threads))
+        ridges.push_back({{"memory", m.name}, {"compute", c->name}, {"device", m.device}, {"threads", m.threads},
+                          {"intensity", c->value / m.value}, {"gflops", c->value}});
+  for (const Placement& p : r.placements) {
+    const Point& pt = p.point;
+    Json j{{"name", pt.name}, {"family", pt.family}, {"order", pt.order}, {"kind", pt.kind},
+           {"precision", pt.precision}, {"device", pt.device}, {"threads", pt.threads}, {"flops", pt.flops},
+           {"bytes", pt.bytes}, {"seconds", pt.seconds}, {"effective_rate", pt.effective_rate}};
+    if (pt.flops > 0) j["intensity"] = pt.intensity(), j["gflops"] = pt.gflops();
+    j["gbytes_per_s"] = pt.gbytes_per_s();
+    if (!p.not_placed.empty()) {
+      j["not_placed"] = p.not_placed;
+    } else {
+      j["bound"] = p.memory_bound ? "memory" : "compute";
+      j["bound_roof"] = p.bound_name();
+      j["memory_roof"] = p.memory->name;
+      if (p.compute != nullptr) j["compute_roof"] = p.compute->name;
+      j["attainable"] = p.attainable;
+      j["fraction_of_bound"] = p.fraction;
+      j["above_roof"] = p.above_roof;
+    }
+    points.push_back(j);
+  }
+  return {{"model", "roofline: attainable = min(compute roof, intensity x bandwidth of the level holding the working "
+                    "set); intensity = FLOPs / compulsory bytes"},
+          {"above_roof_tolerance", kAboveRoofTolerance},
+          {"roofs", roofs},
+          {"ridges", ridges},
+          {"points", points},
+          {"flagged", r.flagged()}};
+}
+
+Table roofs_table(const Roofs& roofs) {
+  Table t({{"roof", Table::Align::left}, {"device", Table::Align::left}, {"threads"}, {"value"}, {"source", Table::Align::left}});
+  for (const Roof& r : roofs.all())
+    t.add_row({r.name, r.device, std::to_string(r.threads),
+               r.compute ? fmt::format("{:.4g} GFLOP/s", r.value) : fmt::format("{:.4g} GB/s", r.value), r.source});
+  return t;
+}
+
+Table roofline_table(const Roofline& r, int threads) {
+  Table t({{"kernel", Table::Align::left}, {"threads"}, {"FLOP/byte"}, {"GFLOP/s"}, {"bound", Table::Align::left},
+           {"attainable"}, {"% of bound"}, {"note", Table::Align::left}});
+  for (const Placement& p : r.placements) {
+    const Point& pt = p.point;
+    if (threads != 0 && pt.threads != threads) continue;
+    const bool moves = pt.flops == 0;
+    const std::string unit = moves ? " GB/s" : "";
+    t.add_row({pt.name, pt.device == "cpu" ? std::to_string(pt.threads) : pt.device,
+               moves ? "0" : fmt::format("{:.3g}", pt.intensity()),
+               moves ? fmt::format("{:.4g} GB/s", pt.gbytes_per_s()) : fmt::format("{:.4g}", pt.gflops()),
+               p.not_placed.empty() ? p.bound_name() : "-",
+               p.not_placed.empty() ? fmt::format("{:.4g}{}", p.attainable, unit) : "-",
+               p.not_placed.empty() ? format_percent(p.fraction) : "-",
+               !p.not_placed.empty() ? p.not_placed
+               : p.above_roof        ? "ABOVE ITS ROOF: a FLOP count, byte count or roof is wrong"
+               : pt.effective_rate   ? "effective rate: Winograd does fewer multiplies than the direct count"
+                                     : ""});
+  }
+  return t;
+}
+
+std::vector<std::string> furthest_below(const Roofline& r, int count) {
+  std::vector<const Placement*> placed;
+  for (const Placement& p : r.placements)
+    if (p.not_placed.empty() && p.point.flops > 0) placed.push_back(&p);
+  std::sort(placed.begin(), placed.end(), [](const Placement* a, const Placement* b) { return a->fraction < b->fraction; });
+  std::vector<std::string> out;
+  for (const Placement* p : placed) {
+    if (int(out.size()) == count) break;
+    const Point& pt = p->point;
+    out.push_back(fmt::format(
+        "{} on {} thread{}: {} of its bound, {} at {:.3g} FLOP/byte ({:.4g} of {:.4g} GFLOP/s). {}", pt.name,
+        pt.threads, pt.threads == 1 ? "" : "s", format_percent(p->fraction), p->bound_name(), pt.intensity(),
+        pt.gflops(), p->attainable,
+        p->memory_bound ? "Its compulsory traffic would allow more: it moves far more bytes than it must (no reuse "
+                          "in registers or cache), or waits on latency rather than bandwidth."
+                        : "Enough reuse for the compute roof, but its instructions do not keep the FMA units busy "
+                          "(scalar or unvectorised code, loads and stores per FMA, or overheads)."));
+  }
+  return out;
+}
+
+}  // namespace flopslab::bench::roofline

@@ -1,0 +1,114 @@
+// The roofline (Williams, Waterman and Patterson, CACM 2009): every measured kernel placed
+// under the ceilings this machine measured. A kernel doing F FLOPs while it must move B bytes
+// has arithmetic intensity I = F / B; it cannot run faster than
+//     attainable = min(compute roof, I x memory roof)
+// where the compute roof is the FMA peak of its precision on its thread count, and the memory
+// roof is the bandwidth of the level its working set lives in (cache-aware roofline). Below
+// the ridge point (compute roof / memory roof) a kernel is memory-bound, above it compute-bound.
+//
+// Roofs and points are read from a report's "sections" JSON (report.json, or what the report's
+// sections produced in this run), so the same code places a fresh run and a stored one.
+// Bytes are the compulsory traffic of kernels/gemm.h and kernels/conv.h (read the inputs once,
+// write the output once), and a convolution's FLOPs leave out the taps that land in the padding
+// (conv::useful_flop_count): real kernels move more and may compute more, so attainable is an
+// upper bound, and a point above it means a wrong FLOP count, byte count or roof. Such a point is flagged, never drawn
+// as if it were fine.
+#pragma once
+
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "harness/json.h"
+#include "harness/table.h"
+
+namespace flopslab::bench::roofline {
+
+struct Roof {
+  std::string name;       // "avx-512 (512-bit) fp32", "L2", "DRAM", "GPU FP32", "GPU memory"
+  bool compute = true;    // a FLOP/s roof; false: a bandwidth roof
+  std::string precision;  // compute roofs: "fp32", "fp64"
+  std::string device = "cpu";
+  int threads = 1;
+  double value = 0;  // GFLOP/s, or GB/s
+  // Memory roofs: the per-thread working set up to which this level serves (infinite for DRAM).
+  double capacity_bytes = std::numeric_limits<double>::infinity();
+  std::string source;  // which probe and figure it came from
+};
+
+struct Point {
+  std::string name;     // "packed-simd 1024^3"
+  std::string family;   // points of one family and thread count are joined in `order` (a ladder)
+  int order = 0;
+  std::string kind;     // "gemm", "conv", "shuffle"
+  std::string precision = "fp32";
+  std::string device = "cpu";
+  int threads = 1;
+  double flops = 0;        // 0: a data-movement kernel, placed against its memory roof only
+  double bytes = 0;        // compulsory traffic
+  double seconds = 0;      // median time of one call
+  double working_set = 0;  // bytes it touches (0: `bytes`)
+  // FLOPs are the direct definition's but the kernel does fewer (Winograd): its GFLOP/s is an
+  // effective rate, placed but never flagged for passing the FMA roof.
+  bool effective_rate = false;
+  double gflops() const { return flops / seconds * 1e-9; }
+  double gbytes_per_s() const { return bytes / seconds * 1e-9; }
+  double intensity() const { return flops / bytes; }  // FLOPs per byte
+};
+
+// A measured point at more than this fraction of its roof is flagged: the roofs are themselves
+// medians of noisy runs, so a point a few percent above is not proof of a wrong count.
+constexpr double kAboveRoofTolerance = 1.05;
+
+struct Placement {
+  Point point;
+  const Roof* compute = nullptr;  // null for data-movement kernels
+  const Roof* memory = nullptr;
+  double attainable = 0;  // GFLOP/s (GB/s for data-movement kernels)
+  bool memory_bound = false;
+  double fraction = 0;    // measured / attainable
+  bool above_roof = false;
+  std::string not_placed;  // why no roof applies (then nothing else is set)
+  std::string bound_name() const;  // "L2 bandwidth", "avx-512 (512-bit) fp32 peak"
+};
+
+class Roofs {
+ public:
+  void add(Roof roof) { roofs_.push_back(std::move(roof)); }
+  const std::vector<Roof>& all() const { return roofs_; }
+  // The highest compute roof of `precision` on `threads` (the widest vector loop, normally).
+  const Roof* compute_for(const std::string& device, const std::string& precision, int threads) const;
+  // The memory roof of the smallest level holding `working_set_per_thread` bytes.
+  const Roof* memory_for(const std::string& device, double working_set_per_thread, int threads) const;
+
+ private:
+  std::vector<Roof> roofs_;
+};
+
+Placement place(const Point& point, const Roofs& roofs);
+
+// The CPU's roofs from the flops, latency and bandwidth probes, and the GPU's from gpu-flops and
+// gpu-bandwidth, when `sections` has them.
+Roofs roofs_from_sections(const Json& sections);
+// Every GEMM rung and peer, convolution variant and pass, and channel shuffle in `sections`.
+std::vector<Point> points_from_sections(const Json& sections);
+// The precision a GEMM or convolution variant computes in, from its name: "bf16", "tf32", "fp16"
+// where the name says so, else "fp32".
+std::string precision_of_variant(const std::string& variant);
+
+struct Roofline {
+  Roofs roofs;
+  std::vector<Placement> placements;
+  int flagged() const;  // points above their roof
+};
+Roofline roofline_from_sections(const Json& sections);
+
+// report.json's "roofline": the roofs, each point with its intensity, bound and fraction.
+Json roofline_json(const Roofline& r);
+// One row per point: intensity, GFLOP/s, the bound, attainable, % of it; threads = 0: all.
+Table roofline_table(const Roofline& r, int threads = 0);
+Table roofs_table(const Roofs& roofs);
+// The `count` placed points furthest below their bound, one sentence each with the reason.
+std::vector<std::string> furthest_below(const Roofline& r, int count);
+
+}  // namespace flopslab::bench::roofline

@@ -1,0 +1,222 @@
+// The roofline model: intensities against hand counts, the roof chosen on either side of the
+// ridge, the above-the-roof flag, and the roofs and points read from report JSON.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "bench/roofline/roofline.h"
+#include "harness/build_info.h"
+#include "kernels/conv.h"
+#include "kernels/gemm.h"
+
+using namespace flopslab;
+using bench::roofline::Placement;
+using bench::roofline::Point;
+using bench::roofline::Roof;
+using bench::roofline::Roofs;
+
+namespace {
+
+Point gemm_point(gemm::Shape s, double gflops, int threads = 1) {
+  return {.name = "gemm", .kind = "gemm", .threads = threads, .flops = gemm::flop_count(s),
+          .bytes = gemm::compulsory_bytes(s), .seconds = gemm::flop_count(s) / (gflops * 1e9)};
+}
+
+// 100 GFLOP/s fp32 (and a scalar 10), L1 200 GB/s up to 32 KiB, L2 100 GB/s up to 1 MiB, DRAM 20.
+Roofs toy_roofs() {
+  Roofs r;
+  r.add({.name = "scalar fp32", .precision = "fp32", .value = 10, .source = "test"});
+  r.add({.name = "vector fp32", .precision = "fp32", .value = 100, .source = "test"});
+  r.add({.name = "L1", .compute = false, .value = 200, .capacity_bytes = 32 << 10, .source = "test"});
+  r.add({.name = "L2", .compute = false, .value = 100, .capacity_bytes = 1 << 20, .source = "test"});
+  r.add({.name = "DRAM", .compute = false, .value = 20, .source = "test"});
+  return r;
+}
+
+conv::Shape pointwise_of(conv::Shape s) {
+  s.r = s.s = 1;
+  s.pad_h = s.pad_w = 0;
+  return s;
+}
+
+Point at_intensity(double intensity, double working_set, double gflops) {
+  const double bytes = 1e6;
+  return {.name = "p", .kind = "gemm", .flops = intensity * bytes, .bytes = bytes,
+          .seconds = intensity * bytes / (gflops * 1e9), .working_set = working_set};
+}
+
+}  // namespace
+
+TEST_CASE("roofline: arithmetic intensity of GEMM, convolution and a Linear layer against hand counts") {
+  // GEMM n^3: 2 n^3 FLOPs over 3 n^2 floats of 4 bytes = n / 6 FLOP per byte.
+  CHECK(gemm_point({256, 256, 256}, 1).intensity() == doctest::Approx(256.0 / 6));
+  CHECK(gemm_point({1024, 1024, 1024}, 1).intensity() == doctest::Approx(1024.0 / 6));
+  // A Linear layer 784 -> 256 is the GEMM (batch x 256 x 784). At batch 1 it reads the whole
+  // weight matrix for one multiply-add per weight: 2*784*256 / (4*(784 + 784*256 + 256)).
+  const gemm::Shape batch1{1, 256, 784}, batch1024{1024, 256, 784};
+  CHECK(gemm_point(batch1, 1).intensity() == doctest::Approx(401408.0 / 806976.0));   // 0.497
+  CHECK(gemm_point(batch1024, 1).intensity() == doctest::Approx(411041792.0 / 5062656.0));  // 81.2
+  // 3x3 convolution, 64 -> 64 channels, 56x56, batch 8, pad 1: direct and im2col share the
+  // compulsory count (x, w, y once); im2col's column matrix is traffic beyond it.
+  conv::Shape c{.n = 8, .c = 64, .h = 56, .w = 56, .k = 64, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1};
+  CHECK(conv::flop_count(c) == 1849688064.0);  // 2 * 8*64*56*56 * 64*9
+  CHECK(conv::compulsory_bytes(c) == 4.0 * (2 * 8 * 64 * 56 * 56 + 64 * 64 * 9));
+  CHECK(conv::flop_count(c) / conv::compulsory_bytes(c) == doctest::Approx(142.37).epsilon(1e-3));
+  // Without the taps in the padding: per axis 56 * 3 - 2 (the first and last rows lose one).
+  CHECK(conv::useful_flop_count(c) == 2.0 * 8 * 64 * 64 * (56 * 3 - 2) * (56 * 3 - 2));
+  // 7x7, pad 3 on 28x28: per axis 28 * 7 - 2 * (3 + 2 + 1) = 184 of 196 taps, 88% in all.
+  conv::Shape seven{.n = 8, .c = 64, .h = 28, .w = 28, .k = 64, .r = 7, .s = 7, .pad_h = 3, .pad_w = 3};
+  CHECK(conv::useful_flop_count(seven) / conv::flop_count(seven) == doctest::Approx(184.0 * 184 / (196.0 * 196)));
+  CHECK(conv::useful_flop_count(pointwise_of(c)) == conv::flop_count(pointwise_of(c)));  // no padding: all taps
+  // 1x1, 32 -> 32 channels: 2*C FLOPs per output pixel over about 8 bytes per pixel.
+  conv::Shape pointwise{.n = 8, .c = 32, .h = 28, .w = 28, .k = 32};
+  CHECK(conv::flop_count(pointwise) / conv::compulsory_bytes(pointwise) ==
+        doctest::Approx(2.0 * 32 * 32 * 6272 / (4.0 * (2 * 32 * 6272 + 32 * 32))));
+}
+
+TEST_CASE("roofline: the bound is memory below the ridge, compute at and above it, per cache level") {
+  const Roofs roofs = toy_roofs();
+  // The best fp32 compute roof is the vector loop's, not the scalar one.
+  REQUIRE(roofs.compute_for("cpu", "fp32", 1) != nullptr);
+  CHECK(roofs.compute_for("cpu", "fp32", 1)->value == 100);
+  CHECK(roofs.compute_for("cpu", "bf16", 1) == nullptr);
+  CHECK(roofs.compute_for("cpu", "fp32", 2) == nullptr);
+  // DRAM ridge at 100 / 20 = 5 FLOP/byte.
+  const Placement below = place(at_intensity(1, 64 << 20, 10), roofs);
+  CHECK(below.memory_bound);
+  CHECK(below.memory->name == "DRAM");
+  CHECK(below.attainable == doctest::Approx(20));
+  CHECK(below.fraction == doctest::Approx(0.5));
+  CHECK(below.bound_name() == "DRAM bandwidth");
+  const Placement ridge = place(at_intensity(5, 64 << 20, 50), roofs);
+  CHECK_FALSE(ridge.memory_bound);
+  CHECK(ridge.attainable == doctest::Approx(100));
+  const Placement above = place(at_intensity(50, 64 << 20, 90), roofs);
+  CHECK_FALSE(above.memory_bound);
+  CHECK(above.bound_name() == "vector fp32 peak");
+  CHECK(above.fraction == doctest::Approx(0.9));
+  // The same intensity with a working set in L1 or L2 meets that level's line instead.
+  const Placement in_l1 = place(at_intensity(0.25, 16 << 10, 25), roofs);
+  CHECK(in_l1.memory->name == "L1");
+  CHECK(in_l1.attainable == doctest::Approx(50));
+  CHECK(place(at_intensity(0.25, 512 << 10, 25), roofs).memory->name == "L2");
+  CHECK(place(at_intensity(0.25, (1 << 20) + 1, 1), roofs).memory->name == "DRAM");
+  // No roof for the precision: listed with the reason, not placed.
+  Point bf16 = at_intensity(50, 1 << 20, 150);
+  bf16.precision = "bf16";
+  const Placement unplaced = place(bf16, roofs);
+  CHECK(unplaced.not_placed == "no bf16 compute roof measured on 1 thread here");
+  CHECK(unplaced.compute == nullptr);
+}
+
+TEST_CASE("roofline: a point above its roof is flagged as a wrong count or roof") {
+  const Roofs roofs = toy_roofs();
+  // Intensity 1 in DRAM allows 20 GFLOP/s: 30 is impossible, 20.8 within the tolerance.
+  const Placement impossible = place(at_intensity(1, 64 << 20, 30), roofs);
+  CHECK(impossible.above_roof);
+  CHECK(impossible.fraction == doctest::Approx(1.5));
+  CHECK_FALSE(place(at_intensity(1, 64 << 20, 20.8), roofs).above_roof);
+  // A data-movement kernel (no FLOPs) against its level's bandwidth.
+  Point copy{.name = "shuffle", .kind = "shuffle", .flops = 0, .bytes = 64 << 20, .seconds = (64 << 20) / 10e9};
+  const Placement moved = place(copy, roofs);
+  CHECK(moved.memory_bound);
+  CHECK(moved.attainable == 20);
+  CHECK(moved.fraction == doctest::Approx(0.5));
+  copy.seconds /= 4;  // 40 GB/s against DRAM's 20
+  CHECK(place(copy, roofs).above_roof);
+}
+
+TEST_CASE("roofline: roofs and points from report JSON, the JSON written, the flagged rows named") {
+  const Json sections = Json::parse(R"json({
+    "cpu": {
+      "flops": {"points": [
+        {"loop": "scalar-fp32", "isa": "scalar", "precision": "fp32", "threads": 1, "gflops_best": 10},
+        {"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 1, "gflops_best": 100}]},
+      "latency": {"levels": [{"level": "L1", "last_bytes": 32768}, {"level": "L2", "last_bytes": 1048576},
+                             {"level": "DRAM", "last_bytes": 1e9}]},
+      "bandwidth": {"points": [
+        {"kernel": "read", "threads": 1, "bytes": 16384, "gbytes_per_s": 200},
+        {"kernel": "copy", "threads": 1, "bytes": 16384, "gbytes_per_s": 150},
+        {"kernel": "read", "threads": 1, "bytes": 524288, "gbytes_per_s": 100},
+        {"kernel": "triad", "threads": 1, "bytes": 268435456, "gbytes_per_s": 20}]}},
+    "gemm": {"rows": [
+      {"variant": "naive", "step": 1, "device": "cpu", "m": 256, "n": 256, "k": 256, "threads": 1,
+       "flops": 33554432, "bytes": 786432, "median_s": 0.01},
+      {"variant": "bf16", "step": 6, "device": "cpu", "m": 256, "n": 256, "k": 256, "threads": 1,
+       "flops": 33554432, "bytes": 786432, "median_s": 0.0002},
+      {"variant": "wrong", "step": 9, "device": "cpu", "m": 256, "n": 256, "k": 256, "threads": 1,
+       "flops": 33554432, "bytes": 786432, "median_s": 0.0001},
+      {"variant": "skipped", "step": 2, "device": "cpu", "m": 256, "n": 256, "k": 256, "threads": 1, "skipped": "why"}]},
+    "conv": {"layers": [{"n": 8, "c": 32, "h": 28, "w": 28, "k": 32, "r": 1, "s": 1}],
+             "rows": [{"variant": "gemm-1x1", "step": 4, "layer": 0, "layer_name": "1x1", "pass": "forward",
+                       "threads": 1, "median_s": 0.001}],
+             "channel_shuffle": [{"n": 8, "c": 128, "plane": 784, "groups": 8, "threads": 1, "bytes": 6422528,
+                                  "shuffle": {"median_s": 0.001}}]}})json");
+  const bench::roofline::Roofline r = bench::roofline::roofline_from_sections(sections);
+  // Roofs: two compute loops; L1 = the better of read and copy in it, L2, DRAM.
+  REQUIRE(r.roofs.memory_for("cpu", 1000, 1) != nullptr);
+  CHECK(r.roofs.memory_for("cpu", 1000, 1)->value == 200);
+  CHECK(r.roofs.memory_for("cpu", 1000, 1)->name == "L1");
+  CHECK(r.roofs.memory_for("cpu", 1e6, 1)->name == "L2");
+  CHECK(r.roofs.memory_for("cpu", 1e8, 1)->value == 20);
+  REQUIRE(r.placements.size() == 5);  // 3 GEMM rows (one skipped), 1 convolution, 1 shuffle
+  const Placement& naive = r.placements[0];
+  CHECK(naive.point.gflops() == doctest::Approx(3.3554432));
+  CHECK(naive.memory->name == "L2");  // 768 KiB of A, B and C
+  CHECK_FALSE(naive.memory_bound);    // 42.7 FLOP/byte x 100 GB/s is far above 100 GFLOP/s
+  CHECK(naive.fraction == doctest::Approx(0.033554432));
+  CHECK(r.placements[1].not_placed == "no bf16 compute roof measured on 1 thread here");
+  CHECK(r.placements[2].above_roof);  // 335 GFLOP/s against a 100 GFLOP/s roof
+  CHECK(r.flagged() == 1);
+  const Placement& conv1x1 = r.placements[3];
+  CHECK(conv1x1.point.intensity() == doctest::Approx(2.0 * 32 * 32 * 6272 / (4.0 * (2 * 32 * 6272 + 32 * 32))));
+  CHECK(conv1x1.memory->name == "DRAM");  // 1.6 MB of x, w and y: past the 1 MiB L2
+  CHECK_FALSE(conv1x1.memory_bound);       // 8.0 FLOP/byte, right of DRAM's ridge at 5
+  const Placement& shuffle = r.placements[4];
+  CHECK(shuffle.point.kind == "shuffle");
+  CHECK(shuffle.memory->name == "DRAM");
+  CHECK(shuffle.fraction == doctest::Approx(6.422528 / 20));
+  // JSON: every point with its bound, the ridges, the count of flagged points.
+  const Json j = bench::roofline::roofline_json(r);
+  REQUIRE(j["points"].size() == 5);
+  CHECK(j["flagged"] == 1);
+  CHECK(j["points"][0]["bound"] == "compute");
+  CHECK(j["points"][0]["bound_roof"] == "avx2 (256-bit) fp32 peak");
+  CHECK(j["points"][1]["not_placed"] == "no bf16 compute roof measured on 1 thread here");
+  CHECK(j["points"][2]["above_roof"] == true);
+  bool dram_ridge = false;
+  for (const Json& ridge : j["ridges"])
+    if (ridge["memory"] == "DRAM") {
+      dram_ridge = true;
+      CHECK(ridge["intensity"].get<double>() == doctest::Approx(5));
+    }
+  CHECK(dram_ridge);
+  const std::string table = bench::roofline::roofline_table(r).text();
+  CHECK(table.find("ABOVE ITS ROOF") != std::string::npos);
+  const std::vector<std::string> worst = bench::roofline::furthest_below(r, 2);
+  REQUIRE(worst.size() == 2);
+  CHECK(worst[0].rfind("naive 256^3 on 1 thread: 3.4% of its bound", 0) == 0);
+}
+
+// oneDNN's 7x7 convolution in the AMD report ran at 567 "GFLOP/s" against a 513 GFLOP/s FMA
+// peak: it skips the padding's taps. Counted without them it is at 97% of the roof.
+TEST_CASE("roofline: every point of the stored reports (Intel Xeon and AMD EPYC, 2 vCPUs) is at or under its roof") {
+  for (const char* report_dir : {"intel-xeon-2c-2026-12-03", "amd-epyc-2c-2026-12-01"}) {
+    const std::string path = std::string(build_info().source_dir) + "/reports/" + report_dir + "/report.json";
+    std::ifstream in(path);
+    REQUIRE_MESSAGE(in.good(), "cannot read " << path);
+    std::stringstream text;
+    text << in.rdbuf();
+    const Json report = Json::parse(text.str());
+    const bench::roofline::Roofline r = bench::roofline::roofline_from_sections(report["sections"]);
+    int placed = 0;
+    for (const Placement& p : r.placements) {
+      INFO(p.point.name << " on " << p.point.threads << ": " << p.fraction << " of " << p.bound_name());
+      CHECK_FALSE(p.above_roof);
+      placed += p.not_placed.empty() ? 1 : 0;
+    }
+    CHECK(placed >= 70);  // every GEMM rung and convolution variant that ran, bf16 aside
+  }
+}
