@@ -30,6 +30,7 @@ int run_lesson_18(const LessonOptions&);
 int run_lesson_19(const LessonOptions&);
 int run_lesson_20(const LessonOptions&);
 int run_lesson_21(const LessonOptions&);
+int run_lesson_22(const LessonOptions&);
 
 namespace {
 const Lesson kLessons[] = {
@@ -54,6 +55,7 @@ const Lesson kLessons[] = {
     {19, "19-fine-tuning", "Fine-tuning", run_lesson_19},
     {20, "20-cpu-vs-gpu", "CPU vs GPU, end to end", run_lesson_20, true},
     {21, "21-data-parallel", "Data-parallel training", run_lesson_21},
+    {22, "22-roofline", "The roofline", run_lesson_22},
 };
 }  // namespace
 

@@ -156,6 +156,8 @@ RUNS = {
             ["roofline/roofline.json", "roofline/roofline.png", "roofline.json"], "root"),
     "flopslab roofline": Run("flopslab roofline --quick --no-progress --out roofline",
                              ["roofline/roofline.json", "roofline/roofline.png"], "fresh", stdout="Furthest below their roof"),
+    "flopslab roofline --out roofline": Run("flopslab roofline --quick --no-progress --out roofline",
+                                            ["roofline/roofline.json", "roofline/roofline.png"], "fresh"),
     "scripts/check-layout": Run("scripts/check-layout", [], "real-root", stdout="^check-layout: [0-9]+ includes"),
     "build/flopslab compare A B [--out DIR]": Run(f"flopslab compare {REPORT} {REPORT_B} --out compared",
                                                   ["compared/compare.md"], "root"),

@@ -52,6 +52,14 @@ std::vector<std::pair<std::string, double>> level_extents(const Json& cpu) {
   return levels;
 }
 
+// The level that holds `bytes` touched by `threads` threads: the private levels hold a
+// thread's share, the last (shared) one everything. levels.size() is DRAM.
+std::size_t level_of(const std::vector<std::pair<std::string, double>>& levels, double bytes, int threads) {
+  for (std::size_t l = 0; l < levels.size(); ++l)
+    if ((l + 1 == levels.size() ? bytes : bytes / threads) <= levels[l].second) return l;
+  return levels.size();
+}
+
 void add_cpu_roofs(const Json& cpu, Roofs& roofs) {
   for (const Json& p : list(member(cpu, "flops"), "points")) {
     const double g = number(p, "gflops_best");
@@ -63,29 +71,41 @@ void add_cpu_roofs(const Json& cpu, Roofs& roofs) {
                .value = g,
                .source = fmt::format("flops probe, {} loop, best run", text(p, "loop"))});
   }
-  // Memory: per level and thread count, the best of every STREAM kernel whose per-thread
-  // working set lies in that level.
+  // Memory: per cache level and thread count, the best of every STREAM kernel whose per-thread
+  // working set lies in that level; DRAM's, as STREAM reports it, each kernel at its largest
+  // working set when that is past the last cache (sets just past its edge still hit it in part).
   const std::vector<std::pair<std::string, double>> levels = level_extents(cpu);
-  std::map<std::pair<int, std::size_t>, std::pair<double, std::string>> best;  // (threads, level) -> GB/s, kernel
+  std::map<std::pair<int, std::size_t>, std::pair<double, std::string>> best;  // (threads, level) -> GB/s, what
+  std::map<std::pair<int, std::string>, std::pair<double, double>> largest;    // (threads, kernel) -> bytes, GB/s
   for (const Json& p : list(member(cpu, "bandwidth"), "points")) {
     const int threads = int(number(p, "threads", 1));
-    const double per_thread = number(p, "bytes") / threads, gbps = number(p, "gbytes_per_s");
-    if (!(per_thread > 0) || !(gbps > 0)) continue;
-    std::size_t level = 0;
-    while (level < levels.size() && per_thread > levels[level].second) ++level;
+    const double bytes = number(p, "bytes"), gbps = number(p, "gbytes_per_s");
+    if (!(bytes > 0) || !(gbps > 0)) continue;
+    auto& l = largest[{threads, text(p, "kernel")}];
+    if (bytes >= l.first) l = {bytes, gbps};
+    const std::size_t level = level_of(levels, bytes, threads);
+    if (level == levels.size()) continue;
     auto& b = best[{threads, level}];
-    if (gbps > b.first) b = {gbps, fmt::format("{} over {}", text(p, "kernel"), format_bytes(number(p, "bytes")))};
+    if (gbps > b.first) b = {gbps, fmt::format("{} over {}", text(p, "kernel"), format_bytes(bytes))};
   }
-  for (const auto& [key, b] : best) {
-    const auto [threads, level] = key;
-    const bool dram = level == levels.size();
-    roofs.add({.name = dram ? "DRAM" : levels[level].first,
+  for (const auto& [key, b] : best)
+    roofs.add({.name = levels[key.second].first,
+               .compute = false,
+               .threads = key.first,
+               .value = b.first,
+               .capacity_bytes = levels[key.second].second,
+               .shared = key.second + 1 == levels.size(),
+               .source = fmt::format("bandwidth probe, best of its kernels in this level ({})", b.second)});
+  std::map<int, std::pair<double, std::string>> dram;  // threads -> GB/s, what
+  for (const auto& [key, l] : largest)
+    if (level_of(levels, l.first, key.first) == levels.size() && l.second > dram[key.first].first)
+      dram[key.first] = {l.second, fmt::format("{} over {}", key.second, format_bytes(l.first))};
+  for (const auto& [threads, d] : dram)
+    roofs.add({.name = "DRAM",
                .compute = false,
                .threads = threads,
-               .value = b.first,
-               .capacity_bytes = dram ? std::numeric_limits<double>::infinity() : levels[level].second,
-               .source = fmt::format("bandwidth probe, best of its kernels in this level ({})", b.second)});
-  }
+               .value = d.first,
+               .source = fmt::format("bandwidth probe, best of its kernels at their largest working set ({})", d.second)});
 }
 
 void add_gpu_roofs(const Json& gpu, Roofs& roofs) {
@@ -191,10 +211,11 @@ const Roof* Roofs::compute_for(const std::string& device, const std::string& pre
   return best;
 }
 
-const Roof* Roofs::memory_for(const std::string& device, double working_set_per_thread, int threads) const {
+const Roof* Roofs::memory_for(const std::string& device, double working_set, int threads) const {
   const Roof* best = nullptr;  // the smallest level that holds the working set
   for (const Roof& r : roofs_)
-    if (!r.compute && r.device == device && r.threads == threads && working_set_per_thread <= r.capacity_bytes &&
+    if (!r.compute && r.device == device && r.threads == threads &&
+        (r.shared ? working_set : working_set / threads) <= r.capacity_bytes &&
         (best == nullptr || r.capacity_bytes < best->capacity_bytes))
       best = &r;
   return best;
@@ -210,7 +231,7 @@ Placement place(const Point& point, const Roofs& roofs) {
   Placement p{.point = point};
   const int threads = point.device == "cpu" ? point.threads : 1;
   const double working_set = point.working_set > 0 ? point.working_set : point.bytes;
-  p.memory = roofs.memory_for(point.device, working_set / std::max(threads, 1), threads);
+  p.memory = roofs.memory_for(point.device, working_set, threads);
   if (point.flops > 0) p.compute = roofs.compute_for(point.device, point.precision, threads);
   if (!(point.seconds > 0) || !(point.bytes > 0)) {
     p.not_placed = "no time or no byte count";
@@ -273,7 +294,9 @@ Json roof_json(const Roof& r) {
   Json j{{"name", r.name}, {"kind", r.compute ? "compute" : "memory"}, {"device", r.device}, {"threads", r.threads},
          {"source", r.source}};
   if (r.compute) j["precision"] = r.precision, j["gflops"] = r.value;
-  else j["gbytes_per_s"] = r.value, j["capacity_bytes"] = std::isfinite(r.capacity_bytes) ? Json(r.capacity_bytes) : Json();
+  else
+    j["gbytes_per_s"] = r.value, j["capacity_bytes"] = std::isfinite(r.capacity_bytes) ? Json(r.capacity_bytes) : Json(),
+    j["shared"] = r.shared;
   return j;
 }
 }  // namespace

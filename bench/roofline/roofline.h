@@ -3,7 +3,8 @@
 // has arithmetic intensity I = F / B; it cannot run faster than
 //     attainable = min(compute roof, I x memory roof)
 // where the compute roof is the FMA peak of its precision on its thread count, and the memory
-// roof is the bandwidth of the level its working set lives in (cache-aware roofline). Below
+// roof is the bandwidth of the level its working set lives in (cache-aware roofline: a thread's
+// share against a private level, the whole set against the shared last level). Below
 // the ridge point (compute roof / memory roof) a kernel is memory-bound, above it compute-bound.
 //
 // Roofs and points are read from a report's "sections" JSON (report.json, or what the report's
@@ -31,8 +32,10 @@ struct Roof {
   std::string device = "cpu";
   int threads = 1;
   double value = 0;  // GFLOP/s, or GB/s
-  // Memory roofs: the per-thread working set up to which this level serves (infinite for DRAM).
+  // Memory roofs: the working set up to which this level serves (infinite for DRAM), per thread
+  // for a private level, in all for a shared one (the last cache level is taken as shared).
   double capacity_bytes = std::numeric_limits<double>::infinity();
+  bool shared = false;
   std::string source;  // which probe and figure it came from
 };
 
@@ -78,8 +81,8 @@ class Roofs {
   const std::vector<Roof>& all() const { return roofs_; }
   // The highest compute roof of `precision` on `threads` (the widest vector loop, normally).
   const Roof* compute_for(const std::string& device, const std::string& precision, int threads) const;
-  // The memory roof of the smallest level holding `working_set_per_thread` bytes.
-  const Roof* memory_for(const std::string& device, double working_set_per_thread, int threads) const;
+  // The memory roof of the smallest level holding `working_set` bytes touched by `threads`.
+  const Roof* memory_for(const std::string& device, double working_set, int threads) const;
 
  private:
   std::vector<Roof> roofs_;
