@@ -111,8 +111,9 @@ int run_roofline(const RooflineArgs& a, const std::string& command) {
     for (const std::string& line : worst) std::printf("  - %s\n", line.c_str());
   }
   if (r.flagged() > 0)
-    std::fprintf(stderr, "flopslab: error: %d point(s) above their roof: a FLOP count, a byte count or a roof is wrong\n",
-                 r.flagged());
+    std::fprintf(stderr,
+                 "flopslab: error: %d point(s) above their roof: a FLOP count, a byte count or a roof is wrong%s\n",
+                 r.flagged(), a.from.empty() ? " (or other work held the cores while a roof was measured: rerun idle)" : "");
 
   Json json = bench::roofline::roofline_json(r);
   json["machine"] = machine_name;

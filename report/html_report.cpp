@@ -53,9 +53,13 @@ std::string inline_html(const std::string& s, const std::string& dir) {
         const std::string text = s.substr(i + (image ? 2 : 1), close - i - (image ? 2 : 1)), target = s.substr(close + 2, end - close - 2);
         if (image) {
           const std::string path = dir + "/" + target;
-          out += std::filesystem::exists(path)
-                     ? fmt::format("<img alt=\"{}\" src=\"data:image/png;base64,{}\">", escape(text), base64(read_file(path)))
-                     : fmt::format("<em>[chart not drawn: {}]</em>", escape(text));
+          const bool svg = target.size() > 4 && target.compare(target.size() - 4, 4, ".svg") == 0;
+          if (!std::filesystem::exists(path))
+            out += fmt::format("<em>[chart not drawn: {}]</em>", escape(text));
+          else if (svg)  // flopslab's own SVG (report/roofline_svg.h), inline so that its hover titles work
+            out += "<div class=\"svg-chart\">" + read_file(path) + "</div>";
+          else
+            out += fmt::format("<img alt=\"{}\" src=\"data:image/png;base64,{}\">", escape(text), base64(read_file(path)));
         } else if (target.rfind("http", 0) == 0) {  // plain text, so that the page links nowhere outside
           out += escape(text) + " (" + escape(target) + ")";
         } else {
@@ -132,6 +136,7 @@ td:first-child, th:first-child { text-align: left; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 code { background: #f3f3f3; padding: 0 0.2em; }
 img { max-width: 100%; display: block; margin: 1em 0; }
+.svg-chart { overflow-x: auto; margin: 1em 0; }
 blockquote { border-left: 4px solid #ccd; margin: 1em 0; padding: 0 1em; color: #555; }
 )CSS";
 

@@ -9,7 +9,7 @@
 namespace flopslab::bench {
 
 // The page for `markdown`; images named in it are read from `dir` and embedded (an image
-// that is missing is replaced by its alt text).
+// that is missing is replaced by its alt text; an .svg, flopslab's own, goes in inline).
 std::string markdown_to_html(const std::string& markdown, const std::string& dir, const std::string& title);
 
 // RFC 4648 base64.

@@ -89,6 +89,12 @@ static std::vector<Figure> headline_figures(const Json& report) {
       }
     }
   }
+  // The roofline's ridge points: where a level's bandwidth meets the fp32 peak. A ridge further
+  // left lets kernels of lower intensity reach the peak, so lower counts as better.
+  if (s.contains("roofline"))
+    for (const Json& r : s["roofline"].value("ridges", Json::array()))
+      add(out, "roofline", fmt::format("ridge {} ({}){}", text(r, "memory"), text(r, "device"), threads(r)), "FLOP/byte",
+          number(r, "intensity"), false);
   if (s.contains("gemm")) gemm_rows(out, "gemm", s["gemm"].value("rows", Json::array()));
   if (s.contains("conv")) {
     for (const Json& r : s["conv"].value("rows", Json::array()))

@@ -550,13 +550,15 @@ TEST_CASE("compare across architectures: an x86 and an aarch64 report meet on th
           {"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 1, "gflops_best": 110},
           {"loop": "avx512-fp32", "isa": "avx-512 (512-bit)", "precision": "fp32", "threads": 1, "gflops_best": 117},
           {"loop": "avx512-fp64", "isa": "avx-512 (512-bit)", "precision": "fp64", "threads": 1, "gflops_best": 58}]},
-              "bandwidth": {"points": [{"kernel": "triad", "threads": 1, "bytes": 1e9, "gbytes_per_s": 30}]}}}})json");
+              "bandwidth": {"points": [{"kernel": "triad", "threads": 1, "bytes": 1e9, "gbytes_per_s": 30}]}},
+      "roofline": {"ridges": [{"memory": "DRAM", "device": "cpu", "threads": 1, "intensity": 3.9}]}}})json");
   const Json arm = Json::parse(R"json({"schema": "flopslab-report/1", "machine": {"cpu": {"brand": "Neoverse-V2"}}, "sections": {
       "cpu": {"flops": {"points": [
           {"loop": "scalar-fp32", "isa": "scalar", "precision": "fp32", "threads": 1, "gflops_best": 14},
           {"loop": "neon-fp32", "isa": "neon (128-bit)", "precision": "fp32", "threads": 1, "gflops_best": 110},
           {"loop": "sve-fp32", "isa": "sve (128-bit)", "precision": "fp32", "threads": 1, "gflops_best": 112}]},
-              "bandwidth": {"points": [{"kernel": "triad", "threads": 1, "bytes": 1e9, "gbytes_per_s": 45}]}}}})json");
+              "bandwidth": {"points": [{"kernel": "triad", "threads": 1, "bytes": 1e9, "gbytes_per_s": 45}]}},
+      "roofline": {"ridges": [{"memory": "DRAM", "device": "cpu", "threads": 1, "intensity": 2.5}]}}})json");
   const bench::ReportComparison c = bench::compare_reports(x86, arm);
   auto find = [&](const std::string& name) -> const bench::ComparedFigure* {
     for (const bench::ComparedFigure& f : c.both)
@@ -574,6 +576,11 @@ TEST_CASE("compare across architectures: an x86 and an aarch64 report meet on th
   CHECK(std::count(c.only_a.begin(), c.only_a.end(), "cpu: peak fp64, best vector loop, 1 thread") == 1);
   CHECK(std::count(c.only_a.begin(), c.only_a.end(), "cpu: peak avx512-fp32, 1 thread") == 1);
   CHECK(std::count(c.only_b.begin(), c.only_b.end(), "cpu: peak sve-fp32, 1 thread") == 1);
+  // The ridge moved left on B: more bandwidth per FLOP; lower is better.
+  const bench::ComparedFigure* ridge = find("ridge DRAM (cpu), 1 thread");
+  REQUIRE(ridge != nullptr);
+  CHECK(ridge->ratio() == doctest::Approx(2.5 / 3.9));
+  CHECK_FALSE(ridge->higher_is_better);
   CHECK(c.machine_a == "AMD EPYC");
   CHECK(c.machine_b == "Neoverse-V2");
 }

@@ -10,6 +10,7 @@
 #include "harness/build_info.h"
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
+#include "report/roofline_svg.h"
 
 using namespace flopslab;
 using bench::roofline::Placement;
@@ -195,6 +196,19 @@ TEST_CASE("roofline: roofs and points from report JSON, the JSON written, the fl
   CHECK(dram_ridge);
   const std::string table = bench::roofline::roofline_table(r).text();
   CHECK(table.find("ABOVE ITS ROOF") != std::string::npos);
+  // The SVG for report.html: one circle per placed point with FLOPs, each titled for hover.
+  const std::string svg = bench::roofline_svg(j);
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("<circle") == 3);  // naive, the impossible one, the 1x1 convolution (bf16 unplaced, shuffle no FLOPs)
+  CHECK(count("class=\"point above-roof\"") == 1);
+  CHECK(svg.find("<title>" + bench::roofline_hover_text(j["points"][0]) + "</title>") != std::string::npos);
+  CHECK(bench::roofline_hover_text(j["points"][0]) ==
+        "naive 256^3 (1 thread): 42.7 FLOP/byte, 3.355 GFLOP/s; bound: avx2 (256-bit) fp32 peak, 100 attainable, 3.4% of it");
+  CHECK(bench::roofline_svg(Json::object()).empty());
   const std::vector<std::string> worst = bench::roofline::furthest_below(r, 2);
   REQUIRE(worst.size() == 2);
   CHECK(worst[0].rfind("naive 256^3 on 1 thread: 3.4% of its bound", 0) == 0);

@@ -10,6 +10,7 @@
 #include "bench/sweeps/gemm_sweep.h"
 #include "harness/machine/machine.h"
 #include "lessons/frame.h"
+#include "lessons/roofline_lines.h"
 #include "harness/format.h"
 #include "bench/sweeps/variant_table.h"
 
@@ -199,6 +200,10 @@ int run_lesson_05(const LessonOptions& options) {
                  fmt::format("on one core the ladder's best reached at least 80% of oneDNN, round by round ({:.0f}%)",
                              100 * packed_vs_onednn));
 
+  std::vector<const bench::GemmSweep*> on_roofline{&sweep};
+  if (options.quick) on_roofline.push_back(&fast_sweep);  // else the same sweep
+  if (cores > 1) on_roofline.push_back(&parallel_sweep);
+  say_roofline_lines(lesson, options.quick, on_roofline, {});
   return lesson.finish(fmt::format(
       "the same {:.2f} GFLOP took {:.0f}x less time after five changes that only reorganise memory traffic "
       "and use the vector units; none changed the arithmetic.",

@@ -12,6 +12,7 @@
 #include "bench/sweeps/gpu_conv.h"
 #include "harness/machine/gpu_runtime.h"
 #include "lessons/frame.h"
+#include "lessons/roofline_lines.h"
 #include "harness/format.h"
 
 namespace flopslab::lessons {
@@ -124,6 +125,7 @@ int run_lesson_09(const LessonOptions& options) {
       lesson.check(deterministic, "cuDNN's deterministic mode gave the same bits on every run of every pass");
     }
   }
+  say_roofline_lines(lesson, options.quick, {}, {&sweep});
   return lesson.finish(fmt::format(
       "the same {:.3f} GFLOP ran {:.1f}x faster as a matrix multiplication than as the textbook loops; the GEMM "
       "turns a convolution's reuse into the cache blocking lesson 05 built.",

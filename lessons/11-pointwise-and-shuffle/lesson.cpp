@@ -11,6 +11,7 @@
 #include "harness/machine/gpu_runtime.h"
 #include "harness/files.h"
 #include "lessons/frame.h"
+#include "lessons/roofline_lines.h"
 #include "harness/format.h"
 
 namespace flopslab::lessons {
@@ -109,6 +110,7 @@ int run_lesson_11(const LessonOptions& options) {
                  fmt::format("the GPU channel shuffle reached at least 80% of copy bandwidth ({:.0f}%)",
                              100 * g.shuffle_gbps() / g.copy_gbps()));
   }
+  say_roofline_lines(lesson, options.quick, {}, {&sweep});
   return lesson.finish(
       "FLOPs are not time: grouped and depthwise layers cut the arithmetic far more than the bytes, and a shuffle "
       "costs only bytes, so on real hardware their savings stop where memory bandwidth begins.");
