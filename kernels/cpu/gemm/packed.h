@@ -55,7 +55,7 @@ std::int64_t rows_per_block(const Blocking& blk, std::int64_t ldc, int mr);
 
 // One cache level's shape: bytes = ways * sets * line.
 struct CacheGeometry {
-  std::int64_t bytes, line, ways, sets;
+  std::int64_t bytes = 0, line = 0, ways = 0, sets = 0;  // 0: not reported
 };
 struct CacheGeometries {
   CacheGeometry level[3];  // L1 data, L2, L3 of the first CPU
