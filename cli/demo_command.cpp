@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 
 #include "demo/demo.h"
+#include "demo/race_roofline.h"
+#include "report/roofline_svg.h"
 #include "demo/demo_display.h"
 #include "demo/demo_server.h"
 #include "harness/files.h"
@@ -89,9 +91,19 @@ int run_demo(const DemoArgs& a) {
   std::printf("%s", bench::race_summary(r).c_str());
   std::printf("Display: %d frames in %.1f s (%.1f a second).\n", display.frames(), race_seconds,
               display.frames() / std::max(race_seconds, 1e-9));
-  if (!a.json.empty()) bench::write_file_atomically(a.json, bench::race_json(r).dump(2) + "\n");
+  Json result = bench::race_json(r);
+  if (bench::race_has_roofline(scene, r) && !interrupted) {
+    std::printf("Measuring the roofs for the roofline (the FMA peak and DRAM bandwidth, a few seconds)...\n");
+    std::fflush(stdout);
+    const bench::roofline::Roofline roofline =
+        bench::race_roofline(scene, r, bench::measure_race_roofs(scene, r));
+    std::printf("%s", bench::race_roofline_summary(roofline).c_str());
+    result["roofline"] = bench::roofline::roofline_json(roofline);
+    result["roofline_svg"] = bench::roofline_svg(result["roofline"]);
+  }
+  if (!a.json.empty()) bench::write_file_atomically(a.json, result.dump(2) + "\n");
   if (server) {
-    server->finish(bench::race_json(r));
+    server->finish(result);
     std::printf("Serving the results for %g s more (Ctrl-C ends).\n", linger);
     std::fflush(stdout);
     for (double waited = 0; waited < linger && !interrupted; waited += 0.1)

@@ -1,7 +1,9 @@
 // `flopslab roofline [--from DIR] [--device cpu|cuda] [--threads 1|all] [--json FILE] [--out DIR]
-// [--quick]`: every GEMM and convolution kernel under this machine's measured roofs. Without
-// --from it measures (the report's CPU probes, GEMM and convolution sections; with --device cuda
-// the GPU's too); with --from it places a stored report's kernels under that report's roofs.
+// [--quick]`: every GEMM and convolution kernel and training layer under this machine's measured
+// roofs. Without --from it measures (the report's CPU probes, GEMM and convolution sections and
+// the training layers at several batch sizes; with --device cuda the GPU's too); with --from it
+// places a stored report's kernels under that report's roofs.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -10,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "bench/roofline/roofline.h"
+#include "bench/training/layer_profile.h"
 #include "cli/args.h"
 #include "cli/command.h"
 #include "harness/external.h"
@@ -51,6 +54,16 @@ Json measure_sections(const RooflineArgs& a, const std::string& command, std::st
     s->measure(inputs, json);
     checks_passed = checks_passed && s->checks_passed;
   }
+  // The training stack's layers at several batch sizes (the report's training section has the
+  // same list; its epoch against PyTorch is not needed here).
+  std::vector<bench::BatchProfile> profiles = bench::profile_layers(
+      {.threads = session.machine.physical_cores, .quick = a.quick, .progress = o.progress});
+  if (a.device == "cuda") {
+    std::vector<bench::BatchProfile> gpu =
+        bench::profile_layers({.device = nn::DeviceTag::cuda, .quick = a.quick, .progress = o.progress});
+    profiles.insert(profiles.end(), gpu.begin(), gpu.end());
+  }
+  json["training"]["layer_profiles"] = bench::layer_profiles_json(profiles);
   progress.finish();
   return json;
 }
@@ -96,15 +109,23 @@ int run_roofline(const RooflineArgs& a, const std::string& command) {
     return a.device == "cpu" && (a.threads == "1" ? p.point.threads != 1 : p.point.threads != cores);
   });
   if (r.placements.empty())
-    throw UsageError(fmt::format("roofline: {} has no {} GEMM or convolution results{}", a.from.empty() ? "this run" : a.from,
+    throw UsageError(fmt::format("roofline: {} has no {} GEMM, convolution or training results{}", a.from.empty() ? "this run" : a.from,
                                  a.device, a.device == "cpu" ? " on " + a.threads + " thread(s)" : ""));
 
   std::printf("Roofline of %s (%s): %zu kernels under the roofs %s.\n\n", machine_name.c_str(),
               a.device == "cpu" ? (a.threads == "1" ? "one core" : "all cores") : "the GPU", r.placements.size(),
               a.from.empty() ? "measured in this run" : ("of " + a.from).c_str());
   std::printf("Roofs:\n\n%s\n", bench::roofline::roofs_table(r.roofs).text().c_str());
+  namespace rl = bench::roofline;
   std::printf("Kernels (FLOP/byte: FLOPs per compulsory byte; bound: the roof that limits it there):\n\n%s\n",
-              bench::roofline::roofline_table(r).text().c_str());
+              rl::roofline_table(r, 0, rl::PointSet::kernels).text().c_str());
+  if (std::any_of(r.placements.begin(), r.placements.end(), [](const rl::Placement& p) { return p.point.training(); })) {
+    std::printf("Training layers and steps (mean time per step from the training loop's timers; layers that "
+                "only move data are placed by GB/s):\n\n%s\n",
+                rl::roofline_table(r, 0, rl::PointSet::training).text().c_str());
+    for (const std::string& line : rl::training_summary(r)) std::printf("  - %s\n", line.c_str());
+    std::printf("\n");
+  }
   const std::vector<std::string> worst = bench::roofline::furthest_below(r, 3);
   if (!worst.empty()) {
     std::printf("Furthest below their roof:\n");
@@ -123,7 +144,10 @@ int run_roofline(const RooflineArgs& a, const std::string& command) {
     bench::create_output_dir(a.out);
     bench::write_file_atomically(a.out + "/roofline.json", json.dump(2) + "\n");
     const std::string note = a.no_plots ? "charts not drawn: --no-plots" : bench::run_plot_script(a.out);
-    std::printf("\nWrote %s/roofline.json%s.\n", a.out.c_str(), note.empty() ? " and roofline.png" : ("; " + note).c_str());
+    std::string charts;
+    for (const char* png : {"roofline.png", "roofline-training.png"})
+      if (fs::exists(fs::path(a.out) / png)) charts += std::string(" and ") + png;
+    std::printf("\nWrote %s/roofline.json%s.\n", a.out.c_str(), note.empty() ? charts.c_str() : ("; " + note).c_str());
   }
   return r.flagged() == 0 && checks_passed ? 0 : 1;
 }
@@ -134,8 +158,9 @@ CLI::App* add_roofline_command(CLI::App& app, CommandRun& run) {
   auto a = std::make_shared<RooflineArgs>();
   auto* sub = app.add_subcommand(
       "roofline",
-      "Place every GEMM and convolution kernel under this machine's measured roofs (FLOP/s peaks and the bandwidth of "
-      "each cache level): its arithmetic intensity, the roof that bounds it, and how close it gets (lesson 22)");
+      "Place every GEMM and convolution kernel and training layer under this machine's measured roofs (FLOP/s peaks "
+      "and the bandwidth of each cache level): its arithmetic intensity, the roof that bounds it, and how close it "
+      "gets (lesson 22)");
   sub->add_option("--from", a->from, "Use a stored report's measurements instead of measuring now")->type_name("DIR");
   sub->add_option("--device", a->device, "cpu, or cuda (the GPU's probes and GEMM ladder)")->capture_default_str();
   sub->add_option("--threads", a->threads, "1 (one core) or all (every core)")->capture_default_str();

@@ -14,7 +14,7 @@
 #include "harness/machine/gpu_runtime.h"
 #include "harness/gpu_tools.h"
 #include "harness/machine/machine.h"
-#include "bench/training/step_timing.h"
+#include "bench/training/layer_profile.h"
 #include "kernels/registry.h"
 #include "nn/device.h"
 
@@ -29,7 +29,8 @@ double seconds_between(Clock::time_point a, Clock::time_point b) { return std::c
 Contestant cpu_gemm(const std::string& name, const char* variant, std::int64_t n, int threads) {
   auto problem = std::make_shared<GemmProblem>(gemm::Shape{n, n, n}, 1);
   const GemmVariant* v = find_gemm_variant(variant);
-  Contestant c{.name = name, .work_per_call = gemm::flop_count({n, n, n})};
+  Contestant c{.name = name, .work_per_call = gemm::flop_count({n, n, n}), .flops_per_call = gemm::flop_count({n, n, n}),
+               .bytes_per_call = gemm::compulsory_bytes({n, n, n}), .threads = threads};
   if (v == nullptr || !v->available()) {
     c.absent = v == nullptr ? "not in this build" : v->unavailable();
     return c;
@@ -44,7 +45,9 @@ Contestant cpu_gemm(const std::string& name, const char* variant, std::int64_t n
 
 // The GPU's GEMM: the matrices copied over once, C brought back for the check.
 Contestant gpu_gemm(std::int64_t n) {
-  Contestant c{.name = "GPU, CUDA ladder's top rung", .work_per_call = gemm::flop_count({n, n, n})};
+  Contestant c{.name = "GPU, CUDA ladder's top rung", .work_per_call = gemm::flop_count({n, n, n}),
+               .flops_per_call = gemm::flop_count({n, n, n}), .bytes_per_call = gemm::compulsory_bytes({n, n, n}),
+               .device = "cuda"};
   if (const char* why = nn::cuda_unusable()) {
     c.absent = why;
     return c;
@@ -80,12 +83,16 @@ Contestant gpu_gemm(std::int64_t n) {
 // A training contestant: the CNN on one fixed batch of 64; the check is that its loss on that
 // batch fell (a broken backward or update would not lower it).
 Contestant trainer(const std::string& name, nn::DeviceTag device, int threads) {
-  Contestant c{.name = name, .work_per_call = 64};
+  Contestant c{.name = name, .work_per_call = 64, .device = device == nn::DeviceTag::cuda ? "cuda" : "cpu",
+               .threads = threads};
   if (device == nn::DeviceTag::cuda)
     if (const char* why = nn::cuda_unusable()) {
       c.absent = why;
       return c;
     }
+  // Counted once on the CPU (a profiled GPU step would synchronise after every layer).
+  const StepCost cost = training_step_cost("cnn", 64);
+  c.flops_per_call = cost.flops, c.bytes_per_call = cost.bytes, c.working_set = cost.largest_layer_bytes;
   auto stepper = std::make_shared<TrainingStepper>(
       StepTimingOptions{.model = "cnn", .device = device, .batch = 64, .threads = threads});
   c.call = [stepper] { stepper->step(); };

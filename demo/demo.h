@@ -22,6 +22,11 @@ struct Contestant {
   double work_per_call = 0; // in the scene's unit (FLOPs of one GEMM, images of one step)
   std::function<void()> call;            // one unit of work
   std::function<std::string()> check;    // empty when the last call's result is right, else what is wrong
+  // For the roofline of the summary (race_roofline.h): the FLOPs and compulsory bytes of one
+  // call, the bytes live at once, and where it ran. flops_per_call 0: not placed (copies, sleeps).
+  double flops_per_call = 0, bytes_per_call = 0, working_set = 0;
+  std::string device = "cpu";
+  int threads = 1;
 };
 
 struct Scene {

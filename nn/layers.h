@@ -24,6 +24,8 @@ class Linear : public Module {
  public:
   Linear(std::int64_t in, std::int64_t out, std::mt19937_64& rng);
   std::string describe() const override;
+  LayerCost cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                 bool input_gradient) const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override { x_.clear(); }
@@ -45,6 +47,8 @@ class Activation : public Module {
  public:
   explicit Activation(ActivationKind kind, float negative_slope = 0.01f) : kind_(kind), slope_(negative_slope) {}
   std::string describe() const override;
+  LayerCost cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                 bool input_gradient) const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override { saved_.clear(); }
@@ -68,6 +72,8 @@ class Conv2d : public Module {
   // shape.n, h and w are taken from each input; the rest fixes the layer.
   Conv2d(const conv::Shape& layer, std::mt19937_64& rng);
   std::string describe() const override;
+  LayerCost cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                 bool input_gradient) const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override { x_.clear(); }
@@ -89,6 +95,8 @@ class BatchNorm : public Module {
  public:
   explicit BatchNorm(std::int64_t channels, float eps = 1e-5f, float momentum = 0.1f);
   std::string describe() const override;
+  LayerCost cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                 bool input_gradient) const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
@@ -119,6 +127,8 @@ class Pool2d : public Module {
  public:
   Pool2d(PoolKind kind, std::int64_t kernel, std::int64_t stride, std::int64_t pad = 0);
   std::string describe() const override;
+  LayerCost cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                 bool input_gradient) const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override { argmax_ = {}, argmax_device_ = Tensor(); }
@@ -138,6 +148,8 @@ class Pool2d : public Module {
 class GlobalAvgPool : public Module {
  public:
   std::string describe() const override { return "GlobalAvgPool"; }
+  LayerCost cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                 bool input_gradient) const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   bool runs_on_cuda() const override { return true; }
@@ -154,6 +166,8 @@ class Dropout : public Module {
  public:
   explicit Dropout(float p);
   std::string describe() const override;
+  LayerCost cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                 bool input_gradient) const override;
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void release_cache() override { mask_ = Tensor(); }
@@ -167,6 +181,8 @@ class Dropout : public Module {
 class Flatten : public Module {
  public:
   std::string describe() const override { return "Flatten"; }
+  LayerCost cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                 bool input_gradient) const override;
   bool runs_on_cuda() const override { return true; }  // a view on either device
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
@@ -179,6 +195,8 @@ class ChannelShuffle : public Module {
  public:
   explicit ChannelShuffle(std::int64_t groups) : groups_(groups) {}
   std::string describe() const override;
+  LayerCost cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                 bool input_gradient) const override;
   bool runs_on_cuda() const override { return true; }
   Tensor forward(const Tensor& x, const Context& ctx) override;
   Tensor backward(const Tensor& dy, const Context& ctx) override;
@@ -205,6 +223,10 @@ class Sequential : public Module {
   bool runs_on_cuda() const override;
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) override;
+  // Each layer's cost at the shapes of the last profiled forward in `times` (uncounted where a
+  // layer has none or no shapes were recorded). A training step without an input gradient runs
+  // no backward before the first trainable layer, and that layer's skips dL/dx.
+  std::vector<LayerCost> layer_costs(const LayerTimes& times, bool input_gradient);
   // 0 or 1: no checkpointing; at most layers.size() (every layer a run of its own).
   void set_checkpoint_segments(int segments);
   int checkpoint_segments() const { return segments_; }

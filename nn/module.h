@@ -42,7 +42,24 @@ struct LayerTimes {
   std::vector<std::string> names;
   std::vector<double> forward, backward, recompute;  // recompute: checkpointed forwards run again
   std::int64_t steps = 0;
+  // Each layer's input and output shapes in the last profiled forward (what its cost needs).
+  std::vector<std::vector<std::int64_t>> input_shapes, output_shapes;
 };
+
+// What one forward and one backward of a layer must do, for the roofline (bench/roofline/): the
+// FLOPs of its arithmetic (0: a layer that only moves data) and its compulsory traffic, each
+// input read once and each output written once, in float32. Layers that do not count theirs
+// (containers and the rarer layers) leave `counted` false and are not placed.
+struct LayerCost {
+  bool counted = false;
+  double forward_flops = 0, forward_bytes = 0, backward_flops = 0, backward_bytes = 0;
+};
+// Elements of a tensor of this shape.
+inline double element_count(const std::vector<std::int64_t>& shape) {
+  double n = 1;
+  for (std::int64_t d : shape) n *= double(d);
+  return n;
+}
 
 // Live bytes after each layer's forward, backward or recomputation during one step, with the
 // time since the step began: the memory-against-time curve of lesson 17.
@@ -87,6 +104,13 @@ class Module {
   virtual std::string describe() const = 0;  // "Linear(784 -> 256)"
   virtual Tensor forward(const Tensor& x, const Context& ctx) = 0;
   virtual Tensor backward(const Tensor& dy, const Context& ctx) = 0;
+  // The work of one forward from `input` to `output` shape and of its backward; input_gradient
+  // false: the backward skips dL/dx (the first layer with parameters in a training step).
+  virtual LayerCost cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                         bool input_gradient) const {
+    (void)input, (void)output, (void)input_gradient;
+    return {};
+  }
   // Drops what forward kept for backward (called after backward, and by checkpointing).
   virtual void release_cache() {}
   // Whether forward and backward take CUDA tensors (the layer has its GPU half; a container

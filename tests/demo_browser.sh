@@ -2,7 +2,8 @@
 # The classroom race's web page in a real browser: Debian's chromium, headless, reading the
 # page a `flopslab demo --serve` run serves. Checks that the page needs nothing from outside
 # this server, that its screenshot is not blank, and that the numbers it shows (its
-# data-rate attributes and winner) are the race's JSON.
+# data-rate attributes and winner) are the race's JSON, and that it draws the contestants on the
+# roofline.
 #   tests/demo_browser.sh FLOPSLAB_EXE SCRATCH_DIR
 set -euo pipefail
 exe=$1 scratch=$2
@@ -40,6 +41,13 @@ for i, lane in enumerate(race["lanes"]):
         continue
     got = shown[i]
     assert abs(got - lane["rate"]) <= 1e-9 * max(1.0, abs(lane["rate"])), f"{lane['name']}: page {got}, JSON {lane['rate']}"
+# The contestants on the roofline: the server's SVG in the page, each placed point named there.
+roof = race.get("roofline")
+assert roof and roof["points"], "the race's JSON has no roofline"
+drawn = re.search(r'<div id="roofline"[^>]*>(.*)</svg>', dom, re.S)
+assert drawn and "<svg" in drawn.group(1), "the page did not draw the roofline"
+for p in roof["points"]:
+    assert p["name"] in drawn.group(1), f"{p['name']} is not on the page's roofline"
 winner = re.search(r'data-winner="([^"]*)"', dom)
 assert winner and winner.group(1) == race["winner"], f"winner: page {winner and winner.group(1)}, JSON {race['winner']}"
 import matplotlib
@@ -48,5 +56,6 @@ import matplotlib.image as image
 pixels = image.imread(f"{scratch}/web.png")
 assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 100, f"screenshot shape {pixels.shape}"
 assert float(pixels[..., :3].std()) > 0.02, "the screenshot is blank"
-print(f"the page showed {len(shown)} rates and the winner '{race['winner']}' as in the JSON; screenshot {pixels.shape[1]}x{pixels.shape[0]}")
+print(f"the page showed {len(shown)} rates, the winner '{race['winner']}' and {len(roof['points'])} points on the "
+      f"roofline as in the JSON; screenshot {pixels.shape[1]}x{pixels.shape[0]}")
 PY

@@ -21,6 +21,7 @@
 #include "report/report_compare.h"
 #include "bench/scaling/scale_model.h"
 #include "harness/simd_cap.h"
+#include "kernels/cpu/isa_targets.h"
 #include "harness/table.h"
 #include "kernels/cpu/arm_cores.h"
 #include "kernels/cpu/cpu_features.h"
@@ -160,7 +161,8 @@ TEST_CASE("FMA loops: every supported loop runs and counts its FLOPs") {
   const CpuFeatures& f = cpu_features();
   for (const probes::FmaLoop& loop : probes::fma_loops()) {
     INFO(loop.name << (loop.fused ? " (FMA)" : " (mul+add)"));
-    CHECK(loop.flops_per_iteration() == 2.0 * loop.lanes * loop.accumulators);
+    CHECK(loop.flops_per_iteration() == 2.0 * loop.lanes * loop.products_per_lane * loop.accumulators);
+    CHECK(loop.products_per_lane == (loop.precision == probes::Precision::bf16 ? 2 : 1));
     // FMA or mul+add, never both and never neither: one twin of each scalar and SSE loop runs.
 #if defined(__x86_64__)
     if (loop.vector_bits <= 128) CHECK(loop.supported() == (loop.fused == f.fma));
@@ -181,6 +183,7 @@ TEST_CASE("FMA loops: every supported loop runs and counts its FLOPs") {
     CHECK(r == doctest::Approx(double(loop.lanes * loop.accumulators)).epsilon(0.05));
   }
 #if defined(__x86_64__)
+  CHECK(probes::find_fma_loop("avx512-bf16")->supported() == (f.avx512_bf16 && f.can_avx512()));
   const std::vector<const char*> everywhere = {"scalar-fp32", "scalar-fp64", "sse-fp32", "sse-fp64"};
 #else
   std::vector<const char*> everywhere = {"scalar-fp32", "scalar-fp64"};
@@ -202,6 +205,25 @@ TEST_CASE("FMA loops: every supported loop runs and counts its FLOPs") {
 #else
   CHECK(widest.fused);
   CHECK(widest.vector_bits == (best_simd_path() == SimdPath::sve ? f.sve_bits : f.neon ? 128 : 32));
+#endif
+}
+
+TEST_CASE("bf16 dot-product loops: both products of every pair are added") {
+  int ran = 0;
+  for (const probes::FmaLoop& loop : probes::fma_loops()) {
+    if (loop.precision != probes::Precision::bf16 || !loop.supported()) continue;
+    INFO(loop.name);
+    ++ran;
+    // Each chain gains exactly 2 x 2^-20 per iteration: one product per pair would gain half.
+    const double gain = loop.run(1000) - loop.run(0);
+    CHECK(gain == doctest::Approx(double(loop.lanes) * loop.accumulators * 1000 * probes::kBf16DotGainPerIteration)
+                      .epsilon(1e-6));
+  }
+  const CpuFeatures& f = cpu_features();
+#if defined(__x86_64__)
+  CHECK(ran == (f.avx512_bf16 && f.can_avx512() ? 1 : 0));
+#else
+  CHECK(ran == (FLOPSLAB_HAVE_ARM_BF16_KERNELS && f.neon && f.arm_bf16 ? 1 : 0));
 #endif
 }
 

@@ -10,6 +10,8 @@
 #include "harness/build_info.h"
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
+#include "nn/layers.h"
+#include "nn/models.h"
 #include "report/roofline_svg.h"
 
 using namespace flopslab;
@@ -233,4 +235,123 @@ TEST_CASE("roofline: every point of the stored reports (Intel Xeon and AMD EPYC,
     }
     CHECK(placed >= 70);  // every GEMM rung and convolution variant that ran, bf16 aside
   }
+}
+
+TEST_CASE("roofline: a training layer's cost against hand counts, and the step's layers in order") {
+  std::mt19937_64 rng(0);
+  nn::Linear linear(784, 256, rng);
+  // Batch 1: 2*784*256 FLOPs reading x (784), W (784*256) and b (256) and writing y (256).
+  nn::LayerCost one = linear.cost({1, 784}, {1, 256}, true);
+  CHECK(one.counted);
+  CHECK(one.forward_flops == 401408.0);
+  CHECK(one.forward_bytes == 4.0 * (784 + 784 * 256 + 256 + 256));
+  // Backward: dW (as many FLOPs) and dx (as many again); without an input gradient dW alone.
+  CHECK(one.backward_flops == 2 * 401408.0);
+  CHECK(linear.cost({1, 784}, {1, 256}, false).backward_flops == 401408.0);
+  CHECK(linear.cost({1, 784}, {1, 256}, false).backward_bytes == 4.0 * (256 + 784 + 784 * 256 + 256));
+  // Batch 1024: the weights are read once for 1024 rows, 160 times the intensity.
+  const nn::LayerCost big = linear.cost({1024, 784}, {1024, 256}, true);
+  CHECK(big.forward_flops == 411041792.0);
+  CHECK(big.forward_bytes == 4.0 * (1024 * 784 + 784 * 256 + 256 + 1024 * 256));
+  CHECK(one.forward_flops / one.forward_bytes == doctest::Approx(0.4968).epsilon(1e-3));
+  CHECK(big.forward_flops / big.forward_bytes == doctest::Approx(81.17).epsilon(1e-3));
+
+  // A 3x3 convolution's passes: the useful taps each, its tensors once each.
+  nn::Conv2d conv(conv::Shape{.c = 16, .k = 32, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1}, rng);
+  const conv::Shape s{.n = 8, .c = 16, .h = 14, .w = 14, .k = 32, .r = 3, .s = 3, .pad_h = 1, .pad_w = 1};
+  const nn::LayerCost c = conv.cost({8, 16, 14, 14}, {8, 32, 14, 14}, true);
+  CHECK(c.forward_flops == conv::useful_flop_count(s));
+  CHECK(c.forward_bytes == conv::compulsory_bytes(s) + 4.0 * 32);
+  CHECK(c.backward_flops == 2 * conv::useful_flop_count(s));
+  // ReLU moves 4 bytes in and out per element; its backward reads dy and x and writes dx.
+  const nn::LayerCost relu = nn::Activation(nn::ActivationKind::relu).cost({8, 100}, {8, 100}, true);
+  CHECK((relu.forward_flops == 0 && relu.forward_bytes == 8.0 * 800 && relu.backward_bytes == 12.0 * 800));
+  CHECK(nn::Flatten().cost({8, 1, 28, 28}, {8, 784}, true).forward_bytes == 0);
+
+  // The MLP after one profiled training forward: Flatten has no backward, the first Linear
+  // no input gradient, and every layer is counted.
+  auto mlp = nn::make_model("mlp", rng);
+  nn::LayerTimes times;
+  const nn::Context ctx{.training = true, .threads = 1, .input_gradient = false, .profile = &times};
+  mlp->forward(nn::Tensor({4, 1, 28, 28}, 0.5f), ctx);
+  const std::vector<nn::LayerCost> costs = mlp->layer_costs(times, false);
+  REQUIRE(costs.size() == mlp->layers.size());
+  CHECK(times.input_shapes[1] == std::vector<std::int64_t>{4, 784});
+  CHECK(times.output_shapes[1] == std::vector<std::int64_t>{4, 256});
+  for (const nn::LayerCost& l : costs) CHECK(l.counted);
+  CHECK(costs[0].backward_bytes == 0);
+  CHECK(costs[1].forward_flops == 2.0 * 4 * 784 * 256);
+  CHECK(costs[1].backward_flops == 2.0 * 4 * 784 * 256);  // dW only
+  CHECK(costs[3].backward_flops == 2 * 2.0 * 4 * 256 * 128);  // dW and dx
+}
+
+TEST_CASE("roofline: training points from layer profiles, a cached input re-placed, the ridge crossed") {
+  // The MLP's first Linear at batch 1 and 256 (2 threads), a ReLU faster than its own level
+  // allows, and the whole step.
+  auto profile = [](int batch, double linear_ms, double relu_ms) {
+    const double n = batch;
+    return Json{{"model", "mlp"}, {"batch", batch}, {"threads", 1}, {"device", "cpu"}, {"step_ms", 3 * linear_ms},
+                {"optimizer_bytes", 28.0 * 784 * 256},
+                {"layers", Json::array({Json{{"layer", "Linear(784 -> 256)"}, {"forward_ms", linear_ms},
+                                             {"backward_ms", 2 * linear_ms}, {"forward_flops", 2 * n * 784 * 256},
+                                             {"forward_bytes", 4 * (n * 784 + 784 * 256 + 256 + n * 256)},
+                                             {"backward_flops", 2 * n * 784 * 256},
+                                             {"backward_bytes", 4 * (n * 256 + n * 784 + 784 * 256 + 256)}},
+                                        Json{{"layer", "ReLU"}, {"forward_ms", relu_ms}, {"backward_ms", relu_ms},
+                                             {"forward_flops", 0}, {"forward_bytes", 8 * n * 256},
+                                             {"backward_flops", 0}, {"backward_bytes", 12 * n * 256}}})}};
+  };
+  // Roofs: 100 GFLOP/s; L1 200 GB/s to 32 KiB, L2 100 GB/s to 1 MiB, DRAM 20 (toy_roofs).
+  // Batch 1: 0.497 FLOP/byte, in L2 (808 KB): attainable 49.7, reached 10 GFLOP/s.
+  // Batch 256: 55 FLOP/byte, compute-bound. ReLU at batch 256: 512 KiB in and out (L2) moved at
+  // 150 GB/s: above L2's 100, under L1's 200, so its input was still in L1.
+  Json sections;
+  sections["training"]["layer_profiles"] = Json::array({profile(1, 401408.0 / 10e9 * 1e3, 0.01),
+                                                        profile(256, 2.0 * 256 * 784 * 256 / 50e9 * 1e3,
+                                                                8.0 * 256 * 256 / 150e9 * 1e3)});
+  const std::vector<Point> points = bench::roofline::points_from_sections(sections);
+  const Roofs roofs = toy_roofs();
+  std::vector<Placement> placed;
+  for (const Point& p : points) placed.push_back(bench::roofline::place(p, roofs));
+  auto find = [&](const std::string& name) -> const Placement& {
+    for (const Placement& p : placed)
+      if (p.point.name == name) return p;
+    FAIL("no point " << name);
+    return placed.front();
+  };
+  const Placement& small = find("mlp #0 Linear(784 -> 256) forward, batch 1");
+  CHECK(small.point.kind == "layer");
+  CHECK(small.point.family == "cpu mlp #0 Linear(784 -> 256) forward");
+  CHECK(small.memory_bound);
+  CHECK(small.memory->name == "L2");
+  CHECK(small.fraction == doctest::Approx(10 / (100 * 401408.0 / 808000.0)));  // bias read too
+  const Placement& large = find("mlp #0 Linear(784 -> 256) forward, batch 256");
+  CHECK_FALSE(large.memory_bound);
+  CHECK(large.fraction == doctest::Approx(0.5));
+  const Placement& relu = find("mlp #1 ReLU forward, batch 256");
+  CHECK(relu.memory->name == "L1");
+  CHECK_FALSE(relu.above_roof);
+  CHECK(relu.note == "faster than L2 allows: its input was still in L1, written by the layer before");
+  // The step: both layers' FLOPs and bytes and Adam's, over the step's time.
+  const Placement& step = find("mlp training step, batch 256");
+  CHECK(step.point.kind == "step");
+  CHECK(step.point.flops == doctest::Approx(4.0 * 256 * 784 * 256));
+  // A ReLU faster than L1 itself is an error, flagged; so is a kernel above its own level.
+  Point impossible = relu.point;
+  impossible.seconds /= 2;  // 300 GB/s
+  CHECK(bench::roofline::place(impossible, roofs).above_roof);
+  impossible.input_may_be_cached = false;
+  impossible.seconds *= 1.5;  // 200 GB/s on an L2 set, a kernel: no excuse
+  CHECK(bench::roofline::place(impossible, roofs).above_roof);
+
+  bench::roofline::Roofline r{.roofs = roofs, .placements = placed};
+  const std::vector<std::string> summary = bench::roofline::training_summary(r);
+  REQUIRE(summary.size() == 2);
+  CHECK(summary[0].rfind("mlp training step on 1 thread(s): batch 1: ", 0) == 0);
+  CHECK(summary[1].find("mlp #0 Linear(784 -> 256) forward (batch 1 to 256)") != std::string::npos);
+  // The tables keep kernels and training apart.
+  CHECK(bench::roofline::roofline_table(r, 0, bench::roofline::PointSet::kernels).text().find("mlp") ==
+        std::string::npos);
+  CHECK(bench::roofline::roofline_table(r, 0, bench::roofline::PointSet::training).text().find("ReLU") !=
+        std::string::npos);
 }

@@ -20,6 +20,7 @@ namespace {
 // and 512-bit only; its scalar, SSE and AVX kernels use separate multiplies and adds, the
 // experiment of our mul+add loops on a CPU without FMA.
 const char* likwid_test(const probes::FmaLoop& loop) {
+  if (loop.precision == probes::Precision::bf16) return nullptr;  // likwid-bench has no bf16 kernel
   const bool sp = loop.precision == probes::Precision::fp32;
   if (!loop.fused) {
     if (loop.vector_bits == 256) return sp ? "peakflops_sp_avx" : "peakflops_avx";
@@ -40,6 +41,12 @@ bool of_other_architecture(const probes::FmaLoop& loop) {
   return isa.rfind("neon", 0) == 0 || isa.rfind("sve", 0) == 0;
 #endif
 }
+
+#if defined(__aarch64__)
+constexpr const char* kBf16DotInstruction = "BFDOT";
+#else
+constexpr const char* kBf16DotInstruction = "vdpbf16ps";
+#endif
 
 struct Row {
   const probes::FmaLoop* loop;
@@ -96,9 +103,13 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
   auto pipes_of = [&](const probes::FmaLoop& loop) {
     int inferred = 0;
     for (const Row& r : rows)
-      if (r.threads == 1 && r.loop->vector_bits == loop.vector_bits && r.loop->fused == loop.fused)
+      if (r.threads == 1 && r.loop->vector_bits == loop.vector_bits && r.loop->fused == loop.fused &&
+          r.loop->products_per_lane == loop.products_per_lane)
         inferred = infer_pipes(r.m.gflops(), ctx.clock.ghz_one_core, *r.loop);
-    if (!table_pipes.from_table && loop.fused) return std::max(inferred, 1);
+    // The tables list FMA pipes; which of them also run bf16 dot products differs by core, so
+    // those come from the measurement.
+    if ((!table_pipes.from_table && loop.fused) || loop.precision == probes::Precision::bf16)
+      return std::max(inferred, 1);
     const int listed = pipes_for(table_pipes, loop);
     if (inferred >= 2 * listed && listed > 0) {
       std::vector<std::string>& notes = loop.fused ? contradicted : more_pairs;
@@ -195,6 +206,16 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
                            "reports (a hypervisor may pass on another model number), so the measured pipe count is "
                            "used.",
                            fmt::join(contradicted, "; ")));
+  for (const Row& r : rows)
+    if (r.threads == 1 && r.loop->precision == probes::Precision::bf16) {
+      report.say(fmt::format("The {} loop chains {} instructions: each fp32 lane adds two bf16 products, 4 FLOP per "
+                             "lane, twice an FMA's. Its pipe count is inferred from this measurement ({}), as "
+                             "flopslab's table lists FMA pipes only. It is the ceiling of the GEMM ladder's bf16 rung "
+                             "and of oneDNN's bf16 matmul (the roofline's bf16 roof).",
+                             r.loop->name, kBf16DotInstruction,
+                             pipes_of(*r.loop)));
+      break;
+    }
   if (!unsupported.empty())
     report.say(fmt::format("Not supported by this CPU (skipped): {}.", fmt::join(unsupported, ", ")));
   if (!left_out.empty())

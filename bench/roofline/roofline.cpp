@@ -7,6 +7,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "harness/format.h"
 #include "kernels/conv.h"
@@ -194,6 +195,54 @@ void add_conv_points(const Json& conv, std::vector<Point>& out) {
   }
 }
 
+// Each counted layer's forward and backward at each batch, joined by batch (the path a layer
+// takes across the ridge), and the whole step: the layers' FLOPs and bytes summed, plus the
+// optimizer's traffic, over the step's median time. A step with an uncounted layer is left out.
+void add_training_points(const Json& profiles, std::vector<Point>& out) {
+  for (const Json& p : profiles) {
+    const std::string model = text(p, "model"), device = text(p, "device").empty() ? "cpu" : text(p, "device");
+    const int threads = int(number(p, "threads", 1)), batch = int(number(p, "batch", 0));
+    double flops = 0, bytes = number(p, "optimizer_bytes"), largest = 0;
+    bool all_counted = true;
+    int index = -1;
+    for (const Json& l : list(p, "layers")) {
+      ++index;  // "#3 ReLU": a model has several layers of one kind
+      if (!l.contains("forward_bytes")) {
+        all_counted = false;
+        continue;
+      }
+      for (const char* pass : {"forward", "backward"}) {
+        const double f = number(l, fmt::format("{}_flops", pass).c_str()), b = number(l, fmt::format("{}_bytes", pass).c_str());
+        const double seconds = 1e-3 * number(l, fmt::format("{}_ms", pass).c_str());
+        flops += f, bytes += b, largest = std::max(largest, b);
+        if (!(b > 0) || !(seconds > 0)) continue;  // a view, or a pass that did not run
+        out.push_back({.name = fmt::format("{} #{} {} {}, batch {}", model, index, text(l, "layer"), pass, batch),
+                       .family = fmt::format("{} {} #{} {} {}", device, model, index, text(l, "layer"), pass),
+                       .order = batch,
+                       .kind = "layer",
+                       .device = device,
+                       .threads = threads,
+                       .flops = f,
+                       .bytes = b,
+                       .seconds = seconds,
+                       .input_may_be_cached = true});
+      }
+    }
+    const double step = 1e-3 * number(p, "step_ms");
+    if (all_counted && step > 0 && flops > 0)
+      out.push_back({.name = fmt::format("{} training step, batch {}", model, batch),
+                     .family = fmt::format("{} {} training step", device, model),
+                     .order = batch,
+                     .kind = "step",
+                     .device = device,
+                     .threads = threads,
+                     .flops = flops,
+                     .bytes = bytes,
+                     .seconds = step,
+                     .working_set = largest});  // one layer's set is live at a time
+  }
+}
+
 }  // namespace
 
 std::string precision_of_variant(const std::string& variant) {
@@ -217,6 +266,15 @@ const Roof* Roofs::memory_for(const std::string& device, double working_set, int
     if (!r.compute && r.device == device && r.threads == threads &&
         (r.shared ? working_set : working_set / threads) <= r.capacity_bytes &&
         (best == nullptr || r.capacity_bytes < best->capacity_bytes))
+      best = &r;
+  return best;
+}
+
+const Roof* Roofs::next_faster(const Roof& level) const {
+  const Roof* best = nullptr;
+  for (const Roof& r : roofs_)
+    if (!r.compute && r.device == level.device && r.threads == level.threads && r.capacity_bytes < level.capacity_bytes &&
+        (best == nullptr || r.capacity_bytes > best->capacity_bytes))
       best = &r;
   return best;
 }
@@ -250,15 +308,28 @@ Placement place(const Point& point, const Roofs& roofs) {
     p.compute = p.memory = nullptr;
     return p;
   }
-  if (point.flops > 0) {
-    const double memory_limit = point.intensity() * p.memory->value;
-    p.memory_bound = memory_limit < p.compute->value;
-    p.attainable = std::min(p.compute->value, memory_limit);
-    p.fraction = point.gflops() / p.attainable;
-  } else {  // data movement: GB/s against the level's bandwidth
-    p.memory_bound = true;
-    p.attainable = p.memory->value;
-    p.fraction = point.gbytes_per_s() / p.attainable;
+  auto bound_by = [&](const Roof* memory) {
+    p.memory = memory;
+    if (point.flops > 0) {
+      const double memory_limit = point.intensity() * p.memory->value;
+      p.memory_bound = memory_limit < p.compute->value;
+      p.attainable = std::min(p.compute->value, memory_limit);
+      p.fraction = point.gflops() / p.attainable;
+    } else {  // data movement: GB/s against the level's bandwidth
+      p.memory_bound = true;
+      p.attainable = p.memory->value;
+      p.fraction = point.gbytes_per_s() / p.attainable;
+    }
+  };
+  bound_by(p.memory);
+  if (point.input_may_be_cached && p.memory_bound && p.fraction > kAboveRoofTolerance) {
+    const std::string by_size = p.memory->name;
+    for (const Roof* faster = roofs.next_faster(*p.memory); faster != nullptr && p.memory_bound &&
+                                                            p.fraction > kAboveRoofTolerance;
+         faster = roofs.next_faster(*faster))
+      bound_by(faster);
+    p.note = fmt::format("faster than {} allows: its input was still in {}, written by the layer before", by_size,
+                         p.memory->name);
   }
   p.above_roof = !point.effective_rate && p.fraction > kAboveRoofTolerance;
   return p;
@@ -276,6 +347,7 @@ std::vector<Point> points_from_sections(const Json& sections) {
   add_gemm_points(list(member(sections, "gemm"), "rows"), points);
   add_conv_points(member(sections, "conv"), points);
   add_gemm_points(list(member(sections, "gpu_gemm"), "rows"), points);
+  add_training_points(list(member(sections, "training"), "layer_profiles"), points);
   return points;
 }
 
@@ -327,6 +399,7 @@ Json roofline_json(const Roofline& r) {
       j["attainable"] = p.attainable;
       j["fraction_of_bound"] = p.fraction;
       j["above_roof"] = p.above_roof;
+      if (!p.note.empty()) j["note"] = p.note;
     }
     points.push_back(j);
   }
@@ -347,12 +420,13 @@ Table roofs_table(const Roofs& roofs) {
   return t;
 }
 
-Table roofline_table(const Roofline& r, int threads) {
+Table roofline_table(const Roofline& r, int threads, PointSet set) {
   Table t({{"kernel", Table::Align::left}, {"threads"}, {"FLOP/byte"}, {"GFLOP/s"}, {"bound", Table::Align::left},
            {"attainable"}, {"% of bound"}, {"note", Table::Align::left}});
   for (const Placement& p : r.placements) {
     const Point& pt = p.point;
     if (threads != 0 && pt.threads != threads) continue;
+    if ((set == PointSet::kernels && pt.training()) || (set == PointSet::training && !pt.training())) continue;
     const bool moves = pt.flops == 0;
     const std::string unit = moves ? " GB/s" : "";
     t.add_row({pt.name, pt.device == "cpu" ? std::to_string(pt.threads) : pt.device,
@@ -364,7 +438,7 @@ Table roofline_table(const Roofline& r, int threads) {
                !p.not_placed.empty() ? p.not_placed
                : p.above_roof        ? "ABOVE ITS ROOF: a FLOP count, byte count or roof is wrong"
                : pt.effective_rate   ? "effective rate: Winograd does fewer multiplies than the direct count"
-                                     : ""});
+                                     : p.note});
   }
   return t;
 }
@@ -372,7 +446,7 @@ Table roofline_table(const Roofline& r, int threads) {
 std::vector<std::string> furthest_below(const Roofline& r, int count) {
   std::vector<const Placement*> placed;
   for (const Placement& p : r.placements)
-    if (p.not_placed.empty() && p.point.flops > 0) placed.push_back(&p);
+    if (p.not_placed.empty() && p.point.flops > 0 && !p.point.training()) placed.push_back(&p);
   std::sort(placed.begin(), placed.end(), [](const Placement* a, const Placement* b) { return a->fraction < b->fraction; });
   std::vector<std::string> out;
   for (const Placement* p : placed) {
@@ -387,6 +461,44 @@ std::vector<std::string> furthest_below(const Roofline& r, int count) {
                         : "Enough reuse for the compute roof, but its instructions do not keep the FMA units busy "
                           "(scalar or unvectorised code, loads and stores per FMA, or overheads)."));
   }
+  return out;
+}
+
+std::vector<std::string> training_summary(const Roofline& r) {
+  // Points of one family (a step, or one layer's pass), in batch order.
+  std::map<std::string, std::vector<const Placement*>> families;
+  std::vector<std::string> order;
+  for (const Placement& p : r.placements) {
+    if (!p.point.training() || !p.not_placed.empty() || !(p.point.flops > 0)) continue;
+    if (!families.count(p.point.family)) order.push_back(p.point.family);
+    families[p.point.family].push_back(&p);
+  }
+  std::vector<std::string> out, crossing;
+  for (const std::string& family : order) {
+    std::vector<const Placement*>& f = families[family];
+    std::sort(f.begin(), f.end(), [](const Placement* a, const Placement* b) { return a->point.order < b->point.order; });
+    if (f.front()->point.kind == "step") {
+      std::string line = family.substr(family.find(' ') + 1) + fmt::format(" on {}", f.front()->point.device == "cpu"
+                                                                                          ? fmt::format("{} thread(s)", f.front()->point.threads)
+                                                                                          : std::string("the GPU"));
+      for (const Placement* p : f)
+        line += fmt::format("{} batch {}: {:.3g} FLOP/byte, {:.4g} GFLOP/s, {} of the {}", p == f.front() ? ":" : ";",
+                            p->point.order, p->point.intensity(), p->point.gflops(), format_percent(p->fraction),
+                            p->bound_name());
+      out.push_back(line + ".");
+      continue;
+    }
+    for (std::size_t i = 1; i < f.size(); ++i)
+      if (f[i - 1]->memory_bound && !f[i]->memory_bound) {
+        crossing.push_back(fmt::format("{} (batch {} to {})", family.substr(family.find(' ') + 1), f[i - 1]->point.order,
+                                       f[i]->point.order));
+        break;
+      }
+  }
+  if (!crossing.empty())
+    out.push_back(fmt::format("Layers that cross the ridge from memory-bound to compute-bound as the batch grows (the "
+                              "weights are read once per step, however many samples use them): {}.",
+                              fmt::join(crossing, "; ")));
   return out;
 }
 

@@ -54,10 +54,19 @@ struct Point {
   // FLOPs are the direct definition's but the kernel does fewer (Winograd): its GFLOP/s is an
   // effective rate, placed but never flagged for passing the FMA roof.
   bool effective_rate = false;
+  // A training layer: the layer before it has just written its input, which may still sit in a
+  // faster level than its working set's size says. Faster above its level, it is placed at the
+  // next faster level that explains it (and noted), not flagged.
+  bool input_may_be_cached = false;
   double gflops() const { return flops / seconds * 1e-9; }
   double gbytes_per_s() const { return bytes / seconds * 1e-9; }
   double intensity() const { return flops / bytes; }  // FLOPs per byte
+  bool training() const { return kind == "layer" || kind == "step"; }  // a layer of nn/ or a whole step
 };
+
+// Which points a table or summary takes: the kernels (GEMM, convolution, shuffle), the training
+// stack's layers and steps, or all.
+enum class PointSet { all, kernels, training };
 
 // A measured point at more than this fraction of its roof is flagged: the roofs are themselves
 // medians of noisy runs, so a point a few percent above is not proof of a wrong count.
@@ -72,6 +81,7 @@ struct Placement {
   double fraction = 0;    // measured / attainable
   bool above_roof = false;
   std::string not_placed;  // why no roof applies (then nothing else is set)
+  std::string note;        // "input still in L2 from the layer before"
   std::string bound_name() const;  // "L2 bandwidth", "avx-512 (512-bit) fp32 peak"
 };
 
@@ -83,6 +93,8 @@ class Roofs {
   const Roof* compute_for(const std::string& device, const std::string& precision, int threads) const;
   // The memory roof of the smallest level holding `working_set` bytes touched by `threads`.
   const Roof* memory_for(const std::string& device, double working_set, int threads) const;
+  // The next smaller (faster) level than `level` on the same device and threads; null for the first.
+  const Roof* next_faster(const Roof& level) const;
 
  private:
   std::vector<Roof> roofs_;
@@ -109,9 +121,13 @@ Roofline roofline_from_sections(const Json& sections);
 // report.json's "roofline": the roofs, each point with its intensity, bound and fraction.
 Json roofline_json(const Roofline& r);
 // One row per point: intensity, GFLOP/s, the bound, attainable, % of it; threads = 0: all.
-Table roofline_table(const Roofline& r, int threads = 0);
+Table roofline_table(const Roofline& r, int threads = 0, PointSet set = PointSet::all);
 Table roofs_table(const Roofs& roofs);
-// The `count` placed points furthest below their bound, one sentence each with the reason.
+// The `count` placed kernels (not training layers) furthest below their bound, one sentence each
+// with the reason.
 std::vector<std::string> furthest_below(const Roofline& r, int count);
+// The training points in sentences: each model's whole step per batch (intensity, bound, % of
+// it), and the layers whose pass crosses the ridge as the batch grows.
+std::vector<std::string> training_summary(const Roofline& r);
 
 }  // namespace flopslab::bench::roofline

@@ -1,6 +1,7 @@
 // Timing training steps of a fresh model on the CPU or the GPU at a given batch size.
 #include "bench/training/step_timing.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <random>
@@ -24,6 +25,7 @@ struct TrainingStepper::State {
   nn::Context ctx;
   std::optional<nn::PinnedUploader> uploader;  // as the trainer copies its batches
   std::optional<nn::GraphedStep> graphed;
+  nn::LayerTimes times;
   nn::Tensor upload() { return uploader ? uploader->upload(x) : x; }
 };
 
@@ -44,6 +46,8 @@ TrainingStepper::TrainingStepper(const StepTimingOptions& o) : s_(std::make_uniq
   s.ctx = nn::Context{.training = true, .threads = o.threads, .rng = &s.dropout_rng, .input_gradient = false};
   s.ctx.gpu_backend = o.backend;
   if (o.device == nn::DeviceTag::cuda) s.uploader.emplace();
+  if (o.profile && o.graph) throw std::invalid_argument("profiling times each layer, which a CUDA graph replays as one");
+  if (o.profile) s.ctx.profile = &s.times;
   if (o.graph) {
     if (o.device != nn::DeviceTag::cuda) throw std::invalid_argument("a CUDA graph needs the cuda device");
     s.graphed.emplace(*s.model);
@@ -67,6 +71,7 @@ void TrainingStepper::step() {
     loss_value = loss.loss;
   }
   s.optimizer->step();
+  if (s.ctx.profile != nullptr) ++s.times.steps;
   if (steps_++ == 0) first_loss_ = loss_value;
   last_loss_ = loss_value;
 }
@@ -74,6 +79,22 @@ void TrainingStepper::step() {
 void TrainingStepper::upload_only() {
   (void)s_->upload();
   if (s_->uploader) nn::cuda_synchronize();  // the copy itself, not just its queueing
+}
+
+const nn::LayerTimes& TrainingStepper::layer_times() const { return s_->times; }
+
+void TrainingStepper::reset_layer_times() {
+  nn::LayerTimes& t = s_->times;
+  for (auto* v : {&t.forward, &t.backward, &t.recompute}) std::fill(v->begin(), v->end(), 0.0);
+  t.steps = 0;
+}
+
+std::vector<nn::LayerCost> TrainingStepper::layer_costs() { return s_->model->layer_costs(s_->times, s_->ctx.input_gradient); }
+
+double TrainingStepper::parameter_count() {
+  double n = 0;
+  for (const nn::Parameter* p : s_->model->parameters()) n += double(p->value.size());
+  return n;
 }
 
 StepTiming time_training_steps(const StepTimingOptions& o) {
@@ -85,7 +106,13 @@ StepTiming time_training_steps(const StepTimingOptions& o) {
   stepper.step();
   out.launches_per_step = double(nn::gpu_launches() - launches_before);
   const std::size_t warm = stepper.backward_seconds().size();
+  stepper.reset_layer_times();
   const Timing t = measure([&] { stepper.step(); }, o.timing);
+  if (o.profile) {
+    out.layers = stepper.layer_times();
+    out.layer_costs = stepper.layer_costs();
+    out.parameters = stepper.parameter_count();
+  }
   if (stepper.backward_seconds().size() > warm)
     out.backward_s = summarize({stepper.backward_seconds().begin() + std::ptrdiff_t(warm), stepper.backward_seconds().end()}, 1, true).median;
   out.step_s = t.median;

@@ -22,6 +22,9 @@ struct StepTimingOptions {
   int threads = 1;
   nn::GpuBackend backend = nn::GpuBackend::own;
   bool graph = false;  // GPU: forward, loss and backward replayed as one CUDA graph (nn/graph.h)
+  // Each layer's forward and backward timed (the training loop's own timers) and counted
+  // (nn::LayerCost) over the timed steps: the roofline's training points. Not with `graph`.
+  bool profile = false;
   TimingOptions timing;
 };
 
@@ -36,6 +39,11 @@ struct StepTiming {
   double launches_per_step = 0;   // GPU kernel launches the stack issued per step
   double first_loss = 0, last_loss = 0;
   int steps = 0;                  // steps run in all, warm-up included
+  // With `profile`: the layers' seconds summed over the timed steps (layers.steps of them), their
+  // costs at this batch, and the model's parameter count (the optimizer's traffic).
+  nn::LayerTimes layers;
+  std::vector<nn::LayerCost> layer_costs;
+  double parameters = 0;
 };
 
 // One model training on one fixed batch, a step at a time (the classroom race's contestant;
@@ -54,6 +62,11 @@ class TrainingStepper {
   // CPU: seconds of each step's backward so far (the host clock sees CPU work only).
   const std::vector<double>& backward_seconds() const { return backward_seconds_; }
   void upload_only();  // the batch's copy alone (synchronised), for timing it
+  // With options.profile: the layers' times since the last reset, and their costs.
+  const nn::LayerTimes& layer_times() const;
+  void reset_layer_times();
+  std::vector<nn::LayerCost> layer_costs();
+  double parameter_count();
 
  private:
   struct State;

@@ -67,6 +67,7 @@ TrainingBench run_training_bench(const TrainingBenchOptions& o) {
     m.twin = run_twin(bench.python, m, o.threads);
     bench.models.push_back(m);
   }
+  bench.layer_profiles = profile_layers({.threads = o.threads, .quick = o.quick, .progress = o.progress});
   return bench;
 }
 
@@ -94,7 +95,7 @@ Json training_bench_json(const TrainingBench& b) {
                       {"layers", layers},
                       {"pytorch", twin}});
   }
-  return {{"python", b.python}, {"models", models}};
+  return {{"python", b.python}, {"models", models}, {"layer_profiles", layer_profiles_json(b.layer_profiles)}};
 }
 
 }  // namespace flopslab::bench

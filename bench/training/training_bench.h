@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/training/layer_profile.h"
 #include "harness/external.h"
 #include "harness/json.h"
 #include "nn/module.h"
@@ -43,6 +44,7 @@ struct ModelBench {
 
 struct TrainingBench {
   std::vector<ModelBench> models;
+  std::vector<BatchProfile> layer_profiles;  // both models' layers at several batch sizes (the roofline's)
   std::string python;  // the interpreter the twin ran with
 };
 

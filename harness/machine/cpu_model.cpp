@@ -98,7 +98,7 @@ FmaPipes fma_pipes(const MachineInfo& m) {
 int infer_pipes(double gflops, double ghz, const probes::FmaLoop& loop) {
   if (ghz <= 0) return 1;
   const double flop_per_cycle = gflops / ghz;
-  return std::max(1, static_cast<int>(std::lround(flop_per_cycle / (2.0 * loop.lanes))));
+  return std::max(1, static_cast<int>(std::lround(flop_per_cycle / (2.0 * loop.lanes * loop.products_per_lane))));
 }
 
 int pipes_for(const FmaPipes& pipes, const probes::FmaLoop& loop) {
@@ -113,10 +113,14 @@ int assumed_pipes(const FmaPipes& pipes, const probes::FmaLoop& loop) {
 
 TheoreticalPeak theoretical_peak(const probes::FmaLoop& loop, int cores, double ghz, int pipes) {
   TheoreticalPeak p;
-  p.gflops = double(cores) * ghz * loop.lanes * pipes * 2.0;
-  p.formula = fmt::format("{} core{} x {:.2f} GHz x {} lane{} x {} {}{} x 2 = {:.1f} GFLOP/s", cores,
-                          cores == 1 ? "" : "s", ghz, loop.lanes, loop.lanes == 1 ? "" : "s", pipes,
-                          loop.fused ? "FMA pipe" : "multiply+add pipe pair", pipes == 1 ? "" : "s", p.gflops);
+  p.gflops = double(cores) * ghz * loop.lanes * loop.products_per_lane * pipes * 2.0;
+  const std::string products = loop.products_per_lane == 1 ? "" : fmt::format(" x {} products", loop.products_per_lane);
+  p.formula = fmt::format("{} core{} x {:.2f} GHz x {} lane{}{} x {} {}{} x 2 = {:.1f} GFLOP/s", cores,
+                          cores == 1 ? "" : "s", ghz, loop.lanes, loop.lanes == 1 ? "" : "s", products, pipes,
+                          loop.products_per_lane == 2 ? "dot-product pipe"
+                          : loop.fused                ? "FMA pipe"
+                                                      : "multiply+add pipe pair",
+                          pipes == 1 ? "" : "s", p.gflops);
   return p;
 }
 

@@ -13,6 +13,7 @@
 #include "bench/training/step_timing.h"
 #include "lessons/frame.h"
 #include "lessons/report_data.h"
+#include "lessons/roofline_lines.h"
 #include "nn/device.h"
 
 namespace flopslab::lessons {
@@ -62,8 +63,8 @@ int run_lesson_20(const LessonOptions& options) {
     for (std::int64_t batch : batches) {
       lesson.progress(fmt::format("{} at batch {} on the CPU", model, batch));
       SweepPoint p{.batch = batch};
-      p.cpu = bench::time_training_steps(
-          {.model = model, .device = nn::DeviceTag::cpu, .batch = batch, .threads = threads, .timing = timing});
+      p.cpu = bench::time_training_steps({.model = model, .device = nn::DeviceTag::cpu, .batch = batch,
+                                          .threads = threads, .profile = true, .timing = timing});
       if (has_gpu) {
         lesson.progress(fmt::format("{} at batch {} on the GPU", model, batch));
         p.gpu = bench::time_training_steps(
@@ -150,6 +151,17 @@ int run_lesson_20(const LessonOptions& options) {
                              "+20% for the CPU's own inefficiency)",
                              model, large.speedup(), gpu_peak / cpu_peak));
   }
+  // Every step on the roofline: its FLOPs and compulsory bytes from the layers' counts.
+  std::vector<bench::BatchProfile> profiles;
+  for (const auto& [model, points] : sweeps)
+    for (const SweepPoint& p : points) {
+      profiles.push_back({.model = model, .batch = p.batch, .threads = threads, .device = "cpu", .timing = p.cpu});
+      if (p.has_gpu) profiles.push_back({.model = model, .batch = p.batch, .threads = threads, .device = "cuda", .timing = p.gpu});
+    }
+  const int flagged = say_training_roofline_lines(lesson, options.quick, profiles);
+  lesson.check(flagged == 0, fmt::format("no training step or layer ran above its roof ({} flagged): the layers' FLOP "
+                                         "and byte counts and the roofs agree",
+                                         flagged));
   return lesson.finish(
       has_gpu ? "a GPU wins only once a step carries enough work to hide its fixed costs (launches, copies, "
                 "synchronisation); below that batch the CPU is as fast or faster."

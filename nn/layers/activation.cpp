@@ -124,4 +124,10 @@ Tensor Activation::forward_cuda(const Tensor&, const Context&) { no_cuda(describ
 Tensor Activation::backward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
 #endif
 
+// Elementwise: placed by the bytes it moves (backward reads dy and what forward saved).
+LayerCost Activation::cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                           bool) const {
+  return data_movement_cost(element_count(input), element_count(output), 1);
+}
+
 }  // namespace flopslab::nn

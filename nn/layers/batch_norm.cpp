@@ -200,4 +200,13 @@ Tensor BatchNorm::forward_cuda(const Tensor&, const Context&) { no_cuda(describe
 Tensor BatchNorm::backward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
 #endif
 
+// Placed by the bytes it moves: x in, y out (and the normalised x saved), per channel four
+// floats of parameters and statistics; backward reads dy and the saved x-hat, writes dx and
+// the two parameter gradients.
+LayerCost BatchNorm::cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                          bool) const {
+  return data_movement_cost(element_count(input), element_count(output), 1, 16.0 * double(channels_),
+                            8.0 * double(channels_));
+}
+
 }  // namespace flopslab::nn

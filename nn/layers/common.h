@@ -20,6 +20,16 @@ inline void require_rank(const Tensor& x, int rank, const std::string& layer) {
     throw std::invalid_argument(layer + ": expects a " + std::to_string(rank) + "-D input, got " + x.shape_string());
 }
 
+// The cost of a layer that only moves values: its forward reads the input and writes the
+// output; its backward reads dL/dy and `backward_reads` more tensors of the input's size (what
+// forward saved) and writes dL/dx; `extra` bytes (parameters, masks, indices) each way.
+inline LayerCost data_movement_cost(double input_elements, double output_elements, int backward_reads,
+                                    double extra_forward = 0, double extra_backward = 0) {
+  return {.counted = true,
+          .forward_bytes = 4 * (input_elements + output_elements) + extra_forward,
+          .backward_bytes = 4 * (output_elements + (1 + backward_reads) * input_elements) + extra_backward};
+}
+
 // PyTorch's default for Linear and Conv2d: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
 // (kaiming_uniform with a = sqrt(5)).
 inline void default_init(Parameter& weight, Parameter& bias, std::int64_t fan_in, std::mt19937_64& rng) {

@@ -41,6 +41,8 @@ Tensor Sequential::layer_forward(std::size_t i, const Tensor& x, const Context& 
   if (ctx.profile) {
     auto& bucket = std::string(event) == "recompute" ? ctx.profile->recompute : ctx.profile->forward;
     bucket[i] += now_seconds() - started;
+    ctx.profile->input_shapes[i] = x.shape();
+    ctx.profile->output_shapes[i] = y.shape();
   }
   record(ctx.trace, event, i);
   return y;
@@ -60,12 +62,14 @@ Tensor Sequential::layer_backward(std::size_t i, const Tensor& dy, const Context
 Tensor Sequential::forward(const Tensor& x, const Context& ctx) {
   Context inner = ctx;
   inner.profile = nullptr, inner.trace = nullptr;
-  if (ctx.profile && ctx.profile->names.size() != layers.size()) {
+  if (ctx.profile && (ctx.profile->names.size() != layers.size() || ctx.profile->input_shapes.size() != layers.size())) {
     ctx.profile->names.clear();
     for (const ModulePtr& l : layers) ctx.profile->names.push_back(l->describe());
     ctx.profile->forward.assign(layers.size(), 0);
     ctx.profile->backward.assign(layers.size(), 0);
     ctx.profile->recompute.assign(layers.size(), 0);
+    ctx.profile->input_shapes.assign(layers.size(), {});
+    ctx.profile->output_shapes.assign(layers.size(), {});
   }
   runs_.clear();
   Tensor h = x;
@@ -82,6 +86,19 @@ Tensor Sequential::forward(const Tensor& x, const Context& ctx) {
     runs_.push_back(std::move(run));
   }
   return h;
+}
+
+std::vector<LayerCost> Sequential::layer_costs(const LayerTimes& times, bool input_gradient) {
+  std::size_t stop = 0;  // as backward() below: the first layer whose backward runs
+  if (!input_gradient)
+    while (stop < layers.size() && !layers[stop]->trainable()) ++stop;
+  std::vector<LayerCost> costs(layers.size());
+  for (std::size_t i = 0; i < layers.size() && i < times.input_shapes.size(); ++i) {
+    if (times.input_shapes[i].empty()) continue;
+    costs[i] = layers[i]->cost(times.input_shapes[i], times.output_shapes[i], input_gradient || i != stop);
+    if (i < stop) costs[i].backward_flops = costs[i].backward_bytes = 0;  // no backward runs
+  }
+  return costs;
 }
 
 Tensor Sequential::backward(const Tensor& dy, const Context& ctx) {

@@ -124,4 +124,21 @@ Tensor Conv2d::forward_cuda(const Tensor&, const Context&) { no_cuda(describe())
 Tensor Conv2d::backward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
 #endif
 
+// Each pass does the direct definition's useful multiply-adds (taps in the padding left out, as
+// the roofline counts convolutions): forward reads x, W and b and writes y; the weight gradient
+// reads x and dy and writes dW and db; the data gradient reads dy and W and writes dx.
+LayerCost Conv2d::cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>&,
+                       bool input_gradient) const {
+  if (input.size() != 4) return {};
+  conv::Shape s = shape_;
+  s.n = input[0], s.h = input[2], s.w = input[3];
+  const double flops = conv::useful_flop_count(s), x = double(s.x_size()), w = double(s.w_size()),
+               y = double(s.y_size()), b = double(s.k);
+  return {.counted = true,
+          .forward_flops = flops,
+          .forward_bytes = 4 * (x + w + b + y),
+          .backward_flops = input_gradient ? 2 * flops : flops,
+          .backward_bytes = 4 * (x + y + w + b) + (input_gradient ? 4 * (y + w + x) : 0)};
+}
+
 }  // namespace flopslab::nn

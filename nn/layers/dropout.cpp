@@ -43,4 +43,10 @@ Tensor Dropout::backward(const Tensor& dy, const Context&) {
   return dx;
 }
 
+// The mask, one float per element, is written forward and read backward.
+LayerCost Dropout::cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                        bool) const {
+  return data_movement_cost(element_count(input), element_count(output), 1, 4 * element_count(input));
+}
+
 }  // namespace flopslab::nn

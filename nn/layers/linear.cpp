@@ -82,4 +82,17 @@ Tensor Linear::forward_cuda(const Tensor&, const Context&) { no_cuda(describe())
 Tensor Linear::backward_cuda(const Tensor&, const Context&) { no_cuda(describe()); }
 #endif
 
+// x: N x in, y: N x out. Forward: 2 N in out FLOPs, reading x, W and b, writing y. Backward:
+// dW = dy^T x (2 N in out) and, with an input gradient, dx = dy W (as many).
+LayerCost Linear::cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                       bool input_gradient) const {
+  if (input.size() != 2 || output.size() != 2) return {};
+  const double n = double(input[0]), in = double(input[1]), out = double(output[1]), gemm = 2 * n * in * out;
+  return {.counted = true,
+          .forward_flops = gemm,
+          .forward_bytes = 4 * (n * in + in * out + out + n * out),
+          .backward_flops = input_gradient ? 2 * gemm : gemm,
+          .backward_bytes = 4 * (n * out + n * in + in * out + out + (input_gradient ? in * out + n * in : 0))};
+}
+
 }  // namespace flopslab::nn

@@ -78,4 +78,16 @@ Tensor GlobalAvgPool::forward_cuda(const Tensor&) { no_cuda(describe()); }
 Tensor GlobalAvgPool::backward_cuda(const Tensor&) { no_cuda(describe()); }
 #endif
 
+// Max pooling saves one int32 index per output (written forward, read backward); its backward
+// needs dy and those indices, average pooling's dy alone.
+LayerCost Pool2d::cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output, bool) const {
+  const double in = element_count(input), out = element_count(output), indices = kind_ == PoolKind::max ? 4 * out : 0;
+  return data_movement_cost(in, out, 0, indices, indices);
+}
+
+LayerCost GlobalAvgPool::cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                              bool) const {
+  return data_movement_cost(element_count(input), element_count(output), 0);
+}
+
 }  // namespace flopslab::nn

@@ -38,4 +38,14 @@ Tensor ChannelShuffle::backward(const Tensor& dy, const Context& ctx) {
 }
 
 
+// A view: nothing computed, nothing moved.
+LayerCost Flatten::cost(const std::vector<std::int64_t>&, const std::vector<std::int64_t>&, bool) const {
+  return {.counted = true};
+}
+
+LayerCost ChannelShuffle::cost(const std::vector<std::int64_t>& input, const std::vector<std::int64_t>& output,
+                               bool) const {
+  return data_movement_cost(element_count(input), element_count(output), 0);
+}
+
 }  // namespace flopslab::nn

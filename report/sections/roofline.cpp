@@ -21,7 +21,7 @@ class RooflineSection : public ReportSection {
 
   std::string markdown(const std::string& dir) const override {
     std::string md = "## Roofline (lesson 22)\n\n";
-    if (roofline_.placements.empty()) return md + "No GEMM or convolution points in this report.\n\n";
+    if (roofline_.placements.empty()) return md + "No GEMM, convolution or training points in this report.\n\n";
     md += "Each kernel of the sections above at its arithmetic intensity (FLOPs per compulsory byte: inputs read "
           "once, output written once) under this run's roofs: attainable = min(compute roof, intensity x the "
           "bandwidth of the cache level that holds its working set). Real kernels move more than the compulsory "
@@ -47,7 +47,18 @@ class RooflineSection : public ReportSection {
       for (const std::string& line : worst) md += "- " + line + "\n";
       md += "\n";
     }
-    md += "Every point:\n\n" + roofline::roofline_table(roofline_).markdown() + "\n";
+    md += "Every kernel:\n\n" + roofline::roofline_table(roofline_, 0, roofline::PointSet::kernels).markdown() + "\n";
+    const std::vector<std::string> training = roofline::training_summary(roofline_);
+    if (!training.empty()) {
+      md += "### The training stack on the roofline\n\nEach layer of the MLP and the CNN in a training step at several "
+            "batch sizes (forward and backward, mean time per step from the training loop's own timers), and the "
+            "whole step: the layers' FLOPs and compulsory bytes summed, plus Adam's traffic (28 bytes per "
+            "parameter), over the step's median time. Layers that only move data (ReLU, BatchNorm, pooling) are "
+            "placed by GB/s.\n\n";
+      for (const std::string& line : training) md += "- " + line + "\n";
+      md += "\n" + chart(dir, "roofline-training.png", "training layers on the roofline, by batch size");
+      md += roofline::roofline_table(roofline_, 0, roofline::PointSet::training).markdown() + "\n";
+    }
     return md;
   }
 

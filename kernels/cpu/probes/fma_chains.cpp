@@ -7,6 +7,12 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/isa_targets.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#elif FLOPSLAB_HAVE_ARM_BF16_KERNELS
+#include <arm_neon.h>
+#endif
+
 #if FLOPSLAB_HAVE_SVE_KERNELS
 #pragma GCC push_options
 #pragma GCC target("+sve")
@@ -78,6 +84,33 @@ double sse_fp64_mul_add(std::int64_t n) { return fma_chains<f64x2, double, 2, 12
 FLOPSLAB_TARGET_AVX double avx_fp32_mul_add(std::int64_t n) { return fma_chains<f32x8, float, 8, 12>(n); }
 FLOPSLAB_TARGET_AVX double avx_fp64_mul_add(std::int64_t n) { return fma_chains<f64x4, double, 4, 12>(n); }
 
+// bf16 pair dot products: every chain starts at 1 + a/1000 and gains a0*b0 + a1*b1 = 2 x 2^-20
+// per iteration, exact in fp32 (see kBf16DotGainPerIteration), so the sum tells that every
+// instruction did both products; a constant operand is as fast as any other.
+constexpr std::uint16_t kBf16TwoToMinus10 = 0x3A80;  // sign 0, exponent 127 - 10, mantissa 0
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) double avx512_bf16_dot(std::int64_t n) {
+  static volatile std::uint16_t operand_bits = kBf16TwoToMinus10;
+  const __m512bh v = (__m512bh)_mm512_set1_epi16(short(operand_bits));
+  __m512 acc[24];
+#pragma GCC unroll 24
+  for (int a = 0; a < 24; ++a) acc[a] = _mm512_set1_ps(1.0f + float(a) * 1e-3f);
+  for (std::int64_t i = 0; i < n; ++i) {
+#pragma GCC unroll 24
+    for (int a = 0; a < 24; ++a) acc[a] = _mm512_dpbf16_ps(acc[a], v, v);
+  }
+  double sum = 0;
+  alignas(64) float lanes[16];
+  for (int a = 0; a < 24; ++a) {
+    _mm512_store_ps(lanes, acc[a]);
+    for (float lane : lanes) sum += double(lane);
+  }
+  return sum;
+}
+bool has_avx512_bf16() { return cpu_features().avx512_bf16 && cpu_features().can_avx512(); }
+#endif
+
 #if defined(__aarch64__)
 constexpr bool kX86 = false;
 // NEON: 32 registers of 128 bits, FMLA on two to four pipes of 4-cycle latency: 24 chains.
@@ -115,6 +148,25 @@ FLOPSLAB_SVE_FMA_LOOP(sve_fp64, double, svfloat64_t, f64, svptrue_b64)
 
 #endif
 
+#if FLOPSLAB_HAVE_ARM_BF16_KERNELS
+// BFDOT on 128-bit registers: 4 fp32 lanes, each adding one bf16 pair product per instruction.
+__attribute__((target("arch=armv8.2-a+bf16"))) double neon_bf16_dot(std::int64_t n) {
+  static volatile std::uint16_t operand_bits = kBf16TwoToMinus10;
+  const bfloat16x8_t v = vreinterpretq_bf16_u16(vdupq_n_u16(operand_bits));
+  float32x4_t acc[24];
+#pragma GCC unroll 24
+  for (int a = 0; a < 24; ++a) acc[a] = vdupq_n_f32(1.0f + float(a) * 1e-3f);
+  for (std::int64_t i = 0; i < n; ++i) {
+#pragma GCC unroll 24
+    for (int a = 0; a < 24; ++a) acc[a] = vbfdotq_f32(acc[a], v, v);
+  }
+  double sum = 0;
+  for (int a = 0; a < 24; ++a) sum += double(vaddvq_f32(acc[a]));
+  return sum;
+}
+bool has_neon_bf16() { return cpu_features().neon && cpu_features().arm_bf16; }
+#endif
+
 bool has_neon() { return cpu_features().neon; }
 [[maybe_unused]] bool has_sve() { return FLOPSLAB_HAVE_SVE_KERNELS && cpu_features().can_sve(); }
 #else
@@ -146,6 +198,9 @@ FmaLoop kLoops[] = {
     {"avx2-fp64", "avx2 (256-bit)", 256, P::fp64, 4, 12, true, has_avx2_fma, avx2_fp64},
     {"avx512-fp32", "avx-512 (512-bit)", 512, P::fp32, 16, 24, true, has_avx512, avx512_fp32},
     {"avx512-fp64", "avx-512 (512-bit)", 512, P::fp64, 8, 24, true, has_avx512, avx512_fp64},
+#if defined(__x86_64__)
+    {"avx512-bf16", "avx512_bf16 (512-bit)", 512, P::bf16, 16, 24, true, has_avx512_bf16, avx512_bf16_dot, 2},
+#endif
 #if defined(__aarch64__)
     {"neon-fp32", "neon (128-bit)", 128, P::fp32, 4, 24, true, has_neon, neon_fp32},
     {"neon-fp64", "neon (128-bit)", 128, P::fp64, 2, 24, true, has_neon, neon_fp64},
@@ -153,6 +208,9 @@ FmaLoop kLoops[] = {
 #if FLOPSLAB_HAVE_SVE_KERNELS
     {"sve-fp32", "sve", 0, P::fp32, 0, 24, true, has_sve, sve_fp32},
     {"sve-fp64", "sve", 0, P::fp64, 0, 24, true, has_sve, sve_fp64},
+#endif
+#if FLOPSLAB_HAVE_ARM_BF16_KERNELS
+    {"neon-bf16", "neon bf16 (128-bit)", 128, P::bf16, 4, 24, true, has_neon_bf16, neon_bf16_dot, 2},
 #endif
 #endif
 };
@@ -188,9 +246,12 @@ const FmaLoop& widest_fma_loop(Precision precision) {
   const FmaLoop* best = nullptr;
   for (const FmaLoop& loop : loops())
     if (loop.precision == precision && loop.supported()) best = &loop;
-  // The scalar loops run on every CPU, fused or not: the fallback is never taken on x86-64
-  // or aarch64 (the caller checks supported() before running).
-  return best != nullptr ? *best : kLoops[precision == Precision::fp32 ? 0 : 2];
+  if (best != nullptr) return *best;
+  // The scalar fp32 and fp64 loops run on every CPU, fused or not, so only bf16 gets here: its
+  // first loop, unsupported (the caller checks supported() before running).
+  for (const FmaLoop& loop : loops())
+    if (loop.precision == precision) return loop;
+  return kLoops[0];
 }
 
 }  // namespace flopslab::probes

@@ -7,6 +7,10 @@
 // than that (12 for 16-register ISAs, 24 for AVX-512's 32 registers). A CPU without FMA
 // (Nehalem, Sandy and Ivy Bridge, or FLOPSLAB_SIMD=scalar) runs the same loop as a multiply
 // and an add: the same 2 FLOP per lane, issued to a multiply pipe and an add pipe.
+//
+// The bf16 loops are dot-product chains, acc += a0*b0 + a1*b1 per fp32 lane: vdpbf16ps
+// (AVX512_BF16) and BFDOT (Arm FEAT_BF16) take bf16 pairs and do two multiply-adds per lane,
+// the ceiling of the GEMM ladder's bf16 rung.
 #pragma once
 
 #include <cstdint>
@@ -15,36 +19,46 @@
 
 namespace flopslab::probes {
 
-enum class Precision { fp32, fp64 };
-inline const char* precision_name(Precision p) { return p == Precision::fp32 ? "fp32" : "fp64"; }
+enum class Precision { fp32, fp64, bf16 };
+inline const char* precision_name(Precision p) {
+  return p == Precision::fp32 ? "fp32" : p == Precision::fp64 ? "fp64" : "bf16";
+}
 
 struct FmaLoop {
   const char* name;  // "avx2-fp32"; a loop and its mul+add twin share the name (one runs here)
   const char* isa;   // "scalar", "sse (128-bit)", "avx2 (256-bit)", "avx-512 (512-bit)"
   int vector_bits;   // 32/64 for scalar, else 128, 256, 512
   Precision precision;
-  int lanes;         // values per instruction
+  int lanes;         // accumulator values per instruction (fp32 lanes for the bf16 loops)
   int accumulators;  // independent chains
   bool fused;        // one FMA instruction per multiply-add; false: a multiply and an add
   bool (*supported)();
   // Runs `iterations` rounds (one FMA per chain per round). The result depends on every FMA,
   // so the compiler cannot drop any of them.
   double (*run)(std::int64_t iterations);
+  int products_per_lane = 1;  // multiply-adds per lane and instruction: 2 for the bf16 pair dot products
 
-  double flops_per_iteration() const { return 2.0 * lanes * accumulators; }
+  double flops_per_iteration() const { return 2.0 * lanes * products_per_lane * accumulators; }
 };
 
 // Narrowest to widest, fp32 before fp64 at each width; each with FMA, and the scalar, SSE
-// and AVX ones also as mul+add for CPUs without FMA.
+// and AVX ones also as mul+add for CPUs without FMA; the bf16 dot-product loops last.
 std::span<const FmaLoop> fma_loops();
 // The widest loop this CPU supports for the precision (every x86-64 CPU runs at least the
-// scalar and SSE ones, as FMAs or as multiplies and adds).
+// scalar and SSE ones, as FMAs or as multiplies and adds). bf16 has no fallback: check
+// supported() on the answer.
 const FmaLoop& widest_fma_loop(Precision precision);
 // The loop of that name this CPU runs (or, where it runs neither twin, the first); null for
 // an unknown name.
 const FmaLoop* find_fma_loop(const char* name);
-// What the loop issues per lane and chain: "FMA" or "multiply + add".
-inline const char* operation_name(const FmaLoop& loop) { return loop.fused ? "FMA" : "multiply + add"; }
+// What the loop issues per lane and chain: "FMA", "multiply + add" or "bf16 pair dot product".
+inline const char* operation_name(const FmaLoop& loop) {
+  return loop.products_per_lane == 2 ? "bf16 pair dot product" : loop.fused ? "FMA" : "multiply + add";
+}
+// What each accumulator gains per iteration of a bf16 loop (0 for the others): its chains add
+// a0*b0 + a1*b1 with every value 2^-10, exactly 2^-19, so run(n) - run(0) is exactly
+// lanes x accumulators x n x 2^-19 (a test checks that both products were done).
+constexpr double kBf16DotGainPerIteration = 1.0 / (1 << 19);
 // "avx2-fp32 FMA loop", "sse-fp32 multiply + add loop".
 inline std::string loop_label(const FmaLoop& loop) {
   return std::string(loop.name) + " " + operation_name(loop) + " loop";
