@@ -58,7 +58,8 @@ int run_compare(const CompareArgs& args) {
   bench::write_file_atomically(args.out + "/compare.md", md);
   const std::string note = args.no_plots ? "charts not drawn: --no-plots" : bench::run_plot_script(args.out);
   std::printf("\nWrote %s/compare.md and compare.json%s.\n", args.out.c_str(),
-              note.empty() ? " and one chart of the ratios per section (compare_*.png)" : ("; " + note).c_str());
+              note.empty() ? " and one chart of the ratios per section (compare_*.png), both rooflines in compare_roofline.png"
+                           : ("; " + note).c_str());
   return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/roofline/roofline.h"
 #include "harness/files.h"
 
 namespace flopslab::bench {
@@ -159,6 +160,13 @@ ReportComparison compare_reports(const Json& a, const Json& b) {
     if (!b["sections"].contains(name)) c.sections_a_only.push_back(name);
   for (const auto& [name, _] : b["sections"].items())
     if (!a["sections"].contains(name)) c.sections_b_only.push_back(name);
+  auto roofs = [](const Json& report) {
+    const Json& s = report["sections"];
+    const Json r = s.contains("roofline") ? s["roofline"]
+                                          : roofline::roofline_json({.roofs = roofline::roofs_from_sections(s)});
+    return Json{{"roofs", r.value("roofs", Json::array())}, {"ridges", r.value("ridges", Json::array())}};
+  };
+  c.roofs_a = roofs(a), c.roofs_b = roofs(b);
   return c;
 }
 
@@ -193,7 +201,8 @@ Json comparison_json(const ReportComparison& c) {
                        {"ratio", f.ratio()}, {"higher_is_better", f.higher_is_better}});
   return {{"kind", "compare"}, {"schema", c.schema}, {"machine_a", c.machine_a}, {"machine_b", c.machine_b},
           {"figures", figures}, {"only_a", c.only_a}, {"only_b", c.only_b},
-          {"sections_only_a", c.sections_a_only}, {"sections_only_b", c.sections_b_only}};
+          {"sections_only_a", c.sections_a_only}, {"sections_only_b", c.sections_b_only},
+          {"roofline", {{"a", c.roofs_a}, {"b", c.roofs_b}}}};
 }
 
 }  // namespace flopslab::bench

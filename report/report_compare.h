@@ -27,6 +27,9 @@ struct ReportComparison {
   std::vector<ComparedFigure> both;             // in A's order
   std::vector<std::string> only_a, only_b;      // "section: name", figures one report lacks
   std::vector<std::string> sections_a_only, sections_b_only;
+  // Each report's roofs and ridge points (its Roofline section, or computed from its probes for a
+  // report older than that section), for one chart with both rooflines.
+  Json roofs_a, roofs_b;
 };
 // Throws std::invalid_argument naming the problem when either is not a report, or their
 // schema versions differ.
