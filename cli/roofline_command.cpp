@@ -126,6 +126,7 @@ int run_roofline(const RooflineArgs& a, const std::string& command) {
     for (const std::string& line : rl::training_summary(r)) std::printf("  - %s\n", line.c_str());
     std::printf("\n");
   }
+  if (const std::string note = rl::measured_intensity_note(r); !note.empty()) std::printf("%s\n\n", note.c_str());
   const std::vector<std::string> worst = bench::roofline::furthest_below(r, 3);
   if (!worst.empty()) {
     std::printf("Furthest below their roof:\n");

@@ -355,3 +355,38 @@ TEST_CASE("roofline: training points from layer profiles, a cached input re-plac
   CHECK(bench::roofline::roofline_table(r, 0, bench::roofline::PointSet::training).text().find("ReLU") !=
         std::string::npos);
 }
+
+TEST_CASE("roofline: a counted call's DRAM bytes give the measured intensity beside the model's") {
+  // A 512^3 GEMM row whose one counted call missed the last level 98304 times: 6 MiB from DRAM,
+  // twice its 3 MiB of compulsory bytes (the model's 85.3 FLOP/byte, measured 42.7).
+  const double flops = gemm::flop_count({512, 512, 512}), bytes = gemm::compulsory_bytes({512, 512, 512});
+  Json row{{"variant", "blocked"}, {"step", 3}, {"device", "cpu"}, {"m", 512}, {"n", 512}, {"k", 512}, {"threads", 1},
+           {"flops", flops}, {"bytes", bytes}, {"median_s", flops / 40e9}, {"llc_misses", 98304.0},
+           {"measured_dram_bytes", 64 * 98304.0}};
+  Json sections;
+  sections["gemm"] = {{"rows", Json::array({row})}, {"counters", "perf_event"}};
+  bench::roofline::Roofline r{.roofs = toy_roofs()};
+  for (const Point& p : bench::roofline::points_from_sections(sections)) r.placements.push_back(bench::roofline::place(p, r.roofs));
+  r.counters = "perf_event";
+  REQUIRE(r.placements.size() == 1);
+  CHECK(r.placements[0].point.measured_bytes == 64 * 98304.0);
+  const Json j = bench::roofline::roofline_json(r);
+  CHECK(j["points"][0]["intensity"].get<double>() == doctest::Approx(512.0 / 6));
+  CHECK(j["points"][0]["measured_intensity"].get<double>() == doctest::Approx(512.0 / 12));
+  const std::string table = bench::roofline::roofline_table(r).text();
+  CHECK(table.find("measured FLOP/byte") != std::string::npos);
+  INFO(table);
+  CHECK(table.find(" 85.3 ") != std::string::npos);
+  CHECK(table.find(" 42.7 ") != std::string::npos);
+  CHECK(bench::roofline::measured_intensity_note(r).rfind("Measured FLOP/byte: ", 0) == 0);
+  // Without counters: no column, and the reason said once.
+  row.erase("measured_dram_bytes");
+  sections["gemm"] = {{"rows", Json::array({row})}, {"counters", "hardware counters unavailable here (perf_event_open: "
+                                                                 "No such file or directory; common in virtual machines)"}};
+  const bench::roofline::Roofline none = bench::roofline::roofline_from_sections(sections);
+  CHECK(bench::roofline::roofline_table(none).text().find("measured FLOP/byte") == std::string::npos);
+  CHECK(bench::roofline::measured_intensity_note(none) ==
+        "No measured FLOP/byte beside the model's: hardware counters unavailable here (perf_event_open: No such file or "
+        "directory; common in virtual machines).");
+  CHECK_FALSE(bench::roofline::roofline_json(none)["points"][0].contains("measured_intensity"));
+}

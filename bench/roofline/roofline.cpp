@@ -145,7 +145,8 @@ void add_gemm_points(const Json& rows, std::vector<Point>& out) {
                    .threads = int(number(r, "threads", 1)),
                    .flops = number(r, "flops"),
                    .bytes = number(r, "bytes"),
-                   .seconds = seconds});
+                   .seconds = seconds,
+                   .measured_bytes = number(r, "measured_dram_bytes", 0)});
   }
 }
 
@@ -358,6 +359,7 @@ int Roofline::flagged() const {
 Roofline roofline_from_sections(const Json& sections) {
   Roofline r{.roofs = roofs_from_sections(sections)};
   for (const Point& p : points_from_sections(sections)) r.placements.push_back(place(p, r.roofs));
+  r.counters = text(member(sections, "gemm"), "counters");
   return r;
 }
 
@@ -388,6 +390,8 @@ Json roofline_json(const Roofline& r) {
            {"precision", pt.precision}, {"device", pt.device}, {"threads", pt.threads}, {"flops", pt.flops},
            {"bytes", pt.bytes}, {"seconds", pt.seconds}, {"effective_rate", pt.effective_rate}};
     if (pt.flops > 0) j["intensity"] = pt.intensity(), j["gflops"] = pt.gflops();
+    if (pt.measured_bytes > 0)
+      j["measured_dram_bytes"] = pt.measured_bytes, j["measured_intensity"] = pt.flops / pt.measured_bytes;
     j["gbytes_per_s"] = pt.gbytes_per_s();
     if (!p.not_placed.empty()) {
       j["not_placed"] = p.not_placed;
@@ -409,6 +413,7 @@ Json roofline_json(const Roofline& r) {
           {"roofs", roofs},
           {"ridges", ridges},
           {"points", points},
+          {"counters", r.counters},
           {"flagged", r.flagged()}};
 }
 
@@ -421,24 +426,33 @@ Table roofs_table(const Roofs& roofs) {
 }
 
 Table roofline_table(const Roofline& r, int threads, PointSet set) {
-  Table t({{"kernel", Table::Align::left}, {"threads"}, {"FLOP/byte"}, {"GFLOP/s"}, {"bound", Table::Align::left},
-           {"attainable"}, {"% of bound"}, {"note", Table::Align::left}});
+  // The measured intensity beside the model's, where any point was counted.
+  const bool measured = std::any_of(r.placements.begin(), r.placements.end(),
+                                    [](const Placement& p) { return p.point.measured_bytes > 0; });
+  std::vector<Table::Column> columns{{"kernel", Table::Align::left}, {"threads"}, {"FLOP/byte"}};
+  if (measured) columns.push_back({"measured FLOP/byte"});
+  columns.insert(columns.end(), {{"GFLOP/s"}, {"bound", Table::Align::left}, {"attainable"}, {"% of bound"},
+                                 {"note", Table::Align::left}});
+  Table t(columns);
   for (const Placement& p : r.placements) {
     const Point& pt = p.point;
     if (threads != 0 && pt.threads != threads) continue;
     if ((set == PointSet::kernels && pt.training()) || (set == PointSet::training && !pt.training())) continue;
-    const bool moves = pt.flops == 0;
-    const std::string unit = moves ? " GB/s" : "";
-    t.add_row({pt.name, pt.device == "cpu" ? std::to_string(pt.threads) : pt.device,
-               moves ? "0" : fmt::format("{:.3g}", pt.intensity()),
-               moves ? fmt::format("{:.4g} GB/s", pt.gbytes_per_s()) : fmt::format("{:.4g}", pt.gflops()),
-               p.not_placed.empty() ? p.bound_name() : "-",
-               p.not_placed.empty() ? fmt::format("{:.4g}{}", p.attainable, unit) : "-",
-               p.not_placed.empty() ? format_percent(p.fraction) : "-",
-               !p.not_placed.empty() ? p.not_placed
-               : p.above_roof        ? "ABOVE ITS ROOF: a FLOP count, byte count or roof is wrong"
-               : pt.effective_rate   ? "effective rate: Winograd does fewer multiplies than the direct count"
-                                     : p.note});
+    const bool moves = pt.flops == 0, placed = p.not_placed.empty();
+    std::vector<std::string> cells{pt.name, pt.device == "cpu" ? std::to_string(pt.threads) : pt.device,
+                                   moves ? "0" : fmt::format("{:.3g}", pt.intensity())};
+    if (measured)
+      cells.push_back(pt.measured_bytes > 0 && !moves ? fmt::format("{:.3g}", pt.flops / pt.measured_bytes) : "-");
+    cells.insert(cells.end(),
+                 {moves ? fmt::format("{:.4g} GB/s", pt.gbytes_per_s()) : fmt::format("{:.4g}", pt.gflops()),
+                  placed ? p.bound_name() : "-",
+                  placed ? fmt::format("{:.4g}{}", p.attainable, moves ? " GB/s" : "") : "-",
+                  placed ? format_percent(p.fraction) : "-",
+                  !placed            ? p.not_placed
+                  : p.above_roof     ? "ABOVE ITS ROOF: a FLOP count, byte count or roof is wrong"
+                  : pt.effective_rate ? "effective rate: Winograd does fewer multiplies than the direct count"
+                                      : p.note});
+    t.add_row(std::move(cells));
   }
   return t;
 }
@@ -462,6 +476,16 @@ std::vector<std::string> furthest_below(const Roofline& r, int count) {
                           "(scalar or unvectorised code, loads and stores per FMA, or overheads)."));
   }
   return out;
+}
+
+std::string measured_intensity_note(const Roofline& r) {
+  if (std::any_of(r.placements.begin(), r.placements.end(), [](const Placement& p) { return p.point.measured_bytes > 0; }))
+    return "Measured FLOP/byte: the FLOPs over the bytes one call read from DRAM, counted by perf_event (last-level-cache "
+           "misses x 64 bytes; one-thread CPU GEMM rows). It lies right of the model's where the operands stayed in "
+           "cache from the call before, left where the kernel reads them from DRAM more than once.";
+  if (!r.counters.empty() && r.counters != "perf_event")
+    return "No measured FLOP/byte beside the model's: " + r.counters + ".";
+  return "";
 }
 
 std::vector<std::string> training_summary(const Roofline& r) {

@@ -58,6 +58,10 @@ struct Point {
   // faster level than its working set's size says. Faster above its level, it is placed at the
   // next faster level that explains it (and noted), not flagged.
   bool input_may_be_cached = false;
+  // Bytes read from DRAM by one call, counted (perf_event: last-level misses x 64), where the
+  // PMU was readable; 0: not counted. Beside the compulsory bytes: the model's intensity and the
+  // measured one (operands left in cache by the call before show as fewer bytes).
+  double measured_bytes = 0;
   double gflops() const { return flops / seconds * 1e-9; }
   double gbytes_per_s() const { return bytes / seconds * 1e-9; }
   double intensity() const { return flops / bytes; }  // FLOPs per byte
@@ -114,6 +118,7 @@ std::string precision_of_variant(const std::string& variant);
 struct Roofline {
   Roofs roofs;
   std::vector<Placement> placements;
+  std::string counters;  // "perf_event", or why no point has measured bytes ("" when not asked)
   int flagged() const;  // points above their roof
 };
 Roofline roofline_from_sections(const Json& sections);
@@ -126,6 +131,9 @@ Table roofs_table(const Roofs& roofs);
 // The `count` placed kernels (not training layers) furthest below their bound, one sentence each
 // with the reason.
 std::vector<std::string> furthest_below(const Roofline& r, int count);
+// One sentence on the measured intensities: how they were counted, or why there are none ("" when
+// the sections had no GEMM sweep to count).
+std::string measured_intensity_note(const Roofline& r);
 // The training points in sentences: each model's whole step per batch (intensity, bound, % of
 // it), and the layers whose pass crosses the ridge as the batch grows.
 std::vector<std::string> training_summary(const Roofline& r);

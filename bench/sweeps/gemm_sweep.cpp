@@ -166,9 +166,14 @@ GemmSweep run_gemm_sweep(const GemmSweepOptions& o) {
         GemmRow& row = sweep.rows[pending[i].row];
         row.timing = timings[i];
         last_rate[{row.variant->name, t}] = row.gflops();
+        // The counters follow this thread only: one-thread CPU rows (OpenMP's workers and the
+        // libraries' pools would go uncounted).
+        if (t == 1 && row.variant->device == Device::cpu && row.timing->median < 0.5)
+          row.counted = Counters::instance().count([&, v = row.variant] { v->run(op, ctx); });
       }
     }
   }
+  sweep.counters = Counters::instance().available() ? "perf_event" : Counters::instance().reason();
   // Measure the ceiling again now that the machine is warm; keep the better of the two.
   for (PeakMeasurement& p : sweep.peaks) {
     if (o.progress) o.progress(fmt::format("peak again: {} on {} thread(s)", probes::loop_label(*p.loop), p.threads));
@@ -289,10 +294,12 @@ Json gemm_sweep_json(const GemmSweep& sweep) {
                             {"atol", r.vs_library->atol},       {"rtol", r.vs_library->rtol},
                             {"max_abs_diff", r.vs_library->max_abs_diff}};
       row["check"] = check_json(r.check);
+      if (r.counted) row["llc_misses"] = r.counted->llc_misses, row["measured_dram_bytes"] = 64 * r.counted->llc_misses;
     }
     rows.push_back(row);
   }
-  return Json{{"peaks", peaks}, {"gpu_peak_gflops", finite_or_null(sweep.gpu_peak_gflops)}, {"rows", rows}};
+  return Json{{"peaks", peaks}, {"gpu_peak_gflops", finite_or_null(sweep.gpu_peak_gflops)}, {"rows", rows},
+              {"counters", sweep.counters}};
 }
 
 }  // namespace flopslab::bench

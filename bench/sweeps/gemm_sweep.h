@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "harness/counters.h"
 #include "harness/machine/cpu_peak.h"
 #include "harness/check/gemm_check.h"
 #include "harness/format.h"
@@ -44,6 +45,9 @@ struct GemmRow {
   std::optional<Timing> timing;
   GemmCheck check;                           // against the float64 reference
   std::optional<ToleranceCheck> vs_library;  // GPU rows: against cuBLAS FP32's result
+  // One more call of a one-thread CPU row under perf_event (where the PMU is readable): its
+  // last-level-cache misses, the bytes it read from DRAM / 64 (the roofline's measured intensity).
+  std::optional<CounterValues> counted;
 
   double gflops() const;
   bool passed() const { return check.passed() && (!vs_library || vs_library->passed()); }
@@ -55,6 +59,7 @@ struct GemmSweep {
   std::vector<PeakMeasurement> peaks;  // FP32 FMA peak per thread count, widest ISA (the better
                                        // of a run before and one after the sweep)
   double gpu_peak_gflops = std::numeric_limits<double>::quiet_NaN();  // the GPU's measured FP32 peak
+  std::string counters;  // "perf_event", or why the rows have no counted call
 
   const GemmRow* find(std::string_view variant, gemm::Shape shape, int threads) const;
   // NaN when there is nothing to compare with. Peers and the naive rung are taken from the

@@ -48,6 +48,7 @@ class RooflineSection : public ReportSection {
       md += "\n";
     }
     md += "Every kernel:\n\n" + roofline::roofline_table(roofline_, 0, roofline::PointSet::kernels).markdown() + "\n";
+    if (const std::string note = roofline::measured_intensity_note(roofline_); !note.empty()) md += note + "\n\n";
     const std::vector<std::string> training = roofline::training_summary(roofline_);
     if (!training.empty()) {
       md += "### The training stack on the roofline\n\nEach layer of the MLP and the CNN in a training step at several "
