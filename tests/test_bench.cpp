@@ -22,6 +22,7 @@
 #include "bench/scaling/scale_model.h"
 #include "harness/simd_cap.h"
 #include "kernels/cpu/isa_targets.h"
+#include "kernels/cuda/probes/gpu_probes.h"
 #include "harness/table.h"
 #include "kernels/cpu/arm_cores.h"
 #include "kernels/cpu/cpu_features.h"
@@ -353,8 +354,21 @@ TEST_CASE("GPU tables and formulas (no GPU needed)") {
   CHECK(p.fp32_formula == "132 SMs x 128 FP32 lanes x 2 x 1.980 GHz = 66.9 TFLOP/s");
   CHECK(p.memory_gbytes_per_s == doctest::Approx(5120 / 8.0 * 2 * 2.619));
   CHECK(p.pcie_formula == "PCIe gen 5 x16: 3.94 GB/s per lane per direction x 16 = 63.0 GB/s");
+  // Tensor cores, dense bf16 with float32 sums: 4096 FLOPs per clock per SM on Hopper, 2048 on
+  // A100; TF32 half; GeForce and workstation Ampere/Ada differ, so they are not guessed.
+  CHECK(p.tensor_bf16_gflops == doctest::Approx(132 * 4096 * 1.98));
+  CHECK(p.tensor_tf32_gflops == doctest::Approx(132 * 2048 * 1.98));
+  CHECK(p.tensor_formula == "132 SMs x 4096 bf16 FLOPs per clock x 1.980 GHz = 1070.5 TFLOP/s (TF32 half of it)");
+  CHECK(bench::tensor_bf16_flops_per_sm_clock(8, 0) * 108 * 1.41 == doctest::Approx(311.9e3).epsilon(0.01));
+  CHECK(bench::tensor_bf16_flops_per_sm_clock(8, 9) == 0);
+  // The mma.sync chains' counts: a warp's m16n8k16 product is 2*16*8*16 FLOPs.
+  CHECK(probes::gpu::mma_flops(64, 10, true) == 2 * 10 * probes::gpu::kMmaChains * 4096.0);
+  CHECK(probes::gpu::mma_flops(64, 10, false) == 2 * 10 * probes::gpu::kMmaChains * 2048.0);
+  CHECK(probes::gpu::mma_thread_sum(1024, true) == probes::gpu::kMmaChains * 4 * 1024 * 16 / double(1 << 20));
   h100.cc_major = 6;
   CHECK(bench::gpu_peaks(h100).fp32_formula.find("unknown") == 0);
+  CHECK(bench::gpu_peaks(h100).tensor_bf16_gflops == 0);
+  CHECK(bench::gpu_peaks(h100).tensor_formula.find("unknown") == 0);
 }
 
 TEST_CASE("the GPU's host link is named for what it is: PCIe, NVLink-C2C or an integrated GPU") {

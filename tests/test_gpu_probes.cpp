@@ -32,6 +32,14 @@ TEST_CASE("each GPU probe runs and reports (quick)") {
   }
   const Json flops = bench::find_probe("gpu-flops")->run(session.context).json;
   CHECK(flops["gflops_best"].get<double>() > 100);
+  // The tensor cores' mma.sync chains: every thread's sum exact (both products of every pair,
+  // every K step), and faster than the FP32 FMAs.
+  if (bench::gpu_status().devices.front().cc_major >= 8)
+    for (const char* precision : {"bf16", "tf32"}) {
+      INFO(precision << ": " << flops["tensor"][precision].dump());
+      CHECK(flops["tensor"][precision]["checked"].get<bool>());
+      CHECK(flops["tensor"][precision]["gflops_best"].get<double>() > flops["gflops_best"].get<double>());
+    }
   const Json launch = bench::find_probe("gpu-launch")->run(session.context).json;
   CHECK(launch["launch_and_wait_us"].get<double>() > 0);
   // The unsynchronised timer is shorter than the synchronised one: it misses the kernel.

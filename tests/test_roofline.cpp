@@ -390,3 +390,33 @@ TEST_CASE("roofline: a counted call's DRAM bytes give the measured intensity bes
         "directory; common in virtual machines).");
   CHECK_FALSE(bench::roofline::roofline_json(none)["points"][0].contains("measured_intensity"));
 }
+
+TEST_CASE("roofline: the GPU's tensor roofs, from the clocks where known, else the checked mma.sync chains") {
+  Json sections;
+  Json& flops = sections["gpu"]["probes"]["gpu-flops"];
+  flops = {{"gflops_best", 60000.0},
+           {"tensor", {{"theoretical_bf16_gflops", 1e6}, {"theoretical_tf32_gflops", 5e5}, {"theoretical_formula", "H100"},
+                       {"bf16", {{"gflops_best", 6.2e5}, {"checked", true}}},
+                       {"tf32", {{"gflops_best", 3.1e5}, {"checked", true}}}}}};
+  auto roof = [](const Roofs& r, const std::string& precision) { return r.compute_for("cuda", precision, 1); };
+  Roofs r = bench::roofline::roofs_from_sections(sections);
+  REQUIRE(roof(r, "bf16") != nullptr);
+  CHECK(roof(r, "bf16")->value == 1e6);
+  CHECK(roof(r, "tf32")->value == 5e5);
+  CHECK(roof(r, "bf16")->source == "tensor cores from the clocks (H100); the mma.sync chain reached 620000 GFLOP/s");
+  CHECK(roof(r, "fp32")->value == 60000);
+  // An architecture outside the table: the chain's best, when its sums checked.
+  flops["tensor"]["theoretical_bf16_gflops"] = 0, flops["tensor"]["theoretical_tf32_gflops"] = 0;
+  flops["tensor"]["tf32"]["checked"] = false;
+  r = bench::roofline::roofs_from_sections(sections);
+  CHECK(roof(r, "bf16")->value == 6.2e5);
+  CHECK(roof(r, "tf32") == nullptr);
+  // A cuBLAS bf16 row is then placed under the bf16 roof (compute-bound at 4096^3).
+  const gemm::Shape s{4096, 4096, 4096};
+  const Point p{.name = "cublas-bf16 4096^3", .kind = "gemm", .precision = "bf16", .device = "cuda",
+                .flops = gemm::flop_count(s), .bytes = gemm::compulsory_bytes(s), .seconds = gemm::flop_count(s) / 3.1e14};
+  r.add({.name = "GPU memory", .compute = false, .device = "cuda", .value = 3000});
+  const Placement placed = bench::roofline::place(p, r);
+  CHECK(placed.not_placed.empty());
+  CHECK(placed.fraction == doctest::Approx(0.5));
+}

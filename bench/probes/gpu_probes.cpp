@@ -50,11 +50,47 @@ ProbeReport run_gpu_flops_probe(const ProbeContext& ctx) {
   Table table({{"kernel", Table::Align::left}, {"GFLOP/s (median)"}, {"best"}, {"theoretical"}, {"% of theoretical"}});
   table.add_row({"fma chains", format_rate(median), format_rate(best), format_rate(peaks.fp32_gflops),
                  peaks.fp32_gflops > 0 ? fmt::format("{:.1f}%", 100 * best / peaks.fp32_gflops) : "-"});
+
+  // The tensor cores: warp-wide mma.sync chains in bf16 and TF32 (float32 sums), each thread's
+  // sum checked against its exact value.
+  Json tensor{{"theoretical_bf16_gflops", peaks.tensor_bf16_gflops}, {"theoretical_tf32_gflops", peaks.tensor_tf32_gflops},
+              {"theoretical_formula", peaks.tensor_formula}};
+  const int mma_iterations = ctx.quick ? 512 : 2048;
+  for (const bool bf16 : {true, false}) {
+    const char* name = bf16 ? "bf16" : "tf32";
+    const double theoretical = bf16 ? peaks.tensor_bf16_gflops : peaks.tensor_tf32_gflops;
+    ctx.step(fmt::format("gpu-flops: {} mma.sync chains on every SM", name));
+    if (!kernels::launch_mma(out.as<float>(), threads, 1, bf16, d.cc_major, stream.get())) {
+      tensor[name] = {{"not_run", fmt::format("mma.sync with {} needs sm_80 or later; this GPU is sm_{}{}", name,
+                                              d.cc_major, d.cc_minor)}};
+      continue;
+    }
+    const Timing m = measure_gpu(
+        [&](void* s) { kernels::launch_mma(out.as<float>(), threads, mma_iterations, bf16, d.cc_major, s); },
+        stream.get(), ctx.timing);
+    stream.synchronize();
+    float first = 0;
+    out.download(&first, sizeof first);
+    const double want = kernels::mma_thread_sum(mma_iterations, bf16);
+    const double mma_flops = kernels::mma_flops(threads, mma_iterations, bf16);
+    const double mma_median = mma_flops / m.median * 1e-9, mma_best = mma_flops / m.min * 1e-9;
+    table.add_row({fmt::format("mma.sync {} chains", name), format_rate(mma_median), format_rate(mma_best),
+                   theoretical > 0 ? format_rate(theoretical) : "-",
+                   theoretical > 0 ? fmt::format("{:.1f}%", 100 * mma_best / theoretical) : "-"});
+    tensor[name] = {{"gflops_median", mma_median}, {"gflops_best", mma_best}, {"iterations", mma_iterations},
+                    {"thread_sum", first}, {"expected_thread_sum", want}, {"checked", double(first) == want}};
+  }
   report.table(std::move(table));
   report.say("The theoretical figure uses the maximum SM clock; under a long FMA load the GPU may run below it "
              "(power and thermal limits), which shows here as less than 100%.");
+  report.say(fmt::format("Tensor cores: {}. The mma.sync chains are warp-wide matrix products (16x8x16 in bf16, "
+                         "16x8x8 in TF32) with float32 sums; on Hopper the full rate needs wgmma (warp-group "
+                         "products from shared memory), which cuBLAS uses and these chains do not, so they show "
+                         "less than the theoretical figure there.",
+                         peaks.tensor_formula));
   report.json = Json{{"threads", threads}, {"iterations", iterations}, {"gflops_median", median}, {"gflops_best", best},
-                     {"theoretical_gflops", peaks.fp32_gflops}, {"theoretical_formula", peaks.fp32_formula}};
+                     {"theoretical_gflops", peaks.fp32_gflops}, {"theoretical_formula", peaks.fp32_formula},
+                     {"tensor", tensor}};
   return report;
 }
 

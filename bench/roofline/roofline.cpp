@@ -117,6 +117,23 @@ void add_gpu_roofs(const Json& gpu, Roofs& roofs) {
   if (const double b = number(member(probes, "gpu-bandwidth"), "d2d_gbytes_per_s"); b > 0)
     roofs.add({.name = "GPU memory", .compute = false, .device = "cuda", .threads = 1, .value = b,
                .source = "gpu-bandwidth probe, device-to-device copy"});
+  // Tensor cores: the figure from the clocks where flopslab's table knows the architecture (the
+  // probe's mma.sync chains stay below it on Hopper, whose full rate needs wgmma, as cuBLAS
+  // uses: a measured roof there would stand below cuBLAS); else the chains' best run.
+  const Json& tensor = member(member(probes, "gpu-flops"), "tensor");
+  for (const char* precision : {"bf16", "tf32"}) {
+    const Json& chain = member(tensor, precision);
+    const double theoretical = number(tensor, fmt::format("theoretical_{}_gflops", precision).c_str(), 0);
+    const double measured = chain.value("checked", false) ? number(chain, "gflops_best", 0) : 0;
+    const std::string name = fmt::format("GPU {} tensor", precision);
+    if (theoretical > 0)
+      roofs.add({.name = name, .precision = precision, .device = "cuda", .value = theoretical,
+                 .source = fmt::format("tensor cores from the clocks ({}); the mma.sync chain reached {:.0f} GFLOP/s",
+                                       text(tensor, "theoretical_formula"), measured)});
+    else if (measured > 0)
+      roofs.add({.name = name, .precision = precision, .device = "cuda", .value = measured,
+                 .source = "gpu-flops probe, mma.sync chains on every SM, best run (wgmma or tcgen05 may go faster)"});
+  }
 }
 
 conv::Shape conv_shape(const Json& l) {
@@ -298,7 +315,7 @@ Placement place(const Point& point, const Roofs& roofs) {
     p.not_placed = point.device == "cpu" ? fmt::format("no {} compute roof measured on {} thread{} here",
                                                        point.precision, threads, threads == 1 ? "" : "s")
                                          : fmt::format("no {} compute roof measured on the GPU here (the gpu-flops "
-                                                       "probe times FP32 FMAs only)",
+                                                       "probe of this report timed FP32 FMAs only)",
                                                        point.precision);
   } else if (p.memory == nullptr) {
     p.not_placed = point.device == "cpu"

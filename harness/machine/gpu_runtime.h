@@ -47,6 +47,9 @@ constexpr double kNvlinkC2cGbytesPerDirection = 450;
 // FP32 FMA lanes per SM by compute capability, or 0 when the table does not know the
 // architecture (the runtime does not report it).
 int fp32_lanes_per_sm(int cc_major, int cc_minor);
+// Dense bf16 tensor-core FLOPs per clock per SM with float32 accumulation; 0 where the table has
+// no figure (GeForce and workstation parts of one architecture differ, so only A100 and H100).
+int tensor_bf16_flops_per_sm_clock(int cc_major, int cc_minor);
 
 struct GpuPeaks {
   double fp32_gflops = 0;          // SMs x lanes x 2 x clock
@@ -55,6 +58,10 @@ struct GpuPeaks {
   std::string memory_formula;
   double pcie_gbytes_per_s = 0;    // per direction, for the current host link (PCIe or NVLink-C2C; 0 integrated)
   std::string pcie_formula;        // names the link: "PCIe gen 5 x16: ...", "NVLink-C2C: ...", "none: ..." 
+  // Dense tensor-core rates with float32 sums (0 where flopslab's table lacks the architecture):
+  // bf16, and TF32 at half of it.
+  double tensor_bf16_gflops = 0, tensor_tf32_gflops = 0;
+  std::string tensor_formula;
 };
 GpuPeaks gpu_peaks(const GpuDevice& device);
 

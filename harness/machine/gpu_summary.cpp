@@ -20,6 +20,16 @@ int fp32_lanes_per_sm(int major, int minor) {
   }
 }
 
+int tensor_bf16_flops_per_sm_clock(int major, int minor) {
+  // NVIDIA's datasheets: A100 312 TFLOP/s = 108 SMs x 1.41 GHz x 2048; H100 SXM 989 TFLOP/s =
+  // 132 SMs x 1.83 GHz x 4096 (dense, float32 sums).
+  switch (major * 10 + minor) {
+    case 80: return 2048;
+    case 90: return 4096;
+    default: return 0;
+  }
+}
+
 double pcie_gbytes_per_lane(int generation) {
   // Transfer rate x line-code efficiency / 8 bits, per direction.
   switch (generation) {
@@ -42,6 +52,15 @@ GpuPeaks gpu_peaks(const GpuDevice& d) {
                                  d.sm_clock_max_mhz * 1e-3, p.fp32_gflops * 1e-3);
   } else {
     p.fp32_formula = fmt::format("unknown: FP32 lanes per SM of sm_{}{} are not in flopslab's table", d.cc_major, d.cc_minor);
+  }
+  if (const int per_clock = tensor_bf16_flops_per_sm_clock(d.cc_major, d.cc_minor); per_clock > 0 && d.sm_clock_max_mhz > 0) {
+    p.tensor_bf16_gflops = double(d.sm_count) * per_clock * d.sm_clock_max_mhz * 1e-3;
+    p.tensor_tf32_gflops = p.tensor_bf16_gflops / 2;
+    p.tensor_formula = fmt::format("{} SMs x {} bf16 FLOPs per clock x {:.3f} GHz = {:.1f} TFLOP/s (TF32 half of it)",
+                                   d.sm_count, per_clock, d.sm_clock_max_mhz * 1e-3, p.tensor_bf16_gflops * 1e-3);
+  } else {
+    p.tensor_formula = fmt::format("unknown: dense tensor-core FLOPs per clock of sm_{}{} are not in flopslab's table",
+                                   d.cc_major, d.cc_minor);
   }
   if (d.memory_bus_bits > 0 && d.memory_clock_max_mhz > 0) {
     p.memory_gbytes_per_s = d.memory_bus_bits / 8.0 * 2 * d.memory_clock_max_mhz * 1e-3;
@@ -116,8 +135,8 @@ std::string gpu_summary(const GpuStatus& s) {
                                           d.pcie_gen_max, d.pcie_width_max, d.link_source)
                             : fmt::format("\nGPU link     unknown ({})", d.link_source);
     const GpuPeaks p = gpu_peaks(d);
-    out += fmt::format("\nGPU FP32     {}\nGPU memory   {}\nGPU bus      {}", p.fp32_formula,
-                       p.memory_formula.empty() ? "unknown" : p.memory_formula, p.pcie_formula);
+    out += fmt::format("\nGPU FP32     {}\nGPU tensor   {}\nGPU memory   {}\nGPU bus      {}", p.fp32_formula,
+                       p.tensor_formula, p.memory_formula.empty() ? "unknown" : p.memory_formula, p.pcie_formula);
   }
   return out;
 }
@@ -141,7 +160,9 @@ Json gpu_json(const GpuStatus& s) {
                                       {"host_native_atomics", d.host_native_atomics}}},
                        {"peaks", {{"fp32_gflops", p.fp32_gflops}, {"fp32_formula", p.fp32_formula},
                                   {"memory_gbytes_per_s", p.memory_gbytes_per_s}, {"memory_formula", p.memory_formula},
-                                  {"pcie_gbytes_per_s", p.pcie_gbytes_per_s}, {"pcie_formula", p.pcie_formula}}}});
+                                  {"pcie_gbytes_per_s", p.pcie_gbytes_per_s}, {"pcie_formula", p.pcie_formula},
+                                  {"tensor_bf16_gflops", p.tensor_bf16_gflops}, {"tensor_tf32_gflops", p.tensor_tf32_gflops},
+                                  {"tensor_formula", p.tensor_formula}}}});
   }
   return Json{{"built_with_cuda", s.built}, {"usable", s.usable}, {"reason", s.reason},
               {"runtime", s.runtime}, {"devices", devices}};

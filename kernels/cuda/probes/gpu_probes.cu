@@ -32,6 +32,37 @@ __global__ void fma_kernel(float* out, std::int64_t threads, int iterations) {
   out[t] = sum;
 }
 
+// mma.sync chains (see launch_mma). A and B hold 2^-10 in every element: bf16 0x3A80 twice
+// per register, TF32 the float32 bits 0x3A800000.
+template <bool kBf16>
+__global__ void mma_kernel(float* out, std::int64_t threads, int iterations) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const std::int64_t t = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::uint32_t v = kBf16 ? 0x3A803A80u : 0x3A800000u;
+  float acc[kMmaChains][4] = {};
+  for (int it = 0; it < iterations; ++it)
+#pragma unroll
+    for (int c = 0; c < kMmaChains; ++c) {
+      if constexpr (kBf16)
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(acc[c][0]), "+f"(acc[c][1]), "+f"(acc[c][2]), "+f"(acc[c][3])
+            : "r"(v), "r"(v), "r"(v), "r"(v), "r"(v), "r"(v));
+      else
+        asm volatile(
+            "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(acc[c][0]), "+f"(acc[c][1]), "+f"(acc[c][2]), "+f"(acc[c][3])
+            : "r"(v), "r"(v), "r"(v), "r"(v), "r"(v), "r"(v));
+    }
+  float sum = 0;
+#pragma unroll
+  for (int c = 0; c < kMmaChains; ++c) sum += acc[c][0] + acc[c][1] + acc[c][2] + acc[c][3];
+  if (t < threads) out[t] = sum;
+#else
+  (void)out, (void)threads, (void)iterations;
+#endif
+}
+
 template <class V>
 __global__ void copy_kernel(const V* __restrict__ in, V* __restrict__ out, std::int64_t n) {
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
@@ -153,6 +184,19 @@ void launch_fma(float* out, std::int64_t threads, int iterations, void* stream) 
   const int tpb = int(std::min<std::int64_t>(threads, 256));
   fma_kernel<<<cover(threads, tpb), tpb, 0, as_stream(stream)>>>(out, threads, iterations);
   FLOPSLAB_CUDA_CHECK_LAUNCH();
+}
+
+bool launch_mma(float* out, std::int64_t threads, int iterations, bool bf16, int cc_major, void* stream) {
+  if (cc_major < 8) return false;
+  // Whole warps only: mma.sync needs all 32 lanes of a warp.
+  const std::int64_t warps = std::max<std::int64_t>(1, threads / 32);
+  const unsigned blocks = cover(warps * 32, 256);
+  if (bf16)
+    mma_kernel<true><<<blocks, 256, 0, as_stream(stream)>>>(out, warps * 32, iterations);
+  else
+    mma_kernel<false><<<blocks, 256, 0, as_stream(stream)>>>(out, warps * 32, iterations);
+  FLOPSLAB_CUDA_CHECK_LAUNCH();
+  return true;
 }
 
 void launch_copy(const float* in, float* out, std::int64_t n, int vector_width, int blocks, int tpb, void* stream) {

@@ -13,6 +13,21 @@ constexpr int kFmaChains = 8;  // independent FMA chains per thread
 // independent FMAs and write one float to out[thread]. FLOPs = threads x iterations x 16.
 void launch_fma(float* out, std::int64_t threads, int iterations, void* stream);
 
+// Tensor cores: every warp runs `iterations` rounds of kMmaChains independent warp-wide
+// mma.sync products, bf16 (m16n8k16) or TF32 (m16n8k8), float32 sums, every operand 2^-10, and
+// each thread writes the sum of its accumulators to out[thread]. Needs sm_80 or later (false:
+// nothing launched). FLOPs = threads / 32 x iterations x kMmaChains x 2 x 16 x 8 x K.
+constexpr int kMmaChains = 4;
+bool launch_mma(float* out, std::int64_t threads, int iterations, bool bf16, int cc_major, void* stream);
+inline double mma_flops(std::int64_t threads, int iterations, bool bf16) {
+  return double(threads / 32) * iterations * kMmaChains * 2.0 * 16 * 8 * (bf16 ? 16 : 8);
+}
+// What each thread's sum must be: its 4 accumulators per chain each gain K products of 2^-20
+// per round, exactly.
+inline double mma_thread_sum(int iterations, bool bf16) {
+  return double(kMmaChains) * 4 * iterations * (bf16 ? 16 : 8) / double(1 << 20);
+}
+
 // out[i] = in[i] (copy) or a[i] = b[i] + s*c[i] (triad) over n floats, moved as 1, 2 or 4
 // floats per access, by a grid-stride loop on `blocks` x `threads_per_block` threads
 // (blocks = 0: enough blocks to cover n once).
