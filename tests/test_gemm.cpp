@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <string>
@@ -159,6 +161,49 @@ TEST_CASE("the BLIS model's blocks for Zen 5 (AVX-512) and Zen 3 (AVX2) caches")
   CHECK(here.kc <= kMaxKc);
   CHECK(here.mc % micro_kernel(best_simd_path()).mr == 0);
   CHECK(here.nc % micro_kernel(best_simd_path()).nr == 0);
+}
+
+TEST_CASE("an L3 no CPU has (a VM seeing its host's chip) gives way to the measured last level") {
+  using namespace gemm::packed;
+  // The Sapphire Rapids-class VM of issue 33: 48 KiB 12-way L1d, 2 MiB 16-way L2, and an "L3"
+  // of 480 MiB (16 ways) shared by its 2 vCPUs, as sysfs shows it.
+  const std::filesystem::path root = std::filesystem::temp_directory_path() / "flopslab-vm-l3";
+  std::filesystem::remove_all(root);
+  auto cache = [&](int index, const char* type, int level, const char* size, int ways, int sets, const char* shared) {
+    const std::filesystem::path dir = root / "cpu0" / "cache" / ("index" + std::to_string(index));
+    std::filesystem::create_directories(dir);
+    auto put = [&](const char* name, const std::string& value) { std::ofstream(dir / name) << value << "\n"; };
+    put("type", type), put("level", std::to_string(level)), put("size", size);
+    put("coherency_line_size", "64"), put("ways_of_associativity", std::to_string(ways));
+    put("number_of_sets", std::to_string(sets)), put("shared_cpu_list", shared);
+  };
+  cache(0, "Data", 1, "48K", 12, 64, "0");
+  cache(1, "Instruction", 1, "32K", 8, 64, "0");
+  cache(2, "Unified", 2, "2048K", 16, 2048, "0");
+  cache(3, "Unified", 3, "491520K", 16, 491520, "0-1");
+  const CacheGeometries vm = read_cache_geometries(root.string());
+  std::filesystem::remove_all(root);
+  CHECK(vm.level[2].bytes == std::int64_t(480) << 20);
+  CHECK(vm.l3_shared_by == 2);
+  CHECK(last_level_implausible(vm));  // 240 MiB per CPU
+  const ModelledBlocking reported = analytical_blocking(12, 32, 4, vm);
+  CHECK(reported.blocking.nc == 215040);  // the "B panel in 14 of 16 ways of the 480 MiB L3" of the issue
+  // The latency probe found the last level ending near 13.5 MiB: the panel is sized for that.
+  const CacheGeometries measured = with_measured_last_level(vm, std::int64_t(27) << 19, "measured: test");
+  CHECK_FALSE(last_level_implausible(measured));
+  CHECK(measured.level[2].ways == 16);
+  CHECK(measured.level[2].bytes == 16 * 13824 * 64);  // 13.5 MiB: 13824 sets of 16 ways
+  const ModelledBlocking fixed = analytical_blocking(12, 32, 4, measured);
+  // The A block (888 x 512 floats, 1.7 MiB) now takes 3 ways, the B panel the other 12 but one.
+  CHECK(fixed.b_ways_l3 == 12);
+  CHECK(fixed.blocking.nc == 5184);  // 12 ways x 13824 sets x 64 B / 2048 B per column
+  CHECK(describe_blocking(fixed, measured).find("of the 13 MiB L3 (measured: test)") != std::string::npos);
+  // A measured level no larger than the L2 is no last level: nothing changes.
+  CHECK(with_measured_last_level(vm, 1 << 20, "x").level[2].bytes == vm.level[2].bytes);
+  // A plausible L3 (32 MiB for 16 CPUs) stands.
+  CacheGeometries zen{.level = {{32 << 10, 64, 8, 64}, {1 << 20, 64, 16, 1024}, {32 << 20, 64, 16, 32768}},
+                      .l3_shared_by = 16};
+  CHECK_FALSE(last_level_implausible(zen));
 }
 
 TEST_CASE("thread_grid splits C to minimise what each thread reads") {

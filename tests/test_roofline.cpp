@@ -219,7 +219,9 @@ TEST_CASE("roofline: roofs and points from report JSON, the JSON written, the fl
 // oneDNN's 7x7 convolution in the AMD report ran at 567 "GFLOP/s" against a 513 GFLOP/s FMA
 // peak: it skips the padding's taps. Counted without them it is at 97% of the roof.
 TEST_CASE("roofline: every point of the stored reports (Intel Xeon and AMD EPYC, 2 vCPUs) is at or under its roof") {
-  for (const char* report_dir : {"intel-xeon-2c-2026-12-03", "amd-epyc-2c-2026-12-01"}) {
+  // 2026-12-06 has the training layers at four batch sizes, the bf16 roof, and a latency curve
+  // with a "DRAM, beyond TLB reach" plateau (memory, not a cache level).
+  for (const char* report_dir : {"intel-xeon-2c-2026-12-03", "amd-epyc-2c-2026-12-01", "amd-epyc-2c-2026-12-06"}) {
     const std::string path = std::string(build_info().source_dir) + "/reports/" + report_dir + "/report.json";
     std::ifstream in(path);
     REQUIRE_MESSAGE(in.good(), "cannot read " << path);
@@ -419,4 +421,52 @@ TEST_CASE("roofline: the GPU's tensor roofs, from the clocks where known, else t
   const Placement placed = bench::roofline::place(p, r);
   CHECK(placed.not_placed.empty());
   CHECK(placed.fraction == doctest::Approx(0.5));
+}
+
+TEST_CASE("roofline: the GPU's memory roofs, HBM from its best copy or triad and the L2 below its size") {
+  // The H100 report's gpu-bandwidth probe: the 4-float triad beats the driver's copy, and the L2
+  // (50 MiB, read over half of it) runs at 21 TB/s.
+  Json sections;
+  sections["gpu"]["probes"]["gpu-bandwidth"] = {
+      {"d2d_gbytes_per_s", 2982.0},
+      {"points", Json::array({Json{{"test", "copy, 4 floats per access"}, {"working_set", 2147483648.0}, {"gbytes_per_s", 2988.0}},
+                              Json{{"test", "triad, 4 floats per access"}, {"working_set", 3221225472.0}, {"gbytes_per_s", 3046.0}},
+                              Json{{"test", "read from L2 (half its size, 20 passes)"}, {"working_set", 26214400.0},
+                                   {"gbytes_per_s", 21278.0}},
+                              Json{{"test", "read from shared memory (16 KiB per block)"}, {"working_set", 16384.0},
+                                   {"gbytes_per_s", 63202.0}}})}};
+  const Roofs r = bench::roofline::roofs_from_sections(sections);
+  const Roof* hbm = r.memory_for("cuda", 1e9, 1);
+  REQUIRE(hbm != nullptr);
+  CHECK(hbm->name == "GPU memory");
+  CHECK(hbm->value == 3046);
+  CHECK(hbm->source == "gpu-bandwidth probe, best over arrays beyond the L2 (triad, 4 floats per access)");
+  const Roof* l2 = r.memory_for("cuda", 30e6, 1);
+  REQUIRE(l2 != nullptr);
+  CHECK(l2->name == "GPU L2");
+  CHECK(l2->value == 21278);
+  CHECK(r.memory_for("cuda", 60e6, 1)->name == "GPU memory");  // past the 50 MiB L2
+}
+
+TEST_CASE("roofline: the stored 2026-12-06 report's roofs stop at the caches, and its training points are placed") {
+  const std::string path = std::string(build_info().source_dir) + "/reports/amd-epyc-2c-2026-12-06/report.json";
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.good(), "cannot read " << path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const Json report = Json::parse(text.str());
+  const bench::roofline::Roofline r = bench::roofline::roofline_from_sections(report["sections"]);
+  // The latency curve's "DRAM, beyond TLB reach" plateau is no cache level: DRAM is the last roof.
+  for (const Roof& roof : r.roofs.all()) CHECK(roof.name.find("TLB") == std::string::npos);
+  REQUIRE(r.roofs.memory_for("cpu", 1e9, 2) != nullptr);
+  CHECK(r.roofs.memory_for("cpu", 1e9, 2)->name == "DRAM");
+  REQUIRE(r.roofs.compute_for("cpu", "bf16", 1) != nullptr);
+  int layers = 0, steps = 0;
+  for (const Placement& p : r.placements) {
+    layers += p.point.kind == "layer" && p.not_placed.empty();
+    steps += p.point.kind == "step" && p.not_placed.empty();
+  }
+  CHECK(steps == 8);  // two models at four batch sizes
+  CHECK(layers >= 100);
+  CHECK(bench::roofline::training_summary(r).size() >= 2);
 }

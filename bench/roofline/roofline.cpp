@@ -43,7 +43,8 @@ std::vector<std::pair<std::string, double>> level_extents(const Json& cpu) {
   for (const Json& l : list(member(cpu, "latency"), "levels")) {
     const std::string name = text(l, "level");
     const double last = number(l, "last_bytes");
-    if (name.empty() || name == "DRAM" || !(last > 0)) continue;
+    // "DRAM" and "DRAM, beyond TLB reach" (page walks on every load) are memory, not caches.
+    if (name.empty() || name.rfind("DRAM", 0) == 0 || !(last > 0)) continue;
     levels.emplace_back(name, last);
   }
   if (levels.empty())
@@ -114,9 +115,26 @@ void add_gpu_roofs(const Json& gpu, Roofs& roofs) {
   if (const double g = number(member(probes, "gpu-flops"), "gflops_best"); g > 0)
     roofs.add({.name = "GPU FP32", .compute = true, .precision = "fp32", .device = "cuda", .threads = 1, .value = g,
                .source = "gpu-flops probe, FMA chains on every SM, best run"});
-  if (const double b = number(member(probes, "gpu-bandwidth"), "d2d_gbytes_per_s"); b > 0)
-    roofs.add({.name = "GPU memory", .compute = false, .device = "cuda", .threads = 1, .value = b,
-               .source = "gpu-bandwidth probe, device-to-device copy"});
+  // Memory: HBM (GDDR), the best of the probe's copies and triads over arrays far beyond the L2
+  // and the driver's device-to-device copy; and the L2, read over half its size.
+  const Json& bandwidth = member(probes, "gpu-bandwidth");
+  double hbm = number(bandwidth, "d2d_gbytes_per_s", 0), l2 = 0, l2_bytes = 0;
+  std::string hbm_test = "device-to-device copy";
+  for (const Json& p : list(bandwidth, "points")) {
+    const std::string test = text(p, "test");
+    const double g = number(p, "gbytes_per_s", 0);
+    if (test.rfind("read from L2", 0) == 0) {
+      l2 = g, l2_bytes = 2 * number(p, "working_set", 0);
+    } else if ((test.rfind("copy", 0) == 0 || test.rfind("triad", 0) == 0) && g > hbm) {
+      hbm = g, hbm_test = test;
+    }
+  }
+  if (l2 > 0 && l2_bytes > 0)
+    roofs.add({.name = "GPU L2", .compute = false, .device = "cuda", .threads = 1, .value = l2, .capacity_bytes = l2_bytes,
+               .shared = true, .source = "gpu-bandwidth probe, reads over half the L2"});
+  if (hbm > 0)
+    roofs.add({.name = "GPU memory", .compute = false, .device = "cuda", .threads = 1, .value = hbm, .shared = true,
+               .source = "gpu-bandwidth probe, best over arrays beyond the L2 (" + hbm_test + ")"});
   // Tensor cores: the figure from the clocks where flopslab's table knows the architecture (the
   // probe's mma.sync chains stay below it on Hopper, whose full rate needs wgmma, as cuBLAS
   // uses: a measured roof there would stand below cuBLAS); else the chains' best run.
@@ -178,7 +196,8 @@ bool winograd(const std::string& variant, const std::string& ran) {
   return false;
 }
 
-void add_conv_points(const Json& conv, std::vector<Point>& out) {
+// `device`: of the section (the report's "conv" or "gpu_conv"), for rows that do not say.
+void add_conv_points(const Json& conv, const std::string& device, std::vector<Point>& out) {
   const Json& layers = list(conv, "layers");
   for (const Json& r : list(conv, "rows")) {
     const double seconds = number(r, "median_s");
@@ -192,20 +211,22 @@ void add_conv_points(const Json& conv, std::vector<Point>& out) {
                    .order = int(number(r, "step", 0)),
                    .kind = "conv",
                    .precision = precision_of_variant(variant),
-                   .device = text(r, "device").empty() ? "cpu" : text(r, "device"),
+                   .device = text(r, "device").empty() ? device : text(r, "device"),
                    .threads = int(number(r, "threads", 1)),
                    .flops = conv::useful_flop_count(shape),
                    .bytes = conv::compulsory_bytes(shape),
                    .seconds = seconds,
-                   .effective_rate = winograd(variant, ran)});
+                   .effective_rate = winograd(variant, ran),
+                   .measured_bytes = number(r, "measured_dram_bytes", 0)});
   }
   for (const Json& s : list(conv, "channel_shuffle")) {
     const double seconds = number(member(s, "shuffle"), "median_s");
     if (!(seconds > 0) || !(number(s, "bytes") > 0)) continue;
     out.push_back({.name = fmt::format("channel shuffle {}x{}x{}, {} groups", number(s, "n"), number(s, "c"),
                                        number(s, "plane"), number(s, "groups")),
-                   .family = "cpu shuffle",
+                   .family = device + " shuffle",
                    .kind = "shuffle",
+                   .device = device,
                    .threads = int(number(s, "threads", 1)),
                    .flops = 0,
                    .bytes = number(s, "bytes"),
@@ -363,8 +384,9 @@ Roofs roofs_from_sections(const Json& sections) {
 std::vector<Point> points_from_sections(const Json& sections) {
   std::vector<Point> points;
   add_gemm_points(list(member(sections, "gemm"), "rows"), points);
-  add_conv_points(member(sections, "conv"), points);
+  add_conv_points(member(sections, "conv"), "cpu", points);
   add_gemm_points(list(member(sections, "gpu_gemm"), "rows"), points);
+  add_conv_points(member(sections, "gpu_conv"), "cuda", points);
   add_training_points(list(member(sections, "training"), "layer_profiles"), points);
   return points;
 }
@@ -377,6 +399,7 @@ Roofline roofline_from_sections(const Json& sections) {
   Roofline r{.roofs = roofs_from_sections(sections)};
   for (const Point& p : points_from_sections(sections)) r.placements.push_back(place(p, r.roofs));
   r.counters = text(member(sections, "gemm"), "counters");
+  if (r.counters.empty()) r.counters = text(member(sections, "conv"), "counters");
   return r;
 }
 
@@ -498,7 +521,7 @@ std::vector<std::string> furthest_below(const Roofline& r, int count) {
 std::string measured_intensity_note(const Roofline& r) {
   if (std::any_of(r.placements.begin(), r.placements.end(), [](const Placement& p) { return p.point.measured_bytes > 0; }))
     return "Measured FLOP/byte: the FLOPs over the bytes one call read from DRAM, counted by perf_event (last-level-cache "
-           "misses x 64 bytes; one-thread CPU GEMM rows). It lies right of the model's where the operands stayed in "
+           "misses x 64 bytes; one-thread CPU GEMM and convolution rows). It lies right of the model's where the operands stayed in "
            "cache from the call before, left where the kernel reads them from DRAM more than once.";
   if (!r.counters.empty() && r.counters != "perf_event")
     return "No measured FLOP/byte beside the model's: " + r.counters + ".";

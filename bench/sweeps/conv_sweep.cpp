@@ -149,9 +149,12 @@ ConvSweep run_conv_sweep(const ConvSweepOptions& o) {
           ConvRow& row = sweep.rows[measured[i]];
           row.timing = timings[i];
           last_rate[{row.variant->name, pass, t}] = conv::flop_count(shape) / row.timing->median;
+          if (t == 1 && row.variant->device == Device::cpu && row.timing->median < 0.5)
+            row.counted = Counters::instance().count(works[i].run);  // this thread's counters only
         }
       }
   }
+  sweep.counters = Counters::instance().available() ? "perf_event" : Counters::instance().reason();
   return sweep;
 }
 
@@ -238,10 +241,11 @@ Json conv_sweep_json(const ConvSweep& sweep) {
       const double peer = sweep.best_peer_seconds(r);
       row["speed_vs_best_peer"] = std::isfinite(peer) ? Json(peer / r.seconds()) : Json(nullptr);
       row["check"] = check_json(r.check);
+      if (r.counted) row["llc_misses"] = r.counted->llc_misses, row["measured_dram_bytes"] = 64 * r.counted->llc_misses;
     }
     rows.push_back(row);
   }
-  return {{"layers", layers}, {"rows", rows}};
+  return {{"layers", layers}, {"rows", rows}, {"counters", sweep.counters}};
 }
 
 bool is_channel_shuffle(const std::vector<float>& x, const std::vector<float>& y, std::int64_t n, std::int64_t c,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "harness/check/gemm_check.h"
+#include "harness/counters.h"
 #include "harness/json.h"
 #include "harness/table.h"
 #include "harness/timing.h"
@@ -43,6 +44,9 @@ struct ConvRow {
   std::string skipped;
   std::optional<Timing> timing;
   GemmCheck check;
+  // One more call of a one-thread CPU row under perf_event, where the PMU is readable (as
+  // GemmRow::counted): the roofline's measured intensity.
+  std::optional<CounterValues> counted;
 
   double seconds() const { return timing ? timing->median : 0; }
 };
@@ -50,6 +54,7 @@ struct ConvRow {
 struct ConvSweep {
   std::vector<ConvLayer> layers;
   std::vector<ConvRow> rows;
+  std::string counters;  // "perf_event", or why no row has a counted call
 
   double gflops(const ConvRow& row) const;
   // The fastest peer's median time for the row's layer, pass, threads and device; NaN if none.

@@ -9,8 +9,10 @@
 
 #include <fmt/format.h>
 
+#include "bench/probes/last_level.h"
 #include "harness/files.h"
 #include "harness/format.h"
+#include "kernels/cpu/gemm/packed.h"
 
 namespace flopslab::bench {
 namespace {
@@ -101,6 +103,9 @@ std::string gemm_sweep_problem(const GemmSweepOptions& o) {
 GemmSweep run_gemm_sweep(const GemmSweepOptions& o) {
   GemmSweep sweep;
   sweep.variants = o.variants;
+  if (o.progress && gemm::packed::last_level_implausible(gemm::packed::cache_geometries()))
+    o.progress("gemm: measuring the last cache level (the OS reports one no CPU has)");
+  sweep.cache_note = size_gemm_blocks_from_measured_caches();
   const probes::FmaLoop& peak_loop = probes::widest_fma_loop(probes::Precision::fp32);
   if (peak_loop.supported())
     for (int t : o.threads) {
@@ -215,6 +220,7 @@ Table gemm_sweep_table(const GemmSweep& sweep) {
 std::vector<std::string> gemm_sweep_headlines(const GemmSweep& sweep) {
   std::vector<std::string> lines;
   if (sweep.rows.empty()) return lines;
+  if (!sweep.cache_note.empty()) lines.push_back(sweep.cache_note);
   gemm::Shape largest = sweep.rows.front().shape;
   std::vector<int> threads;
   for (const GemmRow& r : sweep.rows) {
@@ -299,7 +305,7 @@ Json gemm_sweep_json(const GemmSweep& sweep) {
     rows.push_back(row);
   }
   return Json{{"peaks", peaks}, {"gpu_peak_gflops", finite_or_null(sweep.gpu_peak_gflops)}, {"rows", rows},
-              {"counters", sweep.counters}};
+              {"counters", sweep.counters}, {"last_level", sweep.cache_note}};
 }
 
 }  // namespace flopslab::bench

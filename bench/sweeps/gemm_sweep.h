@@ -60,6 +60,7 @@ struct GemmSweep {
                                        // of a run before and one after the sweep)
   double gpu_peak_gflops = std::numeric_limits<double>::quiet_NaN();  // the GPU's measured FP32 peak
   std::string counters;  // "perf_event", or why the rows have no counted call
+  std::string cache_note;  // where the blocks use a measured last level instead of the OS's (empty: they do not)
 
   const GemmRow* find(std::string_view variant, gemm::Shape shape, int threads) const;
   // NaN when there is nothing to compare with. Peers and the naive rung are taken from the

@@ -198,10 +198,8 @@ struct Bf16PairPanels {
 };
 
 // The model's blocks for 2 bytes per k: a slot holds two k, so kc doubles for the same bytes.
-const ModelledBlocking& bf16_blocking() {
-  static const ModelledBlocking blocks = analytical_blocking(kMr, kNr, 2, cache_geometries());
-  return blocks;
-}
+// Modelled at each call (a few divisions): the last level may be replaced by a measured one.
+ModelledBlocking bf16_blocking() { return analytical_blocking(kMr, kNr, 2, cache_geometries()); }
 
 void bf16_gemm(const Operands& op, const RunContext& ctx) {
   const MicroKernel& uk = micro_kernel(best_simd_path());

@@ -93,6 +93,27 @@ std::int64_t read_number(const std::string& path) {
   return (in >> value) ? value : 0;
 }
 
+// CPUs in a sysfs list such as "0-1" or "0,2,4-7"; 0 when missing or unreadable.
+std::int64_t count_cpu_list(const std::string& path) {
+  std::ifstream in(path);
+  std::string list;
+  if (!(in >> list)) return 0;
+  std::int64_t count = 0;
+  std::size_t at = 0;
+  while (at < list.size()) {
+    const std::size_t comma = std::min(list.find(',', at), list.size());
+    const std::string range = list.substr(at, comma - at);
+    const std::size_t dash = range.find('-');
+    try {
+      count += dash == std::string::npos ? 1 : std::stoll(range.substr(dash + 1)) - std::stoll(range.substr(0, dash)) + 1;
+    } catch (...) {
+      return 0;
+    }
+    at = comma + 1;
+  }
+  return count;
+}
+
 }  // namespace
 
 std::string fastest_cpu_dir(const std::string& cpu_root) {
@@ -125,8 +146,10 @@ CacheGeometries read_cache_geometries(const std::string& cpu_root) {
                     .ways = read_cache_attribute(dir, "ways_of_associativity"),
                     .sets = read_cache_attribute(dir, "number_of_sets")};
     if (g.line > 0 && g.ways > 0 && g.sets == 0) g.sets = g.bytes / (g.line * g.ways);
-    if (g.bytes > 0 && g.line > 0 && g.ways > 0 && g.sets > 0 && g.ways * g.sets * g.line == g.bytes)
+    if (g.bytes > 0 && g.line > 0 && g.ways > 0 && g.sets > 0 && g.ways * g.sets * g.line == g.bytes) {
       found.level[level - 1] = g;
+      if (level == 3) found.l3_shared_by = count_cpu_list(dir + "/shared_cpu_list");
+    }
   }
   read_dtlb_entries(found);
   // Where the OS does not say (some VMs and containers), a common shape stands in, and the
@@ -144,9 +167,32 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; 
 
 }  // namespace
 
-const CacheGeometries& cache_geometries() {
-  static const CacheGeometries caches = read_cache_geometries("/sys/devices/system/cpu");
+namespace {
+CacheGeometries& this_machine() {
+  static CacheGeometries caches = read_cache_geometries("/sys/devices/system/cpu");
   return caches;
+}
+}  // namespace
+
+const CacheGeometries& cache_geometries() { return this_machine(); }
+
+bool last_level_implausible(const CacheGeometries& caches) {
+  const CacheGeometry& l3 = caches.level[2];
+  return !caches.assumed && caches.l3_source.empty() && caches.l3_shared_by > 0 &&
+         l3.bytes / caches.l3_shared_by > kMostLastLevelPerCpu;
+}
+
+CacheGeometries with_measured_last_level(CacheGeometries caches, std::int64_t bytes, const std::string& source) {
+  CacheGeometry& l3 = caches.level[2];
+  if (bytes <= caches.level[1].bytes || l3.ways <= 0 || l3.line <= 0) return caches;
+  l3.sets = std::max<std::int64_t>(1, bytes / (l3.ways * l3.line));
+  l3.bytes = l3.ways * l3.sets * l3.line;
+  caches.l3_source = source;
+  return caches;
+}
+
+void use_measured_last_level(std::int64_t bytes, const std::string& source) {
+  this_machine() = with_measured_last_level(this_machine(), bytes, source);
 }
 
 ModelledBlocking analytical_blocking(int mr, int nr, int bytes_per_k, const CacheGeometries& caches) {
@@ -186,7 +232,7 @@ std::string describe_blocking(const ModelledBlocking& m, const CacheGeometries& 
                   std::to_string(l1.ways) + " ways of the " + kib(l1.bytes) + " L1, A block in " +
                   std::to_string(m.a_ways_l2) + " of " + std::to_string(l2.ways) + " of the " + kib(l2.bytes) +
                   " L2, B panel in " + std::to_string(m.b_ways_l3) + " of " + std::to_string(l3.ways) + " of the " +
-                  kib(l3.bytes) + " L3; kc " + std::to_string(kMaxKc) + ", not the L1 model's " +
+                  kib(l3.bytes) + " L3" + (caches.l3_source.empty() ? "" : " (" + caches.l3_source + ")") + "; kc " + std::to_string(kMaxKc) + ", not the L1 model's " +
                   std::to_string(m.kc_l1) + ", for C's sake; mc at most " + std::to_string(m.blocking.c_pages) + " page-apart rows of C, half the " +
                   std::to_string(caches.dtlb_entries) + "-entry L1 DTLB" + (caches.dtlb_assumed ? " (assumed)" : "");
   if (caches.assumed) s += "; the OS gave no cache geometry, a common one was assumed";

@@ -62,9 +62,28 @@ struct CacheGeometries {
   bool assumed = false;    // the OS did not say; common values stand in
   std::int64_t dtlb_entries = 64;  // L1 data TLB entries for 4 KiB pages (CPUID; 64 if it does not say)
   bool dtlb_assumed = true;
+  std::int64_t l3_shared_by = 0;  // CPUs sharing the L3 (sysfs shared_cpu_list; 0: not said)
+  // Where the L3 figure comes from: empty for the OS's own, else the measurement that replaced
+  // an implausible one (with_measured_last_level).
+  std::string l3_source;
 };
-// Read from sysfs once: the caches of the fastest kind of core (see fastest_cpu_dir).
+// Read from sysfs once: the caches of the fastest kind of core (see fastest_cpu_dir), with the
+// last level replaced where use_measured_last_level was called.
 const CacheGeometries& cache_geometries();
+
+// More last-level cache per CPU than any CPU has (16 MiB; the most is about 12 on x86 with 3D
+// V-Cache): a virtual machine that sees its host's whole chip, as a 2-vCPU VM reporting a
+// 480 MiB L3 does. Blocks sized for it would not fit.
+constexpr std::int64_t kMostLastLevelPerCpu = std::int64_t(16) << 20;
+bool last_level_implausible(const CacheGeometries& caches);
+// `caches` with the L3 of `bytes` (keeping its line and ways; sets rounded down), said to come
+// from `source` ("the latency probe's last cache boundary"). Unchanged when bytes is not above
+// the L2.
+CacheGeometries with_measured_last_level(CacheGeometries caches, std::int64_t bytes, const std::string& source);
+// Makes cache_geometries() answer with_measured_last_level(...) from now on. Call it before any
+// GEMM runs (bench/sweeps/gemm_sweep.h: size_blocks_from_measured_caches); the blocks are
+// modelled at each call, so GEMMs after it use the measured level.
+void use_measured_last_level(std::int64_t bytes, const std::string& source);
 // The CPU whose caches the blocks are sized for, under cpu_root (/sys/devices/system/cpu): the
 // largest cpu_capacity, then the highest cpuinfo_max_freq, then the lowest number. On
 // big.LITTLE, CPU 0 is often a little core with a quarter of the big core's L2.
