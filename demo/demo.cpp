@@ -93,6 +93,7 @@ Contestant trainer(const std::string& name, nn::DeviceTag device, int threads) {
   // Counted once on the CPU (a profiled GPU step would synchronise after every layer).
   const StepCost cost = training_step_cost("cnn", 64);
   c.flops_per_call = cost.flops, c.bytes_per_call = cost.bytes, c.working_set = cost.largest_layer_bytes;
+  if (device == nn::DeviceTag::cuda) c.link_bytes_per_call = kSampleBytes * 64;  // each step uploads its batch
   auto stepper = std::make_shared<TrainingStepper>(
       StepTimingOptions{.model = "cnn", .device = device, .batch = 64, .threads = threads});
   c.call = [stepper] { stepper->step(); };

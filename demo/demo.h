@@ -25,6 +25,7 @@ struct Contestant {
   // For the roofline of the summary (race_roofline.h): the FLOPs and compulsory bytes of one
   // call, the bytes live at once, and where it ran. flops_per_call 0: not placed (copies, sleeps).
   double flops_per_call = 0, bytes_per_call = 0, working_set = 0;
+  double link_bytes_per_call = 0;  // what a GPU contestant receives from the host per call
   std::string device = "cpu";
   int threads = 1;
 };

@@ -58,6 +58,9 @@ roofline::Roofs measure_race_roofs(const Scene& scene, const RaceResult& result)
                  .source = peaks.fp32_formula});
       roofs.add({.name = "GPU memory (from its clocks)", .compute = false, .device = "cuda",
                  .value = peaks.memory_gbytes_per_s, .source = peaks.memory_formula});
+      if (peaks.pcie_gbytes_per_s > 0)
+        roofs.add({.name = "host link (rated)", .compute = false, .device = "cuda", .value = peaks.pcie_gbytes_per_s,
+                   .host_link = true, .source = peaks.pcie_formula});
     }
   return roofs;
 }
@@ -77,7 +80,8 @@ roofline::Roofline race_roofline(const Scene& scene, const RaceResult& result, c
                             .flops = c.flops_per_call,
                             .bytes = c.bytes_per_call,
                             .seconds = lane.seconds / double(lane.calls),
-                            .working_set = c.working_set};
+                            .working_set = c.working_set,
+                            .link_bytes = c.link_bytes_per_call};
     out.placements.push_back(roofline::place(p, out.roofs));
   }
   return out;

@@ -18,7 +18,7 @@ Json measured_roofs(LessonRun& lesson, bool quick, bool gpu) {
   for (const char* probe : {"flops", "latency", "bandwidth"})
     sections["cpu"][probe] = bench::find_probe(probe)->run(session.context).json;
   if (gpu)
-    for (const char* probe : {"gpu-flops", "gpu-bandwidth"})
+    for (const char* probe : {"gpu-flops", "gpu-bandwidth", "pcie"})
       sections["gpu"]["probes"][probe] = bench::find_probe(probe)->run(session.context).json;
   return sections;
 }

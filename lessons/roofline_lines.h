@@ -1,6 +1,6 @@
 // The end of lessons 05, 09, 11 and 20: their kernels (or training steps) placed on this machine's
 // roofline (lesson 22), one line each. The roofs are measured here by the flops, latency and
-// bandwidth probes (and gpu-flops and gpu-bandwidth for GPU points).
+// bandwidth probes (and gpu-flops, gpu-bandwidth and the bus probe for GPU points).
 #pragma once
 
 #include <vector>

@@ -12,6 +12,7 @@
 #include "kernels/gemm.h"
 #include "nn/layers.h"
 #include "nn/models.h"
+#include "bench/training/layer_profile.h"
 #include "report/roofline_svg.h"
 
 using namespace flopslab;
@@ -469,4 +470,34 @@ TEST_CASE("roofline: the stored 2026-12-06 report's roofs stop at the caches, an
   CHECK(steps == 8);  // two models at four batch sizes
   CHECK(layers >= 100);
   CHECK(bench::roofline::training_summary(r).size() >= 2);
+}
+
+TEST_CASE("roofline: a GPU training step under the host link's roof, fed its batch across it") {
+  // The H100 report's bus: pinned H2D fitted at 54 GB/s. A step of 1 GFLOP that receives a
+  // batch of 64 images (64 x 3144 bytes) can do at most 1e9 / 201216 x 54 GFLOP/s = 268 TFLOP/s
+  // through the link: far above the GPU's roofs, so the link does not bound it. At 1 TFLOP per
+  // 50 MB batch (20 FLOP per link byte) it does: 20 x 54 = 1080 GFLOP/s.
+  Json sections;
+  Json& probes = sections["gpu"]["probes"];
+  probes["gpu-flops"] = {{"gflops_best", 60000.0}};
+  probes["gpu-bandwidth"] = {{"d2d_gbytes_per_s", 3000.0}};
+  probes["pcie"] = {{"link", {{"formula", "PCIe gen 5 x16"}}},
+                    {"fits", Json::array({Json{{"memory", "pageable"}, {"direction", "H2D"}, {"gbytes_per_s", 12.6}},
+                                          Json{{"memory", "pinned"}, {"direction", "H2D"}, {"gbytes_per_s", 54.0}}})}};
+  const Roofs roofs = bench::roofline::roofs_from_sections(sections);
+  REQUIRE(roofs.host_link("cuda") != nullptr);
+  CHECK(roofs.host_link("cuda")->value == 54.0);
+  CHECK(roofs.host_link("cpu") == nullptr);
+  CHECK(roofs.memory_for("cuda", 1e9, 1)->name == "GPU memory");  // the link is no memory level
+  Point step{.name = "cnn training step, batch 64", .kind = "step", .device = "cuda", .flops = 1e9, .bytes = 1e7,
+             .seconds = 1e-3, .link_bytes = 64 * bench::kSampleBytes};
+  Placement p = bench::roofline::place(step, roofs);
+  CHECK(p.link == nullptr);
+  CHECK(p.bound_name() == "GPU FP32 peak");
+  step.flops = 1e12, step.link_bytes = 5e10, step.seconds = 2;  // 500 GFLOP/s
+  p = bench::roofline::place(step, roofs);
+  REQUIRE(p.link != nullptr);
+  CHECK(p.bound_name() == "host link (H2D, pinned) bandwidth");
+  CHECK(p.attainable == doctest::Approx(20 * 54.0));
+  CHECK(p.fraction == doctest::Approx(500 / 1080.0));
 }

@@ -142,7 +142,9 @@ void add_training_points(const Json& profiles, std::vector<Point>& out) {
                      .flops = flops,
                      .bytes = bytes,
                      .seconds = step,
-                     .working_set = largest});  // one layer's set is live at a time
+                     .working_set = largest,  // one layer's set is live at a time
+                     // A GPU step receives its batch from the host: the images and the labels.
+                     .link_bytes = device == "cpu" ? 0 : number(p, "batch_bytes", 0)});
   }
 }
 

@@ -115,6 +115,16 @@ void add_gpu_roofs(const Json& gpu, Roofs& roofs) {
   if (hbm > 0)
     roofs.add({.name = "GPU memory", .compute = false, .device = "cuda", .threads = 1, .value = hbm, .shared = true,
                .source = "gpu-bandwidth probe, best over arrays beyond the L2 (" + hbm_test + ")"});
+  // The host link: the bus probe's fitted bandwidth for pinned host-to-device copies (what the
+  // training loop's batch upload uses).
+  for (const Json& f : list(member(probes, "pcie"), "fits"))
+    if (text(f, "memory") == "pinned" && text(f, "direction") == "H2D" && number(f, "gbytes_per_s", 0) > 0) {
+      const std::string link = text(member(member(probes, "pcie"), "link"), "formula");
+      roofs.add({.name = "host link (H2D, pinned)", .compute = false, .device = "cuda", .value = number(f, "gbytes_per_s"),
+                 .host_link = true,
+                 .source = "bus probe, pinned host-to-device copies, fitted" + (link.empty() ? "" : " (" + link + ")")});
+      break;
+    }
   // Tensor cores: the figure from the clocks where flopslab's table knows the architecture (the
   // probe's mma.sync chains stay below it on Hopper, whose full rate needs wgmma, as cuBLAS
   // uses: a measured roof there would stand below cuBLAS); else the chains' best run.
@@ -148,7 +158,7 @@ const Roof* Roofs::compute_for(const std::string& device, const std::string& pre
 const Roof* Roofs::memory_for(const std::string& device, double working_set, int threads) const {
   const Roof* best = nullptr;  // the smallest level that holds the working set
   for (const Roof& r : roofs_)
-    if (!r.compute && r.device == device && r.threads == threads &&
+    if (!r.compute && !r.host_link && r.device == device && r.threads == threads &&
         (r.shared ? working_set : working_set / threads) <= r.capacity_bytes &&
         (best == nullptr || r.capacity_bytes < best->capacity_bytes))
       best = &r;
@@ -158,14 +168,22 @@ const Roof* Roofs::memory_for(const std::string& device, double working_set, int
 const Roof* Roofs::next_faster(const Roof& level) const {
   const Roof* best = nullptr;
   for (const Roof& r : roofs_)
-    if (!r.compute && r.device == level.device && r.threads == level.threads && r.capacity_bytes < level.capacity_bytes &&
+    if (!r.compute && !r.host_link && r.device == level.device && r.threads == level.threads &&
+        r.capacity_bytes < level.capacity_bytes &&
         (best == nullptr || r.capacity_bytes > best->capacity_bytes))
       best = &r;
   return best;
 }
 
+const Roof* Roofs::host_link(const std::string& device) const {
+  for (const Roof& r : roofs_)
+    if (r.host_link && r.device == device) return &r;
+  return nullptr;
+}
+
 std::string Placement::bound_name() const {
   if (!not_placed.empty()) return "-";
+  if (link != nullptr) return link->name + " bandwidth";
   if (memory_bound || compute == nullptr) return memory->name + " bandwidth";
   return compute->name + " peak";
 }
@@ -215,6 +233,14 @@ Placement place(const Point& point, const Roofs& roofs) {
       bound_by(faster);
     p.note = fmt::format("faster than {} allows: its input was still in {}, written by the layer before", by_size,
                          p.memory->name);
+  }
+  // What crosses the host link each call bounds it too, at FLOPs per link byte.
+  if (const Roof* link = roofs.host_link(point.device); link != nullptr && point.link_bytes > 0) {
+    const double link_limit = point.flops > 0 ? point.flops / point.link_bytes * link->value : link->value;
+    if (link_limit < p.attainable) {
+      p.link = link, p.memory_bound = true, p.attainable = link_limit;
+      p.fraction = (point.flops > 0 ? point.gflops() : point.gbytes_per_s()) / link_limit;
+    }
   }
   p.above_roof = !point.effective_rate && p.fraction > kAboveRoofTolerance;
   return p;

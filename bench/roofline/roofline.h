@@ -36,6 +36,9 @@ struct Roof {
   // for a private level, in all for a shared one (the last cache level is taken as shared).
   double capacity_bytes = std::numeric_limits<double>::infinity();
   bool shared = false;
+  // The host link (PCIe, NVLink-C2C) to a GPU: no cache level, but the roof of whatever a GPU
+  // point must receive across it each call (Point::link_bytes).
+  bool host_link = false;
   std::string source;  // which probe and figure it came from
 };
 
@@ -62,6 +65,9 @@ struct Point {
   // PMU was readable; 0: not counted. Beside the compulsory bytes: the model's intensity and the
   // measured one (operands left in cache by the call before show as fewer bytes).
   double measured_bytes = 0;
+  // Bytes a GPU point must receive from the host per call (a training step's batch, copied in):
+  // placed under the host link's roof too, FLOPs per link byte x link bandwidth.
+  double link_bytes = 0;
   double gflops() const { return flops / seconds * 1e-9; }
   double gbytes_per_s() const { return bytes / seconds * 1e-9; }
   double intensity() const { return flops / bytes; }  // FLOPs per byte
@@ -80,6 +86,7 @@ struct Placement {
   Point point;
   const Roof* compute = nullptr;  // null for data-movement kernels
   const Roof* memory = nullptr;
+  const Roof* link = nullptr;  // set when the host link bounds it lower than memory and compute
   double attainable = 0;  // GFLOP/s (GB/s for data-movement kernels)
   bool memory_bound = false;
   double fraction = 0;    // measured / attainable
@@ -99,6 +106,8 @@ class Roofs {
   const Roof* memory_for(const std::string& device, double working_set, int threads) const;
   // The next smaller (faster) level than `level` on the same device and threads; null for the first.
   const Roof* next_faster(const Roof& level) const;
+  // The host link's roof of a device (null: none measured, or the CPU).
+  const Roof* host_link(const std::string& device) const;
 
  private:
   std::vector<Roof> roofs_;

@@ -15,6 +15,7 @@ namespace {
 Json roof_json(const Roof& r) {
   Json j{{"name", r.name}, {"kind", r.compute ? "compute" : "memory"}, {"device", r.device}, {"threads", r.threads},
          {"source", r.source}};
+  if (r.host_link) j["host_link"] = true;
   if (r.compute) j["precision"] = r.precision, j["gflops"] = r.value;
   else
     j["gbytes_per_s"] = r.value, j["capacity_bytes"] = std::isfinite(r.capacity_bytes) ? Json(r.capacity_bytes) : Json(),

@@ -60,6 +60,7 @@ Json layer_profiles_json(const std::vector<BatchProfile>& profiles) {
                     {"step_ms", 1e3 * p.timing.step_s},
                     {"spread", p.timing.spread},
                     {"optimizer_bytes", kAdamBytesPerParameter * p.timing.parameters},
+                    {"batch_bytes", kSampleBytes * double(p.batch)},
                     {"layers", layers}});
   }
   return list;
