@@ -91,9 +91,13 @@ int run_lesson_11(const LessonOptions& options) {
                fmt::format("depthwise saved {:.0f}x the FLOPs but less than half that in time ({:.1f}x): it is "
                            "memory-bound",
                            depthwise_flop_saving, depthwise_time_saving));
-  lesson.check(moved.shuffle_gbps() >= 0.8 * moved.copy_gbps(),
-               fmt::format("channel shuffle reached at least 80% of memcpy bandwidth ({:.0f}%)",
-                           100 * moved.shuffle_gbps() / moved.copy_gbps()));
+  // Fastest calls against fastest calls: another process on the machine slows some calls down,
+  // never speeds one up (a median pair read 79% once under ctest's load, where the fastest
+  // calls of the same run agree within a few percent).
+  const double best_ratio = moved.shuffle.min > 0 ? moved.copy.min / moved.shuffle.min : 0;
+  lesson.check(best_ratio >= 0.8, fmt::format("channel shuffle's fastest call reached at least 80% of memcpy's "
+                                              "bandwidth ({:.0f}%; medians {:.0f}%)",
+                                              100 * best_ratio, 100 * moved.shuffle_gbps() / moved.copy_gbps()));
 
   // On the GPU: the same permutation against a device-to-device copy, on a tensor large
   // enough to leave the L2 (32 x 256 x 56 x 56 floats, 103 MB).
