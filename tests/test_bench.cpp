@@ -20,7 +20,9 @@
 #include "harness/machine/machine.h"
 #include "report/report_compare.h"
 #include "bench/scaling/scale_model.h"
+#include "bench/probes/last_level.h"
 #include "harness/simd_cap.h"
+#include "kernels/cpu/gemm/packed.h"
 #include "kernels/cpu/isa_targets.h"
 #include "kernels/cuda/probes/gpu_probes.h"
 #include "harness/table.h"
@@ -647,4 +649,20 @@ TEST_CASE("report.html: the report's Markdown as one page, tables sortable, char
   CHECK(page.find("https://") == page.find("outside (https://example.com)") + 9);  // text, not a link
   CHECK(page.find("href=") == std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the last cache boundary by pointer chasing lies between the L2 and DRAM, or is not claimed") {
+  // What the GEMM blocks use where the OS's L3 is implausible (never on this machine, so run
+  // here directly): a short curve from 1 MiB to 64 MiB.
+  const bench::LastLevelMeasurement m = bench::measure_last_cache_boundary(1 << 20, 64 << 20);
+  INFO("boundary " << m.boundary_bytes << " bytes, " << m.cache_ns << " ns then " << m.dram_ns << " ns");
+  CHECK(m.boundary_bytes >= 0);
+  if (m.boundary_bytes > 0) {
+    CHECK(m.boundary_bytes >= (1 << 20));
+    CHECK(m.boundary_bytes <= (64 << 20));
+    CHECK(m.dram_ns > m.cache_ns);  // the plateau named DRAM is the slower one
+  }
+  // On a machine whose L3 is plausible, the GEMM blocks keep it and nothing is said.
+  if (!gemm::packed::last_level_implausible(gemm::packed::cache_geometries()))
+    CHECK(bench::size_gemm_blocks_from_measured_caches().empty());
 }

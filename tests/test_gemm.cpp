@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "bench/probes/last_level.h"
 #include "harness/check/gemm_check.h"
 #include "kernels/cpu/gemm/packed_driver.h"
 #include "kernels/cpu/isa_targets.h"
@@ -205,22 +204,6 @@ TEST_CASE("an L3 no CPU has (a VM seeing its host's chip) gives way to the measu
   CacheGeometries zen{.level = {{32 << 10, 64, 8, 64}, {1 << 20, 64, 16, 1024}, {32 << 20, 64, 16, 32768}},
                       .l3_shared_by = 16};
   CHECK_FALSE(last_level_implausible(zen));
-}
-
-TEST_CASE("the last cache boundary by pointer chasing lies between the L2 and DRAM, or is not claimed") {
-  // What the GEMM blocks use where the OS's L3 is implausible (never on this machine, so run
-  // here directly): a short curve from 1 MiB to 64 MiB.
-  const bench::LastLevelMeasurement m = bench::measure_last_cache_boundary(1 << 20, 64 << 20);
-  INFO("boundary " << m.boundary_bytes << " bytes, " << m.cache_ns << " ns then " << m.dram_ns << " ns");
-  CHECK(m.boundary_bytes >= 0);
-  if (m.boundary_bytes > 0) {
-    CHECK(m.boundary_bytes >= (1 << 20));
-    CHECK(m.boundary_bytes <= (64 << 20));
-    CHECK(m.dram_ns > m.cache_ns);  // the plateau named DRAM is the slower one
-  }
-  // On a machine whose L3 is plausible, the GEMM blocks keep it and nothing is said.
-  if (!gemm::packed::last_level_implausible(gemm::packed::cache_geometries()))
-    CHECK(bench::size_gemm_blocks_from_measured_caches().empty());
 }
 
 TEST_CASE("thread_grid splits C to minimise what each thread reads") {
