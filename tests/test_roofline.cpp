@@ -13,6 +13,7 @@
 #include "nn/layers.h"
 #include "nn/models.h"
 #include "bench/training/layer_profile.h"
+#include "report/report_compare.h"
 #include "report/roofline_svg.h"
 
 using namespace flopslab;
@@ -223,12 +224,7 @@ TEST_CASE("roofline: every point of the stored reports (Intel Xeon and AMD EPYC,
   // 2026-12-06 has the training layers at four batch sizes, the bf16 roof, and a latency curve
   // with a "DRAM, beyond TLB reach" plateau (memory, not a cache level).
   for (const char* report_dir : {"intel-xeon-2c-2026-12-03", "amd-epyc-2c-2026-12-01", "amd-epyc-2c-2026-12-06"}) {
-    const std::string path = std::string(build_info().source_dir) + "/reports/" + report_dir + "/report.json";
-    std::ifstream in(path);
-    REQUIRE_MESSAGE(in.good(), "cannot read " << path);
-    std::stringstream text;
-    text << in.rdbuf();
-    const Json report = Json::parse(text.str());
+    const Json report = bench::read_report(std::string(build_info().source_dir) + "/reports/" + report_dir);
     const bench::roofline::Roofline r = bench::roofline::roofline_from_sections(report["sections"]);
     int placed = 0;
     for (const Placement& p : r.placements) {
@@ -450,12 +446,7 @@ TEST_CASE("roofline: the GPU's memory roofs, HBM from its best copy or triad and
 }
 
 TEST_CASE("roofline: the stored 2026-12-06 report's roofs stop at the caches, and its training points are placed") {
-  const std::string path = std::string(build_info().source_dir) + "/reports/amd-epyc-2c-2026-12-06/report.json";
-  std::ifstream in(path);
-  REQUIRE_MESSAGE(in.good(), "cannot read " << path);
-  std::stringstream text;
-  text << in.rdbuf();
-  const Json report = Json::parse(text.str());
+  const Json report = bench::read_report(std::string(build_info().source_dir) + "/reports/amd-epyc-2c-2026-12-06");
   const bench::roofline::Roofline r = bench::roofline::roofline_from_sections(report["sections"]);
   // The latency curve's "DRAM, beyond TLB reach" plateau is no cache level: DRAM is the last roof.
   for (const Roof& roof : r.roofs.all()) CHECK(roof.name.find("TLB") == std::string::npos);
