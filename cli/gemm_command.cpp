@@ -65,7 +65,8 @@ CLI::App* add_gemm_command(CLI::App& app, CommandRun& run) {
   auto a = std::make_shared<GemmArgs>();
   auto* sub = app.add_subcommand(
       "gemm", "Run a GEMM ladder: the CPU's (naive -> loop order -> blocking -> packed SIMD -> OpenMP) against "
-              "OpenBLAS and oneDNN, or the CUDA one against cuBLAS");
+              "OpenBLAS and oneDNN (and oneMKL once scripts/setup-peers --blas installed it), or the CUDA one against "
+              "cuBLAS");
   sub->add_option("--device", a->device, "cpu (the CPU ladder) or cuda (the CUDA ladder against cuBLAS)  [cpu]")
       ->type_name("DEVICE");
   sub->add_option("--sizes", a->sizes,

@@ -6,6 +6,7 @@ namespace flopslab {
 // Each descriptor is defined at the bottom of its kernel's file.
 namespace gemm {
 extern const GemmVariant kCpuNaive, kCpuLoopOrder, kCpuBlocked, kCpuPackedSimd, kCpuOpenmp, kCpuBf16;
+extern const GemmVariant kCpuMkl, kCpuOpenblasPypi;
 extern const GemmVariant kCpuOpenblas, kCpuOnednn, kCpuOnednnBf16;
 #ifdef FLOPSLAB_HAVE_CUDA
 namespace cuda {
@@ -39,6 +40,8 @@ const GemmVariant* const kGemmVariants[] = {
     &gemm::kCpuOpenblas,    // kernels/cpu/gemm/peer_openblas.cpp
     &gemm::kCpuOnednn,      // kernels/cpu/gemm/peer_onednn.cpp
     &gemm::kCpuOnednnBf16,  // kernels/cpu/gemm/peer_onednn_bf16.cpp
+    &gemm::kCpuMkl,           // kernels/cpu/gemm/peer_pypi.cpp (opt-in)
+    &gemm::kCpuOpenblasPypi,  // kernels/cpu/gemm/peer_pypi.cpp (opt-in)
 #ifdef FLOPSLAB_HAVE_CUDA  // only in builds with the CUDA toolkit
     &gemm::cuda::kCudaNaive,        // kernels/cuda/gemm/01_naive.cu
     &gemm::cuda::kCudaCoalesced,    // kernels/cuda/gemm/02_coalesced.cu

@@ -2,7 +2,7 @@
 // CUDA toolkit (or inside PyTorch's packages), not with the driver, and a binary linked to it
 // would not start where it is missing.
 #include <cuda_runtime.h>
-#include "harness/shared_library.h"
+#include "kernels/shared_library.h"
 
 #include <cstring>
 #include <stdexcept>

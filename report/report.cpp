@@ -15,6 +15,7 @@
 #include "harness/build_info.h"
 #include "harness/external.h"
 #include "harness/files.h"
+#include "bench/sweeps/variant_table.h"
 #include "harness/machine/cpu_model.h"
 #include "report/html_report.h"
 #include "report/section.h"
@@ -83,6 +84,9 @@ ReportOutcome write_report(const ReportOptions& o) {
 
     const ClockMeasurement& clock = session.clock;
     json["machine"]["cpu_model"] = cpu_peak_json(machine, clock);
+    const std::vector<PeerLibraryLine> peers = cpu_peer_libraries();
+    for (const PeerLibraryLine& p : peers)
+      json["machine"]["peers"].push_back({{"kind", p.kind}, {"name", p.name}, {"available", p.available}, {"here", p.here}});
     const std::vector<std::unique_ptr<ReportSection>> sections = report_sections();
     const SectionInputs inputs{.options = o, .session = session};
     for (const auto& section : sections) {
@@ -104,6 +108,12 @@ ReportOutcome write_report(const ReportOptions& o) {
                       o.quick ? " **Quick mode: tiny sizes and short timing, a smoke test, not a measurement.**" : "");
     if (!out.plot_note.empty()) md += fmt::format("> {}\n\n", out.plot_note);
     md += "## Machine\n\n```\n" + machine_summary(machine) + cpu_peak_summary(machine, clock) + "```\n\n";
+    md += "Peer libraries (each measured in the same sweeps as flopslab's kernels; *best peer* is the fastest that "
+          "ran):\n\n";
+    for (const PeerLibraryLine& p : peers)
+      md += fmt::format("- {} `{}`: {}{}\n", p.kind == "gemm" ? "GEMM" : "convolution", p.name,
+                        p.available ? "" : "not in this run: ", p.here);
+    md += "\n";
     for (const auto& section : sections) md += section->markdown(staging);
     write_file_atomically(staging + "/report.md", md);
     write_file_atomically(staging + "/report.html",

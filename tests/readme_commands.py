@@ -188,6 +188,7 @@ SKIPS = {
         "the aarch64 cross build: scripts/test-aarch64 makes it and runs its suite under qemu",
     "cmake --build build-aarch64": "the aarch64 cross build: scripts/test-aarch64 makes it and runs its suite under qemu",
     "scripts/setup-peers": "downloads several GB of PyTorch from PyPI; opt-in, and never needed by the tests",
+    "scripts/setup-peers --blas": "downloads about 600 MB of oneMKL and OpenBLAS from PyPI; opt-in, and never needed by the tests",
     "scripts/torch_twin.py": TORCH,
     "scripts/torch_twin.py --model mlp": TORCH,
     "scripts/torch_twin.py --device cuda": TORCH + "; and " + GPU,

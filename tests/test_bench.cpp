@@ -134,6 +134,7 @@ TEST_CASE("the ISA level follows the features, and FLOPSLAB_SIMD caps it (the pe
   if (cap == "avx2" || cap == "scalar") {
     CHECK_FALSE(f.avx512f);
     CHECK_FALSE(f.amx_tile);
+    CHECK_FALSE(f.amx_bf16);
     CHECK_FALSE(f.avx512_bf16);
     CHECK(level != IsaLevel::v4);
     CHECK(best_simd_path() != SimdPath::avx512);
@@ -165,7 +166,12 @@ TEST_CASE("FMA loops: every supported loop runs and counts its FLOPs") {
   for (const probes::FmaLoop& loop : probes::fma_loops()) {
     INFO(loop.name << (loop.fused ? " (FMA)" : " (mul+add)"));
     CHECK(loop.flops_per_iteration() == 2.0 * loop.lanes * loop.products_per_lane * loop.accumulators);
-    CHECK(loop.products_per_lane == (loop.precision == probes::Precision::bf16 ? 2 : 1));
+    // AMX's tile product adds 32 products per lane (one instruction per 16 cycles), BFMMLA's
+    // block product 4, the pair dot products 2.
+    const std::string name = loop.name;
+    const bool tile = name == "amx-bf16", block = name.find("mmla") != std::string::npos;
+    CHECK(loop.products_per_lane == (loop.precision != probes::Precision::bf16 ? 1 : tile ? 32 : block ? 4 : 2));
+    CHECK(loop.issue_cycles == (tile ? 16 : 1));
     // FMA or mul+add, never both and never neither: one twin of each scalar and SSE loop runs.
 #if defined(__x86_64__)
     if (loop.vector_bits <= 128) CHECK(loop.supported() == (loop.fused == f.fma));
@@ -212,22 +218,25 @@ TEST_CASE("FMA loops: every supported loop runs and counts its FLOPs") {
 #endif
 }
 
-TEST_CASE("bf16 dot-product loops: both products of every pair are added") {
+TEST_CASE("bf16 dot-product loops: every product of every pair or block is added") {
   int ran = 0;
   for (const probes::FmaLoop& loop : probes::fma_loops()) {
     if (loop.precision != probes::Precision::bf16 || !loop.supported()) continue;
     INFO(loop.name);
     ++ran;
-    // Each chain gains exactly 2 x 2^-20 per iteration: one product per pair would gain half.
+    // Each lane gains exactly products x 2^-20 per iteration: a kernel doing one product per
+    // pair (or half a block) would gain half.
     const double gain = loop.run(1000) - loop.run(0);
-    CHECK(gain == doctest::Approx(double(loop.lanes) * loop.accumulators * 1000 * probes::kBf16DotGainPerIteration)
+    CHECK(gain == doctest::Approx(double(loop.lanes) * loop.accumulators * 1000 * probes::bf16_gain_per_iteration(loop))
                       .epsilon(1e-6));
   }
   const CpuFeatures& f = cpu_features();
 #if defined(__x86_64__)
-  CHECK(ran == (f.avx512_bf16 && f.can_avx512() ? 1 : 0));
+  const bool amx = f.amx_bf16 && request_amx_permission();
+  CHECK(ran == int(f.avx512_bf16 && f.can_avx512()) + int(amx));
+  if (!amx) MESSAGE("the AMX tile loop did not run: " << (f.amx_bf16 ? "Linux refused the tile state" : "no AMX-BF16 here"));
 #else
-  CHECK(ran == (FLOPSLAB_HAVE_ARM_BF16_KERNELS && f.neon && f.arm_bf16 ? 1 : 0));
+  CHECK(ran == (FLOPSLAB_HAVE_ARM_BF16_KERNELS && f.neon && f.arm_bf16 ? 2 : 0));  // BFDOT and BFMMLA
 #endif
 }
 
@@ -255,7 +264,9 @@ TEST_CASE("sweep: every row checked, one-thread rungs once, derived ratios") {
     }
     if (r.skipped.empty()) CHECK(r.check.compared == 48 * 40);
   }
-  CHECK(rows_at_two == 5);  // openmp, bf16, openblas, onednn, onednn-bf16
+  // openmp, bf16, openblas, onednn, onednn-bf16, mkl, openblas-pypi (a row either way: skipped,
+  // with the reason, where a peer is not installed)
+  CHECK(rows_at_two == 7);
   const bench::GemmRow* naive = sweep.find("naive", {48, 40, 33}, 1);
   REQUIRE(naive != nullptr);
   CHECK(sweep.naive_gflops(*naive) == naive->gflops());

@@ -15,6 +15,7 @@
 #include "harness/check/conv_check.h"
 #include "tests/conv_shapes.h"
 #include "kernels/cpu/conv/channel_shuffle.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/conv/direct_blocked.h"
 #include "kernels/cpu/conv/fused.h"
 #include "kernels/cpu/conv/low_rank.h"
@@ -47,6 +48,34 @@ TEST_CASE("every CPU convolution variant and pass matches the float64 reference"
       }
     }
   }
+}
+
+// The blocked kernels (steps 6 and 7) run the widest tiles the CPU has: the test above checks
+// whichever ran, this one that it was the one expected (an SVE CPU at 256 or 512 bits that
+// silently ran NEON pairs would pass the reference check at half the width).
+TEST_CASE("the blocked convolution kernels run the CPU's widest register tiles") {
+  const CpuFeatures& f = cpu_features();
+  std::string isa;
+  int floats = 8;
+#if defined(__aarch64__)
+  const bool sve_tiles = f.can_sve() && (f.sve_bits == 256 || f.sve_bits == 512);
+#else
+  const bool sve_tiles = false;
+#endif
+  if (f.can_avx512()) isa = "AVX-512", floats = 16;
+  else if (sve_tiles) isa = f.sve_bits == 512 ? "SVE-512" : "SVE-256", floats = f.sve_bits / 32;
+  else if (f.neon) isa = "NEON (register pairs)";
+  else if (f.can_avx2_fma()) isa = "AVX2";
+  else {
+    CHECK(conv::cpu::direct_blocked_vector_floats() == 0);
+    return;
+  }
+  INFO("SIMD: ", simd_path_name(best_simd_path()), ", SVE bits ", f.sve_bits);
+  CHECK(conv::cpu::direct_blocked_vector_floats() == floats);
+  CHECK(conv::cpu::direct_blocked_detail().rfind(isa + ", NCHW" + std::to_string(floats) + "c:", 0) == 0);
+  const ConvVariant* weight_grad = find_conv_variant("direct-dw");
+  REQUIRE(weight_grad != nullptr);
+  CHECK(weight_grad->detail().rfind(isa + ": C < " + std::to_string(floats) + " by rows", 0) == 0);
 }
 
 TEST_CASE("the convolution checker rejects a wrong result") {

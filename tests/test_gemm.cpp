@@ -446,10 +446,10 @@ TEST_CASE("the micro-kernel and bf16 instruction each CPU gets") {
     CHECK(best.path == SimdPath::neon);
     CHECK(best.nr == 12);
   }
-  CHECK(bf16 == (f.arm_bf16 && FLOPSLAB_HAVE_ARM_BF16_KERNELS ? "bfdot" : ""));
+  CHECK(bf16 == (f.arm_bf16 && FLOPSLAB_HAVE_ARM_BF16_KERNELS ? "bfmmla" : ""));
   CHECK(describe_bf16_choice().find(!f.arm_bf16                      ? "FEAT_BF16"
-                                    : FLOPSLAB_HAVE_ARM_BF16_KERNELS ? "bfdot"
-                                                                     : "no BFDOT kernel") != std::string::npos);
+                                    : FLOPSLAB_HAVE_ARM_BF16_KERNELS ? "bfmmla on 2 x 4 bf16 blocks"
+                                                                     : "no BFMMLA kernel") != std::string::npos);
   // SVE's kernels exist in every GCC build; a clang 14 build runs NEON on an SVE CPU, and says so.
   CHECK((best_simd_path() == SimdPath::sve) == (f.can_sve() && FLOPSLAB_HAVE_SVE_KERNELS));
 #else

@@ -42,11 +42,19 @@ bool of_other_architecture(const probes::FmaLoop& loop) {
 #endif
 }
 
+// "twice", "four times", "32 times": how many multiply-adds per lane against an FMA's one.
+std::string times_word(int products) {
+  return products == 2 ? "twice" : products == 4 ? "four times" : fmt::format("{} times", products);
+}
+
+// The instruction a bf16 loop chains, from how many products each lane adds.
+const char* bf16_instruction(const probes::FmaLoop& loop) {
 #if defined(__aarch64__)
-constexpr const char* kBf16DotInstruction = "BFDOT";
+  return loop.products_per_lane == 4 ? "BFMMLA" : "BFDOT";
 #else
-constexpr const char* kBf16DotInstruction = "vdpbf16ps";
+  return loop.products_per_lane == 32 ? "TDPBF16PS" : "vdpbf16ps";
 #endif
+}
 
 struct Row {
   const probes::FmaLoop* loop;
@@ -207,15 +215,13 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
                            "used.",
                            fmt::join(contradicted, "; ")));
   for (const Row& r : rows)
-    if (r.threads == 1 && r.loop->precision == probes::Precision::bf16) {
-      report.say(fmt::format("The {} loop chains {} instructions: each fp32 lane adds two bf16 products, 4 FLOP per "
-                             "lane, twice an FMA's. Its pipe count is inferred from this measurement ({}), as "
-                             "flopslab's table lists FMA pipes only. It is the ceiling of the GEMM ladder's bf16 rung "
-                             "and of oneDNN's bf16 matmul (the roofline's bf16 roof).",
-                             r.loop->name, kBf16DotInstruction,
-                             pipes_of(*r.loop)));
-      break;
-    }
+    if (r.threads == 1 && r.loop->precision == probes::Precision::bf16)
+      report.say(fmt::format("The {} loop chains {} instructions: each fp32 lane adds {} bf16 products, {} FLOP per "
+                             "lane, {} an FMA's. Its pipe count is inferred from this measurement ({}), as "
+                             "flopslab's table lists FMA pipes only. The faster bf16 loop is the ceiling of the GEMM "
+                             "ladder's bf16 rung and of oneDNN's bf16 matmul (the roofline's bf16 roof).",
+                             r.loop->name, bf16_instruction(*r.loop), r.loop->products_per_lane,
+                             2 * r.loop->products_per_lane, times_word(r.loop->products_per_lane), pipes_of(*r.loop)));
   if (!unsupported.empty())
     report.say(fmt::format("Not supported by this CPU (skipped): {}.", fmt::join(unsupported, ", ")));
   if (!left_out.empty())

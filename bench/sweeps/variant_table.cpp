@@ -22,4 +22,17 @@ Table variant_table(const std::vector<const Variant*>& variants) {
 Table gemm_variant_table(const std::vector<const GemmVariant*>& variants) { return variant_table(variants); }
 Table conv_variant_table(const std::vector<const ConvVariant*>& variants) { return variant_table(variants); }
 
+std::vector<PeerLibraryLine> cpu_peer_libraries() {
+  std::vector<PeerLibraryLine> lines;
+  auto add = [&](const char* kind, const auto& v) {
+    if (v.device != Device::cpu || v.role != Role::peer) return;
+    const bool available = v.available();
+    lines.push_back({kind, std::string(v.name),
+                     !available ? v.unavailable() : v.detail != nullptr ? v.detail() : std::string(v.idea), available});
+  };
+  for (const GemmVariant* v : gemm_variants()) add("gemm", *v);
+  for (const ConvVariant* v : conv_variants()) add("conv", *v);
+  return lines;
+}
+
 }  // namespace flopslab::bench

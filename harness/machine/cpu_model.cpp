@@ -98,7 +98,8 @@ FmaPipes fma_pipes(const MachineInfo& m) {
 int infer_pipes(double gflops, double ghz, const probes::FmaLoop& loop) {
   if (ghz <= 0) return 1;
   const double flop_per_cycle = gflops / ghz;
-  return std::max(1, static_cast<int>(std::lround(flop_per_cycle / (2.0 * loop.lanes * loop.products_per_lane))));
+  return std::max(1, static_cast<int>(std::lround(flop_per_cycle * loop.issue_cycles /
+                                                  (2.0 * loop.lanes * loop.products_per_lane))));
 }
 
 int pipes_for(const FmaPipes& pipes, const probes::FmaLoop& loop) {
@@ -113,14 +114,17 @@ int assumed_pipes(const FmaPipes& pipes, const probes::FmaLoop& loop) {
 
 TheoreticalPeak theoretical_peak(const probes::FmaLoop& loop, int cores, double ghz, int pipes) {
   TheoreticalPeak p;
-  p.gflops = double(cores) * ghz * loop.lanes * loop.products_per_lane * pipes * 2.0;
+  p.gflops = double(cores) * ghz * loop.lanes * loop.products_per_lane * pipes * 2.0 / loop.issue_cycles;
   const std::string products = loop.products_per_lane == 1 ? "" : fmt::format(" x {} products", loop.products_per_lane);
-  p.formula = fmt::format("{} core{} x {:.2f} GHz x {} lane{}{} x {} {}{} x 2 = {:.1f} GFLOP/s", cores,
+  const std::string issue = loop.issue_cycles == 1 ? "" : fmt::format(" / {} cycles", loop.issue_cycles);
+  p.formula = fmt::format("{} core{} x {:.2f} GHz x {} lane{}{} x {} {}{}{} x 2 = {:.1f} GFLOP/s", cores,
                           cores == 1 ? "" : "s", ghz, loop.lanes, loop.lanes == 1 ? "" : "s", products, pipes,
-                          loop.products_per_lane == 2 ? "dot-product pipe"
+                          loop.products_per_lane == 32  ? "tile multiply unit"
+                          : loop.products_per_lane == 4 ? "matrix-product pipe"
+                          : loop.products_per_lane == 2 ? "dot-product pipe"
                           : loop.fused                ? "FMA pipe"
                                                       : "multiply+add pipe pair",
-                          pipes == 1 ? "" : "s", p.gflops);
+                          pipes == 1 ? "" : "s", issue, p.gflops);
   return p;
 }
 

@@ -5,7 +5,7 @@
 // only the few functions used are declared; without it the link comes from sysfs.
 // (No fmt in .cu files: nvcc's front end rejects fmt 9's compile-time format checks.)
 #include <cuda_runtime.h>
-#include "harness/shared_library.h"
+#include "kernels/shared_library.h"
 
 #include <algorithm>
 #include <cstdlib>

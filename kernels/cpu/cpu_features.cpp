@@ -2,6 +2,11 @@
 // FLOPSLAB_SIMD cap applied to them.
 #include "kernels/cpu/cpu_features.h"
 
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "kernels/cpu/isa_targets.h"
 
 #include <cstdlib>
@@ -95,6 +100,7 @@ CpuFeatures detect() {
     f.avx512_vnni = bit(l7.ecx, 11) && os_avx512;
     f.avx512_fp16 = bit(l7.edx, 23) && os_avx512;
     f.amx_tile = bit(l7.edx, 24) && os_amx;
+    f.amx_bf16 = bit(l7.edx, 22) && f.amx_tile;
     if (cpuid(7, 0).eax >= 1) f.avx512_bf16 = bit(cpuid(7, 1).eax, 5) && os_avx512;
   }
 
@@ -173,7 +179,7 @@ std::vector<std::string> CpuFeatures::names() const {
       {f16c, "f16c"},         {avx512f, "avx512f"},   {avx512dq, "avx512dq"},
       {avx512cd, "avx512cd"}, {avx512bw, "avx512bw"}, {avx512vl, "avx512vl"},
       {avx512_vnni, "avx512_vnni"}, {avx512_bf16, "avx512_bf16"},
-      {avx512_fp16, "avx512_fp16"}, {amx_tile, "amx_tile"},
+      {avx512_fp16, "avx512_fp16"}, {amx_tile, "amx_tile"}, {amx_bf16, "amx_bf16"},
       {neon, "neon"}, {neon_fp16, "neon_fp16"}, {arm_bf16, "bf16"}, {i8mm, "i8mm"},
       {sve, "sve"}, {sve2, "sve2"}};
   std::vector<std::string> out;
@@ -188,7 +194,7 @@ namespace {
 CpuFeatures capped(CpuFeatures f, const std::string& cap) {
   if (cap == "avx2" || cap == "scalar") {
     f.avx512f = f.avx512dq = f.avx512cd = f.avx512bw = f.avx512vl = false;
-    f.avx512_vnni = f.avx512_bf16 = f.avx512_fp16 = f.amx_tile = false;
+    f.avx512_vnni = f.avx512_bf16 = f.avx512_fp16 = f.amx_tile = f.amx_bf16 = false;
   }
   if (cap == "scalar") f.avx = f.avx2 = f.fma = f.f16c = false;
   // `neon` stands for the Armv8.0-8.2 cores (Cortex-A72 to A78, Neoverse N1): no SVE, and none
@@ -251,6 +257,19 @@ const CpuFeatures& uncapped_cpu_features() {
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = capped(uncapped_cpu_features(), simd_cap());
   return features;
+}
+
+bool request_amx_permission() {
+#if defined(__x86_64__) && defined(__linux__)
+  static const bool granted = [] {
+    if (!cpu_features().amx_tile) return false;
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;  // asm/prctl.h, the XSAVE component
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return granted;
+#else
+  return false;
+#endif
 }
 
 IsaLevel isa_level() {

@@ -20,7 +20,7 @@ struct CpuFeatures {
   bool bmi1 = false, bmi2 = false, lzcnt = false, movbe = false;  // the rest of x86-64-v3
   bool avx512f = false, avx512dq = false, avx512cd = false, avx512bw = false,
        avx512vl = false, avx512_vnni = false, avx512_bf16 = false, avx512_fp16 = false;
-  bool amx_tile = false;
+  bool amx_tile = false, amx_bf16 = false;  // AMX: the tile registers, and TDPBF16PS on them
 
   // aarch64. NEON (Advanced SIMD) is in every aarch64 core; SVE's vector length is the one
   // this process runs with (the kernel may give a process less than the hardware has).
@@ -61,6 +61,11 @@ std::string simd_cap_problem();  // empty when FLOPSLAB_SIMD is unset or valid
 // The caps this CPU takes: x86-64 "avx2" (with AVX2 + FMA) and "scalar"; aarch64 "sve" (with
 // SVE), "neon" and "scalar".
 std::vector<std::string> simd_caps();
+
+// Linux lends a process the AMX tile state (8 KiB per thread) only when asked:
+// arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA). Asked once; true when granted (false
+// off x86, on a CPU without AMX, or where the kernel refuses: before Linux 5.16).
+bool request_amx_permission();
 
 // x86-64 micro-architecture levels, as compilers name them: what the functions compiled once
 // per level (kernels/cpu/multiversion.h) are chosen by.

@@ -250,8 +250,14 @@ int run_lesson_17(const LessonOptions& options) {
   lesson.show(bs);
 
   const std::string bf16_dot = gemm::packed::bf16_dot_instruction();
-  lesson.compare("bf16 GEMM rung over the float32 rung, 1024^3", bf16_instructions ? 2.0 : 1.0,
-                 bf16_instructions ? bf16_dot + ": twice an FMA's multiply-adds per instruction"
+  // The flops probe's chain of the rung's own instruction (an AMX CPU's tile loop is faster, but
+  // the rung does not use the tiles).
+  const probes::FmaLoop* bf16_loop = probes::find_fma_loop(bf16_dot == "bfmmla" ? "neon-bf16-mmla" : "avx512-bf16");
+  const int bf16_products = bf16_instructions && bf16_loop != nullptr ? bf16_loop->products_per_lane : 1;
+  const char* times = bf16_products == 4 ? "four times" : "twice";
+  lesson.compare("bf16 GEMM rung over the float32 rung, 1024^3", double(bf16_products),
+                 bf16_instructions ? fmt::format("{}: {} {} FMA's multiply-adds per instruction", bf16_dot, times,
+                                                 bf16_products == 4 ? "a NEON" : "an")
                                    : "no bf16 dot-product instruction: rounding only",
                  bf16_gemm / fp32_gemm, "x");
   lesson.compare("bf16 training's test accuracy over fp32's", 1.0, "Kalamkar et al. 2019: bf16 matches fp32",
@@ -266,20 +272,20 @@ int run_lesson_17(const LessonOptions& options) {
   lesson.check(peak[1] < peak[0] && peak[2] < peak[0],
                fmt::format("16-bit saved activations lowered the peak ({} and {} MiB vs {} MiB)", mib(double(peak[1])),
                            mib(double(peak[2])), mib(double(peak[0]))));
-  // vdpbf16ps (bfdot) does twice the multiply-adds of an FMA per instruction, but not on every core
-  // twice per cycle: where it issues on one port and FMAs on two (Intel's server cores), the
-  // rates tie at best. The flops probe's dot-product chain measures this core's ratio; the rung
-  // cannot pass that loop (its roof), and how close it gets is reported.
-  if (bf16_instructions) {
-    const bench::PeakMeasurement dot =
-        bench::measure_fma_peak(probes::widest_fma_loop(probes::Precision::bf16), threads);
+  // vdpbf16ps does twice the multiply-adds of an FMA per instruction (bfmmla four times a NEON
+  // FMA's), but not on every core as often per cycle: where it issues on one port and FMAs on
+  // two (Intel's server cores), the rates tie at best. The flops probe's chain of the rung's
+  // instruction measures this core's ratio; the rung cannot pass that loop (its roof), and how
+  // close it gets is reported.
+  if (bf16_instructions && bf16_loop != nullptr) {
+    const bench::PeakMeasurement dot = bench::measure_fma_peak(*bf16_loop, threads);
     const double fma_peak = sweep.peak_gflops(threads), dot_peak = dot.gflops();
     lesson.say(fmt::format("The bf16 rung ran at {:.2f}x the float32 rung here. The {} chain of the flops probe ran at "
-                           "{:.0f} GFLOP/s on {} thread(s), {:.2f}x the FMA loop's {:.0f}: twice the multiply-adds per "
-                           "instruction become twice the rate only where {} issues as often as an FMA. The rung "
+                           "{:.0f} GFLOP/s on {} thread(s), {:.2f}x the FMA loop's {:.0f}: {} the multiply-adds "
+                           "per instruction become {} the rate only where {} issues as often as an FMA. The rung "
                            "reached {:.0f}% of that bf16 roof, the float32 rung {:.0f}% of its own.",
-                           bf16_gemm / fp32_gemm, bf16_dot, dot_peak, threads, dot_peak / fma_peak, fma_peak, bf16_dot,
-                           100 * bf16_gemm / dot_peak, 100 * fp32_gemm / fma_peak));
+                           bf16_gemm / fp32_gemm, bf16_dot, dot_peak, threads, dot_peak / fma_peak, fma_peak, times,
+                           times, bf16_dot, 100 * bf16_gemm / dot_peak, 100 * fp32_gemm / fma_peak));
     lesson.check(bf16_gemm <= 1.05 * dot_peak,
                  fmt::format("the bf16 rung ({:.0f} GFLOP/s) stayed under the measured {} peak ({:.0f}), its roof",
                              bf16_gemm, bf16_dot, dot_peak));

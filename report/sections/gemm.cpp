@@ -37,8 +37,9 @@ std::string gemm_markdown(const GemmSweep& sweep, const std::string& dir, bool g
     for (const PeakMeasurement& p : sweep.peaks)
       peaks.push_back(fmt::format("{} GFLOP/s on {} thread{}", format_rate(p.gflops()), p.threads, p.threads == 1 ? "" : "s"));
     if (!peaks.empty()) md += fmt::format(" ({} loop: {})", sweep.peaks.front().loop->name, fmt::join(peaks, ", "));
-    md += ". *vs best peer* divides by the faster of OpenBLAS and oneDNN at the same size and thread count; *vs "
-          "naive* by the one-thread naive loop.\n\n";
+    md += ". *vs best peer* divides by the fastest peer library that ran (OpenBLAS and oneDNN; oneMKL and PyPI's "
+          "OpenBLAS where scripts/setup-peers --blas installed them) at the same size and thread count; *vs naive* by "
+          "the one-thread naive loop.\n\n";
   }
   for (const std::string& line : gemm_sweep_headlines(sweep)) md += "- " + line + "\n";
   md += "\n" + gemm_variant_table(sweep.variants).markdown() + "\n";

@@ -21,6 +21,7 @@
 // Grouped layers read only their group's channel blocks (one pass when groups fill whole
 // blocks, else group by group). No dilation; the weight gradient is step 7's.
 #include "kernels/cpu/conv/direct_blocked.h"
+#include "kernels/cpu/conv/register_tiles.h"
 
 #include <algorithm>
 #include <array>
@@ -34,7 +35,6 @@
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/isa_targets.h"
-#include "kernels/cpu/simd_vec.h"
 #include "kernels/cpu/transpose_avx512.h"
 #include "kernels/registry.h"
 
@@ -45,71 +45,30 @@ extern const ConvVariant kCpuBatched;
 namespace flopslab::conv::cpu {
 namespace {
 
-// What one register tile needs: the image's blocked input, the blocked weights of its first
-// output block, and where its output row goes.
-struct Layout {
-  std::int64_t cb, c_blocks, hp, wp, r, s, stride_h, stride_w, v;
-  std::int64_t weight_block;  // floats from one output block's weights to the next
-};
-
-template <int V>
-using Vec = cpu_simd::Vec<V>;
-
-// acc[b][j] = sum over (input channel, r, s) of x[p*stride + r][(q0 + j)*stride + s] * w_b.
-// Inlined into the ISA-specific callers below, which give the vector type its instructions.
-// kDense: stride 1 and full channel blocks (cb = V), so every offset is a compile-time
-// constant: the broadcasts fold into the FMAs as memory operands and free the registers that
-// held run-time offsets.
-template <int V, int QT, int KB, bool kDense = false>
-[[gnu::always_inline]] inline void tile(const Layout& l, const float* x, const float* w, std::int64_t p,
-                                        std::int64_t q0, float* out /* KB x QT x V */) {
-  Vec<V> acc[KB][QT] = {};
-  for (std::int64_t cblock = 0; cblock < l.c_blocks; ++cblock)
-    for (std::int64_t r = 0; r < l.r; ++r) {
-      const float* x_row = x + ((cblock * l.hp + p * l.stride_h + r) * l.wp + q0 * l.stride_w) * l.cb;
-      const float* w_row = w + (cblock * l.r + r) * l.s * l.cb * V;
-      for (std::int64_t s = 0; s < l.s; ++s)
-        for (std::int64_t ci = 0; ci < (kDense ? V : l.cb); ++ci) {
-          const float* xs = x_row + s * (kDense ? V : l.cb) + ci;
-          const float* ws = w_row + (s * l.cb + ci) * V;
-          Vec<V> wv[KB];
-          for (int b = 0; b < KB; ++b) wv[b] = cpu_simd::load<V>(ws + b * l.weight_block);
-          // Unrolled completely, or the accumulators live on the stack (GCC stops unrolling
-          // at 16 by itself, and the 1 x 28 tile then ran load-FMA-store: a third the speed).
-#pragma GCC unroll 28
-          for (int j = 0; j < QT; ++j) {
-            const float xv = xs[kDense ? j * V : j * l.stride_w * l.cb];
-#pragma GCC unroll 2
-            for (int b = 0; b < KB; ++b) acc[b][j] += xv * wv[b];
-          }
-        }
-    }
-  static_assert(sizeof(Vec<V>) == V * sizeof(float));
-  std::memcpy(out, acc, sizeof(acc));
-}
-
-using TileFn = void (*)(const Layout&, const float*, const float*, std::int64_t, std::int64_t, float*);
+using Layout = DirectTileLayout;
+using TileFn = DirectTileFn;
+using Kernel = DirectKernel;
 
 template <int QT, int KB>
-FLOPSLAB_TARGET_AVX512_FMA void tile_avx512(const Layout& l, const float* x, const float* w,
-                                                        std::int64_t p, std::int64_t q0, float* out) {
-  tile<16, QT, KB>(l, x, w, p, q0, out);
+FLOPSLAB_TARGET_AVX512_FMA void tile_avx512(const Layout& l, const float* x, const float* w, std::int64_t p,
+                                            std::int64_t q0, float* out) {
+  direct_tile<16, QT, KB>(l, x, w, p, q0, out);
 }
 template <int QT, int KB>
 FLOPSLAB_TARGET_AVX2_FMA void tile_avx2(const Layout& l, const float* x, const float* w, std::int64_t p,
-                                                  std::int64_t q0, float* out) {
-  tile<8, QT, KB>(l, x, w, p, q0, out);
+                                        std::int64_t q0, float* out) {
+  direct_tile<8, QT, KB>(l, x, w, p, q0, out);
 }
 
 template <int QT, int KB>
-FLOPSLAB_TARGET_AVX512_FMA void dense_avx512(const Layout& l, const float* x, const float* w,
-                                                         std::int64_t p, std::int64_t q0, float* out) {
-  tile<16, QT, KB, true>(l, x, w, p, q0, out);
+FLOPSLAB_TARGET_AVX512_FMA void dense_avx512(const Layout& l, const float* x, const float* w, std::int64_t p,
+                                             std::int64_t q0, float* out) {
+  direct_tile<16, QT, KB, true>(l, x, w, p, q0, out);
 }
 template <int QT, int KB>
 FLOPSLAB_TARGET_AVX2_FMA void dense_avx2(const Layout& l, const float* x, const float* w, std::int64_t p,
-                                                   std::int64_t q0, float* out) {
-  tile<8, QT, KB, true>(l, x, w, p, q0, out);
+                                         std::int64_t q0, float* out) {
+  direct_tile<8, QT, KB, true>(l, x, w, p, q0, out);
 }
 
 // tiles[KB - 1][QT - 1] for QT = 1 .. max: the full tile and every tail width.
@@ -119,23 +78,27 @@ constexpr std::array<TileFn, sizeof...(I)> tile_table(std::index_sequence<I...>)
   else return {&tile_avx2<int(I) + 1, KB>...};
 }
 
-struct Kernel {
-  int v, qt_max[2];
-  const TileFn* tiles[2];  // [KB - 1] -> QT - 1
-  TileFn dense[2];         // [KB - 1]: the full-width tile for stride 1 and cb = V
-};
-
 const Kernel* kernel_here() {
   static constexpr auto avx512_1 = tile_table<1, true>(std::make_index_sequence<28>());
   static constexpr auto avx512_2 = tile_table<2, true>(std::make_index_sequence<14>());
   static constexpr auto avx2_1 = tile_table<1, false>(std::make_index_sequence<12>());
   static constexpr auto avx2_2 = tile_table<2, false>(std::make_index_sequence<6>());
-  static const Kernel avx512{16, {28, 14}, {avx512_1.data(), avx512_2.data()}, {dense_avx512<28, 1>, dense_avx512<14, 2>}};
-  static const Kernel avx2{8, {12, 6}, {avx2_1.data(), avx2_2.data()}, {dense_avx2<12, 1>, dense_avx2<6, 2>}};
+  static const Kernel avx512{
+      "AVX-512", 16, {28, 14}, {avx512_1.data(), avx512_2.data()}, {dense_avx512<28, 1>, dense_avx512<14, 2>}};
+  static const Kernel avx2{cpu_features().neon ? "NEON (register pairs)" : "AVX2",
+                           8,
+                           {12, 6},
+                           {avx2_1.data(), avx2_2.data()},
+                           {dense_avx2<12, 1>, dense_avx2<6, 2>}};
   if (cpu_features().can_avx512()) return &avx512;
-  if (cpu_features().can_vec8_fma()) return &avx2;  // NEON runs it as register pairs
+  if (const Kernel* sve = direct_kernel_sve()) return sve;  // SVE at 256 or 512 bits
+  if (cpu_features().can_vec8_fma()) return &avx2;           // NEON runs it as register pairs
   return nullptr;
 }
+
+// The 16 x 16 transposes of the layout conversions are AVX-512 code; other paths (SVE-512
+// included) move the floats one by one.
+bool avx512_transposes() { return cpu_features().can_avx512(); }
 
 }  // namespace
 
@@ -153,8 +116,8 @@ int direct_blocked_vector_floats() {
 std::string direct_blocked_detail() {
   const Kernel* k = kernel_here();
   if (k == nullptr) return "not here: needs AVX2 and FMA";
-  return std::string(k->v == 16 ? "AVX-512, NCHW16c: register tiles of 2 x 14 or 1 x 28 vectors"
-                                 : "AVX2, NCHW8c: register tiles of 2 x 6 or 1 x 12 vectors") +
+  return std::string(k->isa) + ", NCHW" + std::to_string(k->v) + "c: register tiles of 2 x " +
+         std::to_string(k->qt_max[1]) + " or 1 x " + std::to_string(k->qt_max[0]) + " vectors" +
          "; backward-data as the convolution of dY with the flipped filters (strided layers: step 5)";
 }
 
@@ -174,7 +137,7 @@ void to_blocked(const BlockedLayout& b, const float* x, float* out, int threads)
         float* dst = out + n * image + ((cblock * b.hp + h + b.pad_h) * b.wp + b.pad_w) * b.cb;
         std::int64_t w = 0;
         if (b.cb == 1) std::copy_n(src + h * b.w, cols, dst), w = cols;  // one channel: NCHW as it is
-        else if (V == 16 && b.cb <= 16)
+        else if (V == 16 && b.cb <= 16 && avx512_transposes())
           for (; w + 16 <= cols; w += 16)
             cpu_simd::transpose_16x16_avx512(src + h * b.w + w, b.h * b.w, int(channels), 16, dst + w * b.cb, b.cb);
         for (; w < cols; ++w)
@@ -296,7 +259,7 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
           // sums[k][j], one filter's row of pixels, for the epilogue and the NCHW store.
           alignas(64) float sums[2 * 16][32];
           for (std::int64_t b = 0; b < kb; ++b)
-            if (V == 16) {
+            if (V == 16 && avx512_transposes()) {
               for (std::int64_t j0 = 0; j0 < qt; j0 += 16)
                 cpu_simd::transpose_16x16_avx512(out + (b * qt + j0) * V, V, int(std::min<std::int64_t>(16, qt - j0)), 16,
                                                  &sums[b * V][j0], 32);

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -25,109 +26,49 @@
 
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/conv/direct_blocked.h"
+#include "kernels/cpu/conv/register_tiles.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/isa_targets.h"
-#include "kernels/cpu/simd_vec.h"
 #include "kernels/registry.h"
 
 namespace flopslab::conv::cpu {
 namespace {
 
-// The padded copies of one call: x as C x Hp x Wp per image, dY as Kp x P x Qv per image.
-struct Padded {
-  std::int64_t hp, wp, qv, kp;  // rows and columns of x; dY's row length and filter count
-  const float* x;
-  const float* dy;
-};
-
-// Adds to dw_t (taps x Kp floats, tap-major: dw_t[tap * Kp + k]) the contributions of image n
-// and input channel c over columns [q0, q0 + QV * V) for filters [k0, k0 + KT).
-template <int V, int KT, int QV>
-[[gnu::always_inline]] inline void tap_block(const Shape& s, const Padded& d, std::int64_t n, std::int64_t c,
-                                             std::int64_t k0, std::int64_t q0, float* dw_t) {
-  using Vec = cpu_simd::Vec<V>;
-  const std::int64_t P = s.p();
-  const float* x_image = d.x + (n * s.c + c) * d.hp * d.wp;
-  const float* dy_image = d.dy + (n * d.kp + k0) * P * d.qv + q0;
-  for (std::int64_t r = 0; r < s.r; ++r)
-    for (std::int64_t t = 0; t < s.s; ++t) {
-      Vec acc[KT][QV] = {};
-      const float* x_row = x_image + r * s.dilation_h * d.wp + t * s.dilation_w + q0;
-      for (std::int64_t p = 0; p < P; ++p) {
-        Vec xv[QV];
-        for (int i = 0; i < QV; ++i) xv[i] = cpu_simd::load<V>(x_row + p * d.wp + i * V);
-#pragma GCC unroll 6
-        for (int kk = 0; kk < KT; ++kk)
-#pragma GCC unroll 4
-          for (int i = 0; i < QV; ++i) acc[kk][i] += cpu_simd::load<V>(dy_image + (kk * P + p) * d.qv + i * V) * xv[i];
-      }
-      float* out = dw_t + ((c * s.r + r) * s.s + t) * d.kp + k0;
-      for (int kk = 0; kk < KT; ++kk) {
-        Vec sum = acc[kk][0];
-        for (int i = 1; i < QV; ++i) sum += acc[kk][i];
-        out[kk] += cpu_simd::sum_lanes<V>(sum);
-      }
-    }
-}
-
-using BlockFn = void (*)(const Shape&, const Padded&, std::int64_t, std::int64_t, std::int64_t, std::int64_t, float*);
+using Padded = WeightGradRows;
+using Kernel = WeightGradKernel;
 
 // KT filters x QV vectors of accumulators: 6 x 4 of AVX-512's 32 registers, 4 x 2 of AVX2's 16.
 template <int QV>
-FLOPSLAB_TARGET_AVX512_FMA void block_avx512(const Shape& s, const Padded& d, std::int64_t n,
-                                                         std::int64_t c, std::int64_t k0, std::int64_t q0, float* dw_t) {
-  tap_block<16, 6, QV>(s, d, n, c, k0, q0, dw_t);
+FLOPSLAB_TARGET_AVX512_FMA void rows_avx512(const Padded& d, std::int64_t n, std::int64_t c, std::int64_t k0,
+                                            std::int64_t q0, float* dw_t) {
+  weight_grad_rows<16, 6, QV>(d, n, c, k0, q0, dw_t);
 }
 template <int QV>
-FLOPSLAB_TARGET_AVX2_FMA void block_avx2(const Shape& s, const Padded& d, std::int64_t n, std::int64_t c,
-                                                   std::int64_t k0, std::int64_t q0, float* dw_t) {
-  tap_block<8, 4, QV>(s, d, n, c, k0, q0, dw_t);
+FLOPSLAB_TARGET_AVX2_FMA void rows_avx2(const Padded& d, std::int64_t n, std::int64_t c, std::int64_t k0,
+                                        std::int64_t q0, float* dw_t) {
+  weight_grad_rows<8, 4, QV>(d, n, c, k0, q0, dw_t);
 }
 
 // The blocked form, for inputs of at least V channels: x as N x C/V x Hp x Wp x V and dY as
-// N x K/V x P x Q x V (06's layout). For one tap (r, s), a block of V input channels and one
-// of V filters, dW's V x V block lives in V registers (one per input channel, its lanes the
-// filters); each output pixel adds one dY vector times V broadcast input values: V FMAs for
-// V + 1 loads, all from L1 for a training layer's small planes.
-template <int V>
-[[gnu::always_inline]] inline void blocked_tap(const float* x, const float* dy, std::int64_t P, std::int64_t Q,
-                                               std::int64_t wp, float* out /* V x V, added to */) {
-  using Vec = cpu_simd::Vec<V>;
-  Vec acc[V] = {};
-  for (std::int64_t p = 0; p < P; ++p)
-    for (std::int64_t q = 0; q < Q; ++q) {
-      const Vec d = cpu_simd::load<V>(dy + (p * Q + q) * V);
-      const float* xp = x + (p * wp + q) * V;
-#pragma GCC unroll 16
-      for (int ci = 0; ci < V; ++ci) acc[ci] += xp[ci] * d;
-    }
-  for (int ci = 0; ci < V; ++ci) {
-    Vec o = cpu_simd::load<V>(out + ci * V) + acc[ci];
-    std::memcpy(out + ci * V, &o, sizeof o);
-  }
+// N x K/V x P x Q x V (06's layout); all loads from L1 for a training layer's small planes.
+FLOPSLAB_TARGET_AVX512_FMA void blocked_avx512(const float* x, const float* dy, std::int64_t P, std::int64_t Q,
+                                               std::int64_t wp, float* out) {
+  weight_grad_blocked<16>(x, dy, P, Q, wp, out);
 }
-using BlockedFn = void (*)(const float*, const float*, std::int64_t, std::int64_t, std::int64_t, float*);
-FLOPSLAB_TARGET_AVX512_FMA void blocked_tap_avx512(const float* x, const float* dy, std::int64_t P,
-                                                              std::int64_t Q, std::int64_t wp, float* out) {
-  blocked_tap<16>(x, dy, P, Q, wp, out);
+FLOPSLAB_TARGET_AVX2_FMA void blocked_avx2(const float* x, const float* dy, std::int64_t P, std::int64_t Q,
+                                           std::int64_t wp, float* out) {
+  weight_grad_blocked<8>(x, dy, P, Q, wp, out);
 }
-FLOPSLAB_TARGET_AVX2_FMA void blocked_tap_avx2(const float* x, const float* dy, std::int64_t P,
-                                                         std::int64_t Q, std::int64_t wp, float* out) {
-  blocked_tap<8>(x, dy, P, Q, wp, out);
-}
-
-struct Kernel {
-  int v, kt, qv_max;
-  std::array<BlockFn, 4> blocks;  // [QV - 1]
-  BlockedFn blocked;
-};
 
 const Kernel* kernel_here() {
   static const Kernel avx512{
-      16, 6, 4, {block_avx512<1>, block_avx512<2>, block_avx512<3>, block_avx512<4>}, blocked_tap_avx512};
-  static const Kernel avx2{8, 4, 2, {block_avx2<1>, block_avx2<2>, nullptr, nullptr}, blocked_tap_avx2};
+      "AVX-512", 16, 6, 4, {rows_avx512<1>, rows_avx512<2>, rows_avx512<3>, rows_avx512<4>}, blocked_avx512};
+  static const Kernel avx2{
+      cpu_features().neon ? "NEON (register pairs)" : "AVX2", 8, 4, 2, {rows_avx2<1>, rows_avx2<2>, nullptr, nullptr},
+      blocked_avx2};
   if (cpu_features().can_avx512()) return &avx512;
-  if (cpu_features().can_vec8_fma()) return &avx2;  // NEON runs it as register pairs
+  if (const Kernel* sve = weight_grad_kernel_sve()) return sve;  // SVE at 256 or 512 bits
+  if (cpu_features().can_vec8_fma()) return &avx2;              // NEON runs it as register pairs
   return nullptr;
 }
 
@@ -189,6 +130,7 @@ void direct_weight_grad(const Operands& op, const RunContext& ctx) {
   if (s.c >= kernel.v) return blocked_weight_grad(op, ctx, kernel);
   const std::int64_t V = kernel.v, KT = kernel.kt, P = s.p(), Q = s.q(), taps = s.c * s.r * s.s;
   Padded d{};
+  d.c = s.c, d.P = P, d.r = s.r, d.s = s.s, d.dilation_h = s.dilation_h, d.dilation_w = s.dilation_w;
   d.qv = (Q + V - 1) / V * V;
   d.kp = (s.k + KT - 1) / KT * KT;
   d.hp = P + (s.r - 1) * s.dilation_h;
@@ -217,7 +159,7 @@ void direct_weight_grad(const Operands& op, const RunContext& ctx) {
       const std::int64_t n = item / s.c, c = item % s.c;
       for (std::int64_t k0 = 0; k0 < d.kp; k0 += KT)
         for (std::int64_t q0 = 0; q0 < d.qv; q0 += chunk)
-          kernel.blocks[std::size_t(std::min(chunk, d.qv - q0) / V - 1)](s, d, n, c, k0, q0, mine);
+          kernel.rows[std::size_t(std::min(chunk, d.qv - q0) / V - 1)](d, n, c, k0, q0, mine);
     }
   }
   for (int t = 1; t < threads; ++t)
@@ -231,8 +173,10 @@ namespace {
 std::string direct_weight_grad_detail() {
   const Kernel* k = kernel_here();
   if (k == nullptr) return "not here: needs AVX2 and FMA";
-  return k->v == 16 ? "AVX-512: C < 16 by rows (6 filters x 4 vectors of partial sums per tap), else NCHW16c (16 x 16 dW blocks in registers)"
-                    : "AVX2: C < 8 by rows (4 filters x 2 vectors of partial sums per tap), else NCHW8c (8 x 8 dW blocks in registers)";
+  const std::string v = std::to_string(k->v);
+  return std::string(k->isa) + ": C < " + v + " by rows (" + std::to_string(k->kt) + " filters x " +
+         std::to_string(k->qv_max) + " vectors of partial sums per tap), else NCHW" + v + "c (" + v + " x " + v +
+         " dW blocks in registers)";
 }
 }  // namespace
 

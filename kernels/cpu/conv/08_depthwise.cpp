@@ -6,7 +6,8 @@
 //     so the tap loops need no bounds checks;
 //   - each output row is summed tap by tap while it sits in L1, its inner loop along the row
 //     with unit stride (stride-1 layers), compiled for AVX-512 and AVX2 as well as the
-//     baseline (kernels/cpu/multiversion.h), so the compiler's vectors are the machine's widest.
+//     baseline (kernels/cpu/multiversion.h; on aarch64 NEON and SVE, and register tiles at
+//     fixed SVE lengths, register_tiles.h), so the vectors are the machine's widest.
 // Threads take (image, filter) planes. The input gradient (stride 1) is the same kernel on dY
 // with the filters turned; the weight gradient is one dot product per tap and plane, threads
 // over filters, each summing its images in order. A filter multiplier K/C > 1 is allowed.
@@ -16,9 +17,9 @@
 
 #include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/conv/conv_cpu.h"
+#include "kernels/cpu/conv/register_tiles.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/isa_targets.h"
-#include "kernels/cpu/simd_vec.h"
 #include "kernels/registry.h"
 
 namespace flopslab::conv {
@@ -31,11 +32,7 @@ namespace {
 // One output plane from its padded input plane: each row summed tap by tap while it is in L1.
 // One function per plane (not per row), so the per-level dispatch and the loop set-up are paid
 // once per plane.
-// Rows are computed qv = Q rounded up to 16 wide (the padded plane is wide enough), so the
-// vector loops have no tails; the extra columns are dropped when the row is stored.
-struct Plane {
-  std::int64_t P, Q, qv, wp, r, s, stride_h, stride_w, dilation_h, dilation_w;
-};
+using Plane = DepthwisePlane;
 Plane plane_of(const Shape& s) {
   const std::int64_t Q = s.q(), qv = Q <= 32 ? (Q + 15) / 16 * 16 : (Q + 63) / 64 * 64;
   return {s.p(), Q, qv, (qv - 1) * s.stride_w + s.extent_w(), s.r, s.s, s.stride_h, s.stride_w, s.dilation_h,
@@ -44,32 +41,20 @@ Plane plane_of(const Shape& s) {
 std::int64_t padded_rows(const Shape& s) { return (s.p() - 1) * s.stride_h + s.extent_h(); }
 
 // Stride 1: up to 4 vectors of an output row stay in registers while the taps add into them.
-template <int V, int NV>
-[[gnu::always_inline]] inline void rows_in_registers(const Plane& l, const float* padded, const float* w, float* y) {
-  using Vec = cpu_simd::Vec<V>;
-  alignas(64) float out[NV * V];
-  for (std::int64_t p = 0; p < l.P; ++p)
-    for (std::int64_t q0 = 0; q0 < l.qv; q0 += NV * V) {
-      Vec acc[NV] = {};
-      for (std::int64_t r = 0; r < l.r; ++r) {
-        const float* x_row = padded + (p + r * l.dilation_h) * l.wp + q0;
-        for (std::int64_t t = 0; t < l.s; ++t) {
-          const float tap = w[r * l.s + t];
-          for (int i = 0; i < NV; ++i) acc[i] += tap * cpu_simd::load<V>(x_row + t * l.dilation_w + i * V);
-        }
-      }
-      std::memcpy(out, acc, sizeof acc);
-      std::copy_n(out, std::min<std::int64_t>(NV * V, l.Q - q0), y + p * l.Q + q0);
-    }
-}
 FLOPSLAB_TARGET_AVX512_FMA void rows_avx512(const Plane& l, const float* padded, const float* w, float* y) {
-  if (l.qv <= 16) return rows_in_registers<16, 1>(l, padded, w, y);
-  if (l.qv <= 32) return rows_in_registers<16, 2>(l, padded, w, y);
-  rows_in_registers<16, 4>(l, padded, w, y);
+  depthwise_rows<16>(l, padded, w, y);
 }
 FLOPSLAB_TARGET_AVX2_FMA void rows_avx2(const Plane& l, const float* padded, const float* w, float* y) {
-  if (l.qv <= 16) return rows_in_registers<8, 2>(l, padded, w, y);
-  rows_in_registers<8, 4>(l, padded, w, y);
+  depthwise_rows<8>(l, padded, w, y);
+}
+// The stride-1 row kernel here: AVX-512, SVE at 256 or 512 bits, AVX2 or NEON pairs.
+DepthwiseRowsFn rows_here() {
+  static const DepthwiseRowsFn rows = [] {
+    if (cpu_features().can_avx512()) return &rows_avx512;
+    if (const DepthwiseRowsFn sve = depthwise_rows_sve()) return sve;
+    return cpu_features().can_vec8_fma() ? &rows_avx2 : DepthwiseRowsFn{};
+  }();
+  return rows;
 }
 
 FLOPSLAB_MULTIVERSION(void, depthwise_plane_loops,
@@ -98,8 +83,7 @@ FLOPSLAB_MULTIVERSION(void, depthwise_plane_loops,
 // qv is a multiple of 16 and the padded plane is wide enough for the vectors of 64 floats
 // only when padded to them: plane_of rounds qv up to 64 when the row is longer than 32.
 void depthwise_plane(const Plane& l, const float* padded, const float* w, float* y) {
-  if (l.stride_h == 1 && l.stride_w == 1 && cpu_features().can_avx512()) return rows_avx512(l, padded, w, y);
-  if (l.stride_h == 1 && l.stride_w == 1 && cpu_features().can_vec8_fma()) return rows_avx2(l, padded, w, y);
+  if (l.stride_h == 1 && l.stride_w == 1 && rows_here() != nullptr) return rows_here()(l, padded, w, y);
   depthwise_plane_loops(l, padded, w, y);
 }
 

@@ -13,14 +13,18 @@
 // structure, threads and edge handling are step 5's (packed_driver.h).
 //
 // aarch64 cores with FEAT_BF16 (Neoverse V1/V2/N2, Graviton 3/4, Grace, Apple M2 on) have
-// BFDOT, the NEON form of the same pair dot product: 8 multiply-adds per 128-bit instruction
-// against FMLA's 4. The same pair packing feeds an 8 x 12 kernel with NEON's by-element form,
-// the A pair chosen by lane, so A needs no broadcast. (BFMMLA, a 2x4 by 4x2 block product,
-// does 16 per instruction on the cores that issue it at full rate; it needs a different
-// packing and is not here yet.)
+// BFDOT, the NEON form of the same pair dot product (8 multiply-adds per 128-bit instruction
+// against FMLA's 4), and BFMMLA, a block product: a 2 x 4 bf16 block of A times a 4 x 2 block
+// of B added to a 2 x 2 block of C, 16 multiply-adds per instruction. The rung uses BFMMLA, as
+// Arm's own libraries do (Compute Library's "mmla" kernels): per multiply-add it needs half
+// BFDOT's register loads, and where a core issues it at half BFDOT's rate the two tie. Its
+// packing puts four k in a 64-bit slot, so two neighbouring slots are one operand as they lie
+// (2 rows of A, or 2 columns of B); each 2 x 2 result is split into its rows when C is stored.
+// The FLOPS probe measures both instructions' chains, and the bf16 roof is the faster.
 //
 // Without either instruction the same products are computed by rounding the operands to bf16
 // while packing and running step 5's float32 micro-kernel: the same numbers, no speed-up.
+#include <stdexcept>
 #include <string>
 
 #include "kernels/cpu/gemm/packed_driver.h"
@@ -117,85 +121,92 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_pairs(const f
 #endif
 
 #if FLOPSLAB_HAVE_ARM_BF16_KERNELS
-// An 8 x 12 tile of C in 24 NEON accumulators. Per slot row: three B loads (12 column pairs),
-// two A loads (8 row pairs), 24 BFDOTs, each adding B's 4 column pairs times one row's pair.
-template <int kLane>
-[[gnu::always_inline, gnu::target("arch=armv8.2-a+bf16")]] inline void bf16_row(float32x4_t (&acc)[3], bfloat16x8_t a,
-                                                                 const bfloat16x8_t (&b)[3]) {
-  acc[0] = vbfdotq_laneq_f32(acc[0], b[0], a, kLane);
-  acc[1] = vbfdotq_laneq_f32(acc[1], b[1], a, kLane);
-  acc[2] = vbfdotq_laneq_f32(acc[2], b[2], a, kLane);
+// Four bf16 values of consecutive k, the lowest k in the low bits: one row's (or column's)
+// share of a BFMMLA operand.
+inline std::uint64_t quad(const float* v, std::int64_t count) {
+  std::uint64_t slot = 0;
+  for (std::int64_t i = 0; i < count; ++i) slot |= std::uint64_t(bf16_from_float(v[i])) << (16 * i);
+  return slot;
 }
 
-__attribute__((target("arch=armv8.2-a+bf16"))) void micro_bf16_8x12(std::int64_t depth, const std::uint32_t* a,
-                                                      const std::uint32_t* b, float* c, std::int64_t ldc,
-                                                      bool accumulate) {
-  float32x4_t acc[kMr][3];
-  for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = acc[r][2] = vdupq_n_f32(0.0f);
+// An 8 x 12 tile of C as 4 x 6 blocks of 2 x 2, one NEON register each (24 accumulators).
+// Per slot row (4 k): four A loads (row pairs), six B loads (column pairs), 24 BFMMLAs, each
+// block += (2 rows x 4 k of A) times (4 k x 2 columns of B): 16 multiply-adds per instruction.
+// 24 + 4 + 1 B register in flight: 29 of NEON's 32.
+__attribute__((target("arch=armv8.2-a+bf16"))) void micro_bfmmla_8x12(std::int64_t depth, const std::uint64_t* a,
+                                                                     const std::uint64_t* b, float* c,
+                                                                     std::int64_t ldc, bool accumulate) {
+  float32x4_t acc[4][6];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 6; ++j) acc[i][j] = vdupq_n_f32(0.0f);
   for (std::int64_t q = 0; q < depth; ++q) {
-    const bfloat16x8_t bv[3] = {vreinterpretq_bf16_u32(vld1q_u32(b)), vreinterpretq_bf16_u32(vld1q_u32(b + 4)),
-                                vreinterpretq_bf16_u32(vld1q_u32(b + 8))};
-    const bfloat16x8_t a_lo = vreinterpretq_bf16_u32(vld1q_u32(a)), a_hi = vreinterpretq_bf16_u32(vld1q_u32(a + 4));
-    bf16_row<0>(acc[0], a_lo, bv);
-    bf16_row<1>(acc[1], a_lo, bv);
-    bf16_row<2>(acc[2], a_lo, bv);
-    bf16_row<3>(acc[3], a_lo, bv);
-    bf16_row<0>(acc[4], a_hi, bv);
-    bf16_row<1>(acc[5], a_hi, bv);
-    bf16_row<2>(acc[6], a_hi, bv);
-    bf16_row<3>(acc[7], a_hi, bv);
+    bfloat16x8_t av[4];
+    for (int i = 0; i < 4; ++i) av[i] = vreinterpretq_bf16_u64(vld1q_u64(a + 2 * i));  // rows 2i, 2i + 1
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; ++j) {
+      const bfloat16x8_t bv = vreinterpretq_bf16_u64(vld1q_u64(b + 2 * j));  // columns 2j, 2j + 1
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) acc[i][j] = vbfmmlaq_f32(acc[i][j], av[i], bv);
+    }
     a += kMr;
     b += kNr;
   }
-  for (int r = 0; r < kMr; ++r) {
-    float* c_row = c + r * ldc;
-    for (int j = 0; j < 3; ++j)
-      vst1q_f32(c_row + 4 * j, accumulate ? vaddq_f32(acc[r][j], vld1q_f32(c_row + 4 * j)) : acc[r][j]);
-  }
-}
-
-// Packing converts one value at a time (BFCVTN would do 4; the products dominate at these sizes).
-void pack_b_pairs(const float* row0, const float* row1, std::uint32_t* dst) {
-  for (int j = 0; j < kNr; ++j) dst[j] = pair(row0[j], row1[j]);
-}
-void pack_a_pairs(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, std::uint32_t* dst) {
-  for (int r = 0; r < kMr; ++r) {
-    const float* row = a + r * lda;
-    for (std::int64_t p = 0; p < kc; p += 2)
-      dst[(p / 2) * kMr + r] = r < rows ? pair(row[p], p + 1 < kc ? row[p + 1] : 0.0f) : 0;
-  }
+  // Block (i, j) holds C[2i][2j], C[2i][2j+1], C[2i+1][2j], C[2i+1][2j+1]: the 64-bit halves
+  // of two neighbouring blocks are four columns of one row.
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 6; j += 2) {
+      const float64x2_t left = vreinterpretq_f64_f32(acc[i][j]), right = vreinterpretq_f64_f32(acc[i][j + 1]);
+      float* top = c + 2 * i * ldc + 2 * j;
+      float* bottom = top + ldc;
+      const float32x4_t top_row = vreinterpretq_f32_f64(vzip1q_f64(left, right));
+      const float32x4_t bottom_row = vreinterpretq_f32_f64(vzip2q_f64(left, right));
+      vst1q_f32(top, accumulate ? vaddq_f32(top_row, vld1q_f32(top)) : top_row);
+      vst1q_f32(bottom, accumulate ? vaddq_f32(bottom_row, vld1q_f32(bottom)) : bottom_row);
+    }
 }
 #endif
 
-struct Bf16PairPanels {
+// The panels the bf16 micro-kernel reads (packed_driver.h's Format).
+#if defined(__x86_64__)
+// x86 AVX512_BF16: 32-bit slots of two k, read by vdpbf16ps.
+struct Bf16Panels {
   using Slot = std::uint32_t;
   static constexpr int k_per_slot = 2;
   int mr = kMr, nr = kNr;
   void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, std::uint32_t* dst) const {
-#if defined(__x86_64__) || FLOPSLAB_HAVE_ARM_BF16_KERNELS
     pack_a_pairs(a, lda, rows, kc, dst);
-#else
-    (void)a, (void)lda, (void)rows, (void)kc, (void)dst;  // never selected off x86
-#endif
   }
-  void pack_b(const float* const* rows, std::uint32_t* dst) const {
-#if defined(__x86_64__) || FLOPSLAB_HAVE_ARM_BF16_KERNELS
-    pack_b_pairs(rows[0], rows[1], dst);
-#else
-    (void)rows, (void)dst;
-#endif
-  }
+  void pack_b(const float* const* rows, std::uint32_t* dst) const { pack_b_pairs(rows[0], rows[1], dst); }
   void micro(std::int64_t depth, const std::uint32_t* a, const std::uint32_t* b, float* c, std::int64_t ldc,
              bool accumulate) const {
-#if defined(__x86_64__)
     micro_bf16_12x32(depth, a, b, c, ldc, accumulate);
-#elif FLOPSLAB_HAVE_ARM_BF16_KERNELS
-    micro_bf16_8x12(depth, a, b, c, ldc, accumulate);
-#else
-    (void)depth, (void)a, (void)b, (void)c, (void)ldc, (void)accumulate;  // never selected off x86
-#endif
   }
 };
+#elif FLOPSLAB_HAVE_ARM_BF16_KERNELS
+// aarch64 with FEAT_BF16: 64-bit slots of four k, so that two neighbouring slots (two rows of
+// A, or two columns of B) are one BFMMLA operand as they lie. Packing converts one value at a
+// time (BFCVTN would do 4; the products dominate at these sizes).
+struct Bf16Panels {
+  using Slot = std::uint64_t;
+  static constexpr int k_per_slot = 4;
+  int mr = kMr, nr = kNr;
+  void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, std::uint64_t* dst) const {
+    for (int r = 0; r < kMr; ++r)
+      for (std::int64_t p = 0; p < kc; p += 4)
+        dst[(p / 4) * kMr + r] = r < rows ? quad(a + r * lda + p, std::min<std::int64_t>(4, kc - p)) : 0;
+  }
+  void pack_b(const float* const* rows, std::uint64_t* dst) const {
+    for (int j = 0; j < kNr; ++j) {
+      const float column[4] = {rows[0][j], rows[1][j], rows[2][j], rows[3][j]};
+      dst[j] = quad(column, 4);
+    }
+  }
+  void micro(std::int64_t depth, const std::uint64_t* a, const std::uint64_t* b, float* c, std::int64_t ldc,
+             bool accumulate) const {
+    micro_bfmmla_8x12(depth, a, b, c, ldc, accumulate);
+  }
+};
+#endif
 
 // The model's blocks for 2 bytes per k: a slot holds two k, so kc doubles for the same bytes.
 // Modelled at each call (a few divisions): the last level may be replaced by a measured one.
@@ -210,7 +221,7 @@ void bf16_gemm(const Operands& op, const RunContext& ctx) {
 
 const char* bf16_dot_instruction() {
   if (!bf16_dot_product_available()) return "";
-  return kOnArm ? "bfdot" : "vdpbf16ps";
+  return kOnArm ? "bfmmla" : "vdpbf16ps";
 }
 
 bool bf16_dot_product_available() {
@@ -225,18 +236,24 @@ bool bf16_dot_product_available() {
 
 void gemm_bf16_dot(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
                    std::int64_t ldc, int threads, const ARowReader* read_a_row) {
-  gemm_parallel_for(Bf16PairPanels{}, shape, a, lda, read_b_row, c, ldc, bf16_blocking().blocking, threads, read_a_row);
+#if defined(__x86_64__) || FLOPSLAB_HAVE_ARM_BF16_KERNELS
+  gemm_parallel_for(Bf16Panels{}, shape, a, lda, read_b_row, c, ldc, bf16_blocking().blocking, threads, read_a_row);
+#else
+  (void)shape, (void)a, (void)lda, (void)read_b_row, (void)c, (void)ldc, (void)threads, (void)read_a_row;
+  throw std::logic_error("gemm_bf16_dot: this build has no bf16 dot-product kernel (see bf16_dot_product_available)");
+#endif
 }
 
 std::string describe_bf16_choice() {
   if (bf16_dot_product_available())
     return std::string(kOnArm ? "bf16 (FEAT_BF16)" : "avx512_bf16") + " micro-kernel " + std::to_string(kMr) + "x" +
-           std::to_string(kNr) + " (" + bf16_dot_instruction() + " on bf16 pairs), " +
+           std::to_string(kNr) + " (" + bf16_dot_instruction() +
+           (kOnArm ? " on 2 x 4 bf16 blocks), " : " on bf16 pairs), ") +
            describe_blocking(bf16_blocking(), cache_geometries());
   const std::string why = !kOnArm                      ? "no AVX512_BF16 here"
                           : !uncapped_cpu_features().arm_bf16 ? "no FEAT_BF16 here"
                           : !cpu_features().arm_bf16          ? "FEAT_BF16 hidden by FLOPSLAB_SIMD"
-                                                              : "FEAT_BF16 here, but this build (clang 14) has no BFDOT kernel";
+                                                              : "FEAT_BF16 here, but this build (clang 14) has no BFMMLA kernel";
   return why + ": operands rounded to bf16 while packing, then step 5's " + describe_choice();
 }
 
@@ -247,7 +264,7 @@ extern const GemmVariant kCpuBf16{
     .name = "bf16",
     .step = 6,
     .multithreaded = true,
-    .idea = "step 5 on bf16 operands packed in k-pairs: vdpbf16ps (x86) and bfdot (ARM) do twice an FMA's multiply-adds per instruction, sums in fp32",
+    .idea = "step 5 on bf16 operands packed in k-pairs (x86: vdpbf16ps, twice an FMA's multiply-adds per instruction) or 2 x 4 blocks (ARM: bfmmla, four times a NEON FMA's), sums in fp32",
     .run = packed::bf16_gemm,
     .detail = packed::describe_bf16_choice,
     .input_roundoff = 1.0 / 256,  // bf16 keeps 8 significant bits: relative rounding 2^-8

@@ -232,8 +232,11 @@ std::string describe_blocking(const ModelledBlocking& m, const CacheGeometries& 
                   std::to_string(l1.ways) + " ways of the " + kib(l1.bytes) + " L1, A block in " +
                   std::to_string(m.a_ways_l2) + " of " + std::to_string(l2.ways) + " of the " + kib(l2.bytes) +
                   " L2, B panel in " + std::to_string(m.b_ways_l3) + " of " + std::to_string(l3.ways) + " of the " +
-                  kib(l3.bytes) + " L3" + (caches.l3_source.empty() ? "" : " (" + caches.l3_source + ")") + "; kc " + std::to_string(kMaxKc) + ", not the L1 model's " +
-                  std::to_string(m.kc_l1) + ", for C's sake; mc at most " + std::to_string(m.blocking.c_pages) + " page-apart rows of C, half the " +
+                  kib(l3.bytes) + " L3" + (caches.l3_source.empty() ? "" : " (" + caches.l3_source + ")") + "; kc " + std::to_string(kMaxKc) +
+                  (m.kc_l1 < kMaxKc   ? ", not the L1 model's " + std::to_string(m.kc_l1) + ", for C's sake"
+                   : m.kc_l1 > kMaxKc ? ", the packing loops' cap (the L1 model allows " + std::to_string(m.kc_l1) + ")"
+                                      : ", as the L1 model gives") +
+                  "; mc at most " + std::to_string(m.blocking.c_pages) + " page-apart rows of C, half the " +
                   std::to_string(caches.dtlb_entries) + "-entry L1 DTLB" + (caches.dtlb_assumed ? " (assumed)" : "");
   if (caches.assumed) s += "; the OS gave no cache geometry, a common one was assumed";
   return s + ")";

@@ -3,16 +3,17 @@
 // A format says how a packed panel holds the operands and which micro-kernel reads them:
 //   FloatPanels<format>: one float per k (rounded to bf16 or fp16 while packing, or not), read
 //     by the float32 FMA micro-kernels;
-//   Bf16PairPanels (06_bf16.cpp): two bf16 values of consecutive k in one 32-bit slot, read by
-//     the AVX512_BF16 micro-kernel, whose vdpbf16ps does 32 multiply-adds where vfmadd231ps
-//     does 16.
+//   Bf16Panels (06_bf16.cpp): on x86, two bf16 values of consecutive k in one 32-bit slot,
+//     read by the AVX512_BF16 micro-kernel, whose vdpbf16ps does 32 multiply-adds where
+//     vfmadd231ps does 16; on aarch64, four in one 64-bit slot, two slots a BFMMLA operand
+//     (2 rows x 4 k).
 // A sliver of A holds, per slot row, mr slots (one per row of C); a sliver of B nr slots (one
-// per column). `depth` is the number of slot rows for a kc-long block: kc, or kc/2 rounded up.
+// per column). `depth` is the number of slot rows for a kc-long block: kc / k_per_slot rounded up.
 //
 //   struct Format {
-//     using Slot = ...;  static constexpr int k_per_slot = 1 or 2;  int mr, nr;
+//     using Slot = ...;  static constexpr int k_per_slot = 1, 2 or 4;  int mr, nr;
 //     void pack_a(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, Slot* dst) const;
-//     // k_per_slot row pieces of nr floats (rows[1] all zeros past the end of the block) into one slot row
+//     // k_per_slot row pieces of nr floats (all zeros past the end of the block) into one slot row
 //     void pack_b(const float* const* rows, Slot* dst) const;
 //     void micro(std::int64_t depth, const Slot* a, const Slot* b, float* c, std::int64_t ldc, bool accumulate) const;
 //   };
@@ -118,11 +119,14 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
   const std::int64_t chunk_unit = std::int64_t(grid.rows) * f.mr;
   const std::int64_t chunk_rows = std::max(
       chunk_unit,
-      std::min((m + chunk_unit - 1) / chunk_unit, ((8 << 20) / (4 * depth_max)) / chunk_unit) * chunk_unit);
-  // Shared by the team; allocated by (and kept with) the calling thread. Slots are 4 bytes.
-  static_assert(sizeof(Slot) == sizeof(float));
-  Slot* const a_packed = reinterpret_cast<Slot*>(reusable_scratch(0, chunk_rows * depth_max));
-  Slot* const b_packed = reinterpret_cast<Slot*>(reusable_scratch(1, nc_max * depth_max));
+      std::min((m + chunk_unit - 1) / chunk_unit, ((8 << 20) / std::int64_t(sizeof(Slot) * depth_max)) / chunk_unit) *
+          chunk_unit);
+  // Shared by the team; allocated by (and kept with) the calling thread, in floats: a slot is
+  // one (4 bytes) or two (8 bytes: four bf16 values).
+  static_assert(sizeof(Slot) % sizeof(float) == 0);
+  constexpr std::int64_t kSlotFloats = sizeof(Slot) / sizeof(float);
+  Slot* const a_packed = reinterpret_cast<Slot*>(reusable_scratch(0, chunk_rows * depth_max * kSlotFloats));
+  Slot* const b_packed = reinterpret_cast<Slot*>(reusable_scratch(1, nc_max * depth_max * kSlotFloats));
 
 #pragma omp parallel num_threads(grid.rows * grid.cols)
   {

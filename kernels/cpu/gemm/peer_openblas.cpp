@@ -2,8 +2,10 @@
 // every table, not a rung of the ladder. Built only when libopenblas-dev is found.
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
+#include "kernels/cpu/every_cpu.h"
 #include "kernels/registry.h"
 
 #ifdef FLOPSLAB_HAVE_OPENBLAS
@@ -25,6 +27,10 @@ void openblas(const Operands& op, const RunContext& ctx) {
     openblas_set_num_threads(ctx.threads);
     current_threads = ctx.threads;
   }
+  // Debian's libopenblas is the pthread build: its workers follow the caller's placement
+  // (kernels/cpu/every_cpu.h).
+  std::optional<cpu::EveryCpu> unpinned;
+  if (ctx.threads > 1) unpinned.emplace();
   // BLAS requires leading dimensions >= 1 even for empty matrices.
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(n), int(k), 1.0f, op.a,
               int(std::max<std::int64_t>(op.lda, 1)), op.b, int(std::max<std::int64_t>(op.ldb, 1)),

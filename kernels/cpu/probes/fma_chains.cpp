@@ -85,7 +85,7 @@ FLOPSLAB_TARGET_AVX double avx_fp32_mul_add(std::int64_t n) { return fma_chains<
 FLOPSLAB_TARGET_AVX double avx_fp64_mul_add(std::int64_t n) { return fma_chains<f64x4, double, 4, 12>(n); }
 
 // bf16 pair dot products: every chain starts at 1 + a/1000 and gains a0*b0 + a1*b1 = 2 x 2^-20
-// per iteration, exact in fp32 (see kBf16DotGainPerIteration), so the sum tells that every
+// per iteration, exact in fp32 (see bf16_gain_per_iteration), so the sum tells that every
 // instruction did both products; a constant operand is as fast as any other.
 constexpr std::uint16_t kBf16TwoToMinus10 = 0x3A80;  // sign 0, exponent 127 - 10, mantissa 0
 
@@ -109,6 +109,68 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) double avx512_bf16_dot(st
   return sum;
 }
 bool has_avx512_bf16() { return cpu_features().avx512_bf16 && cpu_features().can_avx512(); }
+
+// AMX (Intel Xeon from Sapphire Rapids): TDPBF16PS multiplies a 16 x 32 bf16 tile by a 32 x 16
+// one (held as 16 rows of 16 bf16 pairs) into a 16 x 16 fp32 tile: each of the 256 lanes adds
+// 32 products, 8192 multiply-adds per instruction. Six accumulator tiles chain (tmm0-5); tmm6
+// and tmm7 hold the operands, every value 2^-10 as above. The tile configuration and the
+// operands are constants in memory: ldtilecfg and tileloadd read memory the compiler does not
+// see them read, so a local buffer's stores could be dropped as dead.
+struct alignas(64) AmxTileConfig {
+  std::uint8_t palette, start_row, reserved[14];
+  std::uint16_t bytes_per_row[16];
+  std::uint8_t rows[16];
+};
+constexpr AmxTileConfig amx_config() {
+  AmxTileConfig c{};
+  c.palette = 1;  // 8 tiles of at most 16 rows x 64 bytes
+  for (int t = 0; t < 8; ++t) c.bytes_per_row[t] = 64, c.rows[t] = 16;
+  return c;
+}
+struct alignas(64) AmxOperand {
+  std::uint16_t bf16[16 * 32];
+};
+constexpr AmxOperand amx_operand() {
+  AmxOperand a{};
+  for (std::uint16_t& x : a.bf16) x = kBf16TwoToMinus10;
+  return a;
+}
+constexpr AmxTileConfig kAmxConfig = amx_config();
+constexpr AmxOperand kAmxOperand = amx_operand();
+
+__attribute__((target("amx-tile,amx-bf16"))) double amx_bf16_chains(std::int64_t n) {
+  _tile_loadconfig(&kAmxConfig);
+  _tile_loadd(6, kAmxOperand.bf16, 64);
+  _tile_loadd(7, kAmxOperand.bf16, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_zero(4);
+  _tile_zero(5);
+  for (std::int64_t i = 0; i < n; ++i) {
+    _tile_dpbf16ps(0, 6, 7);
+    _tile_dpbf16ps(1, 6, 7);
+    _tile_dpbf16ps(2, 6, 7);
+    _tile_dpbf16ps(3, 6, 7);
+    _tile_dpbf16ps(4, 6, 7);
+    _tile_dpbf16ps(5, 6, 7);
+  }
+  alignas(64) float c[6][16 * 16];
+  _tile_stored(0, c[0], 64);
+  _tile_stored(1, c[1], 64);
+  _tile_stored(2, c[2], 64);
+  _tile_stored(3, c[3], 64);
+  _tile_stored(4, c[4], 64);
+  _tile_stored(5, c[5], 64);
+  _tile_release();
+  double sum = 0;
+  for (const auto& tile : c)
+    for (float x : tile) sum += double(x);
+  return sum;
+}
+// The tiles need AMX-TILE and AMX-BF16, and the Linux kernel's leave to use their state.
+bool has_amx_bf16() { return cpu_features().amx_bf16 && request_amx_permission(); }
 #endif
 
 #if defined(__aarch64__)
@@ -149,8 +211,11 @@ FLOPSLAB_SVE_FMA_LOOP(sve_fp64, double, svfloat64_t, f64, svptrue_b64)
 #endif
 
 #if FLOPSLAB_HAVE_ARM_BF16_KERNELS
-// BFDOT on 128-bit registers: 4 fp32 lanes, each adding one bf16 pair product per instruction.
-__attribute__((target("arch=armv8.2-a+bf16"))) double neon_bf16_dot(std::int64_t n) {
+// 24 chains of one bf16 instruction on 128-bit registers, 4 fp32 lanes each: BFDOT adds one
+// pair product per lane, BFMMLA a 2 x 4 by 4 x 2 block product to its 2 x 2 block, 4 products
+// per lane (the GEMM rung's instruction).
+template <bool kBlock>
+__attribute__((target("arch=armv8.2-a+bf16"))) double neon_bf16_chains(std::int64_t n) {
   static volatile std::uint16_t operand_bits = kBf16TwoToMinus10;
   const bfloat16x8_t v = vreinterpretq_bf16_u16(vdupq_n_u16(operand_bits));
   float32x4_t acc[24];
@@ -158,12 +223,14 @@ __attribute__((target("arch=armv8.2-a+bf16"))) double neon_bf16_dot(std::int64_t
   for (int a = 0; a < 24; ++a) acc[a] = vdupq_n_f32(1.0f + float(a) * 1e-3f);
   for (std::int64_t i = 0; i < n; ++i) {
 #pragma GCC unroll 24
-    for (int a = 0; a < 24; ++a) acc[a] = vbfdotq_f32(acc[a], v, v);
+    for (int a = 0; a < 24; ++a) acc[a] = kBlock ? vbfmmlaq_f32(acc[a], v, v) : vbfdotq_f32(acc[a], v, v);
   }
   double sum = 0;
   for (int a = 0; a < 24; ++a) sum += double(vaddvq_f32(acc[a]));
   return sum;
 }
+double neon_bf16_dot(std::int64_t n) { return neon_bf16_chains<false>(n); }
+double neon_bf16_mmla(std::int64_t n) { return neon_bf16_chains<true>(n); }
 bool has_neon_bf16() { return cpu_features().neon && cpu_features().arm_bf16; }
 #endif
 
@@ -200,6 +267,8 @@ FmaLoop kLoops[] = {
     {"avx512-fp64", "avx-512 (512-bit)", 512, P::fp64, 8, 24, true, has_avx512, avx512_fp64},
 #if defined(__x86_64__)
     {"avx512-bf16", "avx512_bf16 (512-bit)", 512, P::bf16, 16, 24, true, has_avx512_bf16, avx512_bf16_dot, 2},
+    // One TDPBF16PS per 16 cycles per core (Intel's 1024 bf16 FLOP per cycle and core).
+    {"amx-bf16", "amx (16 x 16 tiles)", 8192, P::bf16, 256, 6, true, has_amx_bf16, amx_bf16_chains, 32, 16},
 #endif
 #if defined(__aarch64__)
     {"neon-fp32", "neon (128-bit)", 128, P::fp32, 4, 24, true, has_neon, neon_fp32},
@@ -211,6 +280,7 @@ FmaLoop kLoops[] = {
 #endif
 #if FLOPSLAB_HAVE_ARM_BF16_KERNELS
     {"neon-bf16", "neon bf16 (128-bit)", 128, P::bf16, 4, 24, true, has_neon_bf16, neon_bf16_dot, 2},
+    {"neon-bf16-mmla", "neon bf16 mmla (128-bit)", 128, P::bf16, 4, 24, true, has_neon_bf16, neon_bf16_mmla, 4},
 #endif
 #endif
 };

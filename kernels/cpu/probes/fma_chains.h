@@ -36,7 +36,8 @@ struct FmaLoop {
   // Runs `iterations` rounds (one FMA per chain per round). The result depends on every FMA,
   // so the compiler cannot drop any of them.
   double (*run)(std::int64_t iterations);
-  int products_per_lane = 1;  // multiply-adds per lane and instruction: 2 for the bf16 pair dot products
+  int products_per_lane = 1;  // multiply-adds per lane and instruction: 2 for the bf16 pair dot products, 4 for BFMMLA, 32 for AMX
+  int issue_cycles = 1;       // cycles between two instructions on one pipe: 16 for AMX's tile multiply
 
   double flops_per_iteration() const { return 2.0 * lanes * products_per_lane * accumulators; }
 };
@@ -51,14 +52,22 @@ const FmaLoop& widest_fma_loop(Precision precision);
 // The loop of that name this CPU runs (or, where it runs neither twin, the first); null for
 // an unknown name.
 const FmaLoop* find_fma_loop(const char* name);
-// What the loop issues per lane and chain: "FMA", "multiply + add" or "bf16 pair dot product".
+// What the loop issues per lane and chain: "FMA", "multiply + add", "bf16 pair dot product"
+// or "bf16 block product".
 inline const char* operation_name(const FmaLoop& loop) {
-  return loop.products_per_lane == 2 ? "bf16 pair dot product" : loop.fused ? "FMA" : "multiply + add";
+  return loop.products_per_lane == 32  ? "bf16 tile product"
+         : loop.products_per_lane == 4 ? "bf16 block product"
+         : loop.products_per_lane == 2 ? "bf16 pair dot product"
+         : loop.fused                  ? "FMA"
+                                       : "multiply + add";
 }
-// What each accumulator gains per iteration of a bf16 loop (0 for the others): its chains add
-// a0*b0 + a1*b1 with every value 2^-10, exactly 2^-19, so run(n) - run(0) is exactly
-// lanes x accumulators x n x 2^-19 (a test checks that both products were done).
-constexpr double kBf16DotGainPerIteration = 1.0 / (1 << 19);
+// What each accumulator lane gains per iteration of a bf16 loop: every operand is 2^-10, so
+// each product is exactly 2^-20 and a lane gains products_per_lane x 2^-20 (2^-19 for a pair
+// dot product, 2^-18 for BFMMLA's 4 x 2 block, 2^-15 for an AMX tile's 32 products); run(n) -
+// run(0) is exactly that times lanes x accumulators x n (a test checks that every product was
+// done).
+constexpr double kBf16ProductValue = 1.0 / (1 << 20);
+inline double bf16_gain_per_iteration(const FmaLoop& loop) { return loop.products_per_lane * kBf16ProductValue; }
 // "avx2-fp32 FMA loop", "sse-fp32 multiply + add loop".
 inline std::string loop_label(const FmaLoop& loop) {
   return std::string(loop.name) + " " + operation_name(loop) + " loop";

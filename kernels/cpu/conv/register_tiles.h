@@ -1,0 +1,192 @@
+// The register tiles of convolution steps 6-8, written once over the vector width V (floats):
+//   direct_tile            step 6: one output row segment of QT pixels for KB blocks of V filters;
+//   weight_grad_rows       step 7, C < V: KT filters x QV vectors of partial sums along a row;
+//   weight_grad_blocked    step 7, C >= V: a V x V block of dW for one tap;
+//   depthwise_rows         step 8, stride 1: up to 4 vectors of an output row per pass over the taps.
+// Each step's file instantiates them in functions carrying an x86 target attribute (AVX-512:
+// V = 16, AVX2: V = 8; on aarch64 the V = 8 copies are NEON register pairs), and
+// sve_tiles.cpp compiles them once per fixed SVE length (256 bits: V = 8, 512 bits: V = 16),
+// where the same GCC vectors become single SVE registers.
+//
+// The templates have internal linkage (an unnamed namespace) and use nothing from the C++
+// library but memcpy: sve_tiles.cpp is compiled with SVE enabled for the whole file, and an
+// out-of-line copy of a shared inline function made there could be the one the linker keeps
+// for every caller, SVE instructions and all (scripts/test-aarch64 checks that its objects
+// define no such symbol).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/simd_vec.h"
+
+namespace flopslab::conv::cpu {
+
+// ---- step 6 ----
+// What one register tile needs: the image's blocked input, the blocked weights of its first
+// output block, and where its output row goes.
+struct DirectTileLayout {
+  std::int64_t cb, c_blocks, hp, wp, r, s, stride_h, stride_w, v;
+  std::int64_t weight_block;  // floats from one output block's weights to the next
+};
+using DirectTileFn = void (*)(const DirectTileLayout&, const float* x, const float* w, std::int64_t p,
+                              std::int64_t q0, float* out);
+struct DirectKernel {
+  const char* isa;  // "AVX-512", "AVX2", "NEON (register pairs)", "SVE-256", "SVE-512"
+  int v, qt_max[2];
+  const DirectTileFn* tiles[2];  // [KB - 1] -> QT - 1
+  DirectTileFn dense[2];         // [KB - 1]: the full-width tile for stride 1 and cb = V
+};
+
+// ---- step 7 ----
+// The padded copies of one call: x as C x Hp x Wp per image, dY as Kp x P x Qv per image.
+struct WeightGradRows {
+  std::int64_t c, P, r, s, dilation_h, dilation_w;  // the layer
+  std::int64_t hp, wp, qv, kp;                      // rows and columns of x; dY's row length and filter count
+  const float* x;
+  const float* dy;
+};
+using WeightGradRowsFn = void (*)(const WeightGradRows&, std::int64_t n, std::int64_t c, std::int64_t k0,
+                                  std::int64_t q0, float* dw_t);
+using WeightGradBlockedFn = void (*)(const float* x, const float* dy, std::int64_t P, std::int64_t Q,
+                                     std::int64_t wp, float* out);
+struct WeightGradKernel {
+  const char* isa;
+  int v, kt, qv_max;
+  std::array<WeightGradRowsFn, 4> rows;  // [QV - 1]
+  WeightGradBlockedFn blocked;
+};
+
+// ---- step 8 ----
+// Rows are computed qv = Q rounded up to 16 wide (the padded plane is wide enough), so the
+// vector loops have no tails; the extra columns are dropped when the row is stored.
+struct DepthwisePlane {
+  std::int64_t P, Q, qv, wp, r, s, stride_h, stride_w, dilation_h, dilation_w;
+};
+using DepthwiseRowsFn = void (*)(const DepthwisePlane&, const float* padded, const float* w, float* y);
+
+// The SVE kernels of this build at the process's vector length (sve_tiles.cpp): null where
+// the CPU has no SVE, its length is neither 256 nor 512 bits (128: NEON's width, whose
+// register pairs are as wide), or the build has none.
+const DirectKernel* direct_kernel_sve();
+const WeightGradKernel* weight_grad_kernel_sve();
+DepthwiseRowsFn depthwise_rows_sve();
+
+namespace {
+
+template <int V>
+using TileVec = cpu_simd::Vec<V>;
+
+// acc[b][j] = sum over (input channel, r, s) of x[p*stride + r][(q0 + j)*stride + s] * w_b.
+// kDense: stride 1 and full channel blocks (cb = V), so every offset is a compile-time
+// constant: the broadcasts fold into the FMAs as memory operands (x86) and free the registers
+// that held run-time offsets.
+template <int V, int QT, int KB, bool kDense = false>
+[[gnu::always_inline]] inline void direct_tile(const DirectTileLayout& l, const float* x, const float* w,
+                                               std::int64_t p, std::int64_t q0, float* out /* KB x QT x V */) {
+  TileVec<V> acc[KB][QT] = {};
+  for (std::int64_t cblock = 0; cblock < l.c_blocks; ++cblock)
+    for (std::int64_t r = 0; r < l.r; ++r) {
+      const float* x_row = x + ((cblock * l.hp + p * l.stride_h + r) * l.wp + q0 * l.stride_w) * l.cb;
+      const float* w_row = w + (cblock * l.r + r) * l.s * l.cb * V;
+      for (std::int64_t s = 0; s < l.s; ++s)
+        for (std::int64_t ci = 0; ci < (kDense ? V : l.cb); ++ci) {
+          const float* xs = x_row + s * (kDense ? V : l.cb) + ci;
+          const float* ws = w_row + (s * l.cb + ci) * V;
+          TileVec<V> wv[KB];
+          for (int b = 0; b < KB; ++b) wv[b] = cpu_simd::load<V>(ws + b * l.weight_block);
+          // Unrolled completely, or the accumulators live on the stack (GCC stops unrolling
+          // at 16 by itself, and the 1 x 28 tile then ran load-FMA-store: a third the speed).
+#pragma GCC unroll 28
+          for (int j = 0; j < QT; ++j) {
+            const float xv = xs[kDense ? j * V : j * l.stride_w * l.cb];
+#pragma GCC unroll 2
+            for (int b = 0; b < KB; ++b) acc[b][j] += xv * wv[b];
+          }
+        }
+    }
+  static_assert(sizeof(TileVec<V>) == V * sizeof(float));
+  std::memcpy(out, acc, sizeof(acc));
+}
+
+// Adds to dw_t (taps x Kp floats, tap-major: dw_t[tap * Kp + k]) the contributions of image n
+// and input channel c over columns [q0, q0 + QV * V) for filters [k0, k0 + KT).
+template <int V, int KT, int QV>
+[[gnu::always_inline]] inline void weight_grad_rows(const WeightGradRows& d, std::int64_t n, std::int64_t c,
+                                                    std::int64_t k0, std::int64_t q0, float* dw_t) {
+  const std::int64_t P = d.P;
+  const float* x_image = d.x + (n * d.c + c) * d.hp * d.wp;
+  const float* dy_image = d.dy + (n * d.kp + k0) * P * d.qv + q0;
+  for (std::int64_t r = 0; r < d.r; ++r)
+    for (std::int64_t t = 0; t < d.s; ++t) {
+      TileVec<V> acc[KT][QV] = {};
+      const float* x_row = x_image + r * d.dilation_h * d.wp + t * d.dilation_w + q0;
+      for (std::int64_t p = 0; p < P; ++p) {
+        TileVec<V> xv[QV];
+        for (int i = 0; i < QV; ++i) xv[i] = cpu_simd::load<V>(x_row + p * d.wp + i * V);
+#pragma GCC unroll 6
+        for (int kk = 0; kk < KT; ++kk)
+#pragma GCC unroll 4
+          for (int i = 0; i < QV; ++i) acc[kk][i] += cpu_simd::load<V>(dy_image + (kk * P + p) * d.qv + i * V) * xv[i];
+      }
+      float* out = dw_t + ((c * d.r + r) * d.s + t) * d.kp + k0;
+      for (int kk = 0; kk < KT; ++kk) {
+        TileVec<V> sum = acc[kk][0];
+        for (int i = 1; i < QV; ++i) sum += acc[kk][i];
+        out[kk] += cpu_simd::sum_lanes<V>(sum);
+      }
+    }
+}
+
+// For one tap (r, s), a block of V input channels and one of V filters, dW's V x V block
+// lives in V registers (one per input channel, its lanes the filters); each output pixel adds
+// one dY vector times V broadcast input values: V FMAs for V + 1 loads.
+template <int V>
+[[gnu::always_inline]] inline void weight_grad_blocked(const float* x, const float* dy, std::int64_t P,
+                                                       std::int64_t Q, std::int64_t wp, float* out /* V x V, added to */) {
+  TileVec<V> acc[V] = {};
+  for (std::int64_t p = 0; p < P; ++p)
+    for (std::int64_t q = 0; q < Q; ++q) {
+      const TileVec<V> d = cpu_simd::load<V>(dy + (p * Q + q) * V);
+      const float* xp = x + (p * wp + q) * V;
+#pragma GCC unroll 16
+      for (int ci = 0; ci < V; ++ci) acc[ci] += xp[ci] * d;
+    }
+  for (int ci = 0; ci < V; ++ci) {
+    TileVec<V> o = cpu_simd::load<V>(out + ci * V) + acc[ci];
+    std::memcpy(out + ci * V, &o, sizeof o);
+  }
+}
+
+// Stride 1: NV vectors of an output row stay in registers while the taps add into them.
+template <int V, int NV>
+[[gnu::always_inline]] inline void depthwise_rows_of(const DepthwisePlane& l, const float* padded, const float* w,
+                                                     float* y) {
+  alignas(64) float out[NV * V];
+  for (std::int64_t p = 0; p < l.P; ++p)
+    for (std::int64_t q0 = 0; q0 < l.qv; q0 += NV * V) {
+      TileVec<V> acc[NV] = {};
+      for (std::int64_t r = 0; r < l.r; ++r) {
+        const float* x_row = padded + (p + r * l.dilation_h) * l.wp + q0;
+        for (std::int64_t t = 0; t < l.s; ++t) {
+          const float tap = w[r * l.s + t];
+          for (int i = 0; i < NV; ++i) acc[i] += tap * cpu_simd::load<V>(x_row + t * l.dilation_w + i * V);
+        }
+      }
+      std::memcpy(out, acc, sizeof acc);
+      const std::int64_t width = l.Q - q0 < NV * V ? l.Q - q0 : NV * V;
+      for (std::int64_t j = 0; j < width; ++j) y[p * l.Q + q0 + j] = out[j];
+    }
+}
+// As many vectors as the row has, up to 4 (qv is a multiple of 16, and of 64 past 32).
+template <int V>
+[[gnu::always_inline]] inline void depthwise_rows(const DepthwisePlane& l, const float* padded, const float* w,
+                                                  float* y) {
+  if (l.qv <= V) return depthwise_rows_of<V, 1>(l, padded, w, y);
+  if (l.qv <= 2 * V) return depthwise_rows_of<V, 2>(l, padded, w, y);
+  depthwise_rows_of<V, 4>(l, padded, w, y);
+}
+
+}  // namespace
+}  // namespace flopslab::conv::cpu
