@@ -214,14 +214,19 @@ ProbeReport run_flops_probe(const ProbeContext& ctx) {
                            "reports (a hypervisor may pass on another model number), so the measured pipe count is "
                            "used.",
                            fmt::join(contradicted, "; ")));
+  bool any_bf16 = false;
   for (const Row& r : rows)
-    if (r.threads == 1 && r.loop->precision == probes::Precision::bf16)
+    if (r.threads == 1 && r.loop->precision == probes::Precision::bf16) {
       report.say(fmt::format("The {} loop chains {} instructions: each fp32 lane adds {} bf16 products, {} FLOP per "
                              "lane, {} an FMA's. Its pipe count is inferred from this measurement ({}), as "
-                             "flopslab's table lists FMA pipes only. The faster bf16 loop is the ceiling of the GEMM "
-                             "ladder's bf16 rung and of oneDNN's bf16 matmul (the roofline's bf16 roof).",
+                             "flopslab's table lists FMA pipes only.",
                              r.loop->name, bf16_instruction(*r.loop), r.loop->products_per_lane,
                              2 * r.loop->products_per_lane, times_word(r.loop->products_per_lane), pipes_of(*r.loop)));
+      any_bf16 = true;
+    }
+  if (any_bf16)
+    report.say("The fastest bf16 loop is the roofline's bf16 roof, the ceiling of the GEMM ladder's bf16 rung and of "
+               "oneDNN's bf16 matmul.");
   if (!unsupported.empty())
     report.say(fmt::format("Not supported by this CPU (skipped): {}.", fmt::join(unsupported, ", ")));
   if (!left_out.empty())
