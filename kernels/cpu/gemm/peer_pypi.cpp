@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -53,15 +54,17 @@ struct Loaded {
 
 
 // The library at `path`, opened with deep binding and never closed (its code may run until
-// exit); null, with out.info.problem set, where it is missing or does not load.
+// exit); null, with out.info.problem set, where it is missing or does not load. Called under
+// loaded()'s lock.
 SharedLibrary* open_peer(const std::string& path, Loaded& out) {
   if (!std::filesystem::exists(path)) {
     out.info.problem = "not installed: " + path + " is missing (scripts/setup-peers --blas installs it)";
     return nullptr;
   }
-  auto* lib = new SharedLibrary(path.c_str(), SharedLibrary::Binding::deep);
-  if (!lib->loaded()) out.info.problem = "could not load " + path + ": " + lib->error();
-  return lib->loaded() ? lib : nullptr;
+  static std::list<SharedLibrary> opened;  // stable addresses, kept for the process's life
+  SharedLibrary& lib = opened.emplace_back(path.c_str(), SharedLibrary::Binding::deep);
+  if (!lib.loaded()) out.info.problem = "could not load " + path + ": " + lib.error();
+  return lib.loaded() ? &lib : nullptr;
 }
 
 // `out` with its problem said and no sgemm to call.
