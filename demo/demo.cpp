@@ -35,9 +35,11 @@ Contestant cpu_gemm(const std::string& name, const char* variant, std::int64_t n
     c.absent = v == nullptr ? "not in this build" : v->unavailable();
     return c;
   }
+  if (v->input_roundoff > 0) c.precision = "bf16";
   c.call = [problem, v, threads] { v->run(problem->operands(), RunContext{.threads = threads}); };
-  c.check = [problem] {
-    const GemmCheck r = check_gemm(problem->operands());
+  c.check = [problem, v] {
+    // A bf16 rung is held to the bound widened for its rounded inputs.
+    const GemmCheck r = check_gemm(problem->operands(), std::int64_t(1) << 27, 7, v->input_roundoff);
     return r.passed() ? std::string() : r.summary();
   };
   return c;
@@ -186,10 +188,13 @@ Scene make_scene(const std::string& name, std::int64_t size, int threads) {
     s.contestants.push_back(cpu_gemm("loop order", "loop-order", size, 1));
     s.contestants.push_back(cpu_gemm("cache blocking", "blocked", size, 1));
     s.contestants.push_back(cpu_gemm("packed SIMD", "packed-simd", size, 1));
+    const int openmp = int(s.contestants.size());
     s.contestants.push_back(cpu_gemm(fmt::format("OpenMP, {} cores", threads), "openmp", size, threads));
+    s.contestants.push_back(cpu_gemm(fmt::format("AMX tiles (bf16), {} cores", threads), "amx-bf16", size, threads));
+    const int gpu = int(s.contestants.size());
     s.contestants.push_back(gpu_gemm(size));
-    s.lesson = "05, 07";
-    peak_ratio_textbook(s, 5, 4, threads);
+    s.lesson = "05, 07, 17";
+    peak_ratio_textbook(s, gpu, openmp, threads);
   } else if (name == "bus") {
     const std::int64_t bytes = 4 * size * size;  // one N x N float32 matrix
     s.title = "pageable against pinned against many small copies";

@@ -27,6 +27,7 @@ struct Contestant {
   double flops_per_call = 0, bytes_per_call = 0, working_set = 0;
   double link_bytes_per_call = 0;  // what a GPU contestant receives from the host per call
   std::string device = "cpu";
+  std::string precision = "fp32";  // of its multiply-adds: "bf16" on the AMX rung, placed under that roof
   int threads = 1;
 };
 

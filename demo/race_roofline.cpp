@@ -31,13 +31,17 @@ bool race_has_roofline(const Scene& scene, const RaceResult& result) {
 }
 
 roofline::Roofs measure_race_roofs(const Scene& scene, const RaceResult& result) {
-  std::set<int> cpu_threads;
+  std::set<int> cpu_threads, bf16_threads;
   bool gpu = false;
   for (std::size_t i = 0; i < scene.contestants.size() && i < result.lanes.size(); ++i) {
     const Contestant& c = scene.contestants[i];
     if (!placeable(c, result.lanes[i])) continue;
-    if (c.device == "cpu") cpu_threads.insert(c.threads);
-    else gpu = true;
+    if (c.device == "cpu") {
+      cpu_threads.insert(c.threads);
+      if (c.precision == "bf16") bf16_threads.insert(c.threads);
+    } else {
+      gpu = true;
+    }
   }
   roofline::Roofs roofs;
   const probes::FmaLoop& loop = probes::widest_fma_loop(probes::Precision::fp32);
@@ -46,6 +50,13 @@ roofline::Roofs measure_race_roofs(const Scene& scene, const RaceResult& result)
     const PeakMeasurement peak = measure_fma_peak(loop, t, quick_timing());
     roofs.add({.name = std::string(loop.isa) + " fp32", .precision = "fp32", .threads = t, .value = peak.gflops(),
                .source = fmt::format("{} just after the race, fastest call", probes::loop_label(loop))});
+    // A bf16 contestant's roof: the widest bf16 loop here (AMX's TDPBF16PS chain where present).
+    if (const probes::FmaLoop& bf16 = probes::widest_fma_loop(probes::Precision::bf16);
+        bf16_threads.count(t) && bf16.supported()) {
+      const PeakMeasurement bf16_peak = measure_fma_peak(bf16, t, quick_timing());
+      roofs.add({.name = std::string(bf16.isa) + " bf16", .precision = "bf16", .threads = t, .value = bf16_peak.gflops(),
+                 .source = fmt::format("{} just after the race, fastest call", probes::loop_label(bf16))});
+    }
     const StreamArrays arrays(kTriadElements, t);
     const StreamResult r = measure_stream(*triad, arrays, kTriadElements, t, quick_timing());
     roofs.add({.name = "DRAM", .compute = false, .threads = t, .value = r.gbytes_per_s,
@@ -75,6 +86,7 @@ roofline::Roofline race_roofline(const Scene& scene, const RaceResult& result, c
                             .family = c.device + " race " + scene.name,
                             .order = int(i),
                             .kind = scene.name == "train" ? "step" : "gemm",
+                            .precision = c.precision,
                             .device = c.device,
                             .threads = c.threads,
                             .flops = c.flops_per_call,

@@ -81,16 +81,6 @@ void unpin_current_thread() {
   pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
-UnpinnedScope::UnpinnedScope() : saved_(sizeof(cpu_set_t)) {
-  if (pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), reinterpret_cast<cpu_set_t*>(saved_.data())) != 0)
-    saved_.clear();
-  unpin_current_thread();
-}
-
-UnpinnedScope::~UnpinnedScope() {
-  if (!saved_.empty()) pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), reinterpret_cast<cpu_set_t*>(saved_.data()));
-}
-
 // Pins thread `thread_index` of an OpenMP team to cpu_order()[thread_index], wrapping around
 // when there are more threads than CPUs. Called inside the parallel region.
 static void pin_omp_thread(int thread_index) {

@@ -16,20 +16,6 @@ const std::vector<int>& cpu_order();
 // (the PyTorch twin's) or a data-loader worker all on one CPU.
 void unpin_current_thread();
 
-// While it lives, the calling thread may run on every CPU (unpin_current_thread); its old mask
-// comes back after. For starting a program from a pinned measuring thread: likwid-bench
-// inherits the mask, and a mask of one CPU would put all its threads on that CPU.
-class UnpinnedScope {
- public:
-  UnpinnedScope();
-  ~UnpinnedScope();
-  UnpinnedScope(const UnpinnedScope&) = delete;
-  UnpinnedScope& operator=(const UnpinnedScope&) = delete;
-
- private:
-  std::vector<unsigned char> saved_;  // the cpu_set_t, as bytes
-};
-
 // The calling thread and every thread of OpenMP's pool may run on every CPU again: the state
 // a fresh process starts in (the course runs each lesson from it).
 void unpin_all();

@@ -63,7 +63,7 @@ std::optional<CounterValues> Counters::count(const std::function<void()>& work) 
   std::uint64_t v[4] = {};
   for (int i = 0; i < 4; ++i)
     if (read(fds_[i], &v[i], sizeof v[i]) != sizeof v[i]) return std::nullopt;
-  return CounterValues{double(v[0]), double(v[1]), double(v[2]), double(v[3])};
+  return CounterValues{double(v[0]), double(v[1]), double(v[2]), double(v[3]), 64.0 * double(v[3])};
 }
 
 }  // namespace flopslab::bench

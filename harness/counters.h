@@ -13,6 +13,9 @@ namespace flopslab::bench {
 
 struct CounterValues {
   double cycles = 0, instructions = 0, l1d_misses = 0, llc_misses = 0;
+  // Bytes read from DRAM: last-level misses x 64 on the CPU; on the GPU, bytes read and written
+  // as its own DRAM counters report them (harness/gpu_counters.h), the other fields then zero.
+  double dram_bytes = 0;
 };
 
 class Counters {

@@ -5,7 +5,7 @@ namespace flopslab {
 
 // Each descriptor is defined at the bottom of its kernel's file.
 namespace gemm {
-extern const GemmVariant kCpuNaive, kCpuLoopOrder, kCpuBlocked, kCpuPackedSimd, kCpuOpenmp, kCpuBf16;
+extern const GemmVariant kCpuNaive, kCpuLoopOrder, kCpuBlocked, kCpuPackedSimd, kCpuOpenmp, kCpuBf16, kCpuAmxBf16;
 extern const GemmVariant kCpuMkl, kCpuOpenblasPypi;
 extern const GemmVariant kCpuOpenblas, kCpuOnednn, kCpuOnednnBf16;
 #ifdef FLOPSLAB_HAVE_CUDA
@@ -37,6 +37,7 @@ const GemmVariant* const kGemmVariants[] = {
     &gemm::kCpuPackedSimd,  // kernels/cpu/gemm/04_packed_simd.cpp
     &gemm::kCpuOpenmp,      // kernels/cpu/gemm/05_openmp.cpp
     &gemm::kCpuBf16,        // kernels/cpu/gemm/06_bf16.cpp
+    &gemm::kCpuAmxBf16,     // kernels/cpu/gemm/07_amx.cpp
     &gemm::kCpuOpenblas,    // kernels/cpu/gemm/peer_openblas.cpp
     &gemm::kCpuOnednn,      // kernels/cpu/gemm/peer_onednn.cpp
     &gemm::kCpuOnednnBf16,  // kernels/cpu/gemm/peer_onednn_bf16.cpp

@@ -56,14 +56,14 @@ TEST_CASE("threads: lists, 'all', duplicates and bad values") {
 
 TEST_CASE("variants: names from the registry, 'all', unknown names listed with the choices") {
   const auto all = cli::parse_variants("--variants", "all", Device::cpu);
-  CHECK(all.size() == 11);
+  CHECK(all.size() == 12);
   const auto two = cli::parse_variants("--variants", "naive,openmp,naive", Device::cpu);
   REQUIRE(two.size() == 2);
   CHECK(two[0]->name == "naive");
   CHECK(two[1]->name == "openmp");
   CHECK(error_of([] { cli::parse_variants("--variants", "fast", Device::cpu); }) ==
-        "--variants: unknown variant 'fast' (valid: naive, loop-order, blocked, packed-simd, openmp, bf16, openblas, "
-        "onednn, onednn-bf16, mkl, openblas-pypi, all)");
+        "--variants: unknown variant 'fast' (valid: naive, loop-order, blocked, packed-simd, openmp, bf16, amx-bf16, "
+        "openblas, onednn, onednn-bf16, mkl, openblas-pypi, all)");
 }
 
 TEST_CASE("seconds") {

@@ -264,9 +264,9 @@ TEST_CASE("sweep: every row checked, one-thread rungs once, derived ratios") {
     }
     if (r.skipped.empty()) CHECK(r.check.compared == 48 * 40);
   }
-  // openmp, bf16, openblas, onednn, onednn-bf16, mkl, openblas-pypi (a row either way: skipped,
-  // with the reason, where a peer is not installed)
-  CHECK(rows_at_two == 7);
+  // openmp, bf16, amx-bf16, openblas, onednn, onednn-bf16, mkl, openblas-pypi (a row either way:
+  // skipped, with the reason, where the CPU has no AMX or a peer is not installed)
+  CHECK(rows_at_two == 8);
   const bench::GemmRow* naive = sweep.find("naive", {48, 40, 33}, 1);
   REQUIRE(naive != nullptr);
   CHECK(sweep.naive_gflops(*naive) == naive->gflops());

@@ -331,7 +331,7 @@ TEST_CASE("the registry: unique names, ladder steps in order, peers last") {
       CHECK(v->step == 0);
     }
   }
-  CHECK(last_step == 6);
+  CHECK(last_step == 7);
   CHECK(find_gemm_variant("packed-simd") != nullptr);
   CHECK(find_gemm_variant("no-such-kernel") == nullptr);
 }
@@ -429,6 +429,44 @@ TEST_CASE("the bf16 rung computes the float32 product of the bf16-rounded operan
     }
   }
   MESSAGE("bf16 rung here: " << bf16.detail());
+}
+
+TEST_CASE("the AMX rung computes the float32 product of the bf16-rounded operands, on the tiles' model and the tiles") {
+  // The software model of the tile unit runs everywhere, so the packing (A by rows of k pairs, B
+  // in pairs per column), the 2 x 2 tile loop, k tails past a multiple of 32 and the edges are
+  // checked on every CPU; the instructions themselves where the CPU has AMX.
+  using namespace gemm;
+  std::vector<packed::TileUnit> units{packed::TileUnit::software};
+  if (packed::amx_unavailable() == nullptr)
+    units.push_back(packed::TileUnit::hardware);
+  else
+    MESSAGE("AMX instructions not run here: " << std::string(packed::amx_unavailable()));
+  for (packed::TileUnit unit : units)
+    for (const Shape& s : {Shape{1, 1, 1}, Shape{13, 33, 7}, Shape{32, 32, 32}, Shape{33, 65, 64}, Shape{100, 37, 1001},
+                           Shape{64, 96, 545}}) {
+      for (int threads : {1, 3}) {
+        bench::GemmProblem rounded(s, 9, /*pad=*/3);
+        for (float& x : rounded.a) x = round_to(InputFormat::bf16, x);
+        for (float& x : rounded.b) x = round_to(InputFormat::bf16, x);
+        bench::GemmProblem original(s, 9, 3);
+        packed::gemm_amx(original.operands(), threads, unit);
+        gemm::Operands op = rounded.operands();
+        std::copy(original.c.begin(), original.c.end(), rounded.c.begin());
+        const bench::GemmCheck check = bench::check_gemm(op, std::numeric_limits<std::int64_t>::max());
+        INFO((unit == packed::TileUnit::software ? "model" : "tiles") << " " << s.m << "x" << s.n << "x" << s.k << " on "
+                                                                      << threads << " threads: " << check.summary());
+        CHECK(check.passed());
+      }
+    }
+#if defined(__x86_64__)
+  if (!uncapped_cpu_features().amx_bf16) {
+    CHECK(std::string(packed::amx_unavailable()) == "no AMX here (Intel Xeon from Sapphire Rapids on has it)");
+    CHECK_THROWS_WITH(packed::gemm_amx(bench::GemmProblem({4, 4, 4}, 1).operands(), 1, packed::TileUnit::hardware),
+                      "gemm_amx: no AMX here (Intel Xeon from Sapphire Rapids on has it)");
+  }
+#else
+  CHECK(std::string(packed::amx_unavailable()) == "AMX is Intel's x86 matrix engine; this is not an x86 CPU");
+#endif
 }
 
 TEST_CASE("the micro-kernel and bf16 instruction each CPU gets") {

@@ -1,8 +1,13 @@
 // The GPU probes run end to end and report plausible values; the device description has the
-// fields the report shows.
+// fields the report shows; the DRAM counters count a copy's bytes.
 #include <doctest/doctest.h>
 
+#include <optional>
+
 #include "demo/demo.h"
+#include "harness/gpu_counters.h"
+#include "harness/gpu_tools.h"
+#include "kernels/cuda/probes/gpu_probes.h"
 #include "harness/machine/gpu_runtime.h"
 #include "bench/probes/probe.h"
 
@@ -75,4 +80,26 @@ TEST_CASE("the demo's bus scene: pageable, pinned and 4 KiB copies race, every b
   }
   // One large pinned copy beats 256 KiB sent 4 KiB at a time: each copy pays the fixed cost.
   CHECK(r.lanes[1].rate > r.lanes[2].rate);
+}
+
+TEST_CASE("the GPU's DRAM counters count what a copy too large for the L2 must move") {
+  bench::GpuCounters& counters = bench::GpuCounters::instance();
+  if (!counters.available()) {
+    // The driver may keep the counters to administrators; then the reason says how to lift it.
+    MESSAGE("GPU counters unavailable: " << counters.reason());
+    CHECK_FALSE(counters.reason().empty());
+    return;
+  }
+  // 64 Mi floats each way (256 MiB: several times any L2), once: 256 MiB read, 256 MiB written.
+  const std::int64_t n = std::int64_t(64) << 20;
+  bench::DeviceBuffer in(n * 4), out(n * 4);
+  bench::GpuStream stream;
+  const auto copy = [&](void* s) { probes::gpu::launch_copy(in.as<float>(), out.as<float>(), n, 4, 0, 256, s); };
+  const std::optional<bench::GpuDramBytes> bytes = counters.count(copy, stream.get(), true);
+  REQUIRE_MESSAGE(bytes.has_value(), counters.reason());
+  const double must = double(n) * 4;
+  CHECK(bytes->read > 0.95 * must);
+  CHECK(bytes->read < 1.10 * must);
+  CHECK(bytes->written > 0.95 * must);
+  CHECK(bytes->written < 1.10 * must);
 }

@@ -8,6 +8,8 @@
 
 #include "bench/roofline/roofline.h"
 #include "harness/build_info.h"
+#include "harness/gpu_counters.h"
+#include "harness/machine/gpu_runtime.h"
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "nn/layers.h"
@@ -388,6 +390,60 @@ TEST_CASE("roofline: a counted call's DRAM bytes give the measured intensity bes
         "No measured FLOP/byte beside the model's: hardware counters unavailable here (perf_event_open: No such file or "
         "directory; common in virtual machines).");
   CHECK_FALSE(bench::roofline::roofline_json(none)["points"][0].contains("measured_intensity"));
+}
+
+TEST_CASE("roofline: the GEMM sweep's own FMA peaks raise a probe's roof measured low, never lower one") {
+  // A 2-thread flops probe run while another program held one core measured one core's worth;
+  // the sweep measured the same loop around its rows. The higher is the roof, with its source.
+  Json sections;
+  sections["cpu"]["flops"]["points"] = Json::parse(R"json([
+      {"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 1, "gflops_best": 117.4},
+      {"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 2, "gflops_best": 117.7}])json");
+  sections["gemm"]["peaks"] = Json::parse(R"json([
+      {"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 1, "gflops": 110.0},
+      {"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 2, "gflops": 234.0}])json");
+  const Roofs roofs = bench::roofline::roofs_from_sections(sections);
+  const bench::roofline::Roof* one = roofs.compute_for("cpu", "fp32", 1);
+  const bench::roofline::Roof* two = roofs.compute_for("cpu", "fp32", 2);
+  REQUIRE(one != nullptr);
+  REQUIRE(two != nullptr);
+  CHECK(one->value == 117.4);
+  CHECK(one->source == "flops probe, avx2-fp32 loop, best run");
+  CHECK(two->value == 234.0);
+  CHECK(two->source == "GEMM sweep, avx2-fp32 loop, the better of a run before and one after its rows (the probe's "
+                       "117.7 was lower)");
+  CHECK(std::count_if(roofs.all().begin(), roofs.all().end(), [](const bench::roofline::Roof& r) { return r.compute; }) == 2);
+}
+
+TEST_CASE("roofline: a GPU row's counted DRAM bytes, or why the GPU had no counters") {
+  const double flops = gemm::flop_count({4096, 4096, 4096}), bytes = gemm::compulsory_bytes({4096, 4096, 4096});
+  Json row{{"variant", "cublas"}, {"step", 0}, {"device", "cuda"}, {"m", 4096}, {"n", 4096}, {"k", 4096},
+           {"threads", 1}, {"flops", flops}, {"bytes", bytes}, {"median_s", flops / 40e12},
+           {"measured_dram_bytes", 2 * bytes}};
+  Json sections;
+  sections["gpu_gemm"] = {{"rows", Json::array({row})},
+                          {"counters", "CUPTI range profiler (dram__bytes_read.sum + dram__bytes_write.sum)"}};
+  const bench::roofline::Roofline counted = bench::roofline::roofline_from_sections(sections);
+  REQUIRE(counted.placements.size() == 1);
+  CHECK(counted.placements[0].point.measured_bytes == 2 * bytes);
+  CHECK(bench::roofline::measured_intensity_note(counted) ==
+        "On the GPU, the bytes one call read from and wrote to its DRAM, counted by CUPTI's range profiler "
+        "(dram__bytes_read.sum + dram__bytes_write.sum) after the same L2 flush as the timed calls.");
+  row.erase("measured_dram_bytes");
+  sections["gpu_gemm"] = {{"rows", Json::array({row})}, {"counters", "GPU counters unavailable (x)"}};
+  sections["gemm"] = {{"rows", Json::array()}, {"counters", "hardware counters unavailable here (y)"}};
+  const bench::roofline::Roofline none = bench::roofline::roofline_from_sections(sections);
+  CHECK(bench::roofline::measured_intensity_note(none) ==
+        "No measured FLOP/byte beside the model's: hardware counters unavailable here (y). No measured FLOP/byte on "
+        "the GPU: GPU counters unavailable (x).");
+  CHECK(bench::roofline::roofline_json(none)["gpu_counters"] == "GPU counters unavailable (x)");
+  // On a machine without a usable GPU the counters say so, and that is what a sweep stores.
+  if (!bench::gpu_status().usable) {
+    CHECK_FALSE(bench::GpuCounters::instance().available());
+    CHECK(bench::gpu_counters_description() == bench::GpuCounters::instance().reason());
+    const std::string& why = bench::GpuCounters::instance().reason();
+    CHECK((why.rfind("no usable GPU: ", 0) == 0 || why == "this build has no CUDA"));
+  }
 }
 
 TEST_CASE("roofline: the GPU's tensor roofs, from the clocks where known, else the checked mma.sync chains") {

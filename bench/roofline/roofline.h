@@ -99,6 +99,9 @@ struct Placement {
 class Roofs {
  public:
   void add(Roof roof) { roofs_.push_back(std::move(roof)); }
+  // Another measurement of a roof: the higher of the two is kept, with its source; a new roof
+  // when none of that name, device and thread count exists.
+  void raise(Roof roof);
   const std::vector<Roof>& all() const { return roofs_; }
   // The highest compute roof of `precision` on `threads` (the widest vector loop, normally).
   const Roof* compute_for(const std::string& device, const std::string& precision, int threads) const;
@@ -128,6 +131,7 @@ struct Roofline {
   Roofs roofs;
   std::vector<Placement> placements;
   std::string counters;  // "perf_event", or why no point has measured bytes ("" when not asked)
+  std::string gpu_counters;  // the GPU sweeps' counters: CUPTI's range profiler, or why not ("" without them)
   int flagged() const;  // points above their roof
 };
 Roofline roofline_from_sections(const Json& sections);

@@ -63,6 +63,7 @@ Json roofline_json(const Roofline& r) {
           {"ridges", ridges},
           {"points", points},
           {"counters", r.counters},
+          {"gpu_counters", r.gpu_counters},
           {"flagged", r.flagged()}};
 }
 
@@ -128,13 +129,25 @@ std::vector<std::string> furthest_below(const Roofline& r, int count) {
 }
 
 std::string measured_intensity_note(const Roofline& r) {
-  if (std::any_of(r.placements.begin(), r.placements.end(), [](const Placement& p) { return p.point.measured_bytes > 0; }))
-    return "Measured FLOP/byte: the FLOPs over the bytes one call read from DRAM, counted by perf_event (last-level-cache "
+  const auto counted = [&](bool gpu) {
+    return std::any_of(r.placements.begin(), r.placements.end(), [&](const Placement& p) {
+      return p.point.measured_bytes > 0 && (p.point.device != "cpu") == gpu;
+    });
+  };
+  std::string note;
+  if (counted(false))
+    note = "Measured FLOP/byte: the FLOPs over the bytes one call read from DRAM, counted by perf_event (last-level-cache "
            "misses x 64 bytes; one-thread CPU GEMM and convolution rows). It lies right of the model's where the operands stayed in "
            "cache from the call before, left where the kernel reads them from DRAM more than once.";
-  if (!r.counters.empty() && r.counters != "perf_event")
-    return "No measured FLOP/byte beside the model's: " + r.counters + ".";
-  return "";
+  else if (!r.counters.empty() && r.counters != "perf_event")
+    note = "No measured FLOP/byte beside the model's: " + r.counters + ".";
+  if (counted(true))
+    note += std::string(note.empty() ? "" : " ") +
+            "On the GPU, the bytes one call read from and wrote to its DRAM, counted by CUPTI's range profiler "
+            "(dram__bytes_read.sum + dram__bytes_write.sum) after the same L2 flush as the timed calls.";
+  else if (!r.gpu_counters.empty())
+    note += std::string(note.empty() ? "" : " ") + "No measured FLOP/byte on the GPU: " + r.gpu_counters + ".";
+  return note;
 }
 
 std::vector<std::string> training_summary(const Roofline& r) {

@@ -241,7 +241,10 @@ Json conv_sweep_json(const ConvSweep& sweep) {
       const double peer = sweep.best_peer_seconds(r);
       row["speed_vs_best_peer"] = std::isfinite(peer) ? Json(peer / r.seconds()) : Json(nullptr);
       row["check"] = check_json(r.check);
-      if (r.counted) row["llc_misses"] = r.counted->llc_misses, row["measured_dram_bytes"] = 64 * r.counted->llc_misses;
+      if (r.counted) {
+        if (r.variant->device == Device::cpu) row["llc_misses"] = r.counted->llc_misses;
+        row["measured_dram_bytes"] = r.counted->dram_bytes;
+      }
     }
     rows.push_back(row);
   }

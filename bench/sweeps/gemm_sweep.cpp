@@ -244,10 +244,13 @@ std::vector<std::string> gemm_sweep_headlines(const GemmSweep& sweep) {
           best = &r;
       if (best == nullptr) continue;
       if (u == 0) best_fp32 = best;
-      std::string line = fmt::format("{} on {} thread{}: best {}rung {} at {} GFLOP/s, {} of the measured FMA peak",
+      // A 16-bit rung's instructions do 2 (vdpbf16ps) to 512 (AMX) times an FMA's multiply-adds:
+      // its rate is given as a multiple of the float32 peak, not a percentage of it.
+      const double of_peak = best->gflops() / sweep.peak_for(*best);
+      std::string line = fmt::format("{} on {} thread{}: best {}rung {} at {} GFLOP/s, {} the measured FMA peak",
                                      format_shape(largest), t, t == 1 ? "" : "s", u == 0 ? "" : "16-bit-input ",
                                      best->variant->name, format_rate(best->gflops()),
-                                     format_percent(best->gflops() / sweep.peak_for(*best)));
+                                     u == 0 ? format_percent(of_peak) + " of" : format_ratio(of_peak) + " (float32)");
       if (u > 0 && best_fp32 != nullptr)
         line += fmt::format(", {} the float32 rung {}", format_ratio(best->gflops() / best_fp32->gflops()),
                             best_fp32->variant->name);
@@ -267,7 +270,8 @@ Json gemm_sweep_json(const GemmSweep& sweep) {
   auto finite_or_null = [](double x) { return std::isfinite(x) ? Json(x) : Json(nullptr); };
   Json peaks = Json::array();
   for (const PeakMeasurement& p : sweep.peaks)
-    peaks.push_back({{"loop", p.loop->name}, {"operation", probes::operation_name(*p.loop)}, {"threads", p.threads},
+    peaks.push_back({{"loop", p.loop->name}, {"isa", p.loop->isa}, {"precision", probes::precision_name(p.loop->precision)},
+                     {"operation", probes::operation_name(*p.loop)}, {"threads", p.threads},
                      {"gflops", p.gflops()}, {"min_s", p.timing.min}, {"median_s", p.timing.median},
                      {"spread", p.timing.spread()}});
   Json rows = Json::array();
@@ -300,7 +304,10 @@ Json gemm_sweep_json(const GemmSweep& sweep) {
                             {"atol", r.vs_library->atol},       {"rtol", r.vs_library->rtol},
                             {"max_abs_diff", r.vs_library->max_abs_diff}};
       row["check"] = check_json(r.check);
-      if (r.counted) row["llc_misses"] = r.counted->llc_misses, row["measured_dram_bytes"] = 64 * r.counted->llc_misses;
+      if (r.counted) {
+        if (r.variant->device == Device::cpu) row["llc_misses"] = r.counted->llc_misses;
+        row["measured_dram_bytes"] = r.counted->dram_bytes;
+      }
     }
     rows.push_back(row);
   }

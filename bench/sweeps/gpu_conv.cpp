@@ -12,6 +12,7 @@
 #include "harness/files.h"
 #include "bench/sweeps/gemm_sweep.h"
 #include "harness/machine/gpu_runtime.h"
+#include "harness/gpu_counters.h"
 #include "harness/gpu_tools.h"
 #include "kernels/cuda/conv/channel_shuffle_cuda.h"
 #include "kernels/cuda/probes/gpu_probes.h"
@@ -105,12 +106,17 @@ ConvSweep run_gpu_conv_sweep(const ConvSweepOptions& o) {
         stream.synchronize();
         device.fetch(pass);
         row.check = check_conv(problem.operands(), pass, v->input_roundoff);
-        row.timing = measure_gpu([&](void* s) { run(op, RunContext{.stream = s}); }, stream.get(), o.timing, flush);
+        const auto call = [&](void* s) { run(op, RunContext{.stream = s}); };
+        row.timing = measure_gpu(call, stream.get(), o.timing, flush);
+        // One more call under the GPU's DRAM counters, after the same flush: the measured intensity.
+        if (const auto bytes = GpuCounters::instance().count(call, stream.get(), flush))
+          row.counted = CounterValues{.dram_bytes = bytes->total()};
         device.fetch(pass);  // the host keeps mirroring the device (atomics may round differently per run)
         last_rate[{v->name, pass}] = conv::flop_count(shape) / row.timing->median;
         sweep.rows.push_back(row);
       }
   }
+  sweep.counters = gpu_counters_description();
   return sweep;
 }
 

@@ -12,6 +12,7 @@
 
 #include "harness/files.h"
 #include "harness/machine/gpu_runtime.h"
+#include "harness/gpu_counters.h"
 #include "harness/gpu_tools.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/probes/gpu_probes.h"
@@ -161,6 +162,9 @@ GemmSweep run_gpu_gemm_sweep(const GemmSweepOptions& o) {
       const auto [atol, rtol] = gemm_tolerance(k, v->input_roundoff);
       row.vs_library = compare_to_reference(host.c.data(), n, reference_c.data(), n, m, n, atol, rtol);
       row.timing = measure_gpu(launch, stream.get(), o.timing, flush);
+      // One more call under the GPU's DRAM counters, after the same flush: the measured intensity.
+      if (const auto bytes = GpuCounters::instance().count(launch, stream.get(), flush))
+        row.counted = CounterValues{.dram_bytes = bytes->total()};
       if (known == last_rate.end())
         last_rate.emplace_back(v->name, row.gflops());
       else
@@ -168,6 +172,7 @@ GemmSweep run_gpu_gemm_sweep(const GemmSweepOptions& o) {
       sweep.rows.push_back(row);
     }
   }
+  sweep.counters = gpu_counters_description();
   return sweep;
 }
 

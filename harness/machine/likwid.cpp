@@ -10,6 +10,7 @@
 #include "harness/affinity.h"
 #include "harness/files.h"
 #include "harness/external.h"
+#include "kernels/cpu/every_cpu.h"
 
 namespace flopslab::bench {
 double likwid_value(const std::string& output, const std::string& key) {
@@ -50,7 +51,7 @@ LikwidResult run_likwid(const std::string& test, const std::string& workgroup, i
     r.reason = likwid_missing_reason();
     return r;
   }
-  const UnpinnedScope every_cpu;  // likwid-bench places its own threads, within the mask it inherits
+  const cpu::EveryCpu every_cpu;  // likwid-bench places its own threads, within the mask it inherits
   const auto [status, output] = run_shell(r.command);
   const double mflops = likwid_value(output, "MFlops/s"), mbytes = likwid_value(output, "MByte/s");
   if (status != 0 || (mflops <= 0 && mbytes <= 0)) {

@@ -3,7 +3,8 @@
 // libraries with pthread pools of their own (OpenBLAS): their workers inherit the mask of the
 // thread that starts them and follow the caller's placement, and flopslab pins its measuring
 // thread to one core. With every worker on that core, a 2-thread call ran up to 50 times slower
-// than a 1-thread one (time slices of spinning threads).
+// than a 1-thread one (time slices of spinning threads). The same for programs started from a
+// pinned thread (likwid-bench inherits the mask).
 #pragma once
 
 #include <sched.h>

@@ -102,6 +102,9 @@ int run_lesson_17(const LessonOptions& options) {
   g.shapes = {{1024, 1024, 1024}};
   g.threads = {threads};
   g.variants = {find_gemm_variant("openmp"), find_gemm_variant("bf16")};
+  // Step 7, the matrix engine, where the CPU has one (Intel AMX).
+  const char* const no_amx = gemm::packed::amx_unavailable();
+  if (no_amx == nullptr) g.variants.push_back(find_gemm_variant("amx-bf16"));
   g.progress = lesson.progress_callback();
   const bench::GemmSweep sweep = bench::run_gemm_sweep(g);
   bench::unpin_current_thread();  // the sweep pinned this thread; the training below starts loader threads
@@ -289,6 +292,24 @@ int run_lesson_17(const LessonOptions& options) {
     lesson.check(bf16_gemm <= 1.05 * dot_peak,
                  fmt::format("the bf16 rung ({:.0f} GFLOP/s) stayed under the measured {} peak ({:.0f}), its roof",
                              bf16_gemm, bf16_dot, dot_peak));
+  }
+  // AMX: a TDPBF16PS is 8192 multiply-adds, 256 vdpbf16ps' worth; the flops probe's chain of it
+  // is the tile unit's roof.
+  if (no_amx != nullptr) {
+    lesson.say(fmt::format("Step 7 (AMX tiles) does not run here: {}.", no_amx));
+  } else if (const probes::FmaLoop* tiles = probes::find_fma_loop("amx-bf16")) {
+    const double amx_gemm = sweep.rows[2].gflops(), tile_peak = bench::measure_fma_peak(*tiles, threads).gflops();
+    lesson.say(fmt::format("Step 7 puts the same bf16 pairs on the matrix engine: {:.0f} GFLOP/s, {:.2f}x the bf16 rung "
+                           "and {:.2f}x the float32 rung, {:.0f}% of the tile unit's measured peak ({:.0f} GFLOP/s, a "
+                           "chain of tdpbf16ps): {}.",
+                           amx_gemm, amx_gemm / bf16_gemm, amx_gemm / fp32_gemm, 100 * amx_gemm / tile_peak, tile_peak,
+                           gemm::packed::describe_amx_choice()));
+    lesson.check(amx_gemm <= 1.05 * tile_peak,
+                 fmt::format("the AMX rung ({:.0f} GFLOP/s) stayed under the tiles' measured peak ({:.0f})", amx_gemm,
+                             tile_peak));
+    lesson.check(amx_gemm > bf16_gemm, fmt::format("the matrix engine beat the vector unit on the same bf16 operands "
+                                                   "({:.0f} against {:.0f} GFLOP/s)",
+                                                   amx_gemm, bf16_gemm));
   }
   lesson.check(cnn_ck[1].kept * 2 < cnn_ck[0].kept && deep_ck[1].kept * 2 < deep_ck[0].kept,
                "sqrt(L) checkpoint segments kept less than half the activations after the forward, on both models");

@@ -7,6 +7,10 @@
 // every thread would stream the whole B panel through its caches; on a 4 x 4 grid each reads a
 // quarter of A and a quarter of B. Nothing is written by two threads, so the only
 // synchronisation is the barrier after each packing step and before packed data is reused.
+// With two or three threads in a line (a 1 x 2 or 3 x 1 grid) and a small shared operand, each
+// thread instead packs what it reads itself and runs step 4 on its own slab of C: no barrier, no
+// panel read from another core's cache, at the price of packing the shared operand once per
+// thread (packed_driver.h).
 #include <omp.h>
 
 #include <algorithm>
@@ -117,7 +121,7 @@ extern const GemmVariant kCpuOpenmp{
     .name = "openmp",
     .step = 5,
     .multithreaded = true,
-    .idea = "step 4 on all cores: threads pack A and B together, then each multiplies its block of C",
+    .idea = "step 4 on all cores: threads pack A and B together, then each multiplies its block of C (2-3 threads on small operands: each packs its own slab's panels)",
     .run = packed::openmp,
     .detail = packed::describe_choice,
 };

@@ -40,6 +40,24 @@
 #endif
 
 namespace flopslab::gemm::packed {
+
+#if defined(__x86_64__)
+// 16 columns of two k rows into 16 pair slots: convert both rows into one register (row 0 in
+// the low half), then interleave the halves so that slot j holds (row0[j], row1[j]).
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_pairs(const float* row0, const float* row1,
+                                                                          std::uint32_t* dst) {
+  alignas(64) static const std::uint16_t interleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,
+                                                           21, 6, 22, 7, 23, 8, 24, 9,  25, 10, 26,
+                                                           11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i order = _mm512_load_si512(interleave);
+  for (int j = 0; j < 32; j += 16) {
+    const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row1 + j), _mm512_loadu_ps(row0 + j));
+    _mm512_store_si512(dst + j, _mm512_permutexvar_epi16(order, both));
+  }
+}
+
+#endif
+
 namespace {
 
 #if defined(__aarch64__)
@@ -84,20 +102,6 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void micro_bf16_12x32(std
 // Packing converts with vcvtne2ps2bf16 (round to nearest even, 32 values per instruction); the
 // scalar bf16_from_float would cost as much as the multiplication on a 1024^3 product.
 //
-// 16 columns of two k rows into 16 pair slots: convert both rows into one register (row 0 in
-// the low half), then interleave the halves so that slot j holds (row0[j], row1[j]).
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_pairs(const float* row0, const float* row1,
-                                                                          std::uint32_t* dst) {
-  alignas(64) static const std::uint16_t interleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,
-                                                           21, 6, 22, 7, 23, 8, 24, 9,  25, 10, 26,
-                                                           11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-  const __m512i order = _mm512_load_si512(interleave);
-  for (int j = 0; j < kNr; j += 16) {
-    const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row1 + j), _mm512_loadu_ps(row0 + j));
-    _mm512_store_si512(dst + j, _mm512_permutexvar_epi16(order, both));
-  }
-}
-
 // One row of A, 32 consecutive k at a time: converted in order, the 16 32-bit lanes are
 // already the pairs (k, k+1) of 16 slot rows; each goes to its slot row's place for this row.
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_pairs(const float* a, std::int64_t lda,

@@ -191,6 +191,21 @@ void gemm_bf16_dot(Shape shape, const float* a, std::int64_t lda, const BRowRead
 // "avx512_bf16 micro-kernel 12x32 (vdpbf16ps), blocks ..." or what runs instead, and why.
 std::string describe_bf16_choice();
 
+#if defined(__x86_64__)
+// 32 columns of two consecutive k rows as 32 bf16 pair slots, slot j = (row0[j], row1[j]):
+// step 6's B sliver row, and AMX's B tile rows (step 7). Needs AVX512_BF16.
+void pack_b_pairs(const float* row0, const float* row1, std::uint32_t* dst);
+#endif
+
+// Step 7 (07_amx.cpp): bf16 operands on AMX's tile unit. Null where it runs, else why not.
+const char* amx_unavailable();
+// Where the GEMM runs: the tile unit itself, or a software model of its instructions (for
+// checking the rung's packing and loop on CPUs without AMX).
+enum class TileUnit { hardware, software };
+void gemm_amx(const Operands& op, int threads, TileUnit unit);
+// "AMX 32x32 tiles (tdpbf16ps), blocks ..." or why it cannot run here.
+std::string describe_amx_choice();
+
 // "avx2 micro-kernel 6x16, blocks mc ... (BLIS model: ...)": what steps 4 and 5 run here.
 std::string describe_choice();
 

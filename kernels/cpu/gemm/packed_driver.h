@@ -113,6 +113,38 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
     return;
   }
   const ThreadGrid grid = thread_grid(m, n, std::max(threads, 1), f.mr, f.nr);
+  // Two or three threads in one row or column of the grid, and a shared operand of at most 1 Mi
+  // values (B for a column of threads, A for a row): each thread multiplies its own slab of C as
+  // a one-thread GEMM, packing all it reads into its own panels, the shared operand once per
+  // thread. Sharing the panels saves that packing but costs two barriers per block and reads
+  // half of each panel from the other core's cache. On a 2-vCPU Zen 4 (flopslab gemm, 2 threads,
+  // 6 processes each way, against oneDNN in the same process) the slabs ran 0.83-0.90x oneDNN at
+  // 256^3 where the shared panels ran 0.66-0.85x, and the same within noise at 512^3-1024^3; at
+  // 2048^3 the extra packing cost 2-4%. With more threads the copies multiply, and the grid is
+  // two-dimensional for most shapes anyway.
+  const std::int64_t shared_operand = grid.cols == 1 ? k * n : m * k;
+  if (grid.rows * grid.cols > 1 && grid.rows * grid.cols <= 3 && (grid.rows == 1 || grid.cols == 1) &&
+      shared_operand <= (std::int64_t(1) << 20) && read_a_row == nullptr && epilogue == nullptr) {
+#pragma omp parallel num_threads(grid.rows * grid.cols)
+    {
+      const int t = omp_get_thread_num();
+      if (grid.cols == 1) {
+        const auto rows = detail::share(m, f.mr, t, grid.rows);
+        if (rows.second > rows.first)
+          gemm_parallel_for(f, Shape{rows.second - rows.first, n, k}, a + rows.first * lda, lda, read_b_row,
+                            c + rows.first * ldc, ldc, blk, 1);
+      } else {
+        const auto cols = detail::share(n, f.nr, t, grid.cols);
+        const std::int64_t c0 = cols.first;
+        const BRowReader slab = [&read_b_row, c0](std::int64_t row, std::int64_t col0, std::int64_t count, float* out) {
+          read_b_row(row, c0 + col0, count, out);
+        };
+        if (cols.second > cols.first)
+          gemm_parallel_for(f, Shape{m, cols.second - cols.first, k}, a, lda, slab, c + c0, ldc, blk, 1);
+      }
+    }
+    return;
+  }
   const std::int64_t kc_max = std::min(blk.kc, k), depth_max = (kc_max + K - 1) / K;
   const std::int64_t nc_max = std::min(blk.nc, (n + f.nr - 1) / f.nr * f.nr);
   // A is packed a chunk of rows at a time, all of it when the packed copy stays under 8 MiB.
