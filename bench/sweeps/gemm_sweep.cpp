@@ -247,10 +247,11 @@ std::vector<std::string> gemm_sweep_headlines(const GemmSweep& sweep) {
       // A 16-bit rung's instructions do 2 (vdpbf16ps) to 512 (AMX) times an FMA's multiply-adds:
       // its rate is given as a multiple of the float32 peak, not a percentage of it.
       const double of_peak = best->gflops() / sweep.peak_for(*best);
-      std::string line = fmt::format("{} on {} thread{}: best {}rung {} at {} GFLOP/s, {} the measured FMA peak",
-                                     format_shape(largest), t, t == 1 ? "" : "s", u == 0 ? "" : "16-bit-input ",
-                                     best->variant->name, format_rate(best->gflops()),
-                                     u == 0 ? format_percent(of_peak) + " of" : format_ratio(of_peak) + " (float32)");
+      std::string line = fmt::format("{} on {} thread{}: best {}rung {} at {} GFLOP/s, {}", format_shape(largest), t,
+                                     t == 1 ? "" : "s", u == 0 ? "" : "16-bit-input ", best->variant->name,
+                                     format_rate(best->gflops()),
+                                     u == 0 ? format_percent(of_peak) + " of the measured FMA peak"
+                                            : format_ratio(of_peak) + " the measured float32 FMA peak");
       if (u > 0 && best_fp32 != nullptr)
         line += fmt::format(", {} the float32 rung {}", format_ratio(best->gflops() / best_fp32->gflops()),
                             best_fp32->variant->name);
