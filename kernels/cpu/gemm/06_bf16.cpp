@@ -56,7 +56,25 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_b_pairs(const f
   }
 }
 
+// Packing converts with vcvtne2ps2bf16 (round to nearest even, 32 values per instruction); the
+// scalar bf16_from_float would cost as much as the multiplication on a 1024^3 product. In k
+// order, its 16 32-bit lanes are already the pairs (k, k+1).
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void pack_row_pairs_avx512(const float* row,
+                                                                                          std::int64_t kc,
+                                                                                          std::uint32_t* dst) {
+  std::int64_t p = 0;
+  for (; p + 32 <= kc; p += 32)
+    _mm512_storeu_si512(dst + p / 2, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + p + 16), _mm512_loadu_ps(row + p)));
+  for (; p < kc; p += 2) dst[p / 2] = bf16_pair(row[p], p + 1 < kc ? row[p + 1] : 0.0f);
+}
 #endif
+
+void pack_row_pairs(const float* row, std::int64_t kc, std::uint32_t* dst) {
+#if defined(__x86_64__)
+  if (cpu_features().avx512_bf16 && cpu_features().can_avx512()) return pack_row_pairs_avx512(row, kc, dst);
+#endif
+  for (std::int64_t p = 0; p < kc; p += 2) dst[p / 2] = bf16_pair(row[p], p + 1 < kc ? row[p + 1] : 0.0f);
+}
 
 namespace {
 
@@ -67,10 +85,6 @@ constexpr int kMr = 8, kNr = 12;
 constexpr bool kOnArm = false;
 constexpr int kMr = 12, kNr = 32;
 #endif
-
-[[maybe_unused]] inline std::uint32_t pair(float low_k, float high_k) {
-  return std::uint32_t(bf16_from_float(low_k)) | std::uint32_t(bf16_from_float(high_k)) << 16;
-}
 
 #if defined(__x86_64__)
 // A 12 x 32 tile of C in 24 ZMM accumulators; per slot row two B loads, twelve broadcasts,
@@ -99,27 +113,20 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void micro_bf16_12x32(std
 #endif
 
 #if defined(__x86_64__)
-// Packing converts with vcvtne2ps2bf16 (round to nearest even, 32 values per instruction); the
-// scalar bf16_from_float would cost as much as the multiplication on a 1024^3 product.
-//
-// One row of A, 32 consecutive k at a time: converted in order, the 16 32-bit lanes are
-// already the pairs (k, k+1) of 16 slot rows; each goes to its slot row's place for this row.
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_a_pairs(const float* a, std::int64_t lda,
-                                                                          std::int64_t rows, std::int64_t kc,
-                                                                          std::uint32_t* dst) {
-  const std::int64_t vector_kc = kc / 32 * 32;
+// One row of A into its pairs (pack_row_pairs), each pair then to its slot row's place for
+// this row; kMaxKc k at a time (an even count, so no pair straddles two pieces).
+void pack_a_pairs(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kc, std::uint32_t* dst) {
+  alignas(64) std::uint32_t line[kMaxKc / 2];
   for (int r = 0; r < kMr; ++r) {
     if (r >= rows) {  // below the last row: zeros
       for (std::int64_t q = 0; q < (kc + 1) / 2; ++q) dst[q * kMr + r] = 0;
       continue;
     }
-    const float* row = a + r * lda;
-    alignas(64) std::uint32_t slots[16];
-    for (std::int64_t p = 0; p < vector_kc; p += 32) {
-      _mm512_store_si512(slots, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + p + 16), _mm512_loadu_ps(row + p)));
-      for (int i = 0; i < 16; ++i) dst[(p / 2 + i) * kMr + r] = slots[i];
+    for (std::int64_t p0 = 0; p0 < kc; p0 += kMaxKc) {
+      const std::int64_t count = std::min(kMaxKc, kc - p0);
+      pack_row_pairs(a + r * lda + p0, count, line);
+      for (std::int64_t q = 0; q < (count + 1) / 2; ++q) dst[(p0 / 2 + q) * kMr + r] = line[q];
     }
-    for (std::int64_t p = vector_kc; p < kc; p += 2) dst[(p / 2) * kMr + r] = pair(row[p], p + 1 < kc ? row[p + 1] : 0.0f);
   }
 }
 #endif

@@ -37,29 +37,6 @@ namespace {
 constexpr int kMr = 32, kNr = 32;
 constexpr int kSlotsPerTile = amx::kTileBytes / 4;  // 16 pairs: 32 k
 
-inline std::uint32_t pair(float low_k, float high_k) {
-  return std::uint32_t(bf16_from_float(low_k)) | std::uint32_t(bf16_from_float(high_k)) << 16;
-}
-
-#if defined(__x86_64__)
-// One row of A, 32 k at a time, into consecutive pair slots (vcvtne2ps2bf16 converts 32 floats
-// into 16 pairs in k order).
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void pack_row_pairs_avx512(const float* row, std::int64_t kc,
-                                                                                   std::uint32_t* dst) {
-  std::int64_t p = 0;
-  for (; p + 32 <= kc; p += 32)
-    _mm512_storeu_si512(dst + p / 2, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + p + 16), _mm512_loadu_ps(row + p)));
-  for (; p < kc; p += 2) dst[p / 2] = pair(row[p], p + 1 < kc ? row[p + 1] : 0.0f);
-}
-#endif
-
-void pack_row_pairs(const float* row, std::int64_t kc, std::uint32_t* dst) {
-#if defined(__x86_64__)
-  if (cpu_features().avx512_bf16 && cpu_features().can_avx512()) return pack_row_pairs_avx512(row, kc, dst);
-#endif
-  for (std::int64_t p = 0; p < kc; p += 2) dst[p / 2] = pair(row[p], p + 1 < kc ? row[p + 1] : 0.0f);
-}
-
 // C[32 x 32] (+)= A sliver x B sliver over `depth` pair rows. The A sliver is 32 rows of `depth`
 // slots; the B sliver `depth` rows of 32 slots.
 template <class Unit>
@@ -129,7 +106,7 @@ struct AmxPanels {
 #if defined(__x86_64__)
     if (cpu_features().avx512_bf16 && cpu_features().can_avx512()) return pack_b_pairs(rows[0], rows[1], dst);
 #endif
-    for (int j = 0; j < kNr; ++j) dst[j] = pair(rows[0][j], rows[1][j]);
+    for (int j = 0; j < kNr; ++j) dst[j] = bf16_pair(rows[0][j], rows[1][j]);
   }
   void micro(std::int64_t depth, const std::uint32_t* a, const std::uint32_t* b, float* c, std::int64_t ldc,
              bool accumulate) const {

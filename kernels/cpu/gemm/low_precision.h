@@ -30,6 +30,11 @@ inline std::uint16_t bf16_from_float(float x) {
   return std::uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 inline float float_from_bf16(std::uint16_t h) { return bits_float(std::uint32_t(h) << 16); }
+// Two bf16 values of consecutive k in one 32-bit slot, the lower k in the low half: the operand
+// vdpbf16ps and AMX's TDPBF16PS take per lane.
+inline std::uint32_t bf16_pair(float low_k, float high_k) {
+  return std::uint32_t(bf16_from_float(low_k)) | std::uint32_t(bf16_from_float(high_k)) << 16;
+}
 
 inline std::uint16_t fp16_from_float(float x) {
   const std::uint32_t u = float_bits(x);

@@ -196,6 +196,9 @@ std::string describe_bf16_choice();
 // step 6's B sliver row, and AMX's B tile rows (step 7). Needs AVX512_BF16.
 void pack_b_pairs(const float* row0, const float* row1, std::uint32_t* dst);
 #endif
+// kc values of one row as (kc + 1) / 2 bf16 pair slots in k order (a zero after an odd last
+// k): vcvtne2ps2bf16 where the CPU has AVX512_BF16, else one value at a time.
+void pack_row_pairs(const float* row, std::int64_t kc, std::uint32_t* dst);
 
 // Step 7 (07_amx.cpp): bf16 operands on AMX's tile unit. Null where it runs, else why not.
 const char* amx_unavailable();
