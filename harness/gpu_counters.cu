@@ -97,7 +97,7 @@ struct Cupti {
 
 // Where libcupti may be: the loader's path, then the toolkit this binary was built with, then the
 // toolkit's usual places.
-SharedLibrary* open_cupti(std::string& why) {
+std::unique_ptr<SharedLibrary> open_cupti(std::string& why) {
   std::vector<std::string> candidates{"libcupti.so.13", "libcupti.so.12", "libcupti.so"};
   if (*FLOPSLAB_CUPTI_LIBRARY) candidates.emplace_back(FLOPSLAB_CUPTI_LIBRARY);
   for (const char* env : {"CUDA_HOME", "CUDA_PATH"})
@@ -106,13 +106,8 @@ SharedLibrary* open_cupti(std::string& why) {
         candidates.push_back(std::string(root) + sub);
   for (const char* path : {"/usr/local/cuda/extras/CUPTI/lib64/libcupti.so", "/usr/local/cuda/lib64/libcupti.so"})
     candidates.emplace_back(path);
-  for (const std::string& c : candidates) {
-    static std::vector<std::unique_ptr<SharedLibrary>> opened;  // kept for the process's life
-    auto lib = std::make_unique<SharedLibrary>(c.c_str());
-    if (!lib->loaded()) continue;
-    opened.push_back(std::move(lib));
-    return opened.back().get();
-  }
+  for (const std::string& c : candidates)
+    if (auto lib = std::make_unique<SharedLibrary>(c.c_str()); lib->loaded()) return lib;
   why = "CUPTI (libcupti.so, part of the CUDA toolkit) was not found; set CUDA_HOME to the toolkit";
   return nullptr;
 }
@@ -131,6 +126,7 @@ SharedLibrary* open_cupti(std::string& why) {
 }  // namespace
 
 struct GpuCounters::State {
+  std::unique_ptr<SharedLibrary> library;  // never closed (SharedLibrary), held for its functions
   Cupti cupti;
   CUpti_Profiler_Host_Object* host = nullptr;
   std::vector<std::uint8_t> config;
@@ -150,12 +146,12 @@ GpuCounters::GpuCounters() {
     reason_ = "no usable GPU: " + gpu_status().reason;
     return;
   }
-  SharedLibrary* lib = open_cupti(reason_);
-  if (lib == nullptr) return;
   auto s = std::make_unique<State>();
-  s->cupti.bind(*lib);
-  if (!lib->first_missing().empty()) {
-    reason_ = "this CUPTI has no " + lib->first_missing() + " (the range profiler needs CUDA 12.6 or later)";
+  s->library = open_cupti(reason_);
+  if (!s->library) return;
+  s->cupti.bind(*s->library);
+  if (!s->library->first_missing().empty()) {
+    reason_ = "this CUPTI has no " + s->library->first_missing() + " (the range profiler needs CUDA 12.6 or later)";
     return;
   }
   // The primary context the runtime made current; the profiler attaches to it.
