@@ -94,7 +94,7 @@ std::string notes(const CourseEntry& e) {
   std::string n = e.error.empty() ? "" : "stopped: " + e.error;
   if (!e.gpu_note.empty()) n += (n.empty() ? "" : "; ") + e.gpu_note;
   if (!e.outcome.untested.empty())
-    n += (n.empty() ? "" : "; ") + fmt::format("{} untested for want of CPUs", e.outcome.untested.size());
+    n += (n.empty() ? "" : "; ") + fmt::format("{} untested (the lesson says why)", e.outcome.untested.size());
   return n.empty() ? "-" : n;
 }
 }  // namespace

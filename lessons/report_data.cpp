@@ -51,6 +51,19 @@ HiddenSmt find_hidden_smt(const Json& threads_probe) {
   const Json& l1 = threads_probe.value("l1_sharing", Json::object());
   if (cores == 2) {
     // Two points make no curve: the L1 test says whether the two are one core.
+    if (l1.value("changed", false)) {
+      const Json& after = l1.value("after", Json::object());
+      h.unsettled = true;
+      h.finding = fmt::format(
+          "The L1 test gave two answers: both threads together took {:.1f}x as long per load as one alone before the "
+          "curve and {:.1f}x after it (1.5x or more means one shared L1){}. The hypervisor moved the two vCPUs between "
+          "one core's hardware threads and two cores during the run, so the curve's 2-thread points may have run on "
+          "either; the claims about cores are not tested. Run the lesson again.",
+          l1.value("together_ns", 0.0) / l1.value("alone_ns", 1.0),
+          after.value("together_ns", 0.0) / after.value("alone_ns", 1.0),
+          l1.value("runs", 1) > 1 ? fmt::format(", in both of {} runs", l1.value("runs", 1)) : "");
+      return h;
+    }
     if (!l1.value("shared", false)) return h;
     const double one = point_value(points, {{"threads", 1}}, "fma_gflops");
     const double two = point_value(points, {{"threads", 2}}, "fma_gflops");

@@ -31,10 +31,12 @@ struct StoredRun {
 // show. A hypervisor may present each core's two hardware threads as two cores: then FMA
 // throughput grows linearly up to half of them and hardly at all beyond. Found when the topology
 // shows no SMT, the loop on all "cores" stayed under 0.6x linear, and on half of them it reached
-// 0.8x linear. Two "cores" draw no curve: there the probe's L1 test decides (one shared L1 is
-// one core).
+// 0.8x linear. Two "cores" draw no curve: there the probe's L1 tests before and after the curve
+// decide (one shared L1 is one core); where they disagree the run is unsettled, and neither the
+// core count nor a scaling claim can be read off it.
 struct HiddenSmt {
   bool found = false;
+  bool unsettled = false;  // the L1 tests disagreed: the hypervisor moved the vCPUs mid-run
   int cores = 0;           // the cores the curve shows (half the reported ones; 1 of 2)
   double half_speedup = 0; // FMA speed-up on those cores
   double rest_gain = 0;    // what the other half of the threads added, relative (0.02: +2%)

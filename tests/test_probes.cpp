@@ -347,7 +347,16 @@ TEST_CASE("each probe reports its tables, points and charts (quick mode)") {
       CHECK(l1["set_bytes"].get<double>() == doctest::Approx(0.75 * l1["l1_bytes"].get<double>()).epsilon(0.01));
       CHECK(l1["alone_ns"].get<double>() > 0);
       CHECK(l1["together_ns"].get<double>() > 0);
-      CHECK(l1["shared"] == (l1["together_ns"].get<double>() >= 1.5 * l1["alone_ns"].get<double>()));
+      // Measured before the curve and again after it; "shared" only where both say so.
+      const Json& after = l1.at("after");
+      CHECK(after["alone_ns"].get<double>() > 0);
+      const bool before_shared = l1["together_ns"].get<double>() >= 1.5 * l1["alone_ns"].get<double>();
+      const bool after_shared = after["together_ns"].get<double>() >= 1.5 * after["alone_ns"].get<double>();
+      CHECK(l1["shared"] == (before_shared && after_shared));
+      CHECK(l1["changed"] == (before_shared != after_shared));
+      // A changed answer measures the curve once more; the second run's answers are the ones kept.
+      const int runs = l1["runs"].get<int>();
+      CHECK((before_shared != after_shared ? runs == 2 : runs == 1 || runs == 2));
       CHECK(r.text().find("L1 test: CPUs ") != std::string::npos);
     }
   }
