@@ -71,6 +71,10 @@ struct ConvVariant {
   const char* (*unavailable)() = nullptr;  // as GemmVariant
   std::string (*detail)() = nullptr;       // what it chose on this machine; may be null
   double input_roundoff = 0;               // as GemmVariant (TF32, FP16 context rows)
+  // Outputs computed together from one tile of inputs, as an m x m block of each output plane
+  // (Winograd's F(m x m, r x r)): one output's rounding follows the largest magnitude in its
+  // block, not its own, so the checker bounds it by that. 1: each output on its own.
+  int error_block = 1;
   // A variant that chooses between techniques: which one runs this shape and pass
   // ("step 6"); null for the others.
   std::string (*ran)(const conv::Shape&, conv::Pass) = nullptr;

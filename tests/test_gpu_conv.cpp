@@ -31,7 +31,7 @@ bench::GemmCheck run_on_gpu(const ConvVariant& v, const conv::Shape& s, conv::Pa
   x.download(problem.x.data(), x.bytes());
   w.download(problem.w.data(), w.bytes());
   y.download(problem.y.data(), y.bytes());
-  return bench::check_conv(problem.operands(), pass, v.input_roundoff);
+  return bench::check_conv(problem.operands(), pass, v);
 }
 
 }  // namespace

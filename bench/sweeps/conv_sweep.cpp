@@ -139,7 +139,7 @@ ConvSweep run_conv_sweep(const ConvSweepOptions& o) {
           const auto started = std::chrono::steady_clock::now();
           run(op, ctx);
           const double first = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-          row.check = check_conv(op, pass, v->input_roundoff);
+          row.check = check_conv(op, pass, *v);
           works.push_back({[run, op, ctx] { run(op, ctx); }, first});
           measured.push_back(sweep.rows.size());
           sweep.rows.push_back(row);

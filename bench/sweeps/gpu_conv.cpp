@@ -105,7 +105,7 @@ ConvSweep run_gpu_conv_sweep(const ConvSweepOptions& o) {
         run(op, RunContext{.stream = stream.get()});
         stream.synchronize();
         device.fetch(pass);
-        row.check = check_conv(problem.operands(), pass, v->input_roundoff);
+        row.check = check_conv(problem.operands(), pass, *v);
         const auto call = [&](void* s) { run(op, RunContext{.stream = s}); };
         row.timing = measure_gpu(call, stream.get(), o.timing, flush);
         // One more call under the GPU's DRAM counters, after the same flush: the measured intensity.

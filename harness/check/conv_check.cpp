@@ -1,6 +1,7 @@
 // The float64 convolution reference per element and pass, and the sampled check against it.
 #include "harness/check/conv_check.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -71,8 +72,12 @@ ReferenceElement conv_reference_element(const conv::Operands& op, conv::Pass pas
   return e;
 }
 
+GemmCheck check_conv(const conv::Operands& op, conv::Pass pass, const ConvVariant& variant) {
+  return check_conv(op, pass, variant.input_roundoff, std::int64_t(1) << 26, 11, variant.error_block);
+}
+
 GemmCheck check_conv(const conv::Operands& op, conv::Pass pass, double input_roundoff, std::int64_t full_check_work,
-                     std::uint64_t seed) {
+                     std::uint64_t seed, int error_block) {
   const conv::Shape& s = op.shape;
   const float* out = pass == conv::Pass::forward ? op.y : pass == conv::Pass::backward_data ? op.x : op.w;
   const std::int64_t size = pass == conv::Pass::forward ? s.y_size()
@@ -95,11 +100,32 @@ GemmCheck check_conv(const conv::Operands& op, conv::Pass pass, double input_rou
     for (int i = 0; i < 4096; ++i) indices.push_back(pick(rng));
   }
   constexpr double u = 1.0 / (1 << 24);
+  // An output computed in an m x m block from one input tile carries rounding from the whole
+  // tile: its magnitude is the block's largest (forward only: the blocks are output tiles).
+  const std::int64_t m = pass == conv::Pass::forward ? std::max(1, error_block) : 1;
+  // Every element's magnitude once, where every element is compared anyway.
+  std::vector<double> all_magnitudes;
+  if (m > 1 && !check.sampled) {
+    all_magnitudes.resize(std::size_t(size));
+    for (std::int64_t i = 0; i < size; ++i) all_magnitudes[std::size_t(i)] = conv_reference_element(op, pass, i).magnitude;
+  }
+  auto magnitude_of = [&](std::int64_t i, const ReferenceElement& own) {
+    if (m == 1) return own.magnitude;
+    const std::int64_t P = s.p(), Q = s.q(), q = i % Q, p = i / Q % P, plane = i - p * Q - q;
+    double largest = 0;
+    for (std::int64_t bp = p / m * m; bp < std::min(P, p / m * m + m); ++bp)
+      for (std::int64_t bq = q / m * m; bq < std::min(Q, q / m * m + m); ++bq)
+        largest = std::max(largest, !all_magnitudes.empty() ? all_magnitudes[std::size_t(plane + bp * Q + bq)]
+                                    : bp == p && bq == q    ? own.magnitude
+                                                            : conv_reference_element(op, pass, plane + bp * Q + bq).magnitude);
+    return largest;
+  };
   for (std::int64_t i : indices) {
     const ReferenceElement ref = conv_reference_element(op, pass, i);
+    const double magnitude = magnitude_of(i, ref);
     // Inputs rounded to a shorter mantissa perturb each product by up to 2 of its roundoffs,
     // and a result stored in that format adds one more.
-    const double bound = (double(ref.terms + 2) * u + 2 * input_roundoff) * ref.magnitude +
+    const double bound = (double(ref.terms + 2) * u + 2 * input_roundoff) * magnitude +
                          input_roundoff * std::abs(ref.value) + std::numeric_limits<float>::denorm_min();
     ++check.compared;
     if (!std::isfinite(out[i])) continue;

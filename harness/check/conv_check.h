@@ -10,6 +10,7 @@
 
 #include "harness/check/gemm_check.h"
 #include "kernels/conv.h"
+#include "kernels/registry.h"
 
 namespace flopslab::bench {
 
@@ -34,7 +35,10 @@ ReferenceElement conv_reference_element(const conv::Operands& op, conv::Pass pas
 // Compares every output element when (outputs x terms) <= full_check_work, otherwise the
 // first and last 256 elements and 4096 random ones. input_roundoff widens the bound for
 // variants that round their inputs below FP32 (as GemmVariant::input_roundoff).
+// error_block: as ConvVariant::error_block (Winograd's m x m output tiles).
 GemmCheck check_conv(const conv::Operands& op, conv::Pass pass, double input_roundoff = 0,
-                     std::int64_t full_check_work = std::int64_t(1) << 26, std::uint64_t seed = 11);
+                     std::int64_t full_check_work = std::int64_t(1) << 26, std::uint64_t seed = 11, int error_block = 1);
+// With a variant's own error model: its input_roundoff and error_block.
+GemmCheck check_conv(const conv::Operands& op, conv::Pass pass, const ConvVariant& variant);
 
 }  // namespace flopslab::bench

@@ -28,5 +28,6 @@ extern const ConvVariant kCpuWinograd2x2{
     .forward = cpu::winograd::forward<2, cpu::input_tiles_2, cpu::output_tiles_2>,
     .unsupported = cpu::winograd::unsupported,
     .input_roundoff = 0x1p-21,
+    .error_block = 2,
 };
 }  // namespace flopslab::conv
