@@ -140,8 +140,13 @@ std::map<std::string, std::unique_ptr<Plan>>& plans() {
 }
 std::string last_impl;
 
-Plan& plan_for(const Shape& s, Pass pass) {
-  const std::string key = describe(s) + ", " + pass_name(pass);
+// oneDNN splits a primitive's work for the OpenMP thread count when the primitive is made and
+// keeps that split, so the count is set first and is part of the key: a plan made for 2 threads
+// and run with 1 still ran on 2 (a 1-thread convolution "peer" at 180 GFLOP/s, past one core's
+// 118).
+Plan& plan_for(const Shape& s, Pass pass, int threads) {
+  omp_set_num_threads(threads);  // Debian's oneDNN runs on the OpenMP runtime
+  const std::string key = describe(s) + ", " + pass_name(pass) + ", " + std::to_string(threads) + " threads";
   std::lock_guard lock(plans_mutex);
   auto& slot = plans()[key];
   if (!slot) slot = make_plan(s, pass);
@@ -155,8 +160,7 @@ void reorder(dnnl_primitive_t reorder, dnnl_memory_t from, dnnl_memory_t to, dnn
 }
 
 void onednn_run(const Operands& op, const RunContext& ctx, Pass pass) {
-  Plan& plan = plan_for(op.shape, pass);
-  omp_set_num_threads(ctx.threads);  // Debian's oneDNN runs on the OpenMP runtime
+  Plan& plan = plan_for(op.shape, pass, ctx.threads);
   float* const data[3] = {op.x, op.w, op.y};
   dnnl_exec_arg_t args[3];
   for (int i = 0; i < 3; ++i) {
@@ -280,7 +284,9 @@ void onednn_fused_forward(const FusedConv& layer, const float* x, int threads) {
   const Shape& s = layer.shape;
   const std::string key = describe(s) + (layer.residual ? ", sum " + std::to_string(layer.residual_image_stride) : "") +
                           (layer.relu ? ", relu" : "") + ", outputs " + std::to_string(layer.outputs.size()) + " " +
-                          std::to_string(layer.outputs.size() == 1 ? layer.outputs[0].image_stride : 0);
+                          std::to_string(layer.outputs.size() == 1 ? layer.outputs[0].image_stride : 0) + ", " +
+                          std::to_string(threads) + " threads";
+  omp_set_num_threads(threads);  // before the plan: see plan_for
   FusedPlan* plan;
   {
     std::lock_guard lock(plans_mutex);
@@ -288,7 +294,6 @@ void onednn_fused_forward(const FusedConv& layer, const float* x, int threads) {
     if (!slot) slot = make_fused_plan(layer);
     plan = slot.get();
   }
-  omp_set_num_threads(threads);
   std::vector<float> zero_bias;
   const float* bias = layer.shift;
   if (bias == nullptr) bias = (zero_bias.assign(std::size_t(s.k), 0.0f), zero_bias.data());
