@@ -30,6 +30,7 @@ inline const std::vector<conv::Shape> kShapes = {
     shape(1, 4, 14, 14, 6, 7, 1, 1, 1, 3, 0),          // 7x1
     shape(2, 3, 5, 5, 4, 5, 5, 3, 3, 4, 4),            // filter larger than the stride, heavy padding
     shape(1, 37, 15, 17, 33, 3, 3, 1, 1, 1, 1),        // GEMM edges: 33 filters, 37*9 taps
+    shape(2, 2, 20, 21, 6, 3, 3, 1, 1, 1, 1),          // rows past one vector with a tail (step 7 reads dY in place)
 };
 
 }  // namespace flopslab::test

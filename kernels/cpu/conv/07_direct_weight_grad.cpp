@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <omp.h>
 
 #include "kernels/cpu/conv/conv_cpu.h"
@@ -49,6 +50,13 @@ FLOPSLAB_TARGET_AVX2_FMA void rows_avx2(const Padded& d, std::int64_t n, std::in
   weight_grad_rows<8, 4, QV>(d, n, c, k0, q0, dw_t);
 }
 
+// All taps of a 3x3 filter at once: 2 filters x 9 taps = 18 of AVX-512's 32
+// registers, 2 dY and 9 x loads per 18 FMAs.
+FLOPSLAB_TARGET_AVX512_FMA void taps_avx512(const Padded& d, std::int64_t n, std::int64_t c, std::int64_t k0,
+                                            float* dw_t) {
+  weight_grad_taps<16, 2, 9>(d, n, c, k0, dw_t);
+}
+
 // The blocked form, for inputs of at least V channels: x as N x C/V x Hp x Wp x V and dY as
 // N x K/V x P x Q x V (06's layout); all loads from L1 for a training layer's small planes.
 FLOPSLAB_TARGET_AVX512_FMA void blocked_avx512(const float* x, const float* dy, std::int64_t P, std::int64_t Q,
@@ -61,8 +69,8 @@ FLOPSLAB_TARGET_AVX2_FMA void blocked_avx2(const float* x, const float* dy, std:
 }
 
 const Kernel* kernel_here() {
-  static const Kernel avx512{
-      "AVX-512", 16, 6, 4, {rows_avx512<1>, rows_avx512<2>, rows_avx512<3>, rows_avx512<4>}, blocked_avx512};
+  static const Kernel avx512{"AVX-512",      16, 6, 4, {rows_avx512<1>, rows_avx512<2>, rows_avx512<3>, rows_avx512<4>},
+                             blocked_avx512, taps_avx512, 2, 9};
   static const Kernel avx2{
       cpu_features().neon ? "NEON (register pairs)" : "AVX2", 8, 4, 2, {rows_avx2<1>, rows_avx2<2>, nullptr, nullptr},
       blocked_avx2};
@@ -128,7 +136,9 @@ void direct_weight_grad(const Operands& op, const RunContext& ctx) {
   const Shape& s = op.shape;
   const Kernel& kernel = *kernel_here();
   if (s.c >= kernel.v) return blocked_weight_grad(op, ctx, kernel);
-  const std::int64_t V = kernel.v, KT = kernel.kt, P = s.p(), Q = s.q(), taps = s.c * s.r * s.s;
+  const bool all_taps = kernel.taps != nullptr && s.r * s.s == kernel.taps_of;
+  const std::int64_t V = kernel.v, KT = all_taps ? kernel.taps_kt : kernel.kt, P = s.p(), Q = s.q(),
+                     taps = s.c * s.r * s.s;
   Padded d{};
   d.c = s.c, d.P = P, d.r = s.r, d.s = s.s, d.dilation_h = s.dilation_h, d.dilation_w = s.dilation_w;
   d.qv = (Q + V - 1) / V * V;
@@ -136,17 +146,24 @@ void direct_weight_grad(const Operands& op, const RunContext& ctx) {
   d.hp = P + (s.r - 1) * s.dilation_h;
   d.wp = d.qv + (s.s - 1) * s.dilation_w;
   // x, padded: input (ih, iw) at (ih + pad_h, iw + pad_w); zeros elsewhere. dY, padded to qv
-  // columns and kp filters with zeros.
-  std::vector<float> x_pad(std::size_t(s.n * s.c * d.hp * d.wp)), dy_pad(std::size_t(s.n * d.kp * P * d.qv), 0.0f);
+  // columns and kp filters with zeros, except where the all-taps kernel reads it in place
+  // (whole blocks of its filters): copying dY was most of such a call.
+  std::vector<float> x_pad(std::size_t(s.n * s.c * d.hp * d.wp)), dy_pad;
   to_blocked({.images = s.n, .channels = s.c, .h = s.h, .w = s.w, .cb = 1, .hp = d.hp, .wp = d.wp, .pad_h = s.pad_h,
               .pad_w = s.pad_w},
              op.x, x_pad.data(), ctx.threads);  // one channel per block: padded NCHW planes
+  d.x = x_pad.data();
+  if (all_taps && s.k % KT == 0 && Q >= V) {  // rows of at least one vector: read in place
+    d.dy = op.y, d.q = Q, d.dy_row = Q;
+  } else {
+    dy_pad.assign(std::size_t(s.n * d.kp * P * d.qv), 0.0f);
 #pragma omp parallel for collapse(2) schedule(static) num_threads(ctx.threads)
-  for (std::int64_t n = 0; n < s.n; ++n)
-    for (std::int64_t k = 0; k < s.k; ++k)
-      for (std::int64_t p = 0; p < P; ++p)
-        std::copy_n(op.y + ((n * s.k + k) * P + p) * Q, Q, dy_pad.data() + ((n * d.kp + k) * P + p) * d.qv);
-  d.x = x_pad.data(), d.dy = dy_pad.data();
+    for (std::int64_t n = 0; n < s.n; ++n)
+      for (std::int64_t k = 0; k < s.k; ++k)
+        for (std::int64_t p = 0; p < P; ++p)
+          std::copy_n(op.y + ((n * s.k + k) * P + p) * Q, Q, dy_pad.data() + ((n * d.kp + k) * P + p) * d.qv);
+    d.dy = dy_pad.data(), d.q = d.qv, d.dy_row = d.qv;
+  }
 
   const int threads = int(std::min<std::int64_t>(ctx.threads, s.n * s.c));
   std::vector<float> partial(std::size_t(threads * taps * d.kp), 0.0f);
@@ -158,8 +175,11 @@ void direct_weight_grad(const Operands& op, const RunContext& ctx) {
     for (std::int64_t item = 0; item < s.n * s.c; ++item) {
       const std::int64_t n = item / s.c, c = item % s.c;
       for (std::int64_t k0 = 0; k0 < d.kp; k0 += KT)
-        for (std::int64_t q0 = 0; q0 < d.qv; q0 += chunk)
-          kernel.rows[std::size_t(std::min(chunk, d.qv - q0) / V - 1)](d, n, c, k0, q0, mine);
+        if (all_taps)
+          kernel.taps(d, n, c, k0, mine);
+        else
+          for (std::int64_t q0 = 0; q0 < d.qv; q0 += chunk)
+            kernel.rows[std::size_t(std::min(chunk, d.qv - q0) / V - 1)](d, n, c, k0, q0, mine);
     }
   }
   for (int t = 1; t < threads; ++t)
@@ -174,9 +194,12 @@ std::string direct_weight_grad_detail() {
   const Kernel* k = kernel_here();
   if (k == nullptr) return "not here: needs AVX2 and FMA";
   const std::string v = std::to_string(k->v);
+  const std::string all_taps =
+      k->taps == nullptr ? ""
+                         : fmt::format(" (filters of {} taps: {} filters x every tap at once)", k->taps_of, k->taps_kt);
   return std::string(k->isa) + ": C < " + v + " by rows (" + std::to_string(k->kt) + " filters x " +
-         std::to_string(k->qv_max) + " vectors of partial sums per tap), else NCHW" + v + "c (" + v + " x " + v +
-         " dW blocks in registers)";
+         std::to_string(k->qv_max) + " vectors of partial sums per tap" + all_taps + "), else NCHW" + v + "c (" + v +
+         " x " + v + " dW blocks in registers)";
 }
 }  // namespace
 

@@ -44,6 +44,7 @@ struct DirectKernel {
 struct WeightGradRows {
   std::int64_t c, P, r, s, dilation_h, dilation_w;  // the layer
   std::int64_t hp, wp, qv, kp;                      // rows and columns of x; dY's row length and filter count
+  std::int64_t q, dy_row;                           // weight_grad_taps: dY's valid columns and row stride
   const float* x;
   const float* dy;
 };
@@ -51,11 +52,17 @@ using WeightGradRowsFn = void (*)(const WeightGradRows&, std::int64_t n, std::in
                                   std::int64_t q0, float* dw_t);
 using WeightGradBlockedFn = void (*)(const float* x, const float* dy, std::int64_t P, std::int64_t Q,
                                      std::int64_t wp, float* out);
+using WeightGradTapsFn = void (*)(const WeightGradRows&, std::int64_t n, std::int64_t c, std::int64_t k0, float* dw_t);
 struct WeightGradKernel {
   const char* isa;
   int v, kt, qv_max;
   std::array<WeightGradRowsFn, 4> rows;  // [QV - 1]
   WeightGradBlockedFn blocked;
+  // All taps at once (weight_grad_taps) for filters of exactly `taps_of` taps (3x3: 9),
+  // taps_kt filters at a time; null where the registers do not hold enough accumulators
+  // (weight_grad_rows then).
+  WeightGradTapsFn taps = nullptr;
+  int taps_kt = 0, taps_of = 0;
 };
 
 // ---- step 8 ----
@@ -137,6 +144,55 @@ template <int V, int KT, int QV>
         out[kk] += cpu_simd::sum_lanes<V>(sum);
       }
     }
+}
+
+// Adds to dw_t (as weight_grad_rows) the contributions of image n and input channel c for
+// filters [k0, k0 + KT) and all T = R x S taps at once: KT x T vector accumulators, each
+// summing along whole rows (every column vector of the row into the same lanes). Per column
+// vector: KT dY loads and T x loads for KT x T FMAs, where weight_grad_rows loads a dY vector
+// for every FMA. dY is read in place (rows of dy_row floats, q >= V of them valid), so the call
+// needs no padded copy of it. T is the filter's exact tap count: a runtime bound on the tap
+// loop left the accumulators in memory.
+template <int V, int KT, int T>
+[[gnu::always_inline]] inline void weight_grad_taps(const WeightGradRows& d, std::int64_t n, std::int64_t c,
+                                                    std::int64_t k0, float* dw_t) {
+  const std::int64_t P = d.P, full = d.q / V * V;
+  std::int64_t offset[T];
+  for (int i = 0; i < T; ++i) offset[i] = i / d.s * d.dilation_h * d.wp + i % d.s * d.dilation_w;
+  const float* x_image = d.x + (n * d.c + c) * d.hp * d.wp;
+  const float* dy_image = d.dy + (n * d.kp + k0) * P * d.dy_row;
+  TileVec<V> acc[KT][T] = {};
+  // The last, partial vector of a row is read as the V columns that end the row (q >= V), its
+  // lanes already counted zeroed: no read past the row, no copy. (A copy into a zeroed vector
+  // stalled every load on store forwarding.)
+  alignas(64) float mask_lanes[V];
+  for (int l = 0; l < V; ++l) mask_lanes[l] = l >= V - (d.q - full) ? 1.0f : 0.0f;
+  const TileVec<V> tail_mask = cpu_simd::load<V>(mask_lanes);
+  // Column vector by column vector, each down the whole plane: the inner loop runs P times
+  // with the accumulators in registers (per row, with the columns inside, GCC kept them in
+  // memory around a one- or two-vector loop). The partial last vector has a loop of its own.
+  auto column = [&]<bool kTail>(std::int64_t q0) {
+    for (std::int64_t p = 0; p < P; ++p) {
+      TileVec<V> dy[KT];
+      for (int kk = 0; kk < KT; ++kk) {
+        const float* row = dy_image + (kk * P + p) * d.dy_row + q0;
+        dy[kk] = cpu_simd::load<V>(row);
+        if constexpr (kTail) dy[kk] *= tail_mask;
+      }
+      const float* x_row = x_image + p * d.wp + q0;
+#pragma GCC unroll 9
+      for (int i = 0; i < T; ++i) {
+        const TileVec<V> xv = cpu_simd::load<V>(x_row + offset[i]);
+#pragma GCC unroll 4
+        for (int kk = 0; kk < KT; ++kk) acc[kk][i] += dy[kk] * xv;
+      }
+    }
+  };
+  for (std::int64_t q0 = 0; q0 < full; q0 += V) column.template operator()<false>(q0);
+  if (full < d.q) column.template operator()<true>(d.q - V);
+  float* out = dw_t + c * T * d.kp + k0;
+  for (int i = 0; i < T; ++i)
+    for (int kk = 0; kk < KT; ++kk) out[i * d.kp + kk] += cpu_simd::sum_lanes<V>(acc[kk][i]);
 }
 
 // For one tap (r, s), a block of V input channels and one of V filters, dW's V x V block
