@@ -18,6 +18,7 @@
 #include "harness/machine/machine.h"
 #include "harness/progress.h"
 #include "bench/training/train_run.h"
+#include "bench/training/twin_profile.h"
 #include "cli/args.h"
 #include "kernels/cpu/gemm/packed.h"
 #include "nn/checkpoint.h"
@@ -38,7 +39,7 @@ struct TrainArgs {
   bool graph = false, data_on_gpu = false, distributed = false, no_overlap = false, sync_bn = false;
   std::string bucket_kb;
   bool resume = false, force = false, no_plots = false, no_progress = false, flip = false, new_head = false,
-       profile = false;
+       profile = false, against_pytorch = false;
 };
 
 int run_train(const TrainArgs& a, const CLI::App& sub) {
@@ -120,6 +121,13 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
     if (!nn::have_mpi()) throw UsageError("train: --distributed: this build has no MPI (scripts/setup installs libopenmpi-dev)");
     comm = nn::mpi_communicator();
     o.trainer.comm = comm.get();
+  }
+  if (a.against_pytorch) {
+    if (o.trainer.device != nn::DeviceTag::cpu)
+      throw UsageError("train: --against-pytorch: the CPU only (PyTorch's side times its layers on the host clock)");
+    if (a.model != "mlp" && a.model != "cnn")
+      throw UsageError("train: --against-pytorch: '" + a.model + "' has no step-profile twin (mlp, cnn)");
+    if (o.trainer.batch == 0) throw UsageError("train: --against-pytorch: give --batch (the recipe's is not read here)");
   }
   if (const std::string problem = bench::train_run_problem(o); !problem.empty()) throw UsageError("train: " + problem);
   const bool rank0 = comm == nullptr || comm->rank() == 0;
@@ -203,6 +211,12 @@ int run_train(const TrainArgs& a, const CLI::App& sub) {
   if (o.trainer.profile)
     std::printf("Time per step in each layer (%lld steps):\n%s\n", static_cast<long long>(r.layer_times.steps),
                 bench::layer_time_table(r.layer_times).text().c_str());
+  if (a.against_pytorch) {
+    progress(fmt::format("profiling one step of the {} against PyTorch's", a.model));
+    const bench::StepProfileComparison c = bench::compare_step_profiles(bench::torch_python(), a.model, o.trainer.batch,
+                                                                        o.trainer.threads, false);
+    std::printf("\n%s\n\n%s\n", bench::step_profile_finding(c).c_str(), bench::step_profile_table(c).text().c_str());
+  }
   if (r.stopped_early) std::printf("Stopped early: the test loss did not improve for %d epochs.\n", o.patience);
   if (!r.plot_note.empty()) std::printf("%s\n", r.plot_note.c_str());
   std::printf("Wrote %s/: %s\n", o.out.c_str(), fmt::format("{}", fmt::join(r.files, ", ")).c_str());
@@ -255,6 +269,9 @@ CLI::App* add_train_command(CLI::App& app, CommandRun& run) {
                     "K, sqrt (sqrt of the layers) or all (0: off)  [0]")
       ->type_name("K");
   train->add_flag("--profile", a->profile, "Print the time per step in each layer's forward and backward");
+  train->add_flag("--against-pytorch", a->against_pytorch,
+                  "After training, time one step of the model (mlp or cnn) at --batch and --threads layer by layer, "
+                  "against its PyTorch twin's (scripts/torch_step_profile.py; scripts/setup-peers installs PyTorch)");
   train->add_option("--threads", a->threads, "Threads for the kernels  [physical cores]")->type_name("N");
   train->add_option("--device", a->device,
                     "cpu, or cuda: train on the GPU (any model; fp32 or bf16, cross-entropy, without --accumulate or --mixup)  [cpu]")

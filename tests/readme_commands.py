@@ -193,6 +193,7 @@ SKIPS = {
     "scripts/torch_twin.py --model mlp": TORCH,
     "scripts/torch_twin.py --device cuda": TORCH + "; and " + GPU,
     "scripts/torch_infer_twin.py": TORCH,
+    "scripts/torch_step_profile.py": TORCH + "; cli.train_against_pytorch runs it where PyTorch is",
     "scripts/make_torch_fixtures.py": TORCH,
     "scripts/make_schedule_fixtures.py": TORCH,
     "scripts/gpu-check": GPU + "; its command line is tested by cli.gpu_check_*",

@@ -70,7 +70,10 @@ void TrainingStepper::step() {
       backward_seconds_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     loss_value = loss.loss;
   }
+  const auto update_started = std::chrono::steady_clock::now();
   s.optimizer->step();
+  if (s.o.device == nn::DeviceTag::cpu)
+    update_seconds_.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - update_started).count());
   if (s.ctx.profile != nullptr) ++s.times.steps;
   if (steps_++ == 0) first_loss_ = loss_value;
   last_loss_ = loss_value;
@@ -113,8 +116,14 @@ StepTiming time_training_steps(const StepTimingOptions& o) {
     out.layer_costs = stepper.layer_costs();
     out.parameters = stepper.parameter_count();
   }
-  if (stepper.backward_seconds().size() > warm)
-    out.backward_s = summarize({stepper.backward_seconds().begin() + std::ptrdiff_t(warm), stepper.backward_seconds().end()}, 1, true).median;
+  // The medians of the timed steps only (the warm-up's are the first `warm`).
+  auto timed_median = [&](const std::vector<double>& seconds) {
+    return seconds.size() > warm
+               ? summarize({seconds.begin() + std::ptrdiff_t(warm), seconds.end()}, 1, true).median
+               : 0.0;
+  };
+  out.backward_s = timed_median(stepper.backward_seconds());
+  out.update_s = timed_median(stepper.update_seconds());
   out.step_s = t.median;
   out.spread = t.spread();
   out.samples_per_s = double(o.batch) / t.median;

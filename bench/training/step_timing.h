@@ -36,6 +36,7 @@ struct StepTiming {
   double best_samples_per_s = 0;
   double copy_s = 0;              // the batch's host-to-device copy alone (0 on the CPU)
   double backward_s = 0;          // CPU: median seconds of the backward alone (0 on the GPU)
+  double update_s = 0;            // CPU: median seconds of the optimizer's update (0 on the GPU)
   double launches_per_step = 0;   // GPU kernel launches the stack issued per step
   double first_loss = 0, last_loss = 0;
   int steps = 0;                  // steps run in all, warm-up included
@@ -59,8 +60,10 @@ class TrainingStepper {
   double first_loss() const { return first_loss_; }
   double last_loss() const { return last_loss_; }
   int steps() const { return steps_; }
-  // CPU: seconds of each step's backward so far (the host clock sees CPU work only).
+  // CPU: seconds of each step's backward, and of its optimizer update, so far (the host clock
+  // sees CPU work only).
   const std::vector<double>& backward_seconds() const { return backward_seconds_; }
+  const std::vector<double>& update_seconds() const { return update_seconds_; }
   void upload_only();  // the batch's copy alone (synchronised), for timing it
   // With options.profile: the layers' times since the last reset, and their costs.
   const nn::LayerTimes& layer_times() const;
@@ -73,7 +76,7 @@ class TrainingStepper {
   std::unique_ptr<State> s_;
   double first_loss_ = 0, last_loss_ = 0;
   int steps_ = 0;
-  std::vector<double> backward_seconds_;
+  std::vector<double> backward_seconds_, update_seconds_;
 };
 
 StepTiming time_training_steps(const StepTimingOptions& options);

@@ -68,6 +68,10 @@ TrainingBench run_training_bench(const TrainingBenchOptions& o) {
     bench.models.push_back(m);
   }
   bench.layer_profiles = profile_layers({.threads = o.threads, .quick = o.quick, .progress = o.progress});
+  for (const char* name : {"mlp", "cnn"}) {
+    if (o.progress) o.progress(fmt::format("training: the {}'s step, layer by layer, against PyTorch's", name));
+    bench.step_profiles.push_back(compare_step_profiles(bench.python, name, 64, o.threads, o.quick));
+  }
   return bench;
 }
 
@@ -95,7 +99,12 @@ Json training_bench_json(const TrainingBench& b) {
                       {"layers", layers},
                       {"pytorch", twin}});
   }
-  return {{"python", b.python}, {"models", models}, {"layer_profiles", layer_profiles_json(b.layer_profiles)}};
+  Json step_profiles = Json::array();
+  for (const StepProfileComparison& c : b.step_profiles) step_profiles.push_back(step_profile_json(c));
+  return {{"python", b.python},
+          {"models", models},
+          {"layer_profiles", layer_profiles_json(b.layer_profiles)},
+          {"step_profiles", step_profiles}};
 }
 
 }  // namespace flopslab::bench

@@ -1,7 +1,8 @@
 // The training benchmark the report's training section runs: the MLP and the CNN trained for a short fixed budget by the
 // stack in nn/ and by their PyTorch twin (scripts/torch_twin.py) on the same data, batch,
-// optimizer and threads, in the same run; training samples per second, test accuracy, and
-// the per-layer forward and backward times of ours from the training loop's own timers.
+// optimizer and threads, in the same run; training samples per second, test accuracy, the
+// per-layer forward and backward times of ours from the training loop's own timers, and each
+// model's step against PyTorch's, layer by layer (twin_profile.h).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "bench/training/layer_profile.h"
+#include "bench/training/twin_profile.h"
 #include "harness/external.h"
 #include "harness/json.h"
 #include "nn/module.h"
@@ -45,6 +47,7 @@ struct ModelBench {
 struct TrainingBench {
   std::vector<ModelBench> models;
   std::vector<BatchProfile> layer_profiles;  // both models' layers at several batch sizes (the roofline's)
+  std::vector<StepProfileComparison> step_profiles;  // both models' steps at batch 64, against PyTorch's
   std::string python;  // the interpreter the twin ran with
 };
 

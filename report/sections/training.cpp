@@ -37,6 +37,12 @@ std::string training_markdown(const TrainingBench& b) {
                       m.model);
     md += layer_time_table(m.layers).markdown() + "\n";
   }
+  for (const StepProfileComparison& c : b.step_profiles) {
+    md += fmt::format("### Where the {}'s step goes, against PyTorch\n\n", c.model);
+    md += step_profile_finding(c) + " Both train on one fixed batch of random images with Adam; `scripts/"
+          "torch_step_profile.py` is PyTorch's side.\n\n";
+    md += step_profile_table(c).markdown() + "\n";
+  }
   return md;
 }
 
