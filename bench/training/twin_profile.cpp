@@ -109,23 +109,22 @@ Table step_profile_table(const StepProfileComparison& c) {
   const OursPerStep o = ours_per_step(c.ours);
   const bool aligned = layers_align(c);
   const TwinStepProfile& t = c.twin;
-  Table table({{"part of the step", Table::Align::left}, {"flopslab fwd ms"}, {"PyTorch fwd ms"}, {"flopslab bwd ms"},
-               {"PyTorch bwd ms"}, {"PyTorch / flopslab"}});
-  for (std::size_t i = 0; i < c.ours.layers.names.size(); ++i) {
-    const bool both = aligned;
-    table.add_row({fmt::format("{} {}", i, c.ours.layers.names[i]), ms(o.forward_ms[i]),
-                   both ? ms(t.layers[i].forward_ms) : "-", ms(o.backward_ms[i]), both ? ms(t.layers[i].backward_ms) : "-",
-                   both ? ratio(t.layers[i].forward_ms + t.layers[i].backward_ms, o.forward_ms[i] + o.backward_ms[i])
-                        : "-"});
-  }
+  Table table({{"part of the step", Table::Align::left}, {"flopslab ms"}, {"PyTorch ms"}, {"PyTorch / flopslab"}});
+  // A layer's cell is "forward + backward".
+  auto both_ways = [](double forward, double backward) { return fmt::format("{:.3f} + {:.3f}", forward, backward); };
+  for (std::size_t i = 0; i < c.ours.layers.names.size(); ++i)
+    table.add_row({fmt::format("{} {}", i, c.ours.layers.names[i]), both_ways(o.forward_ms[i], o.backward_ms[i]),
+                   aligned ? both_ways(t.layers[i].forward_ms, t.layers[i].backward_ms) : "-",
+                   aligned ? ratio(t.layers[i].forward_ms + t.layers[i].backward_ms, o.forward_ms[i] + o.backward_ms[i])
+                           : "-"});
   const bool twin = t.ran;
-  table.add_row({"all layers", "", "", "", "", twin ? ratio(twin_layers_ms(t), o.layers_ms) : "-"});
-  table.add_row({"Adam's update", "", "", ms(o.update_ms), twin ? ms(t.optimizer_ms) : "-",
+  table.add_row({"all layers", ms(o.layers_ms), twin ? ms(twin_layers_ms(t)) : "-",
+                 twin ? ratio(twin_layers_ms(t), o.layers_ms) : "-"});
+  table.add_row({"Adam's update", ms(o.update_ms), twin ? ms(t.optimizer_ms) : "-",
                  twin ? ratio(t.optimizer_ms, o.update_ms) : "-"});
-  table.add_row({"loss and the rest", "", "", ms(o.rest_ms), twin ? ms(twin_rest_ms(t)) : "-",
+  table.add_row({"loss and the rest", ms(o.rest_ms), twin ? ms(twin_rest_ms(t)) : "-",
                  twin ? ratio(twin_rest_ms(t), o.rest_ms) : "-"});
-  table.add_row({"whole step (median)", "", "", ms(o.step_ms), twin ? ms(t.step_ms) : "-",
-                 twin ? ratio(t.step_ms, o.step_ms) : "-"});
+  table.add_row({"whole step (median)", ms(o.step_ms), twin ? ms(t.step_ms) : "-", twin ? ratio(t.step_ms, o.step_ms) : "-"});
   return table;
 }
 

@@ -44,8 +44,8 @@ struct StepProfileComparison {
 StepProfileComparison compare_step_profiles(const std::string& python, const std::string& model, std::int64_t batch,
                                             int threads, bool quick);
 
-// One row per layer (ours and PyTorch's forward and backward, and PyTorch's time over ours),
-// then the optimizer, the rest of the step, and the whole step. Without the twin, ours alone;
+// One row per layer (ours and PyTorch's "forward + backward" ms, and PyTorch's time over ours),
+// then all layers, the optimizer, the rest of the step, and the whole step. Without the twin, ours alone;
 // when the two models' layer lists differ, ours alone with the twin's totals.
 Table step_profile_table(const StepProfileComparison& c);
 // One paragraph: both steps, the ratio, and the layers where the most time goes apart.
