@@ -125,7 +125,6 @@ void to_blocked(const BlockedLayout& b, const float* x, float* out, int threads)
   const std::int64_t image = (b.channels + b.cb - 1) / b.cb * b.hp * b.wp * b.cb;
   const std::int64_t rows = std::min(b.h, b.hp - b.pad_h), cols = std::min(b.w, b.wp - b.pad_w);
   const int V = direct_blocked_vector_floats();
-  std::fill_n(out, b.images * image, 0.0f);
   // Pixel by pixel, its cb channels side by side: the writes run along the buffer, the reads
   // along cb input rows at once (16 x 16 blocks transposed in registers with AVX-512).
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
@@ -133,6 +132,22 @@ void to_blocked(const BlockedLayout& b, const float* x, float* out, int threads)
     for (std::int64_t cblock = 0; cblock < (b.channels + b.cb - 1) / b.cb; ++cblock) {
       const std::int64_t c0 = cblock * b.cb, channels = std::min(b.cb, b.channels - c0);
       const float* src = x + n * (b.image_stride > 0 ? b.image_stride : b.channels * b.h * b.w) + c0 * b.h * b.w;
+      // Zeros only where no input lands: the padding rows and columns, or the whole block when
+      // it lacks channels (zeroing every block first was a megabyte per call on a small layer).
+      float* block = out + n * image + cblock * b.hp * b.wp * b.cb;
+      if (channels < b.cb) {
+        std::fill_n(block, b.hp * b.wp * b.cb, 0.0f);
+      } else {
+        for (std::int64_t hp = 0; hp < b.hp; ++hp) {
+          float* row = block + hp * b.wp * b.cb;
+          if (hp < b.pad_h || hp >= b.pad_h + rows) {
+            std::fill_n(row, b.wp * b.cb, 0.0f);
+          } else {
+            std::fill_n(row, b.pad_w * b.cb, 0.0f);
+            std::fill_n(row + (b.pad_w + cols) * b.cb, (b.wp - b.pad_w - cols) * b.cb, 0.0f);
+          }
+        }
+      }
       for (std::int64_t h = 0; h < rows; ++h) {
         float* dst = out + n * image + ((cblock * b.hp + h + b.pad_h) * b.wp + b.pad_w) * b.cb;
         std::int64_t w = 0;

@@ -97,11 +97,17 @@ void blocked_weight_grad(const Operands& op, const RunContext& ctx, const Kernel
   const std::int64_t V = kernel.v, P = s.p(), Q = s.q();
   const std::int64_t cbs = (s.c + V - 1) / V, kbs = (s.k + V - 1) / V;
   const std::int64_t hp = P + (s.r - 1) * s.dilation_h, wp = Q + (s.s - 1) * s.dilation_w;
-  std::vector<float> xb(std::size_t(s.n * cbs * hp * wp * V)), dyb(std::size_t(s.n * kbs * P * Q * V));
+  // to_blocked writes every element, zeros included: scratch kept from call to call (taken by
+  // pointer below; inside the parallel region a thread_local name is each thread's own).
+  thread_local std::vector<float> xb_scratch, dyb_scratch;
+  xb_scratch.resize(std::size_t(s.n * cbs * hp * wp * V)), dyb_scratch.resize(std::size_t(s.n * kbs * P * Q * V));
+  const float* const xb = xb_scratch.data();
+  const float* const dyb = dyb_scratch.data();
   to_blocked({.images = s.n, .channels = s.c, .h = s.h, .w = s.w, .cb = V, .hp = hp, .wp = wp, .pad_h = s.pad_h,
               .pad_w = s.pad_w},
-             op.x, xb.data(), ctx.threads);
-  to_blocked({.images = s.n, .channels = s.k, .h = P, .w = Q, .cb = V, .hp = P, .wp = Q}, op.y, dyb.data(), ctx.threads);
+             op.x, xb_scratch.data(), ctx.threads);
+  to_blocked({.images = s.n, .channels = s.k, .h = P, .w = Q, .cb = V, .hp = P, .wp = Q}, op.y, dyb_scratch.data(),
+             ctx.threads);
   // dW blocks: [filter block][channel block][r][s][input channel][filter lane].
   const std::int64_t block = V * V, all = kbs * cbs * s.r * s.s * block;
   const std::int64_t items = s.n * cbs * kbs;
@@ -113,8 +119,8 @@ void blocked_weight_grad(const Operands& op, const RunContext& ctx, const Kernel
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < items; ++item) {
       const std::int64_t n = item / (cbs * kbs), cb = item / kbs % cbs, kb = item % kbs;
-      const float* x = xb.data() + (n * cbs + cb) * hp * wp * V;
-      const float* dy = dyb.data() + (n * kbs + kb) * P * Q * V;
+      const float* x = xb + (n * cbs + cb) * hp * wp * V;
+      const float* dy = dyb + (n * kbs + kb) * P * Q * V;
       for (std::int64_t r = 0; r < s.r; ++r)
         for (std::int64_t t = 0; t < s.s; ++t)
           kernel.blocked(x + (r * s.dilation_h * wp + t * s.dilation_w) * V, dy, P, Q, wp,
@@ -148,11 +154,13 @@ void direct_weight_grad(const Operands& op, const RunContext& ctx) {
   // x, padded: input (ih, iw) at (ih + pad_h, iw + pad_w); zeros elsewhere. dY, padded to qv
   // columns and kp filters with zeros, except where the all-taps kernel reads it in place
   // (whole blocks of its filters): copying dY was most of such a call.
-  std::vector<float> x_pad(std::size_t(s.n * s.c * d.hp * d.wp)), dy_pad;
+  thread_local std::vector<float> x_scratch;  // every element written by to_blocked
+  x_scratch.resize(std::size_t(s.n * s.c * d.hp * d.wp));
+  std::vector<float> dy_pad;
   to_blocked({.images = s.n, .channels = s.c, .h = s.h, .w = s.w, .cb = 1, .hp = d.hp, .wp = d.wp, .pad_h = s.pad_h,
               .pad_w = s.pad_w},
-             op.x, x_pad.data(), ctx.threads);  // one channel per block: padded NCHW planes
-  d.x = x_pad.data();
+             op.x, x_scratch.data(), ctx.threads);  // one channel per block: padded NCHW planes
+  d.x = x_scratch.data();
   if (all_taps && s.k % KT == 0 && Q >= V) {  // rows of at least one vector: read in place
     d.dy = op.y, d.q = Q, d.dy_row = Q;
   } else {
