@@ -268,7 +268,11 @@ int run_lesson_17(const LessonOptions& options) {
   lesson.check(mlp_gap < 1e-5, fmt::format("accumulating 4 x 64 gave the weights of one batch of 256 without BatchNorm "
                                            "(within {:.1e})", mlp_gap));
   lesson.check(cnn_gap > 10 * mlp_gap, "with BatchNorm the accumulated run differs (each micro-batch has its own statistics)");
-  const double tolerance = quick ? 0.015 : 0.005;
+  // The seed-to-seed spread of fp32 itself bounds what "matches" can mean: 2 epochs of this CNN
+  // with seeds 0-3 ended at 89.47-90.56% (2026-12-07, Zen 4 VM), a standard deviation of 0.46
+  // points. A 16-bit run rounds its way onto another trajectory, so it is held to about twice
+  // that: 1 point (the 0.5 of before failed a bf16 run at 0.75). Quick mode trains less: 1.5.
+  const double tolerance = quick ? 0.015 : 0.010;
   lesson.check(std::fabs(accuracy[1] - accuracy[0]) <= tolerance && std::fabs(accuracy[2] - accuracy[0]) <= tolerance,
                fmt::format("bf16 and fp16 training ended within {:.1f} points of fp32 ({:.2f}%, {:.2f}% vs {:.2f}%)",
                            100 * tolerance, 100 * accuracy[1], 100 * accuracy[2], 100 * accuracy[0]));
