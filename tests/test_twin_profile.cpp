@@ -70,12 +70,14 @@ TEST_CASE("the step profile against PyTorch: ours measured, theirs planted, laye
   CHECK(alone_table.find("1 Linear(784 -> 256)") != std::string::npos);
   CHECK(alone_table.find("whole step (median)") != std::string::npos);
 
-  // The layers' times of ours, per step, add up under the step: the rest is what is left.
+  // Ours in the JSON: every layer, each with its own per-step times (timings themselves are
+  // not asserted: a loaded machine moves the layers' means past the step's median).
   const Json mine = bench::step_profile_json(c)["flopslab"];
-  double layers = 0;
-  for (const Json& l : mine["layers"]) layers += l["forward_ms"].get<double>() + l["backward_ms"].get<double>();
-  CHECK(layers + mine["optimizer_ms"].get<double>() <= 1.05 * mine["step_ms"].get<double>());
-  CHECK(mine["rest_ms"].get<double>() >= 0);
+  REQUIRE(mine["layers"].size() == 8);
+  CHECK(mine["layers"][1]["layer"] == "Linear(784 -> 256)");
+  CHECK(mine["layers"][1]["forward_ms"].get<double>() > 0);
+  CHECK(mine["layers"][1]["backward_ms"].get<double>() > 0);
+  CHECK(mine["optimizer_ms"].get<double>() == doctest::Approx(1e3 * c.ours.update_s));
 
   // With the twin planted: ratios are PyTorch's time over ours, row by row.
   c.twin = bench::TwinStepProfile::from_json(twin_mlp_json());
