@@ -11,6 +11,9 @@
 //                           dY rows of the KT filters: KT x QV loads, KT x QV FMAs,
 // and the lanes are added up once per image. Rows are padded to whole vectors (dY with
 // zeros, so the extra lanes add nothing), filters to a multiple of KT (zero dY rows).
+// With AVX-512 and 3x3 filters, weight_grad_taps turns it around: 2 filters x all 9 taps stay
+// in registers and each dY vector is loaded once for all taps (one load per FMA above), with
+// dY read in place where its rows hold at least one vector (no padded copy).
 // Threads take (image, input channel) pairs, each into its own copy of dW; the copies are
 // added in thread order at the end: no atomics, and the same sums on every run with the same
 // thread count. Both padded copies are made once per call and counted in the time.
