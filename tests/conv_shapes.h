@@ -31,6 +31,9 @@ inline const std::vector<conv::Shape> kShapes = {
     shape(2, 3, 5, 5, 4, 5, 5, 3, 3, 4, 4),            // filter larger than the stride, heavy padding
     shape(1, 37, 15, 17, 33, 3, 3, 1, 1, 1, 1),        // GEMM edges: 33 filters, 37*9 taps
     shape(2, 2, 20, 21, 6, 3, 3, 1, 1, 1, 1),          // rows past one vector with a tail (step 7 reads dY in place)
+    shape(2, 32, 9, 11, 48, 3, 3, 1, 1, 1, 1, 1, 1, 4), // groups of 8 channels, 12 filters: blocks span groups
+    shape(1, 48, 7, 8, 24, 3, 3, 1, 1, 1, 1, 1, 1, 3),  // groups of 16 channels, 8 filters
+    shape(2, 4, 9, 21, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4),   // depthwise, rows past one vector with a tail
 };
 
 }  // namespace flopslab::test

@@ -17,7 +17,7 @@
 // Threads take (image, input channel) pairs, each into its own copy of dW; the copies are
 // added in thread order at the end: no atomics, and the same sums on every run with the same
 // thread count. Both padded copies are made once per call and counted in the time.
-// Backward-weights only; stride 1 and groups of 1.
+// Backward-weights only; stride 1; groups where the input has a channel block (C >= V).
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -71,23 +71,37 @@ FLOPSLAB_TARGET_AVX2_FMA void blocked_avx2(const float* x, const float* dy, std:
   weight_grad_blocked<8>(x, dy, P, Q, wp, out);
 }
 
-const Kernel* kernel_here() {
-  static const Kernel avx512{"AVX-512",      16, 6, 4, {rows_avx512<1>, rows_avx512<2>, rows_avx512<3>, rows_avx512<4>},
-                             blocked_avx512, taps_avx512, 2, 9};
+const Kernel* eight_wide_kernel() {
   static const Kernel avx2{
       cpu_features().neon ? "NEON (register pairs)" : "AVX2", 8, 4, 2, {rows_avx2<1>, rows_avx2<2>, nullptr, nullptr},
       blocked_avx2};
+  return cpu_features().can_vec8_fma() ? &avx2 : nullptr;  // NEON runs it as register pairs
+}
+
+const Kernel* kernel_here() {
+  static const Kernel avx512{"AVX-512",      16, 6, 4, {rows_avx512<1>, rows_avx512<2>, rows_avx512<3>, rows_avx512<4>},
+                             blocked_avx512, taps_avx512, 2, 9};
   if (cpu_features().can_avx512()) return &avx512;
   if (const Kernel* sve = weight_grad_kernel_sve()) return sve;  // SVE at 256 or 512 bits
-  if (cpu_features().can_vec8_fma()) return &avx2;              // NEON runs it as register pairs
-  return nullptr;
+  return eight_wide_kernel();
+}
+
+// The blocked kernel for `s`: the widest, unless groups of 8 channels would leave half of each
+// 16 x 16 block to another group's pairs; 8 x 8 blocks then compute none of those (and on a
+// core that splits a 512-bit FMA in two, as Zen 4 does, run at the same FLOP rate).
+const Kernel& blocked_kernel_for(const Shape& s, const Kernel& widest) {
+  const Kernel* eight = eight_wide_kernel();
+  if (s.groups > 1 && widest.v > 8 && eight != nullptr && s.c_per_group() % widest.v != 0 && s.c_per_group() % 8 == 0)
+    return *eight;
+  return widest;
 }
 
 }  // namespace
 
 const char* direct_weight_grad_unsupported(const Shape& s) {
   if (kernel_here() == nullptr) return "needs AVX2 and FMA (or AVX-512)";
-  if (s.groups != 1) return "groups of 1 only";
+  const Kernel* k = kernel_here();
+  if (s.groups != 1 && s.c < k->v) return "groups need a channel block of inputs (the blocked form)";
   if (s.stride_h != 1 || s.stride_w != 1) return "stride 1 only (a strided row is not one vector load)";
   return nullptr;
 }
@@ -95,10 +109,18 @@ const char* direct_weight_grad_unsupported(const Shape& s) {
 namespace {
 // C >= V: the blocked form. Threads take (image, channel block, filter block) triples, each
 // into its own copy of dW (V x V blocks per tap), added in thread order at the end.
+// Groups: a channel block meets only the filter blocks holding its groups' filters, and the
+// whole V x V block is computed; the pairs of a channel and another group's filter in it are
+// never read. With C/groups >= V/2 at most half of it is thrown away (per-shape's threshold).
 void blocked_weight_grad(const Operands& op, const RunContext& ctx, const Kernel& kernel) {
   const Shape& s = op.shape;
-  const std::int64_t V = kernel.v, P = s.p(), Q = s.q();
+  const std::int64_t V = kernel.v, P = s.p(), Q = s.q(), cg = s.c_per_group(), kg = s.k_per_group();
   const std::int64_t cbs = (s.c + V - 1) / V, kbs = (s.k + V - 1) / V;
+  std::vector<std::pair<std::int64_t, std::int64_t>> blocks;  // (channel block, filter block) that meet
+  for (std::int64_t cb = 0; cb < cbs; ++cb) {
+    const std::int64_t first_group = cb * V / cg, last_group = (std::min(s.c, cb * V + V) - 1) / cg;
+    for (std::int64_t kb = first_group * kg / V; kb <= ((last_group + 1) * kg - 1) / V; ++kb) blocks.emplace_back(cb, kb);
+  }
   const std::int64_t hp = P + (s.r - 1) * s.dilation_h, wp = Q + (s.s - 1) * s.dilation_w;
   // to_blocked writes every element, zeros included: scratch kept from call to call (taken by
   // pointer below; inside the parallel region a thread_local name is each thread's own).
@@ -113,7 +135,7 @@ void blocked_weight_grad(const Operands& op, const RunContext& ctx, const Kernel
              ctx.threads);
   // dW blocks: [filter block][channel block][r][s][input channel][filter lane].
   const std::int64_t block = V * V, all = kbs * cbs * s.r * s.s * block;
-  const std::int64_t items = s.n * cbs * kbs;
+  const std::int64_t pairs = std::int64_t(blocks.size()), items = s.n * pairs;
   const int threads = int(std::min<std::int64_t>(ctx.threads, items));
   std::vector<float> partial(std::size_t(threads * all), 0.0f);
 #pragma omp parallel num_threads(threads)
@@ -121,7 +143,8 @@ void blocked_weight_grad(const Operands& op, const RunContext& ctx, const Kernel
     float* mine = partial.data() + omp_get_thread_num() * all;
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < items; ++item) {
-      const std::int64_t n = item / (cbs * kbs), cb = item / kbs % cbs, kb = item % kbs;
+      const std::int64_t n = item / pairs;
+      const auto [cb, kb] = blocks[std::size_t(item % pairs)];
       const float* x = xb + (n * cbs + cb) * hp * wp * V;
       const float* dy = dyb + (n * kbs + kb) * P * Q * V;
       for (std::int64_t r = 0; r < s.r; ++r)
@@ -133,18 +156,20 @@ void blocked_weight_grad(const Operands& op, const RunContext& ctx, const Kernel
   for (int t = 1; t < threads; ++t)
     for (std::int64_t i = 0; i < all; ++i) partial[std::size_t(i)] += partial[std::size_t(t * all + i)];
   for (std::int64_t k = 0; k < s.k; ++k)
-    for (std::int64_t c = 0; c < s.c; ++c)
+    for (std::int64_t cl = 0; cl < cg; ++cl) {
+      const std::int64_t c = k / kg * cg + cl;  // filter k's cl-th input channel
       for (std::int64_t r = 0; r < s.r; ++r)
         for (std::int64_t t = 0; t < s.s; ++t)
-          op.w[((k * s.c + c) * s.r + r) * s.s + t] =
+          op.w[((k * cg + cl) * s.r + r) * s.s + t] =
               partial[std::size_t((((k / V * cbs + c / V) * s.r + r) * s.s + t) * block + (c % V) * V + k % V)];
+    }
 }
 }  // namespace
 
 void direct_weight_grad(const Operands& op, const RunContext& ctx) {
   const Shape& s = op.shape;
   const Kernel& kernel = *kernel_here();
-  if (s.c >= kernel.v) return blocked_weight_grad(op, ctx, kernel);
+  if (s.c >= kernel.v) return blocked_weight_grad(op, ctx, blocked_kernel_for(s, kernel));
   const bool all_taps = kernel.taps != nullptr && s.r * s.s == kernel.taps_of;
   const std::int64_t V = kernel.v, KT = all_taps ? kernel.taps_kt : kernel.kt, P = s.p(), Q = s.q(),
                      taps = s.c * s.r * s.s;
@@ -210,7 +235,7 @@ std::string direct_weight_grad_detail() {
                          : fmt::format(" (filters of {} taps: {} filters x every tap at once)", k->taps_of, k->taps_kt);
   return std::string(k->isa) + ": C < " + v + " by rows (" + std::to_string(k->kt) + " filters x " +
          std::to_string(k->qv_max) + " vectors of partial sums per tap" + all_taps + "), else NCHW" + v + "c (" + v +
-         " x " + v + " dW blocks in registers)";
+         " x " + v + " dW blocks in registers" + (k->v > 8 && eight_wide_kernel() != nullptr ? "; 8 x 8 for groups of 8 channels" : "") + ")";
 }
 }  // namespace
 

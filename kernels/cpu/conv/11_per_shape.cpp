@@ -25,10 +25,12 @@ namespace {
 //   backward-data   step 8 for depthwise layers; step 6's flipped-filter convolution for
 //                   stride 1, filters above 1x1 and half a vector of channels and filters per
 //                   group; else step 5;
-//   backward-weights step 7 wherever it runs (stride 1, groups of 1, so a single input channel
-//                   too) except 1x1 filters, else step 8 for depthwise layers: it beat or tied step 5's GEMM on every such layer
-//                   measured, by 3x on a first layer, whose dW is smaller than one GEMM
-//                   micro-tile; a 1x1's GEMM gathers nothing and won (0.84 against 1.04 ms);
+//   backward-weights step 7 wherever it runs (stride 1; groups of 1, so a single input channel
+//                   too, or groups of at least half a vector of channels) except 1x1 filters,
+//                   else step 8 for depthwise layers: it beat or tied step 5's GEMM on every
+//                   such layer measured, by 3x on a first layer, whose dW is smaller than one
+//                   GEMM micro-tile, and by 6x on 8 groups of 8 channels, where each group's
+//                   GEMM is 8 x 72; a 1x1's GEMM gathers nothing and won (0.84 against 1.04 ms);
 //                   else step 5.
 int chosen_step(const Shape& s, Pass pass, gemm::InputFormat inputs) {
   if (inputs != gemm::InputFormat::fp32) return 5;
@@ -46,7 +48,9 @@ int chosen_step(const Shape& s, Pass pass, gemm::InputFormat inputs) {
     case Pass::backward_weights:
       // One input channel and one group is "depthwise" to step 8 too; step 7 ran its 3x3 dW
       // (64x1x28x28, 16 filters) in 0.17 ms against step 8's 0.47 on 2 threads.
-      if (s.groups == 1 && direct_weight_grad_unsupported(s) == nullptr && !(s.r == 1 && s.s == 1)) return 7;
+      if ((s.groups == 1 || s.c_per_group() >= half) && direct_weight_grad_unsupported(s) == nullptr &&
+          !(s.r == 1 && s.s == 1))
+        return 7;
       if (depthwise_unsupported(s) == nullptr) return 8;
       return 5;
   }
@@ -89,8 +93,8 @@ std::string per_shape_detail() {
          ") unless the filter is 1x1 or C/groups < " + std::to_string(v / 2) +
          ", else step 5; backward-data: step 6's flipped-filter convolution for stride 1, filters above 1x1 and at "
          "least " + std::to_string(v / 2) +
-         " channels and filters per group, else step 5; backward-weights: step 7 for stride 1, groups of 1 and "
-         "filters above 1x1, else step 5; depthwise layers: step 8 for every pass it covers (backward-weights with one input "
+         " channels and filters per group, else step 5; backward-weights: step 7 for stride 1, filters above 1x1 and "
+         "groups of 1 or of at least " + std::to_string(v / 2) + " channels, else step 5; depthwise layers: step 8 for every pass it covers (backward-weights with one input "
          "channel: step 7); 16-bit operands: step 5";
 }
 

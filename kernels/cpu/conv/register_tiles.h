@@ -153,14 +153,15 @@ template <int V, int KT, int QV>
 // for every FMA. dY is read in place (rows of dy_row floats, q >= V of them valid), so the call
 // needs no padded copy of it. T is the filter's exact tap count: a runtime bound on the tap
 // loop left the accumulators in memory.
+// The plane form: x_image one padded input plane (d.wp wide), dy_image the first of KT dY planes
+// (P x d.dy_row apart), out[i * out_stride + kk] += tap i of filter kk. Step 8 calls it for a
+// depthwise layer's planes (KT = 1).
 template <int V, int KT, int T>
-[[gnu::always_inline]] inline void weight_grad_taps(const WeightGradRows& d, std::int64_t n, std::int64_t c,
-                                                    std::int64_t k0, float* dw_t) {
+[[gnu::always_inline]] inline void weight_grad_taps_plane(const WeightGradRows& d, const float* x_image,
+                                                          const float* dy_image, float* out, std::int64_t out_stride) {
   const std::int64_t P = d.P, full = d.q / V * V;
   std::int64_t offset[T];
   for (int i = 0; i < T; ++i) offset[i] = i / d.s * d.dilation_h * d.wp + i % d.s * d.dilation_w;
-  const float* x_image = d.x + (n * d.c + c) * d.hp * d.wp;
-  const float* dy_image = d.dy + (n * d.kp + k0) * P * d.dy_row;
   TileVec<V> acc[KT][T] = {};
   // The last, partial vector of a row is read as the V columns that end the row (q >= V), its
   // lanes already counted zeroed: no read past the row, no copy. (A copy into a zeroed vector
@@ -190,9 +191,14 @@ template <int V, int KT, int T>
   };
   for (std::int64_t q0 = 0; q0 < full; q0 += V) column.template operator()<false>(q0);
   if (full < d.q) column.template operator()<true>(d.q - V);
-  float* out = dw_t + c * T * d.kp + k0;
   for (int i = 0; i < T; ++i)
-    for (int kk = 0; kk < KT; ++kk) out[i * d.kp + kk] += cpu_simd::sum_lanes<V>(acc[kk][i]);
+    for (int kk = 0; kk < KT; ++kk) out[i * out_stride + kk] += cpu_simd::sum_lanes<V>(acc[kk][i]);
+}
+template <int V, int KT, int T>
+[[gnu::always_inline]] inline void weight_grad_taps(const WeightGradRows& d, std::int64_t n, std::int64_t c,
+                                                    std::int64_t k0, float* dw_t) {
+  weight_grad_taps_plane<V, KT, T>(d, d.x + (n * d.c + c) * d.hp * d.wp, d.dy + (n * d.kp + k0) * d.P * d.dy_row,
+                                   dw_t + c * T * d.kp + k0, d.kp);
 }
 
 // For one tap (r, s), a block of V input channels and one of V filters, dW's V x V block
