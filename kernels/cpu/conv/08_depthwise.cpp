@@ -131,12 +131,26 @@ TapsKernel taps_here() {
   return {nullptr, 0};
 }
 
-// The (image, channel) plane of x, zero-padded, into `padded` (hp x wp).
-void pad_plane(const Shape& s, const float* x, std::int64_t hp, std::int64_t wp, std::vector<float>& padded) {
-  std::fill(padded.begin(), padded.end(), 0.0f);
-  const std::int64_t w0 = std::max<std::int64_t>(0, -s.pad_w), w1 = std::min(s.w, wp - s.pad_w);
-  for (std::int64_t h = std::max<std::int64_t>(0, -s.pad_h); h < std::min(s.h, hp - s.pad_h); ++h)
-    if (w1 > w0) std::copy(x + h * s.w + w0, x + h * s.w + w1, padded.data() + (h + s.pad_h) * wp + w0 + s.pad_w);
+// The (image, channel) plane of x, zero-padded, into `padded` (hp x wp): zeros only where no
+// input lands, and the loops kept as loops (GCC's memset and memmove calls per 28-float row
+// took a fifth of a depthwise layer's time).
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void pad_plane(const Shape& s, const float* x,
+                                                                             std::int64_t hp, std::int64_t wp,
+                                                                             std::vector<float>& padded) {
+  const std::int64_t w0 = std::max<std::int64_t>(0, -s.pad_w), w1 = std::max(w0, std::min(s.w, wp - s.pad_w));
+  const std::int64_t h0 = std::max<std::int64_t>(0, -s.pad_h), h1 = std::max(h0, std::min(s.h, hp - s.pad_h));
+  // Columns [left, right) of the rows [top, bottom) receive input; everything else is zero.
+  const std::int64_t top = h0 + s.pad_h, bottom = h1 + s.pad_h, left = w0 + s.pad_w, right = w1 + s.pad_w;
+  float* out = padded.data();
+  for (std::int64_t i = 0; i < top * wp; ++i) out[i] = 0.0f;
+  for (std::int64_t row = top; row < bottom; ++row) {
+    float* o = out + row * wp;
+    const float* in = x + (row - s.pad_h) * s.w + w0 - left;  // in[left] is the row's first input
+    for (std::int64_t j = 0; j < left; ++j) o[j] = 0.0f;
+    for (std::int64_t j = left; j < right; ++j) o[j] = in[j];
+    for (std::int64_t j = right; j < wp; ++j) o[j] = 0.0f;
+  }
+  for (std::int64_t i = bottom * wp; i < hp * wp; ++i) out[i] = 0.0f;
 }
 
 }  // namespace

@@ -241,10 +241,51 @@ template <int V, int NV>
       for (std::int64_t j = 0; j < width; ++j) y[p * l.Q + q0 + j] = out[j];
     }
 }
+// Rows of at least one vector: the vectors start at 0, V, 2V, ... and the last at Q - V, so
+// each is stored whole into y (the last overlapping its neighbour with the same values): no
+// staging buffer and no per-row copy loop, which GCC made a memmove call as costly as the
+// FMAs. NV vectors at a time; starts past the last repeat it.
+// PR rows at a time: with one row, each accumulator waited on the FMA before it (two chains
+// of 9 on a 28-wide row), so two rows double the independent sums.
+template <int V, int NV, int PR>
+[[gnu::always_inline]] inline void depthwise_full_rows_block(const DepthwisePlane& l, const float* padded,
+                                                             const float* w, std::int64_t p,
+                                                             const std::int64_t (&start)[NV], float* y) {
+  TileVec<V> acc[PR][NV] = {};
+  for (std::int64_t r = 0; r < l.r; ++r)
+    for (std::int64_t t = 0; t < l.s; ++t) {
+      const float tap = w[r * l.s + t];
+      for (int j = 0; j < PR; ++j) {
+        const float* x = padded + (p + j + r * l.dilation_h) * l.wp + t * l.dilation_w;
+        for (int i = 0; i < NV; ++i) acc[j][i] += tap * cpu_simd::load<V>(x + start[i]);
+      }
+    }
+  for (int j = 0; j < PR; ++j)
+    for (int i = 0; i < NV; ++i) std::memcpy(y + (p + j) * l.Q + start[i], &acc[j][i], sizeof acc[j][i]);
+}
+template <int V, int NV>
+[[gnu::always_inline]] inline void depthwise_full_rows_of(const DepthwisePlane& l, const float* padded, const float* w,
+                                                          float* y) {
+  const std::int64_t vectors = (l.Q + V - 1) / V;
+  for (std::int64_t v0 = 0; v0 < vectors; v0 += NV) {
+    std::int64_t start[NV];
+    for (int i = 0; i < NV; ++i) start[i] = (v0 + i) * V < l.Q - V ? (v0 + i) * V : l.Q - V;
+    std::int64_t p = 0;
+    for (; p + 2 <= l.P; p += 2) depthwise_full_rows_block<V, NV, 2>(l, padded, w, p, start, y);
+    if (p < l.P) depthwise_full_rows_block<V, NV, 1>(l, padded, w, p, start, y);
+  }
+}
 // As many vectors as the row has, up to 4 (qv is a multiple of 16, and of 64 past 32).
 template <int V>
 [[gnu::always_inline]] inline void depthwise_rows(const DepthwisePlane& l, const float* padded, const float* w,
                                                   float* y) {
+  if (l.Q >= V) {
+    const std::int64_t vectors = (l.Q + V - 1) / V;
+    if (vectors == 1) return depthwise_full_rows_of<V, 1>(l, padded, w, y);
+    if (vectors == 2) return depthwise_full_rows_of<V, 2>(l, padded, w, y);
+    if (vectors == 3) return depthwise_full_rows_of<V, 3>(l, padded, w, y);
+    return depthwise_full_rows_of<V, 4>(l, padded, w, y);
+  }
   if (l.qv <= V) return depthwise_rows_of<V, 1>(l, padded, w, y);
   if (l.qv <= 2 * V) return depthwise_rows_of<V, 2>(l, padded, w, y);
   depthwise_rows_of<V, 4>(l, padded, w, y);
