@@ -16,7 +16,7 @@ namespace flopslab::conv::cpu {
 namespace {
 
 const char* pointwise_only(const Shape& s) {
-  if (s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0) return nullptr;
+  if (is_plain_1x1(s)) return nullptr;
   return "only 1x1 filters with stride 1 and no padding";
 }
 

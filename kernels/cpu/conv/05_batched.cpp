@@ -6,7 +6,7 @@
 //   forward         threads take whole images, each running the single-threaded implicit
 //                   GEMM on its own (when there are fewer images than threads, every
 //                   thread works on each image instead);
-//   backward-data   step 2's col = W^T dY and col2im scatter, with threads taking whole
+//   backward-data   step 2's col = W^T dY and col2im scatter (a plain 1x1's col is dx), with threads taking whole
 //                   images, each forming and scattering col a band of output rows at a
 //                   time in an L2-sized buffer of its own. (The input gradient is also a
 //                   convolution of dY with the flipped filter, but that GEMM has only C rows
@@ -50,12 +50,18 @@ void batched_backward_data(const Operands& op, const RunContext& ctx) {
   const std::int64_t band_rows = std::clamp<std::int64_t>(band_bytes / (4 * taps * Q), 1, P);
   const int buffers = s.n >= ctx.threads ? ctx.threads : 1;
   std::vector<std::vector<float>> cols(static_cast<std::size_t>(buffers),
-                                       std::vector<float>(std::size_t(taps * band_rows * Q)));
+                                       std::vector<float>(is_plain_1x1(s) ? 0 : std::size_t(taps * band_rows * Q)));
   over_images(s.n, ctx.threads, [&](std::int64_t n, int threads) {
     std::vector<float>& col = cols[std::size_t(buffers > 1 ? omp_get_thread_num() : 0)];
     for (std::int64_t g = 0; g < s.groups; ++g) {
       float* dx = op.x + (n * s.c + g * Cg) * s.h * s.w;
       const float* dy = op.y + (n * s.k + g * Kg) * PQ;
+      if (is_plain_1x1(s)) {  // col is dx itself: nothing to scatter
+        best_gemm({.shape = {taps, PQ, Kg}, .a = w_t.data() + g * taps * Kg, .lda = Kg, .b = dy, .ldb = PQ, .c = dx,
+                   .ldc = PQ},
+                  threads, ctx.inputs);
+        continue;
+      }
       std::fill_n(dx, Cg * s.h * s.w, 0.0f);
       for (std::int64_t p0 = 0; p0 < P; p0 += band_rows) {
         const std::int64_t p1 = std::min(P, p0 + band_rows), width = (p1 - p0) * Q;

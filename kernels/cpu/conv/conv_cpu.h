@@ -27,6 +27,11 @@ inline Range valid_outputs(std::int64_t out_len, std::int64_t in_len, std::int64
   return {begin, end};
 }
 
+// A 1x1 filter at stride 1 without padding: the image's planes already are the im2col matrix.
+inline bool is_plain_1x1(const Shape& s) {
+  return s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
+}
+
 // The im2col matrix of one image and one group: (C/g * R * S) rows, one per filter tap
 // (c, r, s), by (P * Q) columns, one per output pixel. x points at the group's first channel.
 void im2col(const Shape& shape, const float* x, float* col, int threads);

@@ -5,7 +5,6 @@
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/transpose_avx512.h"
-#include "kernels/cpu/cpu_features.h"
 
 namespace flopslab::conv::cpu {
 
@@ -51,6 +50,12 @@ void col2im(const Shape& s, const float* col, float* x, int threads, std::int64_
 }
 
 gemm::packed::BRowReader im2col_rows(const Shape& s, const float* x) {
+  // A 1x1 filter at stride 1 without padding reads each channel's plane as it lies: one copy
+  // per call, where the rows below make one per output row (a library call per 28 floats).
+  if (is_plain_1x1(s))
+    return [plane = s.h * s.w, x](std::int64_t c, std::int64_t col0, std::int64_t cols, float* out) {
+      std::copy_n(x + c * plane + col0, cols, out);
+    };
   return [s, x](std::int64_t tap, std::int64_t col0, std::int64_t cols, float* out) {
     const std::int64_t Q = s.q();
     const std::int64_t c = tap / (s.r * s.s), r = tap / s.s % s.r, sx = tap % s.s;
