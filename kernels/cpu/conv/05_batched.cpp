@@ -6,8 +6,9 @@
 //   forward         threads take whole images, each running the single-threaded implicit
 //                   GEMM on its own (when there are fewer images than threads, every
 //                   thread works on each image instead);
-//   backward-data   step 2's col = W^T dY and col2im scatter (a plain 1x1's col is dx), with threads taking whole
-//                   images, each forming and scattering col a band of output rows at a
+//   backward-data   step 2's col = W^T dY and col2im scatter (a plain 1x1's col is dx
+//                   itself, the GEMM's output), with threads taking whole images, each
+//                   forming and scattering col a band of output rows at a
 //                   time in an L2-sized buffer of its own. (The input gradient is also a
 //                   convolution of dY with the flipped filter, but that GEMM has only C rows
 //                   and packs an R*S-times larger B: slower here than the scatter.);

@@ -99,8 +99,8 @@ const Kernel& blocked_kernel_for(const Shape& s, const Kernel& widest) {
 }  // namespace
 
 const char* direct_weight_grad_unsupported(const Shape& s) {
-  if (kernel_here() == nullptr) return "needs AVX2 and FMA (or AVX-512)";
   const Kernel* k = kernel_here();
+  if (k == nullptr) return "needs AVX2 and FMA (or AVX-512)";
   if (s.groups != 1 && s.c < k->v) return "groups need a channel block of inputs (the blocked form)";
   if (s.stride_h != 1 || s.stride_w != 1) return "stride 1 only (a strided row is not one vector load)";
   return nullptr;
@@ -235,7 +235,8 @@ std::string direct_weight_grad_detail() {
                          : fmt::format(" (filters of {} taps: {} filters x every tap at once)", k->taps_of, k->taps_kt);
   return std::string(k->isa) + ": C < " + v + " by rows (" + std::to_string(k->kt) + " filters x " +
          std::to_string(k->qv_max) + " vectors of partial sums per tap" + all_taps + "), else NCHW" + v + "c (" + v +
-         " x " + v + " dW blocks in registers" + (k->v > 8 && eight_wide_kernel() != nullptr ? "; 8 x 8 for groups of 8 channels" : "") + ")";
+         " x " + v + " dW blocks in registers" +
+         (k->v > 8 && eight_wide_kernel() != nullptr ? "; 8 x 8 for groups of 8 channels" : "") + ")";
 }
 }  // namespace
 

@@ -10,7 +10,8 @@
 //     fixed SVE lengths, register_tiles.h), so the vectors are the machine's widest.
 // Threads take (image, filter) planes. The input gradient (stride 1) is the same kernel on dY
 // with the filters turned; the weight gradient is one dot product per tap and plane (a 3x3's
-// nine at once), threads over filters, each summing its images in order. A filter multiplier K/C > 1 is allowed.
+// nine at once), threads over filters, each summing its images in order. A filter multiplier
+// K/C > 1 is allowed.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -34,7 +35,7 @@ namespace {
 // once per plane.
 using Plane = DepthwisePlane;
 Plane plane_of(const Shape& s) {
-  const std::int64_t Q = s.q(), qv = Q <= 32 ? (Q + 15) / 16 * 16 : (Q + 63) / 64 * 64;
+  const std::int64_t Q = s.q(), qv = (Q + 15) / 16 * 16;
   return {s.p(), Q, qv, (qv - 1) * s.stride_w + s.extent_w(), s.r, s.s, s.stride_h, s.stride_w, s.dilation_h,
           s.dilation_w};
 }
@@ -80,8 +81,8 @@ FLOPSLAB_MULTIVERSION(void, depthwise_plane_loops,
   }
 }
 
-// qv is a multiple of 16 and the padded plane is wide enough for the vectors of 64 floats
-// only when padded to them: plane_of rounds qv up to 64 when the row is longer than 32.
+// qv is a multiple of 16, and the padded plane is wide enough for every vector of a row:
+// rows_here's vectors end at column Q (or at 16 for a narrower row), the loops' at qv.
 void depthwise_plane(const Plane& l, const float* padded, const float* w, float* y) {
   if (l.stride_h == 1 && l.stride_w == 1 && rows_here() != nullptr) return rows_here()(l, padded, w, y);
   depthwise_plane_loops(l, padded, w, y);

@@ -94,8 +94,9 @@ std::string per_shape_detail() {
          ", else step 5; backward-data: step 6's flipped-filter convolution for stride 1, filters above 1x1 and at "
          "least " + std::to_string(v / 2) +
          " channels and filters per group, else step 5; backward-weights: step 7 for stride 1, filters above 1x1 and "
-         "groups of 1 or of at least " + std::to_string(v / 2) + " channels, else step 5; depthwise layers: step 8 for every pass it covers (backward-weights with one input "
-         "channel: step 7); 16-bit operands: step 5";
+         "groups of 1 or of at least " + std::to_string(v / 2) +
+         " channels, else step 5; depthwise layers: step 8 for every pass it covers (backward-weights with one "
+         "input channel: step 7); 16-bit operands: step 5";
 }
 
 }  // namespace

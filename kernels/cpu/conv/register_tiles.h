@@ -275,7 +275,8 @@ template <int V, int NV>
     if (p < l.P) depthwise_full_rows_block<V, NV, 1>(l, padded, w, p, start, y);
   }
 }
-// As many vectors as the row has, up to 4 (qv is a multiple of 16, and of 64 past 32).
+// Rows of at least one vector go whole (above), up to 4 vectors per pass; a narrower row is
+// computed qv = 16 wide through the staging buffer: one vector of 16 floats or two of 8.
 template <int V>
 [[gnu::always_inline]] inline void depthwise_rows(const DepthwisePlane& l, const float* padded, const float* w,
                                                   float* y) {
@@ -287,8 +288,7 @@ template <int V>
     return depthwise_full_rows_of<V, 4>(l, padded, w, y);
   }
   if (l.qv <= V) return depthwise_rows_of<V, 1>(l, padded, w, y);
-  if (l.qv <= 2 * V) return depthwise_rows_of<V, 2>(l, padded, w, y);
-  depthwise_rows_of<V, 4>(l, padded, w, y);
+  depthwise_rows_of<V, 2>(l, padded, w, y);
 }
 
 }  // namespace
