@@ -34,6 +34,7 @@ inline const std::vector<conv::Shape> kShapes = {
     shape(2, 32, 9, 11, 48, 3, 3, 1, 1, 1, 1, 1, 1, 4), // groups of 8 channels, 12 filters: blocks span groups
     shape(1, 48, 7, 8, 24, 3, 3, 1, 1, 1, 1, 1, 1, 3),  // groups of 16 channels, 8 filters
     shape(2, 4, 9, 21, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4),   // depthwise, rows past one vector with a tail
+    shape(1, 2, 5, 45, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2),   // depthwise, rows of 45: the last vector overlaps
 };
 
 }  // namespace flopslab::test
