@@ -28,6 +28,10 @@
 //       a C tile in every row of the A block, and when C's rows are a page apart each is its
 //       own page. On Zen 5 (96 entries) a 4096-wide C runs 0.76x oneDNN with the model's mc
 //       (888 rows, 888 pages per sliver) and 0.93-0.96x with 48.
+//   The macro-kernel runs A slivers outer (packed_driver.h): the A sliver (24 KiB at 12 x 512)
+//       stays in L1 in place of the B sliver, which at kc 512 does not fit. The mc cap was
+//       measured with B slivers outer; with A slivers outer a sliver's C tiles lie in mr rows,
+//       and on Zen 4 the cap no longer moves 2048^3 or 4096^3. It stays until Zen 5 says.
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif

@@ -45,12 +45,13 @@ const MicroKernel& micro_kernel(SimdPath path);
 // Block sizes: mc a multiple of mr, nc a multiple of nr.
 struct Blocking {
   std::int64_t mc, kc, nc;
-  // Pages of C the macro-kernel may touch per B sliver (0: no limit); see rows_per_block.
+  // Rows of C, in pages, per block of A (0: no limit); see rows_per_block.
   std::int64_t c_pages = 0;
 };
-// The mc to use for a C whose rows are ldc floats apart: one B sliver meets a tile in every
-// row of the block, and when a row of C is a page or more apart from the next each of those
-// rows is its own page. Keeping them within c_pages keeps them in the L1 data TLB.
+// The mc to use for a C whose rows are ldc floats apart: with B slivers outer, one B sliver met
+// a tile in every row of the block, and when a row of C is a page or more apart from the next
+// each of those rows is its own page. Keeping them within c_pages kept them in the L1 data TLB
+// (measured on Zen 5 before the macro-kernel turned A slivers outer; see blocking.cpp).
 std::int64_t rows_per_block(const Blocking& blk, std::int64_t ldc, int mr);
 
 // One cache level's shape: bytes = ways * sets * line.
