@@ -180,7 +180,7 @@ __attribute__((target("arch=armv8.2-a+bf16"))) void micro_bfmmla_8x12(std::int64
 // The panels the bf16 micro-kernel reads (packed_driver.h's Format).
 #if defined(__x86_64__)
 // x86 AVX512_BF16: 32-bit slots of two k, read by vdpbf16ps.
-struct Bf16Panels {
+struct Bf16Panels : NoEdgeKernel {
   using Slot = std::uint32_t;
   static constexpr int k_per_slot = 2;
   int mr = kMr, nr = kNr;
@@ -197,7 +197,7 @@ struct Bf16Panels {
 // aarch64 with FEAT_BF16: 64-bit slots of four k, so that two neighbouring slots (two rows of
 // A, or two columns of B) are one BFMMLA operand as they lie. Packing converts one value at a
 // time (BFCVTN would do 4; the products dominate at these sizes).
-struct Bf16Panels {
+struct Bf16Panels : NoEdgeKernel {
   using Slot = std::uint64_t;
   static constexpr int k_per_slot = 4;
   int mr = kMr, nr = kNr;

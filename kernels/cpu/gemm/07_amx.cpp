@@ -89,7 +89,7 @@ FLOPSLAB_TARGET_AMX void micro_tiles_32x32(std::int64_t depth, const std::uint32
 
 // The panels the tile kernel reads (packed_driver.h's Format): 32-bit slots of two k.
 template <class Unit>
-struct AmxPanels {
+struct AmxPanels : NoEdgeKernel {
   using Slot = std::uint32_t;
   static constexpr int k_per_slot = 2;
   int mr = kMr, nr = kNr;

@@ -8,6 +8,10 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <algorithm>
+#include <array>
+#include <utility>
+
 #include "kernels/cpu/gemm/tile_avx512.h"
 #include "kernels/cpu/transpose_avx512.h"
 
@@ -41,6 +45,64 @@ __attribute__((target("avx512f,avx2,fma"))) void micro_12x32(std::int64_t kc, co
   store_tile_12x32(acc, c, ldc, accumulate);
 }
 
+// A partial tile, rows <= 12 and cols <= 32, straight into C: only the rows that exist are
+// multiplied, one vector of B where 16 columns suffice, and C is loaded and stored under a
+// mask. The full kernel on padding (through a scratch tile) spent a whole tile's time on, say,
+// the 4 rows that 256 leaves past 21 x 12: 1/22 of a 256^3 product.
+template <int kRows, int kVectors>
+__attribute__((target("avx512f,avx2,fma"))) void micro_edge_tile(int cols, std::int64_t kc, const float* a,
+                                                                 const float* b, float* c, std::int64_t ldc,
+                                                                 bool accumulate) {
+  __m512 acc[kRows][kVectors];
+#pragma GCC unroll 12
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (std::int64_t p = 0; p < kc; ++p) {
+    __m512 bv[kVectors];
+    for (int v = 0; v < kVectors; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+#pragma GCC unroll 12
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 a_r = _mm512_set1_ps(a[r]);
+      for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_fmadd_ps(a_r, bv[v], acc[r][v]);
+    }
+    a += kMr;
+    b += kNr;
+  }
+  __mmask16 mask[kVectors];
+  for (int v = 0; v < kVectors; ++v) {
+    const int lanes = std::clamp(cols - 16 * v, 0, 16);
+    mask[v] = __mmask16((1u << lanes) - 1);
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVectors; ++v) {
+      float* at = c + r * ldc + 16 * v;
+      __m512 sum = acc[r][v];
+      if (accumulate) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(mask[v], at));
+      _mm512_mask_storeu_ps(at, mask[v], sum);
+    }
+}
+
+template <int kRows>
+void micro_edge_rows(int cols, std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
+                     bool accumulate) {
+  if (cols <= 16) micro_edge_tile<kRows, 1>(cols, kc, a, b, c, ldc, accumulate);
+  else micro_edge_tile<kRows, 2>(cols, kc, a, b, c, ldc, accumulate);
+}
+
+using RowsEdgeFn = void (*)(int cols, std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
+                           bool accumulate);
+template <int... kRows>
+constexpr std::array<RowsEdgeFn, sizeof...(kRows)> edge_table(std::integer_sequence<int, kRows...>) {
+  return {micro_edge_rows<kRows + 1>...};
+}
+constexpr std::array<RowsEdgeFn, kMr> kEdgeByRows = edge_table(std::make_integer_sequence<int, kMr>{});
+
+void micro_edge(int rows, int cols, std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
+                bool accumulate) {
+  kEdgeByRows[rows - 1](cols, kc, a, b, c, ldc, accumulate);
+}
+
 }  // namespace
 
 // Packing A is a transpose (12 rows in, k-major slivers out); element by element it took
@@ -52,7 +114,7 @@ void pack_a_sliver_12_avx512(const float* a, std::int64_t lda, std::int64_t kc, 
     for (int i = 0; i < kMr; ++i) dst[p0 * kMr + i] = a[i * lda + p0];
 }
 
-const MicroKernel kMicroKernelAvx512{SimdPath::avx512, kMr, kNr, micro_12x32};
+const MicroKernel kMicroKernelAvx512{SimdPath::avx512, kMr, kNr, micro_12x32, micro_edge};
 
 }  // namespace flopslab::gemm::packed
 #else

@@ -29,10 +29,15 @@ namespace flopslab::gemm::packed {
 using MicroKernelFn = void (*)(std::int64_t kc, const float* a, const float* b, float* c,
                                std::int64_t ldc, bool accumulate);
 
+// C[rows x cols] (+)= the same product for a partial tile (rows <= mr, cols <= nr), written
+// straight into C; the slivers are packed as for a full tile.
+using EdgeKernelFn = void (*)(int rows, int cols, std::int64_t kc, const float* a, const float* b, float* c,
+                              std::int64_t ldc, bool accumulate);
 struct MicroKernel {
   SimdPath path;
   int mr, nr;
   MicroKernelFn run;
+  EdgeKernelFn edge = nullptr;  // null: the full kernel into a scratch tile, then copied
 };
 
 // Defined in microkernel_{scalar,avx2,avx512,neon}.cpp.

@@ -16,6 +16,10 @@
 //     // k_per_slot row pieces of nr floats (all zeros past the end of the block) into one slot row
 //     void pack_b(const float* const* rows, Slot* dst) const;
 //     void micro(std::int64_t depth, const Slot* a, const Slot* b, float* c, std::int64_t ldc, bool accumulate) const;
+//     // a partial tile (rows <= mr, cols <= nr) straight into C; false: the format has no such
+//     // kernel, and the full one runs into a scratch tile
+//     bool micro_edge(int rows, int cols, std::int64_t depth, const Slot* a, const Slot* b, float* c,
+//                     std::int64_t ldc, bool accumulate) const;
 //   };
 #pragma once
 
@@ -28,6 +32,14 @@
 #include "kernels/cpu/gemm/packed.h"
 
 namespace flopslab::gemm::packed {
+
+// A format without a partial-tile kernel: the driver runs its full one into a scratch tile.
+struct NoEdgeKernel {
+  template <class Slot>
+  bool micro_edge(int, int, std::int64_t, const Slot*, const Slot*, float*, std::int64_t, bool) const {
+    return false;
+  }
+};
 
 // Float32 panels; with a 16-bit `Rounded` format each value is rounded to it as it is packed
 // (the same products as a 16-bit GEMM, at float32 speed: what runs where the CPU has no
@@ -50,14 +62,22 @@ struct FloatPanels {
   void micro(std::int64_t depth, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate) const {
     uk.run(depth, a, b, c, ldc, accumulate);
   }
+  bool micro_edge(int rows, int cols, std::int64_t depth, const float* a, const float* b, float* c, std::int64_t ldc,
+                  bool accumulate) const {
+    if (uk.edge == nullptr) return false;
+    uk.edge(rows, cols, depth, a, b, c, ldc, accumulate);
+    return true;
+  }
 };
 
-// C[rows x cols] (+)= packed A block * packed B panel, tile by tile; edge tiles go through a
-// scratch tile so the micro-kernel never needs a bounds check. A slivers outer: one A sliver
-// (mr x kc, the broadcast operand) stays in L1 while the panel's B slivers stream past it. The
-// other order, BLIS's (blocking.cpp), keeps a B sliver that at kc 512 no longer fits L1, so
-// both operands came from L2: on Zen 4 this order gained 1-3% at 1024-4096 (fp32), 5% (bf16). With an epilogue (the last k
-// block only), each finished tile gets it at once; (row0, col0) is c's place in the whole C.
+// C[rows x cols] (+)= packed A block * packed B panel, tile by tile. Edge tiles go to the
+// format's partial-tile kernel, or else through a scratch tile, so the full micro-kernel never
+// needs a bounds check. With an epilogue (the last k block only), each finished tile gets it at
+// once; (row0, col0) is c's place in the whole C.
+// A slivers outer: one A sliver (mr x kc, the broadcast operand) stays in L1 while the panel's
+// B slivers stream past it. BLIS's order (blocking.cpp) keeps a B sliver there instead, which
+// at kc 512 no longer fits, so both operands came from L2: on Zen 4 this order gained 1-3% at
+// 1024^3-4096^3 (fp32) and 5% (bf16, 2048^3).
 template <class Format>
 void macro_kernel_for(const Format& f, std::int64_t rows, std::int64_t cols, std::int64_t depth,
                       const typename Format::Slot* a_packed, const typename Format::Slot* b_packed, float* c,
@@ -73,7 +93,7 @@ void macro_kernel_for(const Format& f, std::int64_t rows, std::int64_t cols, std
       float* c_tile = c + i0 * ldc + j0;
       if (mr == f.mr && nr == f.nr) {
         f.micro(depth, a_sliver, b_sliver, c_tile, ldc, accumulate);
-      } else {
+      } else if (!f.micro_edge(int(mr), int(nr), depth, a_sliver, b_sliver, c_tile, ldc, accumulate)) {
         f.micro(depth, a_sliver, b_sliver, edge, f.nr, false);
         for (std::int64_t r = 0; r < mr; ++r)
           for (std::int64_t j = 0; j < nr; ++j)
