@@ -121,18 +121,20 @@ inline std::int64_t pack_group(std::int64_t slivers, int threads) {
 }  // namespace detail
 
 // A is a matrix (a, lda), or, with read_a_row set, rows read through that function (a
-// convolution's weight gradient reads its im2col rows straight from the images).
+// convolution's weight gradient reads its im2col rows straight from the images). (row_base,
+// col_base): c's place in the C that the epilogue indexes (a thread's slab of a larger C).
 template <class Format>
 void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row,
                        float* c, std::int64_t ldc, const Blocking& blk, int threads,
-                       const ARowReader* read_a_row = nullptr, const Epilogue* epilogue = nullptr) {
+                       const ARowReader* read_a_row = nullptr, const Epilogue* epilogue = nullptr,
+                       std::int64_t row_base = 0, std::int64_t col_base = 0) {
   using Slot = typename Format::Slot;
   constexpr int K = Format::k_per_slot;
   // Plain names, not a structured binding: clang before 16 cannot use one inside the OpenMP region.
   const std::int64_t m = shape.m, n = shape.n, k = shape.k;
   if (k == 0) {  // an empty sum: C = 0
     for (std::int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
-    if (epilogue != nullptr && m > 0 && n > 0) apply_epilogue(*epilogue, 0, 0, m, n, c, ldc);
+    if (epilogue != nullptr && m > 0 && n > 0) apply_epilogue(*epilogue, row_base, col_base, m, n, c, ldc);
     return;
   }
   const ThreadGrid grid = thread_grid(m, n, std::max(threads, 1), f.mr, f.nr);
@@ -144,10 +146,11 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
   // 6 processes each way, against oneDNN in the same process) the slabs ran 0.83-0.90x oneDNN at
   // 256^3 where the shared panels ran 0.66-0.85x, and the same within noise at 512^3-1024^3; at
   // 2048^3 the extra packing cost 2-4%. With more threads the copies multiply, and the grid is
-  // two-dimensional for most shapes anyway.
+  // two-dimensional for most shapes anyway. A fused epilogue (a Linear layer's bias) goes with
+  // each slab: in the MLP's 784 -> 256 forward it had kept the barriers, two per k block.
   const std::int64_t shared_operand = grid.cols == 1 ? k * n : m * k;
   if (grid.rows * grid.cols > 1 && grid.rows * grid.cols <= 3 && (grid.rows == 1 || grid.cols == 1) &&
-      shared_operand <= (std::int64_t(1) << 20) && read_a_row == nullptr && epilogue == nullptr) {
+      shared_operand <= (std::int64_t(1) << 20) && read_a_row == nullptr) {
 #pragma omp parallel num_threads(grid.rows * grid.cols)
     {
       const int t = omp_get_thread_num();
@@ -155,7 +158,7 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
         const auto rows = detail::share(m, f.mr, t, grid.rows);
         if (rows.second > rows.first)
           gemm_parallel_for(f, Shape{rows.second - rows.first, n, k}, a + rows.first * lda, lda, read_b_row,
-                            c + rows.first * ldc, ldc, blk, 1);
+                            c + rows.first * ldc, ldc, blk, 1, nullptr, epilogue, row_base + rows.first, col_base);
       } else {
         const auto cols = detail::share(n, f.nr, t, grid.cols);
         const std::int64_t c0 = cols.first;
@@ -163,7 +166,8 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
           read_b_row(row, c0 + col0, count, out);
         };
         if (cols.second > cols.first)
-          gemm_parallel_for(f, Shape{m, cols.second - cols.first, k}, a, lda, slab, c + c0, ldc, blk, 1);
+          gemm_parallel_for(f, Shape{m, cols.second - cols.first, k}, a, lda, slab, c + c0, ldc, blk, 1, nullptr,
+                            epilogue, row_base, col_base + c0);
       }
     }
     return;
@@ -242,8 +246,8 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
             for (std::int64_t i0 = row_begin; i0 < row_end; i0 += mc_step)
               macro_kernel_for(f, std::min(mc_step, row_end - i0), col_end - col_begin, depth, a_packed + i0 * depth,
                                b_packed + col_begin * depth, c + (ic + i0) * ldc + jc + col_begin, ldc,
-                               /*accumulate=*/pc > 0, pc + blk.kc >= k ? epilogue : nullptr, ic + i0,
-                               jc + col_begin);
+                               /*accumulate=*/pc > 0, pc + blk.kc >= k ? epilogue : nullptr, row_base + ic + i0,
+                               col_base + jc + col_begin);
 #pragma omp barrier
           // (nobody reads the packed panels any more when the next ones are packed over them)
         }
