@@ -20,6 +20,7 @@
 //     // kernel, and the full one runs into a scratch tile
 //     bool micro_edge(int rows, int cols, std::int64_t depth, const Slot* a, const Slot* b, float* c,
 //                     std::int64_t ldc, bool accumulate) const;
+//     bool has_edge_kernel() const;  // whether micro_edge ever returns true
 //   };
 #pragma once
 
@@ -39,6 +40,7 @@ struct NoEdgeKernel {
   bool micro_edge(int, int, std::int64_t, const Slot*, const Slot*, float*, std::int64_t, bool) const {
     return false;
   }
+  bool has_edge_kernel() const { return false; }
 };
 
 // Float32 panels; with a 16-bit `Rounded` format each value is rounded to it as it is packed
@@ -68,6 +70,7 @@ struct FloatPanels {
     uk.edge(rows, cols, depth, a, b, c, ldc, accumulate);
     return true;
   }
+  bool has_edge_kernel() const { return uk.edge != nullptr; }
 };
 
 // C[rows x cols] (+)= packed A block * packed B panel, tile by tile. Edge tiles go to the
@@ -155,7 +158,10 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
     {
       const int t = omp_get_thread_num();
       if (grid.cols == 1) {
-        const auto rows = detail::share(m, f.mr, t, grid.rows);
+        // Equal rows, in fours, where a partial sliver costs only its rows (the edge kernel):
+        // 256 rows on 2 threads as 128 + 128 (10 slivers and 8 rows each), not 132 + 124
+        // (11 slivers against 10 and 4 rows, the first thread the last to finish).
+        const auto rows = detail::share(m, f.has_edge_kernel() ? 4 : f.mr, t, grid.rows);
         if (rows.second > rows.first)
           gemm_parallel_for(f, Shape{rows.second - rows.first, n, k}, a + rows.first * lda, lda, read_b_row,
                             c + rows.first * ldc, ldc, blk, 1, nullptr, epilogue, row_base + rows.first, col_base);
