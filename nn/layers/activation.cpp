@@ -2,6 +2,7 @@
 // (their derivatives are functions of it), the input for the rest.
 #include <algorithm>
 
+#include "kernels/cpu/multiversion.h"
 #include "nn/layers/common.h"
 #include "nn/device.h"
 
@@ -22,6 +23,24 @@ const char* activation_name(ActivationKind k) {
 
 std::string Activation::describe() const { return activation_name(kind_); }
 
+// ReLU's two loops, compiled per ISA level (nn/ is otherwise baseline x86-64: 4 floats at a
+// time); threads take chunks of kChunk.
+namespace {
+constexpr std::int64_t kChunk = 1 << 14;
+FLOPSLAB_MULTIVERSION(void, relu_chunk, (const float* __restrict in, float* __restrict out, std::int64_t n),
+                      (in, out, n)) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = in[i] > 0 ? in[i] : 0.0f;
+}
+FLOPSLAB_MULTIVERSION(void, relu_backward_chunk,
+                      (const float* __restrict g, const float* __restrict v, float* __restrict out, std::int64_t n),
+                      (g, v, out, n)) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float gi = g[i];  // loaded either way, so the select becomes a blend, not a branch
+    out[i] = v[i] > 0 ? gi : 0.0f;
+  }
+}
+}  // namespace
+
 // Plain loops over local pointers, one per kind, so that each vectorises (a lambda through a
 // helper did not: its captured pointers were reloaded on every element).
 Tensor Activation::forward(const Tensor& x, const Context& ctx) {
@@ -35,7 +54,7 @@ Tensor Activation::forward(const Tensor& x, const Context& ctx) {
   switch (kind_) {
     case ActivationKind::relu:
 #pragma omp parallel for num_threads(threads) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) out[i] = in[i] > 0 ? in[i] : 0.0f;
+      for (std::int64_t i0 = 0; i0 < n; i0 += kChunk) relu_chunk(in + i0, out + i0, std::min(kChunk, n - i0));
       break;
     case ActivationKind::leaky_relu:
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -85,10 +104,8 @@ void Activation::backward_range(const float* __restrict g, const float* __restri
   switch (kind_) {
     case ActivationKind::relu:
 #pragma omp parallel for num_threads(threads) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) {
-        const float gi = g[i];  // loaded either way, so the select becomes a blend, not a branch
-        out[i] = v[i] > 0 ? gi : 0.0f;
-      }
+      for (std::int64_t i0 = 0; i0 < n; i0 += kChunk)
+        relu_backward_chunk(g + i0, v + i0, out + i0, std::min(kChunk, n - i0));
       break;
     case ActivationKind::leaky_relu:
 #pragma omp parallel for num_threads(threads) schedule(static)

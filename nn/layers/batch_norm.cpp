@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm/low_precision.h"
+#include "kernels/cpu/multiversion.h"
 #include "nn/distributed.h"
 #include "nn/layers/common.h"
 #include "nn/device.h"
@@ -20,6 +21,52 @@ BatchNorm::BatchNorm(std::int64_t channels, float eps, float momentum)
       momentum_(momentum) {}
 
 std::string BatchNorm::describe() const { return "BatchNorm(" + std::to_string(channels_) + ")"; }
+
+// The loops over one plane of one channel, compiled per ISA level: the rest of nn/ is built
+// for baseline x86-64 (SSE2), and these passes were a tenth of the CNN's training step.
+namespace {
+FLOPSLAB_MULTIVERSION(float, plane_sum, (const float* __restrict in, std::int64_t n), (in, n)) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t j = 0; j < n; ++j) s += in[j];
+  return s;
+}
+FLOPSLAB_MULTIVERSION(float, plane_centred_squares, (const float* __restrict in, float m, std::int64_t n), (in, m, n)) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t j = 0; j < n; ++j) s += (in[j] - m) * (in[j] - m);
+  return s;
+}
+// xh = (x - m) * inv_std, y = gamma * xh + beta.
+FLOPSLAB_MULTIVERSION(void, normalise_plane,
+                      (const float* __restrict in, float m, float inv_std, float gamma, float beta,
+                       float* __restrict xh, float* __restrict out, std::int64_t n),
+                      (in, m, inv_std, gamma, beta, xh, out, n)) {
+  for (std::int64_t j = 0; j < n; ++j) {
+    xh[j] = (in[j] - m) * inv_std;
+    out[j] = gamma * xh[j] + beta;
+  }
+}
+// sums[0] += sum of g, sums[1] += sum of g * xh.
+FLOPSLAB_MULTIVERSION(void, plane_gradient_sums,
+                      (const float* __restrict g, const float* __restrict xh, std::int64_t n, double* sums),
+                      (g, xh, n, sums)) {
+  float s = 0, sx = 0;
+#pragma omp simd reduction(+ : s, sx)
+  for (std::int64_t j = 0; j < n; ++j) {
+    s += g[j];
+    sx += g[j] * xh[j];
+  }
+  sums[0] += s, sums[1] += sx;
+}
+// dx = scale * (g - mean_dy - xh * mean_dy_xhat).
+FLOPSLAB_MULTIVERSION(void, plane_input_gradient,
+                      (const float* __restrict g, const float* __restrict xh, float scale, float mean_dy,
+                       float mean_dy_xhat, float* __restrict out, std::int64_t n),
+                      (g, xh, scale, mean_dy, mean_dy_xhat, out, n)) {
+  for (std::int64_t j = 0; j < n; ++j) out[j] = scale * (g[j] - mean_dy - xh[j] * mean_dy_xhat);
+}
+}  // namespace
 
 // x is N x C or N x C x H x W: channel c of image n is the `plane` floats at (n*C + c)*plane.
 // Sums run in float along each contiguous plane (vectorised) and in double across planes.
@@ -79,22 +126,10 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
       }
     } else if (ctx.training) {
       double sum = 0, sq = 0;
-      for (std::int64_t i = 0; i < n; ++i) {
-        const float* in = x.data() + (i * channels_ + c) * plane;
-        float s = 0;
-#pragma omp simd reduction(+ : s)
-        for (std::int64_t j = 0; j < plane; ++j) s += in[j];
-        sum += s;
-      }
+      for (std::int64_t i = 0; i < n; ++i) sum += plane_sum(x.data() + (i * channels_ + c) * plane, plane);
       mean = sum / double(count);
       const float m = float(mean);
-      for (std::int64_t i = 0; i < n; ++i) {
-        const float* in = x.data() + (i * channels_ + c) * plane;
-        float s = 0;
-#pragma omp simd reduction(+ : s)
-        for (std::int64_t j = 0; j < plane; ++j) s += (in[j] - m) * (in[j] - m);
-        sq += s;
-      }
+      for (std::int64_t i = 0; i < n; ++i) sq += plane_centred_squares(x.data() + (i * channels_ + c) * plane, m, plane);
       var = sq / double(count);  // biased, for normalising; the running estimate is unbiased
       if (update) {
         running_mean[c] = float((1 - momentum_) * running_mean[c] + momentum_ * mean);
@@ -112,11 +147,7 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
       const std::int64_t at = (i * channels_ + c) * plane;
       const float* in = x.data() + at;
       float* xh = half ? scratch.data() : x_hat.data() + at;
-      float* out = y.data() + at;
-      for (std::int64_t j = 0; j < plane; ++j) {
-        xh[j] = (in[j] - m) * inv_std;
-        out[j] = gamma * xh[j] + beta;
-      }
+      normalise_plane(in, m, inv_std, gamma, beta, xh, y.data() + at, plane);
       if (half) gemm::to_bits16(ctx.precision, xh, x_hat16 + at, plane);
     }
   }
@@ -137,26 +168,17 @@ Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
   std::vector<double> sums(std::size_t(2 * channels_));  // per channel: sum dy, sum dy * x_hat
 #pragma omp parallel for num_threads(ctx.threads) if (dy.size() > kParallelElements) schedule(static)
   for (std::int64_t c = 0; c < channels_; ++c) {
-    double sum_dy = 0, sum_dy_xhat = 0;
+    double sum[2] = {0, 0};  // dy, dy * x_hat
     // A plane of x_hat: in place, or expanded from its 16-bit copy into scratch.
     std::vector<float> scratch(half ? std::size_t(plane) : 0);
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t at = (i * channels_ + c) * plane;
       if (half) x_hat_.read(at, plane, scratch.data());
-      const float* __restrict g = grad + at;
-      const float* __restrict xh = half ? scratch.data() : x_hat + at;
-      float s = 0, sx = 0;
-#pragma omp simd reduction(+ : s, sx)
-      for (std::int64_t j = 0; j < plane; ++j) {
-        s += g[j];
-        sx += g[j] * xh[j];
-      }
-      sum_dy += s;
-      sum_dy_xhat += sx;
+      plane_gradient_sums(grad + at, half ? scratch.data() : x_hat + at, plane, sum);
     }
-    if (!weight.frozen) weight.grad[c] = float(sum_dy_xhat);
-    if (!bias.frozen) bias.grad[c] = float(sum_dy);
-    sums[std::size_t(2 * c)] = sum_dy, sums[std::size_t(2 * c + 1)] = sum_dy_xhat;
+    if (!weight.frozen) weight.grad[c] = float(sum[1]);
+    if (!bias.frozen) bias.grad[c] = float(sum[0]);
+    sums[std::size_t(2 * c)] = sum[0], sums[std::size_t(2 * c + 1)] = sum[1];
   }
   // SyncBatchNorm: the input gradient needs the sums over the global batch (the parameter
   // gradients stay this rank's: the gradient all-reduce averages them).
@@ -178,7 +200,7 @@ Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
       const float* __restrict xh = half ? scratch.data() : x_hat + at;
       float* __restrict out = result + at;
       if (trained_pass_)
-        for (std::int64_t j = 0; j < plane; ++j) out[j] = scale * (g[j] - mean_dy - xh[j] * mean_dy_xhat);
+        plane_input_gradient(g, xh, scale, mean_dy, mean_dy_xhat, out, plane);
       else
         for (std::int64_t j = 0; j < plane; ++j) out[j] = scale * g[j];
     }
