@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/gemm/packed_driver.h"
+#include "kernels/cpu/multiversion.h"
 #include "kernels/registry.h"
 
 namespace flopslab::gemm::packed {
@@ -78,6 +79,24 @@ void gemm_packed_parallel(Shape shape, const ARowReader& read_a_row, const BRowR
   dispatch(shape, nullptr, 0, &read_a_row, read_b_row, c, ldc, uk, blk, threads, inputs);
 }
 
+namespace {
+// One row of the epilogue, compiled per ISA level (this file is otherwise baseline x86-64);
+// out may be in itself (and nothing is declared __restrict).
+// Term by term over the row (in L1): each loop is branch-free and vectorises.
+FLOPSLAB_MULTIVERSION(void, epilogue_row,
+                      (const float* in, float scale, float shift, const float* col_shift,
+                       const float* residual, bool relu, float* out, std::int64_t cols),
+                      (in, scale, shift, col_shift, residual, relu, out, cols)) {
+  for (std::int64_t j = 0; j < cols; ++j) out[j] = in[j] * scale + shift;
+  if (col_shift != nullptr)
+    for (std::int64_t j = 0; j < cols; ++j) out[j] += col_shift[j];
+  if (residual != nullptr)
+    for (std::int64_t j = 0; j < cols; ++j) out[j] += residual[j];
+  if (relu)
+    for (std::int64_t j = 0; j < cols; ++j) out[j] = std::max(out[j], 0.0f);
+}
+}  // namespace
+
 void apply_epilogue(const Epilogue& e, std::int64_t row0, std::int64_t col0, std::int64_t rows, std::int64_t cols,
                     float* tile, std::int64_t ldc) {
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -86,16 +105,8 @@ void apply_epilogue(const Epilogue& e, std::int64_t row0, std::int64_t col0, std
     const float shift = e.row_shift != nullptr ? e.row_shift[i] : 0.0f;
     const float* col_shift = e.col_shift != nullptr ? e.col_shift + col0 : nullptr;
     const float* residual = e.residual != nullptr ? e.residual + i * e.ld_residual + col0 : nullptr;
-    const float* in = tile + r * ldc;
     float* out = e.out_rows != nullptr ? e.out_rows[i] + col0 : tile + r * ldc;
-    // Term by term over the row (in L1): each loop is branch-free and vectorises.
-    for (std::int64_t j = 0; j < cols; ++j) out[j] = in[j] * scale + shift;
-    if (col_shift != nullptr)
-      for (std::int64_t j = 0; j < cols; ++j) out[j] += col_shift[j];
-    if (residual != nullptr)
-      for (std::int64_t j = 0; j < cols; ++j) out[j] += residual[j];
-    if (e.relu)
-      for (std::int64_t j = 0; j < cols; ++j) out[j] = std::max(out[j], 0.0f);
+    epilogue_row(tile + r * ldc, scale, shift, col_shift, residual, e.relu, out, cols);
   }
 }
 
