@@ -210,6 +210,10 @@ TEST_CASE("2x2 max pooling (its fast path): ties go to the first, a NaN wins, od
   x[0] = 9, x[1] = 9;               // a tie in window (0, 0): the first
   x[25 + 7] = std::nanf("");        // plane 1, window (0, 1) holds a NaN at (1, 2)
   x[25 + 8] = 100;                  // ... and a larger number after it
+  x[25 + 1] = std::nanf("");        // plane 1, window (0, 0): two NaNs, the first (0, 1) wins
+  x[25 + 6] = std::nanf("");
+  x[12] = 20, x[17] = 20;           // plane 0, window (1, 1): a tie between its rows
+  x[15] = 30, x[16] = 30;           // plane 0, window (1, 0): a tie within its bottom row
   std::vector<float> y(8);
   std::vector<std::int32_t> argmax(8);
   conv::max_pool_forward(s, x.data(), y.data(), argmax.data(), 2);
@@ -217,11 +221,15 @@ TEST_CASE("2x2 max pooling (its fast path): ties go to the first, a NaN wins, od
   CHECK(argmax[0] == 0);
   CHECK(std::isnan(y[5]));
   CHECK(argmax[5] == 7);
+  CHECK(std::isnan(y[4]));
+  CHECK(argmax[4] == 1);
+  CHECK(argmax[3] == 12);
+  CHECK(argmax[2] == 15);
   for (int plane = 0; plane < 2; ++plane)
     for (int p = 0; p < 2; ++p)
       for (int q = 0; q < 2; ++q) {
         const int o = plane * 4 + p * 2 + q;
-        if (o == 0 || o == 5) continue;
+        if (o == 0 || o == 4 || o == 5) continue;
         float best = -1;
         int where = -1;
         for (int i = 0; i < 2; ++i)
@@ -244,6 +252,21 @@ TEST_CASE("2x2 max pooling (its fast path): ties go to the first, a NaN wins, od
     conv::max_pool_forward(e, in.data(), without.data(), nullptr, 2);
     INFO("width ", w);
     CHECK(std::isnan(without[1]));
+    CHECK(where[1] == w + 3);  // the NaN, not the +inf before it
+    for (std::int64_t plane = 0; plane < e.n * e.c; ++plane)  // every other window: the first maximum
+      for (std::int64_t p = 0; p < e.p(); ++p)
+        for (std::int64_t q = 0; q < e.q(); ++q) {
+          if (plane == 0 && p == 0 && q == 1) continue;
+          float best = -1e30f;
+          std::int64_t at = -1;
+          for (std::int64_t i = 0; i < 2; ++i)
+            for (std::int64_t j = 0; j < 2; ++j) {
+              const std::int64_t h = 2 * p + i, col = 2 * q + j;
+              if (in[std::size_t(plane * e.h * w + h * w + col)] > best)
+                best = in[std::size_t(plane * e.h * w + h * w + col)], at = h * w + col;
+            }
+          CHECK(where[std::size_t((plane * e.p() + p) * e.q() + q)] == at);
+        }
     for (std::size_t i = 0; i < with.size(); ++i)
       if (!std::isnan(with[i])) CHECK(without[i] == with[i]);
       else CHECK(std::isnan(without[i]));
