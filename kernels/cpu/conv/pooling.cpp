@@ -7,6 +7,10 @@
 #include <cmath>
 #include <limits>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace flopslab::conv {
 
 std::string pool_problem(const PoolShape& s) {
@@ -38,10 +42,69 @@ Window window(const PoolShape& s, std::int64_t p, std::int64_t q) {
 
 }  // namespace
 
+namespace {
+#if defined(__x86_64__)
+// One plane of the 2x2 argmax pooling with AVX-512: 16 outputs per step, a row's tail under a
+// mask (the CNN's rows are 14 and 7 outputs wide, too narrow for the compiler's vector loop,
+// whose scalar tail branched). vpermt2ps splits each input row's 32 floats into the windows'
+// left and right columns. Same rule as the scalar loop: the first NaN wins, otherwise the
+// first of equal maxima (a later candidate only when strictly greater).
+__attribute__((target("avx512f"))) void max_2x2_plane_argmax_avx512(const float* x, std::int64_t w, float* out,
+                                                                     std::int32_t* arg, std::int64_t P, std::int64_t Q) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i left = _mm512_add_epi32(lane, lane), right = _mm512_add_epi32(left, _mm512_set1_epi32(1));
+  const __m512i one = _mm512_set1_epi32(1), below = _mm512_set1_epi32(std::int32_t(w));
+  auto first = [](std::int64_t count) { return __mmask16(count >= 16 ? 0xFFFF : (1u << count) - 1); };
+  for (std::int64_t p = 0; p < P; ++p) {
+    const float* top = x + 2 * p * w;
+    const float* bottom = top + w;
+    for (std::int64_t q0 = 0; q0 < Q; q0 += 16) {
+      const std::int64_t n = std::min<std::int64_t>(16, Q - q0);
+      const __mmask16 lo = first(2 * n), hi = first(std::max<std::int64_t>(0, 2 * n - 16)), outputs = first(n);
+      const __m512 t0 = _mm512_maskz_loadu_ps(lo, top + 2 * q0), t1 = _mm512_maskz_loadu_ps(hi, top + 2 * q0 + 16);
+      const __m512 b0 = _mm512_maskz_loadu_ps(lo, bottom + 2 * q0), b1 = _mm512_maskz_loadu_ps(hi, bottom + 2 * q0 + 16);
+      const __m512 a = _mm512_permutex2var_ps(t0, left, t1), b = _mm512_permutex2var_ps(t0, right, t1);
+      const __m512 c = _mm512_permutex2var_ps(b0, left, b1), d = _mm512_permutex2var_ps(b0, right, b1);
+      const __mmask16 b_wins = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ), d_wins = _mm512_cmp_ps_mask(d, c, _CMP_GT_OQ);
+      const __m512 ab = _mm512_mask_blend_ps(b_wins, a, b), cd = _mm512_mask_blend_ps(d_wins, c, d);
+      const __mmask16 bottom_wins = _mm512_cmp_ps_mask(cd, ab, _CMP_GT_OQ);
+      __m512 best = _mm512_mask_blend_ps(bottom_wins, ab, cd);
+      // The winner's offset from the window's top left: 0, 1, w or w + 1.
+      const __m512i top_k = _mm512_maskz_mov_epi32(b_wins, one);
+      const __m512i bottom_k = _mm512_mask_add_epi32(below, d_wins, below, one);
+      __m512i k = _mm512_mask_blend_epi32(bottom_wins, top_k, bottom_k);
+      const __mmask16 na = _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), nb = _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q),
+                      nc = _mm512_cmp_ps_mask(c, c, _CMP_UNORD_Q), nd = _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q);
+      if (__mmask16 nan = (na | nb | nc | nd) & outputs; nan != 0) {  // rare: the first NaN
+        __m512i first_nan = _mm512_add_epi32(below, one);
+        first_nan = _mm512_mask_mov_epi32(first_nan, nc, below);
+        first_nan = _mm512_mask_mov_epi32(first_nan, nb, one);
+        first_nan = _mm512_mask_mov_epi32(first_nan, na, _mm512_setzero_si512());
+        k = _mm512_mask_mov_epi32(k, nan, first_nan);
+        best = _mm512_mask_add_ps(best, nan, _mm512_add_ps(a, b), _mm512_add_ps(c, d));  // a NaN
+      }
+      const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(std::int32_t(2 * p * w + 2 * q0)),
+                                          _mm512_add_epi32(_mm512_add_epi32(lane, lane), k));
+      _mm512_mask_storeu_ps(out + p * Q + q0, outputs, best);
+      _mm512_mask_storeu_epi32(arg + p * Q + q0, outputs, at);
+    }
+  }
+}
+#endif
+}  // namespace
+
 // The common case, 2x2 windows at stride 2 without padding: no clipping, four candidates.
 // Same rule as the general loop: the first NaN wins, otherwise the first of equal maxima.
 void max_pool_2x2(const PoolShape& s, const float* x, float* y, std::int32_t* argmax, int threads) {
   const std::int64_t P = s.p(), Q = s.q();
+#if defined(__x86_64__)
+  if (cpu_features().can_avx512()) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (std::int64_t plane = 0; plane < s.n * s.c; ++plane)
+      max_2x2_plane_argmax_avx512(x + plane * s.h * s.w, s.w, y + plane * P * Q, argmax + plane * P * Q, P, Q);
+    return;
+  }
+#endif
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (std::int64_t plane = 0; plane < s.n * s.c; ++plane) {
     const float* in = x + plane * s.h * s.w;
