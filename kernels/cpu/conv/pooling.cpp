@@ -83,8 +83,8 @@ __attribute__((target("avx512f"))) void max_2x2_plane_argmax_avx512(const float*
         k = _mm512_mask_mov_epi32(k, nan, first_nan);
         best = _mm512_mask_add_ps(best, nan, _mm512_add_ps(a, b), _mm512_add_ps(c, d));  // a NaN
       }
-      const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(std::int32_t(2 * p * w + 2 * q0)),
-                                          _mm512_add_epi32(_mm512_add_epi32(lane, lane), k));
+      // The window's top left is column 2 * (q0 + lane) of row 2p: `left` is 2 * lane.
+      const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(std::int32_t(2 * p * w + 2 * q0)), _mm512_add_epi32(left, k));
       _mm512_mask_storeu_ps(out + p * Q + q0, outputs, best);
       _mm512_mask_storeu_epi32(arg + p * Q + q0, outputs, at);
     }

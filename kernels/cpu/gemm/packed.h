@@ -50,7 +50,7 @@ const MicroKernel& micro_kernel(SimdPath path);
 // Block sizes: mc a multiple of mr, nc a multiple of nr.
 struct Blocking {
   std::int64_t mc, kc, nc;
-  // Rows of C, in pages, per block of A (0: no limit); see rows_per_block.
+  // The most pages of C one block of A may span, a page per row of C (0: no limit); see rows_per_block.
   std::int64_t c_pages = 0;
 };
 // The mc to use for a C whose rows are ldc floats apart: with B slivers outer, one B sliver met
