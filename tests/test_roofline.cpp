@@ -135,6 +135,39 @@ TEST_CASE("roofline: a point above its roof is flagged as a wrong count or roof"
   CHECK(place(copy, roofs).above_roof);
 }
 
+// A convolution row is timed call after call on the same operands: one faster than the level
+// its working set's size names is placed at the faster level that explains it (noted), and one
+// faster than every level is still flagged.
+TEST_CASE("roofline: a convolution row faster than its working set's level is re-placed, one faster than L1 flagged") {
+  Json sections = Json::parse(R"json({
+    "cpu": {
+      "flops": {"points": [{"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 1,
+                            "gflops_best": 100}]},
+      "latency": {"levels": [{"level": "L1", "last_bytes": 32768}, {"level": "L2", "last_bytes": 1048576},
+                             {"level": "DRAM", "last_bytes": 1e9}]},
+      "bandwidth": {"points": [{"kernel": "read", "threads": 1, "bytes": 16384, "gbytes_per_s": 200},
+                               {"kernel": "read", "threads": 1, "bytes": 524288, "gbytes_per_s": 100},
+                               {"kernel": "triad", "threads": 1, "bytes": 268435456, "gbytes_per_s": 20}]}},
+    "conv": {"layers": [{"n": 8, "c": 32, "h": 28, "w": 28, "k": 32, "r": 3, "s": 3, "pad_h": 1, "pad_w": 1,
+                         "groups": 32}],
+             "rows": [{"variant": "depthwise", "step": 8, "layer": 0, "layer_name": "dw", "pass": "forward",
+                       "threads": 1, "median_s": 0.00005},
+                      {"variant": "depthwise", "step": 8, "layer": 0, "layer_name": "dw", "pass": "forward",
+                       "threads": 1, "median_s": 0.000005}]}})json");
+  const bench::roofline::Roofline r = bench::roofline::roofline_from_sections(sections);
+  REQUIRE(r.placements.size() == 2);
+  const Placement& cached = r.placements[0];
+  // 1.6 MB of x, w and y (past the 1 MiB L2: DRAM by size), about 2.1 FLOP/byte: DRAM allows
+  // about 42 GFLOP/s, and the row ran at about 67.
+  CHECK(cached.point.intensity() == doctest::Approx(2.1).epsilon(0.05));
+  CHECK(cached.point.gflops() > cached.point.intensity() * 20);
+  CHECK(cached.memory->name == "L2");
+  CHECK_FALSE(cached.above_roof);
+  CHECK(cached.note == "faster than DRAM allows: its input was still in L2, read by the call before");
+  CHECK(r.placements[1].above_roof);  // about 670 GFLOP/s: above the 100 GFLOP/s FMA roof at any level
+  CHECK(r.flagged() == 1);
+}
+
 TEST_CASE("roofline: roofs and points from report JSON, the JSON written, the flagged rows named") {
   const Json sections = Json::parse(R"json({
     "cpu": {

@@ -241,8 +241,8 @@ Placement place(const Point& point, const Roofs& roofs) {
                                                             p.fraction > kAboveRoofTolerance;
          faster = roofs.next_faster(*faster))
       bound_by(faster);
-    p.note = fmt::format("faster than {} allows: its input was still in {}, written by the layer before", by_size,
-                         p.memory->name);
+    p.note = fmt::format("faster than {} allows: its input was still in {}, {}", by_size, p.memory->name,
+                         point.cached_by);
   }
   // What crosses the host link each call bounds it too, at FLOPs per link byte.
   if (const Roof* link = roofs.host_link(point.device); link != nullptr && point.link_bytes > 0) {

@@ -57,10 +57,12 @@ struct Point {
   // FLOPs are the direct definition's but the kernel does fewer (Winograd): its GFLOP/s is an
   // effective rate, placed but never flagged for passing the FMA roof.
   bool effective_rate = false;
-  // A training layer: the layer before it has just written its input, which may still sit in a
-  // faster level than its working set's size says. Faster above its level, it is placed at the
-  // next faster level that explains it (and noted), not flagged.
+  // A training layer (the layer before it has just written its input) or a benchmark row (the
+  // call before it read the same operands): its data may still sit in a faster level than its
+  // working set's size says. Faster above its level, it is placed at the next faster level that
+  // explains it (and noted, with `cached_by`), not flagged.
   bool input_may_be_cached = false;
+  const char* cached_by = "written by the layer before";
   // Bytes read from DRAM by one call, counted (perf_event: last-level misses x 64), where the
   // PMU was readable; 0: not counted. Beside the compulsory bytes: the model's intensity and the
   // measured one (operands left in cache by the call before show as fewer bytes).
