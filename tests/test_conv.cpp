@@ -15,6 +15,7 @@
 #include "harness/check/conv_check.h"
 #include "tests/conv_shapes.h"
 #include "kernels/cpu/conv/channel_shuffle.h"
+#include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/conv/direct_blocked.h"
 #include "kernels/cpu/conv/fused.h"
@@ -313,8 +314,9 @@ TEST_CASE("the low-rank factorisation of a 7x7 filter") {
 TEST_CASE("the fused forward (scale, shift, residual, ReLU in the GEMM's epilogue) matches the float64 reference") {
   using conv::cpu::FusedTechnique;
   for (const conv::Shape& s : kShapes)
-  for (FusedTechnique technique : {FusedTechnique::implicit_gemm, FusedTechnique::direct_blocked}) {
+  for (FusedTechnique technique : {FusedTechnique::implicit_gemm, FusedTechnique::direct_blocked, FusedTechnique::depthwise}) {
     if (technique == FusedTechnique::direct_blocked && conv::cpu::direct_blocked_unsupported(s) != nullptr) continue;
+    if (technique == FusedTechnique::depthwise && conv::cpu::depthwise_unsupported(s) != nullptr) continue;
     for (int threads : {1, 3}) {
       bench::ConvProblem problem(s, 7);
       const conv::Operands op = problem.operands();

@@ -22,6 +22,7 @@
 
 #include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/conv/conv_cpu.h"
+#include "kernels/cpu/conv/fused.h"
 #include "kernels/cpu/conv/register_tiles.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/isa_targets.h"
@@ -210,13 +211,17 @@ const char* depthwise_unsupported(const Shape& s) {
   return nullptr;
 }
 
-void depthwise_forward(const Operands& op, const RunContext& ctx) {
-  const Shape& s = op.shape;
-  const std::int64_t P = s.p(), Q = s.q(), Kg = s.k_per_group();
+namespace {
+// Threads take (image, filter) planes of x (image n at x + n * x_image); out_plane(n, k) says
+// where output plane (n, k) goes, and finish(n, k, plane) runs on it while it is in cache.
+template <class OutPlane, class Finish>
+void depthwise_planes(const Shape& s, const float* x, std::int64_t x_image, const float* w, int threads,
+                      const OutPlane& out_plane, const Finish& finish) {
+  const std::int64_t Kg = s.k_per_group();
   // The padded plane holds every input position a tap reads (and the columns up to qv).
   const Plane l = plane_of(s);
   const std::int64_t hp = padded_rows(s), wp = l.wp;
-#pragma omp parallel num_threads(ctx.threads)
+#pragma omp parallel num_threads(threads)
   {
     PaddedPlane padded(s, hp, wp);
     std::int64_t loaded = -1;  // the (image, channel) plane in `padded`
@@ -225,12 +230,45 @@ void depthwise_forward(const Operands& op, const RunContext& ctx) {
       for (std::int64_t k = 0; k < s.k; ++k) {
         const std::int64_t c = k / Kg;
         if (loaded != n * s.c + c) {  // consecutive filters of one channel share its plane
-          padded.load(op.x + (n * s.c + c) * s.h * s.w);
+          padded.load(x + n * x_image + c * s.h * s.w);
           loaded = n * s.c + c;
         }
-        depthwise_plane(l, padded.data(), op.w + k * s.r * s.s, op.y + (n * s.k + k) * P * Q);
+        float* y = out_plane(n, k);
+        depthwise_plane(l, padded.data(), w + k * s.r * s.s, y);
+        finish(n, k, y);
       }
   }
+}
+}  // namespace
+
+void depthwise_forward(const Operands& op, const RunContext& ctx) {
+  const Shape& s = op.shape;
+  const std::int64_t PQ = s.p() * s.q();
+  depthwise_planes(
+      s, op.x, s.c * s.h * s.w, op.w, ctx.threads, [&](std::int64_t n, std::int64_t k) { return op.y + (n * s.k + k) * PQ; },
+      [](std::int64_t, std::int64_t, float*) {});
+}
+
+// The fused forward (fused.h): each plane goes where the layer's output slices say, and the
+// epilogue (scale, shift, residual, ReLU) runs on it as a GEMM's does on a tile: one row of
+// P*Q columns, the filter its row index.
+void depthwise_fused_forward(const FusedConv& layer, const float* x, int threads) {
+  const Shape& s = layer.shape;
+  const std::int64_t PQ = s.p() * s.q();
+  const bool epilogue = layer.scale != nullptr || layer.shift != nullptr || layer.residual != nullptr || layer.relu;
+  depthwise_planes(
+      s, x, layer.input_image_stride > 0 ? layer.input_image_stride : s.c * s.h * s.w, layer.weight, threads,
+      [&](std::int64_t n, std::int64_t k) { return channel_plane(layer, n, k); },
+      [&](std::int64_t n, std::int64_t k, float* y) {
+        if (!epilogue) return;
+        const gemm::packed::Epilogue e{
+            .row_scale = layer.scale,
+            .row_shift = layer.shift,
+            .residual = layer.residual != nullptr ? layer.residual + n * layer.residual_image_stride : nullptr,
+            .ld_residual = PQ,
+            .relu = layer.relu};
+        gemm::packed::apply_epilogue(e, k, 0, 1, PQ, y, PQ);
+      });
 }
 
 // With stride 1 and one filter per channel, dX is the depthwise convolution of dY with each

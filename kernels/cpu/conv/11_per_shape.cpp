@@ -19,9 +19,9 @@ namespace {
 
 // The one rule: which step runs `pass` of `shape`. 16-bit operands always go to step 5,
 // whose GEMMs round them (mixed precision); the direct kernels compute in float32.
-//   forward         step 8 for depthwise layers; step 6 unless the filter is 1x1 or a group
-//                   has fewer than half a vector of channels (fused.h's choose_technique,
-//                   which inference uses too); else step 5;
+//   forward         fused.h's choose_technique, which training and inference use too: step 8
+//                   where each filter sees one channel; step 6 unless the filter is 1x1 or a
+//                   group has fewer than half a vector of channels; else step 5;
 //   backward-data   step 8 for depthwise layers; step 6's flipped-filter convolution for
 //                   stride 1, filters above 1x1 and half a vector of channels and filters per
 //                   group; else step 5;
@@ -37,8 +37,11 @@ int chosen_step(const Shape& s, Pass pass, gemm::InputFormat inputs) {
   const int half = direct_blocked_vector_floats() / 2;
   switch (pass) {
     case Pass::forward:
-      if (depthwise_unsupported(s) == nullptr) return 8;
-      return choose_technique(s) == FusedTechnique::direct_blocked ? 6 : 5;
+      switch (choose_technique(s)) {
+        case FusedTechnique::depthwise: return 8;
+        case FusedTechnique::direct_blocked: return 6;
+        default: return 5;
+      }
     case Pass::backward_data:
       if (depthwise_backward_data_unsupported(s) == nullptr) return 8;
       return direct_blocked_backward_data_unsupported(s) == nullptr && !(s.r == 1 && s.s == 1) &&

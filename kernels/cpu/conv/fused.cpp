@@ -83,12 +83,14 @@ const char* technique_name(FusedTechnique t) {
   switch (t) {
     case FusedTechnique::implicit_gemm: return "implicit GEMM";
     case FusedTechnique::direct_blocked: return direct_blocked_vector_floats() == 16 ? "direct on NCHW16c" : "direct on NCHW8c";
+    case FusedTechnique::depthwise: return "depthwise planes";
     case FusedTechnique::automatic: break;
   }
   return "per shape";
 }
 
 FusedTechnique choose_technique(const Shape& s) {
+  if (depthwise_unsupported(s) == nullptr) return FusedTechnique::depthwise;
   if (direct_blocked_unsupported(s) != nullptr || (s.r == 1 && s.s == 1) ||
       2 * s.c_per_group() < direct_blocked_vector_floats())
     return FusedTechnique::implicit_gemm;
@@ -101,6 +103,10 @@ void fused_forward_with(FusedTechnique technique, const FusedConv& layer, const 
     if (const char* why = direct_blocked_unsupported(layer.shape))
       throw std::invalid_argument(std::string("direct-blocked convolution: ") + why);
     direct_blocked_forward(layer, x, threads);
+  } else if (technique == FusedTechnique::depthwise) {
+    if (const char* why = depthwise_unsupported(layer.shape))
+      throw std::invalid_argument(std::string("depthwise convolution: ") + why);
+    depthwise_fused_forward(layer, x, threads);
   } else {
     gemm_fused_forward(layer, x, threads);
   }
