@@ -292,6 +292,11 @@ void depthwise_backward_data(const Operands& op, const RunContext& ctx) {
   depthwise_forward({t, op.y, flipped.data(), op.x}, ctx);
 }
 
+bool depthwise_weight_grad_rolls(const Shape& s) {
+  return taps_here().fn != nullptr && s.r == 3 && s.s == 3 && s.stride_h == 1 && s.stride_w == 1 &&
+         s.dilation_h == 1 && s.dilation_w == 1 && s.q() >= taps_here().v && depthwise_unsupported(s) == nullptr;
+}
+
 // Threads take filters; each sums its filter's gradient over the images in order.
 void depthwise_backward_weights(const Operands& op, const RunContext& ctx) {
   const Shape& s = op.shape;

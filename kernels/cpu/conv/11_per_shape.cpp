@@ -25,8 +25,9 @@ namespace {
 //   backward-data   step 8 for depthwise layers; step 6's flipped-filter convolution for
 //                   stride 1, filters above 1x1 and half a vector of channels and filters per
 //                   group; else step 5;
-//   backward-weights step 7 wherever it runs (stride 1; groups of 1, so a single input channel
-//                   too, or groups of at least half a vector of channels) except 1x1 filters,
+//   backward-weights step 8 where each filter sees one channel and its rolling 3x3 kernel
+//                   runs; step 7 wherever it runs (stride 1; groups of 1, so a single input
+//                   channel too, or groups of at least half a vector of channels) except 1x1 filters,
 //                   else step 8 for depthwise layers: it beat or tied step 5's GEMM on every
 //                   such layer measured, by 3x on a first layer, whose dW is smaller than one
 //                   GEMM micro-tile, and by 6x on 8 groups of 8 channels, where each group's
@@ -49,8 +50,10 @@ int chosen_step(const Shape& s, Pass pass, gemm::InputFormat inputs) {
                  ? 6
                  : 5;
     case Pass::backward_weights:
-      // One input channel and one group is "depthwise" to step 8 too; step 7 ran its 3x3 dW
-      // (64x1x28x28, 16 filters) in 0.17 ms against step 8's 0.47 on 2 threads.
+      // One input channel and one group is "depthwise" to step 8 too. Step 7 ran its 3x3 dW
+      // (64x1x28x28, 16 filters) in 0.17 ms against step 8's 0.47 on 2 threads until step 8's
+      // rolling 3x3 kernel, which takes 0.143 there (3 runs, Zen 4).
+      if (depthwise_weight_grad_rolls(s)) return 8;
       if ((s.groups == 1 || s.c_per_group() >= half) && direct_weight_grad_unsupported(s) == nullptr &&
           !(s.r == 1 && s.s == 1))
         return 7;
@@ -92,14 +95,14 @@ std::string per_shape_ran(const Shape& s, Pass pass) {
 std::string per_shape_detail() {
   const int v = direct_blocked_vector_floats();
   if (v == 0) return "depthwise layers by step 8, every other pass by step 5 (no AVX2 here for steps 6 and 7)";
-  return "forward: step 8 for depthwise layers, step 6 (" + std::string(technique_name(FusedTechnique::direct_blocked)) +
+  return "forward: step 8 where each filter sees one input channel, step 6 (" + std::string(technique_name(FusedTechnique::direct_blocked)) +
          ") unless the filter is 1x1 or C/groups < " + std::to_string(v / 2) +
          ", else step 5; backward-data: step 6's flipped-filter convolution for stride 1, filters above 1x1 and at "
          "least " + std::to_string(v / 2) +
          " channels and filters per group, else step 5; backward-weights: step 7 for stride 1, filters above 1x1 and "
          "groups of 1 or of at least " + std::to_string(v / 2) +
          " channels, else step 5; depthwise layers: step 8 for every pass it covers (backward-weights with one "
-         "input channel: step 7); 16-bit operands: step 5";
+         "input channel: step 8 for a 3x3 at stride 1, else step 7); 16-bit operands: step 5";
 }
 
 }  // namespace

@@ -85,5 +85,7 @@ void depthwise_forward(const Operands& op, const RunContext& ctx);
 const char* depthwise_backward_data_unsupported(const Shape& shape);
 void depthwise_backward_data(const Operands& op, const RunContext& ctx);
 void depthwise_backward_weights(const Operands& op, const RunContext& ctx);
+// Whether that weight gradient runs its rolling 3x3 kernel (register_tiles.h) on `shape`.
+bool depthwise_weight_grad_rolls(const Shape& shape);
 
 }  // namespace flopslab::conv::cpu
