@@ -20,6 +20,8 @@
 #include <cstring>
 #include <vector>
 
+#include <omp.h>
+
 #include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/conv/conv_cpu.h"
 #include "kernels/cpu/conv/fused.h"
@@ -297,39 +299,47 @@ bool depthwise_weight_grad_rolls(const Shape& s) {
          s.dilation_h == 1 && s.dilation_w == 1 && s.q() >= taps_here().v && depthwise_unsupported(s) == nullptr;
 }
 
-// Threads take filters; each sums its filter's gradient over the images in order.
+// Threads take contiguous ranges of filters; each sums its filters' gradients over the images
+// in order. Images are the outer loop, so filters of one channel (a multiplier K/C > 1, such as
+// a first layer's 16 filters on one channel) share each padded copy of it: 0.143-0.153 ->
+// 0.120-0.123 ms on 64 x 1 x 28 x 28 into 16 filters (2 threads), where the copy was made per
+// filter.
 void depthwise_backward_weights(const Operands& op, const RunContext& ctx) {
   const Shape& s = op.shape;
-  const std::int64_t P = s.p(), Q = s.q(), Kg = s.k_per_group();
+  const std::int64_t P = s.p(), Q = s.q(), Kg = s.k_per_group(), taps_per_filter = s.r * s.s;
   const Plane l = plane_of(s);
   const std::int64_t hp = padded_rows(s), wp = l.wp;
   const TapsKernel taps = taps_here();
-  const bool all_taps = taps.fn != nullptr && s.r * s.s == 9 && s.stride_h == 1 && s.stride_w == 1 && Q >= taps.v;
+  const bool all_taps = taps.fn != nullptr && taps_per_filter == 9 && s.stride_h == 1 && s.stride_w == 1 && Q >= taps.v;
   WeightGradRows plane{};  // what weight_grad_taps_plane reads of one padded x plane and dY plane
   plane.P = P, plane.r = s.r, plane.s = s.s, plane.dilation_h = s.dilation_h, plane.dilation_w = s.dilation_w;
   plane.wp = wp, plane.q = Q, plane.dy_row = Q;
-#pragma omp parallel num_threads(ctx.threads)
+  const int threads = int(std::clamp<std::int64_t>(ctx.threads, 1, s.k));
+#pragma omp parallel num_threads(threads)
   {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const std::int64_t k0 = s.k * t / team, k1 = s.k * (t + 1) / team;
     PaddedPlane padded(s, hp, wp);
     std::vector<float> dy(std::size_t(P * l.qv), 0.0f);
-    std::vector<double> dw(std::size_t(s.r * s.s));
-#pragma omp for schedule(static)
-    for (std::int64_t k = 0; k < s.k; ++k) {
-      std::fill(dw.begin(), dw.end(), 0.0);
-      for (std::int64_t n = 0; n < s.n; ++n) {
-        padded.load(op.x + (n * s.c + k / Kg) * s.h * s.w);
+    std::vector<double> dw(std::size_t((k1 - k0) * taps_per_filter), 0.0);  // this thread's filters
+    for (std::int64_t n = 0; n < s.n; ++n) {
+      std::int64_t loaded = -1;  // the channel in `padded`
+      for (std::int64_t k = k0; k < k1; ++k) {
+        if (loaded != k / Kg) padded.load(op.x + (n * s.c + k / Kg) * s.h * s.w), loaded = k / Kg;
         const float* dy_plane = op.y + (n * s.k + k) * P * Q;
+        double* dw_k = dw.data() + (k - k0) * taps_per_filter;
         if (all_taps) {
           float sums[9] = {};
           taps.fn(plane, padded.data(), dy_plane, sums);
-          for (int i = 0; i < 9; ++i) dw[std::size_t(i)] += double(sums[i]);
+          for (int i = 0; i < 9; ++i) dw_k[i] += double(sums[i]);
           continue;
         }
         for (std::int64_t p = 0; p < P; ++p) std::copy_n(dy_plane + p * Q, Q, dy.data() + p * l.qv);
-        depthwise_plane_weight_grad(l, padded.data(), dy.data(), dw.data());
+        depthwise_plane_weight_grad(l, padded.data(), dy.data(), dw_k);
       }
-      for (std::int64_t i = 0; i < s.r * s.s; ++i) op.w[k * s.r * s.s + i] = float(dw[std::size_t(i)]);
     }
+    for (std::int64_t i = 0; i < (k1 - k0) * taps_per_filter; ++i)
+      op.w[k0 * taps_per_filter + i] = float(dw[std::size_t(i)]);
   }
 }
 
