@@ -243,18 +243,13 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
         }
   }
 
-  // Where each output channel goes: its plane in image 0 and the step from image to image;
-  // its scale and shift (1 and 0 when absent).
+  // Where each output channel goes: its plane in image 0 and the step from image to image.
   std::vector<float*> plane0(std::size_t(s.k));
   std::vector<std::int64_t> image_step(std::size_t(s.k));
-  std::vector<float> scale(std::size_t(s.k), 1.0f), shift(std::size_t(s.k), 0.0f);
   for (std::int64_t k = 0; k < s.k; ++k) {
     plane0[std::size_t(k)] = channel_plane(layer, 0, k);
     image_step[std::size_t(k)] = channel_plane(layer, 1, k) - plane0[std::size_t(k)];
-    if (layer.scale != nullptr) scale[std::size_t(k)] = layer.scale[k];
-    if (layer.shift != nullptr) shift[std::size_t(k)] = layer.shift[k];
   }
-  const float floor = layer.relu ? 0.0f : -std::numeric_limits<float>::infinity();
 
   // Work: (image, pair of output blocks, output row); each writes its own rows of the output.
   // A pair's two blocks must read the same channels: with groups, pairs only within a group.
@@ -269,6 +264,18 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
         const std::int64_t first_block = s.groups == 1 ? 0 : kb0 / blocks_per_group * c_blocks;  // its group's
         const int qt_max = kernel.qt_max[kb - 1];
         alignas(64) float out[2 * 28 * 16];
+        float* out_rows[2 * 16];  // output row p of filter kb0 * V + i, in image n
+        for (std::int64_t k = kb0 * V; k < std::min(s.k, (kb0 + kb) * V); ++k)
+          out_rows[k - kb0 * V] = plane0[std::size_t(k)] + n * image_step[std::size_t(k)] + p * Q;
+        const gemm::packed::Epilogue e{
+            .row_scale = layer.scale != nullptr ? layer.scale + kb0 * V : nullptr,
+            .row_shift = layer.shift != nullptr ? layer.shift + kb0 * V : nullptr,
+            .residual = layer.residual != nullptr
+                            ? layer.residual + n * layer.residual_image_stride + kb0 * V * PQ + p * Q
+                            : nullptr,
+            .ld_residual = PQ,
+            .relu = layer.relu,
+            .out_rows = out_rows};
         for (std::int64_t q0 = 0; q0 < Q; q0 += qt_max) {
           const std::int64_t qt = std::min<std::int64_t>(qt_max, Q - q0);
           const TileFn run = qt == qt_max && dense ? kernel.dense[kb - 1] : kernel.tiles[kb - 1][qt - 1];
@@ -285,19 +292,8 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
               for (std::int64_t j = 0; j < qt; ++j)
                 for (std::int64_t v = 0; v < V; ++v) sums[b * V + v][j] = out[(b * qt + j) * V + v];
             }
-          const std::int64_t k_end = std::min(s.k, (kb0 + kb) * V);
-          for (std::int64_t k = kb0 * V; k < k_end; ++k) {
-            const std::size_t kk = std::size_t(k);
-            const float* row = sums[k - kb0 * V];
-            float* y = plane0[kk] + n * image_step[kk] + p * Q + q0;
-            const float a = scale[kk], c = shift[kk];
-            if (layer.residual != nullptr) {
-              const float* res = layer.residual + n * layer.residual_image_stride + k * PQ + p * Q + q0;
-              for (std::int64_t j = 0; j < qt; ++j) y[j] = std::max(row[j] * a + c + res[j], floor);
-            } else {
-              for (std::int64_t j = 0; j < qt; ++j) y[j] = std::max(row[j] * a + c, floor);
-            }
-          }
+          // The GEMM's epilogue on the tile's rows (filters kb0 * V + i), each to its plane.
+          gemm::packed::apply_epilogue(e, 0, q0, std::min(s.k, (kb0 + kb) * V) - kb0 * V, qt, &sums[0][0], 32);
         }
       }
 }

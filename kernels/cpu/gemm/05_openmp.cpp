@@ -15,6 +15,11 @@
 
 #include <algorithm>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/gemm/packed_driver.h"
 #include "kernels/cpu/multiversion.h"
 #include "kernels/registry.h"
@@ -95,10 +100,37 @@ FLOPSLAB_MULTIVERSION(void, epilogue_row,
   if (relu)
     for (std::int64_t j = 0; j < cols; ++j) out[j] = std::max(out[j], 0.0f);
 }
+#if defined(__x86_64__)
+// The same row in AVX-512, 16 columns a step and the last step under a mask: the rows it gets
+// are short (a convolution tile's 14 pixels, a slab's few columns), where the compiled loops
+// above ran their scalar tails. One pass, in L1.
+__attribute__((target("avx512f"))) void epilogue_row_avx512(const float* in, float scale, float shift,
+                                                            const float* col_shift, const float* residual, bool relu,
+                                                            float* out, std::int64_t cols) {
+  const __m512 a = _mm512_set1_ps(scale), c = _mm512_set1_ps(shift), zero = _mm512_setzero_ps();
+  for (std::int64_t j = 0; j < cols; j += 16) {
+    const __mmask16 m = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1u);
+    __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, in + j), a, c);
+    if (col_shift != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, col_shift + j));
+    if (residual != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, residual + j));
+    if (relu) v = _mm512_max_ps(v, zero);
+    _mm512_mask_storeu_ps(out + j, m, v);
+  }
+}
+#endif
+
+using EpilogueRowFn = void (*)(const float*, float, float, const float*, const float*, bool, float*, std::int64_t);
+EpilogueRowFn epilogue_row_here() {
+#if defined(__x86_64__)
+  if (cpu_features().can_avx512()) return &epilogue_row_avx512;
+#endif
+  return &epilogue_row;
+}
 }  // namespace
 
 void apply_epilogue(const Epilogue& e, std::int64_t row0, std::int64_t col0, std::int64_t rows, std::int64_t cols,
                     float* tile, std::int64_t ldc) {
+  static const EpilogueRowFn epilogue_row = epilogue_row_here();
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t i = row0 + r;
     const float scale = e.row_scale != nullptr ? e.row_scale[i] : 1.0f;
