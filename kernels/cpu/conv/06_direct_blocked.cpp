@@ -26,7 +26,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -210,7 +209,7 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
   const std::int64_t cb = std::min<std::int64_t>(Cg, V), c_blocks = (Cg + cb - 1) / cb, k_blocks = (s.k + V - 1) / V;
   const std::int64_t all_blocks = s.groups * c_blocks;
   const std::int64_t hp = (P - 1) * s.stride_h + s.r, wp = (Q - 1) * s.stride_w + s.s;
-  const Layout l{cb, c_blocks, hp, wp, s.r, s.s, s.stride_h, s.stride_w, V, c_blocks * s.r * s.s * cb * V};
+  const Layout l{cb, c_blocks, hp, wp, s.r, s.s, s.stride_h, s.stride_w, V, c_blocks * s.r * s.s * cb * V, s.pad_h, s.h};
   const std::int64_t blocks_per_group = Kg / V;  // filter blocks per group (groups > 1)
 
   // Input: N x C/cb x Hp x Wp x cb, zero where the padding (or a missing channel) is. The

@@ -29,6 +29,7 @@ namespace flopslab::conv::cpu {
 struct DirectTileLayout {
   std::int64_t cb, c_blocks, hp, wp, r, s, stride_h, stride_w, v;
   std::int64_t weight_block;  // floats from one output block's weights to the next
+  std::int64_t pad_top, rows_in;  // the padded rows [pad_top, pad_top + rows_in) hold input; the rest are zeros
 };
 using DirectTileFn = void (*)(const DirectTileLayout&, const float* x, const float* w, std::int64_t p,
                               std::int64_t q0, float* out);
@@ -93,8 +94,13 @@ template <int V, int QT, int KB, bool kDense = false>
 [[gnu::always_inline]] inline void direct_tile(const DirectTileLayout& l, const float* x, const float* w,
                                                std::int64_t p, std::int64_t q0, float* out /* KB x QT x V */) {
   TileVec<V> acc[KB][QT] = {};
+  // Filter rows that would read only padding rows are skipped: the taps oneDNN skips too (on a
+  // 14-row output with a 3x3 filter, 1 in 21 of the multiply-adds).
+  const std::int64_t top = p * l.stride_h;  // the padded row of filter row 0
+  const std::int64_t r0 = l.pad_top > top ? l.pad_top - top : 0;
+  const std::int64_t r1 = l.pad_top + l.rows_in - top < l.r ? l.pad_top + l.rows_in - top : l.r;
   for (std::int64_t cblock = 0; cblock < l.c_blocks; ++cblock)
-    for (std::int64_t r = 0; r < l.r; ++r) {
+    for (std::int64_t r = r0; r < r1; ++r) {
       const float* x_row = x + ((cblock * l.hp + p * l.stride_h + r) * l.wp + q0 * l.stride_w) * l.cb;
       const float* w_row = w + (cblock * l.r + r) * l.s * l.cb * V;
       for (std::int64_t s = 0; s < l.s; ++s)
