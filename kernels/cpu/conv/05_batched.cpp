@@ -98,17 +98,23 @@ void batched_backward_weights(const Operands& op, const RunContext& ctx) {
   const int splits =
       images_split_well || tiles < 4 * std::int64_t(ctx.threads) ? int(std::min<std::int64_t>(ctx.threads, s.n)) : 1;
   const std::int64_t width = transpose_x ? Cg : Kg;  // columns of the transposed operand
-  std::vector<float> t(std::size_t(pixels * width)), out(std::size_t(splits * rows * cols));
+  // The transposed operand is written whole before it is read: a scratch kept from call to call
+  // (a fresh zeroed vector cost a memset and, past glibc's mmap threshold, fresh pages each
+  // call). `out` is written by each split's GEMM before it is read.
+  thread_local std::vector<float> t_scratch, out_scratch;
+  t_scratch.resize(std::size_t(pixels * width)), out_scratch.resize(std::size_t(splits * rows * cols));
+  float* const t = t_scratch.data();
+  float* const out = out_scratch.data();
   for (std::int64_t g = 0; g < s.groups; ++g) {
     // B: the transposed operand, (N * P * Q) x width, one image's block at a time.
 #pragma omp parallel for num_threads(ctx.threads) if (s.n > 1) schedule(static)
     for (std::int64_t n = 0; n < s.n; ++n)
       transpose(transpose_x ? op.x + (n * s.c + g * Cg) * PQ : op.y + (n * s.k + g * Kg) * PQ, width, PQ,
-                t.data() + n * PQ * width);
+                t + n * PQ * width);
     // A over images [n0, n1): row = tap (or filter), column = (image, pixel), read image by image.
     const auto gemm_over = [&](std::int64_t n0, std::int64_t n1, float* c, int threads) {
       const gemm::packed::BRowReader b_rows = [&](std::int64_t row, std::int64_t col0, std::int64_t count, float* dst) {
-        std::copy_n(t.data() + (n0 * PQ + row) * width + col0, count, dst);
+        std::copy_n(t + (n0 * PQ + row) * width + col0, count, dst);
       };
       std::vector<gemm::packed::BRowReader> images;
       for (std::int64_t n = n0; n < n1; ++n)
@@ -124,19 +130,19 @@ void batched_backward_weights(const Operands& op, const RunContext& ctx) {
       best_gemm({rows, cols, (n1 - n0) * PQ}, a_rows, b_rows, c, cols, threads, ctx.inputs);
     };
     if (splits == 1) {
-      gemm_over(0, s.n, out.data(), ctx.threads);
+      gemm_over(0, s.n, out, ctx.threads);
     } else {
 #pragma omp parallel for num_threads(splits) schedule(static)
       for (int part = 0; part < splits; ++part)
-        gemm_over(s.n * part / splits, s.n * (part + 1) / splits, out.data() + part * rows * cols, 1);
+        gemm_over(s.n * part / splits, s.n * (part + 1) / splits, out + part * rows * cols, 1);
       for (int part = 1; part < splits; ++part)
-        for (std::int64_t i = 0; i < rows * cols; ++i) out[std::size_t(i)] += out[std::size_t(part * rows * cols + i)];
+        for (std::int64_t i = 0; i < rows * cols; ++i) out[i] += out[part * rows * cols + i];
     }
     float* dw = op.w + g * Kg * taps;  // Kg x taps
     if (transpose_x)
-      std::copy_n(out.data(), Kg * Cg, dw);  // dW_g itself (taps = Cg for a 1x1)
+      std::copy_n(out, Kg * Cg, dw);  // dW_g itself (taps = Cg for a 1x1)
     else
-      transpose(out.data(), taps, Kg, dw);  // dW_g = (dW_g^T)^T
+      transpose(out, taps, Kg, dw);  // dW_g = (dW_g^T)^T
   }
 }
 
