@@ -83,6 +83,49 @@ TEST_CASE("k = 0 gives C = 0 (an empty sum), not the old contents") {
   }
 }
 
+// The epilogue of fused layers (bias, scale, residual, ReLU), on rows of every length up to
+// two vectors and past: every term, and a NaN that the ReLU keeps (PyTorch's ReLU passes NaN
+// through; a max that returned 0 would hide a diverged layer).
+TEST_CASE("the fused epilogue: scale, shifts, residual and ReLU on every row length, NaN kept") {
+  using gemm::packed::Epilogue;
+  for (std::int64_t cols : {1, 5, 14, 16, 17, 31, 32, 45}) {
+    const std::int64_t rows = 3, ldc = 48;
+    // Rows 1-3 of a 4-row C (row0 = 1): the per-row terms are indexed from C's row 0.
+    std::vector<float> tile(static_cast<std::size_t>(rows * ldc)), col_shift(static_cast<std::size_t>(cols)),
+        residual(static_cast<std::size_t>((rows + 1) * cols));
+    for (std::int64_t i = 0; i < rows * ldc; ++i) tile[std::size_t(i)] = float(i % 7) - 3.0f;
+    for (std::int64_t j = 0; j < cols; ++j) col_shift[std::size_t(j)] = 0.25f * float(j % 3);
+    for (std::int64_t i = 0; i < (rows + 1) * cols; ++i) residual[std::size_t(i)] = 0.5f * float(i % 5) - 1.0f;
+    tile[std::size_t(ldc + cols - 1)] = std::numeric_limits<float>::quiet_NaN();  // row 1's last column
+    const std::vector<float> in = tile;
+    const float scale[4] = {9, 2.0f, -1.0f, 0.5f}, shift[4] = {9, 1.0f, 0.5f, -2.0f};
+    // Each output row with 16 sentinels after it: a mask one lane too wide would write there.
+    const std::int64_t out_stride = cols + 16;
+    std::vector<float> out(static_cast<std::size_t>(rows * out_stride), -99.0f);
+    std::vector<float*> out_rows;
+    for (std::int64_t r = 0; r < 4; ++r) out_rows.push_back(r == 0 ? nullptr : out.data() + (r - 1) * out_stride);
+    const Epilogue e{.row_scale = scale, .row_shift = shift, .col_shift = col_shift.data(),
+                     .residual = residual.data(), .ld_residual = cols, .relu = true, .out_rows = out_rows.data()};
+    gemm::packed::apply_epilogue(e, 1, 0, rows, cols, tile.data(), ldc);
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t j = 0; j < cols; ++j) {
+        const float got = out[std::size_t(r * out_stride + j)];
+        const float x = in[std::size_t(r * ldc + j)];
+        if (std::isnan(x)) {
+          CHECK_MESSAGE(std::isnan(got), "cols ", cols, ": the ReLU turned NaN into ", got);
+          continue;
+        }
+        const double want =
+            std::max(0.0, double(x) * scale[r + 1] + shift[r + 1] + col_shift[std::size_t(j)] + residual[std::size_t((r + 1) * cols + j)]);
+        CHECK_MESSAGE(std::abs(got - want) <= 1e-5, "cols ", cols, " row ", r, " column ", j);
+      }
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t j = cols; j < out_stride; ++j) CHECK(out[std::size_t(r * out_stride + j)] == -99.0f);
+    for (std::int64_t i = 0; i < rows * ldc; ++i)  // the raw sums stay where they were
+      if (!std::isnan(in[std::size_t(i)])) CHECK(tile[std::size_t(i)] == in[std::size_t(i)]);
+  }
+}
+
 TEST_CASE("the packed kernels agree with the reference on every SIMD path and tiny blocks") {
   using namespace gemm::packed;
   for (SimdPath path : supported_simd_paths()) {

@@ -334,7 +334,7 @@ template <int V, int NV>
   TileVec<V> tap[9];
   for (int i = 0; i < 9; ++i) tap[i] = TileVec<V>{} + w[i];
   TileVec<V> acc0[NV] = {}, acc1[NV] = {}, acc2[NV] = {};  // output rows a, a - 1, a - 2
-  // kFirst: output row a exists (a < P); kLast: row a - 2 does (a >= 2).
+  // kFirst: output row a exists (a < P); kMiddle: row a - 1 does; kLast: row a - 2 does (a >= 2).
   // Inlined always: a lambda compiled on its own would lose the caller's target attribute.
   auto input_row = [&]<bool kFirst, bool kMiddle, bool kLast>(std::int64_t a) __attribute__((always_inline)) {
     const float* x_row = padded + a * l.wp;

@@ -113,7 +113,7 @@ __attribute__((target("avx512f"))) void epilogue_row_avx512(const float* in, flo
     __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, in + j), a, c);
     if (col_shift != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, col_shift + j));
     if (residual != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, residual + j));
-    if (relu) v = _mm512_max_ps(v, zero);
+    if (relu) v = _mm512_max_ps(zero, v);  // vmaxps returns its second operand on NaN: NaN stays NaN, as std::max
     _mm512_mask_storeu_ps(out + j, m, v);
   }
 }
