@@ -309,18 +309,6 @@ template <int V, int NV, int PR>
   for (int j = 0; j < PR; ++j)
     for (int i = 0; i < NV; ++i) std::memcpy(y + (p + j) * l.Q + start[i], &acc[j][i], sizeof acc[j][i]);
 }
-template <int V, int NV>
-[[gnu::always_inline]] inline void depthwise_full_rows_of(const DepthwisePlane& l, const float* padded, const float* w,
-                                                          float* y) {
-  const std::int64_t vectors = (l.Q + V - 1) / V;
-  for (std::int64_t v0 = 0; v0 < vectors; v0 += NV) {
-    std::int64_t start[NV];
-    for (int i = 0; i < NV; ++i) start[i] = (v0 + i) * V < l.Q - V ? (v0 + i) * V : l.Q - V;
-    std::int64_t p = 0;
-    for (; p + 2 <= l.P; p += 2) depthwise_full_rows_block<V, NV, 2>(l, padded, w, p, start, y);
-    if (p < l.P) depthwise_full_rows_block<V, NV, 1>(l, padded, w, p, start, y);
-  }
-}
 // A 3x3 filter, undilated, with 16-float vectors (32 registers): each input row is loaded
 // once per vector and shift (3 loads, each kept in a register) and added into the three output
 // rows it reaches: x row a is tap row 0 of output row a, 1 of row a - 1 and 2 of row a - 2,
@@ -357,15 +345,32 @@ template <int V, int NV>
   input_row.template operator()<false, true, true>(P);
   input_row.template operator()<false, false, true>(P + 1);
 }
-template <int V, int NV>
-[[gnu::always_inline]] inline void depthwise_rolling_3x3(const DepthwisePlane& l, const float* padded, const float* w,
-                                                         float* y) {
+// NV vectors of each row at a time, by depthwise_full_rows_block (two rows a pass) or, with
+// kRolling, depthwise_rolling_rows_3x3 (the whole plane a pass).
+template <int V, int NV, bool kRolling>
+[[gnu::always_inline]] inline void depthwise_full_rows_of(const DepthwisePlane& l, const float* padded, const float* w,
+                                                          float* y) {
   const std::int64_t vectors = (l.Q + V - 1) / V;
   for (std::int64_t v0 = 0; v0 < vectors; v0 += NV) {
     std::int64_t start[NV];
     for (int i = 0; i < NV; ++i) start[i] = (v0 + i) * V < l.Q - V ? (v0 + i) * V : l.Q - V;
-    depthwise_rolling_rows_3x3<V, NV>(l, padded, w, start, y);
+    if constexpr (kRolling) {
+      depthwise_rolling_rows_3x3<V, NV>(l, padded, w, start, y);
+    } else {
+      std::int64_t p = 0;
+      for (; p + 2 <= l.P; p += 2) depthwise_full_rows_block<V, NV, 2>(l, padded, w, p, start, y);
+      if (p < l.P) depthwise_full_rows_block<V, NV, 1>(l, padded, w, p, start, y);
+    }
   }
+}
+template <int V, bool kRolling>
+[[gnu::always_inline]] inline void depthwise_full_rows(const DepthwisePlane& l, const float* padded, const float* w,
+                                                       float* y) {
+  const std::int64_t vectors = (l.Q + V - 1) / V;
+  if (vectors == 1) return depthwise_full_rows_of<V, 1, kRolling>(l, padded, w, y);
+  if (vectors == 2) return depthwise_full_rows_of<V, 2, kRolling>(l, padded, w, y);
+  if (vectors == 3) return depthwise_full_rows_of<V, 3, kRolling>(l, padded, w, y);
+  depthwise_full_rows_of<V, 4, kRolling>(l, padded, w, y);
 }
 
 // Rows of at least one vector go whole (above), up to 4 vectors per pass; a narrower row is
@@ -373,20 +378,10 @@ template <int V, int NV>
 template <int V>
 [[gnu::always_inline]] inline void depthwise_rows(const DepthwisePlane& l, const float* padded, const float* w,
                                                   float* y) {
-  if (V == 16 && l.Q >= V && l.P >= 2 && l.r == 3 && l.s == 3 && l.dilation_h == 1 && l.dilation_w == 1) {
-    const std::int64_t vectors = (l.Q + V - 1) / V;
-    if (vectors == 1) return depthwise_rolling_3x3<V, 1>(l, padded, w, y);
-    if (vectors == 2) return depthwise_rolling_3x3<V, 2>(l, padded, w, y);
-    if (vectors == 3) return depthwise_rolling_3x3<V, 3>(l, padded, w, y);
-    return depthwise_rolling_3x3<V, 4>(l, padded, w, y);
-  }
-  if (l.Q >= V) {
-    const std::int64_t vectors = (l.Q + V - 1) / V;
-    if (vectors == 1) return depthwise_full_rows_of<V, 1>(l, padded, w, y);
-    if (vectors == 2) return depthwise_full_rows_of<V, 2>(l, padded, w, y);
-    if (vectors == 3) return depthwise_full_rows_of<V, 3>(l, padded, w, y);
-    return depthwise_full_rows_of<V, 4>(l, padded, w, y);
-  }
+  if constexpr (V == 16)  // the rolling kernel's sums and taps need 32 registers
+    if (l.Q >= V && l.P >= 2 && l.r == 3 && l.s == 3 && l.dilation_h == 1 && l.dilation_w == 1)
+      return depthwise_full_rows<V, true>(l, padded, w, y);
+  if (l.Q >= V) return depthwise_full_rows<V, false>(l, padded, w, y);
   if (l.qv <= V) return depthwise_rows_of<V, 1>(l, padded, w, y);
   depthwise_rows_of<V, 2>(l, padded, w, y);
 }
