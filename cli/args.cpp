@@ -165,16 +165,29 @@ conv::Shape parse_conv_shape(const std::string& option, const std::string& text)
   const std::vector<std::string> fields = split(text, ',');
   if (fields.size() < 7 || fields.size() > 11)
     throw UsageError(fmt::format("{}: '{}' should be N,C,H,W,K,R,S[,stride[,pad[,dilation[,groups]]]] "
-                                 "(7 to 11 numbers, e.g. 8,64,56,56,64,3,3,1,1)",
+                                 "(7 to 11 fields, e.g. 8,64,56,56,64,3,3,1,1; stride, pad and dilation "
+                                 "may be HxW, e.g. 8,64,28,28,64,7,1,1,3x0)",
                                  option, text));
-  long long v[11] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1};
+  // [i][0] height, [i][1] width: only stride, pad and dilation (fields 7-9) may differ.
+  long long v[11][2] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
   const char* names[11] = {"N", "C", "H", "W", "K", "R", "S", "stride", "pad", "dilation", "groups"};
-  for (std::size_t i = 0; i < fields.size(); ++i)
-    v[i] = parse_integer(fmt::format("{} ({})", option, names[i]), fields[i], std::numeric_limits<int>::min(),
+  auto number = [&](std::size_t i, const std::string& field) {
+    return parse_integer(fmt::format("{} ({})", option, names[i]), field, std::numeric_limits<int>::min(),
                          std::numeric_limits<int>::max());
-  const conv::Shape shape{.n = v[0], .c = v[1], .h = v[2], .w = v[3], .k = v[4], .r = v[5], .s = v[6],
-                          .stride_h = v[7], .stride_w = v[7], .pad_h = v[8], .pad_w = v[8],
-                          .dilation_h = v[9], .dilation_w = v[9], .groups = v[10]};
+  };
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const std::vector<std::string> hw = split(fields[i], 'x');
+    if (hw.size() == 2 && i >= 7 && i <= 9 && !hw[0].empty() && !hw[1].empty())
+      v[i][0] = number(i, hw[0]), v[i][1] = number(i, hw[1]);
+    else if (hw.size() == 1)
+      v[i][0] = v[i][1] = number(i, fields[i]);
+    else
+      throw UsageError(fmt::format("{} ({}): '{}' should be {}", option, names[i], fields[i],
+                                   i >= 7 && i <= 9 ? "a whole number or HxW, e.g. 3x0" : "a whole number"));
+  }
+  const conv::Shape shape{.n = v[0][0], .c = v[1][0], .h = v[2][0], .w = v[3][0], .k = v[4][0], .r = v[5][0],
+                          .s = v[6][0], .stride_h = v[7][0], .stride_w = v[7][1], .pad_h = v[8][0],
+                          .pad_w = v[8][1], .dilation_h = v[9][0], .dilation_w = v[9][1], .groups = v[10][0]};
   if (const std::string problem = conv::shape_problem(shape); !problem.empty())
     throw UsageError(fmt::format("{}: {}: {}", option, text, problem));
   return shape;

@@ -83,7 +83,8 @@ CLI::App* add_conv_command(CLI::App& app, CommandRun& run) {
               "oneDNN, or with --device cuda the CUDA kernels against cuDNN");
   sub->add_option("--device", a->device, "cpu or cuda  [cpu]")->type_name("DEVICE");
   sub->add_option("--shape", a->shapes,
-                   "A layer as N,C,H,W,K,R,S[,stride[,pad[,dilation[,groups]]]]; repeat for more layers  "
+                   "A layer as N,C,H,W,K,R,S[,stride[,pad[,dilation[,groups]]]]; stride, pad and dilation one number or "
+                   "HxW (a 7x1 filter with pad 3x0); repeat for more layers  "
                    "[ResNet-like 3x3, 1x1, 7x7 and its 1x7/7x1 factors, grouped and depthwise 3x3, batch 8]")
       ->type_name("SHAPE");
   sub->add_option("--impl", a->impl,
