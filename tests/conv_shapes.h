@@ -35,6 +35,11 @@ inline const std::vector<conv::Shape> kShapes = {
     shape(1, 48, 7, 8, 24, 3, 3, 1, 1, 1, 1, 1, 1, 3),  // groups of 16 channels, 8 filters
     shape(2, 4, 9, 21, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4),   // depthwise, rows past one vector with a tail
     shape(1, 2, 5, 45, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2),   // depthwise, rows of 45: the last vector overlaps
+    // Step 6's full-width tiles skip the pixels that read padding at each filter column: tiles
+    // with padding at both ends, for 16-float (2 x 14, 1 x 28) and 8-float (1 x 12) vectors.
+    shape(1, 16, 4, 14, 32, 3, 7, 1, 1, 1, 3),
+    shape(1, 16, 3, 28, 16, 1, 7, 1, 1, 0, 3),
+    shape(1, 8, 3, 12, 8, 1, 5, 1, 1, 0, 2),
 };
 
 }  // namespace flopslab::test

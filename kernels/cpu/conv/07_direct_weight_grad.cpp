@@ -62,13 +62,11 @@ FLOPSLAB_TARGET_AVX512_FMA void taps_avx512(const Padded& d, std::int64_t n, std
 
 // The blocked form, for inputs of at least V channels: x as N x C/V x Hp x Wp x V and dY as
 // N x K/V x P x Q x V (06's layout); all loads from L1 for a training layer's small planes.
-FLOPSLAB_TARGET_AVX512_FMA void blocked_avx512(const float* x, const float* dy, std::int64_t P, std::int64_t Q,
-                                               std::int64_t wp, float* out) {
-  weight_grad_blocked<16>(x, dy, P, Q, wp, out);
+FLOPSLAB_TARGET_AVX512_FMA void blocked_avx512(const WeightGradBlock& b, const float* x, const float* dy, float* out) {
+  weight_grad_blocked<16>(b, x, dy, out);
 }
-FLOPSLAB_TARGET_AVX2_FMA void blocked_avx2(const float* x, const float* dy, std::int64_t P, std::int64_t Q,
-                                           std::int64_t wp, float* out) {
-  weight_grad_blocked<8>(x, dy, P, Q, wp, out);
+FLOPSLAB_TARGET_AVX2_FMA void blocked_avx2(const WeightGradBlock& b, const float* x, const float* dy, float* out) {
+  weight_grad_blocked<8>(b, x, dy, out);
 }
 
 const Kernel* eight_wide_kernel() {
@@ -148,9 +146,18 @@ void blocked_weight_grad(const Operands& op, const RunContext& ctx, const Kernel
       const float* x = xb + (n * cbs + cb) * hp * wp * V;
       const float* dy = dyb + (n * kbs + kb) * P * Q * V;
       for (std::int64_t r = 0; r < s.r; ++r)
-        for (std::int64_t t = 0; t < s.s; ++t)
-          kernel.blocked(x + (r * s.dilation_h * wp + t * s.dilation_w) * V, dy, P, Q, wp,
-                         mine + (((kb * cbs + cb) * s.r + r) * s.s + t) * block);
+        for (std::int64_t t = 0; t < s.s; ++t) {
+          // Output pixels whose input at this tap is padding add nothing: skipped, as oneDNN
+          // skips them (a 7x7 filter on a 28 x 28 image: 12% of the multiply-adds).
+          const std::int64_t row = r * s.dilation_h, col = t * s.dilation_w;
+          const WeightGradBlock b{.Q = Q,
+                                  .wp = wp,
+                                  .p0 = std::clamp<std::int64_t>(s.pad_h - row, 0, P),
+                                  .p1 = std::clamp<std::int64_t>(s.pad_h + s.h - row, 0, P),
+                                  .q0 = std::clamp<std::int64_t>(s.pad_w - col, 0, Q),
+                                  .q1 = std::clamp<std::int64_t>(s.pad_w + s.w - col, 0, Q)};
+          kernel.blocked(b, x + (row * wp + col) * V, dy, mine + (((kb * cbs + cb) * s.r + r) * s.s + t) * block);
+        }
     }
   }
   for (int t = 1; t < threads; ++t)

@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "kernels/cpu/simd_vec.h"
 
@@ -30,6 +31,7 @@ struct DirectTileLayout {
   std::int64_t cb, c_blocks, hp, wp, r, s, stride_h, stride_w, v;
   std::int64_t weight_block;  // floats from one output block's weights to the next
   std::int64_t pad_top, rows_in;  // the padded rows [pad_top, pad_top + rows_in) hold input; the rest are zeros
+  std::int64_t pad_left, cols_in;  // likewise the padded columns [pad_left, pad_left + cols_in)
 };
 using DirectTileFn = void (*)(const DirectTileLayout&, const float* x, const float* w, std::int64_t p,
                               std::int64_t q0, float* out);
@@ -51,8 +53,13 @@ struct WeightGradRows {
 };
 using WeightGradRowsFn = void (*)(const WeightGradRows&, std::int64_t n, std::int64_t c, std::int64_t k0,
                                   std::int64_t q0, float* dw_t);
-using WeightGradBlockedFn = void (*)(const float* x, const float* dy, std::int64_t P, std::int64_t Q,
-                                     std::int64_t wp, float* out);
+// The blocked form's plane for one tap: dY's rows of Q pixels, x's of wp, and the output
+// pixels [p0, p1) x [q0, q1) whose input at the tap lies inside the image (the rest meet
+// only padding, and add nothing).
+struct WeightGradBlock {
+  std::int64_t Q, wp, p0, p1, q0, q1;
+};
+using WeightGradBlockedFn = void (*)(const WeightGradBlock&, const float* x, const float* dy, float* out);
 using WeightGradTapsFn = void (*)(const WeightGradRows&, std::int64_t n, std::int64_t c, std::int64_t k0, float* dw_t);
 struct WeightGradKernel {
   const char* isa;
@@ -86,38 +93,77 @@ namespace {
 template <int V>
 using TileVec = cpu_simd::Vec<V>;
 
+// One filter tap of direct_tile: acc[b][j] += x[j] * w_b over the tile's input channels, for
+// the pixels [L, QT - H) (those outside read only padding at this tap).
+template <int V, int QT, int KB, bool kDense, int L, int H>
+[[gnu::always_inline]] inline void direct_tile_tap(TileVec<V> (&acc)[KB][QT], const DirectTileLayout& l,
+                                                   const float* x_tap, const float* w_tap) {
+  for (std::int64_t ci = 0; ci < (kDense ? V : l.cb); ++ci) {
+    const float* xs = x_tap + ci;
+    const float* ws = w_tap + ci * V;
+    TileVec<V> wv[KB];
+    for (int b = 0; b < KB; ++b) wv[b] = cpu_simd::load<V>(ws + b * l.weight_block);
+    // Unrolled completely, or the accumulators live on the stack (GCC stops unrolling
+    // at 16 by itself, and the 1 x 28 tile then ran load-FMA-store: a third the speed).
+#pragma GCC unroll 28
+    for (int j = L; j < QT - H; ++j) {
+      const float xv = xs[kDense ? j * V : j * l.stride_w * l.cb];
+#pragma GCC unroll 2
+      for (int b = 0; b < KB; ++b) acc[b][j] += xv * wv[b];
+    }
+  }
+}
+
+// direct_tile_tap with L and H (each 0 .. kMaxSkip) chosen at run time: one branch per tap,
+// none per pixel.
+constexpr int kMaxSkip = 3;
+template <int V, int QT, int KB, bool kDense, std::size_t... I>
+[[gnu::always_inline]] inline void direct_tile_tap_skipping(TileVec<V> (&acc)[KB][QT], const DirectTileLayout& l,
+                                                            const float* x_tap, const float* w_tap, int skip,
+                                                            std::index_sequence<I...>) {
+  (void)((skip == int(I) ? (direct_tile_tap<V, QT, KB, kDense, int(I) / (kMaxSkip + 1), int(I) % (kMaxSkip + 1)>(
+                                acc, l, x_tap, w_tap),
+                            true)
+                         : false) ||
+         ...);
+}
+
 // acc[b][j] = sum over (input channel, r, s) of x[p*stride + r][(q0 + j)*stride + s] * w_b.
 // kDense: stride 1 and full channel blocks (cb = V), so every offset is a compile-time
 // constant: the broadcasts fold into the FMAs as memory operands (x86) and free the registers
 // that held run-time offsets.
-template <int V, int QT, int KB, bool kDense = false>
+// Taps that read only padding are skipped, as oneDNN skips them: whole filter rows always
+// (on a 14-row output with a 3x3 filter, 1 in 21 of the multiply-adds), and with
+// kSkipColumns the first and last (up to kMaxSkip) pixels of the tile at each filter column
+// that puts them on padding columns (a 7x7 filter on 28 columns: 6% of them). kSkipColumns
+// makes 16 copies of the tap loop, so only the full-width tiles have it.
+template <int V, int QT, int KB, bool kDense = false, bool kSkipColumns = false>
 [[gnu::always_inline]] inline void direct_tile(const DirectTileLayout& l, const float* x, const float* w,
                                                std::int64_t p, std::int64_t q0, float* out /* KB x QT x V */) {
   TileVec<V> acc[KB][QT] = {};
-  // Filter rows that would read only padding rows are skipped: the taps oneDNN skips too (on a
-  // 14-row output with a 3x3 filter, 1 in 21 of the multiply-adds).
   const std::int64_t top = p * l.stride_h;  // the padded row of filter row 0
   const std::int64_t r0 = l.pad_top > top ? l.pad_top - top : 0;
   const std::int64_t r1 = l.pad_top + l.rows_in - top < l.r ? l.pad_top + l.rows_in - top : l.r;
+  const std::int64_t step = kDense ? V : l.cb;  // floats from one filter column to the next
   for (std::int64_t cblock = 0; cblock < l.c_blocks; ++cblock)
     for (std::int64_t r = r0; r < r1; ++r) {
       const float* x_row = x + ((cblock * l.hp + p * l.stride_h + r) * l.wp + q0 * l.stride_w) * l.cb;
       const float* w_row = w + (cblock * l.r + r) * l.s * l.cb * V;
-      for (std::int64_t s = 0; s < l.s; ++s)
-        for (std::int64_t ci = 0; ci < (kDense ? V : l.cb); ++ci) {
-          const float* xs = x_row + s * (kDense ? V : l.cb) + ci;
-          const float* ws = w_row + (s * l.cb + ci) * V;
-          TileVec<V> wv[KB];
-          for (int b = 0; b < KB; ++b) wv[b] = cpu_simd::load<V>(ws + b * l.weight_block);
-          // Unrolled completely, or the accumulators live on the stack (GCC stops unrolling
-          // at 16 by itself, and the 1 x 28 tile then ran load-FMA-store: a third the speed).
-#pragma GCC unroll 28
-          for (int j = 0; j < QT; ++j) {
-            const float xv = xs[kDense ? j * V : j * l.stride_w * l.cb];
-#pragma GCC unroll 2
-            for (int b = 0; b < KB; ++b) acc[b][j] += xv * wv[b];
-          }
+      for (std::int64_t s = 0; s < l.s; ++s) {
+        const float* x_tap = x_row + s * step;
+        const float* w_tap = w_row + s * l.cb * V;
+        if constexpr (kSkipColumns) {
+          // lo, hi: pixels at the tile's left and right ends that read padding at this tap.
+          const std::int64_t col0 = q0 * l.stride_w + s, end = l.pad_left + l.cols_in;
+          int lo = 0, hi = 0;
+          while (lo < kMaxSkip && lo < QT && col0 + lo * l.stride_w < l.pad_left) ++lo;
+          while (hi < kMaxSkip && hi < QT - lo && col0 + (QT - 1 - hi) * l.stride_w >= end) ++hi;
+          direct_tile_tap_skipping<V, QT, KB, kDense>(acc, l, x_tap, w_tap, lo * (kMaxSkip + 1) + hi,
+                                                      std::make_index_sequence<(kMaxSkip + 1) * (kMaxSkip + 1)>());
+        } else {
+          direct_tile_tap<V, QT, KB, kDense, 0, 0>(acc, l, x_tap, w_tap);
         }
+      }
     }
   static_assert(sizeof(TileVec<V>) == V * sizeof(float));
   std::memcpy(out, acc, sizeof(acc));
@@ -249,15 +295,16 @@ template <int V, int KT, int T>
 
 // For one tap (r, s), a block of V input channels and one of V filters, dW's V x V block
 // lives in V registers (one per input channel, its lanes the filters); each output pixel adds
-// one dY vector times V broadcast input values: V FMAs for V + 1 loads.
+// one dY vector times V broadcast input values: V FMAs for V + 1 loads. Only the output
+// pixels [p0, p1) x [q0, q1) whose input at this tap is not padding are visited.
 template <int V>
-[[gnu::always_inline]] inline void weight_grad_blocked(const float* x, const float* dy, std::int64_t P,
-                                                       std::int64_t Q, std::int64_t wp, float* out /* V x V, added to */) {
+[[gnu::always_inline]] inline void weight_grad_blocked(const WeightGradBlock& b, const float* x, const float* dy,
+                                                       float* out /* V x V, added to */) {
   TileVec<V> acc[V] = {};
-  for (std::int64_t p = 0; p < P; ++p)
-    for (std::int64_t q = 0; q < Q; ++q) {
-      const TileVec<V> d = cpu_simd::load<V>(dy + (p * Q + q) * V);
-      const float* xp = x + (p * wp + q) * V;
+  for (std::int64_t p = b.p0; p < b.p1; ++p)
+    for (std::int64_t q = b.q0; q < b.q1; ++q) {
+      const TileVec<V> d = cpu_simd::load<V>(dy + (p * b.Q + q) * V);
+      const float* xp = x + (p * b.wp + q) * V;
 #pragma GCC unroll 16
       for (int ci = 0; ci < V; ++ci) acc[ci] += xp[ci] * d;
     }

@@ -32,7 +32,7 @@ void tile(const DirectTileLayout& l, const float* x, const float* w, std::int64_
 }
 template <int QT, int KB>
 void dense(const DirectTileLayout& l, const float* x, const float* w, std::int64_t p, std::int64_t q0, float* out) {
-  direct_tile<V, QT, KB, true>(l, x, w, p, q0, out);
+  direct_tile<V, QT, KB, true, true>(l, x, w, p, q0, out);
 }
 template <int KB, std::size_t... I>
 constexpr std::array<DirectTileFn, sizeof...(I)> tile_table(std::index_sequence<I...>) {
@@ -43,8 +43,8 @@ template <int QV>
 void rows(const WeightGradRows& d, std::int64_t n, std::int64_t c, std::int64_t k0, std::int64_t q0, float* dw_t) {
   weight_grad_rows<V, 6, QV>(d, n, c, k0, q0, dw_t);
 }
-void blocked(const float* x, const float* dy, std::int64_t P, std::int64_t Q, std::int64_t wp, float* out) {
-  weight_grad_blocked<V>(x, dy, P, Q, wp, out);
+void blocked(const WeightGradBlock& b, const float* x, const float* dy, float* out) {
+  weight_grad_blocked<V>(b, x, dy, out);
 }
 
 void depthwise(const DepthwisePlane& l, const float* padded, const float* w, float* y) {
