@@ -70,25 +70,35 @@ FLOPSLAB_TARGET_AVX2_FMA void dense_avx2(const Layout& l, const float* x, const 
   direct_tile<8, QT, KB, true, true>(l, x, w, p, q0, out);
 }
 
-// tiles[KB - 1][QT - 1] for QT = 1 .. max: the full tile and every tail width.
-template <int KB, bool kAvx512, std::size_t... I>
+// tiles[KB - 1][QT - 1] for QT = 1 .. max: the full tile and every tail width (kDense: the
+// tiles for stride 1 and whole channel blocks, which skip padding columns).
+template <int KB, bool kAvx512, bool kDense, std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> tile_table(std::index_sequence<I...>) {
-  if constexpr (kAvx512) return {&tile_avx512<int(I) + 1, KB>...};
+  if constexpr (kAvx512 && kDense) return {&dense_avx512<int(I) + 1, KB>...};
+  else if constexpr (kAvx512) return {&tile_avx512<int(I) + 1, KB>...};
+  else if constexpr (kDense) return {&dense_avx2<int(I) + 1, KB>...};
   else return {&tile_avx2<int(I) + 1, KB>...};
 }
 
 const Kernel* kernel_here() {
-  static constexpr auto avx512_1 = tile_table<1, true>(std::make_index_sequence<28>());
-  static constexpr auto avx512_2 = tile_table<2, true>(std::make_index_sequence<14>());
-  static constexpr auto avx2_1 = tile_table<1, false>(std::make_index_sequence<12>());
-  static constexpr auto avx2_2 = tile_table<2, false>(std::make_index_sequence<6>());
-  static const Kernel avx512{
-      "AVX-512", 16, {28, 14}, {avx512_1.data(), avx512_2.data()}, {dense_avx512<28, 1>, dense_avx512<14, 2>}};
+  static constexpr auto avx512_1 = tile_table<1, true, false>(std::make_index_sequence<28>());
+  static constexpr auto avx512_2 = tile_table<2, true, false>(std::make_index_sequence<14>());
+  static constexpr auto avx512_dense_1 = tile_table<1, true, true>(std::make_index_sequence<28>());
+  static constexpr auto avx512_dense_2 = tile_table<2, true, true>(std::make_index_sequence<14>());
+  static constexpr auto avx2_1 = tile_table<1, false, false>(std::make_index_sequence<12>());
+  static constexpr auto avx2_2 = tile_table<2, false, false>(std::make_index_sequence<6>());
+  static constexpr auto avx2_dense_1 = tile_table<1, false, true>(std::make_index_sequence<12>());
+  static constexpr auto avx2_dense_2 = tile_table<2, false, true>(std::make_index_sequence<6>());
+  static const Kernel avx512{"AVX-512",
+                             16,
+                             {28, 14},
+                             {avx512_1.data(), avx512_2.data()},
+                             {avx512_dense_1.data(), avx512_dense_2.data()}};
   static const Kernel avx2{cpu_features().neon ? "NEON (register pairs)" : "AVX2",
                            8,
                            {12, 6},
                            {avx2_1.data(), avx2_2.data()},
-                           {dense_avx2<12, 1>, dense_avx2<6, 2>}};
+                           {avx2_dense_1.data(), avx2_dense_2.data()}};
   if (cpu_features().can_avx512()) return &avx512;
   if (const Kernel* sve = direct_kernel_sve()) return sve;  // SVE at 256 or 512 bits
   if (cpu_features().can_vec8_fma()) return &avx2;           // NEON runs it as register pairs
@@ -284,7 +294,7 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
             .out_rows = out_rows};
         for (std::int64_t q0 = 0; q0 < Q; q0 += qt_max) {
           const std::int64_t qt = std::min<std::int64_t>(qt_max, Q - q0);
-          const TileFn run = qt == qt_max && dense ? kernel.dense[kb - 1] : kernel.tiles[kb - 1][qt - 1];
+          const TileFn run = (dense ? kernel.dense : kernel.tiles)[kb - 1][qt - 1];
           run(l, xb + n * image + first_block * hp * wp * cb, wb + kb0 * l.weight_block, p, q0, out);
           if (plain) {  // out[b][j][v] -> filter (kb0 + b) * V + v's row, pixels q0 + j
             for (std::int64_t b = 0; b < kb; ++b) {

@@ -39,7 +39,7 @@ struct DirectKernel {
   const char* isa;  // "AVX-512", "AVX2", "NEON (register pairs)", "SVE-256", "SVE-512"
   int v, qt_max[2];
   const DirectTileFn* tiles[2];  // [KB - 1] -> QT - 1
-  DirectTileFn dense[2];         // [KB - 1]: the full-width tile for stride 1 and cb = V
+  const DirectTileFn* dense[2];  // the same for stride 1 and cb = V: compile-time offsets, padding columns skipped
 };
 
 // ---- step 7 ----
@@ -136,7 +136,7 @@ template <int V, int QT, int KB, bool kDense, std::size_t... I>
 // (on a 14-row output with a 3x3 filter, 1 in 21 of the multiply-adds), and with
 // kSkipColumns the first and last (up to kMaxSkip) pixels of the tile at each filter column
 // that puts them on padding columns (a 7x7 filter on 28 columns: 6% of them). kSkipColumns
-// makes 16 copies of the tap loop, so only the full-width tiles have it.
+// makes 16 copies of the tap loop (a few kilobytes per tile width).
 template <int V, int QT, int KB, bool kDense = false, bool kSkipColumns = false>
 [[gnu::always_inline]] inline void direct_tile(const DirectTileLayout& l, const float* x, const float* w,
                                                std::int64_t p, std::int64_t q0, float* out /* KB x QT x V */) {

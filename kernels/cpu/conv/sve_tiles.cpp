@@ -34,9 +34,10 @@ template <int QT, int KB>
 void dense(const DirectTileLayout& l, const float* x, const float* w, std::int64_t p, std::int64_t q0, float* out) {
   direct_tile<V, QT, KB, true, true>(l, x, w, p, q0, out);
 }
-template <int KB, std::size_t... I>
+template <int KB, bool kDense, std::size_t... I>
 constexpr std::array<DirectTileFn, sizeof...(I)> tile_table(std::index_sequence<I...>) {
-  return {&tile<int(I) + 1, KB>...};
+  if constexpr (kDense) return {&dense<int(I) + 1, KB>...};
+  else return {&tile<int(I) + 1, KB>...};
 }
 
 template <int QV>
@@ -51,8 +52,10 @@ void depthwise(const DepthwisePlane& l, const float* padded, const float* w, flo
   depthwise_rows<V>(l, padded, w, y);
 }
 
-constexpr auto tiles_1 = tile_table<1>(std::make_index_sequence<28>());
-constexpr auto tiles_2 = tile_table<2>(std::make_index_sequence<14>());
+constexpr auto tiles_1 = tile_table<1, false>(std::make_index_sequence<28>());
+constexpr auto tiles_2 = tile_table<2, false>(std::make_index_sequence<14>());
+constexpr auto dense_1 = tile_table<1, true>(std::make_index_sequence<28>());
+constexpr auto dense_2 = tile_table<2, true>(std::make_index_sequence<14>());
 
 }  // namespace
 
@@ -62,7 +65,7 @@ const DirectKernel* FLOPSLAB_SVE_NAME(direct_kernel, FLOPSLAB_SVE_BITS)() {
                                        V,
                                        {28, 14},
                                        {tiles_1.data(), tiles_2.data()},
-                                       {dense<28, 1>, dense<14, 2>}};
+                                       {dense_1.data(), dense_2.data()}};
   return &kernel;
 }
 
