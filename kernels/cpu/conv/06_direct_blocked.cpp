@@ -49,25 +49,25 @@ using TileFn = DirectTileFn;
 using Kernel = DirectKernel;
 
 template <int QT, int KB>
-FLOPSLAB_TARGET_AVX512_FMA void tile_avx512(const Layout& l, const float* x, const float* w, std::int64_t p,
-                                            std::int64_t q0, float* out) {
-  direct_tile<16, QT, KB>(l, x, w, p, q0, out);
+FLOPSLAB_TARGET_AVX512_FMA void tile_avx512(const Layout& l, const float* x, const float* w, const float* start,
+                                            std::int64_t p, std::int64_t q0, float* out) {
+  direct_tile<16, QT, KB>(l, x, w, start, p, q0, out);
 }
 template <int QT, int KB>
-FLOPSLAB_TARGET_AVX2_FMA void tile_avx2(const Layout& l, const float* x, const float* w, std::int64_t p,
-                                        std::int64_t q0, float* out) {
-  direct_tile<8, QT, KB>(l, x, w, p, q0, out);
+FLOPSLAB_TARGET_AVX2_FMA void tile_avx2(const Layout& l, const float* x, const float* w, const float* start,
+                                        std::int64_t p, std::int64_t q0, float* out) {
+  direct_tile<8, QT, KB>(l, x, w, start, p, q0, out);
 }
 
 template <int QT, int KB>
-FLOPSLAB_TARGET_AVX512_FMA void dense_avx512(const Layout& l, const float* x, const float* w, std::int64_t p,
-                                             std::int64_t q0, float* out) {
-  direct_tile<16, QT, KB, true, true>(l, x, w, p, q0, out);
+FLOPSLAB_TARGET_AVX512_FMA void dense_avx512(const Layout& l, const float* x, const float* w, const float* start,
+                                             std::int64_t p, std::int64_t q0, float* out) {
+  direct_tile<16, QT, KB, true, true>(l, x, w, start, p, q0, out);
 }
 template <int QT, int KB>
-FLOPSLAB_TARGET_AVX2_FMA void dense_avx2(const Layout& l, const float* x, const float* w, std::int64_t p,
-                                         std::int64_t q0, float* out) {
-  direct_tile<8, QT, KB, true, true>(l, x, w, p, q0, out);
+FLOPSLAB_TARGET_AVX2_FMA void dense_avx2(const Layout& l, const float* x, const float* w, const float* start,
+                                         std::int64_t p, std::int64_t q0, float* out) {
+  direct_tile<8, QT, KB, true, true>(l, x, w, start, p, q0, out);
 }
 
 // tiles[KB - 1][QT - 1] for QT = 1 .. max: the full tile and every tail width (kDense: the
@@ -266,11 +266,12 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
   const std::int64_t pair_size = s.groups == 1 || blocks_per_group % 2 == 0 ? 2 : 1;
   const bool dense = s.stride_w == 1 && cb == V;
   const std::int64_t pairs = (k_blocks + pair_size - 1) / pair_size;
-  // A plain store (no epilogue term) into planes spaced evenly from filter to filter (one
-  // output slice) goes straight from the transpose to the output: the epilogue's copy of
-  // each row was 5% of a 7x1 layer's call.
-  const bool plain = layer.scale == nullptr && layer.shift == nullptr && layer.residual == nullptr && !layer.relu &&
-                     layer.outputs.size() == 1 && V == 16 && avx512_transposes();
+  // A plain store into planes spaced evenly from filter to filter (one output slice) goes
+  // straight from the transpose to the output: the epilogue's copy of each row was 5% of a
+  // 7x1 layer's call. A bias (the only term of a training layer's epilogue) is where the
+  // tile's sums start.
+  const bool plain = layer.scale == nullptr && layer.residual == nullptr && !layer.relu && layer.outputs.size() == 1 &&
+                     V == 16 && avx512_transposes();
   const std::int64_t plane_step = plain ? plane0[std::min<std::size_t>(1, plane0.size() - 1)] - plane0[0] : 0;
 #pragma omp parallel for collapse(3) schedule(static) num_threads(threads)
   for (std::int64_t n = 0; n < s.n; ++n)
@@ -283,9 +284,13 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
         float* out_rows[2 * 16];  // output row p of filter kb0 * V + i, in image n
         for (std::int64_t k = kb0 * V; k < std::min(s.k, (kb0 + kb) * V); ++k)
           out_rows[k - kb0 * V] = plane0[std::size_t(k)] + n * image_step[std::size_t(k)] + p * Q;
+        // Where the sums start: filter kb0 * V + i's bias where the store is plain, else zero.
+        alignas(64) float start[2 * 16] = {};
+        if (plain && layer.shift != nullptr)
+          for (std::int64_t k = kb0 * V; k < std::min(s.k, (kb0 + kb) * V); ++k) start[k - kb0 * V] = layer.shift[k];
         const gemm::packed::Epilogue e{
             .row_scale = layer.scale != nullptr ? layer.scale + kb0 * V : nullptr,
-            .row_shift = layer.shift != nullptr ? layer.shift + kb0 * V : nullptr,
+            .row_shift = layer.shift != nullptr && !plain ? layer.shift + kb0 * V : nullptr,
             .residual = layer.residual != nullptr
                             ? layer.residual + n * layer.residual_image_stride + kb0 * V * PQ + p * Q
                             : nullptr,
@@ -295,7 +300,7 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
         for (std::int64_t q0 = 0; q0 < Q; q0 += qt_max) {
           const std::int64_t qt = std::min<std::int64_t>(qt_max, Q - q0);
           const TileFn run = (dense ? kernel.dense : kernel.tiles)[kb - 1][qt - 1];
-          run(l, xb + n * image + first_block * hp * wp * cb, wb + kb0 * l.weight_block, p, q0, out);
+          run(l, xb + n * image + first_block * hp * wp * cb, wb + kb0 * l.weight_block, start, p, q0, out);
           if (plain) {  // out[b][j][v] -> filter (kb0 + b) * V + v's row, pixels q0 + j
             for (std::int64_t b = 0; b < kb; ++b) {
               const std::int64_t filters = std::min<std::int64_t>(V, s.k - (kb0 + b) * V);

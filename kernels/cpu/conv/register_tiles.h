@@ -33,8 +33,9 @@ struct DirectTileLayout {
   std::int64_t pad_top, rows_in;  // the padded rows [pad_top, pad_top + rows_in) hold input; the rest are zeros
   std::int64_t pad_left, cols_in;  // likewise the padded columns [pad_left, pad_left + cols_in)
 };
-using DirectTileFn = void (*)(const DirectTileLayout&, const float* x, const float* w, std::int64_t p,
-                              std::int64_t q0, float* out);
+// start: KB x V values the sums start from (zeros, or a layer's bias); out: KB x QT x V sums.
+using DirectTileFn = void (*)(const DirectTileLayout&, const float* x, const float* w, const float* start,
+                              std::int64_t p, std::int64_t q0, float* out);
 struct DirectKernel {
   const char* isa;  // "AVX-512", "AVX2", "NEON (register pairs)", "SVE-256", "SVE-512"
   int v, qt_max[2];
@@ -128,7 +129,7 @@ template <int V, int QT, int KB, bool kDense, std::size_t... I>
          ...);
 }
 
-// acc[b][j] = sum over (input channel, r, s) of x[p*stride + r][(q0 + j)*stride + s] * w_b.
+// acc[b][j] = start[b] + sum over (input channel, r, s) of x[p*stride + r][(q0 + j)*stride + s] * w_b.
 // kDense: stride 1 and full channel blocks (cb = V), so every offset is a compile-time
 // constant: the broadcasts fold into the FMAs as memory operands (x86) and free the registers
 // that held run-time offsets.
@@ -139,8 +140,13 @@ template <int V, int QT, int KB, bool kDense, std::size_t... I>
 // makes 16 copies of the tap loop (a few kilobytes per tile width).
 template <int V, int QT, int KB, bool kDense = false, bool kSkipColumns = false>
 [[gnu::always_inline]] inline void direct_tile(const DirectTileLayout& l, const float* x, const float* w,
-                                               std::int64_t p, std::int64_t q0, float* out /* KB x QT x V */) {
-  TileVec<V> acc[KB][QT] = {};
+                                               const float* start, std::int64_t p, std::int64_t q0,
+                                               float* out /* KB x QT x V */) {
+  TileVec<V> acc[KB][QT];
+  for (int b = 0; b < KB; ++b) {
+    const TileVec<V> first = cpu_simd::load<V>(start + b * V);
+    for (int j = 0; j < QT; ++j) acc[b][j] = first;
+  }
   const std::int64_t top = p * l.stride_h;  // the padded row of filter row 0
   const std::int64_t r0 = l.pad_top > top ? l.pad_top - top : 0;
   const std::int64_t r1 = l.pad_top + l.rows_in - top < l.r ? l.pad_top + l.rows_in - top : l.r;
