@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 
@@ -222,8 +223,20 @@ Tensor mean(const Tensor& x, int dim) {
 // The three below read a CUDA tensor through a copy to the host (logits: N x classes).
 std::int64_t first_non_finite(const Tensor& x) {
   if (x.on_cuda()) return first_non_finite(x.to(DeviceTag::cpu));
-  for (std::int64_t i = 0; i < x.size(); ++i)
-    if (!std::isfinite(x[i])) return i;
+  // Block by block without a branch per element, so the compiler vectorises the scan (every
+  // training batch goes through it on the training thread: element by element it cost about
+  // 1% of an MLP epoch); |v| <= FLT_MAX is false for NaN and both infinities.
+  const float* v = x.data();
+  const std::int64_t n = x.size();
+  constexpr std::int64_t kBlock = 256;
+  for (std::int64_t begin = 0; begin < n; begin += kBlock) {
+    const std::int64_t end = std::min(n, begin + kBlock);
+    bool finite = true;
+    for (std::int64_t i = begin; i < end; ++i) finite &= std::abs(v[i]) <= std::numeric_limits<float>::max();
+    if (!finite)
+      for (std::int64_t i = begin; i < end; ++i)
+        if (!std::isfinite(v[i])) return i;
+  }
   return -1;
 }
 

@@ -593,6 +593,14 @@ TEST_CASE("tensor ops: broadcasting add and mul, sums and means over a dimension
   nan_at_4[4] = std::nanf("");
   CHECK(first_non_finite(nan_at_4) == 4);
   CHECK(first_non_finite(x) == -1);
+  Tensor long_row({1000}, 1.0f);  // the scan goes block by block: the first bad one in a later block
+  long_row[999] = -std::numeric_limits<float>::infinity();
+  CHECK(first_non_finite(long_row) == 999);
+  long_row[256] = std::nanf("");
+  long_row[511] = std::numeric_limits<float>::infinity();
+  CHECK(first_non_finite(long_row) == 256);
+  long_row[256] = std::numeric_limits<float>::max();  // the largest finite value is finite
+  CHECK(first_non_finite(long_row) == 511);
 }
 
 TEST_CASE("a non-finite input stops training with a message naming the sample") {
