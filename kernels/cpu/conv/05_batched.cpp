@@ -13,7 +13,8 @@
 //                   convolution of dY with the flipped filter, but that GEMM has only C rows
 //                   and packs an R*S-times larger B: slower here than the scatter.);
 //   backward-weights one GEMM over the whole batch per group, dW^T = col * dY^T, with k = N*P*Q:
-//                   A's rows (filter taps) are read straight from the images as in step 3,
+//                   A's rows (filter taps) are read straight from the images as in step 3
+//                   (a plain 1x1's A is the image itself: one GEMM per image, packed from it),
 //                   B is dY transposed once (for a 1x1 with fewer inputs than filters,
 //                   dW = dY * X^T, transposing the smaller x). The sum over a thread's images
 //                   happens inside the GEMM's k loop, in registers; the threads' partial sums
@@ -133,10 +134,8 @@ void batched_backward_weights(const Operands& op, const RunContext& ctx) {
       const gemm::packed::BRowReader b_rows = [&](std::int64_t row, std::int64_t col0, std::int64_t count, float* dst) {
         std::copy_n(t + (n0 * PQ + row) * width + col0, count, dst);
       };
-      std::vector<gemm::packed::BRowReader> images;
-      for (std::int64_t n = n0; n < n1; ++n)
-        images.push_back(transpose_x ? im2col_rows(s, op.y + (n * s.k + g * Kg) * PQ)  // dY's planes as they lie
-                                     : im2col_rows(s, op.x + (n * s.c + g * Cg) * s.h * s.w));
+      std::vector<gemm::packed::BRowReader> images;  // (a plain 1x1, and so transpose_x, returned above)
+      for (std::int64_t n = n0; n < n1; ++n) images.push_back(im2col_rows(s, op.x + (n * s.c + g * Cg) * s.h * s.w));
       const gemm::packed::ARowReader a_rows = [&](std::int64_t row, std::int64_t k0, std::int64_t count, float* dst) {
         for (std::int64_t done = 0; done < count;) {
           const std::int64_t n = (k0 + done) / PQ, pixel = (k0 + done) % PQ, run = std::min(count - done, PQ - pixel);

@@ -62,12 +62,12 @@ FLOPSLAB_TARGET_AVX2_FMA void tile_avx2(const Layout& l, const float* x, const f
 template <int QT, int KB>
 FLOPSLAB_TARGET_AVX512_FMA void dense_avx512(const Layout& l, const float* x, const float* w, const float* start,
                                              std::int64_t p, std::int64_t q0, float* out) {
-  direct_tile<16, QT, KB, true, true>(l, x, w, start, p, q0, out);
+  direct_tile<16, QT, KB, true>(l, x, w, start, p, q0, out);
 }
 template <int QT, int KB>
 FLOPSLAB_TARGET_AVX2_FMA void dense_avx2(const Layout& l, const float* x, const float* w, const float* start,
                                          std::int64_t p, std::int64_t q0, float* out) {
-  direct_tile<8, QT, KB, true, true>(l, x, w, start, p, q0, out);
+  direct_tile<8, QT, KB, true>(l, x, w, start, p, q0, out);
 }
 
 // tiles[KB - 1][QT - 1] for QT = 1 .. max: the full tile and every tail width (kDense: the
@@ -290,7 +290,7 @@ void direct_blocked_forward(const FusedConv& layer, const float* x, int threads)
           for (std::int64_t k = kb0 * V; k < std::min(s.k, (kb0 + kb) * V); ++k) start[k - kb0 * V] = layer.shift[k];
         const gemm::packed::Epilogue e{
             .row_scale = layer.scale != nullptr ? layer.scale + kb0 * V : nullptr,
-            .row_shift = layer.shift != nullptr && !plain ? layer.shift + kb0 * V : nullptr,
+            .row_shift = layer.shift != nullptr ? layer.shift + kb0 * V : nullptr,
             .residual = layer.residual != nullptr
                             ? layer.residual + n * layer.residual_image_stride + kb0 * V * PQ + p * Q
                             : nullptr,

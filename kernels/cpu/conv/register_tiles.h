@@ -134,11 +134,11 @@ template <int V, int QT, int KB, bool kDense, std::size_t... I>
 // constant: the broadcasts fold into the FMAs as memory operands (x86) and free the registers
 // that held run-time offsets.
 // Taps that read only padding are skipped, as oneDNN skips them: whole filter rows always
-// (on a 14-row output with a 3x3 filter, 1 in 21 of the multiply-adds), and with
-// kSkipColumns the first and last (up to kMaxSkip) pixels of the tile at each filter column
-// that puts them on padding columns (a 7x7 filter on 28 columns: 6% of them). kSkipColumns
-// makes 16 copies of the tap loop (a few kilobytes per tile width).
-template <int V, int QT, int KB, bool kDense = false, bool kSkipColumns = false>
+// (on a 14-row output with a 3x3 filter, 1 in 21 of the multiply-adds), and in the kDense
+// tiles the first and last (up to kMaxSkip) pixels of the tile at each filter column that
+// puts them on padding columns (a 7x7 filter on 28 columns: 6% of them), which makes 16
+// copies of the tap loop (a few kilobytes per tile width).
+template <int V, int QT, int KB, bool kDense = false>
 [[gnu::always_inline]] inline void direct_tile(const DirectTileLayout& l, const float* x, const float* w,
                                                const float* start, std::int64_t p, std::int64_t q0,
                                                float* out /* KB x QT x V */) {
@@ -158,7 +158,7 @@ template <int V, int QT, int KB, bool kDense = false, bool kSkipColumns = false>
       for (std::int64_t s = 0; s < l.s; ++s) {
         const float* x_tap = x_row + s * step;
         const float* w_tap = w_row + s * l.cb * V;
-        if constexpr (kSkipColumns) {
+        if constexpr (kDense) {
           // lo, hi: pixels at the tile's left and right ends that read padding at this tap.
           const std::int64_t col0 = q0 * l.stride_w + s, end = l.pad_left + l.cols_in;
           int lo = 0, hi = 0;

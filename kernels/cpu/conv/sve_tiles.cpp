@@ -34,7 +34,7 @@ void tile(const DirectTileLayout& l, const float* x, const float* w, const float
 template <int QT, int KB>
 void dense(const DirectTileLayout& l, const float* x, const float* w, const float* start, std::int64_t p,
            std::int64_t q0, float* out) {
-  direct_tile<V, QT, KB, true, true>(l, x, w, start, p, q0, out);
+  direct_tile<V, QT, KB, true>(l, x, w, start, p, q0, out);
 }
 template <int KB, bool kDense, std::size_t... I>
 constexpr std::array<DirectTileFn, sizeof...(I)> tile_table(std::index_sequence<I...>) {
