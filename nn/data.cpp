@@ -189,7 +189,7 @@ Batch DataLoader::batch(std::int64_t index) const {
   std::vector<std::int64_t> shape = data_.images.shape();
   const std::int64_t per = data_.images.size() / data_.size();
   shape[0] = std::int64_t(p.samples.size());
-  Batch b{Tensor(shape), {}};
+  Batch b{Tensor::uninitialized(shape), {}};  // every value is copied in below
   for (std::size_t i = 0; i < p.samples.size(); ++i) {
     const std::int64_t sample = p.samples[i];
     std::copy(data_.images.data() + sample * per, data_.images.data() + (sample + 1) * per,
@@ -197,6 +197,7 @@ Batch DataLoader::batch(std::int64_t index) const {
     b.y.push_back(data_.labels[std::size_t(sample)]);
   }
   apply_plan(b, p, data_.classes);
+  b.first_non_finite = flopslab::nn::first_non_finite(b.x);
   return b;
 }
 

@@ -48,6 +48,9 @@ struct Batch {
   Tensor x;
   std::vector<std::int64_t> y;
   Tensor soft_targets;  // N x classes after mixup (mixed labels); empty otherwise
+  // x's first non-finite value (flat index), or -1: checked where the batch is made, on a
+  // prefetch worker, not on the training thread, whose threads would wait for it
+  std::int64_t first_non_finite = -1;
 };
 
 // What the loader does to each batch, in this order, on pixels in [0, 1]: random horizontal

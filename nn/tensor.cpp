@@ -123,23 +123,22 @@ void matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b
   if (k != kb)
     throw std::invalid_argument("matmul: inner dimensions differ (" + a.shape_string() + " and " + b.shape_string() + ")");
   // The packed GEMM reads row-major operands; a transposed operand is copied once (its packing
-  // would touch every element anyway).
-  std::vector<float> at, bt;
+  // would touch every element anyway), into scratch kept from call to call.
   const float* pa = a.data();
   const float* pb = b.data();
   if (transpose_a) {
-    at.resize(std::size_t(m * k));
-    conv::cpu::transpose(a.data(), k, m, at.data());
-    pa = at.data();
+    float* at = gemm::packed::reusable_scratch(gemm::packed::kCallerCopy1, m * k);
+    conv::cpu::transpose(a.data(), k, m, at, threads);
+    pa = at;
   }
   if (transpose_b) {
-    bt.resize(std::size_t(k * n));
-    conv::cpu::transpose(b.data(), n, k, bt.data());
-    pb = bt.data();
+    float* bt = gemm::packed::reusable_scratch(gemm::packed::kCallerCopy2, k * n);
+    conv::cpu::transpose(b.data(), n, k, bt, threads);
+    pb = bt;
   }
   if (accumulate) {
     if (c.shape() != std::vector<std::int64_t>{m, n}) throw std::invalid_argument("matmul: accumulate into a wrong shape");
-    Tensor product({m, n});
+    Tensor product = Tensor::uninitialized({m, n});
     conv::cpu::best_gemm({.shape = {m, n, k}, .a = pa, .lda = k, .b = pb, .ldb = n, .c = product.data(), .ldc = n},
                          threads, inputs);
     for (std::int64_t i = 0; i < m * n; ++i) c[i] += product[i];

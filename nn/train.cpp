@@ -89,7 +89,7 @@ class EpochBatches {
     const auto waited = std::chrono::steady_clock::now();
     Batch b = resident_ != nullptr ? resident_->gather(loader_.plan(index)) : prefetcher_->next();
     if (resident_ == nullptr)
-      if (const std::int64_t bad = first_non_finite(b.x); bad >= 0)
+      if (const std::int64_t bad = b.first_non_finite; bad >= 0)
         throw std::runtime_error("sample " + std::to_string(bad / (b.x.size() / b.x.dim(0))) + " of batch " +
                                  std::to_string(index + 1) + " in epoch " + std::to_string(epoch_ + 1) +
                                  " has a non-finite input value; training stopped (check the data)");

@@ -133,6 +133,25 @@ TEST_CASE("convolution shapes are validated with messages that name the value") 
   CHECK(shape(1, 1, 9, 9, 1, 3, 3, 1, 1, 0, 0, 3, 3).p() == 3);
 }
 
+// The transpose that the Linear layer and matmul run on their threads: large matrices split
+// into 16 x 16 blocks across the threads, edges of every width, each element placed once.
+TEST_CASE("transpose on 1, 2 and 3 threads places every element, at every edge") {
+  for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{1, 1}, {17, 5}, {64, 784}, {256, 64}, {301, 197}}) {
+    std::vector<float> src(std::size_t(rows * cols));
+    std::iota(src.begin(), src.end(), 0.0f);
+    for (int threads : {1, 2, 3}) {
+      std::vector<float> dst(std::size_t(rows * cols) + 16, -1.0f);
+      conv::cpu::transpose(src.data(), rows, cols, dst.data(), threads);
+      std::int64_t wrong = 0;
+      for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < cols; ++j) wrong += dst[std::size_t(j * rows + i)] != src[std::size_t(i * cols + j)];
+      INFO(rows << " x " << cols << " on " << threads << " threads");
+      CHECK(wrong == 0);
+      for (std::size_t e = std::size_t(rows * cols); e < dst.size(); ++e) CHECK(dst[e] == -1.0f);  // nothing past the end
+    }
+  }
+}
+
 TEST_CASE("channel shuffle is the g x C/g transpose, and its backward undoes it") {
   const std::array<std::array<int, 4>, 5> cases{{{3, 12, 5 * 7, 3}, {2, 6, 1, 2}, {1, 10, 9, 5}, {2, 7, 4, 1}, {2, 7, 4, 7}}};
   for (const auto& shape : cases) {

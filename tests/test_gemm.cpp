@@ -156,6 +156,51 @@ TEST_CASE("the packed kernels agree with the reference on every SIMD path and ti
   }
 }
 
+// A Linear layer's forward packs B = x^T straight from x by 16 x 16 block transposes. The
+// panels must be the very ones a row reader of the stored B^T packs, so C is bit for bit the
+// same: k not a multiple of 16, n past one packing group (8 slivers) and off the sliver width,
+// k blocks that end mid-block, the 2-thread slabs and the 3-thread grid.
+TEST_CASE("B packed from its transpose gives bit for bit the row reader's product") {
+  using namespace gemm::packed;
+  for (SimdPath path : supported_simd_paths()) {
+    const MicroKernel& uk = micro_kernel(path);
+    const FloatPanels<gemm::InputFormat::fp32> f(uk);
+    const Blocking tiny{.mc = 2 * uk.mr, .kc = 21, .nc = 3 * uk.nr};
+    for (const gemm::Shape& s : {gemm::Shape{1, 1, 1}, gemm::Shape{29, 71, 23}, gemm::Shape{13, 9 * uk.nr + 5, 40},
+                                 gemm::Shape{64, 37, 100}, gemm::Shape{256, 64, 784}}) {
+      for (const Blocking& blk : {tiny, default_blocking(uk)}) {
+        for (int threads : {1, 2, 3}) {
+          bench::GemmProblem problem(s, 7, /*pad=*/1);
+          // B^T, n rows of k, 3 floats of padding per row.
+          const std::int64_t ld_t = s.k + 3;
+          std::vector<float> b_t(std::size_t(s.n * ld_t), std::numeric_limits<float>::quiet_NaN());
+          for (std::int64_t kk = 0; kk < s.k; ++kk)
+            for (std::int64_t j = 0; j < s.n; ++j) b_t[std::size_t(j * ld_t + kk)] = problem.b[std::size_t(kk * problem.ldb + j)];
+          const BRowReader stored_b_t = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* out) {
+            for (std::int64_t j = 0; j < cols; ++j) out[j] = b_t[std::size_t((col0 + j) * ld_t + row)];
+          };
+          std::vector<float> by_rows(std::size_t(s.m * problem.ldc), -1.0f);
+          gemm_parallel_for(f, s, problem.a.data(), problem.lda, stored_b_t, by_rows.data(), problem.ldc, blk, threads);
+          const TransposedB transposed{b_t.data(), ld_t};
+          gemm_parallel_for(f, s, problem.a.data(), problem.lda, BRowReader{}, problem.c.data(), problem.ldc, blk,
+                            threads, nullptr, nullptr, 0, 0, &transposed);
+          INFO(simd_path_name(path) << " " << s.m << "x" << s.n << "x" << s.k << " kc " << blk.kc << " threads "
+                                    << threads);
+          std::int64_t differing = 0;
+          for (std::int64_t i = 0; i < s.m; ++i)
+            for (std::int64_t j = 0; j < s.n; ++j)
+              differing += by_rows[std::size_t(i * problem.ldc + j)] != problem.c[std::size_t(i * problem.ldc + j)];
+          CHECK(differing == 0);
+          CHECK(writes_outside(problem) == 0);
+          const bench::GemmCheck check = bench::check_gemm(problem.operands());
+          INFO(check.summary());
+          CHECK(check.passed());
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("balanced_block splits rows into near-equal blocks") {
   using gemm::packed::balanced_block;
   CHECK(balanced_block(1024, 168, 6) == 150);  // 7 blocks: 6 x 150 + 124

@@ -26,18 +26,16 @@ Tensor Linear::forward(const Tensor& x, const Context& ctx) {
   const std::int64_t n = x.dim(0), in = x.dim(1), out = weight.value.dim(0);
   if (ctx.precision == Precision::fp32 && n > 0) {
     // y^T = W x^T, the bias per row in the GEMM's epilogue. W (out x in) is already the GEMM's
-    // A as it is stored; transposing x and y (n rows, a batch) moves fewer bytes than
-    // transposing W, which y = x W^T needs every step (the optimizer has changed W).
-    // Kernel scratch, like the GEMM's packed panels (not activations: freed before returning).
-    std::vector<float> x_t(std::size_t(in * n)), y_t(std::size_t(out * n));
-    conv::cpu::transpose(x.data(), n, in, x_t.data());
-    const gemm::packed::BRowReader rows = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* dst) {
-      std::copy_n(x_t.data() + row * n + col0, cols, dst);
-    };
-    gemm::packed::gemm_packed_fused({out, n, in}, weight.value.data(), in, rows, y_t.data(), n,
-                                    {.row_shift = bias.value.data()}, ctx.threads);
+    // A as it is stored, and B = x^T is packed from x by block transposes; transposing y (n
+    // rows, a batch) moves fewer bytes than transposing W, which y = x W^T needs every step
+    // (the optimizer has changed W). y^T is kernel scratch, like the GEMM's packed panels,
+    // kept from step to step (a fresh vector was zeroed, and page-faulted in, every step).
+    float* const y_t = gemm::packed::reusable_scratch(gemm::packed::kCallerCopy2, out * n);
+    const gemm::packed::TransposedB x_t{x.data(), in};
+    gemm::packed::gemm_packed_fused({out, n, in}, weight.value.data(), in, {}, y_t, n,
+                                    {.row_shift = bias.value.data()}, ctx.threads, &x_t);
     Tensor y = Tensor::uninitialized({n, out});
-    conv::cpu::transpose(y_t.data(), out, n, y.data());
+    conv::cpu::transpose(y_t, out, n, y.data(), ctx.threads);
     return y;
   }
   Tensor y;
@@ -55,7 +53,7 @@ Tensor Linear::backward(const Tensor& dy, const Context& ctx) {
       // dW = dy^T x with x's rows read from the 16-bit copy while the GEMM packs them.
       const std::int64_t n = dy.dim(0), out = dy.dim(1), in = weight.value.dim(1);
       Tensor dy_t = Tensor::uninitialized({out, n});
-      conv::cpu::transpose(dy.data(), n, out, dy_t.data());
+      conv::cpu::transpose(dy.data(), n, out, dy_t.data(), ctx.threads);
       const gemm::packed::BRowReader rows = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* dst) {
         x_.read(row * in + col0, cols, dst);
       };

@@ -60,8 +60,8 @@ void over_images(std::int64_t images, int threads, const PerImage& run, int thre
   }
 }
 
-// dst[j][i] = src[i][j] for a rows x cols matrix.
-void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst);
+// dst[j][i] = src[i][j] for a rows x cols matrix; on up to `threads` threads when it is large.
+void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst, int threads = 1);
 
 // The packed GEMM, micro-kernel and blocking of the ladder's best rung on this CPU; with 16-bit
 // `inputs`, step 6's mixed precision (operands rounded, float32 sums).

@@ -94,15 +94,23 @@ gemm::packed::BRowReader im2col_transposed_rows(const Shape& s, const float* x) 
   };
 }
 
-void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst) {
-  if (cpu_features().can_avx512()) {  // 16 x 16 blocks through registers
-    for (std::int64_t i0 = 0; i0 < rows; i0 += 16)
-      for (std::int64_t j0 = 0; j0 < cols; j0 += 16)
-        cpu_simd::transpose_16x16_avx512(src + i0 * cols + j0, cols, int(std::min<std::int64_t>(16, rows - i0)),
-                                         int(std::min<std::int64_t>(16, cols - j0)), dst + j0 * rows + i0, rows);
+void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst, int threads) {
+  // Threads only where the copy is worth a parallel region: a Linear layer's batch (64 x 784)
+  // is, a convolution's per-group filter is not.
+  constexpr std::int64_t kParallelFrom = 1 << 15;
+  if (rows * cols < kParallelFrom) threads = 1;
+  if (cpu_features().can_avx512()) {  // 16 x 16 blocks through registers, one block per iteration
+    const std::int64_t row_blocks = (rows + 15) / 16, col_blocks = (cols + 15) / 16;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (std::int64_t b = 0; b < row_blocks * col_blocks; ++b) {
+      const std::int64_t i0 = b / col_blocks * 16, j0 = b % col_blocks * 16;
+      cpu_simd::transpose_16x16_avx512(src + i0 * cols + j0, cols, int(std::min<std::int64_t>(16, rows - i0)),
+                                       int(std::min<std::int64_t>(16, cols - j0)), dst + j0 * rows + i0, rows);
+    }
     return;
   }
   constexpr std::int64_t kTile = 32;  // tiles keep both sides' cache lines in use
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (std::int64_t i0 = 0; i0 < rows; i0 += kTile)
     for (std::int64_t j0 = 0; j0 < cols; j0 += kTile)
       for (std::int64_t i = i0; i < std::min(rows, i0 + kTile); ++i)

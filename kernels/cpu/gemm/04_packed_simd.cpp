@@ -37,7 +37,7 @@ float* reusable_scratch(int slot, std::int64_t floats) {
     std::unique_ptr<AlignedBuffer> buffer;
     std::int64_t floats = 0;
   };
-  thread_local Slot slots[2];
+  thread_local Slot slots[kScratchSlots];
   Slot& s = slots[slot];
   if (s.floats < floats) s.buffer = std::make_unique<AlignedBuffer>(floats), s.floats = floats;
   return s.buffer->data();

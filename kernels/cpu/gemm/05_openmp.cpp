@@ -143,10 +143,10 @@ void apply_epilogue(const Epilogue& e, std::int64_t row0, std::int64_t col0, std
 }
 
 void gemm_packed_fused(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
-                       std::int64_t ldc, const Epilogue& epilogue, int threads) {
+                       std::int64_t ldc, const Epilogue& epilogue, int threads, const TransposedB* b_t) {
   const MicroKernel& uk = micro_kernel(best_simd_path());
   gemm_parallel_for(FloatPanels<InputFormat::fp32>(uk), shape, a, lda, read_b_row, c, ldc, default_blocking(uk),
-                    threads, nullptr, &epilogue);
+                    threads, nullptr, &epilogue, 0, 0, b_t);
 }
 
 namespace {

@@ -183,9 +183,18 @@ void gemm_packed_parallel(Shape shape, const ARowReader& read_a_row, const BRowR
                           std::int64_t ldc, const MicroKernel& uk, const Blocking& blocking, int threads,
                           InputFormat inputs = InputFormat::fp32);
 
-// Step 5 (float32) with an epilogue applied as the GEMM finishes each tile.
+// B stored transposed: B[k][j] = data[j * ld + k] (a Linear layer's batch x^T, whose rows are
+// the samples). The packer transposes 16 x 16 blocks of it straight into the panels, where a
+// row reader would need the whole transposed copy first.
+struct TransposedB {
+  const float* data;
+  std::int64_t ld;
+};
+
+// Step 5 (float32) with an epilogue applied as the GEMM finishes each tile; B through
+// read_b_row, or, with b_t set, from that transposed matrix (read_b_row unused).
 void gemm_packed_fused(Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row, float* c,
-                       std::int64_t ldc, const Epilogue& epilogue, int threads);
+                       std::int64_t ldc, const Epilogue& epilogue, int threads, const TransposedB* b_t = nullptr);
 
 // Step 6 (06_bf16.cpp): operands rounded to bf16 and packed in pairs of consecutive k, the
 // AVX512_BF16 (x86) or FEAT_BF16 (aarch64) micro-kernel, float32 sums. Only where bf16_dot_product_available().
@@ -233,7 +242,11 @@ class AlignedBuffer {
 
 // Grow-only 64-byte aligned scratch kept per calling thread and slot, for the packed panels
 // of step 5: a fresh multi-megabyte allocation per call would page-fault its way in on every
-// call, which shows when a convolution makes one GEMM call per image.
+// call, which shows when a convolution makes one GEMM call per image. Slots 0 and 1 are the
+// driver's panels; 2 and 3 a caller's copies around one GEMM call (an operand transposed for
+// it, a product to transpose back), so that a training step allocates and zeroes none.
+// Contents are undefined on return.
+enum ScratchSlot : int { kPanelA = 0, kPanelB = 1, kCallerCopy1 = 2, kCallerCopy2 = 3, kScratchSlots = 4 };
 float* reusable_scratch(int slot, std::int64_t floats);
 
 }  // namespace flopslab::gemm::packed

@@ -29,8 +29,10 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/gemm/low_precision.h"
 #include "kernels/cpu/gemm/packed.h"
+#include "kernels/cpu/transpose_avx512.h"
 
 namespace flopslab::gemm::packed {
 
@@ -115,6 +117,43 @@ inline std::pair<std::int64_t, std::int64_t> share(std::int64_t total, int unit,
   return {std::min(total, slivers * index / parts * unit), std::min(total, slivers * (index + 1) / parts * unit)};
 }
 constexpr int kGroup = 8;  // B slivers packed together (nr <= 64)
+
+// dst[j * ld_dst + i] = src[i * ld_src + j], i < rows, j < cols (both at most 16).
+inline void transpose_block(const float* src, std::int64_t ld_src, int rows, int cols, float* dst,
+                            std::int64_t ld_dst) {
+#if defined(__x86_64__)
+  if (cpu_features().can_avx512()) return cpu_simd::transpose_16x16_avx512(src, ld_src, rows, cols, dst, ld_dst);
+#endif
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) dst[j * ld_dst + i] = src[i * ld_src + j];
+}
+
+// Packs rows [p0, p0 + kc) x columns [j0, j0 + cols) of B = b_t^T into a group's slivers (as
+// the row-reader loop does), 16 rows at a time: 16 x 16 blocks transposed into `rows`, then
+// each of its rows packed. Zeros fill the right edge and any slot row past kc.
+template <class Format>
+void pack_b_group_transposed(const Format& f, const TransposedB& b_t, std::int64_t p0, std::int64_t kc,
+                             std::int64_t j0, std::int64_t cols, std::int64_t depth,
+                             typename Format::Slot* dst) {
+  constexpr int K = Format::k_per_slot;
+  constexpr std::int64_t kWidth = kGroup * 64;
+  const std::int64_t padded = (cols + f.nr - 1) / f.nr * f.nr;
+  alignas(64) float rows[16][kWidth];
+  for (std::int64_t p = 0; p < kc; p += 16) {
+    const int ks = int(std::min<std::int64_t>(16, kc - p));
+    for (std::int64_t j = 0; j < cols; j += 16)
+      transpose_block(b_t.data + (j0 + j) * b_t.ld + p0 + p, b_t.ld, int(std::min<std::int64_t>(16, cols - j)), ks,
+                      rows[0] + j, kWidth);
+    const int filled = (ks + K - 1) / K * K;  // whole slots
+    for (int r = 0; r < filled; ++r) std::fill(r < ks ? rows[r] + cols : rows[r], rows[r] + padded, 0.0f);
+    for (int q = 0; q < ks; q += K)
+      for (std::int64_t s = 0; s < cols; s += f.nr) {
+        const float* pieces[K];
+        for (int r = 0; r < K; ++r) pieces[r] = rows[q + r] + s;
+        f.pack_b(pieces, dst + s * depth + ((p + q) / K) * f.nr);
+      }
+  }
+}
 // Slivers per packing group: at most kGroup, the same number of groups for every thread.
 inline std::int64_t pack_group(std::int64_t slivers, int threads) {
   const std::int64_t per_thread = (slivers + threads - 1) / threads;
@@ -130,7 +169,7 @@ template <class Format>
 void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row,
                        float* c, std::int64_t ldc, const Blocking& blk, int threads,
                        const ARowReader* read_a_row = nullptr, const Epilogue* epilogue = nullptr,
-                       std::int64_t row_base = 0, std::int64_t col_base = 0) {
+                       std::int64_t row_base = 0, std::int64_t col_base = 0, const TransposedB* b_t = nullptr) {
   using Slot = typename Format::Slot;
   constexpr int K = Format::k_per_slot;
   // Plain names, not a structured binding: clang before 16 cannot use one inside the OpenMP region.
@@ -164,16 +203,18 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
         const auto rows = detail::share(m, f.has_edge_kernel() ? 4 : f.mr, t, grid.rows);
         if (rows.second > rows.first)
           gemm_parallel_for(f, Shape{rows.second - rows.first, n, k}, a + rows.first * lda, lda, read_b_row,
-                            c + rows.first * ldc, ldc, blk, 1, nullptr, epilogue, row_base + rows.first, col_base);
+                            c + rows.first * ldc, ldc, blk, 1, nullptr, epilogue, row_base + rows.first, col_base,
+                            b_t);
       } else {
         const auto cols = detail::share(n, f.nr, t, grid.cols);
         const std::int64_t c0 = cols.first;
         const BRowReader slab = [&read_b_row, c0](std::int64_t row, std::int64_t col0, std::int64_t count, float* out) {
           read_b_row(row, c0 + col0, count, out);
         };
+        const TransposedB slab_t = b_t != nullptr ? TransposedB{b_t->data + c0 * b_t->ld, b_t->ld} : TransposedB{};
         if (cols.second > cols.first)
           gemm_parallel_for(f, Shape{m, cols.second - cols.first, k}, a, lda, slab, c + c0, ldc, blk, 1, nullptr,
-                            epilogue, row_base, col_base + c0);
+                            epilogue, row_base, col_base + c0, b_t != nullptr ? &slab_t : nullptr);
       }
     }
     return;
@@ -190,8 +231,8 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
   // one (4 bytes) or two (8 bytes: four bf16 values).
   static_assert(sizeof(Slot) % sizeof(float) == 0);
   constexpr std::int64_t kSlotFloats = sizeof(Slot) / sizeof(float);
-  Slot* const a_packed = reinterpret_cast<Slot*>(reusable_scratch(0, chunk_rows * depth_max * kSlotFloats));
-  Slot* const b_packed = reinterpret_cast<Slot*>(reusable_scratch(1, nc_max * depth_max * kSlotFloats));
+  Slot* const a_packed = reinterpret_cast<Slot*>(reusable_scratch(kPanelA, chunk_rows * depth_max * kSlotFloats));
+  Slot* const b_packed = reinterpret_cast<Slot*>(reusable_scratch(kPanelB, nc_max * depth_max * kSlotFloats));
 
 #pragma omp parallel num_threads(grid.rows * grid.cols)
   {
@@ -214,6 +255,10 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
 #pragma omp for schedule(static) nowait
         for (std::int64_t j0 = 0; j0 < nc; j0 += group * f.nr) {
           const std::int64_t cols = std::min<std::int64_t>(group * f.nr, nc - j0);
+          if (b_t != nullptr) {
+            detail::pack_b_group_transposed(f, *b_t, pc, kc, jc + j0, cols, depth, b_packed + j0 * depth);
+            continue;
+          }
           const std::int64_t padded = (cols + f.nr - 1) / f.nr * f.nr;
           alignas(64) float row[K][detail::kGroup * 64];
           for (std::int64_t p = 0; p < kc; p += K) {
