@@ -101,7 +101,7 @@ class BatchNorm : public Module {
   Tensor backward(const Tensor& dy, const Context& ctx) override;
   void collect_parameters(const std::string& prefix, std::vector<Parameter*>& out) override;
   void collect_buffers(const std::string& prefix, std::vector<Buffer>& out) override;
-  void release_cache() override { x_hat_.clear(), inv_std_ = Tensor(); }
+  void release_cache() override { x_hat_.clear(), inv_std_ = Tensor(), x_ = Tensor(), mean_ = Tensor(); }
   bool runs_on_cuda() const override { return true; }
   float eps() const { return eps_; }
   Parameter weight, bias;
@@ -116,8 +116,11 @@ class BatchNorm : public Module {
   Tensor backward_cuda(const Tensor& dy, const Context& ctx);
   std::int64_t channels_;
   float eps_, momentum_;
-  SavedTensor x_hat_;
+  SavedTensor x_hat_;  // the GPU's and 16-bit precision's x_hat
   Tensor inv_std_;
+  // Float32 on the CPU: the input itself (shared, not copied) and each channel's mean, from
+  // which backward recomputes x_hat: storing x_hat was a third of the forward's memory traffic.
+  Tensor x_, mean_;
   bool trained_pass_ = true;
   std::int64_t synced_count_ = 0;  // the global count of the last synchronised forward; 0: local
 };

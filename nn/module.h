@@ -90,6 +90,9 @@ struct Context {
   // False while a checkpointed segment's forward runs a second time: BatchNorm must not count
   // the same batch twice in its running statistics.
   bool update_statistics = true;
+  // True when the caller drops dy once backward returns (Sequential, between its layers): a
+  // layer may then write its dx over dy if nothing else shares it (Tensor::sole_owner).
+  bool dy_disposable = false;
   LayerTimes* profile = nullptr;  // filled by Sequential when set
   MemoryTrace* trace = nullptr;   // likewise
   GpuBackend gpu_backend = GpuBackend::own;  // for the layers' GPU halves

@@ -46,6 +46,9 @@ class Tensor {
   bool on_cuda() const { return device_ == DeviceTag::cuda; }
   void fill(float value);
   bool same_shape(const Tensor& other) const { return shape_ == other.shape_; }
+  // No other tensor (or view) shares this storage: a backward pass handed such a dy may write
+  // its input gradient over it, element by element as it reads it, instead of filling a new one.
+  bool sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
   std::string shape_string() const;  // "64x1x28x28"
 
  private:

@@ -31,6 +31,14 @@ FLOPSLAB_MULTIVERSION(void, relu_chunk, (const float* __restrict in, float* __re
                       (in, out, n)) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = in[i] > 0 ? in[i] : 0.0f;
 }
+// The same over g itself (out = g).
+FLOPSLAB_MULTIVERSION(void, relu_backward_chunk_in_place, (float* g, const float* __restrict v, std::int64_t n),
+                      (g, v, n)) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    g[i] = v[i] > 0 ? gi : 0.0f;
+  }
+}
 FLOPSLAB_MULTIVERSION(void, relu_backward_chunk,
                       (const float* __restrict g, const float* __restrict v, float* __restrict out, std::int64_t n),
                       (g, v, out, n)) {
@@ -83,6 +91,18 @@ Tensor Activation::forward(const Tensor& x, const Context& ctx) {
 
 Tensor Activation::backward(const Tensor& dy, const Context& ctx) {
   if (dy.on_cuda()) return backward_cuda(dy, ctx);
+  if (kind_ == ActivationKind::relu && !saved_.is_16bit() && ctx.dy_disposable && dy.sole_owner()) {
+    // Over dy, which nothing else holds (the layer above made it for this call): each write
+    // lands on a line just read, where a fresh tensor cost a 3 MB allocation and its lines'
+    // reads for ownership in the CNN's first ReLU.
+    Tensor dx = dy;  // the same storage
+    const std::int64_t n = dx.size();
+    float* g = dx.data();
+    const float* v = saved_.floats();
+#pragma omp parallel for num_threads(n > kParallelElements ? ctx.threads : 1) schedule(static)
+    for (std::int64_t i0 = 0; i0 < n; i0 += kChunk) relu_backward_chunk_in_place(g + i0, v + i0, std::min(kChunk, n - i0));
+    return dx;
+  }
   Tensor dx = Tensor::uninitialized(dy.shape());
   if (saved_.is_16bit()) {
     // Expand the 16-bit copy a chunk at a time and run the float32 loop below on each chunk.

@@ -37,34 +37,59 @@ FLOPSLAB_MULTIVERSION(float, plane_centred_squares, (const float* __restrict in,
   for (std::int64_t j = 0; j < n; ++j) s += (in[j] - m) * (in[j] - m);
   return s;
 }
-// xh = (x - m) * inv_std, y = gamma * xh + beta.
+// Where backward finds x_hat: v itself (16-bit precision's stored copy, expanded into a plane
+// of float32), or, from_input, recomputed from the input v as the forward computed it,
+// (v - m) * inv_std: the same float operations, so the same values.
+struct XHat {
+  float m = 0, inv_std = 1;
+  bool from_input = false;
+};
+// xh = (x - m) * inv_std, y = gamma * xh + beta; xh stored only where xh is not null.
 FLOPSLAB_MULTIVERSION(void, normalise_plane,
                       (const float* __restrict in, float m, float inv_std, float gamma, float beta,
                        float* __restrict xh, float* __restrict out, std::int64_t n),
                       (in, m, inv_std, gamma, beta, xh, out, n)) {
+  if (xh == nullptr) {
+    for (std::int64_t j = 0; j < n; ++j) out[j] = gamma * ((in[j] - m) * inv_std) + beta;
+    return;
+  }
   for (std::int64_t j = 0; j < n; ++j) {
     xh[j] = (in[j] - m) * inv_std;
     out[j] = gamma * xh[j] + beta;
   }
 }
-// sums[0] += sum of g, sums[1] += sum of g * xh.
+// sums[0] += sum of g, sums[1] += sum of g * xh; v is x_hat, or the input (see XHat).
 FLOPSLAB_MULTIVERSION(void, plane_gradient_sums,
-                      (const float* __restrict g, const float* __restrict xh, std::int64_t n, double* sums),
-                      (g, xh, n, sums)) {
+                      (const float* __restrict g, const float* __restrict v, XHat xh, std::int64_t n, double* sums),
+                      (g, v, xh, n, sums)) {
   float s = 0, sx = 0;
+  if (xh.from_input) {
 #pragma omp simd reduction(+ : s, sx)
-  for (std::int64_t j = 0; j < n; ++j) {
-    s += g[j];
-    sx += g[j] * xh[j];
+    for (std::int64_t j = 0; j < n; ++j) {
+      s += g[j];
+      sx += g[j] * ((v[j] - xh.m) * xh.inv_std);
+    }
+  } else {
+#pragma omp simd reduction(+ : s, sx)
+    for (std::int64_t j = 0; j < n; ++j) {
+      s += g[j];
+      sx += g[j] * v[j];
+    }
   }
   sums[0] += s, sums[1] += sx;
 }
-// dx = scale * (g - mean_dy - xh * mean_dy_xhat).
+// dx = scale * (g - mean_dy - xh * mean_dy_xhat); v as above. out may be g (each element
+// read before it is written).
 FLOPSLAB_MULTIVERSION(void, plane_input_gradient,
-                      (const float* __restrict g, const float* __restrict xh, float scale, float mean_dy,
-                       float mean_dy_xhat, float* __restrict out, std::int64_t n),
-                      (g, xh, scale, mean_dy, mean_dy_xhat, out, n)) {
-  for (std::int64_t j = 0; j < n; ++j) out[j] = scale * (g[j] - mean_dy - xh[j] * mean_dy_xhat);
+                      (const float* g, const float* __restrict v, XHat xh, float scale, float mean_dy,
+                       float mean_dy_xhat, float* out, std::int64_t n),
+                      (g, v, xh, scale, mean_dy, mean_dy_xhat, out, n)) {
+  if (xh.from_input) {
+    for (std::int64_t j = 0; j < n; ++j)
+      out[j] = scale * (g[j] - mean_dy - ((v[j] - xh.m) * xh.inv_std) * mean_dy_xhat);
+    return;
+  }
+  for (std::int64_t j = 0; j < n; ++j) out[j] = scale * (g[j] - mean_dy - v[j] * mean_dy_xhat);
 }
 }  // namespace
 
@@ -85,12 +110,14 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
   // x_hat goes straight to its saved form: float32, or a 16-bit buffer filled plane by plane
   // (no float32 copy of the whole tensor under mixed precision).
   const bool half = ctx.precision != Precision::fp32;
-  Tensor x_hat;
   std::uint16_t* x_hat16 = nullptr;
-  if (half)
+  x_hat_.clear();
+  if (half) {
     x_hat16 = x_hat_.allocate16(x.shape(), ctx.precision);
-  else
-    x_hat = Tensor::uninitialized(x.shape());
+    x_ = Tensor(), mean_ = Tensor();
+  } else {
+    x_ = x, mean_ = Tensor({channels_});  // backward recomputes x_hat from these
+  }
   inv_std_ = Tensor({channels_});
   trained_pass_ = ctx.training;
   const bool update = ctx.training && ctx.update_statistics;
@@ -142,16 +169,14 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
     const float inv_std = float(1.0 / std::sqrt(var + eps_)), m = float(mean);
     const float gamma = weight.value[c], beta = bias.value[c];
     inv_std_[c] = inv_std;
+    if (!half) mean_[c] = m;
     std::vector<float> scratch(half ? std::size_t(plane) : 0);
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t at = (i * channels_ + c) * plane;
-      const float* in = x.data() + at;
-      float* xh = half ? scratch.data() : x_hat.data() + at;
-      normalise_plane(in, m, inv_std, gamma, beta, xh, y.data() + at, plane);
-      if (half) gemm::to_bits16(ctx.precision, xh, x_hat16 + at, plane);
+      normalise_plane(x.data() + at, m, inv_std, gamma, beta, half ? scratch.data() : nullptr, y.data() + at, plane);
+      if (half) gemm::to_bits16(ctx.precision, scratch.data(), x_hat16 + at, plane);
     }
   }
-  if (!half) x_hat_.save(x_hat, Precision::fp32, ctx.threads);
   return y;
 }
 
@@ -160,9 +185,13 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
 Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
   if (dy.on_cuda()) return backward_cuda(dy, ctx);
   const std::int64_t n = dy.dim(0), plane = dy.rank() == 4 ? dy.dim(2) * dy.dim(3) : 1, count = n * plane;
-  Tensor dx = Tensor::uninitialized(dy.shape());
+  // Over dy when the caller drops it and nothing else holds it (Context::dy_disposable): the
+  // sums over dy are taken first.
+  Tensor dx = ctx.dy_disposable && dy.sole_owner() ? dy : Tensor::uninitialized(dy.shape());
   const bool half = x_hat_.is_16bit();
-  const float* const x_hat = half ? nullptr : x_hat_.floats();
+  if (!half && x_.size() != dy.size())
+    throw std::logic_error(describe() + ": backward without a float32 forward on the CPU before it");
+  const float* const input = half ? nullptr : x_.data();
   const float* const grad = dy.data();
   float* const result = dx.data();
   std::vector<double> sums(std::size_t(2 * channels_));  // per channel: sum dy, sum dy * x_hat
@@ -171,10 +200,11 @@ Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
     double sum[2] = {0, 0};  // dy, dy * x_hat
     // A plane of x_hat: in place, or expanded from its 16-bit copy into scratch.
     std::vector<float> scratch(half ? std::size_t(plane) : 0);
+    const XHat xh{.m = half ? 0.0f : mean_[c], .inv_std = inv_std_[c], .from_input = !half};
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t at = (i * channels_ + c) * plane;
       if (half) x_hat_.read(at, plane, scratch.data());
-      plane_gradient_sums(grad + at, half ? scratch.data() : x_hat + at, plane, sum);
+      plane_gradient_sums(grad + at, half ? scratch.data() : input + at, xh, plane, sum);
     }
     if (!weight.frozen) weight.grad[c] = float(sum[1]);
     if (!bias.frozen) bias.grad[c] = float(sum[0]);
@@ -193,16 +223,17 @@ Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
     const float scale = weight.value[c] * inv_std_[c];
     const float mean_dy = float(sums[std::size_t(2 * c)] / double(total)),
                 mean_dy_xhat = float(sums[std::size_t(2 * c + 1)] / double(total));
+    const XHat xh{.m = half ? 0.0f : mean_[c], .inv_std = inv_std_[c], .from_input = !half};
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t at = (i * channels_ + c) * plane;
-      if (half) x_hat_.read(at, plane, scratch.data());
-      const float* __restrict g = grad + at;
-      const float* __restrict xh = half ? scratch.data() : x_hat + at;
-      float* __restrict out = result + at;
-      if (trained_pass_)
-        plane_input_gradient(g, xh, scale, mean_dy, mean_dy_xhat, out, plane);
-      else
+      const float* g = grad + at;
+      float* out = result + at;  // g itself when dx is dy
+      if (!trained_pass_) {  // fixed statistics: no x_hat term
         for (std::int64_t j = 0; j < plane; ++j) out[j] = scale * g[j];
+        continue;
+      }
+      if (half) x_hat_.read(at, plane, scratch.data());
+      plane_input_gradient(g, half ? scratch.data() : input + at, xh, scale, mean_dy, mean_dy_xhat, out, plane);
     }
   }
   return dx;

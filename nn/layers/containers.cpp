@@ -110,6 +110,7 @@ Tensor Sequential::backward(const Tensor& dy, const Context& ctx) {
   Context inner = ctx;
   inner.input_gradient = true;
   inner.profile = nullptr, inner.trace = nullptr;
+  inner.dy_disposable = true;  // each g below is dropped for the layer's result
   auto backward_through = [&](std::size_t begin, std::size_t end, Tensor g) {
     for (std::size_t i = end; i-- > begin;) {
       const bool last = !ctx.input_gradient && i == stop;
@@ -240,7 +241,9 @@ Tensor Residual::forward(const Tensor& x, const Context& ctx) {
 }
 
 Tensor Residual::backward(const Tensor& dy, const Context& ctx) {
-  Tensor dx = body_->backward(dy, ctx).clone();
+  Context body = ctx;
+  body.dy_disposable = false;  // dy is added below
+  Tensor dx = body_->backward(dy, body).clone();
   add_into(dx, dy);
   return dx;
 }
