@@ -159,7 +159,7 @@ TEST_CASE("the packed kernels agree with the reference on every SIMD path and ti
 // A Linear layer's forward packs B = x^T straight from x by 16 x 16 block transposes. The
 // panels must be the very ones a row reader of the stored B^T packs, so C is bit for bit the
 // same: k not a multiple of 16, n past one packing group (8 slivers) and off the sliver width,
-// k blocks that end mid-block, the 2-thread slabs and the 3-thread grid.
+// k blocks that end mid-block, the 2- and 3-thread slabs and a 2 x 2 grid of shared panels.
 TEST_CASE("B packed from its transpose gives bit for bit the row reader's product") {
   using namespace gemm::packed;
   for (SimdPath path : supported_simd_paths()) {
@@ -167,9 +167,9 @@ TEST_CASE("B packed from its transpose gives bit for bit the row reader's produc
     const FloatPanels<gemm::InputFormat::fp32> f(uk);
     const Blocking tiny{.mc = 2 * uk.mr, .kc = 21, .nc = 3 * uk.nr};
     for (const gemm::Shape& s : {gemm::Shape{1, 1, 1}, gemm::Shape{29, 71, 23}, gemm::Shape{13, 9 * uk.nr + 5, 40},
-                                 gemm::Shape{64, 37, 100}, gemm::Shape{256, 64, 784}}) {
+                                 gemm::Shape{64, 37, 100}, gemm::Shape{256, 64, 784}, gemm::Shape{300, 400, 50}}) {
       for (const Blocking& blk : {tiny, default_blocking(uk)}) {
-        for (int threads : {1, 2, 3}) {
+        for (int threads : {1, 2, 3, 4}) {  // 4: a 2 x 2 grid sharing the packed panels
           bench::GemmProblem problem(s, 7, /*pad=*/1);
           // B^T, n rows of k, 3 floats of padding per row.
           const std::int64_t ld_t = s.k + 3;
