@@ -107,8 +107,9 @@ Tensor BatchNorm::forward(const Tensor& x, const Context& ctx) {
     return forward_cuda(x, ctx);
   }
   Tensor y = Tensor::uninitialized(x.shape());
-  // x_hat goes straight to its saved form: float32, or a 16-bit buffer filled plane by plane
-  // (no float32 copy of the whole tensor under mixed precision).
+  // In float32 nothing but the input is kept (backward recomputes x_hat from it); in 16 bits
+  // x_hat goes straight to a 16-bit buffer filled plane by plane (no float32 copy of the whole
+  // tensor under mixed precision).
   const bool half = ctx.precision != Precision::fp32;
   std::uint16_t* x_hat16 = nullptr;
   x_hat_.clear();
@@ -198,7 +199,7 @@ Tensor BatchNorm::backward(const Tensor& dy, const Context& ctx) {
 #pragma omp parallel for num_threads(ctx.threads) if (dy.size() > kParallelElements) schedule(static)
   for (std::int64_t c = 0; c < channels_; ++c) {
     double sum[2] = {0, 0};  // dy, dy * x_hat
-    // A plane of x_hat: in place, or expanded from its 16-bit copy into scratch.
+    // A plane of x_hat: recomputed from the input, or expanded from its 16-bit copy into scratch.
     std::vector<float> scratch(half ? std::size_t(plane) : 0);
     const XHat xh{.m = half ? 0.0f : mean_[c], .inv_std = inv_std_[c], .from_input = !half};
     for (std::int64_t i = 0; i < n; ++i) {
