@@ -136,7 +136,9 @@ TEST_CASE("convolution shapes are validated with messages that name the value") 
 // The transpose that the Linear layer and matmul run on their threads: large matrices split
 // into 16 x 16 blocks across the threads, edges of every width, each element placed once.
 TEST_CASE("transpose on 1, 2 and 3 threads places every element, at every edge") {
-  for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{1, 1}, {17, 5}, {64, 784}, {256, 64}, {301, 197}}) {
+  // Plain names, not a structured binding: clang before 16 cannot capture one (doctest's INFO).
+  for (const auto& size : {std::pair<std::int64_t, std::int64_t>{1, 1}, {17, 5}, {64, 784}, {256, 64}, {301, 197}}) {
+    const std::int64_t rows = size.first, cols = size.second;
     std::vector<float> src(std::size_t(rows * cols));
     std::iota(src.begin(), src.end(), 0.0f);
     for (int threads : {1, 2, 3}) {
