@@ -168,6 +168,38 @@ TEST_CASE("roofline: a convolution row faster than its working set's level is re
   CHECK(r.flagged() == 1);
 }
 
+// The GEMM sweep times its rows the same way: a batch-1 Linear layer's 1.6 MB weight, read
+// again by every call, is served from L2 when the latency curve put the edge of L2 below it.
+TEST_CASE("roofline: a GEMM row faster than DRAM allows is re-placed at the cache that held its operands") {
+  Json sections = Json::parse(R"json({
+    "cpu": {
+      "flops": {"points": [{"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 1,
+                            "gflops_best": 100}]},
+      "latency": {"levels": [{"level": "L1", "last_bytes": 32768}, {"level": "L2", "last_bytes": 1048576},
+                             {"level": "DRAM", "last_bytes": 1e9}]},
+      "bandwidth": {"points": [{"kernel": "read", "threads": 1, "bytes": 16384, "gbytes_per_s": 200},
+                               {"kernel": "read", "threads": 1, "bytes": 524288, "gbytes_per_s": 100},
+                               {"kernel": "triad", "threads": 1, "bytes": 268435456, "gbytes_per_s": 20}]}},
+    "gemm": {"rows": [
+      {"variant": "blocked", "step": 3, "device": "cpu", "m": 1, "n": 512, "k": 784, "threads": 1,
+       "flops": 802816, "bytes": 1610752, "median_s": 2.676e-5},
+      {"variant": "blocked", "step": 3, "device": "cpu", "m": 1, "n": 512, "k": 784, "threads": 1,
+       "flops": 802816, "bytes": 1610752, "median_s": 5e-6}]}})json");
+  const bench::roofline::Roofline r = bench::roofline::roofline_from_sections(sections);
+  REQUIRE(r.placements.size() == 2);
+  const Placement& cached = r.placements[0];
+  // About 0.5 FLOP/byte: DRAM allows 10 GFLOP/s, L2 50, and the row ran at 30.
+  CHECK(cached.point.gflops() == doctest::Approx(30).epsilon(0.01));
+  CHECK(cached.memory->name == "L2");
+  CHECK(cached.fraction == doctest::Approx(0.6).epsilon(0.01));
+  CHECK_FALSE(cached.above_roof);
+  CHECK(cached.note == "faster than DRAM allows: its input was still in L2, read by the call before");
+  // 160 GFLOP/s at 0.5 FLOP/byte needs 320 GB/s, more than even L1 gives: still flagged.
+  CHECK(r.placements[1].above_roof);
+  CHECK(r.placements[1].memory->name == "L1");
+  CHECK(r.flagged() == 1);
+}
+
 TEST_CASE("roofline: roofs and points from report JSON, the JSON written, the flagged rows named") {
   const Json sections = Json::parse(R"json({
     "cpu": {

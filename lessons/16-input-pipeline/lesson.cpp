@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/cpu_share.h"
 #include "harness/machine/machine.h"
 #include "bench/training/train_run.h"
 #include "lessons/frame.h"
@@ -65,9 +66,12 @@ int run_lesson_16(const LessonOptions& options) {
   for (int w = 1; w <= 2 * cores; w *= 2) worker_counts.push_back(w);
   bench::Table pipe({{"workers"}, {"MLP, no aug"}, {"MLP, all four"}, {"waiting"}, {"CNN, all four"}, {"waiting"}});
   std::vector<Run> mlp_aug, mlp_plain, cnn_aug;
+  bench::CpuShare one_worker_share;  // whether the one-worker run had its spare core (not so beside other jobs)
   for (int w : worker_counts) {
     mlp_plain.push_back(run("mlp", none, w));
+    const bench::CpuShareMeter meter;
     mlp_aug.push_back(run("mlp", everything, w));
+    if (w == 1) one_worker_share = meter.stop();
     cnn_aug.push_back(run("cnn", everything, w));
     pipe.add_row({std::to_string(w), fmt::format("{:.0f}/s", mlp_plain.back().samples_per_s),
                   fmt::format("{:.0f}/s", mlp_aug.back().samples_per_s), fmt::format("{:.0f}%", 100 * mlp_aug.back().data_share),
@@ -106,11 +110,17 @@ int run_lesson_16(const LessonOptions& options) {
                fmt::format("with no worker, augmenting made the MLP wait for data a twentieth of its time or more, and "
                            "at least twice as long as without augmentation ({:.0f}% vs {:.0f}%)",
                            100 * mlp_aug[0].data_share, 100 * mlp_plain[0].data_share));
-  if (spare > 0)
-    lesson.check(mlp_aug[1].data_share < mlp_aug[0].data_share / 2,
-                 fmt::format("with a core to spare, one worker at least halved the time the training thread waits for data "
-                             "({:.0f}% -> {:.0f}%)",
-                             100 * mlp_aug[0].data_share, 100 * mlp_aug[1].data_share));
+  const std::string halved = fmt::format(
+      "with a core to spare, one worker at least halved the time the training thread waits for data ({:.0f}% -> {:.0f}%)",
+      100 * mlp_aug[0].data_share, 100 * mlp_aug[1].data_share);
+  // The worker needs that core free: other programs or the hypervisor taking it leave the
+  // worker's batches as late as the training thread's own.
+  const int wanted = std::min(threads + 1, cores);
+  if (spare > 0 && one_worker_share.known && one_worker_share.free_cpus() < 0.9 * wanted)
+    lesson.untested(halved, fmt::format("the run with one worker needed {} CPUs and had only {}", wanted,
+                                        one_worker_share.describe()));
+  else if (spare > 0)
+    lesson.check(mlp_aug[1].data_share < mlp_aug[0].data_share / 2, halved);
   else
     lesson.say("(No core is left over for a worker here, so the lesson does not check that a worker hides the wait.)");
   lesson.check(cnn_aug[0].data_share < mlp_aug[0].data_share,
