@@ -103,6 +103,7 @@ class DataLoader {
   std::int64_t samples() const { return std::int64_t(order_.size()); }  // this rank's, per epoch
   std::int64_t batches() const;
   Batch batch(std::int64_t index) const;  // index < batches()
+  bool reads_bytes() const { return bytes_ != nullptr; }  // gathers from a byte copy of the images
   BatchPlan plan(std::int64_t index) const;  // what batch(index) gathers and applies
   // The transforms of batch `index` of the current epoch, instead of one set for every batch
   // (a recipe's phase without augmentation at the end). Called from the prefetcher's worker
@@ -119,7 +120,16 @@ class DataLoader {
   int epoch_ = 0;
   int rank_ = 0, world_ = 1;
   std::vector<std::int64_t> order_;
+  // The images as bytes k where every value is k / 255 (as load_mnist_format makes them), for
+  // shuffled batches; else null. A copy: the dataset as it was when the loader was made.
+  std::shared_ptr<const std::uint8_t[]> bytes_;
+  static std::shared_ptr<const std::uint8_t[]> as_bytes(const Tensor& images);  // null unless every value is k / 255
 };
+
+// Pixels in [0, 1] as bytes: out[i] = k where images[i] is k / 255, exactly the float that
+// load_mnist_format computes (tolerance 0) or with k within `tolerance` of images[i] * 255.
+// Returns the index of the first value that is neither, or -1 when all are.
+std::int64_t pixels_as_bytes(const Tensor& images, float tolerance, std::uint8_t* out);
 
 // Prepares the batches of one epoch ahead of the training step on `workers` threads (0: in
 // the caller's thread), at most `ahead` batches before the one being consumed; next() hands

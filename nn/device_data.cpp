@@ -1,7 +1,6 @@
 // The host half of nn/device_data.h (gather is in device_data.cu or cuda_none.cpp).
 #include "nn/device_data.h"
 
-#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -13,14 +12,10 @@ std::vector<std::uint8_t> images_as_bytes(const Dataset& data) {
   const Tensor& x = data.images;
   std::vector<std::uint8_t> out(std::size_t(x.size()));
   const std::int64_t per = data.size() > 0 ? x.size() / data.size() : 1;
-  for (std::int64_t i = 0; i < x.size(); ++i) {
-    const float level = x[i] * 255.0f, rounded = std::nearbyint(level);
-    if (!(rounded >= 0 && rounded <= 255) || std::fabs(level - rounded) > 1e-3f)
-      throw std::invalid_argument("the dataset cannot stay on the GPU as 8-bit pixels: sample " +
-                                  std::to_string(i / per) + " has the pixel " + std::to_string(x[i]) +
-                                  ", not a multiple of 1/255 in [0, 1]; train without --data-on-gpu");
-    out[std::size_t(i)] = std::uint8_t(rounded);
-  }
+  if (const std::int64_t i = pixels_as_bytes(x, 1e-3f, out.data()); i >= 0)
+    throw std::invalid_argument("the dataset cannot stay on the GPU as 8-bit pixels: sample " +
+                                std::to_string(i / per) + " has the pixel " + std::to_string(x[i]) +
+                                ", not a multiple of 1/255 in [0, 1]; train without --data-on-gpu");
   return out;
 }
 

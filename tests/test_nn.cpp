@@ -4,7 +4,9 @@
 // and a short Fashion-MNIST training run reaching a stated accuracy.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -531,6 +533,72 @@ TEST_CASE("8-bit images survive the trip to bytes (the GPU-resident dataset), an
   odd.images[784 + 5] = 0.3337f;
   CHECK_THROWS_WITH(images_as_bytes(odd), "the dataset cannot stay on the GPU as 8-bit pixels: sample 1 has the pixel "
                                           "0.333700, not a multiple of 1/255 in [0, 1]; train without --data-on-gpu");
+}
+
+TEST_CASE("pixels as bytes: exactly k / 255 as loaded, or within a tolerance; the first other value named") {
+  // A k whose product with 1/255 is not the quotient k / 255 (they differ in the last bit).
+  int off_grid = -1;
+  for (int k = 1; k < 256 && off_grid < 0; ++k)
+    if (float(k) * (1.0f / 255.0f) != float(k) / 255.0f) off_grid = k;
+  REQUIRE(off_grid > 0);
+  Tensor v({6});
+  v[0] = 0, v[1] = 1, v[2] = 7.0f / 255.0f, v[3] = float(off_grid) * (1.0f / 255.0f), v[4] = 0.3337f,
+  v[5] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<std::uint8_t> bytes(6);
+  CHECK(pixels_as_bytes(v, 0, bytes.data()) == 3);
+  CHECK(pixels_as_bytes(v, 1e-3f, bytes.data()) == 4);
+  CHECK(bytes[1] == 255);
+  CHECK(bytes[2] == 7);
+  CHECK(bytes[3] == off_grid);
+  v[4] = std::nextafter(2.0f / 255.0f, 0.0f);  // just under the grid: 2 within the tolerance
+  CHECK(pixels_as_bytes(v, 1e-3f, bytes.data()) == 5);  // NaN is no pixel
+  CHECK(bytes[4] == 2);
+  CHECK(pixels_as_bytes(v, 0, bytes.data()) == 3);
+  v[3] = 1.0f / 255.0f;
+  CHECK(pixels_as_bytes(v, 0, bytes.data()) == 4);
+  v[4] = 2.0f / 255.0f;
+  v[5] = -0.0f;  // not the +0 that 0 / 255 gives
+  CHECK(pixels_as_bytes(v, 0, bytes.data()) == 5);
+  v[5] = 0;
+  CHECK(pixels_as_bytes(v, 0, bytes.data()) == -1);
+}
+
+// A shuffled loader gathers from a byte copy of 8-bit images; it must hand out the same floats
+// as one that reads the float images (here a copy with one value off the 1/255 grid, which
+// keeps it from making a byte copy), in every batch without that sample.
+TEST_CASE("shuffled batches gathered from the byte copy are the float images' batches, bit for bit") {
+  const Dataset part = take(fashion("train"), 640);
+  Dataset floats = take(part, part.size());
+  constexpr std::int64_t kOdd = 600;
+  floats.images[kOdd * 784 + 300] = 0.3337f;
+  const Transforms plain{}, normalised{.mean = 0.286f, .stddev = 0.353f},
+      augmented{.flip = true, .crop_padding = 2, .jitter_low = 0.7f, .jitter_high = 1.3f, .mixup_alpha = 0.2f,
+                .mean = 0.3f, .stddev = 0.4f};
+  for (const Transforms& t : {plain, normalised, augmented}) {
+    DataLoader from_bytes(part, 64, true, true, 5, t), from_floats(floats, 64, true, true, 5, t);
+    REQUIRE(from_bytes.reads_bytes());
+    REQUIRE_FALSE(from_floats.reads_bytes());
+    CHECK_FALSE(DataLoader(part, 64, false, false, 5, t).reads_bytes());  // in order: streamed, no copy
+    from_bytes.start_epoch(2), from_floats.start_epoch(2);
+    int compared = 0;
+    for (std::int64_t index = 0; index < from_bytes.batches(); ++index) {
+      const BatchPlan plan = from_bytes.plan(index);
+      if (std::find(plan.samples.begin(), plan.samples.end(), kOdd) != plan.samples.end()) continue;
+      const Batch a = from_bytes.batch(index), b = from_floats.batch(index);
+      REQUIRE(a.x.size() == b.x.size());
+      CHECK(std::memcmp(a.x.data(), b.x.data(), std::size_t(a.x.size()) * sizeof(float)) == 0);
+      CHECK(a.y == b.y);
+      CHECK(a.soft_targets.size() == b.soft_targets.size());
+      CHECK(std::equal(a.soft_targets.data(), a.soft_targets.data() + a.soft_targets.size(), b.soft_targets.data()));
+      CHECK(a.first_non_finite == -1);
+      ++compared;
+    }
+    CHECK(compared == from_bytes.batches() - 1);
+  }
+  // A normalisation that makes every value infinite is still caught, at the first value.
+  DataLoader broken(part, 64, true, true, 5, Transforms{.mean = 0.5f, .stddev = 0});
+  REQUIRE(broken.reads_bytes());
+  CHECK(broken.batch(0).first_non_finite == 0);
 }
 
 TEST_CASE("the GPU gather's image fits a block's shared memory beside its scratch, or is refused before launch") {
