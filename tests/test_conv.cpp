@@ -293,6 +293,30 @@ TEST_CASE("2x2 max pooling (its fast path): ties go to the first, a NaN wins, od
       if (!std::isnan(with[i])) CHECK(without[i] == with[i]);
       else CHECK(std::isnan(without[i]));
   }
+  // Backward: each dy at its window's maximum, zeros everywhere else (the odd last row and
+  // column that no window reads included), over whatever dx held; a -0 gradient lands as +0.
+  // Against a scatter into zeros, on odd and even sizes.
+  for (const conv::PoolShape& b : {conv::PoolShape{.n = 2, .c = 3, .h = 5, .w = 7},
+                                   conv::PoolShape{.n = 1, .c = 2, .h = 6, .w = 4},
+                                   conv::PoolShape{.n = 1, .c = 1, .h = 9, .w = 36}}) {
+    std::vector<float> in(std::size_t(b.x_size())), out(std::size_t(b.y_size())), dy(out.size());
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = float((i * 7919) % 13);  // ties in many windows
+    for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = float(i % 9) - 4.0f;
+    dy[1] = -0.0f;
+    std::vector<std::int32_t> where(out.size());
+    conv::max_pool_forward(b, in.data(), out.data(), where.data(), 2);
+    std::vector<float> expect(in.size(), 0.0f), dx(in.size(), std::nanf(""));
+    for (std::int64_t plane = 0; plane < b.n * b.c; ++plane)
+      for (std::int64_t o = 0; o < b.p() * b.q(); ++o)
+        expect[std::size_t(plane * b.h * b.w + where[std::size_t(plane * b.p() * b.q() + o)])] +=
+            dy[std::size_t(plane * b.p() * b.q() + o)];
+    conv::max_pool_backward(b, dy.data(), where.data(), dx.data(), 2);
+    INFO(b.h, "x", b.w);
+    for (std::size_t i = 0; i < dx.size(); ++i) {
+      CHECK(dx[i] == expect[i]);
+      CHECK(std::signbit(dx[i]) == std::signbit(expect[i]));
+    }
+  }
 }
 
 TEST_CASE("the low-rank factorisation of a 7x7 filter") {
