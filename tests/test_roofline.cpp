@@ -135,25 +135,33 @@ TEST_CASE("roofline: a point above its roof is flagged as a wrong count or roof"
   CHECK(place(copy, roofs).above_roof);
 }
 
-// A convolution row is timed call after call on the same operands: one faster than the level
-// its working set's size names is placed at the faster level that explains it (noted), and one
-// faster than every level is still flagged.
-TEST_CASE("roofline: a convolution row faster than its working set's level is re-placed, one faster than L1 flagged") {
-  Json sections = Json::parse(R"json({
-    "cpu": {
+namespace {
+// A report's "cpu" section: a 100 GFLOP/s FMA roof, L1 (32 KiB) at 200 GB/s, L2 (1 MiB) at 100,
+// DRAM at 20, on one thread.
+Json toy_cpu_section() {
+  return Json::parse(R"json({
       "flops": {"points": [{"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 1,
                             "gflops_best": 100}]},
       "latency": {"levels": [{"level": "L1", "last_bytes": 32768}, {"level": "L2", "last_bytes": 1048576},
                              {"level": "DRAM", "last_bytes": 1e9}]},
       "bandwidth": {"points": [{"kernel": "read", "threads": 1, "bytes": 16384, "gbytes_per_s": 200},
                                {"kernel": "read", "threads": 1, "bytes": 524288, "gbytes_per_s": 100},
-                               {"kernel": "triad", "threads": 1, "bytes": 268435456, "gbytes_per_s": 20}]}},
+                               {"kernel": "triad", "threads": 1, "bytes": 268435456, "gbytes_per_s": 20}]}})json");
+}
+}  // namespace
+
+// A convolution row is timed call after call on the same operands: one faster than the level
+// its working set's size names is placed at the faster level that explains it (noted), and one
+// faster than every level is still flagged.
+TEST_CASE("roofline: a convolution row faster than its working set's level is re-placed, one faster than L1 flagged") {
+  Json sections = Json::parse(R"json({
     "conv": {"layers": [{"n": 8, "c": 32, "h": 28, "w": 28, "k": 32, "r": 3, "s": 3, "pad_h": 1, "pad_w": 1,
                          "groups": 32}],
              "rows": [{"variant": "depthwise", "step": 8, "layer": 0, "layer_name": "dw", "pass": "forward",
                        "threads": 1, "median_s": 0.00005},
                       {"variant": "depthwise", "step": 8, "layer": 0, "layer_name": "dw", "pass": "forward",
                        "threads": 1, "median_s": 0.000005}]}})json");
+  sections["cpu"] = toy_cpu_section();
   const bench::roofline::Roofline r = bench::roofline::roofline_from_sections(sections);
   REQUIRE(r.placements.size() == 2);
   const Placement& cached = r.placements[0];
@@ -172,19 +180,12 @@ TEST_CASE("roofline: a convolution row faster than its working set's level is re
 // again by every call, is served from L2 when the latency curve put the edge of L2 below it.
 TEST_CASE("roofline: a GEMM row faster than DRAM allows is re-placed at the cache that held its operands") {
   Json sections = Json::parse(R"json({
-    "cpu": {
-      "flops": {"points": [{"loop": "avx2-fp32", "isa": "avx2 (256-bit)", "precision": "fp32", "threads": 1,
-                            "gflops_best": 100}]},
-      "latency": {"levels": [{"level": "L1", "last_bytes": 32768}, {"level": "L2", "last_bytes": 1048576},
-                             {"level": "DRAM", "last_bytes": 1e9}]},
-      "bandwidth": {"points": [{"kernel": "read", "threads": 1, "bytes": 16384, "gbytes_per_s": 200},
-                               {"kernel": "read", "threads": 1, "bytes": 524288, "gbytes_per_s": 100},
-                               {"kernel": "triad", "threads": 1, "bytes": 268435456, "gbytes_per_s": 20}]}},
     "gemm": {"rows": [
       {"variant": "blocked", "step": 3, "device": "cpu", "m": 1, "n": 512, "k": 784, "threads": 1,
        "flops": 802816, "bytes": 1610752, "median_s": 2.676e-5},
       {"variant": "blocked", "step": 3, "device": "cpu", "m": 1, "n": 512, "k": 784, "threads": 1,
        "flops": 802816, "bytes": 1610752, "median_s": 5e-6}]}})json");
+  sections["cpu"] = toy_cpu_section();
   const bench::roofline::Roofline r = bench::roofline::roofline_from_sections(sections);
   REQUIRE(r.placements.size() == 2);
   const Placement& cached = r.placements[0];
