@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -199,6 +200,86 @@ TEST_CASE("B packed from its transpose gives bit for bit the row reader's produc
       }
     }
   }
+}
+
+// A micro-kernel that reads A's rows where they lie (MicroKernel::unpacked_a) must give the
+// very sums the packed slivers give: the same products added in the same order. Partial tiles
+// in both directions, k blocks that start mid-row (kc 5, and 600 past the 512 cap), padded rows
+// of A, the slabs of 2 and 3 threads and a 2 x 2 grid, and a bias and ReLU epilogue.
+TEST_CASE("A read where it lies gives bit for bit the packed A's product") {
+  using namespace gemm::packed;
+  for (SimdPath path : supported_simd_paths()) {
+    const MicroKernel& uk = micro_kernel(path);
+    const FloatPanels<gemm::InputFormat::fp32> f(uk);
+    if (!f.has_unpacked_a_kernel()) {
+      MESSAGE(simd_path_name(path) << ": its micro-kernel always reads packed A");
+      continue;
+    }
+    for (const gemm::Shape& s : {gemm::Shape{1, 1, 1}, gemm::Shape{29, 71, 23}, gemm::Shape{uk.mr, uk.nr, 5},
+                                 gemm::Shape{uk.mr - 1, uk.nr + 1, 17}, gemm::Shape{13, 100, 600},
+                                 gemm::Shape{256, 64, 784}, gemm::Shape{100, 37, 64}}) {
+      for (std::int64_t kc : {std::int64_t(5), kMaxKc}) {
+        for (int threads : {1, 2, 3, 4}) {
+          for (bool fused : {false, true}) {
+            Blocking packed = default_blocking(uk), unpacked = packed;
+            packed.kc = unpacked.kc = kc;
+            packed.read_a = ReadA::packed;
+            unpacked.read_a = ReadA::unpacked;
+            bench::GemmProblem problem(s, 11, /*pad=*/3);
+            std::vector<float> bias(std::size_t(s.m));
+            for (std::int64_t i = 0; i < s.m; ++i) bias[std::size_t(i)] = 0.5f - float(i % 4);
+            const Epilogue epilogue{.row_shift = bias.data(), .relu = true};
+            const BRowReader rows = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* out) {
+              std::copy_n(problem.b.data() + row * problem.ldb + col0, cols, out);
+            };
+            std::vector<float> from_packed(problem.c.size(), std::numeric_limits<float>::quiet_NaN());
+            gemm_parallel_for(f, s, problem.a.data(), problem.lda, rows, from_packed.data(), problem.ldc, packed,
+                              threads, nullptr, fused ? &epilogue : nullptr);
+            gemm_parallel_for(f, s, problem.a.data(), problem.lda, rows, problem.c.data(), problem.ldc, unpacked,
+                              threads, nullptr, fused ? &epilogue : nullptr);
+            INFO(simd_path_name(path) << " " << s.m << "x" << s.n << "x" << s.k << " kc " << kc << " threads "
+                                      << threads << (fused ? " with bias and ReLU" : ""));
+            std::int64_t differing = 0;
+            for (std::int64_t i = 0; i < s.m; ++i)
+              for (std::int64_t j = 0; j < s.n; ++j) {
+                const std::size_t at = std::size_t(i * problem.ldc + j);
+                differing += std::memcmp(&from_packed[at], &problem.c[at], sizeof(float)) != 0;
+              }
+            CHECK(differing == 0);
+            CHECK(writes_outside(problem) == 0);
+            if (!fused) {
+              const bench::GemmCheck check = bench::check_gemm(problem.operands());
+              INFO(check.summary());
+              CHECK(check.passed());
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// When A is read where it lies: few enough columns that packing it would cost something, and
+// its rows spread over the L1's sets. The rows of a 12-row kernel, lda floats apart, against a
+// 32 KiB 8-way L1 (Zen 4) and a 48 KiB 12-way one (Intel since Ice Lake, Zen 5).
+TEST_CASE("A is read where it lies only with few columns and rows that share no L1 set") {
+  using namespace gemm::packed;
+  const CacheGeometry zen4{32 << 10, 64, 8, 64}, wide{48 << 10, 64, 12, 64};
+  CHECK(rows_sharing_a_set(12, 1024, zen4) == 12);  // 4 KiB apart: every row in one set
+  CHECK(rows_sharing_a_set(12, 2048, zen4) == 12);
+  CHECK(rows_sharing_a_set(12, 512, zen4) == 6);    // 2 KiB apart: rows alternate between two sets
+  CHECK(rows_sharing_a_set(12, 784, zen4) == 1);    // 3136 bytes apart: all in different sets
+  CHECK(rows_sharing_a_set(12, 1000, zen4) == 1);   // 96 bytes less than a way: drift by 1.5 lines
+  CHECK(rows_sharing_a_set(12, 1008, zen4) == 1);   // a line less: neighbours always in adjacent sets
+  CHECK(rows_sharing_a_set(12, 1032, zen4) == 3);   // 32 bytes more: a set shared with each neighbour at some k
+  CHECK(rows_sharing_a_set(12, 1536, zen4) == 6);
+  CHECK(read_a_unpacked(12, 784, 64, zen4));        // the MLP's first layer: W times a batch
+  CHECK(read_a_unpacked(12, 256, 256, zen4));
+  CHECK(read_a_unpacked(12, 512, 512, zen4));       // 6 rows in a set of 8 ways, B in the other 2
+  CHECK_FALSE(read_a_unpacked(12, 784, 513, zen4));  // enough columns to pay for packing
+  CHECK_FALSE(read_a_unpacked(12, 1024, 64, zen4));
+  CHECK_FALSE(read_a_unpacked(12, 1024, 64, wide));  // 12 rows, 10 ways for them
+  CHECK(read_a_unpacked(12, 512, 64, wide));
 }
 
 TEST_CASE("balanced_block splits rows into near-equal blocks") {

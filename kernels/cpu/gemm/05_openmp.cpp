@@ -10,7 +10,8 @@
 // With two or three threads in a line (a 1 x 2 or 3 x 1 grid) and a small shared operand, each
 // thread instead packs what it reads itself and runs step 4 on its own slab of C: no barrier, no
 // panel read from another core's cache, at the price of packing the shared operand once per
-// thread (packed_driver.h).
+// thread (packed_driver.h). Where C has few columns and the kernel can (AVX-512), A is not
+// packed at all: the micro-kernel reads its rows where they lie (read_a_unpacked, blocking.cpp).
 #include <omp.h>
 
 #include <algorithm>
@@ -164,7 +165,7 @@ extern const GemmVariant kCpuOpenmp{
     .name = "openmp",
     .step = 5,
     .multithreaded = true,
-    .idea = "step 4 on all cores: threads pack A and B together, then each multiplies its block of C (2-3 threads on small operands: each packs its own slab's panels)",
+    .idea = "step 4 on all cores: threads pack A and B together, then each multiplies its block of C (2-3 threads on small operands: each packs its own slab's panels; A read unpacked where few columns use it)",
     .run = packed::openmp,
     .detail = packed::describe_choice,
 };

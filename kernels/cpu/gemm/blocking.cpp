@@ -226,6 +226,25 @@ std::int64_t rows_per_block(const Blocking& blk, std::int64_t ldc, int mr) {
   return std::min(blk.mc, std::max<std::int64_t>(mr, blk.c_pages * rows_per_page / mr * mr));
 }
 
+int rows_sharing_a_set(int mr, std::int64_t lda, const CacheGeometry& l1) {
+  const std::int64_t line = l1.line > 0 ? l1.line : 64, way = line * (l1.sets > 0 ? l1.sets : 64);
+  int most = 0;
+  for (int i = 0; i < mr; ++i) {
+    int near = 0;  // rows whose bytes at the same k lie within a line of row i's, modulo a way
+    for (int j = 0; j < mr; ++j) {
+      const std::int64_t apart = ((std::int64_t(j - i) * lda * 4) % way + way) % way;
+      near += apart < line || way - apart < line;
+    }
+    most = std::max(most, near);
+  }
+  return most;
+}
+
+bool read_a_unpacked(int mr, std::int64_t lda, std::int64_t cols, const CacheGeometry& l1) {
+  const std::int64_t ways = l1.ways > 0 ? l1.ways : 8;
+  return cols <= kMostColsForUnpackedA && rows_sharing_a_set(mr, lda, l1) <= std::max<std::int64_t>(1, ways - 2);
+}
+
 std::string describe_blocking(const ModelledBlocking& m, const CacheGeometries& caches) {
   auto kib = [](std::int64_t bytes) {
     return bytes >= (1 << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";

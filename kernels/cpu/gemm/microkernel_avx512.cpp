@@ -45,14 +45,33 @@ __attribute__((target("avx512f,avx2,fma"))) void micro_12x32(std::int64_t kc, co
   store_tile_12x32(acc, c, ldc, accumulate);
 }
 
-// A partial tile, rows <= 12 and cols <= 32, straight into C: only the rows that exist are
+// Where the kernels below find A's value for row r at step p: a packed sliver (12 per p), or
+// A's own rows, lda floats apart (MicroKernel::unpacked_a).
+struct PackedSliver {
+  const float* a;
+  explicit PackedSliver(const float* sliver, std::int64_t /*lda*/) : a(sliver) {}
+  float at(int r, std::int64_t p) const { return a[p * kMr + r]; }
+};
+template <int kRows>
+struct RowsOfA {
+  const float* row[kRows];
+  RowsOfA(const float* a, std::int64_t lda) {
+    for (int r = 0; r < kRows; ++r) row[r] = a + r * lda;
+  }
+  float at(int r, std::int64_t p) const { return row[r][p]; }
+};
+
+// A tile of rows <= 12 and cols <= 32 straight into C: only the rows that exist are
 // multiplied, one vector of B where 16 columns suffice, and C is loaded and stored under a
-// mask. The full kernel on padding (through a scratch tile) spent a whole tile's time on, say,
-// the 4 rows that 256 leaves past 21 x 12: 1/22 of a 256^3 product.
-template <int kRows, int kVectors>
-__attribute__((target("avx512f,avx2,fma"))) void micro_edge_tile(int cols, std::int64_t kc, const float* a,
-                                                                 const float* b, float* c, std::int64_t ldc,
-                                                                 bool accumulate) {
+// mask (a full tile read from A's rows stores as micro_12x32 does). The full kernel on padding
+// (through a scratch tile) spent a whole tile's time on, say, the 4 rows that 256 leaves past
+// 21 x 12: 1/22 of a 256^3 product.
+template <int kRows, int kVectors, class ASource>
+__attribute__((target("avx512f,avx2,fma"))) void micro_tile(int cols, std::int64_t kc, const ASource a,
+                                                            const float* b, float* c, std::int64_t ldc,
+                                                            bool accumulate) {
+  constexpr bool kFullShape = kRows == kMr && kVectors == 2;
+  if (kFullShape) prefetch_tile_12x32(c, ldc);
   __m512 acc[kRows][kVectors];
 #pragma GCC unroll 12
   for (int r = 0; r < kRows; ++r)
@@ -62,11 +81,13 @@ __attribute__((target("avx512f,avx2,fma"))) void micro_edge_tile(int cols, std::
     for (int v = 0; v < kVectors; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
 #pragma GCC unroll 12
     for (int r = 0; r < kRows; ++r) {
-      const __m512 a_r = _mm512_set1_ps(a[r]);
+      const __m512 a_r = _mm512_set1_ps(a.at(r, p));
       for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_fmadd_ps(a_r, bv[v], acc[r][v]);
     }
-    a += kMr;
     b += kNr;
+  }
+  if constexpr (kFullShape) {
+    if (cols == kNr) return store_tile_12x32(acc, c, ldc, accumulate);
   }
   __mmask16 mask[kVectors];
   for (int v = 0; v < kVectors; ++v) {
@@ -83,24 +104,33 @@ __attribute__((target("avx512f,avx2,fma"))) void micro_edge_tile(int cols, std::
     }
 }
 
-template <int kRows>
-void micro_edge_rows(int cols, std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
-                     bool accumulate) {
-  if (cols <= 16) micro_edge_tile<kRows, 1>(cols, kc, a, b, c, ldc, accumulate);
-  else micro_edge_tile<kRows, 2>(cols, kc, a, b, c, ldc, accumulate);
+template <int kRows, template <int> class ASource>
+void micro_rows(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b, float* c,
+                std::int64_t ldc, bool accumulate) {
+  const ASource<kRows> source(a, lda);
+  if (cols <= 16) micro_tile<kRows, 1>(cols, kc, source, b, c, ldc, accumulate);
+  else micro_tile<kRows, 2>(cols, kc, source, b, c, ldc, accumulate);
 }
+template <int>
+using Packed = PackedSliver;
 
-using RowsEdgeFn = void (*)(int cols, std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
-                           bool accumulate);
-template <int... kRows>
-constexpr std::array<RowsEdgeFn, sizeof...(kRows)> edge_table(std::integer_sequence<int, kRows...>) {
-  return {micro_edge_rows<kRows + 1>...};
+using RowsFn = void (*)(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b, float* c,
+                        std::int64_t ldc, bool accumulate);
+template <template <int> class ASource, int... kRows>
+constexpr std::array<RowsFn, sizeof...(kRows)> by_rows(std::integer_sequence<int, kRows...>) {
+  return {micro_rows<kRows + 1, ASource>...};
 }
-constexpr std::array<RowsEdgeFn, kMr> kEdgeByRows = edge_table(std::make_integer_sequence<int, kMr>{});
+constexpr std::array<RowsFn, kMr> kEdgeByRows = by_rows<Packed>(std::make_integer_sequence<int, kMr>{});
+constexpr std::array<RowsFn, kMr> kUnpackedByRows = by_rows<RowsOfA>(std::make_integer_sequence<int, kMr>{});
 
 void micro_edge(int rows, int cols, std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
                 bool accumulate) {
-  kEdgeByRows[rows - 1](cols, kc, a, b, c, ldc, accumulate);
+  kEdgeByRows[rows - 1](cols, kc, a, 0, b, c, ldc, accumulate);
+}
+
+void micro_unpacked_a(int rows, int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
+                      float* c, std::int64_t ldc, bool accumulate) {
+  kUnpackedByRows[rows - 1](cols, kc, a, lda, b, c, ldc, accumulate);
 }
 
 }  // namespace
@@ -114,7 +144,7 @@ void pack_a_sliver_12_avx512(const float* a, std::int64_t lda, std::int64_t kc, 
     for (int i = 0; i < kMr; ++i) dst[p0 * kMr + i] = a[i * lda + p0];
 }
 
-const MicroKernel kMicroKernelAvx512{SimdPath::avx512, kMr, kNr, micro_12x32, micro_edge};
+const MicroKernel kMicroKernelAvx512{SimdPath::avx512, kMr, kNr, micro_12x32, micro_edge, micro_unpacked_a};
 
 }  // namespace flopslab::gemm::packed
 #else

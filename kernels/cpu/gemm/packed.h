@@ -33,11 +33,16 @@ using MicroKernelFn = void (*)(std::int64_t kc, const float* a, const float* b, 
 // straight into C; the slivers are packed as for a full tile.
 using EdgeKernelFn = void (*)(int rows, int cols, std::int64_t kc, const float* a, const float* b, float* c,
                               std::int64_t ldc, bool accumulate);
+// The same product for a tile of rows <= mr (full or partial) with A read where it lies: row r
+// of the tile at a + r * lda, k contiguous. See read_a_unpacked for when that pays.
+using UnpackedAKernelFn = void (*)(int rows, int cols, std::int64_t kc, const float* a, std::int64_t lda,
+                                   const float* b, float* c, std::int64_t ldc, bool accumulate);
 struct MicroKernel {
   SimdPath path;
   int mr, nr;
   MicroKernelFn run;
   EdgeKernelFn edge = nullptr;  // null: the full kernel into a scratch tile, then copied
+  UnpackedAKernelFn unpacked_a = nullptr;  // null: A is always packed
 };
 
 // Defined in microkernel_{scalar,avx2,avx512,neon}.cpp.
@@ -47,11 +52,14 @@ extern const MicroKernel kMicroKernelScalar, kMicroKernelAvx2, kMicroKernelAvx51
 const MicroKernel& micro_kernel_sve();
 const MicroKernel& micro_kernel(SimdPath path);
 
+// Whether float32 A is packed or read where it lies (read_a_unpacked decides by default).
+enum class ReadA { where_it_pays, packed, unpacked };
 // Block sizes: mc a multiple of mr, nc a multiple of nr.
 struct Blocking {
   std::int64_t mc, kc, nc;
   // The most pages of C one block of A may span, a page per row of C (0: no limit); see rows_per_block.
   std::int64_t c_pages = 0;
+  ReadA read_a = ReadA::where_it_pays;
 };
 // The mc to use for a C whose rows are ldc floats apart: with B slivers outer, one B sliver met
 // a tile in every row of the block, and when a row of C is a page or more apart from the next
@@ -101,6 +109,20 @@ CacheGeometries read_cache_geometries(const std::string& cpu_root);
 // The packing loops read a row of A at most this many k at a time.
 constexpr std::int64_t kMaxKc = 512;
 
+// Whether a micro-kernel with mr rows should read A's rows where they lie (lda floats apart)
+// rather than from packed slivers, for a product that reuses each block of A across `cols`
+// columns of C. Packing costs a read and a write of every value of A, which the product spreads
+// over `cols` multiply-adds per value: at 64 columns (the MLP's first layer, W times a batch) it
+// was a tenth of the GEMM, at 256 a fiftieth, at 1000 nothing measurable. Read in place, the mr
+// rows are mr streams that step through k together; rows a multiple of 4 KiB apart (lda 1024,
+// 2048) have their current lines in one L1 set, more lines than the set has ways, and each
+// broadcast missed (1024^3 lost 10%, 2048^3 10-35%; lda 1000, whose rows drift 96 bytes a row,
+// lost nothing). So: at most 512 columns, and no more of the rows in one set than its ways
+// less two (the B sliver streams through the same sets).
+bool read_a_unpacked(int mr, std::int64_t lda, std::int64_t cols, const CacheGeometry& l1);
+// The most of the mr rows (lda floats apart) whose bytes at any one k fall in the same L1 set.
+int rows_sharing_a_set(int mr, std::int64_t lda, const CacheGeometry& l1);
+constexpr std::int64_t kMostColsForUnpackedA = 512;
 // Block sizes from BLIS's analytical model (blocking.cpp) and the cache ways each block takes.
 struct ModelledBlocking {
   Blocking blocking;

@@ -21,12 +21,17 @@
 //     bool micro_edge(int rows, int cols, std::int64_t depth, const Slot* a, const Slot* b, float* c,
 //                     std::int64_t ldc, bool accumulate) const;
 //     bool has_edge_kernel() const;  // whether micro_edge ever returns true
+//     // A tile (full or partial) with A read where it lies, rows lda apart (float32 only)
+//     void micro_unpacked_a(int rows, int cols, std::int64_t depth, const float* a, std::int64_t lda,
+//                           const Slot* b, float* c, std::int64_t ldc, bool accumulate) const;
+//     bool has_unpacked_a_kernel() const;  // false: A is always packed
 //   };
 #pragma once
 
 #include <omp.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <cstdint>
 
 #include "kernels/cpu/cpu_features.h"
@@ -36,13 +41,18 @@
 
 namespace flopslab::gemm::packed {
 
-// A format without a partial-tile kernel: the driver runs its full one into a scratch tile.
+// A format with its full kernel only: the driver runs it into a scratch tile for a partial
+// tile, and always packs A.
 struct NoEdgeKernel {
   template <class Slot>
   bool micro_edge(int, int, std::int64_t, const Slot*, const Slot*, float*, std::int64_t, bool) const {
     return false;
   }
   bool has_edge_kernel() const { return false; }
+  template <class Slot>
+  void micro_unpacked_a(int, int, std::int64_t, const float*, std::int64_t, const Slot*, float*, std::int64_t,
+                        bool) const {}
+  bool has_unpacked_a_kernel() const { return false; }
 };
 
 // Float32 panels; with a 16-bit `Rounded` format each value is rounded to it as it is packed
@@ -73,12 +83,19 @@ struct FloatPanels {
     return true;
   }
   bool has_edge_kernel() const { return uk.edge != nullptr; }
+  void micro_unpacked_a(int rows, int cols, std::int64_t depth, const float* a, std::int64_t lda, const float* b,
+                        float* c, std::int64_t ldc, bool accumulate) const {
+    uk.unpacked_a(rows, cols, depth, a, lda, b, c, ldc, accumulate);
+  }
+  // Rounded formats round A as they pack it, so they must pack it.
+  bool has_unpacked_a_kernel() const { return Rounded == InputFormat::fp32 && uk.unpacked_a != nullptr; }
 };
 
 // C[rows x cols] (+)= packed A block * packed B panel, tile by tile. Edge tiles go to the
 // format's partial-tile kernel, or else through a scratch tile, so the full micro-kernel never
 // needs a bounds check. With an epilogue (the last k block only), each finished tile gets it at
-// once; (row0, col0) is c's place in the whole C.
+// once; (row0, col0) is c's place in the whole C. With a_ld > 0, a_packed is not packed but A's
+// own rows, a_ld floats apart (float32 formats only).
 // A slivers outer: one A sliver (mr x kc, the broadcast operand) stays in L1 while the panel's
 // B slivers stream past it. BLIS's order (blocking.cpp) keeps a B sliver there instead, which
 // at kc 512 no longer fits, so both operands came from L2: on Zen 4 this order gained 1-3% at
@@ -87,10 +104,22 @@ template <class Format>
 void macro_kernel_for(const Format& f, std::int64_t rows, std::int64_t cols, std::int64_t depth,
                       const typename Format::Slot* a_packed, const typename Format::Slot* b_packed, float* c,
                       std::int64_t ldc, bool accumulate, const Epilogue* epilogue = nullptr, std::int64_t row0 = 0,
-                      std::int64_t col0 = 0) {
+                      std::int64_t col0 = 0, std::int64_t a_ld = 0) {
   alignas(64) float edge[16 * 64];  // mr x nr <= 16 x 64
   for (std::int64_t i0 = 0; i0 < rows; i0 += f.mr) {
     const std::int64_t mr = std::min<std::int64_t>(f.mr, rows - i0);
+    if constexpr (std::is_same_v<typename Format::Slot, float>) {
+      if (a_ld > 0) {  // A's rows where they lie: one kernel for full and partial tiles
+        for (std::int64_t j0 = 0; j0 < cols; j0 += f.nr) {
+          const std::int64_t nr = std::min<std::int64_t>(f.nr, cols - j0);
+          float* c_tile = c + i0 * ldc + j0;
+          f.micro_unpacked_a(int(mr), int(nr), depth, a_packed + i0 * a_ld, a_ld, b_packed + j0 * depth, c_tile, ldc,
+                             accumulate);
+          if (epilogue != nullptr) apply_epilogue(*epilogue, row0 + i0, col0 + j0, mr, nr, c_tile, ldc);
+        }
+        continue;
+      }
+    }
     const typename Format::Slot* a_sliver = a_packed + i0 * depth;
     for (std::int64_t j0 = 0; j0 < cols; j0 += f.nr) {
       const std::int64_t nr = std::min<std::int64_t>(f.nr, cols - j0);
@@ -231,7 +260,13 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
   // one (4 bytes) or two (8 bytes: four bf16 values).
   static_assert(sizeof(Slot) % sizeof(float) == 0);
   constexpr std::int64_t kSlotFloats = sizeof(Slot) / sizeof(float);
-  Slot* const a_packed = reinterpret_cast<Slot*>(reusable_scratch(kPanelA, chunk_rows * depth_max * kSlotFloats));
+  // A read where it lies (read_a_unpacked): not packed, and the macro-kernel gets its rows.
+  const bool a_unpacked = read_a_row == nullptr && f.has_unpacked_a_kernel() &&
+                          (blk.read_a == ReadA::unpacked ||
+                           (blk.read_a == ReadA::where_it_pays &&
+                            read_a_unpacked(f.mr, lda, nc_max, cache_geometries().level[0])));
+  Slot* const a_packed =
+      a_unpacked ? nullptr : reinterpret_cast<Slot*>(reusable_scratch(kPanelA, chunk_rows * depth_max * kSlotFloats));
   Slot* const b_packed = reinterpret_cast<Slot*>(reusable_scratch(kPanelB, nc_max * depth_max * kSlotFloats));
 
 #pragma omp parallel num_threads(grid.rows * grid.cols)
@@ -279,8 +314,9 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
         }
         for (std::int64_t ic = 0; ic < m; ic += chunk_rows) {
           const std::int64_t rows = std::min(chunk_rows, m - ic);
+          const std::int64_t rows_to_pack = a_unpacked ? 0 : rows;  // (the loop's barrier is still needed)
 #pragma omp for schedule(static)
-          for (std::int64_t i0 = 0; i0 < rows; i0 += f.mr) {
+          for (std::int64_t i0 = 0; i0 < rows_to_pack; i0 += f.mr) {
             const std::int64_t sliver_rows = std::min<std::int64_t>(f.mr, rows - i0);
             if (read_a_row == nullptr) {
               f.pack_a(a + (ic + i0) * lda + pc, lda, sliver_rows, kc, a_packed + i0 * depth);
@@ -295,10 +331,12 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
           const std::int64_t mc_step = balanced_block(row_end - row_begin, rows_per_block(blk, ldc, f.mr), f.mr);
           if (col_end > col_begin)
             for (std::int64_t i0 = row_begin; i0 < row_end; i0 += mc_step)
-              macro_kernel_for(f, std::min(mc_step, row_end - i0), col_end - col_begin, depth, a_packed + i0 * depth,
+              macro_kernel_for(f, std::min(mc_step, row_end - i0), col_end - col_begin, depth,
+                               a_unpacked ? reinterpret_cast<const Slot*>(a + (ic + i0) * lda + pc)
+                                          : a_packed + i0 * depth,
                                b_packed + col_begin * depth, c + (ic + i0) * ldc + jc + col_begin, ldc,
                                /*accumulate=*/pc > 0, pc + blk.kc >= k ? epilogue : nullptr, row_base + ic + i0,
-                               col_base + jc + col_begin);
+                               col_base + jc + col_begin, a_unpacked ? lda : 0);
 #pragma omp barrier
           // (nobody reads the packed panels any more when the next ones are packed over them)
         }
