@@ -66,10 +66,13 @@ struct RowsOfA {
 // mask (a full tile read from A's rows stores as micro_12x32 does). The full kernel on padding
 // (through a scratch tile) spent a whole tile's time on, say, the 4 rows that 256 leaves past
 // 21 x 12: 1/22 of a 256^3 product.
+// (The row pointers are made here, in registers: passed in as a struct, they went through the
+// stack, and the loads that read them back stalled on the stores, a tenth of a k-64 tile.)
 template <int kRows, int kVectors, class ASource>
-__attribute__((target("avx512f,avx2,fma"))) void micro_tile(int cols, std::int64_t kc, const ASource a,
-                                                            const float* b, float* c, std::int64_t ldc,
-                                                            bool accumulate) {
+__attribute__((target("avx512f,avx2,fma"))) void micro_tile(int cols, std::int64_t kc, const float* a_at,
+                                                            std::int64_t lda, const float* b, float* c,
+                                                            std::int64_t ldc, bool accumulate) {
+  const ASource a(a_at, lda);
   constexpr bool kFullShape = kRows == kMr && kVectors == 2;
   if (kFullShape) prefetch_tile_12x32(c, ldc);
   __m512 acc[kRows][kVectors];
@@ -107,9 +110,8 @@ __attribute__((target("avx512f,avx2,fma"))) void micro_tile(int cols, std::int64
 template <int kRows, template <int> class ASource>
 void micro_rows(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b, float* c,
                 std::int64_t ldc, bool accumulate) {
-  const ASource<kRows> source(a, lda);
-  if (cols <= 16) micro_tile<kRows, 1>(cols, kc, source, b, c, ldc, accumulate);
-  else micro_tile<kRows, 2>(cols, kc, source, b, c, ldc, accumulate);
+  if (cols <= 16) micro_tile<kRows, 1, ASource<kRows>>(cols, kc, a, lda, b, c, ldc, accumulate);
+  else micro_tile<kRows, 2, ASource<kRows>>(cols, kc, a, lda, b, c, ldc, accumulate);
 }
 template <int>
 using Packed = PackedSliver;
