@@ -202,50 +202,60 @@ TEST_CASE("B packed from its transpose gives bit for bit the row reader's produc
   }
 }
 
-// A micro-kernel that reads A's rows where they lie (MicroKernel::unpacked_a) must give the
-// very sums the packed slivers give: the same products added in the same order. Partial tiles
-// in both directions, k blocks that start mid-row (kc 5, and 600 past the 512 cap), padded rows
-// of A, the slabs of 2 and 3 threads and a 2 x 2 grid, and a bias and ReLU epilogue.
-TEST_CASE("A read where it lies gives bit for bit the packed A's product") {
+// A micro-kernel that reads A's rows where they lie (MicroKernel::unpacked), and B's rows too
+// where B is a plain matrix, must give the very sums the packed slivers give: the same products
+// added in the same order. Partial tiles in both directions, k blocks that start mid-row (kc 5,
+// and 600 past the 512 cap), padded rows of A and B, the slabs of 2 and 3 threads (rows, and
+// columns: a B slab that starts mid-row) and a 2 x 2 grid, and a bias and ReLU epilogue.
+TEST_CASE("A and B read where they lie give bit for bit the packed operands' product") {
   using namespace gemm::packed;
   for (SimdPath path : supported_simd_paths()) {
     const MicroKernel& uk = micro_kernel(path);
     const FloatPanels<gemm::InputFormat::fp32> f(uk);
-    if (!f.has_unpacked_a_kernel()) {
-      MESSAGE(simd_path_name(path) << ": its micro-kernel always reads packed A");
+    if (!f.has_unpacked_kernel()) {
+      MESSAGE(simd_path_name(path) << ": its micro-kernel always reads packed operands");
       continue;
     }
     for (const gemm::Shape& s : {gemm::Shape{1, 1, 1}, gemm::Shape{29, 71, 23}, gemm::Shape{uk.mr, uk.nr, 5},
                                  gemm::Shape{uk.mr - 1, uk.nr + 1, 17}, gemm::Shape{13, 100, 600},
-                                 gemm::Shape{256, 64, 784}, gemm::Shape{100, 37, 64}}) {
+                                 gemm::Shape{256, 64, 784}, gemm::Shape{100, 37, 64}, gemm::Shape{40, 250, 30}}) {
       for (std::int64_t kc : {std::int64_t(5), kMaxKc}) {
         for (int threads : {1, 2, 3, 4}) {
           for (bool fused : {false, true}) {
             Blocking packed = default_blocking(uk), unpacked = packed;
             packed.kc = unpacked.kc = kc;
-            packed.read_a = ReadA::packed;
-            unpacked.read_a = ReadA::unpacked;
+            packed.packing = Packing::always;
+            unpacked.packing = Packing::none;
             bench::GemmProblem problem(s, 11, /*pad=*/3);
             std::vector<float> bias(std::size_t(s.m));
             for (std::int64_t i = 0; i < s.m; ++i) bias[std::size_t(i)] = 0.5f - float(i % 4);
             const Epilogue epilogue{.row_shift = bias.data(), .relu = true};
+            const Epilogue* e = fused ? &epilogue : nullptr;
             const BRowReader rows = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* out) {
               std::copy_n(problem.b.data() + row * problem.ldb + col0, cols, out);
             };
+            const RowMajorB b_rows{problem.b.data(), problem.ldb};
             std::vector<float> from_packed(problem.c.size(), std::numeric_limits<float>::quiet_NaN());
+            std::vector<float> a_unpacked = from_packed;
+            // Packing::always packs B even when it could read it, and A; then A unpacked with B
+            // from a row reader (packed); then neither packed.
             gemm_parallel_for(f, s, problem.a.data(), problem.lda, rows, from_packed.data(), problem.ldc, packed,
-                              threads, nullptr, fused ? &epilogue : nullptr);
+                              threads, nullptr, e, 0, 0, nullptr, &b_rows);
+            gemm_parallel_for(f, s, problem.a.data(), problem.lda, rows, a_unpacked.data(), problem.ldc, unpacked,
+                              threads, nullptr, e);
             gemm_parallel_for(f, s, problem.a.data(), problem.lda, rows, problem.c.data(), problem.ldc, unpacked,
-                              threads, nullptr, fused ? &epilogue : nullptr);
+                              threads, nullptr, e, 0, 0, nullptr, &b_rows);
             INFO(simd_path_name(path) << " " << s.m << "x" << s.n << "x" << s.k << " kc " << kc << " threads "
                                       << threads << (fused ? " with bias and ReLU" : ""));
-            std::int64_t differing = 0;
+            std::int64_t a_differing = 0, both_differing = 0;
             for (std::int64_t i = 0; i < s.m; ++i)
               for (std::int64_t j = 0; j < s.n; ++j) {
                 const std::size_t at = std::size_t(i * problem.ldc + j);
-                differing += std::memcmp(&from_packed[at], &problem.c[at], sizeof(float)) != 0;
+                a_differing += std::memcmp(&from_packed[at], &a_unpacked[at], sizeof(float)) != 0;
+                both_differing += std::memcmp(&from_packed[at], &problem.c[at], sizeof(float)) != 0;
               }
-            CHECK(differing == 0);
+            CHECK(a_differing == 0);
+            CHECK(both_differing == 0);
             CHECK(writes_outside(problem) == 0);
             if (!fused) {
               const bench::GemmCheck check = bench::check_gemm(problem.operands());

@@ -11,7 +11,8 @@
 // thread instead packs what it reads itself and runs step 4 on its own slab of C: no barrier, no
 // panel read from another core's cache, at the price of packing the shared operand once per
 // thread (packed_driver.h). Where C has few columns and the kernel can (AVX-512), A is not
-// packed at all: the micro-kernel reads its rows where they lie (read_a_unpacked, blocking.cpp).
+// packed at all: the micro-kernel reads its rows where they lie (read_a_unpacked, blocking.cpp),
+// and B's rows too when B is a plain matrix.
 #include <omp.h>
 
 #include <algorithm>
@@ -46,22 +47,16 @@ ThreadGrid thread_grid(std::int64_t m, std::int64_t n, int threads, int mr, int 
   return best;
 }
 
-void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Blocking& blk, int threads,
-                          InputFormat inputs) {
-  const BRowReader from_matrix = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* out) {
-    std::copy_n(op.b + row * op.ldb + col0, cols, out);
-  };
-  gemm_packed_parallel(op.shape, op.a, op.lda, from_matrix, op.c, op.ldc, uk, blk, threads, inputs);
-}
-
 namespace {
-// Dispatches on the input format; read_a_row null: A is (a, lda).
+// Dispatches on the input format; read_a_row null: A is (a, lda). b_rows: B as a matrix too,
+// which float32 may read unpacked.
 void dispatch(Shape shape, const float* a, std::int64_t lda, const ARowReader* read_a_row, const BRowReader& read_b_row,
-              float* c, std::int64_t ldc, const MicroKernel& uk, const Blocking& blk, int threads, InputFormat inputs) {
+              float* c, std::int64_t ldc, const MicroKernel& uk, const Blocking& blk, int threads, InputFormat inputs,
+              const RowMajorB* b_rows = nullptr) {
   switch (inputs) {
     case InputFormat::fp32:
       return gemm_parallel_for(FloatPanels<InputFormat::fp32>(uk), shape, a, lda, read_b_row, c, ldc, blk, threads,
-                               read_a_row);
+                               read_a_row, nullptr, 0, 0, nullptr, b_rows);
     case InputFormat::fp16:
       return gemm_parallel_for(FloatPanels<InputFormat::fp16>(uk), shape, a, lda, read_b_row, c, ldc, blk, threads,
                                read_a_row);
@@ -77,6 +72,15 @@ void gemm_packed_parallel(Shape shape, const float* a, std::int64_t lda, const B
                           std::int64_t ldc, const MicroKernel& uk, const Blocking& blk, int threads,
                           InputFormat inputs) {
   dispatch(shape, a, lda, nullptr, read_b_row, c, ldc, uk, blk, threads, inputs);
+}
+
+void gemm_packed_parallel(const Operands& op, const MicroKernel& uk, const Blocking& blk, int threads,
+                          InputFormat inputs) {
+  const BRowReader from_matrix = [&](std::int64_t row, std::int64_t col0, std::int64_t cols, float* out) {
+    std::copy_n(op.b + row * op.ldb + col0, cols, out);
+  };
+  const RowMajorB b_rows{op.b, op.ldb};
+  dispatch(op.shape, op.a, op.lda, nullptr, from_matrix, op.c, op.ldc, uk, blk, threads, inputs, &b_rows);
 }
 
 void gemm_packed_parallel(Shape shape, const ARowReader& read_a_row, const BRowReader& read_b_row, float* c,
@@ -165,7 +169,7 @@ extern const GemmVariant kCpuOpenmp{
     .name = "openmp",
     .step = 5,
     .multithreaded = true,
-    .idea = "step 4 on all cores: threads pack A and B together, then each multiplies its block of C (2-3 threads on small operands: each packs its own slab's panels; A read unpacked where few columns use it)",
+    .idea = "step 4 on all cores: threads pack A and B together, then each multiplies its block of C (2-3 threads on small operands: each packs its own slab's panels; A and B read unpacked where few columns use A)",
     .run = packed::openmp,
     .detail = packed::describe_choice,
 };

@@ -66,36 +66,48 @@ struct RowsOfA {
 // mask (a full tile read from A's rows stores as micro_12x32 does). The full kernel on padding
 // (through a scratch tile) spent a whole tile's time on, say, the 4 rows that 256 leaves past
 // 21 x 12: 1/22 of a 256^3 product.
+// B is a packed sliver (nr floats per k, zero-padded, aligned), or with kRowsOfB B's own rows,
+// ldb floats apart, read under the column mask where the tile is partial (past the mask lies
+// the next row, or nothing).
 // (The row pointers are made here, in registers: passed in as a struct, they went through the
 // stack, and the loads that read them back stalled on the stores, a tenth of a k-64 tile.)
-template <int kRows, int kVectors, class ASource>
+template <int kRows, int kVectors, class ASource, bool kRowsOfB>
 __attribute__((target("avx512f,avx2,fma"))) void micro_tile(int cols, std::int64_t kc, const float* a_at,
-                                                            std::int64_t lda, const float* b, float* c,
-                                                            std::int64_t ldc, bool accumulate) {
+                                                            std::int64_t lda, const float* b, std::int64_t ldb,
+                                                            float* c, std::int64_t ldc, bool accumulate) {
   const ASource a(a_at, lda);
   constexpr bool kFullShape = kRows == kMr && kVectors == 2;
   if (kFullShape) prefetch_tile_12x32(c, ldc);
+  __mmask16 mask[kVectors];
+  for (int v = 0; v < kVectors; ++v) {
+    const int lanes = std::clamp(cols - 16 * v, 0, 16);
+    mask[v] = __mmask16((1u << lanes) - 1);
+  }
+  const bool whole = cols == 16 * kVectors;
   __m512 acc[kRows][kVectors];
 #pragma GCC unroll 12
   for (int r = 0; r < kRows; ++r)
     for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_setzero_ps();
   for (std::int64_t p = 0; p < kc; ++p) {
     __m512 bv[kVectors];
-    for (int v = 0; v < kVectors; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+    if constexpr (kRowsOfB) {
+      if (whole)
+        for (int v = 0; v < kVectors; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+      else
+        for (int v = 0; v < kVectors; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + 16 * v);
+      b += ldb;
+    } else {
+      for (int v = 0; v < kVectors; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+      b += kNr;
+    }
 #pragma GCC unroll 12
     for (int r = 0; r < kRows; ++r) {
       const __m512 a_r = _mm512_set1_ps(a.at(r, p));
       for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_fmadd_ps(a_r, bv[v], acc[r][v]);
     }
-    b += kNr;
   }
   if constexpr (kFullShape) {
-    if (cols == kNr) return store_tile_12x32(acc, c, ldc, accumulate);
-  }
-  __mmask16 mask[kVectors];
-  for (int v = 0; v < kVectors; ++v) {
-    const int lanes = std::clamp(cols - 16 * v, 0, 16);
-    mask[v] = __mmask16((1u << lanes) - 1);
+    if (whole) return store_tile_12x32(acc, c, ldc, accumulate);
   }
 #pragma GCC unroll 12
   for (int r = 0; r < kRows; ++r)
@@ -107,32 +119,34 @@ __attribute__((target("avx512f,avx2,fma"))) void micro_tile(int cols, std::int64
     }
 }
 
-template <int kRows, template <int> class ASource>
-void micro_rows(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b, float* c,
-                std::int64_t ldc, bool accumulate) {
-  if (cols <= 16) micro_tile<kRows, 1, ASource<kRows>>(cols, kc, a, lda, b, c, ldc, accumulate);
-  else micro_tile<kRows, 2, ASource<kRows>>(cols, kc, a, lda, b, c, ldc, accumulate);
+template <int kRows, template <int> class ASource, bool kRowsOfB>
+void micro_rows(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
+                float* c, std::int64_t ldc, bool accumulate) {
+  if (cols <= 16) micro_tile<kRows, 1, ASource<kRows>, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
+  else micro_tile<kRows, 2, ASource<kRows>, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
 }
 template <int>
 using Packed = PackedSliver;
 
-using RowsFn = void (*)(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b, float* c,
-                        std::int64_t ldc, bool accumulate);
-template <template <int> class ASource, int... kRows>
+using RowsFn = void (*)(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
+                        std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate);
+template <template <int> class ASource, bool kRowsOfB, int... kRows>
 constexpr std::array<RowsFn, sizeof...(kRows)> by_rows(std::integer_sequence<int, kRows...>) {
-  return {micro_rows<kRows + 1, ASource>...};
+  return {micro_rows<kRows + 1, ASource, kRowsOfB>...};
 }
-constexpr std::array<RowsFn, kMr> kEdgeByRows = by_rows<Packed>(std::make_integer_sequence<int, kMr>{});
-constexpr std::array<RowsFn, kMr> kUnpackedByRows = by_rows<RowsOfA>(std::make_integer_sequence<int, kMr>{});
+constexpr auto kRowCounts = std::make_integer_sequence<int, kMr>{};
+constexpr std::array<RowsFn, kMr> kEdgeByRows = by_rows<Packed, false>(kRowCounts);
+constexpr std::array<RowsFn, kMr> kUnpackedAByRows = by_rows<RowsOfA, false>(kRowCounts);
+constexpr std::array<RowsFn, kMr> kUnpackedByRows = by_rows<RowsOfA, true>(kRowCounts);
 
 void micro_edge(int rows, int cols, std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
                 bool accumulate) {
-  kEdgeByRows[rows - 1](cols, kc, a, 0, b, c, ldc, accumulate);
+  kEdgeByRows[rows - 1](cols, kc, a, 0, b, 0, c, ldc, accumulate);
 }
 
-void micro_unpacked_a(int rows, int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
-                      float* c, std::int64_t ldc, bool accumulate) {
-  kUnpackedByRows[rows - 1](cols, kc, a, lda, b, c, ldc, accumulate);
+void micro_unpacked(int rows, int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
+                    std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate) {
+  (ldb > 0 ? kUnpackedByRows : kUnpackedAByRows)[rows - 1](cols, kc, a, lda, b, ldb, c, ldc, accumulate);
 }
 
 }  // namespace
@@ -146,7 +160,7 @@ void pack_a_sliver_12_avx512(const float* a, std::int64_t lda, std::int64_t kc, 
     for (int i = 0; i < kMr; ++i) dst[p0 * kMr + i] = a[i * lda + p0];
 }
 
-const MicroKernel kMicroKernelAvx512{SimdPath::avx512, kMr, kNr, micro_12x32, micro_edge, micro_unpacked_a};
+const MicroKernel kMicroKernelAvx512{SimdPath::avx512, kMr, kNr, micro_12x32, micro_edge, micro_unpacked};
 
 }  // namespace flopslab::gemm::packed
 #else

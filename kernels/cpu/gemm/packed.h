@@ -34,15 +34,16 @@ using MicroKernelFn = void (*)(std::int64_t kc, const float* a, const float* b, 
 using EdgeKernelFn = void (*)(int rows, int cols, std::int64_t kc, const float* a, const float* b, float* c,
                               std::int64_t ldc, bool accumulate);
 // The same product for a tile of rows <= mr (full or partial) with A read where it lies: row r
-// of the tile at a + r * lda, k contiguous. See read_a_unpacked for when that pays.
-using UnpackedAKernelFn = void (*)(int rows, int cols, std::int64_t kc, const float* a, std::int64_t lda,
-                                   const float* b, float* c, std::int64_t ldc, bool accumulate);
+// of the tile at a + r * lda, k contiguous. B is a packed sliver (ldb 0), or B's own rows,
+// ldb floats apart, columns contiguous. See read_a_unpacked for when that pays.
+using UnpackedKernelFn = void (*)(int rows, int cols, std::int64_t kc, const float* a, std::int64_t lda,
+                                  const float* b, std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate);
 struct MicroKernel {
   SimdPath path;
   int mr, nr;
   MicroKernelFn run;
   EdgeKernelFn edge = nullptr;  // null: the full kernel into a scratch tile, then copied
-  UnpackedAKernelFn unpacked_a = nullptr;  // null: A is always packed
+  UnpackedKernelFn unpacked = nullptr;  // null: A and B are always packed
 };
 
 // Defined in microkernel_{scalar,avx2,avx512,neon}.cpp.
@@ -52,14 +53,16 @@ extern const MicroKernel kMicroKernelScalar, kMicroKernelAvx2, kMicroKernelAvx51
 const MicroKernel& micro_kernel_sve();
 const MicroKernel& micro_kernel(SimdPath path);
 
-// Whether float32 A is packed or read where it lies (read_a_unpacked decides by default).
-enum class ReadA { where_it_pays, packed, unpacked };
+// Whether float32 operands are packed: by default A is read where it lies when read_a_unpacked
+// says so, and B too then, when it is a row-major matrix (RowMajorB); `always` packs both,
+// `none` packs neither where the kernel can read them unpacked.
+enum class Packing { where_it_pays, always, none };
 // Block sizes: mc a multiple of mr, nc a multiple of nr.
 struct Blocking {
   std::int64_t mc, kc, nc;
   // The most pages of C one block of A may span, a page per row of C (0: no limit); see rows_per_block.
   std::int64_t c_pages = 0;
-  ReadA read_a = ReadA::where_it_pays;
+  Packing packing = Packing::where_it_pays;
 };
 // The mc to use for a C whose rows are ldc floats apart: with B slivers outer, one B sliver met
 // a tile in every row of the block, and when a row of C is a page or more apart from the next
@@ -113,7 +116,10 @@ constexpr std::int64_t kMaxKc = 512;
 // rather than from packed slivers, for a product that reuses each block of A across `cols`
 // columns of C. Packing costs a read and a write of every value of A, which the product spreads
 // over `cols` multiply-adds per value: at 64 columns (the MLP's first layer, W times a batch) it
-// was a tenth of the GEMM, at 256 a fiftieth, at 1000 nothing measurable. Read in place, the mr
+// was a tenth of the GEMM, at 256 a fiftieth, at 1000 nothing measurable. B (k x cols) is then
+// read where it lies too, when it is a plain row-major matrix: at these widths packing it cost
+// more than its strided rows do (256^3 and 512^3 on one Zen 4 core: 102-107 -> 113-115
+// GFLOP/s; on two, 190-209 -> 213-227, as fast as oneDNN). Read in place, the mr
 // rows are mr streams that step through k together; rows a multiple of 4 KiB apart (lda 1024,
 // 2048) have their current lines in one L1 set, more lines than the set has ways, and each
 // broadcast missed (1024^3 lost 10%, 2048^3 10-35%; lda 1000, whose rows drift 96 bytes a row,
@@ -209,6 +215,11 @@ void gemm_packed_parallel(Shape shape, const ARowReader& read_a_row, const BRowR
 // the samples). The packer transposes 16 x 16 blocks of it straight into the panels, where a
 // row reader would need the whole transposed copy first.
 struct TransposedB {
+  const float* data;
+  std::int64_t ld;
+};
+// B as a row-major matrix (k rows of ld floats), which the kernel may read without packing.
+struct RowMajorB {
   const float* data;
   std::int64_t ld;
 };

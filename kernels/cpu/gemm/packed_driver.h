@@ -21,10 +21,11 @@
 //     bool micro_edge(int rows, int cols, std::int64_t depth, const Slot* a, const Slot* b, float* c,
 //                     std::int64_t ldc, bool accumulate) const;
 //     bool has_edge_kernel() const;  // whether micro_edge ever returns true
-//     // A tile (full or partial) with A read where it lies, rows lda apart (float32 only)
-//     void micro_unpacked_a(int rows, int cols, std::int64_t depth, const float* a, std::int64_t lda,
-//                           const Slot* b, float* c, std::int64_t ldc, bool accumulate) const;
-//     bool has_unpacked_a_kernel() const;  // false: A is always packed
+//     // A tile (full or partial) with A read where it lies, rows lda apart, and B a packed
+//     // sliver (ldb 0) or B's rows, ldb apart (float32 only)
+//     void micro_unpacked(int rows, int cols, std::int64_t depth, const float* a, std::int64_t lda,
+//                         const Slot* b, std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate) const;
+//     bool has_unpacked_kernel() const;  // false: A and B are always packed
 //   };
 #pragma once
 
@@ -42,7 +43,7 @@
 namespace flopslab::gemm::packed {
 
 // A format with its full kernel only: the driver runs it into a scratch tile for a partial
-// tile, and always packs A.
+// tile, and always packs A and B.
 struct NoEdgeKernel {
   template <class Slot>
   bool micro_edge(int, int, std::int64_t, const Slot*, const Slot*, float*, std::int64_t, bool) const {
@@ -50,9 +51,9 @@ struct NoEdgeKernel {
   }
   bool has_edge_kernel() const { return false; }
   template <class Slot>
-  void micro_unpacked_a(int, int, std::int64_t, const float*, std::int64_t, const Slot*, float*, std::int64_t,
-                        bool) const {}
-  bool has_unpacked_a_kernel() const { return false; }
+  void micro_unpacked(int, int, std::int64_t, const float*, std::int64_t, const Slot*, std::int64_t, float*,
+                      std::int64_t, bool) const {}
+  bool has_unpacked_kernel() const { return false; }
 };
 
 // Float32 panels; with a 16-bit `Rounded` format each value is rounded to it as it is packed
@@ -83,19 +84,20 @@ struct FloatPanels {
     return true;
   }
   bool has_edge_kernel() const { return uk.edge != nullptr; }
-  void micro_unpacked_a(int rows, int cols, std::int64_t depth, const float* a, std::int64_t lda, const float* b,
-                        float* c, std::int64_t ldc, bool accumulate) const {
-    uk.unpacked_a(rows, cols, depth, a, lda, b, c, ldc, accumulate);
+  void micro_unpacked(int rows, int cols, std::int64_t depth, const float* a, std::int64_t lda, const float* b,
+                      std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate) const {
+    uk.unpacked(rows, cols, depth, a, lda, b, ldb, c, ldc, accumulate);
   }
-  // Rounded formats round A as they pack it, so they must pack it.
-  bool has_unpacked_a_kernel() const { return Rounded == InputFormat::fp32 && uk.unpacked_a != nullptr; }
+  // Rounded formats round the operands as they pack them, so they must pack them.
+  bool has_unpacked_kernel() const { return Rounded == InputFormat::fp32 && uk.unpacked != nullptr; }
 };
 
 // C[rows x cols] (+)= packed A block * packed B panel, tile by tile. Edge tiles go to the
 // format's partial-tile kernel, or else through a scratch tile, so the full micro-kernel never
 // needs a bounds check. With an epilogue (the last k block only), each finished tile gets it at
 // once; (row0, col0) is c's place in the whole C. With a_ld > 0, a_packed is not packed but A's
-// own rows, a_ld floats apart (float32 formats only).
+// own rows, a_ld floats apart, and with b_ld > 0 too, b_packed is B's own rows, b_ld apart
+// (float32 formats only).
 // A slivers outer: one A sliver (mr x kc, the broadcast operand) stays in L1 while the panel's
 // B slivers stream past it. BLIS's order (blocking.cpp) keeps a B sliver there instead, which
 // at kc 512 no longer fits, so both operands came from L2: on Zen 4 this order gained 1-3% at
@@ -104,7 +106,7 @@ template <class Format>
 void macro_kernel_for(const Format& f, std::int64_t rows, std::int64_t cols, std::int64_t depth,
                       const typename Format::Slot* a_packed, const typename Format::Slot* b_packed, float* c,
                       std::int64_t ldc, bool accumulate, const Epilogue* epilogue = nullptr, std::int64_t row0 = 0,
-                      std::int64_t col0 = 0, std::int64_t a_ld = 0) {
+                      std::int64_t col0 = 0, std::int64_t a_ld = 0, std::int64_t b_ld = 0) {
   alignas(64) float edge[16 * 64];  // mr x nr <= 16 x 64
   for (std::int64_t i0 = 0; i0 < rows; i0 += f.mr) {
     const std::int64_t mr = std::min<std::int64_t>(f.mr, rows - i0);
@@ -113,8 +115,8 @@ void macro_kernel_for(const Format& f, std::int64_t rows, std::int64_t cols, std
         for (std::int64_t j0 = 0; j0 < cols; j0 += f.nr) {
           const std::int64_t nr = std::min<std::int64_t>(f.nr, cols - j0);
           float* c_tile = c + i0 * ldc + j0;
-          f.micro_unpacked_a(int(mr), int(nr), depth, a_packed + i0 * a_ld, a_ld, b_packed + j0 * depth, c_tile, ldc,
-                             accumulate);
+          f.micro_unpacked(int(mr), int(nr), depth, a_packed + i0 * a_ld, a_ld, b_packed + (b_ld > 0 ? j0 : j0 * depth),
+                           b_ld, c_tile, ldc, accumulate);
           if (epilogue != nullptr) apply_epilogue(*epilogue, row0 + i0, col0 + j0, mr, nr, c_tile, ldc);
         }
         continue;
@@ -198,7 +200,8 @@ template <class Format>
 void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_t lda, const BRowReader& read_b_row,
                        float* c, std::int64_t ldc, const Blocking& blk, int threads,
                        const ARowReader* read_a_row = nullptr, const Epilogue* epilogue = nullptr,
-                       std::int64_t row_base = 0, std::int64_t col_base = 0, const TransposedB* b_t = nullptr) {
+                       std::int64_t row_base = 0, std::int64_t col_base = 0, const TransposedB* b_t = nullptr,
+                       const RowMajorB* b_rows = nullptr) {
   using Slot = typename Format::Slot;
   constexpr int K = Format::k_per_slot;
   // Plain names, not a structured binding: clang before 16 cannot use one inside the OpenMP region.
@@ -233,7 +236,7 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
         if (rows.second > rows.first)
           gemm_parallel_for(f, Shape{rows.second - rows.first, n, k}, a + rows.first * lda, lda, read_b_row,
                             c + rows.first * ldc, ldc, blk, 1, nullptr, epilogue, row_base + rows.first, col_base,
-                            b_t);
+                            b_t, b_rows);
       } else {
         const auto cols = detail::share(n, f.nr, t, grid.cols);
         const std::int64_t c0 = cols.first;
@@ -241,9 +244,11 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
           read_b_row(row, c0 + col0, count, out);
         };
         const TransposedB slab_t = b_t != nullptr ? TransposedB{b_t->data + c0 * b_t->ld, b_t->ld} : TransposedB{};
+        const RowMajorB slab_rows = b_rows != nullptr ? RowMajorB{b_rows->data + c0, b_rows->ld} : RowMajorB{};
         if (cols.second > cols.first)
           gemm_parallel_for(f, Shape{m, cols.second - cols.first, k}, a, lda, slab, c + c0, ldc, blk, 1, nullptr,
-                            epilogue, row_base, col_base + c0, b_t != nullptr ? &slab_t : nullptr);
+                            epilogue, row_base, col_base + c0, b_t != nullptr ? &slab_t : nullptr,
+                            b_rows != nullptr ? &slab_rows : nullptr);
       }
     }
     return;
@@ -260,14 +265,17 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
   // one (4 bytes) or two (8 bytes: four bf16 values).
   static_assert(sizeof(Slot) % sizeof(float) == 0);
   constexpr std::int64_t kSlotFloats = sizeof(Slot) / sizeof(float);
-  // A read where it lies (read_a_unpacked): not packed, and the macro-kernel gets its rows.
-  const bool a_unpacked = read_a_row == nullptr && f.has_unpacked_a_kernel() &&
-                          (blk.read_a == ReadA::unpacked ||
-                           (blk.read_a == ReadA::where_it_pays &&
+  // A read where it lies (read_a_unpacked), and then B too where it is a plain matrix: not
+  // packed, and the macro-kernel gets their rows.
+  const bool a_unpacked = read_a_row == nullptr && f.has_unpacked_kernel() &&
+                          (blk.packing == Packing::none ||
+                           (blk.packing == Packing::where_it_pays &&
                             read_a_unpacked(f.mr, lda, nc_max, cache_geometries().level[0])));
+  const bool b_unpacked = a_unpacked && b_rows != nullptr && b_t == nullptr;
   Slot* const a_packed =
       a_unpacked ? nullptr : reinterpret_cast<Slot*>(reusable_scratch(kPanelA, chunk_rows * depth_max * kSlotFloats));
-  Slot* const b_packed = reinterpret_cast<Slot*>(reusable_scratch(kPanelB, nc_max * depth_max * kSlotFloats));
+  Slot* const b_packed =
+      b_unpacked ? nullptr : reinterpret_cast<Slot*>(reusable_scratch(kPanelB, nc_max * depth_max * kSlotFloats));
 
 #pragma omp parallel num_threads(grid.rows * grid.cols)
   {
@@ -287,8 +295,9 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
         // one group of 8 (one thread would pack it all while the others wait), and 24 slivers
         // on 2 threads in groups of 8 give one thread twice the other's packing.
         const std::int64_t group = detail::pack_group((nc + f.nr - 1) / f.nr, grid.rows * grid.cols);
+        const std::int64_t cols_to_pack = b_unpacked ? 0 : nc;
 #pragma omp for schedule(static) nowait
-        for (std::int64_t j0 = 0; j0 < nc; j0 += group * f.nr) {
+        for (std::int64_t j0 = 0; j0 < cols_to_pack; j0 += group * f.nr) {
           const std::int64_t cols = std::min<std::int64_t>(group * f.nr, nc - j0);
           if (b_t != nullptr) {
             detail::pack_b_group_transposed(f, *b_t, pc, kc, jc + j0, cols, depth, b_packed + j0 * depth);
@@ -334,9 +343,11 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
               macro_kernel_for(f, std::min(mc_step, row_end - i0), col_end - col_begin, depth,
                                a_unpacked ? reinterpret_cast<const Slot*>(a + (ic + i0) * lda + pc)
                                           : a_packed + i0 * depth,
-                               b_packed + col_begin * depth, c + (ic + i0) * ldc + jc + col_begin, ldc,
+                               b_unpacked ? reinterpret_cast<const Slot*>(b_rows->data + pc * b_rows->ld + jc + col_begin)
+                                          : b_packed + col_begin * depth,
+                               c + (ic + i0) * ldc + jc + col_begin, ldc,
                                /*accumulate=*/pc > 0, pc + blk.kc >= k ? epilogue : nullptr, row_base + ic + i0,
-                               col_base + jc + col_begin, a_unpacked ? lda : 0);
+                               col_base + jc + col_begin, a_unpacked ? lda : 0, b_unpacked ? b_rows->ld : 0);
 #pragma omp barrier
           // (nobody reads the packed panels any more when the next ones are packed over them)
         }
