@@ -272,7 +272,7 @@ TEST_CASE("A and B read where they lie give bit for bit the packed operands' pro
 // When A is read where it lies: few enough columns that packing it would cost something, and
 // its rows spread over the L1's sets. The rows of a 12-row kernel, lda floats apart, against a
 // 32 KiB 8-way L1 (Zen 4) and a 48 KiB 12-way one (Intel since Ice Lake, Zen 5).
-TEST_CASE("A is read where it lies only with few columns and rows that share no L1 set") {
+TEST_CASE("A is read where it lies only with few columns and rows that share no L1 set, B while it fits the L2") {
   using namespace gemm::packed;
   const CacheGeometry zen4{32 << 10, 64, 8, 64}, wide{48 << 10, 64, 12, 64};
   CHECK(rows_sharing_a_set(12, 1024, zen4) == 12);  // 4 KiB apart: every row in one set
@@ -290,6 +290,12 @@ TEST_CASE("A is read where it lies only with few columns and rows that share no 
   CHECK_FALSE(read_a_unpacked(12, 1024, 64, zen4));
   CHECK_FALSE(read_a_unpacked(12, 1024, 64, wide));  // 12 rows, 10 ways for them
   CHECK(read_a_unpacked(12, 512, 64, wide));
+  // B read unpacked too while its block stays in the L2: all of it at 12 rows, half at 6.
+  const CacheGeometry l2{1 << 20, 64, 8, 2048};
+  CHECK(read_b_unpacked(12, 512, 512, l2));         // 1 MiB
+  CHECK_FALSE(read_b_unpacked(12, 512, 513, l2));
+  CHECK(read_b_unpacked(6, 256, 512, l2));           // 512 KiB
+  CHECK_FALSE(read_b_unpacked(6, 384, 384, l2));     // 576 KiB
 }
 
 TEST_CASE("balanced_block splits rows into near-equal blocks") {

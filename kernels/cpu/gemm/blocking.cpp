@@ -245,6 +245,11 @@ bool read_a_unpacked(int mr, std::int64_t lda, std::int64_t cols, const CacheGeo
   return cols <= kMostColsForUnpackedA && rows_sharing_a_set(mr, lda, l1) <= std::max<std::int64_t>(1, ways - 2);
 }
 
+bool read_b_unpacked(int mr, std::int64_t kc, std::int64_t cols, const CacheGeometry& l2) {
+  const std::int64_t l2_bytes = l2.bytes > 0 ? l2.bytes : std::int64_t(512) << 10;
+  return kc * cols * 4 * 12 <= l2_bytes * mr;
+}
+
 std::string describe_blocking(const ModelledBlocking& m, const CacheGeometries& caches) {
   auto kib = [](std::int64_t bytes) {
     return bytes >= (1 << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";

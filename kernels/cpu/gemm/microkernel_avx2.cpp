@@ -10,6 +10,10 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <algorithm>
+#include <array>
+#include <utility>
+
 namespace flopslab::gemm::packed {
 namespace {
 
@@ -53,9 +57,79 @@ __attribute__((target("avx2,fma"))) void micro_6x16(std::int64_t kc, const float
   }
 }
 
+// A tile of rows <= 6 and cols <= 16 with A read where it lies (rows lda apart), and B a packed
+// sliver or, with kRowsOfB, B's own rows (ldb apart); see read_a_unpacked. A partial tile loads
+// B's row and C under a lane mask (vmaskmovps), which never touches the masked-off lanes.
+template <int kRows, int kVectors, bool kRowsOfB>
+__attribute__((target("avx2,fma"))) void micro_unpacked_tile(int cols, std::int64_t kc, const float* a,
+                                                             std::int64_t lda, const float* b, std::int64_t ldb,
+                                                             float* c, std::int64_t ldc, bool accumulate) {
+  const float* row[kRows];
+  for (int r = 0; r < kRows; ++r) row[r] = a + r * lda;
+  __m256i mask[kVectors];
+  for (int v = 0; v < kVectors; ++v) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(std::clamp(cols - 8 * v, 0, 8)), lane);
+  }
+  const bool whole = cols == 8 * kVectors;
+  __m256 acc[kRows][kVectors];
+#pragma GCC unroll 6
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (std::int64_t p = 0; p < kc; ++p) {
+    __m256 bv[kVectors];
+    if constexpr (kRowsOfB) {
+      if (whole)
+        for (int v = 0; v < kVectors; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
+      else
+        for (int v = 0; v < kVectors; ++v) bv[v] = _mm256_maskload_ps(b + 8 * v, mask[v]);
+      b += ldb;
+    } else {
+      for (int v = 0; v < kVectors; ++v) bv[v] = _mm256_load_ps(b + 8 * v);
+      b += kNr;
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      const __m256 a_r = _mm256_broadcast_ss(row[r] + p);
+      for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm256_fmadd_ps(a_r, bv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVectors; ++v) {
+      float* at = c + r * ldc + 8 * v;
+      if (whole) {
+        _mm256_storeu_ps(at, accumulate ? _mm256_add_ps(acc[r][v], _mm256_loadu_ps(at)) : acc[r][v]);
+      } else {
+        const __m256 sum = accumulate ? _mm256_add_ps(acc[r][v], _mm256_maskload_ps(at, mask[v])) : acc[r][v];
+        _mm256_maskstore_ps(at, mask[v], sum);
+      }
+    }
+}
+
+template <int kRows, bool kRowsOfB>
+void micro_unpacked_rows(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
+                         std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate) {
+  if (cols <= 8) micro_unpacked_tile<kRows, 1, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
+  else micro_unpacked_tile<kRows, 2, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
+}
+using RowsFn = void (*)(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
+                        std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate);
+template <bool kRowsOfB, int... kRows>
+constexpr std::array<RowsFn, sizeof...(kRows)> by_rows(std::integer_sequence<int, kRows...>) {
+  return {micro_unpacked_rows<kRows + 1, kRowsOfB>...};
+}
+constexpr std::array<RowsFn, kMr> kUnpackedAByRows = by_rows<false>(std::make_integer_sequence<int, kMr>{});
+constexpr std::array<RowsFn, kMr> kUnpackedByRows = by_rows<true>(std::make_integer_sequence<int, kMr>{});
+
+void micro_unpacked(int rows, int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
+                    std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate) {
+  (ldb > 0 ? kUnpackedByRows : kUnpackedAByRows)[rows - 1](cols, kc, a, lda, b, ldb, c, ldc, accumulate);
+}
+
 }  // namespace
 
-const MicroKernel kMicroKernelAvx2{SimdPath::avx2, kMr, kNr, micro_6x16};
+const MicroKernel kMicroKernelAvx2{SimdPath::avx2, kMr, kNr, micro_6x16, nullptr, micro_unpacked};
 
 }  // namespace flopslab::gemm::packed
 #else

@@ -54,8 +54,8 @@ const MicroKernel& micro_kernel_sve();
 const MicroKernel& micro_kernel(SimdPath path);
 
 // Whether float32 operands are packed: by default A is read where it lies when read_a_unpacked
-// says so, and B too then, when it is a row-major matrix (RowMajorB); `always` packs both,
-// `none` packs neither where the kernel can read them unpacked.
+// says so, and B too then, when it is a row-major matrix (RowMajorB) and read_b_unpacked says
+// so; `always` packs both, `none` packs neither where the kernel can read them unpacked.
 enum class Packing { where_it_pays, always, none };
 // Block sizes: mc a multiple of mr, nc a multiple of nr.
 struct Blocking {
@@ -116,16 +116,21 @@ constexpr std::int64_t kMaxKc = 512;
 // rather than from packed slivers, for a product that reuses each block of A across `cols`
 // columns of C. Packing costs a read and a write of every value of A, which the product spreads
 // over `cols` multiply-adds per value: at 64 columns (the MLP's first layer, W times a batch) it
-// was a tenth of the GEMM, at 256 a fiftieth, at 1000 nothing measurable. B (k x cols) is then
-// read where it lies too, when it is a plain row-major matrix: at these widths packing it cost
-// more than its strided rows do (256^3 and 512^3 on one Zen 4 core: 102-107 -> 113-115
-// GFLOP/s; on two, 190-209 -> 213-227, as fast as oneDNN). Read in place, the mr
+// was a tenth of the GEMM, at 256 a fiftieth, at 1000 nothing measurable. Read in place, the mr
 // rows are mr streams that step through k together; rows a multiple of 4 KiB apart (lda 1024,
 // 2048) have their current lines in one L1 set, more lines than the set has ways, and each
 // broadcast missed (1024^3 lost 10%, 2048^3 10-35%; lda 1000, whose rows drift 96 bytes a row,
 // lost nothing). So: at most 512 columns, and no more of the rows in one set than its ways
 // less two (the B sliver streams through the same sets).
 bool read_a_unpacked(int mr, std::int64_t lda, std::int64_t cols, const CacheGeometry& l1);
+// Whether B (kc x cols of a row-major matrix) should then be read where it lies too. At these
+// widths packing B cost more than its strided rows do (256^3 and 512^3 on one Zen 4 core:
+// 102-107 -> 113-115 GFLOP/s; on two, 190-209 -> 213-227, as fast as oneDNN), as long as the
+// rows come from the L2: every A sliver reads all of them again, a line or two per row and k,
+// which the prefetchers feed from the L2 but not from beyond. A kernel of mr rows reads B's
+// block once per mr rows of C, so the block may take the whole L2 at mr 12 and half of it at
+// mr 6 (the AVX2 kernel at 512^3, a 1 MiB B against a 1 MiB L2: 86-98 -> 81 GFLOP/s).
+bool read_b_unpacked(int mr, std::int64_t kc, std::int64_t cols, const CacheGeometry& l2);
 // The most of the mr rows (lda floats apart) whose bytes at any one k fall in the same L1 set.
 int rows_sharing_a_set(int mr, std::int64_t lda, const CacheGeometry& l1);
 constexpr std::int64_t kMostColsForUnpackedA = 512;

@@ -271,7 +271,9 @@ void gemm_parallel_for(const Format& f, Shape shape, const float* a, std::int64_
                           (blk.packing == Packing::none ||
                            (blk.packing == Packing::where_it_pays &&
                             read_a_unpacked(f.mr, lda, nc_max, cache_geometries().level[0])));
-  const bool b_unpacked = a_unpacked && b_rows != nullptr && b_t == nullptr;
+  const bool b_unpacked = a_unpacked && b_rows != nullptr && b_t == nullptr &&
+                          (blk.packing == Packing::none ||
+                           read_b_unpacked(f.mr, kc_max, nc_max, cache_geometries().level[1]));
   Slot* const a_packed =
       a_unpacked ? nullptr : reinterpret_cast<Slot*>(reusable_scratch(kPanelA, chunk_rows * depth_max * kSlotFloats));
   Slot* const b_packed =
