@@ -10,7 +10,7 @@
 // With two or three threads in a line (a 1 x 2 or 3 x 1 grid) and a small shared operand, each
 // thread instead packs what it reads itself and runs step 4 on its own slab of C: no barrier, no
 // panel read from another core's cache, at the price of packing the shared operand once per
-// thread (packed_driver.h). Where C has few columns and the kernel can (AVX-512), A is not
+// thread (packed_driver.h). Where C has few columns and the kernel can (AVX-512, AVX2), A is not
 // packed at all: the micro-kernel reads its rows where they lie (read_a_unpacked, blocking.cpp),
 // and B's rows too when B is a plain matrix.
 #include <omp.h>

@@ -11,8 +11,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <array>
-#include <utility>
+
+#include "kernels/cpu/gemm/tiles_by_rows.h"
 
 namespace flopslab::gemm::packed {
 namespace {
@@ -107,20 +107,19 @@ __attribute__((target("avx2,fma"))) void micro_unpacked_tile(int cols, std::int6
     }
 }
 
-template <int kRows, bool kRowsOfB>
-void micro_unpacked_rows(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
-                         std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate) {
-  if (cols <= 8) micro_unpacked_tile<kRows, 1, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
-  else micro_unpacked_tile<kRows, 2, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
-}
-using RowsFn = void (*)(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
-                        std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate);
-template <bool kRowsOfB, int... kRows>
-constexpr std::array<RowsFn, sizeof...(kRows)> by_rows(std::integer_sequence<int, kRows...>) {
-  return {micro_unpacked_rows<kRows + 1, kRowsOfB>...};
-}
-constexpr std::array<RowsFn, kMr> kUnpackedAByRows = by_rows<false>(std::make_integer_sequence<int, kMr>{});
-constexpr std::array<RowsFn, kMr> kUnpackedByRows = by_rows<true>(std::make_integer_sequence<int, kMr>{});
+template <bool kRowsOfB>
+struct Unpacked {
+  template <int kRows>
+  struct Tile {  // one vector of 8 columns where 8 suffice
+    static void run(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
+                    float* c, std::int64_t ldc, bool accumulate) {
+      if (cols <= 8) micro_unpacked_tile<kRows, 1, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
+      else micro_unpacked_tile<kRows, 2, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
+    }
+  };
+};
+constexpr auto kUnpackedAByRows = tiles_by_rows<kMr, Unpacked<false>::Tile>();
+constexpr auto kUnpackedByRows = tiles_by_rows<kMr, Unpacked<true>::Tile>();
 
 void micro_unpacked(int rows, int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
                     std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate) {

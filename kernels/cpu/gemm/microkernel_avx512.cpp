@@ -9,10 +9,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <array>
-#include <utility>
 
 #include "kernels/cpu/gemm/tile_avx512.h"
+#include "kernels/cpu/gemm/tiles_by_rows.h"
 #include "kernels/cpu/transpose_avx512.h"
 
 namespace flopslab::gemm::packed {
@@ -46,7 +45,7 @@ __attribute__((target("avx512f,avx2,fma"))) void micro_12x32(std::int64_t kc, co
 }
 
 // Where the kernels below find A's value for row r at step p: a packed sliver (12 per p), or
-// A's own rows, lda floats apart (MicroKernel::unpacked_a).
+// A's own rows, lda floats apart (MicroKernel::unpacked).
 struct PackedSliver {
   const float* a;
   explicit PackedSliver(const float* sliver, std::int64_t /*lda*/) : a(sliver) {}
@@ -119,25 +118,23 @@ __attribute__((target("avx512f,avx2,fma"))) void micro_tile(int cols, std::int64
     }
 }
 
-template <int kRows, template <int> class ASource, bool kRowsOfB>
-void micro_rows(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
-                float* c, std::int64_t ldc, bool accumulate) {
-  if (cols <= 16) micro_tile<kRows, 1, ASource<kRows>, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
-  else micro_tile<kRows, 2, ASource<kRows>, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
-}
+template <template <int> class ASource, bool kRowsOfB>
+struct Tiles {
+  template <int kRows>
+  struct Tile {  // one vector of 16 columns where 16 suffice
+    static void run(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
+                    float* c, std::int64_t ldc, bool accumulate) {
+      if (cols <= 16) micro_tile<kRows, 1, ASource<kRows>, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
+      else micro_tile<kRows, 2, ASource<kRows>, kRowsOfB>(cols, kc, a, lda, b, ldb, c, ldc, accumulate);
+    }
+  };
+};
 template <int>
 using Packed = PackedSliver;
 
-using RowsFn = void (*)(int cols, std::int64_t kc, const float* a, std::int64_t lda, const float* b,
-                        std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate);
-template <template <int> class ASource, bool kRowsOfB, int... kRows>
-constexpr std::array<RowsFn, sizeof...(kRows)> by_rows(std::integer_sequence<int, kRows...>) {
-  return {micro_rows<kRows + 1, ASource, kRowsOfB>...};
-}
-constexpr auto kRowCounts = std::make_integer_sequence<int, kMr>{};
-constexpr std::array<RowsFn, kMr> kEdgeByRows = by_rows<Packed, false>(kRowCounts);
-constexpr std::array<RowsFn, kMr> kUnpackedAByRows = by_rows<RowsOfA, false>(kRowCounts);
-constexpr std::array<RowsFn, kMr> kUnpackedByRows = by_rows<RowsOfA, true>(kRowCounts);
+constexpr auto kEdgeByRows = tiles_by_rows<kMr, Tiles<Packed, false>::Tile>();
+constexpr auto kUnpackedAByRows = tiles_by_rows<kMr, Tiles<RowsOfA, false>::Tile>();
+constexpr auto kUnpackedByRows = tiles_by_rows<kMr, Tiles<RowsOfA, true>::Tile>();
 
 void micro_edge(int rows, int cols, std::int64_t kc, const float* a, const float* b, float* c, std::int64_t ldc,
                 bool accumulate) {
